@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import { conditionList } from './conditions.ts';
+import { MAX_KEY_HISTORY } from './constants.ts';
+import { cidr, dnsLabel, duration, endpointPath, expiration, modelName, objectName, secretDataKey, stringSet, timestamp } from './fields.ts';
+
+export const ENVIRONMENTS = ['dev', 'stage', 'prod'] as const;
+export const KEY_STATES = ['Active', 'Superseded', 'Revoked', 'Expired'] as const;
+export const BUDGET_PERIODS = ['Never', 'Daily', 'Monthly'] as const;
+export const RESTART_TARGET_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
+
+const RotationSchema = z
+  .object({
+    automatic: z.boolean().default(false).describe('Generate a successor rotation.before ahead of expiry.'),
+    before: duration().optional().describe('How long before expiry the successor is generated (default: a third of the lifetime).'),
+    handoff: z
+      .object({
+        idle: duration().default('1h').describe('Predecessor idle time, after the successor is in use, that confirms the hand-off.'),
+        maxOverlap: duration().default('7d').describe('Hard cap on how long predecessor and successor are both valid.'),
+      })
+      .strict()
+      .optional(),
+    restartTargets: z
+      .array(z.object({ kind: z.enum(RESTART_TARGET_KINDS), name: dnsLabel('workload') }).strict())
+      .max(16)
+      .optional()
+      .describe('Workloads in this namespace rolled (pod template annotation) when the key in the Secret changes.'),
+  })
+  .strict();
+
+export const ApiKeySpecSchema = z
+  .object({
+    team: dnsLabel('Team in this namespace').min(1).describe('The Team (same namespace) whose permissions this key inherits.'),
+    allowedModels: stringSet(modelName(), 256).optional().describe('Per-key model allowlist; empty means everything the team can use.'),
+    allowedEndpoints: stringSet(endpointPath(), 64).optional().describe('Per-key endpoint allowlist; empty means all the team allows.'),
+    ipAllowlist: stringSet(cidr(), 128).optional().describe('Source CIDR blocks; a bare address is /32 or /128; empty means any source.'),
+    expiration: expiration().default('Never').describe('Never, a duration from the key id\'s creation (30d, 90d), or an RFC 3339 datetime.'),
+    environment: z.enum(ENVIRONMENTS).optional().describe('Shown in the key prefix so a leaked key tells where it came from.'),
+    secret: z
+      .object({
+        name: objectName('Secret').optional().describe('Workload Secret name; default: the ApiKey\'s name.'),
+        key: secretDataKey().default('api-key').describe('Data key in the workload Secret.'),
+      })
+      .strict()
+      .optional(),
+    rotation: RotationSchema.optional(),
+    rateLimit: z
+      .object({
+        requestsPerMinute: z.number().int().min(1).max(1_000_000).optional(),
+        tokensPerMinute: z.number().int().min(1).max(1_000_000_000).optional(),
+      })
+      .strict()
+      .optional(),
+    budget: z
+      .object({
+        credits: z.number().int().min(1).max(1_000_000_000_000).describe('Credits per period; a request costs usage.total_tokens, or 1.'),
+        period: z.enum(BUDGET_PERIODS).default('Never'),
+      })
+      .strict()
+      .optional(),
+    revoked: z.boolean().default(false).describe('Revokes every key id of this ApiKey.'),
+  })
+  .strict();
+
+export const KeyEntrySchema = z
+  .object({
+    id: z.string().max(32),
+    hint: z.string().max(8).describe('Last 4 characters of the key.'),
+    state: z.enum(KEY_STATES),
+    createdAt: timestamp(),
+    expiresAt: timestamp().optional(),
+    lastUsedAt: timestamp().optional(),
+    requests: z.number().int().min(0).optional(),
+    credits: z.number().int().min(0).optional(),
+    supersededAt: timestamp().optional(),
+    revokedAt: timestamp().optional(),
+    revokedReason: z.string().max(256).optional(),
+    reminders: z.array(z.enum(['7d', '1d', 'expired'])).max(3).optional().describe('Expiry reminders already sent.'),
+  })
+  .strict();
+
+export const ApiKeyStatusSchema = z
+  .object({
+    observedGeneration: z.number().int().min(0).optional(),
+    conditions: conditionList().optional(),
+    currentKeyId: z.string().max(32).optional(),
+    secretName: z.string().max(253).optional(),
+    expiresAt: timestamp().optional(),
+    lastUsedAt: timestamp().optional(),
+    usage: z.object({ requests: z.number().int().min(0), credits: z.number().int().min(0) }).strict().optional(),
+    keys: z
+      .array(KeyEntrySchema)
+      .max(MAX_KEY_HISTORY)
+      .optional()
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['id'] }),
+    lastRotationRequest: z.string().max(256).optional().describe('Value of the rotate annotation last acted on.'),
+  })
+  .strict();
+
+export type ApiKeySpec = z.infer<typeof ApiKeySpecSchema>;
+export type ApiKeySpecInput = z.input<typeof ApiKeySpecSchema>;
+export type ApiKeyStatus = z.infer<typeof ApiKeyStatusSchema>;
+export type KeyEntry = z.infer<typeof KeyEntrySchema>;
+export type KeyState = (typeof KEY_STATES)[number];
+export type Environment = (typeof ENVIRONMENTS)[number];

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { conditionList } from './conditions.ts';
+import { duration, endpointPath, modelName, stringSet } from './fields.ts';
+
+export const TeamSpecSchema = z
+  .object({
+    allowedModels: stringSet(modelName(), 256)
+      .min(1)
+      .describe('Models the team may call; "*" means every model.'),
+    allowedEndpoints: stringSet(endpointPath(), 64)
+      .optional()
+      .describe('Endpoint paths the team may call (with or without /v1); empty means all.'),
+    maxExpiration: duration()
+      .optional()
+      .describe('Ceiling for keys of this team: they may not be Never or live longer than this.'),
+  })
+  .strict();
+
+export const TeamStatusSchema = z
+  .object({
+    observedGeneration: z.number().int().min(0).optional(),
+    conditions: conditionList().optional(),
+    keys: z.number().int().min(0).optional().describe('ApiKeys that belong to this team.'),
+  })
+  .strict();
+
+export type TeamSpec = z.infer<typeof TeamSpecSchema>;
+export type TeamStatus = z.infer<typeof TeamStatusSchema>;
