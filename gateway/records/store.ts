@@ -1,0 +1,64 @@
+import type { KeyRecord } from '../../api/record.ts';
+
+// The gateway's view of the key records. Sources (Kubernetes watch, directory) feed it; the request
+// path reads it. Every change builds a new Map and swaps the reference, so a request never sees a
+// half-applied sync and reads need no locks.
+export type RecordListener = (store: RecordStore) => void;
+
+export class RecordStore {
+  #byKeyId: ReadonlyMap<string, KeyRecord> = new Map();
+  #synced = false;
+  #lastSyncAt: Date | undefined;
+  #listeners = new Set<RecordListener>();
+
+  /** Fail closed: the gateway answers 503 until the first full sync. */
+  get synced(): boolean {
+    return this.#synced;
+  }
+  get lastSyncAt(): Date | undefined {
+    return this.#lastSyncAt;
+  }
+  get size(): number {
+    return this.#byKeyId.size;
+  }
+
+  get(keyId: string): KeyRecord | undefined {
+    return this.#byKeyId.get(keyId);
+  }
+
+  values(): IterableIterator<KeyRecord> {
+    return this.#byKeyId.values();
+  }
+
+  /** A full listing: replaces everything and marks the store synced. */
+  replaceAll(records: Iterable<KeyRecord>, now = new Date()): void {
+    const next = new Map<string, KeyRecord>();
+    for (const r of records) next.set(r.keyId, r);
+    this.#swap(next, now);
+  }
+
+  upsert(record: KeyRecord, now = new Date()): void {
+    const next = new Map(this.#byKeyId);
+    next.set(record.keyId, record);
+    this.#swap(next, now, this.#synced);
+  }
+
+  remove(keyId: string, now = new Date()): void {
+    if (!this.#byKeyId.has(keyId)) return;
+    const next = new Map(this.#byKeyId);
+    next.delete(keyId);
+    this.#swap(next, now, this.#synced);
+  }
+
+  onChange(listener: RecordListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #swap(next: Map<string, KeyRecord>, now: Date, synced = true): void {
+    this.#byKeyId = next;
+    this.#synced = synced;
+    if (synced) this.#lastSyncAt = now;
+    for (const l of this.#listeners) l(this);
+  }
+}
