@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import { conditionList } from './conditions.ts';
 import { MAX_KEY_HISTORY } from './constants.ts';
-import { cidr, dnsLabel, duration, endpointPath, expiration, modelName, objectName, secretDataKey, stringSet, timestamp } from './fields.ts';
+import { KEY_ID_PATTERN } from './keyformat.ts';
+import { celString, cidr, dnsLabel, duration, endpointPath, expiration, modelName, objectName, secretDataKey, stringSet, timestamp } from './fields.ts';
+
+const KEY_ID_REGEX = new RegExp(KEY_ID_PATTERN);
+const keyIdField = () =>
+  celString(16, (s) => KEY_ID_REGEX.test(s), {
+    rule: `self.matches('${KEY_ID_PATTERN}')`,
+    message: 'must be a key id as shown in status.keys[].id (16 characters)',
+  });
 
 export const ENVIRONMENTS = ['dev', 'stage', 'prod'] as const;
 export const KEY_STATES = ['Active', 'Superseded', 'Revoked', 'Expired'] as const;
@@ -58,6 +66,9 @@ export const ApiKeySpecSchema = z
       .strict()
       .optional(),
     revoked: z.boolean().default(false).describe('Revokes every key id of this ApiKey.'),
+    revokedKeyIds: stringSet(keyIdField(), 32)
+      .optional()
+      .describe('Revokes just these key ids (e.g. a superseded key a forgotten consumer still uses).'),
   })
   .strict();
 
