@@ -1,0 +1,121 @@
+// The API server itself rejects bad Teams and ApiKeys, with a message naming the field and what is wrong.
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApiException, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
+import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from './support/cluster.ts';
+
+const NS = 'crd-validation';
+const long = (n: number) => 'a'.repeat(n);
+const many = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i));
+
+type Case = [description: string, kind: 'Team' | 'ApiKey', spec: unknown, expected: RegExp[]];
+const key = (spec: Record<string, unknown>) => ({ team: 'payments', ...spec });
+
+const invalid: Case[] = [
+  ['team without models', 'Team', { allowedModels: [] }, [/spec\.allowedModels/, /at least 1 item/]],
+  ['team missing models', 'Team', {}, [/spec\.allowedModels/, /Required value/]],
+  ['team model with spaces', 'Team', { allowedModels: ['gpt 4'] }, [/spec\.allowedModels\[0\]/, /model name/]],
+  ['team endpoint without slash', 'Team', { allowedModels: ['*'], allowedEndpoints: ['chat'] }, [/spec\.allowedEndpoints\[0\]/, /starting with "\/"/]],
+  ['team maxExpiration in weeks', 'Team', { allowedModels: ['*'], maxExpiration: '2w' }, [/spec\.maxExpiration/, /unit s, m, h or d/]],
+  ['empty team', 'ApiKey', { team: '' }, [/spec\.team/, /name of a Team/]],
+  ['missing team', 'ApiKey', {}, [/spec\.team/, /Required value/]],
+  ['team name with capitals', 'ApiKey', key({ team: 'Payments' }), [/spec\.team/, /lowercase/]],
+  ['CIDR prefix too long', 'ApiKey', key({ ipAllowlist: ['10.0.0.0/33'] }), [/spec\.ipAllowlist\[0\]/, /CIDR block/]],
+  ['hostname as CIDR', 'ApiKey', key({ ipAllowlist: ['vpn.example.com'] }), [/spec\.ipAllowlist\[0\]/, /CIDR block/]],
+  ['IPv6 prefix too long', 'ApiKey', key({ ipAllowlist: ['2001:db8::/129'] }), [/spec\.ipAllowlist\[0\]/, /CIDR block/]],
+  ['expiration in words', 'ApiKey', key({ expiration: '30 days' }), [/spec\.expiration/, /Never, a duration/]],
+  ['expiration lowercase never', 'ApiKey', key({ expiration: 'never' }), [/spec\.expiration/, /Never, a duration/]],
+  ['expiration 13th month', 'ApiKey', key({ expiration: '2027-13-01T00:00:00Z' }), [/spec\.expiration/, /RFC 3339/]],
+  ['expiration date without time', 'ApiKey', key({ expiration: '2027-01-01' }), [/spec\.expiration/, /RFC 3339/]],
+  ['expiration absurdly long', 'ApiKey', key({ expiration: '99999d' }), [/spec\.expiration/, /at most 3660d/]],
+  ['unknown environment', 'ApiKey', key({ environment: 'qa' }), [/spec\.environment/, /supported values: "dev", "stage", "prod"/]],
+  ['zero requests per minute', 'ApiKey', key({ rateLimit: { requestsPerMinute: 0 } }), [/spec\.rateLimit\.requestsPerMinute/, /greater than or equal to 1/]],
+  ['absurd tokens per minute', 'ApiKey', key({ rateLimit: { tokensPerMinute: 10_000_000_000 } }), [/spec\.rateLimit\.tokensPerMinute/, /less than or equal to/]],
+  ['negative budget', 'ApiKey', key({ budget: { credits: -5 } }), [/spec\.budget\.credits/, /greater than or equal to 1/]],
+  ['budget period weekly', 'ApiKey', key({ budget: { credits: 5, period: 'Weekly' } }), [/spec\.budget\.period/, /supported values/]],
+  ['too many CIDRs', 'ApiKey', key({ ipAllowlist: many(129, (i) => `10.0.${i}.0/24`) }), [/spec\.ipAllowlist/, /at most 128 items/]],
+  ['duplicate models', 'ApiKey', key({ allowedModels: ['gpt-4o', 'gpt-4o'] }), [/spec\.allowedModels\[1\]/, /Duplicate value/]],
+  ['oversized model name', 'ApiKey', key({ allowedModels: [long(300)] }), [/spec\.allowedModels\[0\]/, /at most 253/]],
+  ['secret data key with slash', 'ApiKey', key({ secret: { key: 'a/b' } }), [/spec\.secret\.key/, /Secret data key/]],
+  ['rotation before in weeks', 'ApiKey', key({ rotation: { automatic: true, before: '1w' } }), [/spec\.rotation\.before/, /unit s, m, h or d/]],
+  ['restart target kind Pod', 'ApiKey', key({ rotation: { restartTargets: [{ kind: 'Pod', name: 'x' }] } }), [/spec\.rotation\.restartTargets\[0\]\.kind/, /supported values/]],
+  ['revoked key id malformed', 'ApiKey', key({ revokedKeyIds: ['not-a-key-id'] }), [/spec\.revokedKeyIds\[0\]/, /key id/]],
+  ['revoked as string', 'ApiKey', key({ revoked: 'yes' }), [/spec\.revoked/, /boolean/]],
+  ['unknown field', 'ApiKey', key({ surprise: true }), [/spec\.surprise/, /unknown field/]],
+  ['unknown nested field', 'ApiKey', key({ rateLimit: { requestsPerHour: 5 } }), [/spec\.rateLimit\.requestsPerHour/, /unknown field/]],
+];
+
+describe.skipIf(!hasCluster())('CRD validation on the real API server', () => {
+  const custom = () => adminKubeConfig().makeApiClient(CustomObjectsApi);
+  const create = (kind: 'Team' | 'ApiKey', name: string, spec: unknown) => {
+    const names = kind === 'Team' ? KINDS.team : KINDS.apiKey;
+    return custom().createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: NS,
+      plural: names.plural,
+      body: { apiVersion: API_VERSION, kind, metadata: { name, namespace: NS }, spec },
+      fieldValidation: 'Strict',
+    });
+  };
+
+  beforeAll(async () => {
+    await adminKubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NS } } }).catch(() => {});
+  });
+
+  it('has at least 20 invalid cases', () => expect(invalid.length).toBeGreaterThanOrEqual(20));
+
+  it.each(invalid)('rejects %s', async (_d, kind, spec, expected) => {
+    const name = `bad-${Math.random().toString(36).slice(2, 8)}`;
+    const err = await create(kind, name, spec).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err, 'the API server accepted an invalid object').toBeInstanceOf(ApiException);
+    const e = err as ApiException<unknown>;
+    expect([400, 422]).toContain(e.code);
+    const message = typeof e.body === 'string' ? e.body : JSON.stringify(e.body);
+    for (const re of expected) expect(message).toMatch(re);
+  });
+
+  it('accepts a maximal valid ApiKey and fills defaults', async () => {
+    const created = (await create('ApiKey', 'everything', {
+      team: 'payments',
+      allowedModels: ['gpt-4o-mini', '*'],
+      allowedEndpoints: ['/chat/completions', '/v1/embeddings'],
+      ipAllowlist: ['10.0.0.0/8', '192.168.1.7', '2001:db8::/32', '::1'],
+      expiration: '2027-06-30T23:59:59.5+02:00',
+      environment: 'prod',
+      secret: { name: 'llm.key', key: 'OPENAI_API_KEY' },
+      rotation: { automatic: true, before: '14d', handoff: { idle: '30m' }, restartTargets: [{ kind: 'Deployment', name: 'web' }] },
+      rateLimit: { requestsPerMinute: 1_000_000, tokensPerMinute: 1_000_000_000 },
+      budget: { credits: 1_000_000_000_000, period: 'Monthly' },
+      revokedKeyIds: ['0123456789abcdef'],
+    })) as { spec: { revoked: boolean; rotation: { handoff: { maxOverlap: string } } } };
+    expect(created.spec.revoked).toBe(false);
+    expect(created.spec.rotation.handoff.maxOverlap).toBe('7d');
+  });
+
+  it('applies every example with kubectl apply --server-side', () => {
+    const dir = join(import.meta.dirname, '..', 'examples');
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
+      const out = execFileSync(clusterKubectl(), ['apply', '--server-side', '--field-manager=examples-test', '-f', join(dir, file)], {
+        env: { ...process.env, KUBECONFIG: clusterKubeconfig() },
+        encoding: 'utf8',
+      });
+      expect(out, file).toMatch(/serverside-applied|unchanged/);
+    }
+  });
+
+  it('kubectl get apikeys prints the printer columns', () => {
+    const out = execFileSync(clusterKubectl(), ['get', 'ak', '-n', 'checkout'], {
+      env: { ...process.env, KUBECONFIG: clusterKubeconfig() },
+      encoding: 'utf8',
+    });
+    expect(out.split('\n')[0]).toMatch(/NAME\s+TEAM\s+READY\s+KEY ID\s+EXPIRES\s+LAST USED\s+REQUESTS\s+AGE/);
+    expect(out).toContain('prod-checkout-service');
+  });
+});
