@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerControlPlane } from './controlplane.ts';
 import { registerCrds } from './crds.ts';
 
 // Each subcommand lives in its own module and loads its heavy dependencies only when it runs,
@@ -13,6 +14,7 @@ export function buildCli(): Command {
       process.exit(err.exitCode);
     });
   registerCrds(program);
+  registerControlPlane(program);
   return program;
 }
 
