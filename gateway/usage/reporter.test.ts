@@ -1,0 +1,177 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { LABELS, USAGE_DATA_KEY } from '../../api/constants.ts';
+import { UsageReportSchema, type UsageReport } from '../../api/usage.ts';
+import { createUsageReporter, type UsageReportStore } from './reporter.ts';
+import { usageConfigMap, usageConfigMapName } from './reporter-kube.ts';
+import { UsageTracker } from './tracker.ts';
+
+/** In-memory report store that can be told to fail, and counts concurrent writes. */
+function memoryStore(initial?: UsageReport) {
+  const s = {
+    current: initial,
+    written: [] as UsageReport[],
+    failReads: false,
+    failWrites: false,
+    writeDelayMs: 0,
+    concurrent: 0,
+    maxConcurrent: 0,
+  };
+  const store: UsageReportStore = {
+    async read() {
+      if (s.failReads) throw new Error('API server unavailable');
+      return s.current;
+    },
+    async write(report) {
+      s.concurrent++;
+      s.maxConcurrent = Math.max(s.maxConcurrent, s.concurrent);
+      try {
+        if (s.writeDelayMs) await new Promise((r) => setTimeout(r, s.writeDelayMs));
+        if (s.failWrites) throw new Error('API server unavailable');
+        s.current = structuredClone(report);
+        s.written.push(s.current);
+      } finally {
+        s.concurrent--;
+      }
+    },
+  };
+  return { s, store };
+}
+
+const T0 = Date.parse('2025-06-01T00:00:00Z');
+
+describe('usage reporter', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: T0 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('continues the counts of the previous report of the same gateway', async () => {
+    const { s, store } = memoryStore({
+      gateway: 'gw-1',
+      updatedAt: '2025-05-31T00:00:00.000Z',
+      keys: { k1: { requests: 5, credits: 50, lastUsedAt: '2025-05-31T00:00:00.000Z' } },
+    });
+    const tracker = new UsageTracker();
+    const reporter = createUsageReporter({ tracker, store, gatewayId: 'gw-1', intervalMs: 1000 });
+    await reporter.start();
+    tracker.record('k1', 10, T0);
+    tracker.record('k2', 1, T0);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(s.current?.keys).toEqual({
+      k1: { requests: 6, credits: 60, lastUsedAt: new Date(T0).toISOString() },
+      k2: { requests: 1, credits: 1, lastUsedAt: new Date(T0).toISOString() },
+    });
+    expect(UsageReportSchema.parse(s.current)).toBeTruthy();
+    expect(s.current?.gateway).toBe('gw-1');
+    await reporter.stop();
+  });
+
+  it('writes at most once per interval however many requests, and not at all when idle', async () => {
+    const { s, store } = memoryStore();
+    const tracker = new UsageTracker();
+    const reporter = createUsageReporter({ tracker, store, gatewayId: 'gw', intervalMs: 1000 });
+    await reporter.start();
+    for (let tick = 0; tick < 3; tick++) {
+      for (let i = 0; i < 1000; i++) tracker.record('k', 1, Date.now());
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+    expect(s.written).toHaveLength(3);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(s.written).toHaveLength(3);
+    expect(s.current?.keys.k?.requests).toBe(3000);
+    await reporter.stop();
+    expect(s.written).toHaveLength(3); // nothing new to flush
+  });
+
+  it('writes nothing until the previous report could be read, then reports the sum', async () => {
+    const { s, store } = memoryStore({
+      gateway: 'gw',
+      updatedAt: '2025-05-31T00:00:00.000Z',
+      keys: { k: { requests: 100, credits: 100, lastUsedAt: '2025-05-31T00:00:00.000Z' } },
+    });
+    s.failReads = true;
+    const tracker = new UsageTracker();
+    const reporter = createUsageReporter({ tracker, store, gatewayId: 'gw', intervalMs: 1000 });
+    await reporter.start();
+    expect(reporter.seeded).toBe(false);
+    tracker.record('k', 1, Date.now());
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(s.written).toHaveLength(0);
+    s.failReads = false;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(reporter.seeded).toBe(true);
+    expect(s.written).toHaveLength(1);
+    expect(s.current?.keys.k?.requests).toBe(101);
+    await reporter.stop();
+  });
+
+  it('retries a failed write on the next interval even with no new traffic', async () => {
+    const { s, store } = memoryStore();
+    const tracker = new UsageTracker();
+    const reporter = createUsageReporter({ tracker, store, gatewayId: 'gw', intervalMs: 1000 });
+    await reporter.start();
+    tracker.record('k', 2, Date.now());
+    s.failWrites = true;
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(s.written).toHaveLength(0);
+    s.failWrites = false;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(s.written).toHaveLength(1);
+    expect(s.current?.keys.k).toMatchObject({ requests: 1, credits: 2 });
+    await reporter.stop();
+  });
+
+  it('never runs two writes at once when the API server is slower than the interval', async () => {
+    const { s, store } = memoryStore();
+    s.writeDelayMs = 3500;
+    const tracker = new UsageTracker();
+    const reporter = createUsageReporter({ tracker, store, gatewayId: 'gw', intervalMs: 1000 });
+    await reporter.start();
+    for (let i = 0; i < 10; i++) {
+      tracker.record('k', 1, Date.now());
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+    await vi.advanceTimersByTimeAsync(4000);
+    expect(s.maxConcurrent).toBe(1);
+    expect(s.written.length).toBeLessThanOrEqual(4);
+    const stopping = reporter.stop();
+    await vi.advanceTimersByTimeAsync(10_000);
+    await stopping;
+    expect(s.current?.keys.k?.requests).toBe(10);
+  });
+
+  it('stop() flushes what happened since the last interval', async () => {
+    const { s, store } = memoryStore();
+    const tracker = new UsageTracker();
+    const reporter = createUsageReporter({ tracker, store, gatewayId: 'gw', intervalMs: 10_000 });
+    await reporter.start();
+    tracker.record('k', 7, Date.now());
+    await reporter.stop();
+    expect(s.written).toHaveLength(1);
+    expect(s.current?.keys.k).toMatchObject({ requests: 1, credits: 7 });
+    tracker.record('k', 7, Date.now());
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(s.written).toHaveLength(1); // stopped: no more interval writes
+  });
+});
+
+describe('usage ConfigMap', () => {
+  it.each([
+    ['gateway-7d9f-abcde', 'nemokeys-usage-gateway-7d9f-abcde'],
+    ['Host.Example.COM', 'nemokeys-usage-host.example.com'],
+    ['my gateway/1_', 'nemokeys-usage-my-gateway-1'],
+    ['__', 'nemokeys-usage-gateway'],
+  ])('%s → %s', (id, name) => {
+    expect(usageConfigMapName(id)).toBe(name);
+  });
+
+  it('is labelled for the operator and carries the report as JSON', () => {
+    const report: UsageReport = { gateway: 'gw', updatedAt: new Date(T0).toISOString(), keys: {} };
+    const cm = usageConfigMap(report, 'nemokeys-system');
+    expect(cm.metadata).toMatchObject({ name: 'nemokeys-usage-gw', namespace: 'nemokeys-system' });
+    expect(cm.metadata?.labels?.[LABELS.usage]).toBe('true');
+    expect(JSON.parse(cm.data?.[USAGE_DATA_KEY] ?? '')).toEqual(report);
+  });
+});
