@@ -1,0 +1,61 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { LABELS } from '../../api/constants.ts';
+import { secretInformer } from '../../kube/informers.ts';
+import type { InformerOptions } from '../../kube/informer.ts';
+import type { RecordStore } from '../records/store.ts';
+import { createSecretIndex } from './secret-index.ts';
+
+// `--records-namespace NS`: list + watch the labelled record Secrets the operator writes into ONE
+// namespace (the gateway's RBAC needs get/list/watch on secrets there, nothing cluster-wide).
+// The shared informer (kube/informer.ts) restarts failed watches with backoff, relists periodically
+// and keeps its cache meanwhile, so while the API server is unreachable the gateway keeps serving
+// from the last good index (synced stays true) and catches up on recovery.
+
+export const RECORD_LABEL_SELECTOR = `${LABELS.record}=true`;
+
+export interface KubernetesSourceOptions {
+  kc: KubeConfig;
+  namespace: string;
+  store: RecordStore;
+  logger: Logger;
+  /** Informer tuning (tests shorten the backoff and watchdog). */
+  informer?: Pick<InformerOptions<never>, 'relistIntervalMs' | 'watchdogMs' | 'backoff' | 'onRestart'>;
+}
+
+export interface KubernetesSource {
+  /** Resolves after the first full list has reached the store; rejects only if stopped before that. */
+  readonly synced: Promise<void>;
+  /** Record Secrets skipped because they do not hold a valid record. */
+  readonly invalid: number;
+  stop(): void;
+}
+
+/** Starts watching immediately and returns without waiting: until the first list the store stays unsynced (503). */
+export function startKubernetesSource(opts: KubernetesSourceOptions): KubernetesSource {
+  const { kc, namespace, store, logger } = opts;
+  const log = logger.child({ component: 'records', namespace });
+  const index = createSecretIndex(store, { logger: log });
+  const informer = secretInformer({
+    kc,
+    namespace,
+    labelSelector: RECORD_LABEL_SELECTOR,
+    log,
+    resource: 'record-secrets',
+    ...opts.informer,
+  });
+  informer.onChange((secret, change) => index.onChange(secret, change));
+  const synced = informer.start().then(() => {
+    index.flush(true);
+    log.info({ records: store.size, invalid: index.invalid }, 'key records synced');
+  });
+  // Callers that never await `synced` must not see an unhandled rejection when stopping early.
+  synced.catch(() => {});
+  return {
+    synced,
+    get invalid() {
+      return index.invalid;
+    },
+    stop: () => informer.stop(),
+  };
+}

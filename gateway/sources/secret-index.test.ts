@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { RECORD_DATA_KEY } from '../../api/constants.ts';
+import type { KeyRecord } from '../../api/record.ts';
+import { RecordStore } from '../records/store.ts';
+import type { SourceLogger } from './log.ts';
+import { createSecretIndex } from './secret-index.ts';
+import { makeKeyAndRecord, recordSecretManifest } from './testing.ts';
+
+let rv = 1;
+const secretOf = (record: KeyRecord) => {
+  const s = recordSecretManifest(record, 'ns');
+  return { ...s, metadata: { ...s.metadata, resourceVersion: String(rv++) } };
+};
+
+function setup() {
+  const store = new RecordStore();
+  const swaps: number[] = [];
+  store.onChange((s) => swaps.push(s.size));
+  const pending: Array<() => void> = [];
+  const warnings: Array<{ obj: object; msg: string }> = [];
+  const logger: SourceLogger = { info() {}, error() {}, warn: (obj, msg) => void warnings.push({ obj, msg }) };
+  const index = createSecretIndex(store, { logger, schedule: (fn) => void pending.push(fn) });
+  const runScheduled = () => pending.splice(0).forEach((fn) => fn());
+  return { store, swaps, index, warnings, runScheduled };
+}
+
+describe('secret index', () => {
+  it('keeps the store unsynced until the initial flush, then swaps once for the whole list', () => {
+    const { store, swaps, index, runScheduled } = setup();
+    const records = Array.from({ length: 20 }, () => makeKeyAndRecord().record);
+    for (const r of records) index.onChange(secretOf(r), 'add');
+    runScheduled();
+    expect(store.synced).toBe(false);
+    expect(store.size).toBe(0);
+    index.flush(true);
+    expect(store.synced).toBe(true);
+    expect(swaps).toEqual([20]);
+    for (const r of records) expect(store.get(r.keyId)).toEqual(r);
+  });
+
+  it('an empty namespace is a valid first sync', () => {
+    const { store, index } = setup();
+    index.flush(true);
+    expect(store.synced).toBe(true);
+    expect(store.size).toBe(0);
+  });
+
+  it('batches events after the sync into one swap, and skips re-announced unchanged versions', () => {
+    const { store, swaps, index, runScheduled } = setup();
+    const a = secretOf(makeKeyAndRecord().record);
+    index.onChange(a, 'add');
+    index.flush(true);
+    const b = makeKeyAndRecord().record;
+    const c = makeKeyAndRecord().record;
+    index.onChange(secretOf(b), 'add');
+    index.onChange(secretOf(c), 'add');
+    expect(store.get(b.keyId)).toBeUndefined(); // not yet: batched
+    runScheduled();
+    expect(swaps).toEqual([1, 3]);
+    // A relist after a restart announces everything as 'update' with the same resourceVersion.
+    index.onChange(a, 'update');
+    runScheduled();
+    expect(swaps).toEqual([1, 3]);
+    expect(store.size).toBe(3);
+  });
+
+  it('applies updates (revocation) and deletes', () => {
+    const { store, index, runScheduled } = setup();
+    const r = makeKeyAndRecord().record;
+    index.onChange(secretOf(r), 'add');
+    index.flush(true);
+    index.onChange(secretOf({ ...r, revoked: true, state: 'Revoked' }), 'update');
+    runScheduled();
+    expect(store.get(r.keyId)?.revoked).toBe(true);
+    index.onChange(secretOf(r), 'delete');
+    runScheduled();
+    expect(store.get(r.keyId)).toBeUndefined();
+    expect(store.synced).toBe(true);
+  });
+
+  it('skips an invalid record Secret, logs it once per version without its data, and drops a key whose record broke', () => {
+    const { store, index, warnings, runScheduled } = setup();
+    const { key, record } = makeKeyAndRecord();
+    const good = secretOf(record);
+    index.onChange(good, 'add');
+    index.flush(true);
+    expect(store.get(record.keyId)).toBeDefined();
+    const broken = { ...good, metadata: { ...good.metadata, resourceVersion: String(rv++) }, data: { [RECORD_DATA_KEY]: Buffer.from(`{"k":"${key}"`).toString('base64') } };
+    index.onChange(broken, 'update');
+    index.onChange(broken, 'update');
+    runScheduled();
+    expect(store.get(record.keyId)).toBeUndefined();
+    expect(index.invalid).toBe(1);
+    expect(warnings).toHaveLength(1);
+    expect(JSON.stringify(warnings)).not.toContain(key.slice(8));
+    expect(JSON.stringify(warnings)).not.toContain(broken.data[RECORD_DATA_KEY]);
+    expect(warnings[0]?.obj).toMatchObject({ secret: good.metadata.name });
+    index.onChange(broken, 'delete');
+    expect(index.invalid).toBe(0);
+    index.onChange(secretOf(record), 'add');
+    runScheduled();
+    expect(store.get(record.keyId)).toEqual(record);
+  });
+});

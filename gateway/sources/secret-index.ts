@@ -1,0 +1,82 @@
+import type { ChangeKind } from '../../operator/runtime/types.ts';
+import type { KeyRecord } from '../../api/record.ts';
+import type { RecordStore } from '../records/store.ts';
+import { decodeRecordSecret, type RecordSecret } from './decode.ts';
+import { silentLogger, type SourceLogger } from './log.ts';
+
+// Turns informer events on record Secrets into RecordStore swaps. Events are batched: the informer
+// announces every object at once on a list (10k adds at start, 10k updates after a restart), and one
+// store swap per event would copy the whole index each time. Decoding is skipped when a Secret's
+// resourceVersion did not change (a relist re-announces everything), and the store is not touched
+// when a batch changed nothing. A Secret that does not hold a valid record is logged once per version
+// and left out — if it used to be valid, its key id disappears (fail closed: 401, never stale access).
+
+type Entry = { resourceVersion: string | undefined; record: KeyRecord | undefined };
+
+export interface SecretIndex {
+  /** The informer handler: records the change; the store is updated on the next flush. */
+  onChange(secret: RecordSecret, change: ChangeKind): void;
+  /** Applies pending changes to the store (one swap). With `initial`, swaps even when empty, marking the store synced. */
+  flush(initial?: boolean): void;
+  /** Record Secrets currently skipped because they do not hold a valid record. */
+  readonly invalid: number;
+}
+
+export function createSecretIndex(store: RecordStore, opts: { logger?: SourceLogger; schedule?: (fn: () => void) => void } = {}): SecretIndex {
+  const logger = opts.logger ?? silentLogger;
+  const schedule = opts.schedule ?? ((fn) => setImmediate(fn));
+  const byName = new Map<string, Entry>();
+  let dirty = false;
+  let scheduled = false;
+  let synced = false;
+  let invalid = 0;
+
+  const set = (name: string, next: Entry) => {
+    const prev = byName.get(name);
+    if (prev && !prev.record) invalid--;
+    if (!next.record) invalid++;
+    byName.set(name, next);
+    if (prev?.record !== next.record) dirty = true;
+  };
+
+  const flush = (initial = false) => {
+    scheduled = false;
+    if (initial) synced = true;
+    if (!synced || (!dirty && !initial)) return;
+    dirty = false;
+    const records: KeyRecord[] = [];
+    for (const e of byName.values()) if (e.record) records.push(e.record);
+    store.replaceAll(records);
+  };
+
+  return {
+    get invalid() {
+      return invalid;
+    },
+    flush,
+    onChange(secret, change) {
+      const name = secret.metadata?.name ?? '';
+      if (change === 'delete') {
+        const prev = byName.get(name);
+        if (prev) {
+          byName.delete(name);
+          if (prev.record) dirty = true;
+          else invalid--;
+        }
+      } else {
+        const rv = secret.metadata?.resourceVersion;
+        const prev = byName.get(name);
+        if (prev && rv !== undefined && prev.resourceVersion === rv) return;
+        const decoded = decodeRecordSecret(secret);
+        if (!decoded.ok) {
+          logger.warn({ secret: name, resourceVersion: rv, error: decoded.error }, 'skipping an invalid key record Secret');
+        }
+        set(name, { resourceVersion: rv, record: decoded.ok ? decoded.record : undefined });
+      }
+      if (dirty && synced && !scheduled) {
+        scheduled = true;
+        schedule(() => flush());
+      }
+    },
+  };
+}
