@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerControlPlane } from './controlplane.ts';
 import { registerCrds } from './crds.ts';
+import { registerKeys } from './keys.ts';
 
 // Each subcommand lives in its own module and loads its heavy dependencies only when it runs,
 // so `--help` stays fast and the gateway never loads operator code.
@@ -14,6 +15,7 @@ export function buildCli(): Command {
       process.exit(err.exitCode);
     });
   registerCrds(program);
+  registerKeys(program);
   registerControlPlane(program);
   return program;
 }

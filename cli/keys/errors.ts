@@ -1,0 +1,136 @@
+// Turns what @kubernetes/client-node throws into one sentence that says what to do. Pure: the
+// I/O layer adds what only another API call can tell (which ApiKeys exist, whether a namespace does).
+import { ApiException } from '@kubernetes/client-node';
+import { GROUP, KINDS } from '../../api/index.ts';
+
+/** An error meant for the user: printed as is, no stack trace, non-zero exit. */
+export class CliError extends Error {
+  override name = 'CliError';
+  exitCode: number;
+  constructor(message: string, exitCode = 1) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+/** Where the CLI was talking to, for messages about reaching or authenticating to the cluster. */
+export interface TargetInfo {
+  source: string;
+  context: string;
+  server: string;
+}
+
+/** What the failed call was doing, phrased as RBAC would (verb + resource). */
+export interface CallInfo {
+  verb: 'get' | 'list' | 'patch' | 'create' | 'update';
+  namespace?: string;
+  name?: string;
+}
+
+interface Status {
+  reason?: string;
+  message?: string;
+  details?: { kind?: string; name?: string; group?: string; causes?: { field?: string; message?: string }[] };
+}
+
+export type KubeFailure =
+  | { kind: 'unreachable'; reason: string }
+  | { kind: 'tls'; reason: string }
+  | { kind: 'unauthorized' }
+  | { kind: 'forbidden'; message: string }
+  | { kind: 'crd-missing' }
+  | { kind: 'not-found'; resource: string; name: string | undefined }
+  | { kind: 'already-exists' }
+  | { kind: 'conflict' }
+  | { kind: 'invalid'; message: string }
+  | { kind: 'other'; message: string };
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
+  'ECONNRESET', 'EPIPE', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT']);
+
+/** undici wraps the socket error: "fetch failed" → cause (sometimes an AggregateError) → code. */
+function causeCode(err: unknown): { code: string; message: string } | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
+    const rec = e as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown[] };
+    if (typeof rec.code === 'string') return { code: rec.code, message: String(rec.message ?? rec.code) };
+    e = rec.cause ?? rec.errors?.[0];
+  }
+  return undefined;
+}
+
+export function parseStatus(body: unknown): Status | undefined {
+  if (typeof body === 'object' && body !== null) return body as Status;
+  if (typeof body !== 'string') return undefined;
+  try {
+    const parsed: unknown = JSON.parse(body);
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Status) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function classifyKubeError(err: unknown): KubeFailure {
+  if (err instanceof ApiException) {
+    const status = parseStatus(err.body);
+    switch (err.code) {
+      case 401: return { kind: 'unauthorized' };
+      case 403: return { kind: 'forbidden', message: status?.message ?? '' };
+      case 404:
+        // An object that does not exist is a Status{reason: NotFound}; an API group/resource the
+        // server does not serve is a bare "404 page not found".
+        if (status?.reason === 'NotFound') {
+          return { kind: 'not-found', resource: status.details?.kind ?? '', name: status.details?.name };
+        }
+        return { kind: 'crd-missing' };
+      case 409: return status?.reason === 'AlreadyExists' ? { kind: 'already-exists' } : { kind: 'conflict' };
+      case 422: {
+        const causes = (status?.details?.causes ?? []).map((c) => `${c.field ?? ''}: ${c.message ?? ''}`);
+        return { kind: 'invalid', message: causes.length > 0 ? causes.join('; ') : status?.message ?? 'invalid object' };
+      }
+      default:
+        return { kind: 'other', message: `HTTP ${err.code}: ${status?.message ?? 'unexpected response from the API server'}` };
+    }
+  }
+  const cause = causeCode(err);
+  if (cause && NETWORK_CODES.has(cause.code)) return { kind: 'unreachable', reason: cause.message };
+  if (cause && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(cause.code)) return { kind: 'tls', reason: cause.message };
+  return { kind: 'other', message: err instanceof Error ? err.message : String(err) };
+}
+
+const RESOURCE = `${KINDS.apiKey.plural}.${GROUP}`;
+
+const where = (t: TargetInfo) => `${t.server} (context "${t.context}" from ${t.source})`;
+
+/** The message for a failure that needs no further lookups. */
+export function explainFailure(f: KubeFailure, call: CallInfo, target: TargetInfo): string {
+  const scope = call.namespace ? `in namespace "${call.namespace}"` : 'in all namespaces (cluster-wide)';
+  switch (f.kind) {
+    case 'unreachable':
+      return `cannot reach the Kubernetes API server at ${where(target)}: ${f.reason}. ` +
+        'Check that the cluster is running and that --kubeconfig / --context (or KUBECONFIG) point at it.';
+    case 'tls':
+      return `TLS verification failed talking to ${where(target)}: ${f.reason}. Check the cluster CA in the kubeconfig.`;
+    case 'unauthorized':
+      return `the API server at ${where(target)} rejected the credentials (401 Unauthorized). ` +
+        'Refresh them (log in again / renew the token) or pick another --context.';
+    case 'forbidden':
+      return `forbidden: you may not ${call.verb} ${RESOURCE} ${scope}. ` +
+        `Ask a cluster admin for a Role${call.namespace ? '' : ' (ClusterRole, for -A)'} granting verb "${call.verb}" on ` +
+        `resource "${KINDS.apiKey.plural}" in API group "${GROUP}". (server said: ${f.message})`;
+    case 'crd-missing':
+      return `the API server at ${target.server} does not serve ${RESOURCE}: the nemokeys CRDs are not installed. ` +
+        'Install them with "nemokeys crds | kubectl apply --server-side -f -" or install the nemokeys Helm chart.';
+    case 'not-found':
+      return f.resource === 'namespaces'
+        ? `namespace "${f.name ?? call.namespace}" not found. List namespaces with "kubectl get namespaces".`
+        : `${f.resource || 'object'} "${f.name ?? call.name}" not found ${scope}.`;
+    case 'already-exists':
+      return `ApiKey "${call.name}" already exists ${scope}. Pick another name.`;
+    case 'conflict':
+      return `ApiKey "${call.name}" kept changing while we updated it (409 Conflict). Try again.`;
+    case 'invalid':
+      return `the API server rejected the ApiKey "${call.name}": ${f.message}`;
+    case 'other':
+      return `${call.verb} ${RESOURCE} ${call.name ? `"${call.name}" ` : ''}${scope} failed: ${f.message}`;
+  }
+}
