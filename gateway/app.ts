@@ -1,0 +1,198 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { KeyRecord } from '../api/record.ts';
+import { checkModel, isJsonContentType } from './checks/model.ts';
+import { precheck } from './checks/precheck.ts';
+import { allModelsAllowed, endpointLabel, type ModelSource } from './checks/scopes.ts';
+import { compileCidrs } from './client-ip.ts';
+import { errorBody, errorSpec, shouldRetry, type DenialReason } from './errors.ts';
+import type { Limiter } from './limits/limiter.ts';
+import { GatewayMetrics } from './metrics.ts';
+import { DEFAULT_MAX_BODY_BYTES, readBoundedBody } from './proxy/body.ts';
+import { forward, type ForwardTiming } from './proxy/forward.ts';
+import { createUpstream } from './proxy/upstream.ts';
+import type { RecordStore } from './records/store.ts';
+import type { UsageTracker } from './usage/tracker.ts';
+
+// The gateway's request path (DESIGN §4): a fastify reverse proxy that never listens by itself.
+//   onRequest  → every check that needs no body (key, expiry/revocation, source IP, endpoint)
+//   handler    → the model of JSON bodies (bounded), then rate limit and budget, then forward
+// Nothing is counted against a key until every check passed; denials cost nothing.
+
+export interface GatewayDeps {
+  records: RecordStore;
+  usage: UsageTracker;
+  upstream: URL;
+  limiter: Limiter;
+  /** ms since epoch; injected so expiry and windows are testable. */
+  clock?: () => number;
+  /** CIDRs of proxies whose X-Forwarded-For is believed (default: none). */
+  trustedProxies?: string[];
+  metrics?: GatewayMetrics;
+  /** Only used when `metrics` is not given. */
+  perKeyLabels?: boolean;
+  maxBodyBytes?: number;
+  /** A pino logger; auth headers are redacted from anything it logs. Default: no logging. */
+  logger?: FastifyBaseLogger;
+  /** Authorization header value for the router behind (the client's key is never forwarded). */
+  upstreamAuthorization?: string;
+}
+
+interface RequestState {
+  startedAt: number;
+  record: KeyRecord | undefined;
+  endpoint: string;
+  modelSource: ModelSource;
+  model: string | undefined;
+  timing: ForwardTiming | undefined;
+}
+
+/** Auth headers in every shape pino may see them; the key must never reach a log line. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'req.headers["api-key"]',
+  'headers.authorization',
+  'headers["x-api-key"]',
+  'headers["api-key"]',
+];
+
+const PROXIED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
+
+function carriesBody(method: string): boolean {
+  return method === 'POST' || method === 'PUT' || method === 'PATCH';
+}
+
+export function buildApp(deps: GatewayDeps): FastifyInstance {
+  const clock = deps.clock ?? Date.now;
+  const trusted = compileCidrs(deps.trustedProxies ?? [], { strict: true });
+  const metrics = deps.metrics ?? new GatewayMetrics({ perKeyLabels: deps.perKeyLabels ?? true });
+  metrics.bindStore(deps.records);
+  const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const upstream = createUpstream(deps.upstream);
+  const states = new WeakMap<FastifyRequest, RequestState>();
+
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger.child({ component: 'gateway' }, { redact: REDACTED_PATHS }) } : { logger: false }),
+    exposeHeadRoutes: false,
+    // a long opaque id in a path (files, batches, ...) must not turn into a 404
+    routerOptions: { maxParamLength: 2048 },
+  });
+
+  // Bodies are ours to stream or to buffer (bounded) in the handler, so fastify must not read them.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+
+  function deny(request: FastifyRequest, reply: FastifyReply, reason: DenialReason, record: KeyRecord | undefined, opts: { detail?: string; retryAfterS?: number } = {}) {
+    metrics.denial(reason, record);
+    const spec = errorSpec(reason);
+    reply
+      .code(spec.status)
+      .header('content-type', 'application/json; charset=utf-8')
+      .header('x-should-retry', shouldRetry(reason) ? 'true' : 'false');
+    if (opts.retryAfterS !== undefined) reply.header('retry-after', String(opts.retryAfterS));
+    // an oversized body is not drained: close the connection instead
+    if (reason === 'body_too_large') reply.header('connection', 'close');
+    request.log.info({ reason, keyId: record?.keyId }, 'request denied');
+    return reply.send(errorBody(reason, opts.detail));
+  }
+
+  app.addHook('onRequest', (request, reply, done) => {
+    const startedAt = performance.now();
+    const result = precheck({
+      synced: deps.records.synced,
+      lookup: (keyId) => deps.records.get(keyId),
+      headers: request.headers,
+      method: request.method,
+      url: request.url,
+      peer: request.raw.socket.remoteAddress,
+      trustedProxies: trusted,
+      nowMs: clock(),
+    });
+    const state: RequestState = {
+      startedAt,
+      record: result.record,
+      endpoint: result.ok ? endpointLabel(result.endpoint) : '',
+      modelSource: result.ok ? result.modelSource : 'none',
+      model: undefined,
+      timing: undefined,
+    };
+    states.set(request, state);
+    if (!result.ok) {
+      deny(request, reply, result.reason, result.record);
+      return; // replying from a callback hook: done() must not be called
+    }
+    done();
+  });
+
+  app.addHook('onResponse', (request, reply, done) => {
+    const state = states.get(request);
+    if (state !== undefined) {
+      metrics.request(state.record, state.model, state.endpoint, reply.statusCode);
+      const t = state.timing;
+      const overheadMs = t === undefined ? performance.now() - state.startedAt : t.dispatchedAt - state.startedAt + t.afterHeadersMs;
+      metrics.overhead(overheadMs / 1000);
+    }
+    done();
+  });
+
+  async function handler(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const state = states.get(request);
+    const record = state?.record;
+    if (state === undefined || record === undefined) return deny(request, reply, 'not_synced', undefined); // unreachable: onRequest sets both
+
+    let body: Buffer | undefined;
+    const readModel =
+      state.modelSource === 'json-required' ||
+      state.modelSource === 'json-optional' ||
+      (carriesBody(request.method) && isJsonContentType(request.headers['content-type']) && !allModelsAllowed(record.scopes.models));
+    if (readModel) {
+      const read = await readBoundedBody(request.raw, maxBodyBytes);
+      if (!read.ok) return deny(request, reply, read.reason, record);
+      const model = checkModel(record, state.modelSource, read.body);
+      if (!model.ok) return deny(request, reply, model.reason, record, { detail: model.detail });
+      state.model = model.model;
+      body = read.body;
+    }
+
+    const now = clock();
+    let admission;
+    try {
+      admission = await deps.limiter.admit(record.limitsKey, record, now);
+    } catch (err) {
+      request.log.error({ err: (err as Error).message }, 'limiter unavailable');
+      return deny(request, reply, 'limiter_unavailable', record);
+    }
+    if (!admission.ok) {
+      const reason = admission.reason === 'rate_limit' ? 'rate_limited' : 'budget_exhausted';
+      return deny(request, reply, reason, record, admission.retryAfterS === undefined ? {} : { retryAfterS: admission.retryAfterS });
+    }
+
+    // admitted: from here on the request counts
+    deps.usage.record(record.keyId, 0, now);
+    metrics.keyUsed(record, now);
+    const timing: ForwardTiming = { dispatchedAt: 0, afterHeadersMs: 0 };
+    state.timing = timing;
+    return forward(request, reply, {
+      upstream,
+      authorization: deps.upstreamAuthorization,
+      body,
+      timing,
+      onSettled: (cost, upstreamSeconds) => {
+        if (upstreamSeconds !== undefined) metrics.upstream(upstreamSeconds);
+        if (cost <= 0) return;
+        deps.usage.addCredits(record.keyId, cost);
+        Promise.resolve(deps.limiter.charge(record.limitsKey, record, cost, clock())).catch((err: unknown) =>
+          request.log.error({ err: (err as Error).message }, 'could not charge usage'),
+        );
+      },
+    });
+  }
+
+  app.route({ method: [...PROXIED_METHODS], url: '/', handler });
+  app.route({ method: [...PROXIED_METHODS], url: '/*', handler });
+  app.addHook('onClose', (_app, done) => {
+    upstream.agent.destroy();
+    done();
+  });
+  return app;
+}

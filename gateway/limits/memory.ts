@@ -1,0 +1,95 @@
+import type { KeyRecord } from '../../api/record.ts';
+import { ADMITTED, unlimited, type Admission, type Limiter } from './limiter.ts';
+import { budgetWindow, minuteWindow, retryAfterSeconds } from './windows.ts';
+
+// Per-process counters (the default: one gateway replica, or replicas that each enforce their own
+// share). Synchronous, no I/O. Memory is one entry per ApiKey with limits; entries of ended windows
+// are swept now and then, so keys that stop being used do not accumulate.
+
+interface RateCounter {
+  window: string;
+  requests: number;
+  tokens: number;
+}
+interface BudgetCounter {
+  window: string;
+  endsMs: number | undefined;
+  used: number;
+}
+
+const SWEEP_EVERY = 10_000;
+
+export class MemoryLimiter implements Limiter {
+  #rate = new Map<string, RateCounter>();
+  #budget = new Map<string, BudgetCounter>();
+  #calls = 0;
+
+  admit(limitsKey: string, record: KeyRecord, nowMs: number): Admission {
+    if (unlimited(record)) return ADMITTED;
+    if (++this.#calls % SWEEP_EVERY === 0) this.#sweep(nowMs);
+    const { requestsPerMinute: rpm, tokensPerMinute: tpm } = record.rateLimit ?? {};
+    let rate: RateCounter | undefined;
+    if (rpm !== undefined || tpm !== undefined) {
+      const minute = minuteWindow(nowMs);
+      rate = this.#rateCounter(limitsKey, minute.id);
+      if ((rpm !== undefined && rate.requests >= rpm) || (tpm !== undefined && rate.tokens >= tpm)) {
+        return { ok: false, reason: 'rate_limit', retryAfterS: retryAfterSeconds(minute.endsMs, nowMs) };
+      }
+    }
+    if (record.budget !== undefined) {
+      const w = budgetWindow(record.budget, record.updatedAt, nowMs);
+      const budget = this.#budgetCounter(limitsKey, w.id, w.endsMs);
+      if (budget.used >= record.budget.credits) {
+        return { ok: false, reason: 'budget', retryAfterS: retryAfterSeconds(w.endsMs, nowMs) };
+      }
+    }
+    if (rate !== undefined) rate.requests += 1;
+    return ADMITTED;
+  }
+
+  charge(limitsKey: string, record: KeyRecord, cost: number, nowMs: number): void {
+    if (cost <= 0 || unlimited(record)) return;
+    if (record.rateLimit?.tokensPerMinute !== undefined) this.#rateCounter(limitsKey, minuteWindow(nowMs).id).tokens += cost;
+    if (record.budget !== undefined) {
+      const w = budgetWindow(record.budget, record.updatedAt, nowMs);
+      this.#budgetCounter(limitsKey, w.id, w.endsMs).used += cost;
+    }
+  }
+
+  /** Credits used in the current budget period (for tests and debugging). */
+  budgetUsed(limitsKey: string, record: KeyRecord, nowMs: number): number {
+    if (record.budget === undefined) return 0;
+    const c = this.#budget.get(limitsKey);
+    return c !== undefined && c.window === budgetWindow(record.budget, record.updatedAt, nowMs).id ? c.used : 0;
+  }
+
+  /** Requests counted in the current minute (for tests and debugging). */
+  requestsThisMinute(limitsKey: string, nowMs: number): number {
+    const c = this.#rate.get(limitsKey);
+    return c !== undefined && c.window === minuteWindow(nowMs).id ? c.requests : 0;
+  }
+
+  #rateCounter(limitsKey: string, window: string): RateCounter {
+    let c = this.#rate.get(limitsKey);
+    if (c === undefined || c.window !== window) {
+      c = { window, requests: 0, tokens: 0 };
+      this.#rate.set(limitsKey, c);
+    }
+    return c;
+  }
+
+  #budgetCounter(limitsKey: string, window: string, endsMs: number | undefined): BudgetCounter {
+    let c = this.#budget.get(limitsKey);
+    if (c === undefined || c.window !== window) {
+      c = { window, endsMs, used: 0 };
+      this.#budget.set(limitsKey, c);
+    }
+    return c;
+  }
+
+  #sweep(nowMs: number): void {
+    const minute = minuteWindow(nowMs).id;
+    for (const [k, c] of this.#rate) if (c.window !== minute) this.#rate.delete(k);
+    for (const [k, c] of this.#budget) if (c.endsMs !== undefined && c.endsMs <= nowMs) this.#budget.delete(k);
+  }
+}

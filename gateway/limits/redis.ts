@@ -1,0 +1,140 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { KeyRecord } from '../../api/record.ts';
+import { ADMITTED, unlimited, type Admission, type Limiter } from './limiter.ts';
+import { budgetWindow, minuteWindow, retryAfterSeconds } from './windows.ts';
+
+// Counters shared by every gateway replica through one Redis. Each decision is ONE Lua script, so
+// check-and-count is atomic across processes: N replicas enforce one rate limit and one budget
+// exactly. Both keys of a limitsKey share a hash tag ({...}) so the scripts also work on a Redis
+// Cluster. Every key expires: minute windows after 2 minutes, budget windows a day after their period
+// (lifetime budgets 400 days after their last charge, so abandoned keys do not live forever).
+// Errors propagate: the app answers 503 rather than letting traffic through unmetered.
+
+const ADMIT_LUA = `
+local rpm = tonumber(ARGV[1])
+local tpm = tonumber(ARGV[2])
+local credits = tonumber(ARGV[3])
+if rpm > 0 or tpm > 0 then
+  local v = redis.call('HMGET', KEYS[1], 'r', 't')
+  local r = tonumber(v[1]) or 0
+  local t = tonumber(v[2]) or 0
+  if (rpm > 0 and r >= rpm) or (tpm > 0 and t >= tpm) then return 1 end
+end
+if credits > 0 then
+  local b = tonumber(redis.call('GET', KEYS[2])) or 0
+  if b >= credits then return 2 end
+end
+if rpm > 0 then
+  redis.call('HINCRBY', KEYS[1], 'r', 1)
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+end
+return 0
+`;
+
+const CHARGE_LUA = `
+local cost = tonumber(ARGV[1])
+if ARGV[2] == '1' then
+  redis.call('HINCRBY', KEYS[1], 't', cost)
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+end
+if ARGV[3] == '1' then
+  redis.call('INCRBY', KEYS[2], cost)
+  redis.call('EXPIRE', KEYS[2], ARGV[5])
+end
+return 0
+`;
+
+const RATE_TTL_S = 120;
+const DAY_S = 86_400;
+const LIFETIME_TTL_S = 400 * DAY_S;
+
+type Arg = string | number;
+interface LimiterCommands {
+  nemokeysAdmit(rateKey: string, budgetKey: string, ...args: Arg[]): Promise<number>;
+  nemokeysCharge(rateKey: string, budgetKey: string, ...args: Arg[]): Promise<number>;
+}
+
+export interface RedisLimiterOptions {
+  /** Prefix of every key this limiter writes (default "nemokeys:"). */
+  keyPrefix?: string;
+}
+
+export class RedisLimiter implements Limiter {
+  readonly #redis: Redis;
+  readonly #commands: LimiterCommands;
+  readonly #prefix: string;
+
+  /** Takes an ioredis client; the caller owns its lifecycle unless close() is called. */
+  constructor(redis: Redis, opts: RedisLimiterOptions = {}) {
+    this.#redis = redis;
+    this.#prefix = opts.keyPrefix ?? 'nemokeys:';
+    redis.defineCommand('nemokeysAdmit', { numberOfKeys: 2, lua: ADMIT_LUA });
+    redis.defineCommand('nemokeysCharge', { numberOfKeys: 2, lua: CHARGE_LUA });
+    this.#commands = redis as unknown as LimiterCommands;
+  }
+
+  /**
+   * Connects with options suited to the request path: no offline queue and one retry, so a Redis
+   * outage turns into fast 503s instead of requests piling up behind a reconnect.
+   */
+  static async connect(url: string, opts: RedisLimiterOptions & { redis?: RedisOptions } = {}): Promise<RedisLimiter> {
+    const redis = new Redis(url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 2_000,
+      lazyConnect: true,
+      ...opts.redis,
+    });
+    await redis.connect();
+    return new RedisLimiter(redis, opts);
+  }
+
+  #keys(limitsKey: string, record: KeyRecord, nowMs: number) {
+    const tag = `${this.#prefix}{${limitsKey}}`;
+    const minute = minuteWindow(nowMs);
+    const budget = record.budget === undefined ? undefined : budgetWindow(record.budget, record.updatedAt, nowMs);
+    return {
+      minute,
+      budget,
+      rateKey: `${tag}:rate:${minute.id}`,
+      budgetKey: `${tag}:budget:${budget?.id ?? 'none'}`,
+    };
+  }
+
+  async admit(limitsKey: string, record: KeyRecord, nowMs: number): Promise<Admission> {
+    if (unlimited(record)) return ADMITTED;
+    const k = this.#keys(limitsKey, record, nowMs);
+    const verdict = await this.#commands.nemokeysAdmit(
+      k.rateKey,
+      k.budgetKey,
+      record.rateLimit?.requestsPerMinute ?? 0,
+      record.rateLimit?.tokensPerMinute ?? 0,
+      record.budget?.credits ?? 0,
+      RATE_TTL_S,
+    );
+    if (verdict === 0) return ADMITTED;
+    if (verdict === 1) return { ok: false, reason: 'rate_limit', retryAfterS: retryAfterSeconds(k.minute.endsMs, nowMs) };
+    return { ok: false, reason: 'budget', retryAfterS: retryAfterSeconds(k.budget?.endsMs, nowMs) };
+  }
+
+  async charge(limitsKey: string, record: KeyRecord, cost: number, nowMs: number): Promise<void> {
+    if (cost <= 0 || unlimited(record)) return;
+    const tokens = record.rateLimit?.tokensPerMinute !== undefined;
+    if (!tokens && record.budget === undefined) return;
+    const k = this.#keys(limitsKey, record, nowMs);
+    const budgetTtl = k.budget?.endsMs === undefined ? LIFETIME_TTL_S : Math.ceil((k.budget.endsMs - nowMs) / 1000) + DAY_S;
+    await this.#commands.nemokeysCharge(
+      k.rateKey,
+      k.budgetKey,
+      Math.floor(cost),
+      tokens ? '1' : '0',
+      record.budget !== undefined ? '1' : '0',
+      RATE_TTL_S,
+      budgetTtl,
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.#redis.quit().catch(() => this.#redis.disconnect());
+  }
+}

@@ -1,0 +1,178 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { KeyRecord } from '../api/record.ts';
+import type { DenialReason } from './errors.ts';
+import type { RecordStore } from './records/store.ts';
+
+// Gateway metrics on their own prom-client Registry. The names are a contract: the Helm chart's alert
+// rules and Grafana dashboard query them. Labels are bounded: endpoint is a known route or "other",
+// model a scope-checked name (capped), and per-key labels can be switched off for large fleets.
+// Nothing here ever sees a key: only key ids, which are public identifiers.
+
+export interface GatewayMetricsOptions {
+  /** Label series with apikey / key_id (default true); false keeps cardinality at team level. */
+  perKeyLabels?: boolean;
+  /** Distinct model label values before new ones are reported as "other" (default 200). */
+  maxModels?: number;
+}
+
+const OVERHEAD_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1];
+const UPSTREAM_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+const MAX_MODEL_LABEL = 64;
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly perKeyLabels: boolean;
+  readonly #requests: Counter;
+  readonly #denials: Counter;
+  readonly #overhead: Histogram;
+  readonly #upstream: Histogram;
+  readonly #lastUsed: Gauge;
+  readonly #models = new Set<string>();
+  readonly #maxModels: number;
+  #store: RecordStore | undefined;
+  /** keyId → labels of its last-used series, so series of removed keys can be dropped. */
+  readonly #lastUsedSeries = new Map<string, Record<string, string>>();
+
+  constructor(opts: GatewayMetricsOptions = {}) {
+    this.perKeyLabels = opts.perKeyLabels ?? true;
+    this.#maxModels = opts.maxModels ?? 200;
+    const registers = [this.registry];
+    const keyLabels = this.perKeyLabels ? ['namespace', 'apikey', 'team'] : ['namespace', 'team'];
+    this.#requests = new Counter({
+      name: 'nemokeys_gateway_requests_total',
+      help: 'Requests answered by the gateway, by key, model, endpoint and HTTP status.',
+      labelNames: [...keyLabels, 'model', 'endpoint', 'code'],
+      registers,
+    });
+    this.#denials = new Counter({
+      name: 'nemokeys_gateway_denials_total',
+      help: 'Requests the gateway refused, by reason.',
+      labelNames: ['reason', ...keyLabels],
+      registers,
+    });
+    this.#overhead = new Histogram({
+      name: 'nemokeys_gateway_overhead_seconds',
+      help: 'Time spent in the gateway per request, excluding the upstream.',
+      buckets: OVERHEAD_BUCKETS,
+      registers,
+    });
+    this.#upstream = new Histogram({
+      name: 'nemokeys_gateway_upstream_seconds',
+      help: 'Time from sending a request upstream to the end of its response.',
+      buckets: UPSTREAM_BUCKETS,
+      registers,
+    });
+    this.#lastUsed = new Gauge({
+      name: 'nemokeys_gateway_key_last_used_timestamp_seconds',
+      help: 'When this gateway last admitted a request with the key id (unix seconds).',
+      labelNames: this.perKeyLabels ? ['namespace', 'apikey', 'key_id'] : ['namespace'],
+      registers,
+      collect: () => this.#dropRemovedKeys(),
+    });
+    const store = () => this.#store;
+    new Gauge({
+      name: 'nemokeys_gateway_records_loaded',
+      help: 'Key records currently loaded.',
+      registers,
+      collect() {
+        this.set(store()?.size ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'nemokeys_gateway_synced',
+      help: '1 once the key records completed their first sync (before that every request gets 503).',
+      registers,
+      collect() {
+        this.set(store()?.synced ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'nemokeys_gateway_last_sync_timestamp_seconds',
+      help: 'When the key records were last synced (unix seconds, 0 = never).',
+      registers,
+      collect() {
+        const at = store()?.lastSyncAt;
+        this.set(at === undefined ? 0 : at.getTime() / 1000);
+      },
+    });
+  }
+
+  /** The store whose size and sync state the gauges report. */
+  bindStore(store: RecordStore): void {
+    this.#store = store;
+  }
+
+  #keyLabels(record: KeyRecord | undefined): Record<string, string> {
+    const namespace = record?.owner.namespace ?? '';
+    const team = record?.team ?? '';
+    return this.perKeyLabels ? { namespace, apikey: record?.owner.name ?? '', team } : { namespace, team };
+  }
+
+  #modelLabel(model: string | undefined): string {
+    if (model === undefined) return '';
+    if (model.length > MAX_MODEL_LABEL) return 'other';
+    if (this.#models.has(model)) return model;
+    if (this.#models.size >= this.#maxModels) return 'other';
+    this.#models.add(model);
+    return model;
+  }
+
+  request(record: KeyRecord | undefined, model: string | undefined, endpoint: string, code: number): void {
+    this.#requests.inc({ ...this.#keyLabels(record), model: this.#modelLabel(model), endpoint, code: String(code) });
+  }
+
+  denial(reason: DenialReason, record: KeyRecord | undefined): void {
+    this.#denials.inc({ reason, ...this.#keyLabels(record) });
+  }
+
+  overhead(seconds: number): void {
+    this.#overhead.observe(seconds);
+  }
+
+  upstream(seconds: number): void {
+    this.#upstream.observe(seconds);
+  }
+
+  keyUsed(record: KeyRecord, nowMs: number): void {
+    const labels: Record<string, string> = this.perKeyLabels
+      ? { namespace: record.owner.namespace, apikey: record.owner.name, key_id: record.keyId }
+      : { namespace: record.owner.namespace };
+    this.#lastUsed.set(labels, nowMs / 1000);
+    if (this.perKeyLabels) this.#lastUsedSeries.set(record.keyId, labels);
+  }
+
+  #dropRemovedKeys(): void {
+    const store = this.#store;
+    if (store === undefined) return;
+    for (const [keyId, labels] of this.#lastUsedSeries) {
+      if (store.get(keyId) === undefined) {
+        this.#lastUsed.remove(labels);
+        this.#lastUsedSeries.delete(keyId);
+      }
+    }
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+/**
+ * /metrics, /healthz (process alive) and /readyz (records synced: until then the gateway answers 503
+ * and should get no traffic). Meant for its own port, away from the proxied API.
+ */
+export function buildMetricsServer(metrics: GatewayMetrics, records: RecordStore): FastifyInstance {
+  metrics.bindStore(records);
+  const app = Fastify({ logger: false });
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.text();
+  });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    if (!records.synced) return reply.code(503).send({ status: 'not synced', records: records.size });
+    return { status: 'ready', records: records.size };
+  });
+  return app;
+}
