@@ -1,8 +1,8 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import type { Logger } from 'pino';
 import { LABELS } from '../../api/constants.ts';
-import { secretInformer } from '../../kube/informers.ts';
-import type { InformerOptions } from '../../kube/informer.ts';
+import { createInformer, type InformerOptions } from '../../kube/informer.ts';
 import type { RecordStore } from '../records/store.ts';
 import { createSecretIndex } from './secret-index.ts';
 
@@ -11,6 +11,8 @@ import { createSecretIndex } from './secret-index.ts';
 // The shared informer (kube/informer.ts) restarts failed watches with backoff, relists periodically
 // and keeps its cache meanwhile, so while the API server is unreachable the gateway keeps serving
 // from the last good index (synced stays true) and catches up on recovery.
+// Every successful list (initial, after a restart, periodic relist) re-confirms the index, so the
+// store's lastSyncAt — the "records are stale" alert — moves even when no record changed.
 
 export const RECORD_LABEL_SELECTOR = `${LABELS.record}=true`;
 
@@ -36,10 +38,18 @@ export function startKubernetesSource(opts: KubernetesSourceOptions): Kubernetes
   const { kc, namespace, store, logger } = opts;
   const log = logger.child({ component: 'records', namespace });
   const index = createSecretIndex(store, { logger: log });
-  const informer = secretInformer({
+  const core = kc.makeApiClient(CoreV1Api);
+  const informer = createInformer<V1Secret>({
     kc,
-    namespace,
+    path: `/api/v1/namespaces/${namespace}/secrets`,
     labelSelector: RECORD_LABEL_SELECTOR,
+    list: async () => {
+      const result = await core.listNamespacedSecret({ namespace, labelSelector: RECORD_LABEL_SELECTOR });
+      // The informer applies the list right after this resolves; confirm the index after that.
+      setImmediate(() => index.flush(true));
+      return result;
+    },
+    decode: (raw) => ObjectSerializer.deserialize(raw, 'V1Secret', '') as V1Secret,
     log,
     resource: 'record-secrets',
     ...opts.informer,

@@ -16,8 +16,11 @@ type Entry = { resourceVersion: string | undefined; record: KeyRecord | undefine
 export interface SecretIndex {
   /** The informer handler: records the change; the store is updated on the next flush. */
   onChange(secret: RecordSecret, change: ChangeKind): void;
-  /** Applies pending changes to the store (one swap). With `initial`, swaps even when empty, marking the store synced. */
-  flush(initial?: boolean): void;
+  /**
+   * Applies pending changes to the store (one swap). `confirmed` means a full list was just applied:
+   * swap even without changes, so the store is marked synced and its lastSyncAt moves.
+   */
+  flush(confirmed?: boolean): void;
   /** Record Secrets currently skipped because they do not hold a valid record. */
   readonly invalid: number;
 }
@@ -39,10 +42,10 @@ export function createSecretIndex(store: RecordStore, opts: { logger?: SourceLog
     if (prev?.record !== next.record) dirty = true;
   };
 
-  const flush = (initial = false) => {
+  const flush = (confirmed = false) => {
     scheduled = false;
-    if (initial) synced = true;
-    if (!synced || (!dirty && !initial)) return;
+    if (confirmed) synced = true;
+    if (!synced || (!dirty && !confirmed)) return;
     dirty = false;
     const records: KeyRecord[] = [];
     for (const e of byName.values()) if (e.record) records.push(e.record);
