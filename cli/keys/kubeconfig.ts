@@ -33,8 +33,9 @@ function load(kc: KubeConfig, flags: KubeFlags, env: NodeJS.ProcessEnv): string 
     if (env.KUBECONFIG) {
       const files = env.KUBECONFIG.split(':').filter((f) => f !== '' && existsSync(f));
       if (files.length === 0) throw new CliError(`KUBECONFIG=${env.KUBECONFIG} names no existing file.`);
-      // loadFromDefault merges every file in $KUBECONFIG like kubectl does.
-      kc.loadFromDefault();
+      // Several files are merged like kubectl does (loadFromDefault reads process.env for that).
+      if (files.length === 1 && files[0] !== undefined) kc.loadFromFile(files[0]);
+      else kc.loadFromDefault();
       return `KUBECONFIG=${env.KUBECONFIG}`;
     }
     if (existsSync(home)) {

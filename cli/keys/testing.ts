@@ -1,0 +1,29 @@
+// Builders for ApiKey objects in unit tests (shaped as the API server returns them).
+import type { Condition, KeyEntry } from '../../api/index.ts';
+import type { ApiKeyObject } from './model.ts';
+
+export const NOW = new Date('2026-03-01T12:00:00Z');
+
+/** An ISO timestamp `ms` milliseconds from NOW (negative: in the past). */
+export const at = (ms: number): string => new Date(NOW.getTime() + ms).toISOString();
+export const MIN = 60_000;
+export const HOUR = 60 * MIN;
+export const DAY = 24 * HOUR;
+
+export function condition(type: string, status: Condition['status'], reason: string, message = ''): Condition {
+  return { type, status, reason, message, lastTransitionTime: at(-5 * MIN) };
+}
+
+export function entry(id: string, state: KeyEntry['state'], extra: Partial<KeyEntry> = {}): KeyEntry {
+  return { id, hint: id.slice(-4).toUpperCase(), state, createdAt: at(-10 * DAY), ...extra };
+}
+
+export function apiKey(name: string, over: Partial<ApiKeyObject> = {}): ApiKeyObject {
+  return {
+    apiVersion: 'keys.nemorouter.io/v1alpha1',
+    kind: 'ApiKey',
+    ...over,
+    metadata: { name, namespace: 'shop', resourceVersion: '1', generation: 1, creationTimestamp: at(-30 * DAY), ...over.metadata },
+    spec: { team: 'checkout', ...over.spec },
+  };
+}
