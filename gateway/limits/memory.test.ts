@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { makeKeyAndRecord } from '../sources/testing.ts';
+import { MemoryLimiter } from './memory.ts';
+import { budgetWindow, minuteWindow, retryAfterSeconds } from './windows.ts';
+
+const T0 = Date.parse('2026-03-31T23:59:30Z');
+
+describe('windows', () => {
+  it('minute windows are fixed and end on the minute', () => {
+    const w = minuteWindow(T0);
+    expect(w.endsMs).toBe(Date.parse('2026-04-01T00:00:00Z'));
+    expect(minuteWindow(T0 + 29_999).id).toBe(w.id);
+    expect(minuteWindow(T0 + 30_000).id).not.toBe(w.id);
+  });
+
+  it.each([
+    ['Daily', '2026-04-01T00:00:00Z'],
+    ['Monthly', '2026-04-01T00:00:00Z'],
+  ] as const)('%s budget ends at the next UTC boundary', (period, end) => {
+    expect(budgetWindow({ credits: 1, period }, '2026-01-01T00:00:00Z', T0).endsMs).toBe(Date.parse(end));
+  });
+
+  it('Monthly rolls over December into January', () => {
+    const w = budgetWindow({ credits: 1, period: 'Monthly' }, '2026-01-01T00:00:00Z', Date.parse('2026-12-15T10:00:00Z'));
+    expect(w.endsMs).toBe(Date.parse('2027-01-01T00:00:00Z'));
+  });
+
+  it('a lifetime budget never ends; updatedAt (budget reset) starts a new bucket', () => {
+    const a = budgetWindow({ credits: 1, period: 'Never' }, '2026-01-01T00:00:00Z', T0);
+    const b = budgetWindow({ credits: 1, period: 'Never' }, '2026-02-01T00:00:00Z', T0);
+    expect(a.endsMs).toBeUndefined();
+    expect(a.id).not.toBe(b.id);
+  });
+
+  it('Retry-After is whole seconds, at least 1, absent for never', () => {
+    expect(retryAfterSeconds(T0 + 1500, T0)).toBe(2);
+    expect(retryAfterSeconds(T0, T0)).toBe(1);
+    expect(retryAfterSeconds(undefined, T0)).toBeUndefined();
+  });
+});
+
+describe('MemoryLimiter', () => {
+  it('requestsPerMinute admits exactly N per window, then resets', () => {
+    const { record } = makeKeyAndRecord({ rateLimit: { requestsPerMinute: 3 } });
+    const l = new MemoryLimiter();
+    const verdicts = Array.from({ length: 5 }, () => l.admit(record.limitsKey, record, T0).ok);
+    expect(verdicts).toEqual([true, true, true, false, false]);
+    const denied = l.admit(record.limitsKey, record, T0);
+    expect(denied).toEqual({ ok: false, reason: 'rate_limit', retryAfterS: 30 });
+    expect(l.admit(record.limitsKey, record, T0 + 30_000).ok).toBe(true);
+  });
+
+  it('tokensPerMinute admits while tokens used this minute are below the limit', () => {
+    const { record } = makeKeyAndRecord({ rateLimit: { tokensPerMinute: 100 } });
+    const l = new MemoryLimiter();
+    expect(l.admit(record.limitsKey, record, T0).ok).toBe(true);
+    l.charge(record.limitsKey, record, 99, T0);
+    expect(l.admit(record.limitsKey, record, T0).ok).toBe(true);
+    l.charge(record.limitsKey, record, 1, T0);
+    expect(l.admit(record.limitsKey, record, T0)).toMatchObject({ ok: false, reason: 'rate_limit' });
+  });
+
+  it('budget: admitted until used >= credits; the crossing request is allowed (its cost is unknown up front)', () => {
+    const { record } = makeKeyAndRecord({ budget: { credits: 10, period: 'Daily' } });
+    const l = new MemoryLimiter();
+    expect(l.admit(record.limitsKey, record, T0).ok).toBe(true);
+    l.charge(record.limitsKey, record, 9, T0);
+    expect(l.admit(record.limitsKey, record, T0).ok).toBe(true);
+    l.charge(record.limitsKey, record, 5, T0);
+    expect(l.budgetUsed(record.limitsKey, record, T0)).toBe(14);
+    expect(l.admit(record.limitsKey, record, T0)).toEqual({ ok: false, reason: 'budget', retryAfterS: 30 });
+    // next UTC day: a fresh budget
+    expect(l.admit(record.limitsKey, record, T0 + 30_000).ok).toBe(true);
+  });
+
+  it('a budget denial does not consume a rate-limit slot', () => {
+    const { record } = makeKeyAndRecord({ rateLimit: { requestsPerMinute: 5 }, budget: { credits: 1, period: 'Never' } });
+    const l = new MemoryLimiter();
+    l.charge(record.limitsKey, record, 1, T0);
+    for (let i = 0; i < 3; i++) expect(l.admit(record.limitsKey, record, T0)).toMatchObject({ ok: false, reason: 'budget' });
+    expect(l.requestsThisMinute(record.limitsKey, T0)).toBe(0);
+  });
+
+  it('counters are per limitsKey, shared by key ids of one ApiKey', () => {
+    const a = makeKeyAndRecord({ rateLimit: { requestsPerMinute: 2 }, limitsKey: 'ns/one' }).record;
+    const a2 = makeKeyAndRecord({ rateLimit: { requestsPerMinute: 2 }, limitsKey: 'ns/one' }).record;
+    const b = makeKeyAndRecord({ rateLimit: { requestsPerMinute: 2 }, limitsKey: 'ns/two' }).record;
+    const l = new MemoryLimiter();
+    expect(l.admit(a.limitsKey, a, T0).ok).toBe(true);
+    expect(l.admit(a2.limitsKey, a2, T0).ok).toBe(true);
+    expect(l.admit(a.limitsKey, a, T0).ok).toBe(false);
+    expect(l.admit(b.limitsKey, b, T0).ok).toBe(true);
+  });
+
+  it('a key without limits is admitted without bookkeeping', () => {
+    const { record } = makeKeyAndRecord();
+    const l = new MemoryLimiter();
+    for (let i = 0; i < 100; i++) expect(l.admit(record.limitsKey, record, T0).ok).toBe(true);
+    l.charge(record.limitsKey, record, 1000, T0);
+    expect(l.requestsThisMinute(record.limitsKey, T0)).toBe(0);
+  });
+});
