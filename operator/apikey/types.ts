@@ -1,0 +1,94 @@
+import type { KubernetesObject, V1ObjectMeta, V1OwnerReference, V1Secret } from '@kubernetes/client-node';
+import type { ApiKeyStatus, Environment, KeyUsage, TeamStatus } from '../../api/index.ts';
+import type { ReminderKind } from '../keys/expiry.ts';
+
+// Inputs and outputs of the ApiKey planner (plan.ts). Everything here is plain data.
+
+export interface ApiKeyObject extends KubernetesObject {
+  metadata?: V1ObjectMeta;
+  spec?: unknown;
+  status?: ApiKeyStatus;
+}
+export interface TeamObject extends KubernetesObject {
+  metadata?: V1ObjectMeta;
+  spec?: unknown;
+  status?: TeamStatus;
+}
+
+/** A freshly generated key as the planner sees it: never the plaintext. */
+export interface MintedKey {
+  keyId: string;
+  hash: string;
+  hint: string;
+}
+
+export interface PlanInputs {
+  /** `namespace/name` being reconciled (the ApiKey may be gone). */
+  namespace: string;
+  name: string;
+  apiKey: ApiKeyObject | undefined;
+  team: TeamObject | undefined;
+  /** The Secret named by spec.secret.name (default: the ApiKey's name), from the cache. */
+  secret: V1Secret | undefined;
+  /** Record Secrets labelled with this ApiKey's namespace/name (any uid). */
+  records: readonly V1Secret[];
+  /** Usage summed over gateway replicas, per key id. */
+  usage: ReadonlyMap<string, KeyUsage>;
+  recordsNamespace: string;
+  /** Who automatic actions are attributed to in the audit log. */
+  operatorIdentity: string;
+  /** Set on the second planning pass, after the apply step generated the key the first pass asked for. */
+  minted?: MintedKey;
+}
+
+export interface PlannedEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  /** Deterministic object name, so a retried reconcile cannot emit the same Event twice. */
+  name: string;
+  reminder?: ReminderKind;
+}
+
+export type AuditAction = 'create' | 'rotate' | 'revoke' | 'expire';
+export interface AuditEntry {
+  action: AuditAction;
+  apiKey: string;
+  keyId: string;
+  actor: string;
+  reason: string;
+}
+
+/** The workload Secret as it should be; the plaintext is added by the apply step (minted) or kept. */
+export interface DesiredWorkloadSecret {
+  namespace: string;
+  name: string;
+  dataKey: string;
+  keyId: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  ownerReference: V1OwnerReference;
+}
+
+export interface MintRequest {
+  kind: 'mint';
+  environment: Environment | undefined;
+  reason: string;
+}
+
+export interface ApplyPlan {
+  kind: 'apply';
+  finalizer?: 'add' | 'remove';
+  /** Record Secrets that must exist with exactly this content (records namespace). */
+  records: V1Secret[];
+  /** Names of record Secrets to delete (records namespace). */
+  deleteRecords: string[];
+  secret?: DesiredWorkloadSecret;
+  /** Desired status; undefined when the ApiKey is gone or being deleted. */
+  status?: ApiKeyStatus;
+  events: PlannedEvent[];
+  audit: AuditEntry[];
+  requeueAfterMs?: number;
+}
+
+export type Plan = MintRequest | ApplyPlan;
