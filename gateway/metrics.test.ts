@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { buildMetricsServer, GatewayMetrics } from './metrics.ts';
+import { RecordStore } from './records/store.ts';
+import { makeKeyAndRecord } from './sources/testing.ts';
+
+describe('GatewayMetrics', () => {
+  it('exposes the contract names with per-key labels', async () => {
+    const m = new GatewayMetrics();
+    const { record } = makeKeyAndRecord();
+    m.request(record, 'gpt-4o-mini', '/chat/completions', 200);
+    m.denial('ip_not_allowed', record);
+    m.denial('missing_key', undefined);
+    m.overhead(0.0002);
+    m.upstream(0.05);
+    m.keyUsed(record, 1_700_000_000_000);
+    const text = await m.text();
+    for (const name of [
+      'nemokeys_gateway_requests_total',
+      'nemokeys_gateway_denials_total',
+      'nemokeys_gateway_overhead_seconds_bucket',
+      'nemokeys_gateway_upstream_seconds_bucket',
+      'nemokeys_gateway_key_last_used_timestamp_seconds',
+      'nemokeys_gateway_records_loaded',
+      'nemokeys_gateway_synced',
+      'nemokeys_gateway_last_sync_timestamp_seconds',
+    ]) {
+      expect(text).toContain(name);
+    }
+    expect(text).toContain(
+      'nemokeys_gateway_requests_total{namespace="team-a",apikey="checkout",team="team-a",model="gpt-4o-mini",endpoint="/chat/completions",code="200"} 1',
+    );
+    expect(text).toContain('nemokeys_gateway_denials_total{reason="missing_key",namespace="",apikey="",team=""} 1');
+    expect(text).toContain(`nemokeys_gateway_key_last_used_timestamp_seconds{namespace="team-a",apikey="checkout",key_id="${record.keyId}"} 1700000000`);
+  });
+
+  it('perKeyLabels:false drops apikey and key_id', async () => {
+    const m = new GatewayMetrics({ perKeyLabels: false });
+    const { record } = makeKeyAndRecord();
+    m.request(record, 'gpt-4o-mini', '/chat/completions', 200);
+    m.keyUsed(record, 1_700_000_000_000);
+    const text = await m.text();
+    expect(text).not.toMatch(/apikey=|key_id=/);
+    expect(text).toContain('nemokeys_gateway_requests_total{namespace="team-a",team="team-a",model="gpt-4o-mini",endpoint="/chat/completions",code="200"} 1');
+  });
+
+  it('bounds the model label', async () => {
+    const m = new GatewayMetrics({ maxModels: 2 });
+    for (const model of ['a', 'b', 'c', 'x'.repeat(100)]) m.request(undefined, model, 'other', 200);
+    const text = await m.text();
+    expect(text).toContain('model="other"');
+    expect(text).not.toContain('model="c"');
+  });
+
+  it('drops last-used series of keys that left the store', async () => {
+    const m = new GatewayMetrics();
+    const store = new RecordStore();
+    const a = makeKeyAndRecord().record;
+    const b = makeKeyAndRecord().record;
+    store.replaceAll([a, b]);
+    m.bindStore(store);
+    m.keyUsed(a, 1000);
+    m.keyUsed(b, 1000);
+    store.remove(a.keyId);
+    const text = await m.text();
+    expect(text).not.toContain(a.keyId);
+    expect(text).toContain(b.keyId);
+    expect(text).toContain('nemokeys_gateway_records_loaded 1');
+  });
+});
+
+describe('buildMetricsServer', () => {
+  it('serves /metrics, /healthz and /readyz (ready only once synced)', async () => {
+    const store = new RecordStore();
+    const app = buildMetricsServer(new GatewayMetrics(), store);
+    expect((await app.inject('/healthz')).statusCode).toBe(200);
+    expect((await app.inject('/readyz')).statusCode).toBe(503);
+    let metrics = await app.inject('/metrics');
+    expect(metrics.headers['content-type']).toContain('text/plain');
+    expect(metrics.body).toContain('nemokeys_gateway_synced 0');
+    expect(metrics.body).toContain('nemokeys_gateway_last_sync_timestamp_seconds 0');
+    store.replaceAll([makeKeyAndRecord().record], new Date(1_700_000_000_000));
+    expect((await app.inject('/readyz')).statusCode).toBe(200);
+    metrics = await app.inject('/metrics');
+    expect(metrics.body).toContain('nemokeys_gateway_synced 1');
+    expect(metrics.body).toContain('nemokeys_gateway_last_sync_timestamp_seconds 1700000000');
+    expect(metrics.body).toContain('nemokeys_gateway_records_loaded 1');
+  });
+});
