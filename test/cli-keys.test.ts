@@ -1,0 +1,265 @@
+// `nemokeys keys …` as a user runs it: a child process against the shared real API server. No operator
+// runs here, so the tests write status themselves (via /status) to simulate key lineage.
+import { randomBytes } from 'node:crypto';
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ANNOTATIONS, GROUP, KINDS, VERSION, type ApiKeySpecInput, type ApiKeyStatus } from '../api/index.ts';
+import { crdYaml } from '../api/crd.ts';
+import { installCrds } from './controlplane/controlplane.ts';
+import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from './support/cluster.ts';
+import type { ApiKeyObject } from '../cli/keys/model.ts';
+import { cells, runKeys } from '../cli/keys/testing-process.ts';
+
+const suffix = randomBytes(3).toString('hex');
+const NS = `cli-keys-${suffix}`;
+const NS2 = `cli-keys-b-${suffix}`;
+// Key ids as the operator mints them (Crockford-style base32, 16 characters).
+const OLD = 'aaaaaaaaaaaaaaaa';
+const CUR = 'cccccccccccccccc';
+const NEXT = 'nnnnnnnnnnnnnnnn';
+const RES = { group: GROUP, version: VERSION, plural: KINDS.apiKey.plural };
+const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
+const daysAhead = (d: number) => new Date(Date.now() + d * 86_400_000).toISOString();
+
+describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () => {
+  const custom = () => adminKubeConfig().makeApiClient(CustomObjectsApi);
+  const keys = (args: string[]) => runKeys(args, clusterKubeconfig());
+  const read = (name: string, namespace = NS) =>
+    custom().getNamespacedCustomObject({ ...RES, namespace, name }) as Promise<ApiKeyObject>;
+  const create = (name: string, spec: ApiKeySpecInput, namespace = NS) =>
+    custom().createNamespacedCustomObject({ ...RES, namespace, body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'ApiKey', metadata: { name }, spec } });
+  const patchStatus = (name: string, status: ApiKeyStatus, namespace = NS) =>
+    custom().patchNamespacedCustomObjectStatus({ ...RES, namespace, name, body: { status } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  const condition = (type: string, status: 'True' | 'False', reason: string, message: string) =>
+    ({ type, status, reason, message, lastTransitionTime: minutesAgo(10) });
+  const lineage = (): ApiKeyStatus => ({
+    currentKeyId: CUR,
+    secretName: 'checkout-llm',
+    expiresAt: daysAhead(80),
+    lastUsedAt: minutesAgo(5.5),
+    usage: { requests: 1234, credits: 98765 },
+    conditions: [
+      condition('Ready', 'True', 'ScopesRestricted', 'model gpt-5 is not allowed by Team "checkout"; the key gets gpt-4o-mini only'),
+      condition('Rotating', 'True', 'HandoffPending', `predecessor ${OLD} stays valid until hand-off`),
+    ],
+    keys: [
+      { id: OLD, hint: 'Wq7z', state: 'Superseded', createdAt: minutesAgo(60 * 24 * 20), lastUsedAt: minutesAgo(30), requests: 1000, credits: 90000 },
+      { id: CUR, hint: 'K9pX', state: 'Active', createdAt: minutesAgo(60), lastUsedAt: minutesAgo(5.5), requests: 234, credits: 8765 },
+    ],
+  });
+
+  beforeAll(async () => {
+    await installCrds({ kubectl: clusterKubectl(), kubeconfigPath: clusterKubeconfig() }, crdYaml());
+    const core = adminKubeConfig().makeApiClient(CoreV1Api);
+    for (const name of [NS, NS2]) await core.createNamespace({ body: { metadata: { name } } });
+    // Created out of order: the CLI sorts.
+    await create('stage-checkout', { team: 'checkout', environment: 'stage' });
+    await create('prod-checkout', {
+      team: 'checkout', environment: 'prod', allowedModels: ['gpt-4o-mini', 'gpt-5'], allowedEndpoints: ['/chat/completions'],
+      ipAllowlist: ['10.0.0.0/8'], expiration: '90d', secret: { name: 'checkout-llm', key: 'OPENAI_API_KEY' },
+      rotation: { automatic: true, before: '14d', handoff: { idle: '2h' } }, rateLimit: { requestsPerMinute: 60 },
+      budget: { credits: 100000, period: 'Monthly' },
+    });
+    await create('dev-checkout', { team: 'checkout', environment: 'dev' });
+    await create('dev-search', { team: 'search' }, NS2);
+    await patchStatus('prod-checkout', lineage());
+  });
+
+  describe('list', () => {
+    it('-n shows one row per ApiKey, sorted by name, with every column', async () => {
+      const r = await keys(['list', '-n', NS]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const [header, ...rows] = r.stdout.trimEnd().split('\n').map(cells);
+      expect(header).toEqual(['NAME', 'TEAM', 'ENV', 'MODELS', 'ENDPOINTS', 'IPS', 'CURRENT KEY', 'SUPERSEDED',
+        'STATE', 'EXPIRES', 'LAST USED', 'REQUESTS', 'CREDITS']);
+      expect(rows.map((row) => row[0])).toEqual(['dev-checkout', 'prod-checkout', 'stage-checkout']);
+      expect(rows[1]).toEqual(['prod-checkout', 'checkout', 'prod', 'gpt-4o-mini,gpt-5', '/chat/completions', '10.0.0.0/8',
+        `${CUR} …K9pX`, OLD, 'Rotating', expect.stringMatching(/^in (79|80)d$/), '5m ago', '1234', '98765']);
+      expect(rows[0]).toEqual(['dev-checkout', 'checkout', 'dev', '(team)', '(team)', 'any', '<none>', '-', 'Pending', 'Never', 'never', '0', '0']);
+    });
+
+    it('-A adds NAMESPACE and spans namespaces, still sorted by name', async () => {
+      const r = await keys(['list', '-A']);
+      expect(r.code).toBe(0);
+      const [header, ...rows] = r.stdout.trimEnd().split('\n').map(cells);
+      expect(header?.slice(0, 3)).toEqual(['NAMESPACE', 'NAME', 'TEAM']);
+      const mine = rows.filter((row) => row[0] === NS || row[0] === NS2).map((row) => `${row[0]}/${row[1]}`);
+      expect(mine).toEqual([`${NS}/dev-checkout`, `${NS2}/dev-search`, `${NS}/prod-checkout`, `${NS}/stage-checkout`]);
+    });
+
+    it('-o json is a parseable document with lineage and no annotations', async () => {
+      const r = await keys(['list', '-n', NS, '-o', 'json']);
+      expect(r.code).toBe(0);
+      const doc = JSON.parse(r.stdout) as { items: { name: string; state: string; keys: { id: string; state: string }[]; secret: object }[] };
+      expect(doc.items.map((i) => i.name)).toEqual(['dev-checkout', 'prod-checkout', 'stage-checkout']);
+      const prod = doc.items[1];
+      expect(prod?.keys.map((k) => [k.id, k.state])).toEqual([[OLD, 'Superseded'], [CUR, 'Active']]);
+      expect(prod?.secret).toEqual({ name: 'checkout-llm', key: 'OPENAI_API_KEY' });
+      expect(r.stdout).not.toContain('managedFields');
+    });
+
+    it('an empty namespace says so on stderr and succeeds', async () => {
+      const r = await keys(['list', '-n', 'default']);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain('No ApiKeys found in namespace "default"');
+    });
+  });
+
+  describe('describe', () => {
+    it('shows scopes, what the team refused, limits, rotation, lineage, conditions and the Secret', async () => {
+      const r = await keys(['describe', 'prod-checkout', '-n', NS]);
+      expect(r.code).toBe(0);
+      const text = r.stdout;
+      expect(text).toMatch(/^Team:\s+checkout$/m);
+      expect(text).toMatch(/^ {2}Models:\s+gpt-4o-mini, gpt-5$/m);
+      expect(text).toMatch(/Scopes refused[^\n]*\n {2}Ready\/ScopesRestricted: model gpt-5 is not allowed/);
+      expect(text).toMatch(/^Rotation:\s+automatic, 14d before expiry; hand-off after 2h idle, at most 7d overlap$/m);
+      expect(text).toMatch(/^Rate limit:\s+60 requests\/min$/m);
+      expect(text).toMatch(/^Budget:\s+100000 credits per month$/m);
+      expect(text).toMatch(/^Secret:\s+checkout-llm \(data key OPENAI_API_KEY\)/m);
+      expect(text).toMatch(new RegExp(`^ {2}${OLD}\\s+…Wq7z\\s+Superseded\\s+20d ago\\s+never\\s+30m ago\\s+1000\\s+90000`, 'm'));
+      expect(text).toMatch(new RegExp(`^ {2}${CUR} \\(current\\)\\s+…K9pX\\s+Active`, 'm'));
+      expect(text).toMatch(/^ {2}Rotating\s+True\s+HandoffPending\s+10m ago\s+predecessor/m);
+    });
+
+    it('-o json carries the same facts', async () => {
+      const r = await keys(['describe', 'prod-checkout', '-n', NS, '-o', 'json']);
+      const doc = JSON.parse(r.stdout) as { name: string; currentKeyId: string; rotation: { before: string }; budget: object };
+      expect(doc).toMatchObject({ name: 'prod-checkout', currentKeyId: CUR, rotation: { before: '14d' }, budget: { credits: 100000, period: 'Monthly' } });
+    });
+  });
+
+  describe('rotate', () => {
+    it('sets the rotate annotation to a fresh RFC 3339 value every time and explains the hand-off', async () => {
+      const first = await keys(['rotate', 'stage-checkout', '-n', NS]);
+      expect(first.code).toBe(0);
+      expect(first.stdout).toContain('successor key with a new key id and the same scopes');
+      expect(first.stdout).toContain('switches Secret stage-checkout (data key api-key)');
+      const v1 = (await read('stage-checkout')).metadata.annotations?.[ANNOTATIONS.rotate];
+      expect(v1).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expect((await keys(['rotate', 'stage-checkout', '-n', NS])).code).toBe(0);
+      const v2 = (await read('stage-checkout')).metadata.annotations?.[ANNOTATIONS.rotate];
+      expect(v2).not.toBe(v1);
+      expect(Date.parse(v2 ?? '')).toBeGreaterThan(Date.parse(v1 ?? ''));
+    });
+
+    it('--wait returns the successor key id once status.currentKeyId moves', async () => {
+      const before = (await read('prod-checkout')).metadata.annotations?.[ANNOTATIONS.rotate];
+      const running = keys(['rotate', 'prod-checkout', '-n', NS, '--wait', '--timeout', '60s']);
+      // Play the operator: once the request is visible, issue the successor.
+      for (let i = 0; i < 200; i++) {
+        if ((await read('prod-checkout')).metadata.annotations?.[ANNOTATIONS.rotate] !== before) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const s = lineage();
+      await patchStatus('prod-checkout', {
+        ...s, currentKeyId: NEXT,
+        keys: [...(s.keys ?? []).map((k) => ({ ...k, state: 'Superseded' as const })), { id: NEXT, hint: 'Zz12', state: 'Active', createdAt: minutesAgo(0) }],
+      });
+      const r = await running;
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`current key ${CUR} …K9pX valid (Superseded)`);
+      expect(r.stdout).toContain(`New current key id: ${NEXT} …Zz12 (the previous key ${CUR} stays valid until the hand-off)`);
+    });
+
+    it('--wait gives up after --timeout with a non-zero exit and says what to check', async () => {
+      const r = await keys(['rotate', 'dev-checkout', '-n', NS, '--wait', '--timeout', '2s']);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/timed out after 2s: status.currentKeyId of .*dev-checkout is still <none>. Is the nemokeys operator running\?/);
+    });
+  });
+
+  describe('revoke', () => {
+    const THIRD = 'tttttttttttttttt';
+    const FOURTH = 'ffffffffffffffff';
+    beforeAll(async () => {
+      await create('rev-keys', { team: 'checkout' });
+      await patchStatus('rev-keys', {
+        currentKeyId: CUR,
+        keys: [
+          ...[OLD, THIRD, FOURTH].map((id) => ({ id, hint: 'abcd', state: 'Superseded' as const, createdAt: minutesAgo(100) })),
+          { id: CUR, hint: 'K9pX', state: 'Active' as const, createdAt: minutesAgo(1) },
+        ],
+      });
+      await create('rev-all', { team: 'checkout' });
+    });
+
+    it('--key-id adds the id to spec.revokedKeyIds, once', async () => {
+      const r = await keys(['revoke', 'rev-keys', '-n', NS, '--key-id', OLD]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`Key id ${OLD} of ApiKey ${NS}/rev-keys revoked`);
+      expect((await read('rev-keys')).spec?.revokedKeyIds).toEqual([OLD]);
+      const again = await keys(['revoke', 'rev-keys', '-n', NS, '--key-id', OLD]);
+      expect(again.code).toBe(0);
+      expect(again.stdout).toContain('already revoked');
+      expect((await read('rev-keys')).spec?.revokedKeyIds).toEqual([OLD]);
+    });
+
+    it('concurrent --key-id revokes both land (resourceVersion guard + retry on 409)', async () => {
+      const results = await Promise.all([THIRD, FOURTH].map((id) => keys(['revoke', 'rev-keys', '-n', NS, '--key-id', id])));
+      expect(results.map((r) => r.code)).toEqual([0, 0]);
+      expect([...((await read('rev-keys')).spec?.revokedKeyIds ?? [])].sort()).toEqual([OLD, FOURTH, THIRD].sort());
+    });
+
+    it('warns when the revoked id is the current key', async () => {
+      const r = await keys(['revoke', 'rev-keys', '-n', NS, '--key-id', CUR]);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain(`Warning: ${CUR} is the current key in Secret rev-keys`);
+    });
+
+    it('an unknown key id is an error listing the known ids, and changes nothing', async () => {
+      const before = (await read('rev-all')).metadata.resourceVersion;
+      const r = await keys(['revoke', 'rev-all', '-n', NS, '--key-id', 'zzzzzzzzzzzzzzzz']);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('has no key id "zzzzzzzzzzzzzzzz"');
+      expect(r.stderr).toContain('no key ids yet');
+      const known = await keys(['revoke', 'prod-checkout', '-n', NS, '--key-id', 'zzzzzzzzzzzzzzzz']);
+      expect(known.stderr).toMatch(new RegExp(`Known key ids: ${OLD} \\(Superseded\\), ${CUR} \\(Superseded\\), ${NEXT} \\(Active\\)`));
+      expect((await read('rev-all')).metadata.resourceVersion).toBe(before);
+    });
+
+    it('without --key-id sets spec.revoked, and says so when already revoked', async () => {
+      const r = await keys(['revoke', 'rev-all', '-n', NS]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`ApiKey ${NS}/rev-all revoked (spec.revoked=true)`);
+      expect((await read('rev-all')).spec?.revoked).toBe(true);
+      expect((await keys(['revoke', 'rev-all', '-n', NS])).stdout).toContain('already revoked');
+      const rotate = await keys(['rotate', 'rev-all', '-n', NS]);
+      expect(rotate.code).not.toBe(0);
+      expect(rotate.stderr).toContain('is revoked (spec.revoked=true): there is no key to rotate');
+    });
+  });
+
+  describe('duplicate', () => {
+    it('copies the spec with a new name and Secret, not the status or revocations', async () => {
+      const orig = await read('prod-checkout');
+      const r = await keys(['duplicate', 'prod-checkout', 'prod-checkout-v2', '-n', NS]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`ApiKey ${NS}/prod-checkout-v2 created with the scopes of prod-checkout`);
+      const copy = await read('prod-checkout-v2');
+      const { revoked: _r, revokedKeyIds: _k, secret, ...scopes } = orig.spec ?? {};
+      expect(copy.spec).toEqual({ ...scopes, revoked: false, secret: { ...secret, name: 'prod-checkout-v2' } });
+      expect(copy.status).toBeUndefined();
+      expect(copy.metadata.annotations?.[ANNOTATIONS.rotate]).toBeUndefined();
+    });
+
+    it('drops revocations and honours --secret-name', async () => {
+      const r = await keys(['duplicate', 'rev-keys', 'rev-keys-copy', '-n', NS, '--secret-name', 'custom-secret']);
+      expect(r.code).toBe(0);
+      const copy = await read('rev-keys-copy');
+      expect(copy.spec).toMatchObject({ team: 'checkout', revoked: false, secret: { name: 'custom-secret' } });
+      expect(copy.spec?.revokedKeyIds).toBeUndefined();
+    });
+
+    it('refuses an existing name and a Secret another ApiKey writes', async () => {
+      const exists = await keys(['duplicate', 'dev-checkout', 'stage-checkout', '-n', NS]);
+      expect(exists.code).not.toBe(0);
+      expect(exists.stderr).toContain(`ApiKey "stage-checkout" already exists in namespace "${NS}"`);
+      const clash = await keys(['duplicate', 'dev-checkout', 'dev-checkout-2', '-n', NS, '--secret-name', 'checkout-llm']);
+      expect(clash.code).not.toBe(0);
+      expect(clash.stderr).toContain('ApiKey prod-checkout already writes Secret checkout-llm; choose another with --secret-name');
+    });
+  });
+});
