@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerControlPlane } from './controlplane.ts';
 import { registerCrds } from './crds.ts';
 import { registerKeys } from './keys.ts';
+import { registerOperator } from './operator.ts';
 
 // Each subcommand lives in its own module and loads its heavy dependencies only when it runs,
 // so `--help` stays fast and the gateway never loads operator code.
@@ -16,6 +17,7 @@ export function buildCli(): Command {
     });
   registerCrds(program);
   registerKeys(program);
+  registerOperator(program);
   registerControlPlane(program);
   return program;
 }

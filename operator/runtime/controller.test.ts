@@ -125,3 +125,25 @@ describe('runController', () => {
     await c.stop();
   });
 });
+
+describe('runController startAfter', () => {
+  it('queues keys but reconciles nothing until the gate opens', async () => {
+    const calls: string[] = [];
+    let open!: () => void;
+    const gate = new Promise<void>((r) => { open = r; });
+    const log = createLogger({ level: 'silent' });
+    const metrics = createOperatorMetrics({ processMetrics: false });
+    const c = runController({ name: 'gated', reconcile: async (k) => { calls.push(k); return {}; } },
+      { log, metrics }, { workers: 2, startAfter: gate });
+    c.enqueue('a');
+    c.enqueue('b');
+    c.enqueue('a');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(calls).toEqual([]);
+    expect(c.queue.depth).toBe(2);
+    open();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls.sort()).toEqual(['a', 'b']);
+    await c.stop();
+  });
+});

@@ -12,6 +12,8 @@ import { WorkQueue } from './workqueue.ts';
 export interface ControllerOptions {
   workers?: number;
   backoff?: BackoffPolicy;
+  /** Workers wait for this (caches synced) before the first reconcile; keys queue up meanwhile. */
+  startAfter?: Promise<unknown>;
 }
 
 export interface ControllerHandle {
@@ -58,6 +60,13 @@ export function runController(reconciler: Reconciler, deps: ControllerDeps, opts
   };
 
   const worker = async (): Promise<void> => {
+    if (opts.startAfter) {
+      try {
+        await opts.startAfter;
+      } catch {
+        return; // stopped before the caches synced
+      }
+    }
     for (;;) {
       const key = await queue.get();
       if (key === undefined) return;

@@ -1,0 +1,76 @@
+import type { Command } from 'commander';
+import { DEFAULT_RECORDS_NAMESPACE } from '../api/constants.ts';
+
+// `nemokeys operator`: runs the controllers (ApiKey, Team) with leader election. Flags mirror
+// controller-runtime's (--metrics-bind-address / --health-probe-bind-address / --leader-elect).
+// The runtime is imported only when the command runs, so --help needs no cluster.
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+export interface OperatorFlags {
+  kubeconfig?: string;
+  recordsNamespace: string;
+  metricsPort: string;
+  healthPort: string;
+  bindAddress: string;
+  logLevel: string;
+  leaderElect: boolean;
+  leaseNamespace?: string;
+  leaseName?: string;
+}
+
+function port(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag} must be a port number (0-65535), got "${value}"`);
+  return n;
+}
+
+/** Pure: flags (and the Pod's namespace) → runOperator options. */
+export function operatorOptionsFromFlags(flags: OperatorFlags, podNamespace: string | undefined) {
+  if (!(LOG_LEVELS as readonly string[]).includes(flags.logLevel)) {
+    throw new Error(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${flags.logLevel}"`);
+  }
+  return {
+    kubeconfig: flags.kubeconfig,
+    recordsNamespace: flags.recordsNamespace,
+    metricsPort: port('--metrics-port', flags.metricsPort),
+    healthPort: port('--health-port', flags.healthPort),
+    bindAddress: flags.bindAddress,
+    logLevel: flags.logLevel as (typeof LOG_LEVELS)[number],
+    leaderElection: flags.leaderElect,
+    // In a Pod the lease lives next to the operator; outside one, next to the records.
+    leaseNamespace: flags.leaseNamespace || podNamespace || flags.recordsNamespace,
+    ...(flags.leaseName ? { leaseName: flags.leaseName } : {}),
+  };
+}
+
+export function registerOperator(program: Command): void {
+  program
+    .command('operator')
+    .description('run the operator: reconciles Team and ApiKey resources into workload Secrets and hashed key records')
+    .option('--kubeconfig <path>', 'kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)')
+    .option('--records-namespace <ns>', 'namespace of the key records the gateway reads', DEFAULT_RECORDS_NAMESPACE)
+    .option('--metrics-port <n>', 'port of /metrics', '8080')
+    .option('--health-port <n>', 'port of /healthz and /readyz', '8081')
+    .option('--bind-address <addr>', 'address the metrics and health servers listen on', '0.0.0.0')
+    .option('--log-level <level>', LOG_LEVELS.join(' | '), 'info')
+    .option('--leader-elect', 'elect a leader through a Lease so only one replica reconciles', true)
+    .option('--no-leader-elect', 'run the controllers without leader election (exactly one replica!)')
+    .option('--lease-namespace <ns>', 'namespace of the leader Lease (default: $POD_NAMESPACE, else the records namespace)')
+    .option('--lease-name <name>', 'name of the leader Lease', 'nemokeys-operator-leader')
+    .action(async (flags: OperatorFlags) => {
+      const options = operatorOptionsFromFlags(flags, process.env.POD_NAMESPACE);
+      const { runOperator } = await import('../operator/main.ts');
+      const op = await runOperator(options);
+      let signals = 0;
+      const onSignal = () => {
+        // A second signal means "now": skip the graceful drain.
+        if (++signals > 1) process.exit(1);
+        void op.stop();
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      const reason = await op.done;
+      process.exit(reason === 'stopped' ? 0 : 1);
+    });
+}

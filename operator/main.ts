@@ -1,0 +1,136 @@
+// The operator process: kubeconfig → logger, audit, metrics → ops servers → leader election →
+// (as leader) registerControllers(ctx) from ./controllers.ts on a fresh manager. Losing the lease
+// stops everything and resolves `done` with 'leadership-lost' (the CLI exits non-zero, Kubernetes
+// restarts the Pod, it comes back as a standby), as controller-runtime does.
+import type { DestinationStream } from 'pino';
+import { loadKubeConfig } from '../kube/config.ts';
+import { apiErrorMessage } from '../kube/errors.ts';
+import type { RegisterControllers } from './runtime/context.ts';
+import { Readiness, startOpsServer, type OpsServer } from './runtime/health.ts';
+import { DEFAULT_LEASE_NAME, defaultIdentity, LeaderElector, type LeaderElectionOptions } from './runtime/leader.ts';
+import { createAudit, createLogger, type LogLevel } from './runtime/log.ts';
+import { createManager, type InformerTuning, type Manager } from './runtime/manager.ts';
+import { createOperatorMetrics } from './runtime/metrics.ts';
+import { systemClock, type Clock } from './runtime/types.ts';
+
+export interface OperatorOptions {
+  kubeconfig?: string;
+  recordsNamespace: string;
+  /** 0 picks a free port (tests); equal ports share one server. */
+  metricsPort: number;
+  healthPort: number;
+  bindAddress?: string;
+  logLevel: LogLevel;
+  leaderElection: boolean;
+  leaseNamespace: string;
+  leaseName?: string;
+  identity?: string;
+  leaderTiming?: Pick<LeaderElectionOptions, 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>;
+  informerTuning?: InformerTuning;
+  clock?: Clock;
+  /** Default: registerControllers from ./controllers.ts. */
+  registerControllers?: RegisterControllers;
+  logDestination?: DestinationStream;
+}
+
+export type StopReason = 'stopped' | 'leadership-lost' | 'controllers-failed';
+
+export interface RunningOperator {
+  readonly metricsPort: number;
+  readonly healthPort: number;
+  readonly isLeader: () => boolean;
+  /** Resolves once the operator has stopped, with why. */
+  readonly done: Promise<StopReason>;
+  stop(): Promise<void>;
+}
+
+async function loadControllers(): Promise<RegisterControllers> {
+  // A variable specifier keeps the controllers (written separately) out of this file's type graph
+  // until they exist; the contract is RegisterControllers in runtime/context.ts.
+  const specifier = './controllers.ts';
+  const mod = (await import(specifier)) as { registerControllers?: RegisterControllers };
+  if (typeof mod.registerControllers !== 'function') throw new Error('operator/controllers.ts does not export registerControllers');
+  return mod.registerControllers;
+}
+
+export async function runOperator(opts: OperatorOptions): Promise<RunningOperator> {
+  const log = createLogger({ level: opts.logLevel, destination: opts.logDestination });
+  const kc = loadKubeConfig({ kubeconfig: opts.kubeconfig });
+  const audit = createAudit({ destination: opts.logDestination });
+  const metrics = createOperatorMetrics();
+  const readiness = new Readiness();
+  const clock = opts.clock ?? systemClock;
+  const register = opts.registerControllers ?? (await loadControllers());
+  metrics.leader.set(0);
+
+  const host = opts.bindAddress ?? '0.0.0.0';
+  const servers: OpsServer[] = [];
+  const metricsServer = await startOpsServer({ port: opts.metricsPort, host, registry: metrics.registry,
+    ...(opts.metricsPort === opts.healthPort && opts.metricsPort !== 0 ? { readiness } : {}) });
+  servers.push(metricsServer);
+  const healthServer = opts.metricsPort === opts.healthPort && opts.metricsPort !== 0
+    ? metricsServer : await startOpsServer({ port: opts.healthPort, host, readiness });
+  if (healthServer !== metricsServer) servers.push(healthServer);
+
+  let manager: Manager | undefined;
+  let stopping: Promise<void> | undefined;
+  let resolveDone!: (r: StopReason) => void;
+  const done = new Promise<StopReason>((r) => { resolveDone = r; });
+  let elector: LeaderElector | undefined;
+
+  const startControllers = () => {
+    metrics.leader.set(1);
+    const m = createManager({ kc, clock, log, audit, metrics, readiness, recordsNamespace: opts.recordsNamespace,
+      informerTuning: opts.informerTuning });
+    manager = m;
+    m.run(register).catch((err: unknown) => {
+      if (stopping) return; // informers rejected because we are stopping
+      log.error({ error: apiErrorMessage(err) }, 'controllers failed to start');
+      void shutdown('controllers-failed');
+    });
+  };
+
+  const shutdown = (reason: StopReason): Promise<void> => {
+    stopping ??= (async () => {
+      log.info({ reason }, 'operator stopping');
+      // Controllers first (in-flight reconciles finish), then the lease: the next leader must not
+      // start writing while we still do.
+      await manager?.stop();
+      metrics.leader.set(0);
+      if (elector) {
+        if (reason === 'leadership-lost') await elector.abandon();
+        else await elector.stop();
+      }
+      await Promise.all(servers.map((s) => s.close()));
+      log.info({ reason }, 'operator stopped');
+      resolveDone(reason);
+    })();
+    return stopping;
+  };
+
+  if (opts.leaderElection) {
+    elector = new LeaderElector({
+      kc, namespace: opts.leaseNamespace, name: opts.leaseName ?? DEFAULT_LEASE_NAME,
+      identity: opts.identity ?? defaultIdentity(), log: log.child({ component: 'leader-election' }),
+      ...opts.leaderTiming,
+      onStartedLeading: startControllers,
+      onStoppedLeading: (reason) => {
+        if (reason === 'lost') void shutdown('leadership-lost');
+      },
+    });
+    elector.start();
+  } else {
+    log.warn('leader election disabled: run exactly one replica');
+    startControllers();
+  }
+  log.info({ metricsPort: metricsServer.port, healthPort: healthServer.port, recordsNamespace: opts.recordsNamespace,
+    leaderElection: opts.leaderElection, server: kc.getCurrentCluster()?.server }, 'operator started');
+
+  return {
+    metricsPort: metricsServer.port,
+    healthPort: healthServer.port,
+    isLeader: () => (elector ? elector.isLeader : true),
+    done,
+    stop: () => shutdown('stopped'),
+  };
+}
