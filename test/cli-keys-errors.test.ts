@@ -3,6 +3,7 @@
 // on a shared server (other tests need them): cli/keys/errors.test.ts covers that branch.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, symlinkSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -118,10 +119,14 @@ describe.skipIf(!hasCluster())('nemokeys keys errors against the real API server
     };
 
     it('no cluster reachable: names the server, context and kubeconfig used', async () => {
-      const path = kubeconfigFor('gone', 'https://127.0.0.1:1', 'x');
+      const srv = createServer();
+      await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+      const server = `https://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+      await new Promise((resolve) => srv.close(resolve)); // now nothing listens there
+      const path = kubeconfigFor('gone', server, 'x');
       const r = await keys(['list'], path);
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`cannot reach the Kubernetes API server at https://127.0.0.1:1 (context "gone" from KUBECONFIG=${path})`);
+      expect(r.stderr).toContain(`cannot reach the Kubernetes API server at ${server} (context "gone" from KUBECONFIG=${path}): connect ECONNREFUSED`);
       noStackTrace(r.stderr);
       const flag = await runKeys(['list', '--kubeconfig', path], '/nonexistent');
       expect(flag.stderr).toContain(`(context "gone" from --kubeconfig ${path})`);

@@ -27,6 +27,10 @@ describe('classifyKubeError', () => {
     ['connection refused', fetchFailed('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1'), { kind: 'unreachable', reason: 'connect ECONNREFUSED 127.0.0.1:1' }],
     ['dns', fetchFailed('ENOTFOUND', 'getaddrinfo ENOTFOUND nowhere'), { kind: 'unreachable', reason: 'getaddrinfo ENOTFOUND nowhere' }],
     ['tls', fetchFailed('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate'), { kind: 'tls', reason: 'self-signed certificate' }],
+    ['blocked port: cause without a code', Object.assign(new TypeError('fetch failed'), { cause: new Error('bad port') }), { kind: 'unreachable', reason: 'bad port' }],
+    ['happy eyeballs: AggregateError of attempts', Object.assign(new TypeError('fetch failed'), {
+      cause: Object.assign(new AggregateError([Object.assign(new Error('connect ECONNREFUSED ::1:6443'), { code: 'ECONNREFUSED' })], ''), { code: 'ECONNREFUSED' }),
+    }), { kind: 'unreachable', reason: 'connect ECONNREFUSED ::1:6443' }],
     ['anything else', new Error('boom'), { kind: 'other', message: 'boom' }],
   ])('%s', (_l, err, failure) => expect(classifyKubeError(err)).toEqual(failure));
 });

@@ -45,18 +45,19 @@ export type KubeFailure =
   | { kind: 'invalid'; message: string }
   | { kind: 'other'; message: string };
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
-  'ECONNRESET', 'EPIPE', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT']);
-
 /** undici wraps the socket error: "fetch failed" → cause (sometimes an AggregateError) → code. */
-function causeCode(err: unknown): { code: string; message: string } | undefined {
+function innermostCause(err: unknown): { code: string | undefined; message: string } | undefined {
+  let found: { code: string | undefined; message: string } | undefined;
   for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
     const rec = e as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown[] };
-    if (typeof rec.code === 'string') return { code: rec.code, message: String(rec.message ?? rec.code) };
+    if (depth > 0) found = { code: typeof rec.code === 'string' ? rec.code : undefined, message: String(rec.message ?? rec.code) };
     e = rec.cause ?? rec.errors?.[0];
   }
-  return undefined;
+  return found;
 }
+
+const isFetchFailure = (err: unknown): boolean =>
+  err instanceof Error && (err.message === 'fetch failed' || err.name === 'FetchError' || err.name === 'AbortError');
 
 export function parseStatus(body: unknown): Status | undefined {
   if (typeof body === 'object' && body !== null) return body as Status;
@@ -91,9 +92,12 @@ export function classifyKubeError(err: unknown): KubeFailure {
         return { kind: 'other', message: `HTTP ${err.code}: ${status?.message ?? 'unexpected response from the API server'}` };
     }
   }
-  const cause = causeCode(err);
-  if (cause && NETWORK_CODES.has(cause.code)) return { kind: 'unreachable', reason: cause.message };
-  if (cause && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(cause.code)) return { kind: 'tls', reason: cause.message };
+  if (isFetchFailure(err)) {
+    const cause = innermostCause(err);
+    const reason = cause?.message ?? (err as Error).message;
+    if (cause?.code && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(cause.code)) return { kind: 'tls', reason };
+    return { kind: 'unreachable', reason };
+  }
   return { kind: 'other', message: err instanceof Error ? err.message : String(err) };
 }
 
