@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerControlPlane } from './controlplane.ts';
 import { registerCrds } from './crds.ts';
+import { registerGateway } from './gateway.ts';
 import { registerKeys } from './keys.ts';
 import { registerOperator } from './operator.ts';
 
@@ -19,6 +20,7 @@ export function buildCli(): Command {
   registerKeys(program);
   registerOperator(program);
   registerControlPlane(program);
+  registerGateway(program);
   return program;
 }
 

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { gatewayOptionsFromFlags, parseListen, UPSTREAM_KEY_ENV, type GatewayFlags } from './gateway.ts';
+
+const base: GatewayFlags = { upstream: 'http://127.0.0.1:4000', recordsNamespace: 'nemokeys-system' };
+
+describe('parseListen', () => {
+  it.each([
+    ['0.0.0.0:8000', { host: '0.0.0.0', port: 8000 }],
+    ['127.0.0.1:0', { host: '127.0.0.1', port: 0 }],
+    [':8080', { host: '0.0.0.0', port: 8080 }],
+    ['9000', { host: '0.0.0.0', port: 9000 }],
+    ['[::]:8000', { host: '::', port: 8000 }],
+    ['[::1]:1', { host: '::1', port: 1 }],
+    ['localhost:443', { host: 'localhost', port: 443 }],
+  ])('%s', (text, expected) => {
+    expect(parseListen(text)).toEqual(expected);
+  });
+  it.each(['', 'host', 'host:', '1.2.3.4:70000', '::1:80', 'a:b:c'])('rejects %j', (text) => {
+    expect(() => parseListen(text)).toThrow(/--listen .*expected HOST:PORT/);
+  });
+});
+
+describe('gatewayOptionsFromFlags', () => {
+  it('fills defaults for the minimal Kubernetes invocation', () => {
+    const o = gatewayOptionsFromFlags(base, {});
+    expect(o).toMatchObject({
+      recordsNamespace: 'nemokeys-system',
+      listen: { host: '0.0.0.0', port: 8000 },
+      metricsPort: 9090,
+      trustedProxies: [],
+      perKeyLabels: true,
+      logLevel: 'info',
+      reportIntervalMs: 10_000,
+      upstreamAuthorization: undefined,
+    });
+    expect(o.upstream?.toString()).toBe('http://127.0.0.1:4000/');
+    expect(o.recordsDir).toBeUndefined();
+  });
+
+  it('passes every flag through', () => {
+    const o = gatewayOptionsFromFlags(
+      {
+        upstream: 'https://router.internal/v1',
+        recordsDir: '/records',
+        listen: '127.0.0.1:8001',
+        metricsPort: '0',
+        redis: 'redis://:pw@redis:6379/1',
+        trustedProxies: '10.0.0.0/8, fd00::/8',
+        perKeyLabels: false,
+        gatewayId: ' gw-1 ',
+        logLevel: 'debug',
+        reportInterval: '1m',
+      },
+      { [UPSTREAM_KEY_ENV]: 'sk-router' },
+    );
+    expect(o).toMatchObject({
+      recordsDir: '/records',
+      listen: { host: '127.0.0.1', port: 8001 },
+      metricsPort: 0,
+      redis: 'redis://:pw@redis:6379/1',
+      trustedProxies: ['10.0.0.0/8', 'fd00::/8'],
+      perKeyLabels: false,
+      gatewayId: 'gw-1',
+      logLevel: 'debug',
+      reportIntervalMs: 60_000,
+      upstreamAuthorization: 'Bearer sk-router',
+    });
+    expect(o.recordsNamespace).toBeUndefined();
+  });
+
+  it.each<[string, GatewayFlags, RegExp]>([
+    ['no upstream', { recordsNamespace: 'ns' }, /--upstream URL is required/],
+    ['upstream not a URL', { ...base, upstream: 'router:4000x' }, /--upstream .*(not a URL|http)/],
+    ['upstream not http', { ...base, upstream: 'ftp://router' }, /--upstream ftp:\/\/router: must be an http/],
+    ['no record source', { upstream: base.upstream }, /--records-namespace NS .* or --records-dir DIR/],
+    ['both record sources', { ...base, recordsDir: '/x' }, /exclusive/],
+    ['bad namespace', { ...base, recordsNamespace: 'Bad_NS' }, /--records-namespace Bad_NS: not a valid namespace/],
+    ['kubeconfig without kubernetes', { upstream: base.upstream, recordsDir: '/x', kubeconfig: '/k' }, /--kubeconfig is only used with --records-namespace/],
+    ['bad listen', { ...base, listen: 'nope' }, /--listen nope/],
+    ['bad metrics port', { ...base, metricsPort: '99999' }, /--metrics-port 99999: expected a port/],
+    ['metrics on the listen port', { ...base, listen: ':9000', metricsPort: '9000' }, /own port/],
+    ['bad proxy CIDR', { ...base, trustedProxies: '10.0.0.0/8,10.0.0.300' }, /--trusted-proxies: .*10\.0\.0\.300/],
+    ['bad redis URL', { ...base, redis: 'localhost:6379' }, /--redis: expected a redis:\/\//],
+    ['bad log level', { ...base, logLevel: 'loud' }, /--log-level loud: expected one of/],
+    ['bad report interval', { ...base, reportInterval: '10' }, /--report-interval 10/],
+    ['empty gateway id', { ...base, gatewayId: '  ' }, /--gateway-id must not be empty/],
+  ])('%s → a message naming the flag', (_label, flags, message) => {
+    expect(() => gatewayOptionsFromFlags(flags, {})).toThrow(message);
+  });
+});

@@ -1,0 +1,209 @@
+import { hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { DEFAULT_RECORDS_NAMESPACE } from '../api/constants.ts';
+import { loadKubeConfig } from '../kube/config.ts';
+import { buildApp } from './app.ts';
+import type { Limiter } from './limits/limiter.ts';
+import { MemoryLimiter } from './limits/memory.ts';
+import { buildMetricsServer, GatewayMetrics } from './metrics.ts';
+import { RecordStore } from './records/store.ts';
+import { startDirectorySource } from './sources/directory.ts';
+import { startKubernetesSource, type KubernetesSourceOptions } from './sources/kubernetes.ts';
+import { errorText } from './sources/log.ts';
+import { createUsageReporter, DEFAULT_REPORT_INTERVAL_MS, type UsageReporter } from './usage/reporter.ts';
+import { kubeUsageReportStore } from './usage/reporter-kube.ts';
+import { UsageTracker } from './usage/tracker.ts';
+
+// The gateway process: a key-record source, the request path (buildApp), the metrics server and the
+// usage reporter, started in that order and stopped in reverse with a graceful drain.
+// Records come from the Kubernetes API (--records-namespace) or a directory (--records-dir). In
+// directory mode there is no API server to report to: usage is only exposed as metrics.
+
+export interface GatewayOptions {
+  upstream: URL | string;
+  /** Where clients connect. Default 0.0.0.0:8000. */
+  listen?: { host: string; port: number };
+  recordsNamespace?: string;
+  recordsDir?: string;
+  /** Path of a kubeconfig (default: KUBECONFIG, in-cluster, ~/.kube/config). */
+  kubeconfig?: string;
+  /** A ready KubeConfig instead of `kubeconfig` (tests). */
+  kubeConfig?: KubeConfig;
+  /** /metrics, /healthz, /readyz. Default 9090; the same host as `listen`. */
+  metricsPort?: number;
+  redis?: string;
+  trustedProxies?: string[];
+  perKeyLabels?: boolean;
+  /** Names this replica's usage report; default POD_NAME or the hostname. Must be unique per live replica. */
+  gatewayId?: string;
+  logLevel?: string;
+  /** A logger to use instead of building one from logLevel (tests). */
+  logger?: Logger;
+  reportIntervalMs?: number;
+  /** Authorization header value sent to the router (the client's key is never forwarded). */
+  upstreamAuthorization?: string;
+  /** How long stop() waits for in-flight requests (streams) before closing their connections. */
+  shutdownGraceMs?: number;
+  /** Informer tuning (tests shorten backoff and watchdog). */
+  informer?: KubernetesSourceOptions['informer'];
+  /** A limiter instead of the in-process or Redis one (tests). */
+  limiter?: Limiter;
+}
+
+export interface RunningGateway {
+  url: string;
+  metricsUrl: string;
+  gatewayId: string;
+  records: RecordStore;
+  usage: UsageTracker;
+  /** Resolves once the first full sync of the key records reached the store. */
+  synced: Promise<void>;
+  /** Stops accepting, finishes in-flight requests, flushes usage, quits Redis. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_LISTEN = { host: '0.0.0.0', port: 8000 };
+export const DEFAULT_METRICS_PORT = 9090;
+const DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
+
+export function defaultGatewayId(env: Record<string, string | undefined> = process.env): string {
+  return env.POD_NAME || hostname();
+}
+
+/** A Redis URL for logs and errors: the password (if any) replaced. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+async function listen(app: FastifyInstance, host: string, port: number): Promise<string> {
+  await app.listen({ host, port });
+  const addr = app.server.address() as AddressInfo;
+  const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return `http://${shown === '0.0.0.0' ? '127.0.0.1' : shown === '[::]' ? '[::1]' : shown}:${addr.port}`;
+}
+
+/** Closes a fastify app, giving in-flight requests `graceMs` before their connections are cut. */
+async function closeGracefully(app: FastifyInstance, graceMs: number): Promise<void> {
+  const timer = setTimeout(() => app.server.closeAllConnections(), graceMs);
+  // close() only drops connections idle at that moment; a keep-alive connection whose request finishes
+  // later would hold shutdown for the whole keep-alive timeout. Drop each one as soon as it goes idle.
+  const sweeper = setInterval(() => app.server.closeIdleConnections(), 50);
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(timer);
+    clearInterval(sweeper);
+  }
+}
+
+export async function runGateway(opts: GatewayOptions): Promise<RunningGateway> {
+  if (!!opts.recordsDir === !!opts.recordsNamespace) {
+    throw new Error('choose exactly one record source: --records-namespace NS or --records-dir DIR');
+  }
+  const logger = opts.logger ?? pino({ level: opts.logLevel ?? 'info', base: { component: 'nemokeys-gateway' } });
+  const upstream = typeof opts.upstream === 'string' ? new URL(opts.upstream) : opts.upstream;
+  const gatewayId = opts.gatewayId || defaultGatewayId();
+  const { host, port } = opts.listen ?? DEFAULT_LISTEN;
+  const graceMs = opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+  const records = new RecordStore();
+  const usage = new UsageTracker();
+  // Everything started so far, stopped in reverse on failure or shutdown.
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const runCleanups = async () => {
+    for (const c of cleanups.splice(0).reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        logger.error({ err: errorText(err) }, 'error during gateway shutdown');
+      }
+    }
+  };
+
+  try {
+    let limiter = opts.limiter;
+    if (!limiter && opts.redis) {
+      const { RedisLimiter } = await import('./limits/redis.ts');
+      try {
+        limiter = await RedisLimiter.connect(opts.redis);
+      } catch (err) {
+        throw new Error(`--redis ${redactUrl(opts.redis)}: cannot connect: ${errorText(err)}`);
+      }
+      const l = limiter;
+      cleanups.push(() => l.close?.());
+      logger.info({ redis: redactUrl(opts.redis) }, 'rate limits and budgets shared through Redis');
+    }
+    limiter ??= new MemoryLimiter();
+
+    let synced: Promise<void>;
+    let reporter: UsageReporter | undefined;
+    if (opts.recordsDir) {
+      const source = await startDirectorySource({ dir: opts.recordsDir, store: records, logger: logger.child({ component: 'records' }) });
+      cleanups.push(() => source.stop());
+      synced = Promise.resolve();
+      logger.info({ dir: opts.recordsDir }, 'directory mode: usage is exposed in metrics only (no usage reports)');
+    } else {
+      const namespace = opts.recordsNamespace ?? DEFAULT_RECORDS_NAMESPACE;
+      const kc = opts.kubeConfig ?? loadKubeConfig({ kubeconfig: opts.kubeconfig });
+      const source = startKubernetesSource({ kc, namespace, store: records, logger, informer: opts.informer });
+      cleanups.push(() => source.stop());
+      synced = source.synced;
+      const log = logger.child({ component: 'usage-reporter', gatewayId });
+      reporter = createUsageReporter({
+        tracker: usage,
+        store: kubeUsageReportStore({ kc, namespace, gatewayId, logger: log }),
+        gatewayId,
+        intervalMs: opts.reportIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS,
+        logger: log,
+      });
+      // Seeding reads the API server; serving must not wait for it (writes do, see reporter.ts).
+      const started = reporter.start();
+      const r = reporter;
+      cleanups.push(async () => {
+        await started;
+        await r.stop();
+      });
+    }
+
+    const metrics = new GatewayMetrics({ perKeyLabels: opts.perKeyLabels ?? true });
+    const app = buildApp({
+      records,
+      usage,
+      upstream,
+      limiter,
+      metrics,
+      trustedProxies: opts.trustedProxies ?? [],
+      logger,
+      upstreamAuthorization: opts.upstreamAuthorization,
+    });
+    // Registered before the app's own cleanup so it runs after it: usage is flushed once requests drained.
+    const url = await listen(app, host, port);
+    cleanups.push(() => closeGracefully(app, graceMs));
+    const metricsApp = buildMetricsServer(metrics, records);
+    const metricsUrl = await listen(metricsApp, host, opts.metricsPort ?? DEFAULT_METRICS_PORT);
+    cleanups.push(() => metricsApp.close());
+    logger.info({ url, metricsUrl, upstream: upstream.origin, gatewayId, reporting: !!reporter }, 'gateway listening');
+
+    let stopping: Promise<void> | undefined;
+    return {
+      url,
+      metricsUrl,
+      gatewayId,
+      records,
+      usage,
+      synced,
+      stop: () => (stopping ??= runCleanups().then(() => logger.info({ gatewayId }, 'gateway stopped'))),
+    };
+  } catch (err) {
+    await runCleanups();
+    throw err;
+  }
+}
