@@ -32,8 +32,8 @@ describe('plan: revocation', () => {
     const s = step(withMeta(inp, { managedFields: [{ manager: 'argocd-controller', operation: 'Apply', time: at(HOUR), fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:revoked': {} } } }] }, { revoked: true }), at(HOUR));
     expect(s.key).toBeUndefined();
     expect(recordIn(s.plan.records, key.keyId)).toMatchObject({ state: 'Revoked', revoked: true });
-    expect(s.plan.status!.keys![0]).toMatchObject({ state: 'Revoked', revokedReason: 'spec.revoked set by argocd-controller' });
-    expect(s.plan.audit).toEqual([{ action: 'revoke', apiKey: `${NS}/checkout`, keyId: key.keyId, actor: 'argocd-controller', reason: 'spec.revoked set by argocd-controller' }]);
+    expect(s.plan.status!.keys![0]).toMatchObject({ state: 'Revoked', revokedReason: 'spec.revoked set by user:argocd-controller' });
+    expect(s.plan.audit).toEqual([{ action: 'revoke', apiKey: `${NS}/checkout`, keyId: key.keyId, actor: 'user:argocd-controller', reason: 'spec.revoked set by user:argocd-controller' }]);
     expect(ready(s.plan)).toMatchObject({ status: 'False', reason: 'Revoked' });
     expect(s.plan.status!.conditions!.find((c) => c.type === 'Revoked')).toMatchObject({ status: 'True' });
     // un-revoking issues a NEW key id; the revoked one stays revoked
@@ -107,7 +107,7 @@ describe('plan: hand-off of a Superseded predecessor', () => {
     expect(recordIn(p.records, pred.keyId)!.revoked).toBe(row.revoked);
     if (row.reason) expect(entry.revokedReason).toMatch(row.reason);
     if (row.requeue !== undefined) expect(p.requeueAfterMs).toBe(row.requeue);
-    if (row.revoked) expect(p.audit).toContainEqual(expect.objectContaining({ action: 'revoke', keyId: pred.keyId, actor: expect.stringContaining('serviceaccount') }));
+    if (row.revoked) expect(p.audit).toContainEqual(expect.objectContaining({ action: 'revoke', keyId: pred.keyId, actor: 'operator' }));
   });
 });
 

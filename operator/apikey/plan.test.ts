@@ -45,7 +45,7 @@ describe('plan: issuing a key', () => {
     expect(p.status).toMatchObject({ currentKeyId: key!.keyId, secretName: 'checkout', observedGeneration: 1, keys: [{ id: key!.keyId, state: 'Active', hint: key!.hint }] });
     expect(ready(p)).toMatchObject({ status: 'True', reason: 'KeyReady' });
     expect(p.events.map((e) => e.reason)).toEqual(['KeyIssued']);
-    expect(p.audit).toEqual([{ action: 'create', apiKey: `${NS}/checkout`, keyId: key!.keyId, actor: 'kubectl-client-side-apply', reason: 'Created' }]);
+    expect(p.audit).toEqual([{ action: 'create', apiKey: `${NS}/checkout`, keyId: key!.keyId, actor: 'user:kubectl-client-side-apply', reason: 'Created' }]);
     expect(JSON.stringify(p)).not.toContain(key!.key.slice(-38));
   });
 

@@ -61,7 +61,8 @@ export function plan(inp: PlanInputs, now: Date): Plan {
   const apiKeyRef = `${inp.namespace}/${inp.name}`;
   const hasFinalizer = meta.finalizers?.includes(FINALIZER) ?? false;
   const operator = inp.operatorIdentity;
-  const specActor = lastManagerOf(meta.managedFields, ['f:spec'], [FIELD_MANAGER]) ?? 'unknown';
+  const specManager = lastManagerOf(meta.managedFields, ['f:spec'], [FIELD_MANAGER]);
+  const specActor = specManager ? `user:${specManager}` : 'user:unknown';
 
   if (meta.deletionTimestamp) {
     if (!hasFinalizer) return cleanupPlan(stored);
@@ -128,7 +129,8 @@ export function plan(inp: PlanInputs, now: Date): Plan {
   if (current && secretHoldsCurrent && currentHash === undefined) hashes.set(current.id, valid!.hash); // record lost: the Secret still proves the hash
   const rotateRequest = meta.annotations?.[ANNOTATIONS.rotate];
   const rotationRequested = rotateRequest !== undefined && rotateRequest !== prev?.lastRotationRequest;
-  const rotateActor = lastManagerOf(meta.managedFields, ['f:metadata', 'f:annotations', `f:${ANNOTATIONS.rotate}`], [FIELD_MANAGER]) ?? specActor;
+  const rotateManager = lastManagerOf(meta.managedFields, ['f:metadata', 'f:annotations', `f:${ANNOTATIONS.rotate}`], [FIELD_MANAGER]);
+  const rotateActor = rotateManager ? `user:${rotateManager}` : specActor;
   const currentExpiry = current ? keyExpiry(expiration, new Date(current.createdAt), teamMaxMs).expiresAt : null;
   const autoAt = autoRotationAt(spec, current && currentExpiry ? { ...current, expiresAt: currentExpiry.toISOString() } : undefined);
   let issue: Issue | undefined;
@@ -151,7 +153,7 @@ export function plan(inp: PlanInputs, now: Date): Plan {
     currentId = m.keyId;
     lastRotationRequest = rotateRequest ?? lastRotationRequest;
     const initial = issue.reason === 'Created' || issue.reason === 'Reissued';
-    audit.push({ action: initial ? 'create' : 'rotate', apiKey: apiKeyRef, keyId: m.keyId, actor: issue.actor, reason: issue.reason });
+    audit.push({ action: initial ? 'create' : 'rotate', apiKey: apiKeyRef, keyId: m.keyId, actor: issue.actor, reason: issue.reason, ...(issue.predecessor ? { relatedKeyId: issue.predecessor } : {}) });
     events.push(keyEvent(inp.name, m.keyId, 'Normal', 'KeyIssued', `key id ${m.keyId} (…${m.hint}) issued into Secret ${secretName} (${issue.reason})`));
     if (issue.predecessor) {
       const type = issue.reason === 'SecretLost' ? 'Warning' : 'Normal';

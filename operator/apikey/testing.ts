@@ -82,7 +82,7 @@ export function inputs(overrides: Partial<PlanInputs> = {}): PlanInputs {
     records: [],
     usage: new Map<string, KeyUsage>(),
     recordsNamespace: DEFAULT_RECORDS_NAMESPACE,
-    operatorIdentity: 'system:serviceaccount:nemokeys-system:nemokeys-operator',
+    operatorIdentity: 'operator',
     ...overrides,
   };
 }

@@ -55,8 +55,11 @@ export interface AuditEntry {
   action: AuditAction;
   apiKey: string;
   keyId: string;
+  /** `operator` for automatic actions, `user:<field manager>` for spec / annotation changes. */
   actor: string;
   reason: string;
+  /** rotate: the predecessor key id. */
+  relatedKeyId?: string;
 }
 
 /** The workload Secret as it should be; the plaintext is added by the apply step (minted) or kept. */

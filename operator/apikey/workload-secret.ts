@@ -67,7 +67,6 @@ export function secretUpToDate(cached: V1Secret | undefined, desired: DesiredWor
   return (
     hasAll(meta.labels, desired.labels) &&
     hasAll(meta.annotations, desired.annotations) &&
-    owner?.uid === desired.ownerReference.uid &&
-    Object.keys(cached.data ?? {}).length === 1
+    owner?.uid === desired.ownerReference.uid
   );
 }

@@ -1,0 +1,56 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { KEY_STATES, type ApiKeyStatus } from '../../api/apikey.ts';
+import type { ReminderKind } from '../keys/expiry.ts';
+
+// Controller metrics (contract with dashboards / alert rules). Gauges are computed at scrape time from
+// the last status each reconcile produced, so a deleted ApiKey disappears from them at once.
+
+export interface ApiKeyMetrics {
+  observe(apiKeyRef: string, team: string, status: ApiKeyStatus | undefined): void;
+  forget(apiKeyRef: string): void;
+  reminder(kind: ReminderKind): void;
+}
+
+export function createApiKeyMetrics(registry: Registry): ApiKeyMetrics {
+  const latest = new Map<string, { team: string; status: ApiKeyStatus }>();
+  const registers = [registry];
+  new Gauge({
+    name: 'nemokeys_operator_keys',
+    help: 'Key ids by state (Active, Superseded, Revoked, Expired) over all ApiKeys',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const counts = Object.fromEntries(KEY_STATES.map((s) => [s, 0])) as Record<string, number>;
+      for (const { status } of latest.values()) for (const k of status.keys ?? []) counts[k.state] = (counts[k.state] ?? 0) + 1;
+      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+    },
+  });
+  new Gauge({
+    name: 'nemokeys_apikey_expiry_timestamp_seconds',
+    help: 'Expiry (unix seconds) of each usable key id that has one',
+    labelNames: ['namespace', 'apikey', 'team', 'key_id'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [ref, { team, status }] of latest) {
+        const [namespace = '', apikey = ''] = ref.split('/');
+        for (const k of status.keys ?? []) {
+          if (!k.expiresAt || (k.state !== 'Active' && k.state !== 'Superseded')) continue;
+          this.set({ namespace, apikey, team, key_id: k.id }, Math.floor(Date.parse(k.expiresAt) / 1000));
+        }
+      }
+    },
+  });
+  const reminders = new Counter({
+    name: 'nemokeys_operator_reminders_total',
+    help: 'Expiry reminder Events sent, by kind (7d, 1d, expired)',
+    labelNames: ['kind'],
+    registers,
+  });
+  for (const kind of ['7d', '1d', 'expired']) reminders.inc({ kind }, 0);
+  return {
+    observe: (ref, team, status) => (status ? latest.set(ref, { team, status }) : latest.delete(ref)),
+    forget: (ref) => latest.delete(ref),
+    reminder: (kind) => reminders.inc({ kind }),
+  };
+}

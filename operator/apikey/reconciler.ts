@@ -1,0 +1,116 @@
+import type { V1Secret } from '@kubernetes/client-node';
+import type { Environment } from '../../api/apikey.ts';
+import { generateKey, type GeneratedKey } from '../../api/keyformat.ts';
+import type { Clock, ObjectCache, ReconcileResult, Reconciler } from '../runtime/types.ts';
+import { splitKey } from '../runtime/types.ts';
+import { applyPlan, type Written } from './apply.ts';
+import type { RecordIndex, UsageIndex } from './indexes.ts';
+import type { ApiKeyMetrics } from './metrics.ts';
+import { plan } from './plan.ts';
+import type { ApiKeyObject, AuditEntry, PlanInputs, TeamObject } from './types.ts';
+import type { ApiKeyWriter } from './writer.ts';
+
+// The ApiKey reconcile: read caches → plan (pure) → mint if asked → apply differences.
+//
+// Read-your-writes: informer caches lag behind our own writes. Planning from a cache that does not yet
+// show the status we just wrote would issue a second key id (and orphan the first). So after writing,
+// the reconciler remembers the resourceVersions it produced and, until every cache shows them (or they
+// are deleted), answers "recheck shortly" instead of planning — ReplicaSet-controller "expectations".
+
+export interface ApiKeyReconcilerDeps {
+  apiKeys: ObjectCache<ApiKeyObject>;
+  teams: ObjectCache<TeamObject>;
+  secrets: ObjectCache<V1Secret>;
+  records: ObjectCache<V1Secret>;
+  recordIndex: Pick<RecordIndex, 'forApiKey'>;
+  usage: Pick<UsageIndex, 'totals'>;
+  writer: ApiKeyWriter;
+  clock: Clock;
+  recordsNamespace: string;
+  audit: (entry: AuditEntry) => void;
+  /** Injectable for tests; the default uses crypto.randomBytes. */
+  generateKey?: (environment: Environment | undefined) => GeneratedKey;
+  operatorIdentity?: string;
+  metrics?: ApiKeyMetrics;
+  /** How long to wait for caches to show our writes before planning anyway. */
+  expectationTtlMs?: number;
+  /** Monotonic ms for expectation TTLs (wall time, not the injectable clock). */
+  monotonicNow?: () => number;
+}
+
+export const CACHE_WAIT_MS = 200;
+
+function rvAtLeast(cached: string | undefined, written: string): boolean {
+  if (cached === undefined) return false;
+  if (/^\d+$/.test(cached) && /^\d+$/.test(written)) return BigInt(cached) >= BigInt(written);
+  return cached === written;
+}
+
+export function createApiKeyReconciler(deps: ApiKeyReconcilerDeps): Reconciler & { readonly lastWrites: number } {
+  const generate = deps.generateKey ?? ((environment) => generateKey(environment ? { environment } : {}));
+  const ttl = deps.expectationTtlMs ?? 30_000;
+  const mono = deps.monotonicNow ?? (() => performance.now());
+  const pending = new Map<string, { expectations: Written['expectations']; until: number }>();
+  let lastWrites = 0;
+
+  const cacheCaughtUp = (e: Written['expectations'][number]): boolean => {
+    const { namespace, name } = splitKey(e.key);
+    const cache = e.cache === 'apiKey' ? deps.apiKeys : e.cache === 'secret' ? deps.secrets : deps.records;
+    const obj = cache.get(namespace, name);
+    if (e.resourceVersion === 'deleted') return obj === undefined;
+    // An object that vanished (ApiKey deleted after its finalizer went) cannot be behind.
+    return obj === undefined ? e.cache === 'apiKey' : rvAtLeast(obj.metadata?.resourceVersion, e.resourceVersion);
+  };
+
+  const reconcile = async (key: string): Promise<ReconcileResult> => {
+    const wait = pending.get(key);
+    if (wait) {
+      if (mono() < wait.until && !wait.expectations.every(cacheCaughtUp)) return { requeueAfterMs: CACHE_WAIT_MS };
+      pending.delete(key);
+    }
+    const { namespace = '', name } = splitKey(key);
+    const apiKey = deps.apiKeys.get(namespace, name);
+    const spec = (apiKey?.spec ?? {}) as { team?: string; secret?: { name?: string; key?: string } };
+    const secretName = spec.secret?.name ?? name;
+    const inputs: PlanInputs = {
+      namespace,
+      name,
+      apiKey,
+      team: spec.team ? deps.teams.get(namespace, spec.team) : undefined,
+      secret: deps.secrets.get(namespace, secretName),
+      records: deps.recordIndex.forApiKey(key),
+      usage: deps.usage.totals(),
+      recordsNamespace: deps.recordsNamespace,
+      operatorIdentity: deps.operatorIdentity ?? 'operator',
+    };
+    const now = deps.clock.now();
+    let p = plan(inputs, now);
+    let minted: GeneratedKey | undefined;
+    if (p.kind === 'mint') {
+      minted = generate(p.environment);
+      p = plan({ ...inputs, minted: { keyId: minted.keyId, hash: minted.hash, hint: minted.hint } }, now);
+      if (p.kind !== 'apply') throw new Error(`planner asked for a second key for ${key}`);
+    }
+    const written = await applyPlan(p, { apiKey, secret: inputs.secret, records: inputs.records }, minted, {
+      writer: deps.writer,
+      audit: deps.audit,
+      onEvent: (e) => e.reminder && deps.metrics?.reminder(e.reminder),
+      now,
+    });
+    lastWrites = written.writes;
+    if (written.expectations.length > 0) pending.set(key, { expectations: written.expectations, until: mono() + ttl });
+    if (!apiKey || apiKey.metadata?.deletionTimestamp) deps.metrics?.forget(key);
+    else deps.metrics?.observe(key, spec.team ?? '', p.status ?? apiKey.status);
+    // Writes just happened: look again once the caches show them (then the plan is a no-op or the next step).
+    if (written.expectations.length > 0) return { requeueAfterMs: Math.min(CACHE_WAIT_MS, p.requeueAfterMs ?? CACHE_WAIT_MS) };
+    return p.requeueAfterMs !== undefined ? { requeueAfterMs: p.requeueAfterMs } : {};
+  };
+
+  return {
+    name: 'apikey',
+    reconcile,
+    get lastWrites() {
+      return lastWrites;
+    },
+  };
+}
