@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { buildCli } from './main.ts';
+import { operatorOptionsFromFlags, type OperatorFlags } from './operator.ts';
+
+const base: OperatorFlags = {
+  recordsNamespace: 'nemokeys-system', metricsPort: '8080', healthPort: '8081', bindAddress: '0.0.0.0',
+  logLevel: 'info', leaderElect: true,
+};
+
+describe('operatorOptionsFromFlags', () => {
+  it.each([
+    { name: 'defaults: lease next to the records outside a Pod', flags: {}, pod: undefined,
+      want: { metricsPort: 8080, healthPort: 8081, leaderElection: true, leaseNamespace: 'nemokeys-system', logLevel: 'info' } },
+    { name: 'in a Pod the lease lives in the Pod namespace', flags: {}, pod: 'ops', want: { leaseNamespace: 'ops' } },
+    { name: 'explicit lease namespace wins', flags: { leaseNamespace: 'x' }, pod: 'ops', want: { leaseNamespace: 'x' } },
+    { name: '--no-leader-elect', flags: { leaderElect: false }, pod: undefined, want: { leaderElection: false } },
+    { name: 'ports 0 and kubeconfig pass through', flags: { metricsPort: '0', healthPort: '0', kubeconfig: '/k' }, pod: undefined,
+      want: { metricsPort: 0, healthPort: 0, kubeconfig: '/k' } },
+  ])('$name', ({ flags, pod, want }) => {
+    expect(operatorOptionsFromFlags({ ...base, ...flags }, pod)).toMatchObject(want);
+  });
+
+  it.each([
+    { flags: { metricsPort: 'eighty' }, error: /--metrics-port must be a port number/ },
+    { flags: { healthPort: '70000' }, error: /--health-port must be a port number/ },
+    { flags: { logLevel: 'loud' }, error: /--log-level must be one of/ },
+  ])('rejects $flags', ({ flags, error }) => {
+    expect(() => operatorOptionsFromFlags({ ...base, ...flags }, undefined)).toThrow(error);
+  });
+});
+
+describe('nemokeys operator (commander wiring)', () => {
+  it('is registered with its flags and defaults, without needing a cluster', () => {
+    const cmd = buildCli().commands.find((c) => c.name() === 'operator');
+    expect(cmd).toBeDefined();
+    const help = cmd!.helpInformation();
+    for (const flag of ['--kubeconfig', '--records-namespace', '--metrics-port', '--health-port', '--log-level',
+      '--leader-elect', '--no-leader-elect', '--lease-namespace']) expect(help).toContain(flag);
+    cmd!.parseOptions(['--no-leader-elect', '--metrics-port', '9000']);
+    expect(cmd!.opts()).toMatchObject({ leaderElect: false, metricsPort: '9000', healthPort: '8081', recordsNamespace: 'nemokeys-system' });
+  });
+});
