@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerControlPlane } from './controlplane.ts';
 import { registerCrds } from './crds.ts';
+import { registerDev } from './dev.ts';
 import { registerGateway } from './gateway.ts';
 import { registerKeys } from './keys.ts';
 import { registerOperator } from './operator.ts';
@@ -20,6 +21,7 @@ export function buildCli(): Command {
   registerKeys(program);
   registerOperator(program);
   registerControlPlane(program);
+  registerDev(program);
   registerGateway(program);
   return program;
 }

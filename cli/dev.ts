@@ -1,0 +1,104 @@
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { DEFAULT_RECORDS_NAMESPACE } from '../api/constants.ts';
+import { DEFAULT_DEV_DIR, upWithCrds } from './controlplane.ts';
+
+// `nemokeys dev`: the whole product on one machine — a real API server with the CRDs, the examples,
+// the operator, a demo OpenAI-compatible upstream and the gateway in front of it — until Ctrl-C.
+const EXAMPLES = resolve(import.meta.dirname, '..', 'examples');
+
+interface DevOptions {
+  dir: string;
+  port: string;
+  metricsPort: string;
+  keepControlplane: boolean;
+}
+
+export function registerDev(program: Command): void {
+  program
+    .command('dev')
+    .description('run everything locally: control plane + CRDs + examples + operator + gateway + demo upstream')
+    .option('--dir <dir>', 'control-plane state directory', DEFAULT_DEV_DIR)
+    .option('--port <port>', 'gateway port', '8787')
+    .option('--metrics-port <port>', 'gateway metrics port', '9797')
+    .option('--keep-controlplane', 'leave the control plane running on exit', false)
+    .action(async (opts: DevOptions) => runDev(opts));
+}
+
+async function runDev(opts: DevOptions): Promise<void> {
+  const say = (l: string) => process.stdout.write(`${l}\n`);
+  const dir = resolve(opts.dir);
+  const { controlPlaneStatus, controlPlaneDown } = await import('../test/controlplane/detached.ts');
+  const running = controlPlaneStatus({ dir });
+  let kubeconfig: string;
+  let kubectl: string;
+  if (running) {
+    say(`reusing the control plane already running in ${dir}`);
+    const { ensureBinaries } = await import('../test/controlplane/build.ts');
+    ({ kubectl } = await ensureBinaries());
+    kubeconfig = running.kubeconfig;
+  } else {
+    say('starting the control plane (the first run builds kube-apiserver, etcd and kubectl from Go modules: ~10-20 minutes)');
+    ({ kubeconfig, kubectl } = await upWithCrds(dir));
+  }
+  const env = { ...process.env, KUBECONFIG: kubeconfig };
+  const kc = (...args: string[]) => execFileSync(kubectl, args, { env, encoding: 'utf8' });
+  execFileSync(kubectl, ['apply', '--server-side', '-f', '-'], {
+    env,
+    input: kc('create', 'namespace', DEFAULT_RECORDS_NAMESPACE, '--dry-run=client', '-o', 'yaml'),
+  });
+  say(kc('apply', '--server-side', '--field-manager=nemokeys-dev', '-f', EXAMPLES).trim());
+
+  const [{ runOperator }, { runGateway }, { startDemoUpstream }] = await Promise.all([
+    import('../operator/main.ts'),
+    import('../gateway/main.ts'),
+    import('../gateway/demo-upstream.ts'),
+  ]);
+  const operator = await runOperator({
+    kubeconfig,
+    recordsNamespace: DEFAULT_RECORDS_NAMESPACE,
+    metricsPort: 0,
+    healthPort: 0,
+    logLevel: 'warn',
+    leaderElection: false,
+    leaseNamespace: DEFAULT_RECORDS_NAMESPACE,
+  });
+  const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0 });
+  const gateway = await runGateway({
+    upstream: upstream.url,
+    listen: { host: '127.0.0.1', port: Number(opts.port) },
+    metricsPort: Number(opts.metricsPort),
+    recordsNamespace: DEFAULT_RECORDS_NAMESPACE,
+    kubeconfig,
+    logLevel: 'warn',
+  });
+
+  say(`
+nemokeys is running.
+  operator metrics   http://127.0.0.1:${operator.metricsPort}/metrics
+  gateway            ${gateway.url}  (metrics ${gateway.metricsUrl})
+  demo upstream      ${upstream.url}
+
+In another shell:
+  export KUBECONFIG=${kubeconfig}
+  alias kubectl=${kubectl}
+  kubectl get teams,apikeys -n checkout
+  KEY=$(kubectl get secret dev-checkout-service -n checkout -o jsonpath='{.data.api-key}' | base64 -d)
+  curl -s ${gateway.url}/v1/chat/completions -H "Authorization: Bearer $KEY" \\
+       -H 'content-type: application/json' -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]}'
+  npx nemokeys keys list -n checkout
+
+Ctrl-C stops everything${opts.keepControlplane ? ' but the control plane' : ''}.`);
+
+  await new Promise<void>((done) => {
+    const stop = () => done();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  say('stopping…');
+  await gateway.stop();
+  await operator.stop();
+  await upstream.close();
+  if (!opts.keepControlplane) await controlPlaneDown({ dir });
+}
