@@ -184,7 +184,8 @@ export async function runGateway(opts: GatewayOptions): Promise<RunningGateway> 
       logger,
       upstreamAuthorization: opts.upstreamAuthorization,
     });
-    // Registered before the app's own cleanup so it runs after it: usage is flushed once requests drained.
+    // Cleanups run in reverse: the app drains before the reporter's final flush, so that flush
+    // carries every request that was answered.
     const url = await listen(app, host, port);
     cleanups.push(() => closeGracefully(app, graceMs));
     const metricsApp = buildMetricsServer(metrics, records);

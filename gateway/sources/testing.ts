@@ -1,6 +1,7 @@
 import { generateKey, type Environment } from '../../api/keyformat.ts';
 import { KEY_RECORD_SCHEMA_VERSION, type KeyRecord } from '../../api/record.ts';
 import { RECORD_DATA_KEY, LABELS, MANAGED_BY } from '../../api/constants.ts';
+import YAML from 'yaml';
 import { recordSecretName } from './decode.ts';
 
 // Test fixtures: a real key (for requests) with the record the operator would write for it.
@@ -42,4 +43,12 @@ export function recordSecretManifest(record: KeyRecord, namespace: string) {
     type: 'Opaque',
     data: { [RECORD_DATA_KEY]: Buffer.from(JSON.stringify(record)).toString('base64') },
   };
+}
+
+/** The chart's gateway Role rules (charts/nemokeys/templates/gateway-rbac.yaml), templating stripped. */
+export function chartGatewayRoleRules(chartFileText: string): Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> {
+  const plain = chartFileText.replace(/\{\{-?\s*\/\*[\s\S]*?\*\/\s*-?\}\}/g, '').replace(/^.*\{\{.*\}\}.*$/gm, '');
+  const role = YAML.parseAllDocuments(plain).map((d) => d.toJS() as { kind?: string; rules?: unknown }).find((d) => d?.kind === 'Role');
+  if (!Array.isArray(role?.rules)) throw new Error('no Role with rules in the gateway RBAC template');
+  return role.rules as Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>;
 }
