@@ -238,4 +238,24 @@ describe('createInformer', () => {
     expect(g.watches).toHaveLength(1);
     expect(g.lists()).toBe(1);
   });
+
+  it('counts a watch that cannot even be opened (e.g. credentials failing) as a failure', async () => {
+    const logs: Array<Record<string, unknown>> = [];
+    const restarts: string[] = [];
+    let attempts = 0;
+    const informer = createInformer<Obj>({
+      watcher: { watch: async () => { attempts++; throw new Error('exec plugin failed'); } },
+      list: async () => list('1', obj('a', '1')),
+      log: pino({ level: 'debug' }, { write: (s: string) => logs.push(JSON.parse(s)) }),
+      path: '/x', relistIntervalMs: 0, watchdogMs: 0, backoff: { baseMs: 100, maxMs: 100 },
+      onRestart: (_r, stage) => restarts.push(stage),
+    });
+    await informer.start();
+    await flush();
+    expect(restarts).toEqual(['watch']);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(attempts).toBe(2);
+    expect(logs.some((l) => l.error === 'exec plugin failed')).toBe(true);
+    informer.stop();
+  });
 });
