@@ -88,3 +88,35 @@ describe('gatewayOptionsFromFlags', () => {
     expect(() => gatewayOptionsFromFlags(flags, {})).toThrow(message);
   });
 });
+
+describe('nemokeys gateway (process)', () => {
+  it('starts from flags, becomes ready, and exits 0 after draining on SIGTERM', async () => {
+    const { spawn } = await import('node:child_process');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join, resolve } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'nemokeys-cli-gw-'));
+    const bin = resolve(import.meta.dirname, '..', 'bin', 'nemokeys.ts');
+    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', bin, 'gateway', '--upstream', 'http://127.0.0.1:1',
+      '--records-dir', dir, '--listen', '127.0.0.1:0', '--metrics-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      await expect.poll(() => out, { timeout: 20_000, interval: 50 }).toMatch(/gateway listening/);
+      const line = JSON.parse(out.split('\n').find((l) => l.includes('gateway listening'))!) as { url: string; metricsUrl: string };
+      expect((await fetch(`${line.metricsUrl}/readyz`)).status).toBe(200);
+      // No key at all: the gateway answers itself, in the OpenAI error shape.
+      const res = await fetch(`${line.url}/v1/models`);
+      expect(res.status).toBe(401);
+      expect(await res.json()).toMatchObject({ error: { type: 'authentication_error' } });
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(out).toMatch(/gateway stopped/);
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
