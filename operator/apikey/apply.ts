@@ -1,7 +1,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { ApiKeyStatus } from '../../api/apikey.ts';
 import type { GeneratedKey } from '../../api/keyformat.ts';
-import { RECORD_DATA_KEY } from '../../api/constants.ts';
+import { FINALIZER, RECORD_DATA_KEY } from '../../api/constants.ts';
 import { canonical } from './record.ts';
 import type { ApiKeyObject, ApplyPlan, AuditEntry, PlannedEvent } from './types.ts';
 import { inspectWorkloadSecret, secretUpToDate } from './workload-secret.ts';
@@ -65,12 +65,17 @@ export async function applyPlan(plan: ApplyPlan, cached: Cached, minted: Generat
     out.writes++;
     if (rv) out.expectations.push({ cache, key: `${ns}/${name}`, resourceVersion: rv });
   };
-  const ak = cached.apiKey;
+  let ak = cached.apiKey;
   const akNs = ak?.metadata?.namespace;
   const akName = ak?.metadata?.name;
 
   // 1. finalizer before any record exists
-  if (ak && plan.finalizer === 'add') expect('apiKey', akNs, akName, await writer.setFinalizer(ak, true));
+  if (ak && plan.finalizer === 'add') {
+    const rv = await writer.setFinalizer(ak, true);
+    expect('apiKey', akNs, akName, rv);
+    // Later writes guarded by resourceVersion (status) must build on this one.
+    ak = { ...ak, metadata: { ...ak.metadata, resourceVersion: rv, finalizers: [...(ak.metadata?.finalizers ?? []), FINALIZER] } };
+  }
 
   // 2. records (new key id's hash first of all, then state / scope changes)
   const cachedRecords = new Map(cached.records.map((r) => [r.metadata?.name, r]));

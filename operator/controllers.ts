@@ -1,0 +1,76 @@
+import { CoreV1Api, type V1ConfigMap } from '@kubernetes/client-node';
+import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
+import { GROUP, KINDS, LABELS, MANAGED_BY, VERSION } from '../api/constants.ts';
+import { RecordIndex, UsageIndex } from './apikey/indexes.ts';
+import { createKubeWriter } from './apikey/kube-writer.ts';
+import { createApiKeyMetrics } from './apikey/metrics.ts';
+import { createApiKeyReconciler } from './apikey/reconciler.ts';
+import type { ApiKeyObject, TeamObject } from './apikey/types.ts';
+import type { OperatorContext } from './runtime/context.ts';
+import { objectKey } from './runtime/types.ts';
+import { createTeamReconciler, kubeTeamStatusWriter } from './team/reconciler.ts';
+
+// Wires informers → handlers (which ONLY enqueue `namespace/name`) → controllers. Watches are kept
+// small: Secrets only by our labels, records and usage only in the records namespace.
+
+export const WORKLOAD_SECRET_SELECTOR = `${LABELS.workloadSecret}=true,${LABELS.managedBy}=${MANAGED_BY}`;
+export const RECORD_SELECTOR = `${LABELS.record}=true`;
+export const USAGE_SELECTOR = `${LABELS.usage}=true`;
+
+export async function registerControllers(ctx: OperatorContext): Promise<void> {
+  const ns = ctx.recordsNamespace;
+  const apiKeys = ctx.customObjectInformer<ApiKeyObject>({ group: GROUP, version: VERSION, plural: KINDS.apiKey.plural });
+  const teams = ctx.customObjectInformer<TeamObject>({ group: GROUP, version: VERSION, plural: KINDS.team.plural });
+  const secrets = ctx.secretInformer({ labelSelector: WORKLOAD_SECRET_SELECTOR, resource: 'workload-secrets' });
+  const records = ctx.secretInformer({ namespace: ns, labelSelector: RECORD_SELECTOR, resource: 'records' });
+  const core = ctx.kc.makeApiClient(CoreV1Api);
+  const usage = ctx.createInformer<V1ConfigMap>({
+    resource: 'usage-reports',
+    path: `/api/v1/namespaces/${ns}/configmaps`,
+    labelSelector: USAGE_SELECTOR,
+    list: () => core.listNamespacedConfigMap({ namespace: ns, labelSelector: USAGE_SELECTOR }),
+    decode: (raw) => ObjectSerializer.deserialize(raw, 'V1ConfigMap', '') as V1ConfigMap,
+  });
+
+  const recordIndex = new RecordIndex(records, ns);
+  const usageIndex = new UsageIndex(usage);
+  const apiKeyQueue = ctx.runController(
+    createApiKeyReconciler({
+      apiKeys, teams, secrets, records, recordIndex, usage: usageIndex,
+      writer: createKubeWriter(ctx.kc),
+      clock: ctx.clock,
+      recordsNamespace: ns,
+      audit: (a) => ctx.audit({ ...a, apiKey: a.apiKey as `${string}/${string}` }),
+      metrics: createApiKeyMetrics(ctx.metrics.registry),
+    }),
+    { workers: 4 },
+  );
+  const teamQueue = ctx.runController(createTeamReconciler({ teams, apiKeys, write: kubeTeamStatusWriter(ctx.kc), clock: ctx.clock }), { workers: 1 });
+
+  const teamOf = (ak: ApiKeyObject) => (ak.spec as { team?: string } | undefined)?.team;
+  apiKeys.onChange((ak) => {
+    apiKeyQueue.enqueue(objectKey(ak));
+    const team = teamOf(ak);
+    if (team) teamQueue.enqueue(`${ak.metadata?.namespace}/${team}`);
+  });
+  teams.onChange((team) => {
+    teamQueue.enqueue(objectKey(team));
+    // A Team change re-renders the records of all its keys (and a new Team un-blocks them).
+    for (const ak of apiKeys.list(team.metadata?.namespace)) if (teamOf(ak) === team.metadata?.name) apiKeyQueue.enqueue(objectKey(ak));
+  });
+  secrets.onChange((s) => {
+    const owner = s.metadata?.labels?.[LABELS.apiKeyName];
+    if (owner) apiKeyQueue.enqueue(`${s.metadata?.namespace}/${owner}`);
+  });
+  records.onChange((r, change) => {
+    recordIndex.update(r, change);
+    const owner = RecordIndex.ownerOf(r);
+    if (owner) apiKeyQueue.enqueue(owner);
+  });
+  usage.onChange((cm, change) => {
+    for (const keyId of usageIndex.changedKeyIds(cm, change)) {
+      const owner = recordIndex.ownerOfKeyId(keyId);
+      if (owner) apiKeyQueue.enqueue(owner);
+    }
+  });
+}
