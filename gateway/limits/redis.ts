@@ -57,6 +57,8 @@ interface LimiterCommands {
 export interface RedisLimiterOptions {
   /** Prefix of every key this limiter writes (default "nemokeys:"). */
   keyPrefix?: string;
+  /** Connection errors (ioredis keeps reconnecting; requests meanwhile get 503). Default: ignored. */
+  onError?: (err: Error) => void;
 }
 
 export class RedisLimiter implements Limiter {
@@ -85,6 +87,8 @@ export class RedisLimiter implements Limiter {
       lazyConnect: true,
       ...opts.redis,
     });
+    // without a listener ioredis reports every failed reconnect as an unhandled error event
+    redis.on('error', opts.onError ?? (() => {}));
     await redis.connect();
     return new RedisLimiter(redis, opts);
   }
