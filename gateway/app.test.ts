@@ -216,6 +216,17 @@ describe('denials: status, shape, and nothing consumed', () => {
   });
 });
 
+describe('outside the proxied surface', () => {
+  it('an unsupported method from an authenticated caller gets an OpenAI-shaped 405, unauthenticated a 401', async () => {
+    const { app, auth } = setup();
+    const r = await app.inject({ method: 'TRACE', url: '/v1/models', headers: auth });
+    expect(r.statusCode).toBe(405);
+    expect(r.json()).toMatchObject({ error: { code: 'unsupported_method' } });
+    expect((await app.inject({ method: 'TRACE', url: '/v1/models' })).statusCode).toBe(401);
+    expect(upstream.seen).toHaveLength(0);
+  });
+});
+
 describe('the key never leaks', () => {
   it('not in logs (info level, every path), errors or metrics', async () => {
     const lines: string[] = [];

@@ -4,7 +4,7 @@ import { checkModel, isJsonContentType } from './checks/model.ts';
 import { precheck } from './checks/precheck.ts';
 import { allModelsAllowed, endpointLabel, type ModelSource } from './checks/scopes.ts';
 import { compileCidrs } from './client-ip.ts';
-import { errorBody, errorSpec, shouldRetry, type DenialReason } from './errors.ts';
+import { errorBody, errorSpec, INTERNAL_ERROR_BODY, NOT_FOUND_BODY, shouldRetry, type DenialReason } from './errors.ts';
 import type { Limiter } from './limits/limiter.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { DEFAULT_MAX_BODY_BYTES, readBoundedBody } from './proxy/body.ts';
@@ -190,6 +190,18 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
 
   app.route({ method: [...PROXIED_METHODS], url: '/', handler });
   app.route({ method: [...PROXIED_METHODS], url: '/*', handler });
+  // methods outside PROXIED_METHODS (TRACE, CONNECT, ...) from an authenticated caller
+  app.setNotFoundHandler((_request, reply) => {
+    reply.code(405).header('content-type', 'application/json; charset=utf-8').send(NOT_FOUND_BODY);
+  });
+  app.setErrorHandler((err, request, reply) => {
+    request.log.error({ err: err.message, code: (err as { code?: string }).code }, 'gateway error');
+    const clientError = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500;
+    reply
+      .code(clientError ? 400 : 500)
+      .header('content-type', 'application/json; charset=utf-8')
+      .send(clientError ? errorBody('bad_request') : INTERNAL_ERROR_BODY);
+  });
   app.addHook('onClose', (_app, done) => {
     upstream.agent.destroy();
     done();

@@ -1,0 +1,187 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { parseKey, verifyKey } from '../api/keyformat.ts';
+import { precheck } from '../gateway/checks/precheck.ts';
+import { compileCidrs } from '../gateway/client-ip.ts';
+import { RecordStore } from '../gateway/records/store.ts';
+import { makeKeyAndRecord } from '../gateway/sources/testing.ts';
+import { fixedRate, maxThroughput, percentile, type Target } from './gateway-load.ts';
+
+// Gateway overhead (DESIGN §7), loopback only, every component in its own process:
+//   (a) straight to the upstream, (b) through nginx proxy_pass, (c) through the gateway, all checks on.
+// Reports p50/p99 latency at fixed rates (added latency = target minus direct, same run), max
+// throughput (wrk if installed), and the key check alone in µs. Run: npx node bench/gateway.ts
+// Env: RATES=500,1000  SECONDS=5  CONNECTIONS=32  KEYS=10000
+
+const RATES = (process.env.RATES ?? '500,1000').split(',').map(Number);
+const SECONDS = Number(process.env.SECONDS ?? 5);
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
+const KEYS = Number(process.env.KEYS ?? 10_000);
+const here = new URL('.', import.meta.url).pathname;
+const tmp = mkdtempSync(join(tmpdir(), 'nemokeys-bench-'));
+const children: ChildProcess[] = [];
+
+function which(name: string, extra: string[] = []): string | undefined {
+  for (const dir of [...(process.env.PATH ?? '').split(delimiter), ...extra]) {
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return join(dir, name);
+    } catch {
+      // next
+    }
+  }
+  return undefined;
+}
+
+function startChild(cmd: string, args: string[]): Promise<string> {
+  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(p);
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    p.stdout!.on('data', (c) => {
+      buf += c;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(buf.slice(0, nl).trim());
+    });
+    p.on('exit', (code) => reject(new Error(`${cmd} exited ${code}`)));
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitListening(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listening on ${port}`);
+}
+
+async function startNginx(upstreamPort: number): Promise<number | undefined> {
+  const nginx = which('nginx', ['/usr/sbin', '/usr/local/sbin']);
+  if (nginx === undefined) return undefined;
+  const port = await freePort();
+  const conf = join(tmp, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `worker_processes 1;
+daemon off;
+pid ${tmp}/nginx.pid;
+error_log ${tmp}/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${tmp}/body; proxy_temp_path ${tmp}/proxy;
+  fastcgi_temp_path ${tmp}/fcgi; uwsgi_temp_path ${tmp}/uwsgi; scgi_temp_path ${tmp}/scgi;
+  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 256; }
+  server {
+    listen 127.0.0.1:${port};
+    keepalive_requests 1000000;
+    location / {
+      proxy_pass http://up;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+`,
+  );
+  const p = spawn(nginx, ['-p', tmp, '-c', conf], { stdio: 'inherit' });
+  children.push(p);
+  await waitListening(port);
+  return port;
+}
+
+function keyCheckMicros(): { precheckUs: number; parseUs: number; verifyUs: number } {
+  const store = new RecordStore();
+  const all = Array.from({ length: KEYS - 1 }, (_, i) => makeKeyAndRecord({ limitsKey: `k/${i}` }).record);
+  const { key, record } = makeKeyAndRecord({ scopes: { models: ['gpt-4o-mini'], endpoints: ['/chat/completions'], ipAllowlist: ['10.0.0.0/8', '127.0.0.0/8'] } });
+  store.replaceAll([...all, record]);
+  const input = {
+    synced: true,
+    lookup: (id: string) => store.get(id),
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    method: 'POST',
+    url: '/v1/chat/completions',
+    peer: '::ffff:127.0.0.1',
+    trustedProxies: compileCidrs([]),
+    nowMs: Date.now(),
+  };
+  const time = (n: number, f: () => unknown) => {
+    for (let i = 0; i < 20_000; i++) f(); // warm-up
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) f();
+    return ((performance.now() - t0) * 1000) / n;
+  };
+  if (!precheck(input).ok) throw new Error('bench key should pass');
+  return {
+    precheckUs: time(200_000, () => precheck(input)),
+    parseUs: time(200_000, () => parseKey(key)),
+    verifyUs: time(200_000, () => verifyKey(key, record.hash)),
+  };
+}
+
+const fmt = (n: number) => n.toFixed(3);
+
+async function main(): Promise<void> {
+  const node = process.execPath;
+  const upstreamPort = Number(await startChild(node, [join(here, 'gateway-upstream.ts')]));
+  const [gwPort, key] = (await startChild(node, [join(here, 'gateway-server.ts'), String(upstreamPort), String(KEYS)])).split(' ');
+  const nginxPort = await startNginx(upstreamPort);
+  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say ok.' }], max_tokens: 4 });
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
+  const targets: Target[] = [
+    { name: 'direct', url: `http://127.0.0.1:${upstreamPort}/v1/chat/completions`, headers, body },
+    ...(nginxPort ? [{ name: 'nginx', url: `http://127.0.0.1:${nginxPort}/v1/chat/completions`, headers, body }] : []),
+    { name: 'gateway', url: `http://127.0.0.1:${gwPort}/v1/chat/completions`, headers, body },
+  ];
+  if (!nginxPort) console.warn('nginx not found (apt-get install nginx-light): skipping the nginx baseline');
+
+  const k = keyCheckMicros();
+  console.log(`key check (${KEYS} records): precheck ${k.precheckUs.toFixed(2)} µs = parseKey ${k.parseUs.toFixed(2)} µs + verifyKey(sha256) ${k.verifyUs.toFixed(2)} µs + scopes/IP`);
+
+  const rows: string[] = ['| rate | target | p50 ms | p99 ms | added p50 ms | added p99 ms |', '|---|---|---|---|---|---|'];
+  for (const rps of RATES) {
+    const res: Record<string, { p50: number; p99: number }> = {};
+    for (const t of targets) {
+      const lat = await fixedRate(t, rps, SECONDS);
+      res[t.name] = { p50: percentile(lat, 50), p99: percentile(lat, 99) };
+    }
+    const d = res.direct!;
+    for (const t of targets) {
+      const r = res[t.name]!;
+      const added = t.name === 'direct' ? ['—', '—'] : [fmt(r.p50 - d.p50), fmt(r.p99 - d.p99)];
+      rows.push(`| ${rps}/s | ${t.name} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${added[0]} | ${added[1]} |`);
+    }
+  }
+  console.log(rows.join('\n'));
+
+  const wrk = which('wrk');
+  const tput: Record<string, number> = {};
+  for (const t of targets) tput[t.name] = await maxThroughput(t, CONNECTIONS, SECONDS, wrk, tmp);
+  const tRows = ['| target | req/s | vs direct | vs nginx |', '|---|---|---|---|'];
+  for (const t of targets) {
+    const r = tput[t.name]!;
+    tRows.push(`| ${t.name} | ${r.toFixed(0)} | ${(r / tput.direct!).toFixed(2)} | ${tput.nginx ? (r / tput.nginx).toFixed(2) : 'n/a'} |`);
+  }
+  console.log(`max throughput (${wrk ? 'wrk -t1' : 'node:http'} -c${CONNECTIONS}, ${SECONDS}s):\n${tRows.join('\n')}`);
+}
+
+try {
+  await main();
+} finally {
+  for (const c of children) c.kill('SIGTERM');
+  rmSync(tmp, { recursive: true, force: true });
+}
