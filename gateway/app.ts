@@ -194,8 +194,9 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
   app.setNotFoundHandler((_request, reply) => {
     reply.code(405).header('content-type', 'application/json; charset=utf-8').send(NOT_FOUND_BODY);
   });
-  app.setErrorHandler((err, request, reply) => {
-    request.log.error({ err: err.message, code: (err as { code?: string }).code }, 'gateway error');
+  app.setErrorHandler((error, request, reply) => {
+    const err = error as { message?: string; code?: string; statusCode?: number };
+    request.log.error({ err: err.message, code: err.code }, 'gateway error');
     const clientError = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500;
     reply
       .code(clientError ? 400 : 500)
