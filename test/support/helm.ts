@@ -1,0 +1,93 @@
+// The real `helm` CLI for chart tests, built once per version from its Go module into the same user cache
+// as the control-plane binaries (no download beyond the Go module proxy). Missing Go: fatal in CI, a loud
+// skip locally, exactly like test/global-setup.ts treats the control plane.
+import { execFile, spawn } from 'node:child_process';
+import { accessSync, constants as fsc } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cacheRoot, hasGo } from '../controlplane/build.ts';
+
+/** The one setting for which Helm the chart is tested with. */
+export const HELM_VERSION = '3.22.0';
+const HELM_PACKAGE = 'helm.sh/helm/v3/cmd/helm';
+
+export function helmPath(version = HELM_VERSION): string {
+  return join(cacheRoot(), `helm-${version}`, 'helm');
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, fsc.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A required external tool is missing. In CI that is fatal: a silently skipped suite would be a green build
+ * that proved nothing. Locally it prints a banner and returns undefined so the caller can skip.
+ */
+export function reportMissingTool(tool: string, why: string, fix: string): undefined {
+  const msg = `${tool} is not available (${why})`;
+  if (process.env.CI) throw new Error(`${msg}; CI is set, so this is fatal. ${fix}`);
+  const bar = '!'.repeat(100);
+  console.warn(`\n${bar}\n!!! WARNING: ${msg}.\n!!! TESTS THAT NEED ${tool.toUpperCase()} ARE SKIPPED. ${fix}\n${bar}\n`);
+  return undefined;
+}
+
+/**
+ * Path of a helm binary of HELM_VERSION, building it with `go install` the first time (a few minutes on
+ * 2 cores). The build goes to a private temp dir and is renamed into place, so concurrent runs never see
+ * half a binary. Returns undefined (after a loud warning) only outside CI.
+ */
+export async function ensureHelm(log: (l: string) => void = (l) => process.stderr.write(`[helm] ${l}\n`)): Promise<string | undefined> {
+  const target = helmPath();
+  if (isExecutable(target)) return target;
+  if (!hasGo()) return reportMissingTool('helm', 'no cached binary and no Go toolchain to build it', 'Install Go >= 1.25.');
+  const dir = join(cacheRoot(), `helm-${HELM_VERSION}`);
+  await mkdir(dir, { recursive: true });
+  const work = await mkdtemp(join(dir, 'build-'));
+  log(`building helm v${HELM_VERSION} from ${HELM_PACKAGE} into ${dir} (first run only, several minutes)`);
+  try {
+    const ldflags = `-s -w -X helm.sh/helm/v3/internal/version.version=v${HELM_VERSION}`;
+    await runGo(['install', '-trimpath', '-ldflags', ldflags, `${HELM_PACKAGE}@v${HELM_VERSION}`], { GOBIN: work });
+    await rename(join(work, 'helm'), target);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  log(`built ${target}`);
+  return target;
+}
+
+function runGo(args: string[], env: Record<string, string>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // Static binary; never let go fetch a different toolchain behind our back.
+    const child = spawn('go', args, {
+      env: { ...process.env, CGO_ENABLED: '0', GOTOOLCHAIN: 'local', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let tail = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (tail = (tail + d).slice(-4000)));
+    child.on('error', reject).on('close', (code) => {
+      if (code === 0) resolve();
+      else reject(new Error(`go ${args.join(' ')} failed (exit ${code}):\n${tail}`));
+    });
+  });
+}
+
+export interface ToolResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a CLI and resolves with its exit code and output (never rejects on a non-zero exit). */
+export function runTool(bin: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ToolResult> {
+  return new Promise((resolve, reject) => {
+    execFile(bin, args, { cwd: opts.cwd, env: opts.env ?? process.env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') reject(err);
+      else resolve({ code: err ? (err.code as number) : 0, stdout, stderr });
+    });
+  });
+}
