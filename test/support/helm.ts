@@ -6,6 +6,7 @@ import { accessSync, constants as fsc } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cacheRoot, hasGo } from '../controlplane/build.ts';
+import { parseAllDocuments } from 'yaml';
 
 /** The one setting for which Helm the chart is tested with. */
 export const HELM_VERSION = '3.22.0';
@@ -90,4 +91,22 @@ export function runTool(bin: string, args: string[], opts: { cwd?: string; env?:
       else resolve({ code: err ? (err.code as number) : 0, stdout, stderr });
     });
   });
+}
+
+export const CHART_DIR = join(import.meta.dirname, '..', '..', 'charts', 'nemokeys');
+
+export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown };
+
+/** `helm template` of charts/nemokeys with `--set` pairs; returns the rendered YAML text, throws with helm's error. */
+export async function helmTemplateText(helm: string, opts: { release?: string; namespace?: string; set?: Record<string, string | number | boolean>; extra?: string[] } = {}): Promise<string> {
+  const sets = Object.entries(opts.set ?? {}).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
+  const res = await runTool(helm, ['template', opts.release ?? 'nk', CHART_DIR, '--namespace', opts.namespace ?? 'nemokeys-system', ...sets, ...(opts.extra ?? [])]);
+  if (res.code !== 0) throw new Error(`helm template failed: ${res.stderr}`);
+  return res.stdout;
+}
+
+/** Rendered chart as objects (empty documents dropped). */
+export async function renderChart(helm: string, opts: Parameters<typeof helmTemplateText>[1] = {}): Promise<K8sObject[]> {
+  const text = await helmTemplateText(helm, opts);
+  return parseAllDocuments(text).map((d) => d.toJS() as K8sObject | null).filter((o): o is K8sObject => !!o);
 }

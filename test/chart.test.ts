@@ -1,0 +1,125 @@
+// The Helm chart, rendered by the real helm CLI: lint, CRDs in sync with crds/, hardened operator
+// Deployment, least-privilege RBAC shapes, alerts/dashboard shipped verbatim, and values validation.
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { CHART_CRDS_DIR, REPO_CRDS_DIR } from '../charts/sync-crds.ts';
+import { CHART_DIR, ensureHelm, helmTemplateText, renderChart, runTool, type K8sObject } from './support/helm.ts';
+
+const helm = await ensureHelm();
+const find = (objs: K8sObject[], kind: string, name?: string) =>
+  objs.filter((o) => o.kind === kind && (!name || o.metadata.name === name));
+const one = (objs: K8sObject[], kind: string, name?: string) => {
+  const found = find(objs, kind, name);
+  expect(found, `${kind} ${name ?? ''}`).toHaveLength(1);
+  return found[0]!;
+};
+type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
+type Container = { name: string; args: string[]; securityContext: Record<string, unknown>; ports: { name: string; containerPort: number }[];
+  livenessProbe: { httpGet: { port: string; path: string } }; readinessProbe: { httpGet: { port: string; path: string } } };
+const podSpec = (d: K8sObject) => (d.spec as { template: { spec: Record<string, unknown> & { containers: Container[] } } }).template.spec;
+
+describe('chart CRDs', () => {
+  it('are identical to the generated crds/ (run `npx node charts/sync-crds.ts` after `npx nemokeys crds --write`)', async () => {
+    const repo = (await readdir(REPO_CRDS_DIR)).sort();
+    expect((await readdir(CHART_CRDS_DIR)).sort()).toEqual(repo);
+    for (const f of repo) {
+      expect(await readFile(join(CHART_CRDS_DIR, f), 'utf8'), f).toBe(await readFile(join(REPO_CRDS_DIR, f), 'utf8'));
+    }
+  });
+});
+
+describe.skipIf(!helm)('helm chart', () => {
+  it('passes helm lint --strict, with defaults and with every optional feature on', async () => {
+    for (const set of [[], ['--set', 'prometheusRule.enabled=true,metrics.serviceMonitor.enabled=true,operator.replicas=2,' +
+      'gateway.metricsService.enabled=true,gateway.metricsService.selector.app=router']]) {
+      const res = await runTool(helm!, ['lint', CHART_DIR, '--strict', ...set]);
+      expect(res.code, res.stdout + res.stderr).toBe(0);
+    }
+  });
+
+  it('runs a hardened operator with probes on the health port and leader election', async () => {
+    const objs = await renderChart(helm!, { set: { 'operator.replicas': 2 } });
+    const deploy = one(objs, 'Deployment', 'nk-nemokeys-operator');
+    expect((deploy.spec as { replicas: number }).replicas).toBe(2);
+    const pod = podSpec(deploy);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.serviceAccountName).toBe('nk-nemokeys-operator');
+    const c = pod.containers[0]!;
+    expect(c.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(c.securityContext.runAsUser).toBeGreaterThan(0);
+    expect(c.args).toEqual(expect.arrayContaining(['operator', '--records-namespace=nemokeys-system', '--metrics-port=8080',
+      '--health-port=8081', '--leader-elect', '--lease-namespace=nemokeys-system']));
+    expect(c.ports).toEqual(expect.arrayContaining([{ name: 'health', containerPort: 8081 }, { name: 'metrics', containerPort: 8080 }]));
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    expect(one(objs, 'PodDisruptionBudget').spec).toMatchObject({ maxUnavailable: 1 });
+    // One replica needs no PDB (it would block node drains forever).
+    expect(find(await renderChart(helm!), 'PodDisruptionBudget')).toHaveLength(0);
+  });
+
+  it('grants RBAC without wildcards; gateway rights are namespaced to the records namespace only', async () => {
+    const objs = await renderChart(helm!, { namespace: 'ops', set: { 'recordsNamespace.name': 'llm', 'recordsNamespace.create': true } });
+    const rules = objs.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole').flatMap((r) => r.rules as Rule[]);
+    for (const r of rules) {
+      expect([...r.verbs, ...r.resources, ...r.apiGroups]).not.toContain('*');
+      expect(r.verbs).not.toContain('escalate');
+      expect(r.verbs).not.toContain('impersonate');
+    }
+    expect(find(objs, 'ClusterRole').map((r) => r.metadata.name)).toEqual(['nk-nemokeys-operator']);
+    const gwRole = one(objs, 'Role', 'nk-nemokeys-gateway');
+    expect(gwRole.metadata.namespace).toBe('llm');
+    expect(gwRole.rules).toEqual([
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'create', 'update', 'patch'] },
+    ]);
+    const gwBinding = one(objs, 'RoleBinding', 'nk-nemokeys-gateway');
+    expect(gwBinding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'nk-nemokeys-gateway', namespace: 'llm' }]);
+    expect(one(objs, 'Role', 'nk-nemokeys-operator-records').metadata.namespace).toBe('llm');
+    expect(one(objs, 'Role', 'nk-nemokeys-operator-leader-election').metadata.namespace).toBe('ops');
+    expect(one(objs, 'Namespace').metadata.name).toBe('llm');
+    // The gateway's ServiceAccount can live in the router's own namespace.
+    const elsewhere = await renderChart(helm!, { set: { 'gateway.namespace': 'router' } });
+    expect(one(elsewhere, 'RoleBinding', 'nk-nemokeys-gateway').subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'nk-nemokeys-gateway', namespace: 'router' }]);
+    expect(one(elsewhere, 'RoleBinding', 'nk-nemokeys-gateway').metadata.namespace).toBe('nemokeys-system');
+  });
+
+  it('ships files/alerts.yaml verbatim as the PrometheusRule and the dashboard JSON in a sidecar-labelled ConfigMap', async () => {
+    const objs = await renderChart(helm!, { set: { 'prometheusRule.enabled': true } });
+    const alerts = parse(await readFile(join(CHART_DIR, 'files', 'alerts.yaml'), 'utf8'));
+    expect(one(objs, 'PrometheusRule').spec).toEqual(alerts);
+    const cm = one(objs, 'ConfigMap', 'nk-nemokeys-dashboard');
+    expect(cm.metadata.labels).toMatchObject({ grafana_dashboard: '1' });
+    const dashboard = await readFile(join(CHART_DIR, 'files', 'dashboard.json'), 'utf8');
+    expect(JSON.parse((cm.data as Record<string, string>)['nemokeys.json']!)).toEqual(JSON.parse(dashboard));
+  });
+
+  it('keeps monitoring objects off by default (their CRDs may not exist)', async () => {
+    const kinds = (await renderChart(helm!)).map((o) => o.kind);
+    expect(kinds).not.toContain('ServiceMonitor');
+    expect(kinds).not.toContain('PrometheusRule');
+    const on = await renderChart(helm!, { set: { 'metrics.serviceMonitor.enabled': true, 'gateway.metricsService.enabled': true,
+      'gateway.metricsService.selector.app': 'router' } });
+    const monitors = find(on, 'ServiceMonitor');
+    expect(monitors).toHaveLength(2);
+    for (const m of monitors) expect((m.spec as { endpoints: { honorLabels: boolean }[] }).endpoints[0]!.honorLabels).toBe(true);
+    expect((one(on, 'Service', 'nk-nemokeys-gateway-metrics').spec as { selector: unknown }).selector).toEqual({ app: 'router' });
+  });
+
+  const invalid: [string, Record<string, string | number | boolean>, RegExp][] = [
+    ['two active operators', { 'operator.replicas': 2, 'operator.leaderElection.enabled': false }, /leaderElection\/enabled/],
+    ['root user', { 'securityContext.runAsUser': 0 }, /runAsUser/],
+    ['unknown value (typo)', { 'operator.replica': 2 }, /additional properties 'replica'/],
+    ['upstream without scheme', { 'gateway.upstream': 'localhost:4000' }, /upstream/],
+    ['gateway metrics Service without selector', { 'gateway.metricsService.enabled': true }, /selector/],
+    ['records namespace created twice', { 'recordsNamespace.create': true }, /--create-namespace/],
+    ['invalid namespace name', { 'recordsNamespace.name': 'Not_A_Namespace' }, /recordsNamespace\/name/],
+  ];
+  it.each(invalid)('rejects %s', async (_name, set, message) => {
+    await expect(helmTemplateText(helm!, { set })).rejects.toThrow(message);
+  });
+});
+
