@@ -258,4 +258,24 @@ describe('createInformer', () => {
     expect(logs.some((l) => l.error === 'exec plugin failed')).toBe(true);
     informer.stop();
   });
+
+  it('a watch event that cannot be decoded forces a restart instead of being dropped silently', async () => {
+    const restarts: string[] = [];
+    let watchCb: ((type: string, o: unknown) => void) | undefined;
+    let lists = 0;
+    const informer = createInformer<Obj>({
+      watcher: { watch: async (_p, _q, onEvent) => { watchCb = onEvent; return new AbortController(); } },
+      list: async () => { lists++; return list('1', obj('a', '1')); },
+      decode: (raw) => { if ((raw as Obj).metadata?.name === 'bad') throw new Error('unknown shape'); return raw as Obj; },
+      log: pino({ level: 'silent' }), path: '/x', relistIntervalMs: 0, watchdogMs: 0, backoff: { baseMs: 100, maxMs: 100 },
+      onRestart: (_r, stage) => restarts.push(stage),
+    });
+    await informer.start();
+    await flush();
+    watchCb!('ADDED', obj('bad', '2'));
+    expect(restarts).toEqual(['watch']);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(lists).toBe(2);
+    informer.stop();
+  });
 });

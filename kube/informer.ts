@@ -231,7 +231,14 @@ class ListWatchInformer<T extends KubernetesObject> implements CachedInformer<T>
     if (rv) this.resourceVersion = rv;
     this.failures = 0;
     if (type === 'BOOKMARK') return;
-    const obj = this.opts.decode ? this.opts.decode(raw) : (raw as T);
+    let obj: T;
+    try {
+      obj = this.opts.decode ? this.opts.decode(raw) : (raw as T);
+    } catch (err) {
+      // client-node swallows exceptions thrown from event callbacks; a lost event must be loud.
+      this.fail(new Error(`cannot decode ${type} event: ${err instanceof Error ? err.message : String(err)}`), 'watch');
+      return;
+    }
     if (type === 'ADDED' || type === 'MODIFIED') {
       const change = this.store.upsert(obj);
       if (change) this.emit(obj, change);
