@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -11,7 +11,8 @@ import { makeKeyAndRecord } from '../gateway/sources/testing.ts';
 import { fixedRate, maxThroughput, percentile, type Target } from './gateway-load.ts';
 
 // Gateway overhead (DESIGN §7), loopback only, every component in its own process:
-//   (a) straight to the upstream, (b) through nginx proxy_pass, (c) through the gateway, all checks on.
+//   (a) straight to the upstream, (b) through nginx proxy_pass, (c) through the gateway, all checks on,
+//   and (d) the thinnest node:http proxy, to separate Node's cost of proxying from ours.
 // Reports p50/p99 latency at fixed rates (added latency = target minus direct, same run), max
 // throughput (wrk if installed), and the key check alone in µs. Run: npx node bench/gateway.ts
 // Env: RATES=500,1000  SECONDS=5  CONNECTIONS=32  KEYS=10000
@@ -36,9 +37,35 @@ function which(name: string, extra: string[] = []): string | undefined {
   return undefined;
 }
 
-function startChild(cmd: string, args: string[]): Promise<string> {
+/**
+ * CPU seconds (user+system) used so far by a process and its direct children (nginx's worker).
+ * CPU per request is what a loaded, shared machine cannot distort the way it distorts latency.
+ */
+function cpuSeconds(pid: number): number {
+  const ticks = (p: number) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return { ppid: Number(f[1]), cpu: Number(f[11]) + Number(f[12]) };
+    } catch {
+      return { ppid: -1, cpu: 0 };
+    }
+  };
+  let total = ticks(pid).cpu;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    const t = ticks(Number(entry));
+    if (t.ppid === pid) total += t.cpu;
+  }
+  return total / 100; // USER_HZ
+}
+
+const pids: Record<string, number> = {};
+
+function startChild(cmd: string, args: string[], name?: string): Promise<string> {
   const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(p);
+  if (name !== undefined && p.pid !== undefined) pids[name] = p.pid;
   return new Promise((resolve, reject) => {
     let buf = '';
     p.stdout!.on('data', (c) => {
@@ -100,6 +127,7 @@ http {
   );
   const p = spawn(nginx, ['-p', tmp, '-c', conf], { stdio: 'inherit' });
   children.push(p);
+  if (p.pid !== undefined) pids.nginx = p.pid;
   await waitListening(port);
   return port;
 }
@@ -121,9 +149,11 @@ function keyCheckMicros(): { precheckUs: number; parseUs: number; verifyUs: numb
   };
   const time = (n: number, f: () => unknown) => {
     for (let i = 0; i < 20_000; i++) f(); // warm-up
-    const t0 = performance.now();
+    // CPU time, not wall time: on a shared machine other processes stretch the wall clock
+    const c0 = process.cpuUsage();
     for (let i = 0; i < n; i++) f();
-    return ((performance.now() - t0) * 1000) / n;
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / n;
   };
   if (!precheck(input).ok) throw new Error('bench key should pass');
   return {
@@ -137,14 +167,16 @@ const fmt = (n: number) => n.toFixed(3);
 
 async function main(): Promise<void> {
   const node = process.execPath;
-  const upstreamPort = Number(await startChild(node, [join(here, 'gateway-upstream.ts')]));
-  const [gwPort, key] = (await startChild(node, [join(here, 'gateway-server.ts'), String(upstreamPort), String(KEYS)])).split(' ');
+  const upstreamPort = Number(await startChild(node, [join(here, 'gateway-upstream.ts')], 'direct'));
+  const [gwPort, key] = (await startChild(node, [join(here, 'gateway-server.ts'), String(upstreamPort), String(KEYS)], 'gateway')).split(' ');
   const nginxPort = await startNginx(upstreamPort);
+  const nodeProxyPort = Number(await startChild(node, [join(here, 'gateway-nodeproxy.ts'), String(upstreamPort)], 'node-proxy'));
   const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say ok.' }], max_tokens: 4 });
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
   const targets: Target[] = [
     { name: 'direct', url: `http://127.0.0.1:${upstreamPort}/v1/chat/completions`, headers, body },
     ...(nginxPort ? [{ name: 'nginx', url: `http://127.0.0.1:${nginxPort}/v1/chat/completions`, headers, body }] : []),
+    { name: 'node-proxy', url: `http://127.0.0.1:${nodeProxyPort}/v1/chat/completions`, headers, body },
     { name: 'gateway', url: `http://127.0.0.1:${gwPort}/v1/chat/completions`, headers, body },
   ];
   if (!nginxPort) console.warn('nginx not found (apt-get install nginx-light): skipping the nginx baseline');
@@ -170,11 +202,22 @@ async function main(): Promise<void> {
 
   const wrk = which('wrk');
   const tput: Record<string, number> = {};
-  for (const t of targets) tput[t.name] = await maxThroughput(t, CONNECTIONS, SECONDS, wrk, tmp);
-  const tRows = ['| target | req/s | vs direct | vs nginx |', '|---|---|---|---|'];
+  const cpuUs: Record<string, number> = {};
+  for (const t of targets) {
+    const pid = pids[t.name]!;
+    const before = cpuSeconds(pid);
+    const t0 = performance.now();
+    tput[t.name] = await maxThroughput(t, CONNECTIONS, SECONDS, wrk, tmp);
+    // wrk's warm-up run is included in the CPU window, so count its requests at the same rate
+    const requests = tput[t.name]! * ((performance.now() - t0) / 1000);
+    cpuUs[t.name] = ((cpuSeconds(pid) - before) * 1e6) / requests;
+  }
+  const tRows = ['| target | req/s | vs direct | vs nginx | CPU µs/request of that hop |', '|---|---|---|---|---|'];
   for (const t of targets) {
     const r = tput[t.name]!;
-    tRows.push(`| ${t.name} | ${r.toFixed(0)} | ${(r / tput.direct!).toFixed(2)} | ${tput.nginx ? (r / tput.nginx).toFixed(2) : 'n/a'} |`);
+    tRows.push(
+      `| ${t.name} | ${r.toFixed(0)} | ${(r / tput.direct!).toFixed(2)} | ${tput.nginx ? (r / tput.nginx).toFixed(2) : 'n/a'} | ${cpuUs[t.name]!.toFixed(0)} |`,
+    );
   }
   console.log(`max throughput (${wrk ? 'wrk -t1' : 'node:http'} -c${CONNECTIONS}, ${SECONDS}s):\n${tRows.join('\n')}`);
 }

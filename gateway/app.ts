@@ -125,12 +125,11 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
   });
 
   app.addHook('onResponse', (request, reply, done) => {
+    // answers the gateway gave itself (denials); proxied requests are accounted for when they settle
     const state = states.get(request);
-    if (state !== undefined) {
+    if (state !== undefined && state.timing === undefined) {
       metrics.request(state.record, state.model, state.endpoint, reply.statusCode);
-      const t = state.timing;
-      const overheadMs = t === undefined ? performance.now() - state.startedAt : t.dispatchedAt - state.startedAt + t.afterHeadersMs;
-      metrics.overhead(overheadMs / 1000);
+      metrics.overhead((performance.now() - state.startedAt) / 1000);
     }
     done();
   });
@@ -172,12 +171,15 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
     metrics.keyUsed(record, now);
     const timing: ForwardTiming = { dispatchedAt: 0, afterHeadersMs: 0 };
     state.timing = timing;
-    return forward(request, reply, {
+    await forward(request, reply, {
       upstream,
       authorization: deps.upstreamAuthorization,
       body,
       timing,
-      onSettled: (cost, upstreamSeconds) => {
+      onSettled: ({ status, cost, upstreamSeconds }) => {
+        // the reply was hijacked, so onResponse does not run: account for the request here
+        metrics.request(record, state.model, state.endpoint, status);
+        metrics.overhead((timing.dispatchedAt - state.startedAt + timing.afterHeadersMs) / 1000);
         if (upstreamSeconds !== undefined) metrics.upstream(upstreamSeconds);
         if (cost <= 0) return;
         deps.usage.addCredits(record.keyId, cost);
@@ -186,6 +188,7 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
         );
       },
     });
+    return reply;
   }
 
   app.route({ method: [...PROXIED_METHODS], url: '/', handler });

@@ -46,6 +46,11 @@ export function parseIp(text: string | undefined): Ip | undefined {
     s = s.slice(0, pct);
   }
   if (s.includes(':')) {
+    // fast path for what dual-stack sockets report for every IPv4 client (ipaddr's IPv6 parser is slow)
+    if (s.length > 7 && s.slice(0, 7).toLowerCase() === '::ffff:' && s.includes('.')) {
+      const v4 = s.slice(7);
+      return ipaddr.IPv4.isValidFourPartDecimal(v4) ? ipaddr.IPv4.parse(v4) : undefined;
+    }
     if (!ipaddr.IPv6.isValid(s)) return undefined;
     const v6 = ipaddr.IPv6.parse(s);
     return v6.isIPv4MappedAddress() ? v6.toIPv4Address() : v6;
@@ -107,6 +112,19 @@ export function inCidrs(ip: Ip | undefined, list: CidrList): boolean {
 
 const MAX_FORWARDED_HOPS = 32;
 
+// Socket peers repeat (keep-alive, a handful of clients in front of a sidecar) and come from the
+// kernel, not the client, so caching their parse is safe; cleared when full to stay bounded.
+const PEER_CACHE_MAX = 1024;
+const peerCache = new Map<string, Ip | undefined>();
+function parsePeer(peer: string | undefined): Ip | undefined {
+  if (peer === undefined) return undefined;
+  if (peerCache.has(peer)) return peerCache.get(peer);
+  const ip = parseIp(peer);
+  if (peerCache.size >= PEER_CACHE_MAX) peerCache.clear();
+  peerCache.set(peer, ip);
+  return ip;
+}
+
 /**
  * The client address: the socket peer, unless the peer is a trusted proxy; then X-Forwarded-For is
  * walked from the right (the hop our proxy appended) and the first untrusted address wins. Left-hand
@@ -114,7 +132,7 @@ const MAX_FORWARDED_HOPS = 32;
  * Garbage inside that trusted chain makes the client unknown (undefined).
  */
 export function clientIp(peer: string | undefined, forwardedFor: string | string[] | undefined, trusted: CidrList): Ip | undefined {
-  const peerIp = parseIp(peer);
+  const peerIp = parsePeer(peer);
   // trusted.any comes from an empty trustedProxies list, which means "trust no proxy"
   if (peerIp === undefined || forwardedFor === undefined || trusted.any) return peerIp;
   if (!inCidrs(peerIp, trusted)) return peerIp;

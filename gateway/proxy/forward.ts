@@ -1,21 +1,30 @@
 import type { IncomingMessage } from 'node:http';
-import { pipeline } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { UPSTREAM_ERROR_BODY } from '../errors.ts';
 import { isJsonContentType } from '../checks/model.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import { sendUpstream, type Upstream } from './upstream.ts';
-import { scanningStream, TotalTokensScanner } from './usage-scanner.ts';
+import { TotalTokensScanner } from './usage-scanner.ts';
 
-// Forwards one admitted request and streams the answer back. Exactly once per request, when the
-// client connection is done (finished or gone), `onSettled` reports the cost: the last usage
-// total_tokens the response carried, else 1; 0 when the upstream could not be reached at all.
+// Forwards one admitted request and streams the answer back. The reply is hijacked: the upstream
+// response is piped straight into the socket's response (what a plain node:http proxy does), which
+// skips fastify's stream bookkeeping on the hot path. Exactly once per request, when the client
+// connection is done (finished or gone), `onSettled` reports the outcome: the HTTP status sent, and
+// the cost — the last usage total_tokens the response carried, else 1; 0 when the upstream could not
+// be reached at all.
 
 export interface ForwardTiming {
   /** performance.now() when the request was handed to the upstream. */
   dispatchedAt: number;
-  /** Gateway time spent after the upstream answered (headers → reply handed to fastify). */
+  /** Gateway time spent after the upstream answered (headers → response handed to the socket). */
   afterHeadersMs: number;
+}
+
+export interface Settlement {
+  status: number;
+  cost: number;
+  /** Dispatch → end of the upstream response; undefined when it never answered. */
+  upstreamSeconds: number | undefined;
 }
 
 export interface ForwardOptions {
@@ -24,7 +33,7 @@ export interface ForwardOptions {
   /** The buffered body (already read for the model check), or undefined to stream the client's. */
   body: Buffer | undefined;
   timing: ForwardTiming;
-  onSettled: (cost: number, upstreamSeconds: number | undefined) => void;
+  onSettled: (s: Settlement) => void;
 }
 
 function hasStreamedBody(req: IncomingMessage): boolean {
@@ -39,8 +48,10 @@ function scannable(res: IncomingMessage): boolean {
   return isJsonContentType(ct) || (ct !== undefined && ct.toLowerCase().startsWith('text/event-stream'));
 }
 
-export async function forward(request: FastifyRequest, reply: FastifyReply, opts: ForwardOptions): Promise<FastifyReply> {
+export async function forward(request: FastifyRequest, reply: FastifyReply, opts: ForwardOptions): Promise<void> {
   const raw = request.raw;
+  const out = reply.raw;
+  reply.hijack();
   const headers = upstreamRequestHeaders(request.headers, {
     host: opts.upstream.url.host,
     authorization: opts.authorization,
@@ -58,45 +69,51 @@ export async function forward(request: FastifyRequest, reply: FastifyReply, opts
     if (settled) return;
     settled = true;
     if (upstreamRes === undefined || !upstreamRes.complete) exchange.abort();
-    const upstreamSeconds =
-      upstreamRes === undefined ? undefined : ((upstreamEndedAt ?? performance.now()) - opts.timing.dispatchedAt) / 1000;
-    const cost = upstreamRes === undefined ? 0 : (scanner?.end() ?? 1);
-    opts.onSettled(cost, upstreamSeconds);
+    opts.onSettled({
+      status: out.statusCode,
+      cost: upstreamRes === undefined ? 0 : (scanner?.end() ?? 1),
+      upstreamSeconds: upstreamRes === undefined ? undefined : ((upstreamEndedAt ?? performance.now()) - opts.timing.dispatchedAt) / 1000,
+    });
   };
-  reply.raw.once('close', settle);
+  out.once('close', settle);
 
   try {
     upstreamRes = await exchange.response;
   } catch (err) {
-    if (reply.raw.destroyed) return reply; // the client left first; settle() already ran
+    if (out.destroyed || out.headersSent) return; // the client left first; settle() already ran
     request.log.warn({ err: (err as Error).message }, 'upstream request failed');
-    return reply
-      .code(502)
-      .header('content-type', 'application/json; charset=utf-8')
-      .header('x-should-retry', 'true')
-      .send(UPSTREAM_ERROR_BODY);
+    out.writeHead(502, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(UPSTREAM_ERROR_BODY),
+      'x-should-retry': 'true',
+    });
+    out.end(UPSTREAM_ERROR_BODY);
+    return;
   }
   const headersAt = performance.now();
   const res = upstreamRes;
   res.once('end', () => {
     upstreamEndedAt = performance.now();
   });
-  reply.code(res.statusCode ?? 502).headers(downstreamResponseHeaders(res.headers));
-
+  if (out.destroyed) {
+    res.destroy();
+    return;
+  }
+  out.writeHead(res.statusCode ?? 502, downstreamResponseHeaders(res.headers));
   const status = res.statusCode ?? 0;
   if (request.method === 'HEAD' || status === 204 || status === 304) {
     res.resume(); // no body may follow: drain so the keep-alive socket goes back to the pool
-    opts.timing.afterHeadersMs = performance.now() - headersAt;
-    return reply.send();
-  }
-  let payload: NodeJS.ReadableStream = res;
-  if (scannable(res)) {
-    scanner = new TotalTokensScanner();
-    const tap = scanningStream(scanner);
-    // pipeline: when fastify destroys the tap (client gone), the upstream response is destroyed too
-    pipeline(res, tap, () => {});
-    payload = tap;
+    out.end();
+  } else {
+    if (scannable(res)) {
+      const s = (scanner = new TotalTokensScanner());
+      // an observer beside pipe(): sees every chunk, adds no stream of its own
+      res.on('data', (chunk: Buffer) => s.push(chunk));
+    }
+    res.pipe(out);
+    // an upstream failure mid-body cannot be reported any more: cut the client off so it notices
+    res.once('error', () => out.destroy());
+    res.once('aborted', () => out.destroy());
   }
   opts.timing.afterHeadersMs = performance.now() - headersAt;
-  return reply.send(payload);
 }

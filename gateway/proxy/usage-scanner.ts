@@ -1,5 +1,3 @@
-import { Transform, type TransformCallback } from 'node:stream';
-
 // Finds the cost of a response while it streams through, without buffering it: the value of the
 // LAST `"total_tokens": <int>` in the bytes. That covers a JSON body (`usage.total_tokens`) and an SSE
 // stream (the final chunk carrying usage; providers that repeat cumulative usage on every chunk end
@@ -107,14 +105,4 @@ export class TotalTokensScanner {
     }
     return this.#value;
   }
-}
-
-/** A pass-through stream that feeds what flows through it to `scanner`. */
-export function scanningStream(scanner: TotalTokensScanner): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
-      scanner.push(chunk);
-      cb(null, chunk);
-    },
-  });
 }
