@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+# One image for both `nemokeys operator` and `nemokeys gateway`. Node 24 runs the TypeScript sources
+# directly (type stripping), so there is no build step: the runtime stage is production node_modules plus
+# the source folders the CLI needs. test/chart-image.test.ts reproduces this stage from the COPY lines below.
+
+FROM node:24-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Production dependencies only; none of them needs an install script.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+FROM node:24-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY bin ./bin
+COPY api ./api
+COPY kube ./kube
+COPY operator ./operator
+COPY gateway ./gateway
+COPY cli ./cli
+# Numeric so Kubernetes can verify runAsNonRoot; 1000 is the image's `node` user.
+USER 1000:1000
+EXPOSE 8000 8080 8081 9090
+ENTRYPOINT ["node", "--disable-warning=ExperimentalWarning", "bin/nemokeys.ts"]
+CMD ["--help"]
