@@ -3,7 +3,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { CHART_CRDS_DIR, REPO_CRDS_DIR } from '../charts/sync-crds.ts';
 import { CHART_DIR, ensureHelm, helmTemplateText, renderChart, runTool, type K8sObject } from './support/helm.ts';
 
@@ -107,6 +107,32 @@ describe.skipIf(!helm)('helm chart', () => {
     expect(monitors).toHaveLength(2);
     for (const m of monitors) expect((m.spec as { endpoints: { honorLabels: boolean }[] }).endpoints[0]!.honorLabels).toBe(true);
     expect((one(on, 'Service', 'nk-nemokeys-gateway-metrics').spec as { selector: unknown }).selector).toEqual({ app: 'router' });
+  });
+
+  it('passes --no-leader-elect (the CLI elects by default) and grants no Lease rights when election is off', async () => {
+    const objs = await renderChart(helm!, { set: { 'operator.leaderElection.enabled': false } });
+    const args = podSpec(one(objs, 'Deployment')).containers[0]!.args;
+    expect(args).toContain('--no-leader-elect');
+    expect(args).not.toContain('--leader-elect');
+    expect(find(objs, 'Role', 'nk-nemokeys-operator-leader-election')).toHaveLength(0);
+  });
+
+  it('passes only flags the CLI knows (operator Deployment, gateway sidecar example)', async () => {
+    const flagsOf = (args: string[]) => args.filter((a) => a.startsWith('--')).map((a) => a.split('=')[0]!);
+    const help = async (cmd: string) => {
+      const res = await runTool(process.execPath, [join(CHART_DIR, '..', '..', 'bin', 'nemokeys.ts'), cmd, '--help']);
+      expect(res.code, res.stderr).toBe(0);
+      return res.stdout;
+    };
+    const objs = await renderChart(helm!, { set: { 'operator.leaderElection.enabled': true } });
+    const opHelp = await help('operator');
+    for (const f of flagsOf(podSpec(one(objs, 'Deployment')).containers[0]!.args)) expect(opHelp, f).toContain(f);
+    const example = parseAllDocuments(await readFile(join(CHART_DIR, 'examples', 'router-with-gateway.yaml'), 'utf8'))
+      .map((d) => d.toJS() as K8sObject).find((o) => o.kind === 'Deployment')!;
+    const sidecar = podSpec(example).containers.find((c) => c.name === 'nemokeys-gateway')!;
+    expect(sidecar.args[0]).toBe('gateway');
+    const gwHelp = await help('gateway');
+    for (const f of flagsOf(sidecar.args)) expect(gwHelp, f).toContain(f);
   });
 
   const invalid: [string, Record<string, string | number | boolean>, RegExp][] = [
