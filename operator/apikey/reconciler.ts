@@ -39,6 +39,11 @@ export interface ApiKeyReconcilerDeps {
 }
 
 export const CACHE_WAIT_MS = 200;
+/**
+ * Requeues are capped: timers overflow past 2^31-1 ms (~24.8 days) and fire at once, and a wall-clock
+ * recheck every few hours is harmless (an unchanged object plans zero writes).
+ */
+export const MAX_REQUEUE_MS = 6 * 3_600_000;
 
 function rvAtLeast(cached: string | undefined, written: string): boolean {
   if (cached === undefined) return false;
@@ -103,7 +108,7 @@ export function createApiKeyReconciler(deps: ApiKeyReconcilerDeps): Reconciler &
     else deps.metrics?.observe(key, spec.team ?? '', p.status ?? apiKey.status);
     // Writes just happened: look again once the caches show them (then the plan is a no-op or the next step).
     if (written.expectations.length > 0) return { requeueAfterMs: Math.min(CACHE_WAIT_MS, p.requeueAfterMs ?? CACHE_WAIT_MS) };
-    return p.requeueAfterMs !== undefined ? { requeueAfterMs: p.requeueAfterMs } : {};
+    return p.requeueAfterMs !== undefined ? { requeueAfterMs: Math.min(p.requeueAfterMs, MAX_REQUEUE_MS) } : {};
   };
 
   return {

@@ -1,0 +1,173 @@
+// The ApiKey/Team controllers against the real API server: issue, scopes, revocation, lost Secret,
+// deletion, idempotency, and that the plaintext never leaves the workload Secret.
+import { execFileSync } from 'node:child_process';
+import { CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiKeyStatus } from '../api/apikey.ts';
+import { API_VERSION, FINALIZER, GROUP, KINDS, LABELS, RECORD_DATA_KEY, VERSION } from '../api/constants.ts';
+import { parseKey, verifyKey } from '../api/keyformat.ts';
+import { parseKeyRecord, type KeyRecord } from '../api/record.ts';
+import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from './support/cluster.ts';
+import { eventually, startTestOperator, type TestOperator } from './support/operator.ts';
+
+const RUN = Math.random().toString(36).slice(2, 7);
+const NS = `op-${RUN}`;
+const RECORDS = `op-records-${RUN}`;
+const AK = { group: GROUP, version: VERSION, plural: KINDS.apiKey.plural };
+const TEAM = { group: GROUP, version: VERSION, plural: KINDS.team.plural };
+
+describe.skipIf(!hasCluster())('operator controllers on a real API server', () => {
+  let op: TestOperator;
+  const kc = () => adminKubeConfig();
+  const core = () => kc().makeApiClient(CoreV1Api);
+  const custom = () => kc().makeApiClient(CustomObjectsApi);
+  const getKey = async (name: string) => (await custom().getNamespacedCustomObject({ ...AK, namespace: NS, name })) as { metadata: { resourceVersion: string; finalizers?: string[] }; status?: ApiKeyStatus };
+  const createKey = (name: string, spec: Record<string, unknown>) =>
+    custom().createNamespacedCustomObject({ ...AK, namespace: NS, body: { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name }, spec } });
+  const createTeam = (name: string, spec: Record<string, unknown>) =>
+    custom().createNamespacedCustomObject({ ...TEAM, namespace: NS, body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name }, spec } });
+  const ready = (s: ApiKeyStatus | undefined) => s?.conditions?.find((c) => c.type === 'Ready');
+  const waitReady = (name: string, reason?: string) =>
+    eventually(async () => {
+      const k = await getKey(name);
+      const r = ready(k.status);
+      return (reason ? r?.reason === reason : r?.status === 'True') && k.status?.currentKeyId ? k : undefined;
+    }, 30_000, `ApiKey ${name} Ready${reason ? ` (${reason})` : ''}`);
+  const records = async () => (await core().listNamespacedSecret({ namespace: RECORDS, labelSelector: `${LABELS.record}=true` })).items;
+  const recordOf = async (keyId: string): Promise<KeyRecord | undefined> => {
+    const s = (await records()).find((r) => r.metadata?.name === `nemokeys-key-${keyId}`);
+    const p = s && parseKeyRecord(Buffer.from(s.data![RECORD_DATA_KEY]!, 'base64').toString());
+    return p?.ok ? p.record : undefined;
+  };
+  const plaintextOf = (s: V1Secret, dataKey = 'api-key') => Buffer.from(s.data![dataKey]!, 'base64').toString();
+  const events = async () => (await core().listNamespacedEvent({ namespace: NS })).items;
+  const reconciles = async () =>
+    (await op.metricsText()).split('\n').filter((l) => l.startsWith('nemokeys_operator_reconcile_total{controller="apikey"')).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+
+  beforeAll(async () => {
+    op = await startTestOperator({ recordsNamespace: RECORDS });
+    await core().createNamespace({ body: { metadata: { name: NS } } });
+    await createTeam('payments', { allowedModels: ['gpt-4o', 'gpt-4o-mini'], allowedEndpoints: ['/chat/completions', '/embeddings'] });
+  });
+  afterAll(async () => {
+    await op?.stop();
+  });
+
+  it('Team + ApiKey become Ready: well-formed key in the Secret, its hash in the record, status and printer columns filled', async () => {
+    await createKey('checkout', { team: 'payments', environment: 'prod', allowedModels: ['gpt-4o'], expiration: '90d' });
+    const k = await waitReady('checkout');
+    const secret = await core().readNamespacedSecret({ namespace: NS, name: 'checkout' });
+    const key = plaintextOf(secret);
+    const parsed = parseKey(key);
+    expect(parsed).toMatchObject({ ok: true, environment: 'prod', keyId: k.status!.currentKeyId });
+    expect(secret.metadata?.annotations?.[`${GROUP}/key-id`]).toBe(k.status!.currentKeyId);
+    expect(secret.metadata?.ownerReferences).toEqual([expect.objectContaining({ kind: 'ApiKey', name: 'checkout', controller: true, blockOwnerDeletion: true })]);
+    const rec = await eventually(() => recordOf(k.status!.currentKeyId!), 10_000, 'record');
+    expect(verifyKey(key, rec.hash)).toBe(true);
+    expect(rec).toMatchObject({ state: 'Active', revoked: false, team: 'payments', scopes: { models: ['gpt-4o'], endpoints: ['/chat/completions', '/embeddings'] } });
+    expect(k.metadata.finalizers).toContain(FINALIZER);
+    expect(k.status).toMatchObject({ secretName: 'checkout', observedGeneration: 1, keys: [{ state: 'Active', hint: key.slice(-4) }] });
+    expect(Date.parse(k.status!.expiresAt!) - Date.parse(k.status!.keys![0]!.createdAt)).toBe(90 * 86_400_000);
+    // Team status
+    const team = await eventually(async () => {
+      const t = (await custom().getNamespacedCustomObject({ ...TEAM, namespace: NS, name: 'payments' })) as { status?: { keys?: number; conditions?: { type: string; status: string }[] } };
+      return t.status?.keys === 1 ? t : undefined;
+    }, 10_000, 'team status');
+    expect(team.status!.conditions).toContainEqual(expect.objectContaining({ type: 'Ready', status: 'True' }));
+    // kubectl get apikeys: TEAM READY KEY ID EXPIRES LAST USED REQUESTS AGE
+    const out = execFileSync(clusterKubectl(), ['--kubeconfig', clusterKubeconfig(), 'get', 'apikeys', '-n', NS, 'checkout'], { encoding: 'utf8' });
+    const [header, row] = out.trim().split('\n');
+    expect(header).toMatch(/TEAM\s+READY\s+KEY ID\s+EXPIRES\s+LAST USED\s+REQUESTS\s+AGE/);
+    expect(row).toContain('payments');
+    expect(row).toContain('True');
+    expect(row).toContain(k.status!.currentKeyId!);
+    expect(row).toContain(k.status!.expiresAt!.slice(0, 10));
+  });
+
+  it('three resyncs of a Ready ApiKey change no resourceVersion', async () => {
+    const k = await waitReady('checkout');
+    await new Promise((r) => setTimeout(r, 1500)); // let in-flight follow-ups settle
+    const before = { key: (await getKey('checkout')).metadata.resourceVersion, secret: (await core().readNamespacedSecret({ namespace: NS, name: 'checkout' })).metadata?.resourceVersion, records: (await records()).map((r) => `${r.metadata?.name}@${r.metadata?.resourceVersion}`).sort() };
+    for (let i = 0; i < 3; i++) {
+      const n = await reconciles();
+      op.enqueue('apikey', `${NS}/checkout`);
+      await eventually(async () => (await reconciles()) > n, 10_000, 'a reconcile');
+    }
+    const after = { key: (await getKey('checkout')).metadata.resourceVersion, secret: (await core().readNamespacedSecret({ namespace: NS, name: 'checkout' })).metadata?.resourceVersion, records: (await records()).map((r) => `${r.metadata?.name}@${r.metadata?.resourceVersion}`).sort() };
+    expect(after).toEqual(before);
+    expect(k.status?.currentKeyId).toBeDefined();
+  });
+
+  it('a missing Team → TeamNotFound, fixed as soon as the Team appears', async () => {
+    await createKey('orphan', { team: 'later' });
+    await eventually(async () => ready((await getKey('orphan')).status)?.reason === 'TeamNotFound', 20_000, 'TeamNotFound');
+    const k = await getKey('orphan');
+    expect(ready(k.status)!.message).toMatch(/Team "later" not found/);
+    expect(k.status?.currentKeyId).toBeUndefined();
+    await createTeam('later', { allowedModels: ['*'] });
+    await waitReady('orphan');
+  });
+
+  it('models outside the team: only the intersection, a condition and an Event naming what was refused', async () => {
+    await createKey('greedy', { team: 'payments', allowedModels: ['gpt-4o', 'o3-pro'] });
+    const k = await waitReady('greedy', 'ScopesRestricted');
+    expect(ready(k.status)!.message).toMatch(/does not allow models o3-pro/);
+    expect((await recordOf(k.status!.currentKeyId!))!.scopes.models).toEqual(['gpt-4o']);
+    await eventually(async () => (await events()).find((e) => e.involvedObject.name === 'greedy' && e.reason === 'ScopesRestricted' && /o3-pro/.test(e.message ?? '')), 10_000, 'ScopesRestricted Event');
+  });
+
+  it('spec.revoked revokes every key id in the records at once', async () => {
+    await createKey('revoke-me', { team: 'payments' });
+    const k = await waitReady('revoke-me');
+    await custom().patchNamespacedCustomObject({ ...AK, namespace: NS, name: 'revoke-me', body: { spec: { revoked: true } } },
+      (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/merge-patch+json'));
+    await eventually(async () => (await recordOf(k.status!.currentKeyId!))?.revoked === true, 20_000, 'record revoked');
+    const after = await eventually(async () => { const s = (await getKey('revoke-me')).status; return ready(s)?.reason === 'Revoked' ? s : undefined; }, 10_000, 'Revoked status');
+    expect(after.keys![0]).toMatchObject({ state: 'Revoked', revokedReason: expect.stringMatching(/spec.revoked set by user:/) });
+  });
+
+  it('a deleted workload Secret is never re-issued under the same key id: new key id, predecessor Superseded', async () => {
+    await createKey('fragile', { team: 'payments', secret: { name: 'fragile-creds', key: 'OPENAI_API_KEY' } });
+    const k = await waitReady('fragile');
+    const oldId = k.status!.currentKeyId!;
+    await core().deleteNamespacedSecret({ namespace: NS, name: 'fragile-creds' });
+    const next = await eventually(async () => { const s = (await getKey('fragile')).status; return s?.currentKeyId && s.currentKeyId !== oldId ? s : undefined; }, 20_000, 'new key id');
+    expect(next.keys!.map((e) => [e.id, e.state])).toEqual([[oldId, 'Superseded'], [next.currentKeyId, 'Active']]);
+    const secret = await eventually(() => core().readNamespacedSecret({ namespace: NS, name: 'fragile-creds' }), 10_000, 'Secret re-created');
+    expect(parseKey(plaintextOf(secret, 'OPENAI_API_KEY'))).toMatchObject({ ok: true, keyId: next.currentKeyId });
+    expect(await recordOf(oldId)).toMatchObject({ state: 'Superseded', revoked: false });
+    expect(ready(next)!.status).toBe('True');
+    expect(next.conditions!.find((c) => c.type === 'Rotating')).toMatchObject({ status: 'True' });
+  });
+
+  it('deletion: the finalizer removes the records, then the ApiKey is gone', async () => {
+    await createKey('doomed', { team: 'payments' });
+    const k = await waitReady('doomed');
+    const id = k.status!.currentKeyId!;
+    await eventually(() => recordOf(id), 10_000, 'record');
+    await custom().deleteNamespacedCustomObject({ ...AK, namespace: NS, name: 'doomed' });
+    await eventually(async () => (await recordOf(id)) === undefined && !(await records()).some((r) => r.metadata?.name === `nemokeys-key-${id}`), 20_000, 'record deleted');
+    await eventually(async () => { try { await getKey('doomed'); return false; } catch { return true; } }, 10_000, 'ApiKey gone');
+  });
+
+  it('the plaintext appears nowhere but the workload Secrets: status, Events, records, logs, metrics', async () => {
+    const secrets = (await core().listNamespacedSecret({ namespace: NS, labelSelector: `${LABELS.workloadSecret}=true` })).items;
+    const plaintexts = secrets.flatMap((s) => Object.values(s.data ?? {}).map((b) => Buffer.from(b, 'base64').toString()));
+    expect(plaintexts.length).toBeGreaterThanOrEqual(4);
+    const secretParts = plaintexts.map((p) => p.slice(p.lastIndexOf('_') + 1, -6)); // the random secret body
+    const haystacks = {
+      status: JSON.stringify(await custom().listNamespacedCustomObject({ ...AK, namespace: NS })),
+      events: JSON.stringify(await events()),
+      records: JSON.stringify((await records()).map((r) => [r.metadata, Buffer.from(r.data![RECORD_DATA_KEY]!, 'base64').toString()])),
+      logs: op.logs.join('\n'),
+      metrics: await op.metricsText(),
+    };
+    expect(op.logs.length).toBeGreaterThan(0);
+    expect(haystacks.logs).toMatch(/"stream":"audit"/);
+    for (const [where, text] of Object.entries(haystacks)) {
+      for (const part of secretParts) expect(text.includes(part), `plaintext found in ${where}`).toBe(false);
+    }
+    expect(haystacks.metrics).toMatch(/nemokeys_operator_keys\{state="Active"\} [1-9]/);
+    expect(haystacks.metrics).toMatch(/nemokeys_apikey_expiry_timestamp_seconds\{namespace="[^"]+",apikey="checkout",team="payments",key_id="[0-9a-z]{16}"\}/);
+  });
+});
