@@ -107,6 +107,13 @@ describe('pass-through', () => {
     expect(r.json()).toMatchObject({ error: { type: 'api_error', code: 'upstream_unavailable' } });
     expect(limiter.charges).toEqual([]);
   });
+
+  it('a credential node refuses as a header value still gets an answer (502), not a hung request', async () => {
+    const { app, auth } = setup({}, { upstreamAuthorization: 'Bearer bad\nvalue' });
+    const r = await app.inject({ method: 'GET', url: '/v1/models', headers: auth });
+    expect(r.statusCode).toBe(502);
+    expect(upstream.seen).toHaveLength(0);
+  });
 });
 
 describe('costs', () => {

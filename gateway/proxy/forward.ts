@@ -59,7 +59,24 @@ export async function forward(request: FastifyRequest, reply: FastifyReply, opts
   });
   const body = opts.body ?? (hasStreamedBody(raw) ? raw : undefined);
   opts.timing.dispatchedAt = performance.now();
-  const exchange = sendUpstream(opts.upstream, request.method, request.url, headers, body);
+  const badGateway = () => {
+    out.writeHead(502, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(UPSTREAM_ERROR_BODY),
+      'x-should-retry': 'true',
+    });
+    out.end(UPSTREAM_ERROR_BODY);
+  };
+  let exchange: ReturnType<typeof sendUpstream>;
+  try {
+    exchange = sendUpstream(opts.upstream, request.method, request.url, headers, body);
+  } catch (err) {
+    // e.g. an upstreamAuthorization node refuses as a header value: the reply is hijacked, so answer here
+    request.log.error({ err: (err as Error).message }, 'cannot build the upstream request');
+    out.once('close', () => opts.onSettled({ status: out.statusCode, cost: 0, upstreamSeconds: undefined }));
+    badGateway();
+    return;
+  }
 
   let upstreamRes: IncomingMessage | undefined;
   let scanner: TotalTokensScanner | undefined;
@@ -82,12 +99,7 @@ export async function forward(request: FastifyRequest, reply: FastifyReply, opts
   } catch (err) {
     if (out.destroyed || out.headersSent) return; // the client left first; settle() already ran
     request.log.warn({ err: (err as Error).message }, 'upstream request failed');
-    out.writeHead(502, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(UPSTREAM_ERROR_BODY),
-      'x-should-retry': 'true',
-    });
-    out.end(UPSTREAM_ERROR_BODY);
+    badGateway();
     return;
   }
   const headersAt = performance.now();
