@@ -147,7 +147,6 @@ pasted into the router's pod spec; examples/router-with-gateway.yaml shows the s
       path: /healthz
       port: gateway-metrics
     periodSeconds: 10
-    failureThreshold: 3
   resources:
     {{- toYaml .Values.gateway.resources | nindent 4 }}
   securityContext:
