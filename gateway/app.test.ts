@@ -122,13 +122,17 @@ describe('costs', () => {
     ['final SSE chunk', { model: 'gpt-4o-mini', messages: [], stream: true }, '/v1/chat/completions', 7],
     ['no usage reported', { model: 'dall-e-3', prompt: 'cat' }, '/v1/images/generations', 1],
   ])('%s', async (_name, body, url, cost) => {
-    const { app, auth, limiter, usage, record } = setup({ budget: { credits: 1000, period: 'Monthly' } });
+    const { app, auth, limiter, usage, record, metrics } = setup({ budget: { credits: 1000, period: 'Monthly' } });
     const r = await app.inject({ method: 'POST', url, headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
     expect(r.statusCode).toBe(200);
     await new Promise((res) => setImmediate(res));
     expect(limiter.charges).toEqual([cost]);
     expect(limiter.inner.budgetUsed(record.limitsKey, record, NOW)).toBe(cost);
     expect(usage.snapshot()[record.keyId]).toMatchObject({ requests: 1, credits: cost });
+    const text = await metrics.text();
+    expect(text).toMatch(new RegExp(`nemokeys_gateway_requests_total\\{[^}]*endpoint="${url.slice(3)}",code="200"\\} 1`));
+    expect(text).toContain('nemokeys_gateway_overhead_seconds_count 1');
+    expect(text).toContain('nemokeys_gateway_upstream_seconds_count 1');
   });
 });
 

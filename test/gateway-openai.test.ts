@@ -99,6 +99,28 @@ describe('allowed traffic passes through unchanged', () => {
     expect(usage.snapshot()[record.keyId]).toMatchObject({ requests: 1, credits: 7 });
   });
 
+  it('a client leaving mid-stream aborts the upstream stream and is still charged', async () => {
+    const { key, record } = addKey({ budget: { credits: 1000, period: 'Never' } });
+    upstream.holdStreams = true;
+    const aborted = upstream.abortedStreams;
+    const ac = new AbortController();
+    const res = await fetch(`${gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [], stream: true }),
+      signal: ac.signal,
+    });
+    const reader = res.body!.getReader();
+    expect((await reader.read()).done).toBe(false); // the first chunk arrived
+    ac.abort();
+    for (let i = 0; i < 200 && upstream.abortedStreams === aborted; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(upstream.abortedStreams).toBe(aborted + 1);
+    upstream.release();
+    // no usage was seen before the client left: the request costs 1
+    for (let i = 0; i < 200 && limiter.budgetUsed(record.limitsKey, record, Date.now()) === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(limiter.budgetUsed(record.limitsKey, record, Date.now())).toBe(1);
+  });
+
   it('embeddings', async () => {
     const { key } = addKey({ scopes: { endpoints: ['/embeddings'], models: ['text-embedding-3-small'] } });
     const res = await client(key).embeddings.create({ model: 'text-embedding-3-small', input: ['a', 'b'], encoding_format: 'float' });

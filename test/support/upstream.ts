@@ -21,6 +21,8 @@ export interface TestUpstream {
   totalTokens: number;
   /** When true, SSE streams pause after their first chunk until release() is called. */
   holdStreams: boolean;
+  /** SSE responses whose connection closed before the stream was finished (client went away). */
+  abortedStreams: number;
   release(): void;
   close(): Promise<void>;
 }
@@ -47,6 +49,7 @@ export async function startUpstream(): Promise<TestUpstream> {
     seen: [],
     totalTokens: 7,
     holdStreams: false,
+    abortedStreams: 0,
     release() {
       const w = releaseWaiters;
       releaseWaiters = [];
@@ -71,6 +74,9 @@ export async function startUpstream(): Promise<TestUpstream> {
       if (req.method === 'POST' && path === '/chat/completions') {
         const content = `echo: ${body.length} bytes`;
         if (payload.stream === true) {
+          res.once('close', () => {
+            if (!res.writableFinished) state.abortedStreams++;
+          });
           void streamChat(res, model, content, usage(), state.holdStreams ? () => new Promise<void>((r) => releaseWaiters.push(r)) : undefined);
           return;
         }
