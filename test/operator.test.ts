@@ -116,6 +116,36 @@ describe.skipIf(!hasCluster())('operator controllers on a real API server', () =
     await eventually(async () => (await events()).find((e) => e.involvedObject.name === 'greedy' && e.reason === 'ScopesRestricted' && /o3-pro/.test(e.message ?? '')), 10_000, 'ScopesRestricted Event');
   });
 
+  it('no model left after the team intersection → Ready=False, no key issued', async () => {
+    await createKey('nothing', { team: 'payments', allowedModels: ['o3-pro'] });
+    await eventually(async () => ready((await getKey('nothing')).status)?.reason === 'NoAllowedModels', 20_000, 'NoAllowedModels');
+    const k = await getKey('nothing');
+    expect(ready(k.status)).toMatchObject({ status: 'False', message: expect.stringMatching(/none of the requested models \(o3-pro\)/) });
+    expect(k.status?.currentKeyId).toBeUndefined();
+  });
+
+  it('Team maxExpiration caps a Never key (Ready, reason ExpirationCapped, capped expiry in the record)', async () => {
+    await createTeam('capped', { allowedModels: ['*'], maxExpiration: '30d' });
+    await createKey('forever', { team: 'capped' });
+    const k = await waitReady('forever', 'ExpirationCapped');
+    expect(ready(k.status)).toMatchObject({ status: 'True', message: expect.stringMatching(/Never exceeds Team "capped" maxExpiration 30d/) });
+    expect(Date.parse(k.status!.expiresAt!) - Date.parse(k.status!.keys![0]!.createdAt)).toBe(30 * 86_400_000);
+    expect((await recordOf(k.status!.currentKeyId!))!.expiresAt).toBe(k.status!.expiresAt);
+  });
+
+  it('usage reports of gateway replicas are summed into status', async () => {
+    const k = await waitReady('checkout');
+    const id = k.status!.currentKeyId!;
+    const report = (gateway: string, requests: number, last: string) => ({
+      metadata: { name: `usage-${gateway}`, labels: { [LABELS.usage]: 'true' } },
+      data: { 'usage.json': JSON.stringify({ gateway, updatedAt: last, keys: { [id]: { requests, credits: requests * 10, lastUsedAt: last } } }) },
+    });
+    await core().createNamespacedConfigMap({ namespace: RECORDS, body: report('a', 3, '2030-01-01T00:00:00Z') });
+    await core().createNamespacedConfigMap({ namespace: RECORDS, body: report('b', 4, '2030-01-02T00:00:00Z') });
+    const s = await eventually(async () => { const st = (await getKey('checkout')).status; return st?.usage?.requests === 7 ? st : undefined; }, 20_000, 'usage in status');
+    expect(s).toMatchObject({ usage: { requests: 7, credits: 70 }, lastUsedAt: '2030-01-02T00:00:00Z', keys: [{ id, requests: 7, credits: 70, lastUsedAt: '2030-01-02T00:00:00Z' }] });
+  });
+
   it('spec.revoked revokes every key id in the records at once', async () => {
     await createKey('revoke-me', { team: 'payments' });
     const k = await waitReady('revoke-me');
