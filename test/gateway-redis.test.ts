@@ -13,6 +13,7 @@ import { startUpstream, type TestUpstream } from './support/upstream.ts';
 // real Redis enforce one rate limit and one budget exactly.
 
 const haveRedis = requireRedis();
+const NOW = Date.now();
 
 describe.skipIf(!haveRedis)('shared Redis limiter', () => {
   let redis: RedisProcess;
@@ -29,7 +30,8 @@ describe.skipIf(!haveRedis)('shared Redis limiter', () => {
       store.replaceAll([]);
       const limiter = await RedisLimiter.connect(redis.url);
       limiters.push(limiter);
-      apps.push(buildApp({ records: store, usage: new UsageTracker(), upstream: upstream.url, limiter }));
+      // one fixed instant: no minute or month boundary can split a test's requests into two windows
+      apps.push(buildApp({ records: store, usage: new UsageTracker(), upstream: upstream.url, limiter, clock: () => NOW }));
     }
   });
   afterAll(async () => {
@@ -81,6 +83,26 @@ describe.skipIf(!haveRedis)('shared Redis limiter', () => {
       probe.disconnect();
     }
     expect(codes).toEqual([200, 200, 200, 429, 429, 429, 429, 429]);
+  });
+
+  it('tokens per minute: admitted while tokens used this minute (charged by either gateway) are below the limit', async () => {
+    const { key: k, record } = key({ rateLimit: { tokensPerMinute: 10 } });
+    const probe = new Redis(redis.url);
+    const tokens = async () => {
+      const keys = await probe.keys(`nemokeys:{${record.limitsKey}}:rate:*`);
+      return keys[0] === undefined ? 0 : Number((await probe.hget(keys[0], 't')) ?? 0);
+    };
+    const codes: number[] = [];
+    try {
+      for (let i = 0; i < 4; i++) {
+        codes.push((await call(i, k)).statusCode);
+        const expected = 7 * codes.filter((c) => c === 200).length;
+        for (let t = 0; t < 200 && (await tokens()) !== expected; t++) await new Promise((r) => setTimeout(r, 10));
+      }
+    } finally {
+      probe.disconnect();
+    }
+    expect(codes).toEqual([200, 200, 429, 429]);
   });
 
   it('two key ids of one ApiKey share the counters (limitsKey)', async () => {
