@@ -45,12 +45,9 @@ export interface RunningOperator {
 }
 
 async function loadControllers(): Promise<RegisterControllers> {
-  // A variable specifier keeps the controllers (written separately) out of this file's type graph
-  // until they exist; the contract is RegisterControllers in runtime/context.ts.
-  const specifier = './controllers.ts';
-  const mod = (await import(specifier)) as { registerControllers?: RegisterControllers };
-  if (typeof mod.registerControllers !== 'function') throw new Error('operator/controllers.ts does not export registerControllers');
-  return mod.registerControllers;
+  // Loaded only when no registerControllers is injected (tests inject stand-ins).
+  const { registerControllers } = await import('./controllers.ts');
+  return registerControllers;
 }
 
 export async function runOperator(opts: OperatorOptions): Promise<RunningOperator> {
