@@ -77,5 +77,7 @@ describe.skipIf(!hasCluster())('expiry reminders with an injected clock', () => 
     expect(metrics).toMatch(/nemokeys_operator_reminders_total\{kind="1d"\} 1/);
     expect(metrics).toMatch(/nemokeys_operator_reminders_total\{kind="expired"\} 1/);
     expect(metrics).toMatch(/nemokeys_operator_keys\{state="Expired"\} 1/);
+    // the alert NemokeysApiKeyExpired reads expiry - time() <= 0: the series must outlive the expiry
+    expect(metrics).toContain(`nemokeys_apikey_expiry_timestamp_seconds{namespace="${NS}",apikey="expiring",team="payments",key_id="${s!.currentKeyId}"} ${Math.floor(Date.parse(s!.expiresAt!) / 1000)}`);
   });
 });

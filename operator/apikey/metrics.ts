@@ -27,7 +27,7 @@ export function createApiKeyMetrics(registry: Registry): ApiKeyMetrics {
   });
   new Gauge({
     name: 'nemokeys_apikey_expiry_timestamp_seconds',
-    help: 'Expiry (unix seconds) of each usable key id that has one',
+    help: 'Expiry (unix seconds) of each usable key id that has one, and of an expired current key id until it is replaced',
     labelNames: ['namespace', 'apikey', 'team', 'key_id'],
     registers,
     collect() {
@@ -35,7 +35,9 @@ export function createApiKeyMetrics(registry: Registry): ApiKeyMetrics {
       for (const [ref, { team, status }] of latest) {
         const [namespace = '', apikey = ''] = ref.split('/');
         for (const k of status.keys ?? []) {
-          if (!k.expiresAt || (k.state !== 'Active' && k.state !== 'Superseded')) continue;
+          // An expired CURRENT key stays exported (NemokeysApiKeyExpired fires on <= 0) until a replacement is current.
+          const exported = k.state === 'Active' || k.state === 'Superseded' || (k.state === 'Expired' && k.id === status.currentKeyId);
+          if (!k.expiresAt || !exported) continue;
           this.set({ namespace, apikey, team, key_id: k.id }, Math.floor(Date.parse(k.expiresAt) / 1000));
         }
       }
