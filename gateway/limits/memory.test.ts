@@ -17,19 +17,17 @@ describe('windows', () => {
     ['Daily', '2026-04-01T00:00:00Z'],
     ['Monthly', '2026-04-01T00:00:00Z'],
   ] as const)('%s budget ends at the next UTC boundary', (period, end) => {
-    expect(budgetWindow({ credits: 1, period }, '2026-01-01T00:00:00Z', T0).endsMs).toBe(Date.parse(end));
+    expect(budgetWindow({ credits: 1, period }, T0).endsMs).toBe(Date.parse(end));
   });
 
   it('Monthly rolls over December into January', () => {
-    const w = budgetWindow({ credits: 1, period: 'Monthly' }, '2026-01-01T00:00:00Z', Date.parse('2026-12-15T10:00:00Z'));
+    const w = budgetWindow({ credits: 1, period: 'Monthly' }, Date.parse('2026-12-15T10:00:00Z'));
     expect(w.endsMs).toBe(Date.parse('2027-01-01T00:00:00Z'));
   });
 
-  it('a lifetime budget never ends; updatedAt (budget reset) starts a new bucket', () => {
-    const a = budgetWindow({ credits: 1, period: 'Never' }, '2026-01-01T00:00:00Z', T0);
-    const b = budgetWindow({ credits: 1, period: 'Never' }, '2026-02-01T00:00:00Z', T0);
-    expect(a.endsMs).toBeUndefined();
-    expect(a.id).not.toBe(b.id);
+  it('a lifetime budget never ends', () => {
+    expect(budgetWindow({ credits: 1, period: 'Never' }, T0).endsMs).toBeUndefined();
+    expect(budgetWindow({ credits: 1, period: 'Never' }, T0 + 1e12).id).toBe(budgetWindow({ credits: 1, period: 'Never' }, T0).id);
   });
 
   it('Retry-After is whole seconds, at least 1, absent for never', () => {
@@ -79,6 +77,14 @@ describe('MemoryLimiter', () => {
     l.charge(record.limitsKey, record, 1, T0);
     for (let i = 0; i < 3; i++) expect(l.admit(record.limitsKey, record, T0)).toMatchObject({ ok: false, reason: 'budget' });
     expect(l.requestsThisMinute(record.limitsKey, T0)).toBe(0);
+  });
+
+  it('predecessor and successor (different updatedAt) spend one budget', () => {
+    const a = makeKeyAndRecord({ budget: { credits: 10, period: 'Monthly' }, limitsKey: 'ns/rotating', updatedAt: '2026-01-01T00:00:00Z' }).record;
+    const b = makeKeyAndRecord({ budget: { credits: 10, period: 'Monthly' }, limitsKey: 'ns/rotating', updatedAt: '2026-03-30T00:00:00Z' }).record;
+    const l = new MemoryLimiter();
+    l.charge(a.limitsKey, a, 10, T0);
+    expect(l.admit(b.limitsKey, b, T0)).toMatchObject({ ok: false, reason: 'budget' });
   });
 
   it('counters are per limitsKey, shared by key ids of one ApiKey', () => {

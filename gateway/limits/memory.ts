@@ -37,7 +37,7 @@ export class MemoryLimiter implements Limiter {
       }
     }
     if (record.budget !== undefined) {
-      const w = budgetWindow(record.budget, record.updatedAt, nowMs);
+      const w = budgetWindow(record.budget, nowMs);
       const budget = this.#budgetCounter(limitsKey, w.id, w.endsMs);
       if (budget.used >= record.budget.credits) {
         return { ok: false, reason: 'budget', retryAfterS: retryAfterSeconds(w.endsMs, nowMs) };
@@ -51,7 +51,7 @@ export class MemoryLimiter implements Limiter {
     if (cost <= 0 || unlimited(record)) return;
     if (record.rateLimit?.tokensPerMinute !== undefined) this.#rateCounter(limitsKey, minuteWindow(nowMs).id).tokens += cost;
     if (record.budget !== undefined) {
-      const w = budgetWindow(record.budget, record.updatedAt, nowMs);
+      const w = budgetWindow(record.budget, nowMs);
       this.#budgetCounter(limitsKey, w.id, w.endsMs).used += cost;
     }
   }
@@ -60,7 +60,7 @@ export class MemoryLimiter implements Limiter {
   budgetUsed(limitsKey: string, record: KeyRecord, nowMs: number): number {
     if (record.budget === undefined) return 0;
     const c = this.#budget.get(limitsKey);
-    return c !== undefined && c.window === budgetWindow(record.budget, record.updatedAt, nowMs).id ? c.used : 0;
+    return c !== undefined && c.window === budgetWindow(record.budget, nowMs).id ? c.used : 0;
   }
 
   /** Requests counted in the current minute (for tests and debugging). */

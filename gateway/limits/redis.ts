@@ -96,7 +96,7 @@ export class RedisLimiter implements Limiter {
   #keys(limitsKey: string, record: KeyRecord, nowMs: number) {
     const tag = `${this.#prefix}{${limitsKey}}`;
     const minute = minuteWindow(nowMs);
-    const budget = record.budget === undefined ? undefined : budgetWindow(record.budget, record.updatedAt, nowMs);
+    const budget = record.budget === undefined ? undefined : budgetWindow(record.budget, nowMs);
     return {
       minute,
       budget,

@@ -2,8 +2,9 @@ import type { KeyRecord } from '../../api/record.ts';
 
 // Window arithmetic shared by the in-process and Redis limiters, so both count in the same buckets.
 // Rate limits use fixed one-minute windows (exact, and cheap to share through Redis). Budgets use the
-// record's period in UTC. The budget window id also carries record.updatedAt, which the operator bumps
-// when it resets a budget: counting then restarts without waiting for the period to end.
+// record's period in UTC. record.updatedAt is deliberately NOT part of a budget window: the operator
+// moves it on any record change, and the key ids of one ApiKey (predecessor and successor during a
+// rotation) carry different values, so keying on it would reset or split the one budget they share.
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -20,22 +21,20 @@ export function minuteWindow(nowMs: number): Window {
   return { id: String(n), endsMs: (n + 1) * MINUTE_MS };
 }
 
-export function budgetWindow(budget: NonNullable<KeyRecord['budget']>, updatedAt: string, nowMs: number): Window {
-  const epoch = Date.parse(updatedAt);
-  const epochId = Number.isNaN(epoch) ? '0' : String(epoch);
+export function budgetWindow(budget: NonNullable<KeyRecord['budget']>, nowMs: number): Window {
   switch (budget.period) {
     case 'Daily': {
       const day = Math.floor(nowMs / DAY_MS);
-      return { id: `d${day}.${epochId}`, endsMs: (day + 1) * DAY_MS };
+      return { id: `d${day}`, endsMs: (day + 1) * DAY_MS };
     }
     case 'Monthly': {
       const d = new Date(nowMs);
       const y = d.getUTCFullYear();
       const m = d.getUTCMonth();
-      return { id: `m${y * 12 + m}.${epochId}`, endsMs: Date.UTC(y, m + 1, 1) };
+      return { id: `m${y * 12 + m}`, endsMs: Date.UTC(y, m + 1, 1) };
     }
     case 'Never':
-      return { id: `n.${epochId}`, endsMs: undefined };
+      return { id: 'n', endsMs: undefined };
   }
 }
 
