@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { DEFAULT_RECORDS_NAMESPACE } from '../api/constants.ts';
 import { loadKubeConfig } from '../kube/config.ts';
 import { buildApp } from './app.ts';
 import type { Limiter } from './limits/limiter.ts';
@@ -151,7 +150,7 @@ export async function runGateway(opts: GatewayOptions): Promise<RunningGateway> 
       synced = Promise.resolve();
       logger.info({ dir: opts.recordsDir }, 'directory mode: usage is exposed in metrics only (no usage reports)');
     } else {
-      const namespace = opts.recordsNamespace ?? DEFAULT_RECORDS_NAMESPACE;
+      const namespace = opts.recordsNamespace as string; // exactly one source, checked above
       const kc = opts.kubeConfig ?? loadKubeConfig({ kubeconfig: opts.kubeconfig });
       const source = startKubernetesSource({ kc, namespace, store: records, logger, informer: opts.informer });
       cleanups.push(() => source.stop());

@@ -175,3 +175,23 @@ describe('usage ConfigMap', () => {
     expect(JSON.parse(cm.data?.[USAGE_DATA_KEY] ?? '')).toEqual(report);
   });
 });
+
+describe('usage reporter shutdown without an API server', () => {
+  it('says so when usage could not be reported, and stays quiet when there was none', async () => {
+    const errors: string[] = [];
+    const logger = { info() {}, warn() {}, error: (_o: object, msg: string) => void errors.push(msg) };
+    const { s, store } = memoryStore();
+    s.failReads = true;
+    const idle = createUsageReporter({ tracker: new UsageTracker(), store, gatewayId: 'gw', logger });
+    await idle.start();
+    await idle.stop();
+    expect(errors).toEqual([]);
+    const tracker = new UsageTracker();
+    const busy = createUsageReporter({ tracker, store, gatewayId: 'gw', logger });
+    await busy.start();
+    tracker.record('k', 1, Date.now());
+    await busy.stop();
+    expect(s.written).toHaveLength(0);
+    expect(errors).toEqual(['stopping with usage that could not be reported; it is missing from ApiKey status']);
+  });
+});

@@ -105,6 +105,9 @@ export function createUsageReporter(opts: UsageReporterOptions): UsageReporter {
       clearInterval(timer);
       await inFlight;
       await flush();
+      if ((!seeded && tracker.dirty) || retryWrite) {
+        logger.error({ gatewayId }, 'stopping with usage that could not be reported; it is missing from ApiKey status');
+      }
     },
   };
 }
