@@ -177,7 +177,8 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
       body,
       timing,
       onSettled: ({ status, cost, upstreamSeconds }) => {
-        // the reply was hijacked, so onResponse does not run: account for the request here
+        // the reply was hijacked, so onResponse (and fastify's completion log) do not run: do it here
+        request.log.info({ keyId: record.keyId, statusCode: status, cost, responseTime: performance.now() - state.startedAt }, 'request completed');
         metrics.request(record, state.model, state.endpoint, status);
         metrics.overhead((timing.dispatchedAt - state.startedAt + timing.afterHeadersMs) / 1000);
         if (upstreamSeconds !== undefined) metrics.upstream(upstreamSeconds);
