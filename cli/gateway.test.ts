@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gatewayOptionsFromFlags, parseListen, UPSTREAM_KEY_ENV, type GatewayFlags } from './gateway.ts';
+import { gatewayOptionsFromFlags, parseListen, REDIS_URL_ENV, UPSTREAM_KEY_ENV, type GatewayFlags } from './gateway.ts';
 
 const base: GatewayFlags = { upstream: 'http://127.0.0.1:4000', recordsNamespace: 'nemokeys-system' };
 
@@ -66,6 +66,13 @@ describe('gatewayOptionsFromFlags', () => {
       upstreamAuthorization: 'Bearer sk-router',
     });
     expect(o.recordsNamespace).toBeUndefined();
+  });
+
+  it('takes the Redis URL from the environment unless --redis is given', () => {
+    expect(gatewayOptionsFromFlags(base, { [REDIS_URL_ENV]: 'redis://:pw@r:6379' }).redis).toBe('redis://:pw@r:6379');
+    expect(gatewayOptionsFromFlags({ ...base, redis: 'redis://other' }, { [REDIS_URL_ENV]: 'redis://:pw@r:6379' }).redis).toBe('redis://other');
+    expect(gatewayOptionsFromFlags(base, { [REDIS_URL_ENV]: '' }).redis).toBeUndefined();
+    expect(() => gatewayOptionsFromFlags(base, { [REDIS_URL_ENV]: 'r:6379' })).toThrow(/\$NEMOKEYS_REDIS_URL: expected a redis:\/\//);
   });
 
   it.each<[string, GatewayFlags, RegExp]>([

@@ -25,6 +25,8 @@ export interface GatewayFlags {
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 /** The router's own credential, if it wants one; from the environment so it never shows in `ps`. */
 export const UPSTREAM_KEY_ENV = 'NEMOKEYS_UPSTREAM_API_KEY';
+/** Default for --redis: a Redis URL may hold a password, which does not belong in the process arguments. */
+export const REDIS_URL_ENV = 'NEMOKEYS_REDIS_URL';
 
 /** `HOST:PORT`, `:PORT`, `PORT` or `[IPv6]:PORT`. */
 export function parseListen(text: string, flag = '--listen'): { host: string; port: number } {
@@ -73,8 +75,9 @@ export function gatewayOptionsFromFlags(flags: GatewayFlags, env: Record<string,
   } catch (err) {
     throw new Error(`--trusted-proxies: ${(err as Error).message}; expected comma-separated CIDRs like 10.0.0.0/8,fd00::/8`);
   }
-  if (flags.redis !== undefined && !/^rediss?:\/\/.+/.test(flags.redis)) {
-    throw new Error('--redis: expected a redis:// or rediss:// URL, e.g. redis://redis:6379/0');
+  const redis = flags.redis ?? (env[REDIS_URL_ENV] || undefined);
+  if (redis !== undefined && !/^rediss?:\/\/.+/.test(redis)) {
+    throw new Error(`${flags.redis !== undefined ? '--redis' : `$${REDIS_URL_ENV}`}: expected a redis:// or rediss:// URL, e.g. redis://redis:6379/0`);
   }
   const logLevel = flags.logLevel ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new Error(`--log-level ${logLevel}: expected one of ${LOG_LEVELS.join(', ')}`);
@@ -88,7 +91,7 @@ export function gatewayOptionsFromFlags(flags: GatewayFlags, env: Record<string,
     ...(flags.recordsNamespace ? { recordsNamespace: flags.recordsNamespace } : { recordsDir: flags.recordsDir }),
     kubeconfig: flags.kubeconfig,
     metricsPort,
-    redis: flags.redis,
+    redis,
     trustedProxies,
     perKeyLabels: flags.perKeyLabels ?? true,
     gatewayId: flags.gatewayId?.trim(),
@@ -128,14 +131,15 @@ export function registerGateway(program: Command): void {
     .option('--records-namespace <ns>', 'watch the key record Secrets the operator writes into this namespace')
     .option('--records-dir <dir>', 'read key records from *.json files in this directory instead (hot reload; usage only in metrics)')
     .option('--metrics-port <n>', 'port of /metrics, /healthz and /readyz', '9090')
-    .option('--redis <url>', 'share rate-limit and budget counters between replicas through Redis')
+    .option('--redis <url>', `share rate-limit and budget counters between replicas through Redis (default: $${REDIS_URL_ENV})`)
     .option('--trusted-proxies <cidrs>', 'comma-separated CIDRs of proxies whose X-Forwarded-For is believed')
     .option('--no-per-key-labels', 'drop apikey/key_id labels from metrics (for very many keys)')
     .option('--gateway-id <id>', 'this replica\'s name in usage reports (default: $POD_NAME or the hostname)')
     .option('--report-interval <duration>', 'how often usage is reported when it changed', '10s')
     .option('--kubeconfig <path>', 'kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--log-level <level>', LOG_LEVELS.join(' | '), 'info')
-    .addHelpText('after', `\nThe router's own credential, if it needs one, is read from $${UPSTREAM_KEY_ENV}.`)
+    .addHelpText('after', `\nEnvironment: $${UPSTREAM_KEY_ENV} is sent to the router as its bearer credential, if it needs one;\n` +
+      `$${REDIS_URL_ENV} is the default for --redis (keeps a Redis password out of the process arguments).`)
     .action(async (flags: GatewayFlags) => {
       const options = gatewayOptionsFromFlags(flags);
       const { runGateway } = await import('../gateway/main.ts');
