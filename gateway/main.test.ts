@@ -4,6 +4,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import type { KeyRecord } from '../api/record.ts';
 import { startDemoUpstream, type DemoUpstream } from './demo-upstream.ts';
 import { redactUrl, runGateway, type RunningGateway } from './main.ts';
 import { makeKeyAndRecord } from './sources/testing.ts';
+import { requireRedis, startRedis } from '../test/support/redis.ts';
 
 // runGateway in directory mode, end to end over real sockets: the record source, the request path,
 // the metrics server and the graceful stop, wired as `nemokeys gateway --records-dir` wires them.
@@ -154,5 +156,55 @@ describe('runGateway shutdown', () => {
   it('redacts the Redis password in messages', () => {
     expect(redactUrl('redis://user:s3cret@redis:6379/0')).toBe('redis://user:***@redis:6379/0');
     expect(redactUrl('redis://redis:6379')).toBe('redis://redis:6379');
+  });
+});
+
+describe.skipIf(!requireRedis())('runGateway with --redis', () => {
+  it('shares one rate limit between replicas through Redis, and quits Redis on stop', async () => {
+    const redis = await startRedis();
+    const probe = new Redis(redis.url);
+    const clients = async () => (String(await probe.client('LIST')).match(/^id=/gm) ?? []).length;
+    const dir = mkdtempSync(join(tmpdir(), 'nemokeys-gw-'));
+    const upstream = await startDemoUpstream();
+    const { key, record } = makeKeyAndRecord({ rateLimit: { requestsPerMinute: 3 }, limitsKey: `rl-${Date.now()}` });
+    writeRecord(dir, record);
+    const baseline = await clients();
+    const start = () =>
+      runGateway({ upstream: upstream.url, recordsDir: dir, redis: redis.url, listen: { host: '127.0.0.1', port: 0 }, metricsPort: 0, logger: pino({ level: 'silent' }) });
+    const a = await start();
+    const b = await start();
+    try {
+      const status = async (gw: RunningGateway) => (await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status;
+      // Per-process counters would allow 3 + 3; one shared counter allows 3 in total.
+      expect([await status(a), await status(b), await status(a), await status(b), await status(a)]).toEqual([200, 200, 200, 429, 429]);
+      expect(await clients()).toBeGreaterThan(baseline);
+    } finally {
+      await a.stop();
+      await b.stop();
+      await expect.poll(clients, { timeout: 5000, interval: 50 }).toBe(baseline);
+      probe.disconnect();
+      await upstream.close();
+      await redis.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails at start with a clear message and no password when Redis is unreachable', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nemokeys-gw-'));
+    try {
+      const err = await runGateway({
+        upstream: 'http://127.0.0.1:1',
+        recordsDir: dir,
+        redis: 'redis://user:s3cret@127.0.0.1:1/0',
+        listen: { host: '127.0.0.1', port: 0 },
+        metricsPort: 0,
+        logger: pino({ level: 'silent' }),
+      }).catch((e: unknown) => e as Error);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toMatch(/^--redis redis:\/\/user:\*\*\*@127\.0\.0\.1:1\/0: cannot connect/);
+      expect((err as Error).message).not.toContain('s3cret');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
