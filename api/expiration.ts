@@ -4,7 +4,7 @@ import { DURATION_REGEX, parseDurationMs } from './duration.ts';
 export const DATETIME_REGEX =
   /^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$/;
 export const EXPIRATION_HINT =
-  'Never, a duration such as 30d or 90d (s, m, h or d), or an RFC 3339 datetime such as 2027-01-31T00:00:00Z';
+  'Never, a duration such as 30d or 90d (unit s, m, h or d; at most 3660d), or an RFC 3339 datetime such as 2027-01-31T00:00:00Z';
 
 export type Expiration =
   | { kind: 'never' }

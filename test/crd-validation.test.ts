@@ -5,11 +5,19 @@ import { join } from 'node:path';
 import { ApiException, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
+import { crdYaml } from '../api/crd.ts';
+import { installCrds } from './controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from './support/cluster.ts';
 
 const NS = 'crd-validation';
 const long = (n: number) => 'a'.repeat(n);
 const many = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i));
+
+/** The Status object's message, as kubectl would print it. */
+function statusMessage(body: unknown): string {
+  const status = typeof body === 'string' ? (JSON.parse(body) as { message?: string }) : (body as { message?: string });
+  return status.message ?? JSON.stringify(body);
+}
 
 type Case = [description: string, kind: 'Team' | 'ApiKey', spec: unknown, expected: RegExp[]];
 const key = (spec: Record<string, unknown>) => ({ team: 'payments', ...spec });
@@ -38,7 +46,7 @@ const invalid: Case[] = [
   ['budget period weekly', 'ApiKey', key({ budget: { credits: 5, period: 'Weekly' } }), [/spec\.budget\.period/, /supported values/]],
   ['too many CIDRs', 'ApiKey', key({ ipAllowlist: many(129, (i) => `10.0.${i}.0/24`) }), [/spec\.ipAllowlist/, /at most 128 items/]],
   ['duplicate models', 'ApiKey', key({ allowedModels: ['gpt-4o', 'gpt-4o'] }), [/spec\.allowedModels\[1\]/, /Duplicate value/]],
-  ['oversized model name', 'ApiKey', key({ allowedModels: [long(300)] }), [/spec\.allowedModels\[0\]/, /at most 253/]],
+  ['oversized model name', 'ApiKey', key({ allowedModels: [long(300)] }), [/spec\.allowedModels\[0\]/, /may not be more than 253/]],
   ['secret data key with slash', 'ApiKey', key({ secret: { key: 'a/b' } }), [/spec\.secret\.key/, /Secret data key/]],
   ['rotation before in weeks', 'ApiKey', key({ rotation: { automatic: true, before: '1w' } }), [/spec\.rotation\.before/, /unit s, m, h or d/]],
   ['restart target kind Pod', 'ApiKey', key({ rotation: { restartTargets: [{ kind: 'Pod', name: 'x' }] } }), [/spec\.rotation\.restartTargets\[0\]\.kind/, /supported values/]],
@@ -63,6 +71,7 @@ describe.skipIf(!hasCluster())('CRD validation on the real API server', () => {
   };
 
   beforeAll(async () => {
+    await installCrds({ kubectl: clusterKubectl(), kubeconfigPath: clusterKubeconfig() }, crdYaml());
     await adminKubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NS } } }).catch(() => {});
   });
 
@@ -77,7 +86,7 @@ describe.skipIf(!hasCluster())('CRD validation on the real API server', () => {
     expect(err, 'the API server accepted an invalid object').toBeInstanceOf(ApiException);
     const e = err as ApiException<unknown>;
     expect([400, 422]).toContain(e.code);
-    const message = typeof e.body === 'string' ? e.body : JSON.stringify(e.body);
+    const message = statusMessage(e.body);
     for (const re of expected) expect(message).toMatch(re);
   });
 
