@@ -1,8 +1,10 @@
 // kube/informer.ts against the real API server. The outage is a TCP proxy between the informer and
 // the shared kube-apiserver that is cut (listener closed, every connection reset) and restored on the
 // same port: to the informer that is exactly an API server going away and coming back, without
-// stopping the server the other test files share.
+// stopping the server the other test files share. A silent watch is the real server frozen with
+// SIGSTOP for a moment (then SIGCONT): connections stay open, nothing flows.
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -148,4 +150,46 @@ describe.skipIf(!hasCluster())('secret informer against the real API server', ()
     expect(names()).toEqual(['managed-1', 'managed-3', 'managed-4']);
     expect(names().some((n) => n.startsWith('unmanaged'))).toBe(false);
   });
+
+  it('detects a silent watch with the watchdog when the API server freezes (SIGSTOP), and recovers after SIGCONT', async () => {
+    const pid = apiserverPid(Number(new URL(admin.getCurrentCluster()!.server).port));
+    const frozenRestarts: string[] = [];
+    const direct = secretInformer({
+      kc: admin, namespace: ns, labelSelector: `${LABEL}=${selectorValue}`,
+      log: pino({ level: 'silent' }), backoff: { baseMs: 100, maxMs: 500 }, relistIntervalMs: 0, watchdogMs: 1500,
+      onRestart: (_r, stage) => frozenRestarts.push(stage),
+    });
+    const seen: string[] = [];
+    direct.onChange((o, change) => seen.push(`${change}:${o.metadata!.name}`));
+    try {
+      await direct.start();
+      seen.length = 0;
+      process.kill(pid, 'SIGSTOP');
+      try {
+        // The watch connection stays open but nothing flows: only the watchdog can notice.
+        await until('the watchdog to fire', () => frozenRestarts.includes('watchdog'), 10_000);
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      await until('re-announce after recovery', () => seen.includes('update:managed-1'));
+      await put('managed-5', true);
+      await until('managed-5 via the new watch', () => direct.get(ns, 'managed-5'));
+    } finally {
+      direct.stop();
+    }
+  });
 });
+
+/** The shared kube-apiserver serving `port` (only this run's control plane listens there). */
+function apiserverPid(port: number): number {
+  const pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try {
+      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      return argv[0]!.endsWith('kube-apiserver') && argv.includes(`--secure-port=${port}`);
+    } catch {
+      return false;
+    }
+  });
+  if (pids.length !== 1) throw new Error(`expected one kube-apiserver on port ${port}, found ${pids.length}`);
+  return Number(pids[0]);
+}
