@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { WorkQueue } from './workqueue.ts';
+import { MAX_TIMER_MS, WorkQueue } from './workqueue.ts';
 
 beforeEach(() => vi.useFakeTimers());
 afterEach(() => vi.useRealTimers());
@@ -68,6 +68,36 @@ describe('WorkQueue', () => {
     expect(await drainReady(q)).toEqual(['k']);
     // The replaced timer must not fire a second time.
     await vi.advanceTimersByTimeAsync(1000);
+    expect(q.depth).toBe(0);
+    expect(q.pendingDelayed).toBe(0);
+  });
+
+  it('addAfter beyond the 2^31-1 ms setTimeout limit waits the full delay (no 1 ms overflow loop)', async () => {
+    const q = new WorkQueue();
+    const ninetyDays = 90 * 86_400_000;
+    expect(ninetyDays).toBeGreaterThan(MAX_TIMER_MS);
+    q.addAfter('far', ninetyDays);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(q.depth).toBe(0);
+    await vi.advanceTimersByTimeAsync(MAX_TIMER_MS);
+    expect(q.depth).toBe(0);
+    expect(q.pendingDelayed).toBe(1);
+    await vi.advanceTimersByTimeAsync(ninetyDays - MAX_TIMER_MS - 2);
+    expect(q.depth).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await drainReady(q)).toEqual(['far']);
+    expect(q.pendingDelayed).toBe(0);
+  });
+
+  it('an earlier addAfter replaces a chained long wait, whose later segments never fire', async () => {
+    const q = new WorkQueue();
+    q.addAfter('k', 3 * MAX_TIMER_MS);
+    await vi.advanceTimersByTimeAsync(MAX_TIMER_MS + 10); // now in the second segment
+    q.addAfter('k', 100);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(await drainReady(q)).toEqual(['k']);
+    q.done('k');
+    await vi.advanceTimersByTimeAsync(3 * MAX_TIMER_MS);
     expect(q.depth).toBe(0);
     expect(q.pendingDelayed).toBe(0);
   });

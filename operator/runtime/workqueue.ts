@@ -5,6 +5,9 @@
 // - addAfter(key, ms) for "recheck after" (expiry, hand-off): the earliest pending deadline wins.
 import { backoffDelay, type BackoffPolicy } from '../../kube/backoff.ts';
 
+/** The longest delay setTimeout honours (a signed 32-bit ms count). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const DEFAULT_QUEUE_BACKOFF: BackoffPolicy = { baseMs: 5, maxMs: 1000_000 };
 
 export interface WorkQueueOptions {
@@ -85,12 +88,27 @@ export class WorkQueue {
     const existing = this.delayed.get(key);
     if (existing && existing.at <= at) return;
     if (existing) clearTimeout(existing.timer);
+    this.delayed.set(key, { at, timer: this.armDelayed(key, ms) });
+  }
+
+  /**
+   * setTimeout fires after 1 ms for delays above 2^31-1 ms (~24.8 days), which would turn a far
+   * "recheck after" (a 90d expiry) into a hot reconcile loop: longer waits are chained in segments.
+   */
+  private armDelayed(key: string, ms: number): NodeJS.Timeout {
+    const segment = Math.min(ms, MAX_TIMER_MS);
     const timer = setTimeout(() => {
+      const entry = this.delayed.get(key);
+      if (entry?.timer !== timer) return;
+      if (ms > segment) {
+        entry.timer = this.armDelayed(key, ms - segment);
+        return;
+      }
       this.delayed.delete(key);
       this.add(key);
-    }, ms);
+    }, segment);
     timer.unref?.();
-    this.delayed.set(key, { at, timer });
+    return timer;
   }
 
   /** Records one more failure of `key` and re-adds it after its backoff; returns that delay. */
