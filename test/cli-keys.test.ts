@@ -8,7 +8,7 @@ import { crdYaml } from '../api/crd.ts';
 import { installCrds } from './controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from './support/cluster.ts';
 import type { ApiKeyObject } from '../cli/keys/model.ts';
-import { cells, runKeys } from '../cli/keys/testing-process.ts';
+import { cells, interferingProxy, runKeys } from '../cli/keys/testing-process.ts';
 
 const suffix = randomBytes(3).toString('hex');
 const NS = `cli-keys-${suffix}`;
@@ -197,10 +197,29 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
       expect((await read('rev-keys')).spec?.revokedKeyIds).toEqual([OLD]);
     });
 
-    it('concurrent --key-id revokes both land (resourceVersion guard + retry on 409)', async () => {
-      const results = await Promise.all([THIRD, FOURTH].map((id) => keys(['revoke', 'rev-keys', '-n', NS, '--key-id', id])));
-      expect(results.map((r) => r.code)).toEqual([0, 0]);
-      expect([...((await read('rev-keys')).spec?.revokedKeyIds ?? [])].sort()).toEqual([OLD, FOURTH, THIRD].sort());
+    it('--key-id re-reads and retries when someone else changed the ApiKey between its read and write', async () => {
+      await create('rev-race', { team: 'checkout' });
+      await patchStatus('rev-race', {
+        currentKeyId: CUR,
+        keys: [OLD, THIRD].map((id) => ({ id, hint: 'abcd', state: 'Superseded' as const, createdAt: minutesAgo(100) })),
+      });
+      let interfered = 0;
+      const proxy = await interferingProxy(adminKubeConfig(), async (path) => {
+        if (!path.includes('/rev-race') || interfered++ > 0) return;
+        // Another writer revokes THIRD after the CLI read the ApiKey, before its write arrives.
+        await custom().patchNamespacedCustomObject({ ...RES, namespace: NS, name: 'rev-race', body: { spec: { revokedKeyIds: [THIRD] } } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+      });
+      try {
+        const r = await runKeys(['revoke', 'rev-race', '-n', NS, '--key-id', OLD], proxy.kubeconfig);
+        expect(r.stderr).toBe('');
+        expect(r.code).toBe(0);
+      } finally {
+        await proxy.close();
+      }
+      // A stale write would have replaced the list and silently un-revoked THIRD.
+      expect(interfered).toBe(2);
+      expect((await read('rev-race')).spec?.revokedKeyIds).toEqual([THIRD, OLD]);
     });
 
     it('warns when the revoked id is the current key', async () => {
