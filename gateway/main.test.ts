@@ -208,3 +208,27 @@ describe.skipIf(!requireRedis())('runGateway with --redis', () => {
     }
   });
 });
+
+describe('runGateway start failures', () => {
+  it('releases what it started when the metrics port is taken', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const taken = (blocker.address() as AddressInfo).port;
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const gatewayPort = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const dir = mkdtempSync(join(tmpdir(), 'nemokeys-gw-'));
+    const opts = { upstream: 'http://127.0.0.1:1', recordsDir: dir, listen: { host: '127.0.0.1', port: gatewayPort }, logger: pino({ level: 'silent' }) };
+    try {
+      await expect(runGateway({ ...opts, metricsPort: taken })).rejects.toThrow(/EADDRINUSE/);
+      // The gateway port opened by the failed start was closed again, so it can be taken now.
+      const gw = await runGateway({ ...opts, metricsPort: 0 });
+      expect(gw.url).toBe(`http://127.0.0.1:${gatewayPort}`);
+      await gw.stop();
+    } finally {
+      blocker.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -185,11 +185,11 @@ export async function runGateway(opts: GatewayOptions): Promise<RunningGateway> 
     });
     // Cleanups run in reverse: the app drains before the reporter's final flush, so that flush
     // carries every request that was answered.
-    const url = await listen(app, host, port);
     cleanups.push(() => closeGracefully(app, graceMs));
+    const url = await listen(app, host, port);
     const metricsApp = buildMetricsServer(metrics, records);
-    const metricsUrl = await listen(metricsApp, host, opts.metricsPort ?? DEFAULT_METRICS_PORT);
     cleanups.push(() => metricsApp.close());
+    const metricsUrl = await listen(metricsApp, host, opts.metricsPort ?? DEFAULT_METRICS_PORT);
     logger.info({ url, metricsUrl, upstream: upstream.origin, gatewayId, reporting: !!reporter }, 'gateway listening');
 
     let stopping: Promise<void> | undefined;
