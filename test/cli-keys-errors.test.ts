@@ -11,6 +11,7 @@ import { GROUP, KINDS, VERSION } from '../api/index.ts';
 import { crdYaml } from '../api/crd.ts';
 import { installCrds } from './controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster, saKubeConfig } from './support/cluster.ts';
+import { classifyKubeError, explainFailure } from '../cli/keys/errors.ts';
 import { CLI_ENTRY, NODE_BIN_DIR, cells, runKeys, runProcess, tempDir, writeKubeconfig } from '../cli/keys/testing-process.ts';
 
 const suffix = randomBytes(3).toString('hex');
@@ -67,6 +68,23 @@ describe.skipIf(!hasCluster())('nemokeys keys errors against the real API server
       const r = await keys(['revoke', 'alpha', '-n', 'default']);
       expect(r.code).toBe(1);
       expect(r.stderr).toContain('There are no ApiKeys in "default"; see every namespace with "keys list -A".');
+    });
+  });
+
+  describe('404s as the real API server sends them', () => {
+    const failureOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => classifyKubeError(e));
+    it('an API group nobody installed classifies as "CRDs missing" (the branch the CLI explains)', async () => {
+      const custom = adminKubeConfig().makeApiClient(CustomObjectsApi);
+      const absent = { group: `absent-${suffix}.example.com`, version: 'v1', plural: 'apikeys', namespace: NS };
+      expect(await failureOf(custom.listNamespacedCustomObject(absent))).toEqual({ kind: 'crd-missing' });
+      expect(await failureOf(custom.getNamespacedCustomObject({ ...absent, name: 'x' }))).toEqual({ kind: 'crd-missing' });
+      expect(explainFailure({ kind: 'crd-missing' }, { verb: 'list', namespace: NS }, { source: 's', context: 'c', server: 'https://x' }))
+        .toContain('the nemokeys CRDs are not installed');
+    });
+    it('a missing ApiKey of an installed CRD is "not found", not "CRDs missing"', async () => {
+      const custom = adminKubeConfig().makeApiClient(CustomObjectsApi);
+      expect(await failureOf(custom.getNamespacedCustomObject({ ...RES, namespace: NS, name: 'nope' })))
+        .toEqual({ kind: 'not-found', resource: 'apikeys', name: 'nope' });
     });
   });
 
