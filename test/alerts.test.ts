@@ -5,51 +5,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { ensurePromtool, promtool } from './support/promtool.ts';
+import { ALERTS, EXPORTED_METRICS, alertRules, dashboardQueries, ensurePromtool, grafanaToPromql, metricNames, promtool, type RulesFile } from './support/promtool.ts';
 
 const CHART = resolve(import.meta.dirname, '..', 'charts', 'nemokeys');
-const ALERTS = join(CHART, 'files', 'alerts.yaml');
-const DASHBOARD = join(CHART, 'files', 'dashboard.json');
 /** promtool unit-test files in charts/nemokeys/tests (expiry spans days, so it has its own file). */
 const UNIT_TESTS = ['alerts.test.yaml', 'expiry.test.yaml'];
-
-/** Every metric the operator and gateway export (names fixed by issue 6). Histograms add _bucket/_sum/_count. */
-export const EXPORTED_METRICS = new Set([
-  'nemokeys_operator_reconcile_total', 'nemokeys_operator_reconcile_errors_total',
-  'nemokeys_operator_reconcile_duration_seconds', 'nemokeys_operator_workqueue_depth', 'nemokeys_operator_leader',
-  'nemokeys_operator_informer_restarts_total', 'nemokeys_operator_keys', 'nemokeys_apikey_expiry_timestamp_seconds',
-  'nemokeys_operator_reminders_total',
-  'nemokeys_gateway_requests_total', 'nemokeys_gateway_denials_total', 'nemokeys_gateway_overhead_seconds',
-  'nemokeys_gateway_upstream_seconds', 'nemokeys_gateway_key_last_used_timestamp_seconds',
-  'nemokeys_gateway_records_loaded', 'nemokeys_gateway_synced', 'nemokeys_gateway_last_sync_timestamp_seconds',
-]);
-
-export function metricNames(expr: string): string[] {
-  const names = expr.match(/\bnemokeys_[a-z0-9_]+/g) ?? [];
-  return [...new Set(names.map((n) => n.replace(/_(bucket|sum|count)$/, '')))];
-}
-
-type Rule = { alert: string; expr: string; for?: string; labels?: Record<string, string> };
-type RulesFile = { groups: { name: string; rules: Rule[] }[] };
-type Panel = { title?: string; targets?: { expr?: string }[]; panels?: Panel[] };
-
-const alertRules = async (): Promise<Rule[]> =>
-  (parse(await readFile(ALERTS, 'utf8')) as RulesFile).groups.flatMap((g) => g.rules);
-
-async function dashboardQueries(): Promise<{ panel: string; expr: string }[]> {
-  const dash = JSON.parse(await readFile(DASHBOARD, 'utf8')) as { panels: Panel[]; templating: { list: { query?: unknown }[] } };
-  const walk = (ps: Panel[]): { panel: string; expr: string }[] => ps.flatMap((p) => [
-    ...(p.targets ?? []).filter((t) => t.expr).map((t) => ({ panel: p.title ?? '?', expr: t.expr! })),
-    ...walk(p.panels ?? []),
-  ]);
-  return walk(dash.panels);
-}
-
-/** Grafana's variables are not PromQL; substitute values of the right type so Prometheus can parse the rest. */
-export function grafanaToPromql(expr: string): string {
-  return expr.replaceAll('$__rate_interval', '5m').replaceAll('$__range', '1h').replaceAll('$__interval', '1m')
-    .replaceAll('$namespace', '.*');
-}
 
 const bin = ensurePromtool();
 
