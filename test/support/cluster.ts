@@ -1,0 +1,36 @@
+// Access to the shared control plane started by test/global-setup.ts. Integration tests use
+// `describe.skipIf(!hasCluster())` so a machine without Go skips them (global setup warns loudly;
+// in CI it fails instead, so skipping can never hide there).
+import { inject } from 'vitest';
+import { KubeConfig } from '@kubernetes/client-node';
+import { serviceAccountKubeConfig } from '../controlplane/controlplane.ts';
+
+export function hasCluster(): boolean {
+  return !!inject('kubeconfig');
+}
+
+/** Path of the shared cluster's admin kubeconfig; throws if there is no cluster. */
+export function clusterKubeconfig(): string {
+  const path = inject('kubeconfig');
+  if (!path) throw new Error('no test control plane (see the warning printed by test/global-setup.ts)');
+  return path;
+}
+
+/** Path of a kubectl binary matching the cluster's version. */
+export function clusterKubectl(): string {
+  const path = inject('kubectl');
+  if (!path) throw new Error('no test control plane (see the warning printed by test/global-setup.ts)');
+  return path;
+}
+
+/** Admin (system:masters) client config for the shared cluster. */
+export function adminKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(clusterKubeconfig());
+  return kc;
+}
+
+/** Bearer-token client config for ServiceAccount ns/name on the shared cluster (RBAC applies). */
+export function saKubeConfig(namespace: string, name: string): Promise<KubeConfig> {
+  return serviceAccountKubeConfig(adminKubeConfig(), namespace, name);
+}
