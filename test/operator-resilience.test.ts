@@ -1,0 +1,100 @@
+// The operator as a real process under failure, on its OWN control plane (the API server is restarted):
+// 30 ApiKeys are created, the operator is SIGKILLed while it issues them, a second operator starts, the
+// API server is stopped and started under it mid-run — and in the end every ApiKey is Ready with
+// exactly one key id (status, Secret and record agree), no duplicate, orphan or lost key, and no
+// plaintext in any log line.
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
+import { crdYaml } from '../api/crd.ts';
+import { KEY_SCANNER_PATTERN } from '../api/keyformat.ts';
+import { spawnOperator, type OperatorProcess } from '../bench/operator-process.ts';
+import { isReady, oneKeyPerApiKeyViolations, readState } from '../bench/operator-state.ts';
+import { installCrds, startControlPlane, type ControlPlane } from './controlplane/controlplane.ts';
+import { hasCluster } from './support/cluster.ts';
+import { eventually } from './support/operator.ts';
+
+const NS = 'resilience-keys';
+const RECORDS = 'resilience-records';
+const N = 30;
+
+describe.skipIf(!hasCluster())('operator crash + API server restart (own control plane, operator as a child process)', () => {
+  let cp: ControlPlane;
+  let kc: KubeConfig;
+  const operators: OperatorProcess[] = [];
+  const start = (identity: string) => {
+    const op = spawnOperator({ kubeconfig: cp.kubeconfigPath, recordsNamespace: RECORDS, leaderElect: false, identity });
+    operators.push(op);
+    return op;
+  };
+  const recordCount = async () => (await readState(kc, NS, RECORDS)).records.length;
+
+  beforeAll(async () => {
+    cp = await startControlPlane({ log: () => {} });
+    kc = cp.kubeConfig();
+    await installCrds(cp, crdYaml());
+    const core = kc.makeApiClient(CoreV1Api);
+    for (const name of [NS, RECORDS]) await core.createNamespace({ body: { metadata: { name } } });
+    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: GROUP, version: VERSION, plural: KINDS.team.plural, namespace: NS,
+      body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name: 'platform' }, spec: { allowedModels: ['*'] } },
+    });
+  });
+  afterAll(async () => {
+    for (const op of operators) await op.stop();
+    await cp?.stop();
+  });
+
+  it('SIGKILL mid-issue, restart, API server restart mid-run → every ApiKey Ready with exactly one key id', async () => {
+    const first = start('operator-1');
+    await first.metricsPort;
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    await Promise.all(Array.from({ length: N }, (_, i) => custom.createNamespacedCustomObject({
+      group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, namespace: NS,
+      body: { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name: `key-${i}` }, spec: { team: 'platform', environment: 'dev', expiration: '30d' } },
+    })));
+
+    // Kill as soon as the first record exists: the operator is in the middle of issuing keys.
+    await eventually(async () => (await recordCount()) > 0, 60_000, 'the first record');
+    first.kill('SIGKILL');
+    expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    const atKill = await readState(kc, NS, RECORDS);
+    const readyAtKill = atKill.apiKeys.filter(isReady).length;
+    // Otherwise the kill did not interrupt anything and this test would prove nothing.
+    expect(readyAtKill).toBeLessThan(N);
+
+    const second = start('operator-2');
+    await second.metricsPort;
+    // Take the API server away while the second operator is issuing the rest.
+    await eventually(async () => (await recordCount()) > atKill.records.length, 60_000, 'progress by the second operator');
+    const progress = await readState(kc, NS, RECORDS);
+    await cp.stopApiServer();
+    await new Promise((r) => setTimeout(r, 2000)); // the outage (scenario, not an assertion)
+    await cp.startApiServer();
+    expect(second.running).toBe(true);
+
+    const final = await eventually(async () => {
+      if (!second.running) throw new Error(`operator-2 exited:\n${second.lines.slice(-20).join('\n')}`);
+      const s = await readState(kc, NS, RECORDS);
+      return s.apiKeys.length === N && s.apiKeys.every(isReady) ? s : undefined;
+    }, 180_000, `all ${N} ApiKeys Ready`);
+    // Let follow-up reconciles (orphan cleanup after the adopted/abandoned issues) settle, then check.
+    const settled = await eventually(async () => {
+      const s = await readState(kc, NS, RECORDS);
+      return oneKeyPerApiKeyViolations(s).length === 0 ? s : undefined;
+    }, 60_000, 'one key id per ApiKey').catch(async () => readState(kc, NS, RECORDS));
+    expect(oneKeyPerApiKeyViolations(settled)).toEqual([]);
+    expect(settled.records).toHaveLength(N);
+    expect(settled.secrets).toHaveLength(N);
+    expect(final.apiKeys).toHaveLength(N);
+
+    // The operator survived the outage by restarting its watches, not by being restarted.
+    expect(second.running).toBe(true);
+    expect(await second.metric('nemokeys_operator_informer_restarts_total')).toBeGreaterThan(0);
+    // Plaintext never reaches logs, across kill, restart and outage.
+    const keyLike = new RegExp(KEY_SCANNER_PATTERN);
+    expect([...first.lines, ...second.lines].filter((l) => keyLike.test(l))).toEqual([]);
+    process.stdout.write(`[resilience] killed operator-1 with ${readyAtKill}/${N} Ready and ${atKill.records.length} records; ` +
+      `API server stopped with ${progress.apiKeys.filter(isReady).length}/${N} Ready\n`);
+  }, 420_000);
+});
