@@ -33,12 +33,12 @@ describe('loadKubeTarget', () => {
     expect(loadKubeTarget({ kubeconfig: two, namespace: 'x' }, noHome).namespace).toBe('x');
   });
   it('reads $KUBECONFIG when there is no flag', () => {
-    expect(loadKubeTarget({}, { ...noHome, KUBECONFIG: two })).toMatchObject({ source: `KUBECONFIG=${two}`, context: 'dev' });
+    expect(loadKubeTarget({}, { ...noHome, KUBECONFIG: two })).toMatchObject({ source: `KUBECONFIG ${two}`, context: 'dev' });
   });
   it.each([
-    ['missing --kubeconfig file', { kubeconfig: join(dir, 'nope') }, noHome, /nope \(--kubeconfig\) does not exist/],
+    ['missing --kubeconfig file', { kubeconfig: join(dir, 'nope') }, noHome, /--kubeconfig .*nope: file not found/],
     ['unknown context lists the known ones', { kubeconfig: two, context: 'stage' }, noHome, /context "stage" is not in .*Contexts there: dev, prod/],
-    ['KUBECONFIG naming no file', {}, { ...noHome, KUBECONFIG: join(dir, 'nope') }, /KUBECONFIG=.*names no existing file/],
-    ['nothing at all', {}, noHome, /no kubeconfig found: pass --kubeconfig, set KUBECONFIG, or create/],
+    ['KUBECONFIG naming no file', {}, { ...noHome, KUBECONFIG: join(dir, 'nope') }, /KUBECONFIG=.*none of these files exist/],
+    ['nothing at all', {}, noHome, /no Kubernetes configuration found: pass --kubeconfig PATH, set KUBECONFIG/],
   ])('%s is a clear error', (_l, flags, env, re) => expect(() => loadKubeTarget(flags, env)).toThrow(re));
 });

@@ -1,11 +1,10 @@
-// Picks the cluster the way kubectl does: --kubeconfig, then $KUBECONFIG, then ~/.kube/config, then the
-// in-cluster ServiceAccount; --context and -n override the context's own. Records where each choice
-// came from so "cannot reach the cluster" can say which kubeconfig and context were used.
-// (Local to the CLI until a shared kube/config.ts exists.)
+// Picks the cluster with the shared kube/config.ts rules (--kubeconfig, $KUBECONFIG, in-cluster,
+// ~/.kube/config), then applies kubectl's --context and -n on top. Records where each choice came
+// from so "cannot reach the cluster" can say which kubeconfig and context were used.
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { SERVICE_ACCOUNT_DIR, describeKubeConfigSource, loadKubeConfig, resolveKubeConfigSource, type KubeConfigEnv } from '../../kube/config.ts';
 import { CliError, type TargetInfo } from './errors.ts';
 
 export interface KubeFlags {
@@ -20,42 +19,18 @@ export interface KubeTarget extends TargetInfo {
   namespace: string;
 }
 
-const IN_CLUSTER_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
-
-function load(kc: KubeConfig, flags: KubeFlags, env: NodeJS.ProcessEnv): string {
-  const home = join(env.HOME ?? homedir(), '.kube', 'config');
+const asCliError = <T>(run: () => T): T => {
   try {
-    if (flags.kubeconfig) {
-      if (!existsSync(flags.kubeconfig)) throw new CliError(`kubeconfig ${flags.kubeconfig} (--kubeconfig) does not exist.`);
-      kc.loadFromFile(flags.kubeconfig);
-      return `--kubeconfig ${flags.kubeconfig}`;
-    }
-    if (env.KUBECONFIG) {
-      const files = env.KUBECONFIG.split(':').filter((f) => f !== '' && existsSync(f));
-      if (files.length === 0) throw new CliError(`KUBECONFIG=${env.KUBECONFIG} names no existing file.`);
-      // Several files are merged like kubectl does (loadFromDefault reads process.env for that).
-      if (files.length === 1 && files[0] !== undefined) kc.loadFromFile(files[0]);
-      else kc.loadFromDefault();
-      return `KUBECONFIG=${env.KUBECONFIG}`;
-    }
-    if (existsSync(home)) {
-      kc.loadFromFile(home);
-      return home;
-    }
-    if (env.KUBERNETES_SERVICE_HOST && existsSync(IN_CLUSTER_TOKEN)) {
-      kc.loadFromCluster();
-      return 'the in-cluster ServiceAccount';
-    }
+    return run();
   } catch (err) {
-    if (err instanceof CliError) throw err;
-    throw new CliError(`cannot read the kubeconfig: ${err instanceof Error ? err.message : String(err)}`);
+    throw err instanceof CliError ? err : new CliError(err instanceof Error ? err.message : String(err));
   }
-  throw new CliError(`no kubeconfig found: pass --kubeconfig, set KUBECONFIG, or create ${home}.`);
-}
+};
 
 export function loadKubeTarget(flags: KubeFlags, env: NodeJS.ProcessEnv = process.env): KubeTarget {
-  const kc = new KubeConfig();
-  const source = load(kc, flags, env);
+  const kubeEnv: KubeConfigEnv = { env, exists: existsSync, home: env.HOME ?? homedir(), serviceAccountDir: SERVICE_ACCOUNT_DIR };
+  const source = asCliError(() => describeKubeConfigSource(resolveKubeConfigSource(flags.kubeconfig, kubeEnv)));
+  const kc = asCliError(() => loadKubeConfig({ kubeconfig: flags.kubeconfig, env: kubeEnv }));
   if (flags.context) {
     if (!kc.getContextObject(flags.context)) {
       const known = kc.getContexts().map((c) => c.name).join(', ') || '<none>';
