@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ApiException, AuthorizationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { ApiException, AuthorizationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster, saKubeConfig } from './support/cluster.ts';
@@ -131,10 +131,13 @@ describe.skipIf(!helm || !hasCluster())('chart on the real API server', () => {
       // Read-only on records: it can neither forge nor delete one.
       expect(await status(core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'forged' } } }))).toBe(403);
       expect(await status(core.deleteNamespacedSecret({ name: 'rec-1', namespace: ns }))).toBe(403);
-      // Its usage report: create and update its own ConfigMap, but not list others' or write elsewhere.
+      // Its usage report: create and patch its own ConfigMap, but not list others' or write elsewhere.
       const cm = { metadata: { name: `usage-${uniq}` }, data: { 'usage.json': '{}' } };
       expect(await status(core.createNamespacedConfigMap({ namespace: ns, body: cm }))).toBe(200);
-      expect(await status(core.replaceNamespacedConfigMap({ name: cm.metadata.name, namespace: ns, body: { ...cm, data: { 'usage.json': '{"a":1}' } } }))).toBe(200);
+      expect(await status(core.patchNamespacedConfigMap({ name: cm.metadata.name, namespace: ns, body: { data: { 'usage.json': '{"a":1}' } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch)))).toBe(200);
+      // Server-side apply only: no plain updates.
+      expect(await status(core.replaceNamespacedConfigMap({ name: cm.metadata.name, namespace: ns, body: cm }))).toBe(403);
       expect(await status(core.listNamespacedConfigMap({ namespace: ns }))).toBe(403);
       expect(await status(core.createNamespacedConfigMap({ namespace: other, body: cm }))).toBe(403);
     });
@@ -143,18 +146,21 @@ describe.skipIf(!helm || !hasCluster())('chart on the real API server', () => {
     const W = 'workloads';
     const operatorRights: [string, string, string, string, boolean][] = [
       ['list', 'keys.nemorouter.io', 'apikeys', '', true], ['watch', 'keys.nemorouter.io', 'teams', '', true],
-      ['update', 'keys.nemorouter.io', 'apikeys', W, true], ['patch', 'keys.nemorouter.io', 'apikeys/status', W, true],
+      ['patch', 'keys.nemorouter.io', 'apikeys', W, true], ['patch', 'keys.nemorouter.io', 'apikeys/status', W, true],
       ['patch', 'keys.nemorouter.io', 'teams/status', W, true], ['update', 'keys.nemorouter.io', 'apikeys/finalizers', W, true],
-      ['watch', '', 'secrets', '', true], ['create', '', 'secrets', W, true], ['delete', '', 'secrets', 'RECORDS', true],
-      ['create', '', 'events', W, true], ['patch', 'events.k8s.io', 'events', W, true],
+      ['watch', '', 'secrets', '', true], ['create', '', 'secrets', W, true], ['patch', '', 'secrets', W, true],
+      ['delete', '', 'secrets', 'RECORDS', true], ['create', '', 'events', W, true],
       ['patch', 'apps', 'deployments', W, true], ['get', 'apps', 'statefulsets', W, true], ['patch', 'apps', 'daemonsets', W, true],
       ['list', '', 'configmaps', 'RECORDS', true], ['watch', '', 'configmaps', 'RECORDS', true],
       ['get', 'coordination.k8s.io', 'leases', 'RECORDS', true], ['update', 'coordination.k8s.io', 'leases', 'RECORDS', true],
       // …and nothing more:
       ['create', 'keys.nemorouter.io', 'apikeys', W, false], ['delete', 'keys.nemorouter.io', 'apikeys', W, false],
-      ['update', 'keys.nemorouter.io', 'teams', W, false], ['delete', 'keys.nemorouter.io', 'teams', W, false],
+      ['update', 'keys.nemorouter.io', 'apikeys', W, false], ['update', 'keys.nemorouter.io', 'apikeys/status', W, false],
+      ['patch', 'keys.nemorouter.io', 'teams', W, false], ['delete', 'keys.nemorouter.io', 'teams', W, false],
+      ['update', '', 'secrets', W, false], ['patch', '', 'events', W, false], ['create', 'events.k8s.io', 'events', W, false],
       ['list', '', 'configmaps', W, false], ['create', '', 'configmaps', 'RECORDS', false],
-      ['update', 'apps', 'deployments', W, false], ['delete', 'apps', 'deployments', W, false], ['create', '', 'pods', W, false],
+      ['list', 'apps', 'deployments', W, false], ['update', 'apps', 'deployments', W, false], ['delete', 'apps', 'deployments', W, false],
+      ['create', '', 'pods', W, false],
       ['get', 'coordination.k8s.io', 'leases', W, false], ['delete', 'coordination.k8s.io', 'leases', 'RECORDS', false],
       ['list', '', 'namespaces', '', false], ['get', '', 'nodes', '', false], ['create', 'rbac.authorization.k8s.io', 'rolebindings', W, false],
       ['create', '', 'serviceaccounts/token', W, false], ['delete', 'apiextensions.k8s.io', 'customresourcedefinitions', '', false],

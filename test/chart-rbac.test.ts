@@ -1,13 +1,14 @@
 // RBAC sufficiency on the real API server: the chart installed for real, then the real operator and the real
 // gateway run with ONLY the chart's ServiceAccounts (bearer tokens, RBAC enforced) through a key's life:
-// issue → record → gateway call → usage report → status → rotation → deletion (finalizer cleans records).
+// issue → record → gateway call → usage report → status → rotation (restart target patched) → deletion
+// (finalizer cleans records).
 // Any missing permission shows up as a step that never completes, or as a 403 in their logs.
 import { execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiKeyStatus } from '../api/apikey.ts';
@@ -95,8 +96,14 @@ describe.skipIf(!helm || !hasCluster())('chart RBAC is sufficient for the real o
   it('issues a key: workload Secret in the app namespace, record in the records namespace, Ready status, Events', async () => {
     await custom().createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: KINDS.team.plural, namespace: app,
       body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name: 'payments' }, spec: { allowedModels: ['gpt-4o-mini'] } } });
-    await custom().createNamespacedCustomObject({ ...AK, namespace: app,
-      body: { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name: 'checkout' }, spec: { team: 'payments' } } });
+    // A restart target: the operator GETs it and patches one pod-template annotation (no kubelet: nothing rolls).
+    await admin.makeApiClient(AppsV1Api).createNamespacedDeployment({ namespace: app, body: {
+      metadata: { name: 'checkout' },
+      spec: { selector: { matchLabels: { app: 'checkout' } }, template: { metadata: { labels: { app: 'checkout' } },
+        spec: { containers: [{ name: 'app', image: 'example.invalid/checkout:1' }] } } },
+    } });
+    await custom().createNamespacedCustomObject({ ...AK, namespace: app, body: { apiVersion: API_VERSION, kind: 'ApiKey',
+      metadata: { name: 'checkout' }, spec: { team: 'payments', rotation: { restartTargets: [{ kind: 'Deployment', name: 'checkout' }] } } } });
     const k = await eventually(async () => {
       const s = (await getKey()).status;
       return s?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' && s.currentKeyId ? s : undefined;
@@ -113,7 +120,7 @@ describe.skipIf(!helm || !hasCluster())('chart RBAC is sufficient for the real o
     await eventually(async () => ((await getKey()).status?.usage?.requests ?? 0) >= 2, 30_000, 'usage in status');
   });
 
-  it('rotates on the annotation and, on deletion, the finalizer removes the records', async () => {
+  it('rotates on the annotation, rolls the restart target and, on deletion, the finalizer removes the records', async () => {
     const before = (await getKey()).status!.currentKeyId!;
     await patchMetadata(admin, { apiVersion: API_VERSION, kind: 'ApiKey', namespace: app, name: 'checkout' },
       { annotations: { [ANNOTATIONS.rotate]: String(Date.now()) } }, { fieldManager: 'nemokeys-chart-test' });
@@ -122,6 +129,10 @@ describe.skipIf(!helm || !hasCluster())('chart RBAC is sufficient for the real o
       return cur && cur !== before ? cur : undefined;
     }, 30_000, 'successor key id');
     await eventually(async () => (await chat(await plaintext())) === 200, 10_000, 'successor accepted');
+    await eventually(async () => {
+      const d = await admin.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: app, name: 'checkout' });
+      return d.spec?.template.metadata?.annotations?.[ANNOTATIONS.restartedFor]?.includes(after);
+    }, 30_000, 'restart target annotated with the successor key id');
     await custom().deleteNamespacedCustomObject({ ...AK, namespace: app, name: 'checkout' });
     await eventually(async () => {
       const left = await core().listNamespacedSecret({ namespace: system, labelSelector: `${LABELS.record}=true` });
