@@ -9,6 +9,11 @@ import type { ApiKeyObject, TeamObject } from './apikey/types.ts';
 import type { OperatorContext } from './runtime/context.ts';
 import { objectKey } from './runtime/types.ts';
 import { createTeamReconciler, kubeTeamStatusWriter } from './team/reconciler.ts';
+import type { ApiKeyWriter } from './apikey/writer.ts';
+import { restartTargetsOf, targetKey } from './rotation/restart-plan.ts';
+import { createRestartReconciler } from './rotation/restart-reconciler.ts';
+import { RestartTargetTracker } from './rotation/restart-status.ts';
+import { createKubeWorkloads, type WorkloadClient } from './rotation/workloads.ts';
 
 // Wires informers → handlers (which ONLY enqueue `namespace/name`) → controllers. Watches are kept
 // small: Secrets only by our labels, records and usage only in the records namespace.
@@ -17,7 +22,23 @@ export const WORKLOAD_SECRET_SELECTOR = `${LABELS.workloadSecret}=true,${LABELS.
 export const RECORD_SELECTOR = `${LABELS.record}=true`;
 export const USAGE_SELECTOR = `${LABELS.usage}=true`;
 
-export async function registerControllers(ctx: OperatorContext): Promise<void> {
+/**
+ * Restart targets are reconciled this long after the first key change that concerns them; changes
+ * arriving meanwhile ride along (the queue keeps the earliest deadline): one rollout for keys that
+ * change together. Short against a rollout, long against the few writes of one rotation.
+ */
+export const RESTART_DEBOUNCE_MS = 2_000;
+
+export interface RegisterOptions {
+  /** Wraps the ApiKey controller's writer (tests: crash injection). */
+  wrapWriter?: (writer: ApiKeyWriter) => ApiKeyWriter;
+  /** Wraps the restart-target controller's workload client (tests: crash injection). */
+  wrapWorkloads?: (workloads: WorkloadClient) => WorkloadClient;
+  restartDebounceMs?: number;
+  recheckMissingTargetMs?: number;
+}
+
+export async function registerControllers(ctx: OperatorContext, opts: RegisterOptions = {}): Promise<void> {
   const ns = ctx.recordsNamespace;
   const apiKeys = ctx.customObjectInformer<ApiKeyObject>({ group: GROUP, version: VERSION, plural: KINDS.apiKey.plural });
   const teams = ctx.customObjectInformer<TeamObject>({ group: GROUP, version: VERSION, plural: KINDS.team.plural });
@@ -34,22 +55,45 @@ export async function registerControllers(ctx: OperatorContext): Promise<void> {
 
   const recordIndex = new RecordIndex(records, ns);
   const usageIndex = new UsageIndex(usage);
+  const writer = (opts.wrapWriter ?? ((w) => w))(createKubeWriter(ctx.kc));
+  const restartTracker = new RestartTargetTracker();
   const apiKeyQueue = ctx.runController(
     createApiKeyReconciler({
       apiKeys, teams, secrets, records, recordIndex, usage: usageIndex,
-      writer: createKubeWriter(ctx.kc),
+      writer,
       clock: ctx.clock,
       recordsNamespace: ns,
       audit: (a) => ctx.audit({ ...a, apiKey: a.apiKey as `${string}/${string}` }),
       metrics: createApiKeyMetrics(ctx.metrics.registry),
+      restartTargets: restartTracker,
     }),
     { workers: 4 },
   );
+  const restartQueue = ctx.runController(
+    createRestartReconciler({
+      apiKeys, secrets, events: writer, tracker: restartTracker, clock: ctx.clock,
+      workloads: (opts.wrapWorkloads ?? ((w) => w))(createKubeWorkloads(ctx.kc)),
+      onTargetStateChange: (key) => apiKeyQueue.enqueue(key),
+      ...(opts.recheckMissingTargetMs !== undefined ? { recheckMissingMs: opts.recheckMissingTargetMs } : {}),
+    }),
+    { workers: 2 },
+  );
+  const debounceMs = opts.restartDebounceMs ?? RESTART_DEBOUNCE_MS;
+  const enqueueTargets = (ak: ApiKeyObject) => {
+    for (const t of restartTargetsOf(ak)) restartQueue.enqueueAfter(targetKey(t), debounceMs);
+  };
+  // Targets are looked at when the key in a Secret changes or an ApiKey's spec does — not on every
+  // status write (usage reports move status all the time; each look is a GET per target).
+  const seenGeneration = new Map<string, number | undefined>();
   const teamQueue = ctx.runController(createTeamReconciler({ teams, apiKeys, write: kubeTeamStatusWriter(ctx.kc), clock: ctx.clock }), { workers: 1 });
 
   const teamOf = (ak: ApiKeyObject) => (ak.spec as { team?: string } | undefined)?.team;
-  apiKeys.onChange((ak) => {
+  apiKeys.onChange((ak, change) => {
     apiKeyQueue.enqueue(objectKey(ak));
+    const generation = ak.metadata?.generation;
+    if (change === 'delete') seenGeneration.delete(objectKey(ak));
+    if (change === 'delete' || !seenGeneration.has(objectKey(ak)) || seenGeneration.get(objectKey(ak)) !== generation) enqueueTargets(ak);
+    if (change !== 'delete') seenGeneration.set(objectKey(ak), generation);
     const team = teamOf(ak);
     if (team) teamQueue.enqueue(`${ak.metadata?.namespace}/${team}`);
   });
@@ -61,6 +105,8 @@ export async function registerControllers(ctx: OperatorContext): Promise<void> {
   secrets.onChange((s) => {
     const owner = s.metadata?.labels?.[LABELS.apiKeyName];
     if (owner) apiKeyQueue.enqueue(`${s.metadata?.namespace}/${owner}`);
+    const ak = owner ? apiKeys.get(s.metadata?.namespace, owner) : undefined;
+    if (ak) enqueueTargets(ak);
   });
   records.onChange((r, change) => {
     recordIndex.update(r, change);

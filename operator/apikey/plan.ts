@@ -4,6 +4,8 @@ import { parseDurationMs } from '../../api/duration.ts';
 import { parseExpiration } from '../../api/expiration.ts';
 import { TeamSpecSchema } from '../../api/team.ts';
 import { keyExpiry } from '../keys/expiry.ts';
+import { restartTargetsOf } from '../rotation/restart-plan.ts';
+import { RESTART_CONDITION, restartTargetsCondition } from '../rotation/restart-status.ts';
 import { DEFAULT_HANDOFF, isTerminal, succeed, type Handoff } from '../keys/lifecycle.ts';
 import { lastManagerOf } from './conditions.ts';
 import { keyEvent } from './events.ts';
@@ -22,6 +24,7 @@ import { desiredWorkloadSecret, inspectWorkloadSecret } from './workload-secret.
 // lifecycle and the crash-safety argument.
 
 const DAY_MS = 86_400_000;
+const optional = <T>(x: T | undefined): T[] => (x === undefined ? [] : [x]);
 const SOON_MS = 7 * DAY_MS;
 
 interface Issue {
@@ -100,11 +103,21 @@ export function plan(inp: PlanInputs, now: Date): Plan {
   for (const r of owned) if (r.record) hashes.set(r.keyId!, r.record.hash);
 
   // Crash recovery: the Secret names a key id status never recorded, and its record verifies it.
+  // The interrupted issue is completed as it would have been: its KeyIssued / KeySuperseded Events
+  // (same names: AlreadyExists if they were sent before the crash), its audit entry (at least once),
+  // and the rotation request it was issued for counts as served — otherwise a pending rotate
+  // annotation would mint a second successor on top of the adopted one.
   const valid = inspection.valid;
+  let adopted = false;
   if (valid && !keys.some((k) => k.id === valid.keyId) && hashes.get(valid.keyId) === valid.hash) {
+    const predecessor = keys.find((k) => k.id === currentId && k.state === 'Active')?.id;
     keys = succeed(keys, currentId, { keyId: valid.keyId, hint: valid.hint, createdAt: recordById.get(valid.keyId)?.createdAt ?? now.toISOString() }, now);
     events.push(keyEvent(inp.name, valid.keyId, 'Normal', 'KeyAdopted', `key id ${valid.keyId} found in Secret ${secretName} with a matching record (an interrupted issue completed)`));
+    events.push(keyEvent(inp.name, valid.keyId, 'Normal', 'KeyIssued', `key id ${valid.keyId} (…${valid.hint}) issued into Secret ${secretName} (completed after an interruption)`));
+    if (predecessor) events.push(keyEvent(inp.name, predecessor, 'Normal', 'KeySuperseded', `key id ${predecessor} superseded by ${valid.keyId}; it stays valid until the hand-off completes`));
+    audit.push({ action: predecessor ? 'rotate' : 'create', apiKey: apiKeyRef, keyId: valid.keyId, actor: operator, reason: 'IssueCompletedAfterInterruption', ...(predecessor ? { relatedKeyId: predecessor } : {}) });
     currentId = valid.keyId;
+    adopted = true;
   }
 
   // Which scopes, and what stops a key from being usable / issued.
@@ -128,7 +141,7 @@ export function plan(inp: PlanInputs, now: Date): Plan {
   const secretHoldsCurrent = current !== undefined && valid?.keyId === current.id && (currentHash === undefined || currentHash === valid.hash);
   if (current && secretHoldsCurrent && currentHash === undefined) hashes.set(current.id, valid!.hash); // record lost: the Secret still proves the hash
   const rotateRequest = meta.annotations?.[ANNOTATIONS.rotate];
-  const rotationRequested = rotateRequest !== undefined && rotateRequest !== prev?.lastRotationRequest;
+  const rotationRequested = rotateRequest !== undefined && rotateRequest !== prev?.lastRotationRequest && !adopted;
   const rotateManager = lastManagerOf(meta.managedFields, ['f:metadata', 'f:annotations', `f:${ANNOTATIONS.rotate}`], [FIELD_MANAGER]);
   const rotateActor = rotateManager ? `user:${rotateManager}` : specActor;
   const currentExpiry = current ? keyExpiry(expiration, new Date(current.createdAt), teamMaxMs).expiresAt : null;
@@ -143,7 +156,7 @@ export function plan(inp: PlanInputs, now: Date): Plan {
     else if (autoAt !== undefined && now.getTime() >= autoAt) issue = { reason: 'AutomaticRotation', predecessor: active, actor: operator };
     else if (current.state === 'Expired' && spec.rotation?.automatic) issue = { reason: 'AutomaticRotation', predecessor: undefined, actor: operator };
   }
-  let lastRotationRequest = prev?.lastRotationRequest;
+  let lastRotationRequest = adopted ? (rotateRequest ?? prev?.lastRotationRequest) : prev?.lastRotationRequest;
   const mintBlocked = blockers.length > 0 || pastDatetime;
   if (issue && !mintBlocked) {
     if (!inp.minted) return { kind: 'mint', environment: spec.environment, reason: issue.reason };
@@ -183,6 +196,7 @@ export function plan(inp: PlanInputs, now: Date): Plan {
     waiting: t.waiting, revokedBySpec: spec.revoked, secretName,
     usage: { requests: prevUsage.requests + t.usageDelta.requests, credits: prevUsage.credits + t.usageDelta.credits },
     lastRotationRequest, soonMs: SOON_MS, now,
+    extraConditions: optional(restartTargetsCondition(restartTargetsOf(ak), inp.restartTargets, prev?.conditions?.find((c) => c.type === RESTART_CONDITION))),
   });
   events.push(...readyEv);
 

@@ -1,6 +1,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Environment } from '../../api/apikey.ts';
 import { generateKey, type GeneratedKey } from '../../api/keyformat.ts';
+import type { RestartTargetTracker } from '../rotation/restart-status.ts';
 import type { Clock, ObjectCache, ReconcileResult, Reconciler } from '../runtime/types.ts';
 import { splitKey } from '../runtime/types.ts';
 import { applyPlan, type Written } from './apply.ts';
@@ -36,6 +37,8 @@ export interface ApiKeyReconcilerDeps {
   expectationTtlMs?: number;
   /** Monotonic ms for expectation TTLs (wall time, not the injectable clock). */
   monotonicNow?: () => number;
+  /** Whether rotation.restartTargets exist, as the restart-target controller last saw them. */
+  restartTargets?: Pick<RestartTargetTracker, 'stateFor'>;
 }
 
 export const CACHE_WAIT_MS = 200;
@@ -88,6 +91,8 @@ export function createApiKeyReconciler(deps: ApiKeyReconcilerDeps): Reconciler &
       recordsNamespace: deps.recordsNamespace,
       operatorIdentity: deps.operatorIdentity ?? 'operator',
     };
+    const restartTargets = apiKey && deps.restartTargets?.stateFor(apiKey);
+    if (restartTargets) inputs.restartTargets = restartTargets;
     const now = deps.clock.now();
     let p = plan(inputs, now);
     let minted: GeneratedKey | undefined;

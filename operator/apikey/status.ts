@@ -27,6 +27,8 @@ export interface StatusInputs {
   lastRotationRequest: string | undefined;
   soonMs: number;
   now: Date;
+  /** Conditions rendered elsewhere (RestartTargets), appended after the four of this file. */
+  extraConditions?: readonly DesiredCondition[];
 }
 
 /** Ready reasons that are worth an Event even though Ready is True. */
@@ -56,6 +58,7 @@ export function buildStatus(s: StatusInputs): { status: ApiKeyStatus; events: Pl
     s.revokedBySpec
       ? { type: 'Revoked', status: 'True', reason: 'RevokedBySpec', message: 'spec.revoked is true: every key id is revoked; set it to false to issue a new key id' }
       : { type: 'Revoked', status: 'False', reason: 'NotRevoked', message: 'spec.revoked is false' },
+    ...(s.extraConditions ?? []),
   ];
   const conditions = mergeConditions(s.previous?.conditions, desired, s.generation, s.now);
   const lastUsedAt = s.keys.map((k) => k.lastUsedAt).filter((t): t is string => t !== undefined).sort((a, b) => Date.parse(a) - Date.parse(b)).at(-1);

@@ -39,6 +39,8 @@ export interface PlanInputs {
   operatorIdentity: string;
   /** Set on the second planning pass, after the apply step generated the key the first pass asked for. */
   minted?: MintedKey;
+  /** `Kind/name` → exists, for spec.rotation.restartTargets; undefined while not checked yet. */
+  restartTargets?: ReadonlyMap<string, boolean>;
 }
 
 export interface PlannedEvent {
