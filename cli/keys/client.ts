@@ -7,6 +7,8 @@ import { loadKubeTarget, type KubeFlags, type KubeTarget } from './kubeconfig.ts
 import { CLI_FIELD_MANAGER, type ApiKeyObject } from './model.ts';
 
 const RES = { group: GROUP, version: VERSION, plural: KINDS.apiKey.plural };
+/** How many existing names an "unknown ApiKey" error lists before it stops. */
+const MAX_SUGGESTIONS = 20;
 
 export class ApiKeyClient {
   readonly target: KubeTarget;
@@ -28,11 +30,11 @@ export class ApiKeyClient {
   }
 
   /** ApiKeys in one namespace, or in all when namespace is undefined (-A). */
-  async list(namespace: string | undefined): Promise<ApiKeyObject[]> {
+  async list(namespace: string | undefined, fieldSelector?: string): Promise<ApiKeyObject[]> {
     const res = await this.call({ verb: 'list', namespace }, () =>
       namespace === undefined
-        ? this.custom.listClusterCustomObject(RES)
-        : this.custom.listNamespacedCustomObject({ ...RES, namespace }),
+        ? this.custom.listClusterCustomObject({ ...RES, fieldSelector })
+        : this.custom.listNamespacedCustomObject({ ...RES, namespace, fieldSelector }),
     ) as { items?: ApiKeyObject[] };
     return res.items ?? [];
   }
@@ -106,13 +108,16 @@ export class ApiKeyClient {
       return `namespace "${namespace}" not found. List namespaces with "kubectl get namespaces".`;
     }
     const here = await this.list(namespace).catch(() => undefined);
-    const elsewhere = await this.list(undefined)
-      .then((all) => all.filter((o) => o.metadata.name === name).map((o) => o.metadata.namespace ?? ''))
+    // The server filters by name, so this stays cheap on a cluster with thousands of ApiKeys.
+    const elsewhere = await this.list(undefined, `metadata.name=${name}`)
+      .then((all) => all.map((o) => o.metadata.namespace ?? ''))
       .catch(() => [] as string[]);
     const parts = [`ApiKey "${name}" not found in namespace "${namespace}".`];
     if (elsewhere.length > 0) parts.push(`It exists in namespace ${elsewhere.map((n) => `"${n}"`).join(', ')}: add -n ${elsewhere[0]}.`);
     if (here && here.length > 0) {
-      parts.push(`ApiKeys in "${namespace}": ${here.map((o) => o.metadata.name).sort().join(', ')}.`);
+      const names = here.map((o) => o.metadata.name).sort();
+      const shown = names.slice(0, MAX_SUGGESTIONS).join(', ');
+      parts.push(`ApiKeys in "${namespace}": ${shown}${names.length > MAX_SUGGESTIONS ? `, … (${names.length} in all)` : ''}.`);
     } else if (here) {
       parts.push(`There are no ApiKeys in "${namespace}"; see every namespace with "keys list -A".`);
     }
