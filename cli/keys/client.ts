@@ -2,13 +2,11 @@
 // with every failure turned into a CliError that says what to do.
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { GROUP, KINDS, VERSION } from '../../api/index.ts';
-import { CliError, classifyKubeError, explainFailure, type CallInfo } from './errors.ts';
+import { CliError, classifyKubeError, explainFailure, unknownApiKeyMessage, type CallInfo } from './errors.ts';
 import { loadKubeTarget, type KubeFlags, type KubeTarget } from './kubeconfig.ts';
 import { CLI_FIELD_MANAGER, type ApiKeyObject } from './model.ts';
 
 const RES = { group: GROUP, version: VERSION, plural: KINDS.apiKey.plural };
-/** How many existing names an "unknown ApiKey" error lists before it stops. */
-const MAX_SUGGESTIONS = 20;
 
 export class ApiKeyClient {
   readonly target: KubeTarget;
@@ -112,16 +110,7 @@ export class ApiKeyClient {
     const elsewhere = await this.list(undefined, `metadata.name=${name}`)
       .then((all) => all.map((o) => o.metadata.namespace ?? ''))
       .catch(() => [] as string[]);
-    const parts = [`ApiKey "${name}" not found in namespace "${namespace}".`];
-    if (elsewhere.length > 0) parts.push(`It exists in namespace ${elsewhere.map((n) => `"${n}"`).join(', ')}: add -n ${elsewhere[0]}.`);
-    if (here && here.length > 0) {
-      const names = here.map((o) => o.metadata.name).sort();
-      const shown = names.slice(0, MAX_SUGGESTIONS).join(', ');
-      parts.push(`ApiKeys in "${namespace}": ${shown}${names.length > MAX_SUGGESTIONS ? `, … (${names.length} in all)` : ''}.`);
-    } else if (here) {
-      parts.push(`There are no ApiKeys in "${namespace}"; see every namespace with "keys list -A".`);
-    }
-    return parts.join(' ');
+    return unknownApiKeyMessage(name, namespace, here?.map((o) => o.metadata.name), elsewhere);
   }
 }
 

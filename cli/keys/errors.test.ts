@@ -1,6 +1,6 @@
 import { ApiException } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { classifyKubeError, explainFailure, type KubeFailure } from './errors.ts';
+import { classifyKubeError, explainFailure, unknownApiKeyMessage, type KubeFailure } from './errors.ts';
 
 const status = (reason: string, message: string, details: object = {}) =>
   JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, message, details });
@@ -69,5 +69,20 @@ describe('explainFailure', () => {
     const text = explainFailure(f, call, target);
     expect(text.length).toBeGreaterThan(20);
     expect(text).not.toContain('\n');
+  });
+});
+
+describe('unknownApiKeyMessage', () => {
+  it.each<[string, string[] | undefined, string[], string]>([
+    ['names the ones that exist, sorted', ['b', 'a'], [], 'ApiKey "x" not found in namespace "ns". ApiKeys in "ns": a, b.'],
+    ['points at another namespace', [], ['other'], 'ApiKey "x" not found in namespace "ns". It exists in namespace "other": add -n other. There are no ApiKeys in "ns"; see every namespace with "keys list -A".'],
+    ['says nothing it could not check', undefined, [], 'ApiKey "x" not found in namespace "ns".'],
+  ])('%s', (_l, here, elsewhere, text) => expect(unknownApiKeyMessage('x', 'ns', here, elsewhere)).toBe(text));
+
+  it('caps a long list', () => {
+    const names = Array.from({ length: 25 }, (_, i) => `k${String(i).padStart(2, '0')}`);
+    const text = unknownApiKeyMessage('x', 'ns', names, []);
+    expect(text).toContain('k19, … (25 in all).');
+    expect(text).not.toContain('k20');
   });
 });

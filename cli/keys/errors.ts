@@ -138,3 +138,23 @@ export function explainFailure(f: KubeFailure, call: CallInfo, target: TargetInf
       return `${call.verb} ${RESOURCE} ${call.name ? `"${call.name}" ` : ''}${scope} failed: ${f.message}`;
   }
 }
+
+/** How many existing names an "unknown ApiKey" error lists before it stops. */
+const MAX_SUGGESTIONS = 20;
+
+/**
+ * "not found", plus what the user probably meant. `here`: names in the namespace (undefined when we
+ * may not list them); `elsewhere`: namespaces holding an ApiKey of that name.
+ */
+export function unknownApiKeyMessage(name: string, namespace: string, here: string[] | undefined, elsewhere: string[]): string {
+  const parts = [`ApiKey "${name}" not found in namespace "${namespace}".`];
+  if (elsewhere.length > 0) parts.push(`It exists in namespace ${elsewhere.map((n) => `"${n}"`).join(', ')}: add -n ${elsewhere[0]}.`);
+  if (here && here.length > 0) {
+    const names = [...here].sort();
+    const more = names.length > MAX_SUGGESTIONS ? `, … (${names.length} in all)` : '';
+    parts.push(`ApiKeys in "${namespace}": ${names.slice(0, MAX_SUGGESTIONS).join(', ')}${more}.`);
+  } else if (here) {
+    parts.push(`There are no ApiKeys in "${namespace}"; see every namespace with "keys list -A".`);
+  }
+  return parts.join(' ');
+}
