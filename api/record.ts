@@ -33,7 +33,7 @@ export const KeyRecordSchema = z
     budget: z.object({ credits: z.number().int().positive(), period: z.enum(BUDGET_PERIODS) }).strict().optional(),
     /** Counters (rate limit, budget) are per ApiKey, shared by all its key ids: this names the bucket. */
     limitsKey: z.string().min(1),
-    /** Bumped when the budget is reset, so counters restart without waiting for the period. */
+    /** When the operator last rendered this record (diagnostics; counters never key on it). */
     updatedAt: timestamp(),
   })
   .strict();
