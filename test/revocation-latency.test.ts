@@ -1,0 +1,87 @@
+// Revocation on the real API server: operator + gateway running, 20 Ready keys, each revoked (spec.revoked)
+// while a client polls the gateway with it → every revocation ends in a 401 with the OpenAI error
+// shape, the record says revoked, and status says Revoked. Latency is printed for information only;
+// bench/revocation.ts is where it is measured (no timed assertions in tests).
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
+import { runGateway, type RunningGateway } from '../gateway/main.ts';
+import { isReady, listApiKeys } from '../bench/operator-state.ts';
+import { measureRevocation, percentile, type RevocationTry } from '../bench/revocation-probe.ts';
+import { adminKubeConfig, hasCluster } from './support/cluster.ts';
+import { eventually, startTestOperator, type TestClock, type TestOperator } from './support/operator.ts';
+import { startUpstream, type TestUpstream } from './support/upstream.ts';
+
+const RUN = Math.random().toString(36).slice(2, 7);
+const NS = `revoke-${RUN}`;
+const RECORDS = `revoke-records-${RUN}`;
+const TRIES = 20;
+
+const wallClock = (): TestClock => ({ now: () => new Date(), set: () => { throw new Error('wall clock'); }, advance: () => { throw new Error('wall clock'); } });
+
+describe.skipIf(!hasCluster())('revocation reaches the gateway', () => {
+  let kc: KubeConfig;
+  let op: TestOperator;
+  let upstream: TestUpstream;
+  let gw: RunningGateway;
+
+  beforeAll(async () => {
+    kc = adminKubeConfig();
+    op = await startTestOperator({ recordsNamespace: RECORDS, clock: wallClock() });
+    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NS } } });
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: KINDS.team.plural, namespace: NS,
+      body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name: 'apps' }, spec: { allowedModels: ['*'] } } });
+    for (let i = 0; i < TRIES; i++) {
+      await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, namespace: NS,
+        body: { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name: `app-${i}` }, spec: { team: 'apps' } } });
+    }
+    upstream = await startUpstream();
+    gw = await runGateway({
+      upstream: upstream.url, recordsNamespace: RECORDS, kubeConfig: adminKubeConfig(),
+      listen: { host: '127.0.0.1', port: 0 }, metricsPort: 0, gatewayId: `revoke-${RUN}`, logger: pino({ level: 'silent' }),
+    });
+    await gw.synced;
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await upstream?.close();
+    await op?.stop();
+  });
+
+  it(`${TRIES} revocations while a client polls: each one ends in a 401 (revoked record, Revoked status)`, async () => {
+    await eventually(async () => {
+      const keys = await listApiKeys(kc, NS);
+      return keys.length === TRIES && keys.every(isReady);
+    }, 90_000, `${TRIES} ApiKeys Ready`);
+    const core = kc.makeApiClient(CoreV1Api);
+    const tries: RevocationTry[] = [];
+    for (let i = 0; i < TRIES; i++) {
+      const name = `app-${i}`;
+      const secret = await core.readNamespacedSecret({ namespace: NS, name });
+      const key = Buffer.from(secret.data!['api-key']!, 'base64').toString('utf8');
+      const t = await measureRevocation({ kc, namespace: NS, name, key, gatewayUrl: gw.url, timeoutMs: 30_000 });
+      expect(t.okBefore).toBeGreaterThan(0);
+      expect(t.error).toMatchObject({ type: expect.any(String), message: expect.any(String) });
+      expect(t.error.message).not.toContain(key);
+      tries.push(t);
+    }
+    expect(tries).toHaveLength(TRIES);
+
+    // The state behind the 401s: every key id revoked in the records and in status (status is the
+    // operator's last write, after the records, so the newest revocation may show there a bit later).
+    const keys = await eventually(async () => {
+      const all = await listApiKeys(kc, NS);
+      return all.every((k) => k.status?.conditions?.some((c) => c.type === 'Revoked' && c.status === 'True')) ? all : undefined;
+    }, 30_000, 'Revoked in every status');
+    for (const k of keys) {
+      expect(k.status?.conditions).toContainEqual(expect.objectContaining({ type: 'Revoked', status: 'True' }));
+      expect(k.status?.keys?.every((e) => e.state === 'Revoked')).toBe(true);
+      expect(gw.records.get(k.status!.currentKeyId!)?.revoked ?? true).toBe(true);
+    }
+    const ms = tries.map((t) => t.ackTo401Ms);
+    process.stdout.write(`[revocation] ${TRIES} tries, API ack → first 401: p50 ${percentile(ms, 50).toFixed(0)} ms, ` +
+      `max ${Math.max(...ms).toFixed(0)} ms (information only; see bench/revocation.ts)\n`);
+  }, 300_000);
+});
