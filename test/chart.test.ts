@@ -1,6 +1,7 @@
 // The Helm chart, rendered by the real helm CLI: lint, CRDs in sync with crds/, hardened operator
 // Deployment, least-privilege RBAC shapes, alerts/dashboard shipped verbatim, and values validation.
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
@@ -37,6 +38,19 @@ describe.skipIf(!helm)('helm chart', () => {
       const res = await runTool(helm!, ['lint', CHART_DIR, '--strict', ...set]);
       expect(res.code, res.stdout + res.stderr).toBe(0);
     }
+  });
+
+  it('packages with CRDs, templates, files and examples, without the promtool tests', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nemokeys-pkg-'));
+    const res = await runTool(helm!, ['package', CHART_DIR, '--destination', dir]);
+    expect(res.code, res.stderr).toBe(0);
+    const list = await runTool('tar', ['-tzf', join(dir, 'nemokeys-0.1.0.tgz')]);
+    const files = list.stdout.split('\n').filter(Boolean);
+    for (const f of ['crds/keys.nemorouter.io_apikeys.yaml', 'files/alerts.yaml', 'files/dashboard.json', 'values.schema.json',
+      'examples/router-with-gateway.yaml', 'templates/operator-rbac.yaml', 'README.md']) {
+      expect(files, f).toContain(`nemokeys/${f}`);
+    }
+    expect(files.filter((f) => f.startsWith('nemokeys/tests/'))).toEqual([]);
   });
 
   it('runs a hardened operator with probes on the health port and leader election', async () => {
