@@ -88,6 +88,8 @@ describe.skipIf(!hasCluster())('automatic rotation with an injected clock', () =
     expect(s1!.keys!.map((k) => [k.id, k.state])).toEqual([[id1, 'Superseded'], [id2, 'Active']]);
     expect(await eventually(async () => (await secretKeyId()) === id2, 10_000, 'Secret switched')).toBe(true);
     expect(await record(id1)).toMatchObject({ state: 'Superseded', revoked: false, expiresAt: new Date(expires1).toISOString() });
+    const [r1, r2] = [await record(id1), await record(id2)];
+    expect({ scopes: r2.scopes, team: r2.team, limitsKey: r2.limitsKey }).toEqual({ scopes: r1.scopes, team: r1.team, limitsKey: r1.limitsKey }); // same scopes, same budget bucket
     expect(Date.parse(s1!.expiresAt!)).toBe(expires1 - 7 * DAY + MIN + 30 * DAY); // the successor has its own full lifetime
     expect(op.logs.map((l) => (l.includes('"stream":"audit"') ? JSON.parse(l) : {})).filter((a) => a.apiKey === `${NS}/auto`))
       .toContainEqual(expect.objectContaining({ action: 'rotate', keyId: id2, relatedKeyId: id1, actor: 'operator', reason: 'AutomaticRotation' }));

@@ -150,7 +150,7 @@ describe.skipIf(!hasCluster())('rotation end to end: operator + gateway + openai
     expect(reasons(id1)).toEqual(['KeyIssued', 'KeyRevoked', 'KeySuperseded']);
     const a = audits().filter((r) => r.apiKey === `${NS}/checkout`);
     expect(a).toContainEqual(expect.objectContaining({ action: 'rotate', keyId: id2, relatedKeyId: id1, reason: 'RotationRequested', actor: expect.stringMatching(/^user:/) }));
-    expect(a).toContainEqual(expect.objectContaining({ action: 'revoke', keyId: id1, actor: 'operator', reason: expect.stringMatching(/hand-off confirmed/) }));
+    expect(a).toContainEqual(expect.objectContaining({ action: 'revoke', keyId: id1, relatedKeyId: id2, actor: 'operator', reason: expect.stringMatching(/hand-off confirmed/) }));
   });
 
   it('a forgotten consumer keeps the predecessor open (its lastUsedAt moving) until maxOverlap revokes it', async () => {

@@ -107,7 +107,7 @@ describe('plan: hand-off of a Superseded predecessor', () => {
     expect(recordIn(p.records, pred.keyId)!.revoked).toBe(row.revoked);
     if (row.reason) expect(entry.revokedReason).toMatch(row.reason);
     if (row.requeue !== undefined) expect(p.requeueAfterMs).toBe(row.requeue);
-    if (row.revoked) expect(p.audit).toContainEqual(expect.objectContaining({ action: 'revoke', keyId: pred.keyId, actor: 'operator' }));
+    if (row.revoked) expect(p.audit).toContainEqual(expect.objectContaining({ action: 'revoke', keyId: pred.keyId, relatedKeyId: succ.keyId, actor: 'operator' }));
   });
 });
 

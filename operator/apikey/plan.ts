@@ -1,7 +1,7 @@
 import { ApiKeySpecSchema, type ApiKeySpec, type KeyEntry } from '../../api/apikey.ts';
 import { ANNOTATIONS, DEFAULT_SECRET_DATA_KEY, FIELD_MANAGER, FINALIZER } from '../../api/constants.ts';
 import { parseDurationMs } from '../../api/duration.ts';
-import { parseExpiration } from '../../api/expiration.ts';
+import { parseExpiration, type Expiration } from '../../api/expiration.ts';
 import { TeamSpecSchema } from '../../api/team.ts';
 import { keyExpiry } from '../keys/expiry.ts';
 import { restartTargetsOf } from '../rotation/restart-plan.ts';
@@ -41,13 +41,22 @@ function handoffOf(spec: ApiKeySpec): Handoff {
   };
 }
 
-/** Instant (ms) at which automatic rotation generates the successor: rotation.before ahead of expiry. */
-function autoRotationAt(spec: ApiKeySpec, current: KeyEntry | undefined): number | undefined {
+/**
+ * Instant (ms) at which automatic rotation generates the successor: rotation.before ahead of expiry,
+ * but never before half the key's lifetime — a `before` at least as long as the lifetime (30d keys with
+ * before: 45d, or a Team maxExpiration shorter than before) would otherwise make every new key due at
+ * once: a rotation loop. And only when the successor would outlive the key: with a fixed datetime
+ * expiration every successor expires at the same instant, so rotating could only churn key ids.
+ */
+function autoRotationAt(spec: ApiKeySpec, current: KeyEntry | undefined, expiration: Expiration, teamMaxMs: number | undefined): number | undefined {
   if (!spec.rotation?.automatic || current?.state !== 'Active' || !current.expiresAt) return undefined;
   const expiresAt = Date.parse(current.expiresAt);
-  const lifetime = expiresAt - Date.parse(current.createdAt);
+  const createdAt = Date.parse(current.createdAt);
+  const lifetime = expiresAt - createdAt;
   const before = (spec.rotation.before && parseDurationMs(spec.rotation.before)) || Math.floor(lifetime / 3);
-  return expiresAt - before;
+  const at = Math.max(expiresAt - before, createdAt + Math.floor(lifetime / 2));
+  const successorExpiry = keyExpiry(expiration, new Date(at), teamMaxMs).expiresAt;
+  return successorExpiry === null || successorExpiry.getTime() > expiresAt ? at : undefined;
 }
 
 function cleanupPlan(records: readonly StoredRecord[], extra: Partial<ApplyPlan> = {}): ApplyPlan {
@@ -145,7 +154,7 @@ export function plan(inp: PlanInputs, now: Date): Plan {
   const rotateManager = lastManagerOf(meta.managedFields, ['f:metadata', 'f:annotations', `f:${ANNOTATIONS.rotate}`], [FIELD_MANAGER]);
   const rotateActor = rotateManager ? `user:${rotateManager}` : specActor;
   const currentExpiry = current ? keyExpiry(expiration, new Date(current.createdAt), teamMaxMs).expiresAt : null;
-  const autoAt = autoRotationAt(spec, current && currentExpiry ? { ...current, expiresAt: currentExpiry.toISOString() } : undefined);
+  const autoAt = autoRotationAt(spec, current && currentExpiry ? { ...current, expiresAt: currentExpiry.toISOString() } : undefined, expiration, teamMaxMs);
   let issue: Issue | undefined;
   if (!spec.revoked) {
     const active = current?.state === 'Active' ? current.id : undefined;
@@ -201,7 +210,7 @@ export function plan(inp: PlanInputs, now: Date): Plan {
   events.push(...readyEv);
 
   const wakes = [...t.wakes];
-  const nextAuto = autoRotationAt(spec, finalCurrent);
+  const nextAuto = autoRotationAt(spec, finalCurrent, expiration, teamMaxMs);
   if (nextAuto !== undefined && nextAuto > now.getTime()) wakes.push(nextAuto);
   const soonest = wakes.filter((w) => w > now.getTime()).sort((a, b) => a - b)[0];
   const result: ApplyPlan = { kind: 'apply', records: recordsPlan.records, deleteRecords: recordsPlan.deleteRecords, status, events, audit };

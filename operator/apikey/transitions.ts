@@ -57,9 +57,9 @@ export function applyTransitions(t: TransitionInputs): TransitionResult {
   const usageDelta = { requests: 0, credits: 0 };
   let currentCapped = false;
   const ev = (keyId: string, type: PlannedEvent['type'], reason: string, message: string) => events.push(keyEvent(t.apiKeyName, keyId, type, reason, message));
-  const revokeKey = (k: KeyEntry, reason: string, actor: string): KeyEntry => {
+  const revokeKey = (k: KeyEntry, reason: string, actor: string, successor?: string): KeyEntry => {
     ev(k.id, 'Normal', 'KeyRevoked', `key id ${k.id} revoked: ${reason}`);
-    audit.push({ action: 'revoke', apiKey: t.apiKeyRef, keyId: k.id, actor, reason });
+    audit.push({ action: 'revoke', apiKey: t.apiKeyRef, keyId: k.id, actor, reason, ...(successor ? { relatedKeyId: successor } : {}) });
     return revoke(k, reason, t.now);
   };
 
@@ -101,7 +101,7 @@ export function applyTransitions(t: TransitionInputs): TransitionResult {
     if (expiryWake !== undefined) wakes.push(expiryWake);
     if (entry.state === 'Superseded') {
       const d = handoffDecision(entry, current, t.handoff, t.now);
-      if (d.revoke) return revokeKey(entry, d.reason, t.operator);
+      if (d.revoke) return revokeKey(entry, d.reason, t.operator, current?.id); // the end of a hand-off names both keys
       if (d.wakeAt !== undefined && Number.isFinite(d.wakeAt)) wakes.push(d.wakeAt);
       waiting.push(`${k.id} waits for ${d.waitingFor}`);
       return entry;

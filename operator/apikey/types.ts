@@ -60,7 +60,7 @@ export interface AuditEntry {
   /** `operator` for automatic actions, `user:<field manager>` for spec / annotation changes. */
   actor: string;
   reason: string;
-  /** rotate: the predecessor key id. */
+  /** rotate: the predecessor key id; revoke at the end of a hand-off: the successor key id. */
   relatedKeyId?: string;
 }
 
