@@ -16,9 +16,10 @@ export interface OperatorProcessOptions {
   leaderElect: boolean;
   leaseNamespace?: string;
   leaseName?: string;
-  /** Leader-election identity (POD_NAME), also the label of its log lines. */
+  /** Leader-election identity (POD_NAME). */
   identity: string;
-  logLevel?: string;
+  /** info or lower: the metrics port is read from the "operator started" info line. */
+  logLevel?: 'trace' | 'debug' | 'info';
   /** Extra Node flags, e.g. --max-old-space-size. */
   nodeArgs?: string[];
 }

@@ -1,0 +1,145 @@
+// Operator at scale on a real API server (its own etcd + kube-apiserver):
+//   npx node bench/operator.ts [N=1000]
+// 1. N ApiKeys exist before the operator starts (creation is timed apart: it is the client's cost);
+// 2. the operator (`nemokeys operator` as a child process) starts → time until all N are Ready, as
+//    seen by a watch on the API server, and the API writes that took;
+// 3. idle: writes during a quiet window (target 0);
+// 4. forced resync of everything: the operator is restarted, so every ApiKey is reconciled from a cold
+//    cache → API write requests (from apiserver_request_total) and resourceVersion changes (target 0);
+// 5. operator RSS (/proc) at N, after issuing and after the resync; invariant check (one key id each).
+import { pino } from 'pino';
+import { GROUP, KINDS, VERSION } from '../api/constants.ts';
+import { customObjectInformer } from '../kube/informers.ts';
+import { createApiKeys, mib, startBenchEnv } from './operator-env.ts';
+import { spawnOperator, type OperatorProcess } from './operator-process.ts';
+import { isReady, oneKeyPerApiKeyViolations, readState, type ApiKeyView, type NamespaceState } from './operator-state.ts';
+import { apiWriteCounts, diffWrites, formatWrites, totalWrites } from './operator-writes.ts';
+
+const N = Number(process.argv[2] ?? 1000);
+if (!Number.isInteger(N) || N <= 0) throw new Error(`usage: bench/operator.ts [N], got ${process.argv[2]}`);
+const QUIET_MS = Number(process.env.QUIET_MS ?? 5000);
+const IDLE_MS = Number(process.env.IDLE_MS ?? 20_000);
+
+const t0 = performance.now();
+const say = (line: string) => process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(7)} s] ${line}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const env = await startBenchEnv((l) => say(`controlplane: ${l}`));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const op of operators) op.kill('SIGKILL');
+    void env.cp.stop().finally(() => process.exit(130));
+  });
+}
+const writes = () => apiWriteCounts(env.cp.kubectl, env.cp.kubeconfigPath);
+const operators: OperatorProcess[] = [];
+const start = (identity: string) => {
+  const op = spawnOperator({ kubeconfig: env.cp.kubeconfigPath, recordsNamespace: env.recordsNamespace, leaderElect: false, identity, logLevel: 'info' });
+  operators.push(op);
+  return op;
+};
+const reconciles = async (op: OperatorProcess) => (await op.metric('nemokeys_operator_reconcile_total', { controller: 'apikey' })) ?? 0;
+
+/** Waits until the operator has done ≥ `min` reconciles, its queue is empty and nothing ran for QUIET_MS. */
+async function quiet(op: OperatorProcess, min: number): Promise<void> {
+  let last = -1;
+  let since = performance.now();
+  for (;;) {
+    if (!op.running) throw new Error(`operator exited:\n${op.lines.slice(-20).join('\n')}`);
+    const n = await reconciles(op);
+    const depth = (await op.metric('nemokeys_operator_workqueue_depth')) ?? 0;
+    if (n !== last || depth > 0) {
+      last = n;
+      since = performance.now();
+    } else if (n >= min && performance.now() - since >= QUIET_MS) return;
+    await sleep(500);
+  }
+}
+
+const versions = (s: NamespaceState): Map<string, string> => new Map([
+  ...s.apiKeys.map((k) => [`apikey/${k.metadata.name}`, k.metadata.resourceVersion] as const),
+  ...s.secrets.map((x) => [`secret/${x.metadata?.name}`, x.metadata?.resourceVersion ?? ''] as const),
+  ...s.records.map((x) => [`record/${x.metadata?.name}`, x.metadata?.resourceVersion ?? ''] as const),
+]);
+const changed = (a: Map<string, string>, b: Map<string, string>) => [...b].filter(([k, v]) => a.get(k) !== v).length + [...a.keys()].filter((k) => !b.has(k)).length;
+
+try {
+  // 1. the backlog
+  let t = performance.now();
+  await createApiKeys(env, 'key', N, 16);
+  const createMs = performance.now() - t;
+  say(`created ${N} ApiKeys in ${(createMs / 1000).toFixed(1)} s (${(N / (createMs / 1000)).toFixed(0)}/s)`);
+
+  // Readiness as the API server sees it (a watch, not polling lists of N objects).
+  const ready = new Set<string>();
+  let allReadyAt: number | undefined;
+  const watch = customObjectInformer<ApiKeyView & { apiVersion?: string; kind?: string }>({
+    kc: env.kc, log: pino({ level: 'silent' }), group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, namespace: env.namespace,
+  });
+  watch.onChange((k) => {
+    if (isReady(k)) ready.add(k.metadata.name);
+    else ready.delete(k.metadata.name);
+    if (ready.size === N && allReadyAt === undefined) allReadyAt = performance.now();
+  });
+  await watch.start();
+
+  // 2. issue
+  const w0 = await writes();
+  const first = start('bench-1');
+  await first.metricsPort;
+  const startedAt = performance.now();
+  let peakRss = 0;
+  let lastReport = 0;
+  while (allReadyAt === undefined) {
+    if (!first.running) throw new Error(`operator exited:\n${first.lines.slice(-20).join('\n')}`);
+    peakRss = Math.max(peakRss, first.rssBytes() ?? 0);
+    if (performance.now() - lastReport > 10_000) {
+      lastReport = performance.now();
+      say(`ready ${ready.size}/${N}, operator RSS ${mib(first.rssBytes())}`);
+    }
+    await sleep(250);
+  }
+  const issueMs = allReadyAt - startedAt;
+  const rssReady = first.rssBytes();
+  say(`all ${N} Ready ${(issueMs / 1000).toFixed(1)} s after the operator started (${(N / (issueMs / 1000)).toFixed(1)} keys/s); RSS ${mib(rssReady)} (peak ${mib(peakRss)})`);
+  await quiet(first, N);
+  const issueWrites = diffWrites(w0, await writes());
+  say(`writes to issue ${N} keys: ${totalWrites(issueWrites)} (${(totalWrites(issueWrites) / N).toFixed(2)}/key): ${formatWrites(issueWrites)}`);
+
+  // 3. idle
+  const w1 = await writes();
+  const before = versions(await readState(env.kc, env.namespace, env.recordsNamespace));
+  await sleep(IDLE_MS);
+  const idleWrites = diffWrites(w1, await writes());
+  say(`idle ${IDLE_MS / 1000} s: ${totalWrites(idleWrites)} writes (${formatWrites(idleWrites)})`);
+
+  // 4. forced resync of everything: a restart reconciles all N from a cold cache
+  const w2 = await writes();
+  await first.stop();
+  const second = start('bench-2');
+  await second.metricsPort;
+  t = performance.now();
+  await quiet(second, N);
+  const resyncMs = performance.now() - t - QUIET_MS;
+  const resyncWrites = diffWrites(w2, await writes());
+  const stateAfter = await readState(env.kc, env.namespace, env.recordsNamespace);
+  const rvChanges = changed(before, versions(stateAfter));
+  const rssResynced = second.rssBytes();
+  say(`resync (restart) reconciled ${await reconciles(second)} times in ~${(resyncMs / 1000).toFixed(1)} s: ${totalWrites(resyncWrites)} API writes (${formatWrites(resyncWrites)}), ${rvChanges} resourceVersion changes over ${before.size} objects; RSS ${mib(rssResynced)}`);
+
+  // 5. the result is right, not just fast
+  const violations = oneKeyPerApiKeyViolations(stateAfter);
+  say(`invariant (one key id per ApiKey, Secret = record = status): ${violations.length === 0 ? 'OK' : `${violations.length} violations, e.g. ${violations.slice(0, 3).join('; ')}`}`);
+  watch.stop();
+
+  process.stdout.write(`${JSON.stringify({
+    bench: 'operator', n: N, createSeconds: +(createMs / 1000).toFixed(1), readySeconds: +(issueMs / 1000).toFixed(1),
+    keysPerSecond: +(N / (issueMs / 1000)).toFixed(1), issueWritesPerKey: +(totalWrites(issueWrites) / N).toFixed(2),
+    idleWrites: totalWrites(idleWrites), resyncWrites: totalWrites(resyncWrites), resyncRvChanges: rvChanges,
+    resyncSeconds: +(resyncMs / 1000).toFixed(1), rssReadyMiB: Math.round((rssReady ?? 0) / 2 ** 20), rssPeakMiB: Math.round(peakRss / 2 ** 20),
+    rssAfterResyncMiB: Math.round((rssResynced ?? 0) / 2 ** 20), violations: violations.length,
+  })}\n`);
+} finally {
+  for (const op of operators) await op.stop();
+  await env.cp.stop();
+}
