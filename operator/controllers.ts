@@ -7,7 +7,7 @@ import { createApiKeyMetrics } from './apikey/metrics.ts';
 import { createApiKeyReconciler } from './apikey/reconciler.ts';
 import type { ApiKeyObject, TeamObject } from './apikey/types.ts';
 import type { OperatorContext } from './runtime/context.ts';
-import { objectKey } from './runtime/types.ts';
+import { objectKey, type ChangeKind } from './runtime/types.ts';
 import { createTeamReconciler, kubeTeamStatusWriter } from './team/reconciler.ts';
 import type { ApiKeyWriter } from './apikey/writer.ts';
 import { restartTargetsOf, targetKey } from './rotation/restart-plan.ts';
@@ -85,15 +85,19 @@ export async function registerControllers(ctx: OperatorContext, opts: RegisterOp
   // Targets are looked at when the key in a Secret changes or an ApiKey's spec does — not on every
   // status write (usage reports move status all the time; each look is a GET per target).
   const seenGeneration = new Map<string, number | undefined>();
+  const specChanged = (ak: ApiKeyObject, change: ChangeKind): boolean => {
+    const key = objectKey(ak);
+    const changed = change === 'delete' || !seenGeneration.has(key) || seenGeneration.get(key) !== ak.metadata?.generation;
+    if (change === 'delete') seenGeneration.delete(key);
+    else seenGeneration.set(key, ak.metadata?.generation);
+    return changed;
+  };
   const teamQueue = ctx.runController(createTeamReconciler({ teams, apiKeys, write: kubeTeamStatusWriter(ctx.kc), clock: ctx.clock }), { workers: 1 });
 
   const teamOf = (ak: ApiKeyObject) => (ak.spec as { team?: string } | undefined)?.team;
   apiKeys.onChange((ak, change) => {
     apiKeyQueue.enqueue(objectKey(ak));
-    const generation = ak.metadata?.generation;
-    if (change === 'delete') seenGeneration.delete(objectKey(ak));
-    if (change === 'delete' || !seenGeneration.has(objectKey(ak)) || seenGeneration.get(objectKey(ak)) !== generation) enqueueTargets(ak);
-    if (change !== 'delete') seenGeneration.set(objectKey(ak), generation);
+    if (specChanged(ak, change)) enqueueTargets(ak);
     const team = teamOf(ak);
     if (team) teamQueue.enqueue(`${ak.metadata?.namespace}/${team}`);
   });
