@@ -87,6 +87,7 @@ describe.skipIf(!hasCluster())('rotation crash safety on a real API server', () 
     await eventually(async () => injector.writes(`${NS}/${nameOf('none')}`).length >= WRITES, 60_000, 'baseline rotation');
     await eventually(async () => ROWS.every((k) => injector.crashed(`${NS}/${nameOf(k)}`)), 60_000, 'every row crashed');
     baseline = [...injector.writes(`${NS}/${nameOf('none')}`)];
+    console.info(`[rotation-crash] a rotation's writes: ${baseline.map((w) => (w.kind === 'event' ? `event ${w.detail}` : w.kind)).join(' → ')}`);
     await a.stop();
     a = undefined;
     b = await startTestOperator({ recordsNamespace: RECORDS });

@@ -114,11 +114,13 @@ describe.skipIf(!hasCluster())('rotation end to end: operator + gateway + openai
       await eventually(async () => client.ok(id1) >= 3, 20_000, 'client in use');
 
       const out: string[] = [];
+      const requested = Date.now();
       await runRotate('checkout', { kubeconfig: clusterKubeconfig(), namespace: NS }, { out: (t) => out.push(t), err: () => {}, now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) });
       expect(out.join('')).toMatch(/hand-off|successor/i);
       const k2 = await issued('checkout', id1);
       const id2 = keyIdOf(k2);
       const rotatedAt = Date.now();
+      console.info(`[rotation-e2e] keys rotate → successor in the Secret: ${rotatedAt - requested} ms`);
       // The predecessor is Superseded and still accepted (the client has not switched yet).
       const s = await eventually(async () => { const st = await status('checkout'); return st?.currentKeyId === id2 ? st : undefined; }, 20_000, 'status shows the successor');
       expect(s.keys!.map((k) => [k.id, k.state])).toEqual([[id1, 'Superseded'], [id2, 'Active']]);
@@ -130,14 +132,17 @@ describe.skipIf(!hasCluster())('rotation end to end: operator + gateway + openai
       const switchedAt = Date.now();
       const revoked = await eventually(async () => { const e = await entry('checkout', id1); return e?.state === 'Revoked' ? e : undefined; }, 60_000, 'predecessor revoked after idle');
       expect(revoked.revokedReason).toMatch(/hand-off confirmed: successor .* in use, predecessor idle for 5s/);
-      expect(Date.now() - switchedAt).toBeGreaterThanOrEqual(4_000); // not before it had been idle (5s, minus report latency)
+      const revokedSeen = Date.now();
+      expect(revokedSeen - switchedAt).toBeGreaterThanOrEqual(4_000); // not before it had been idle (5s, minus report latency)
       await eventually(async () => (await call(k1)) === 401, 20_000, 'old key gets 401 at the gateway');
+      console.info(`[rotation-e2e] client switched → predecessor revoked in status: ${revokedSeen - switchedAt} ms (handoff.idle 5s); → 401 at the gateway: ${Date.now() - revokedSeen} ms later`);
       expect(await call(k2)).toBe(200);
       await eventually(async () => (await status('checkout'))?.conditions?.find((c) => c.type === 'Rotating' && c.status === 'False'), 20_000, 'Rotating=False');
     } finally {
       await client.stop();
     }
     const id2 = (await status('checkout'))!.currentKeyId!;
+    console.info(`[rotation-e2e] requests: ${client.ok(id1)} ok with the predecessor, ${client.ok(id2)} ok with the successor, ${client.calls.filter((c) => c.status !== 200).length} failed`);
     expect(client.ok(id2)).toBeGreaterThan(10);
     expect(client.failed(id2)).toEqual([]);
     expect(client.failed(id1)).toEqual([]); // it was never used after it stopped being handed out
