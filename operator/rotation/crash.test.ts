@@ -1,17 +1,17 @@
-import type { V1ConfigMap } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { ANNOTATIONS, RECORD_DATA_KEY } from '../../api/constants.ts';
 import { parseKey, verifyKey } from '../../api/keyformat.ts';
 import { parseKeyRecord, type KeyRecord } from '../../api/record.ts';
 import { FakeCluster } from '../apikey/fake-writer.ts';
-import { RecordIndex, UsageIndex } from '../apikey/indexes.ts';
+import type { KeyUsage } from '../../api/usage.ts';
+import { RecordIndex } from '../apikey/indexes.ts';
 import { createApiKeyReconciler } from '../apikey/reconciler.ts';
-import { NS, T0, apiKey, team, testKeys } from '../apikey/testing.ts';
+import { HOUR, NS, T0, apiKey, at, team, testKeys } from '../apikey/testing.ts';
 import type { AuditEntry } from '../apikey/types.ts';
 import type { ApiKeyWriter } from '../apikey/writer.ts';
 import { CrashInjector, SimulatedCrash } from './failure-injection.ts';
 
-// Crash safety of a rotation, against the in-memory fake (the same table runs on the real API server in
+// Crash safety of a rotation and of its hand-off, against the in-memory fake (the same table runs on the real API server in
 // test/rotation-crash.test.ts): the operator dies right after write k of a rotation (k = 0 … every
 // write it makes), a NEW reconciler (empty memory, other random keys) takes over the same state, and
 // afterwards there is exactly one successor, the Secret's key id has a verifying record, and no key id
@@ -24,14 +24,15 @@ function world() {
   cluster.apiKeys.put(apiKey({ rotation: { handoff: { idle: '1h', maxOverlap: '1d' } } }, { finalizers: [] }));
   cluster.teams.put(team());
   const audit: AuditEntry[] = [];
+  const usage = new Map<string, KeyUsage>();
+  const clock = { t: T0 };
   const reconcilerOver = (writer: ApiKeyWriter, seed: number) => {
     const index = new RecordIndex(cluster.records, 'nemokeys-system');
-    const noUsage = { list: (): V1ConfigMap[] => [], get: () => undefined };
     const keys = testKeys(seed);
     return createApiKeyReconciler({
       apiKeys: cluster.apiKeys, teams: cluster.teams, secrets: cluster.secrets, records: cluster.records,
       recordIndex: { forApiKey: (k) => { for (const r of cluster.records.list()) index.update(r, 'add'); return index.forApiKey(k); } },
-      usage: new UsageIndex(noUsage), writer, clock: { now: () => T0 }, recordsNamespace: 'nemokeys-system',
+      usage: { totals: () => usage }, writer, clock: { now: () => clock.t }, recordsNamespace: 'nemokeys-system',
       audit: (a) => audit.push(a), generateKey: () => keys(), monotonicNow: () => 0,
     });
   };
@@ -52,7 +53,7 @@ function world() {
     const ak = cluster.apiKeys.server.get(KEY)!;
     cluster.apiKeys.put({ ...ak, metadata: { ...ak.metadata, annotations: { [ANNOTATIONS.rotate]: value } } });
   };
-  return { cluster, audit, reconcilerOver, settle, requestRotation };
+  return { cluster, audit, usage, clock, reconcilerOver, settle, requestRotation };
 }
 
 const recordsOf = (cluster: FakeCluster): KeyRecord[] =>
@@ -118,5 +119,48 @@ describe('rotation crash safety (in-memory API server)', async () => {
     const r = w.reconcilerOver(w.cluster, 3);
     await r.reconcile(KEY);
     expect(r.lastWrites).toBe(0);
+  });
+});
+
+/** A completed rotation whose hand-off is due (successor used, predecessor idle 2h > handoff.idle 1h); the operator dies after write `k` of the hand-off. */
+async function handoffCrashAt(k: number) {
+  const w = world();
+  const before = w.reconcilerOver(w.cluster, 1);
+  await w.settle(before);
+  w.requestRotation('r1');
+  await w.settle(before);
+  const [pred, succ] = w.cluster.apiKeys.get(NS, 'checkout')!.status!.keys!;
+  w.usage.set(pred!.id, { requests: 5, credits: 5, lastUsedAt: T0.toISOString() });
+  w.usage.set(succ!.id, { requests: 1, credits: 1, lastUsedAt: at(HOUR).toISOString() });
+  w.clock.t = at(2 * HOUR);
+  const injector = new CrashInjector();
+  injector.arm(KEY, k);
+  await w.settle(w.reconcilerOver(injector.wrapWriter(w.cluster), 3));
+  const steps = injector.writes(KEY);
+  const afterCrash = w.cluster.actions.length;
+  await w.settle(w.reconcilerOver(w.cluster, 4));
+  return { ...w, pred: pred!.id, succ: succ!.id, steps, crashed: injector.crashed(KEY), restartWrites: w.cluster.actions.slice(afterCrash) };
+}
+
+describe('hand-off crash safety (in-memory API server)', async () => {
+  const baseline = await handoffCrashAt(Number.POSITIVE_INFINITY);
+
+  it('a hand-off is: revoked record first, then its Event, then status', () => {
+    expect(baseline.steps.map((s) => `${s.kind}:${s.kind === 'event' ? s.detail : ''}`)).toEqual(['record:', 'event:KeyRevoked', 'status:']);
+  });
+
+  it.each(Array.from({ length: baseline.steps.length + 1 }, (_, k) => k))('operator dies after write %i of the hand-off → predecessor revoked exactly once, never valid again', async (k) => {
+    const w = await handoffCrashAt(k);
+    expect(w.crashed).toBe(true);
+    const status = w.cluster.apiKeys.get(NS, 'checkout')!.status!;
+    expect(status.keys!.map((e) => [e.id, e.state])).toEqual([[w.pred, 'Revoked'], [w.succ, 'Active']]);
+    const recs = recordsOf(w.cluster);
+    expect(recs.find((r) => r.keyId === w.pred)).toMatchObject({ state: 'Revoked', revoked: true });
+    expect(recs.find((r) => r.keyId === w.succ)).toMatchObject({ state: 'Active', revoked: false });
+    // a record revoked before the crash is never rewritten (let alone un-revoked) by the restarted operator
+    if (k >= 1) expect(w.restartWrites.filter((a) => a.verb === 'apply-record')).toEqual([]);
+    expect(w.cluster.events.filter((e) => e.reason === 'KeyRevoked')).toHaveLength(1);
+    expect(w.audit.filter((a) => a.action === 'revoke' && a.keyId === w.pred).length).toBeGreaterThanOrEqual(1);
+    expect(status.conditions!.find((c) => c.type === 'Rotating')).toMatchObject({ status: 'False' });
   });
 });
