@@ -22,13 +22,16 @@ export interface NamespaceState {
 
 const PAGE = 500;
 
-async function listAll<T>(page: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>): Promise<T[]> {
+/** Typed lists name the token `_continue` (V1ListMeta); custom-object lists are raw JSON: `continue`. */
+type ListPage<T> = { items: T[]; metadata?: { _continue?: string; continue?: string } };
+
+async function listAll<T>(page: (cont: string | undefined) => Promise<ListPage<T>>): Promise<T[]> {
   const out: T[] = [];
   let cont: string | undefined;
   do {
     const res = await page(cont);
     out.push(...res.items);
-    cont = res.metadata?._continue || undefined;
+    cont = res.metadata?._continue || res.metadata?.continue || undefined;
   } while (cont);
   return out;
 }
@@ -37,7 +40,7 @@ export function listApiKeys(kc: KubeConfig, namespace: string): Promise<ApiKeyVi
   const custom = kc.makeApiClient(CustomObjectsApi);
   return listAll(async (cont) => (await custom.listNamespacedCustomObject({
     group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, namespace, limit: PAGE, _continue: cont,
-  })) as { items: ApiKeyView[]; metadata?: { _continue?: string } });
+  })) as ListPage<ApiKeyView>);
 }
 
 export async function readState(kc: KubeConfig, namespace: string, recordsNamespace: string): Promise<NamespaceState> {
