@@ -90,10 +90,14 @@ describe('restart-target reconciler', () => {
 
   it('a missing target: Warning Event once, tracker says missing (ApiKey re-rendered), slow recheck, no error; found later → patched', async () => {
     const w = setup();
+    const counted = new CrashInjector(); // never armed: only counts the Event writes
+    const reconciler = createRestartReconciler({ ...w.deps, events: counted.wrapWriter(w.cluster) });
     const id = w.keyFor('checkout');
-    const r1 = await w.run();
+    const r1 = await reconciler.reconcile(`${NS}/Deployment/web`);
     expect(r1.requeueAfterMs).toBe(5 * 60_000);
-    await w.run();
+    await reconciler.reconcile(`${NS}/Deployment/web`);
+    await reconciler.reconcile(`${NS}/Deployment/web`);
+    expect(counted.writes(`${NS}/checkout`)).toHaveLength(1); // the rechecks write nothing
     expect(w.cluster.events).toEqual([expect.objectContaining({ type: 'Warning', reason: 'RestartTargetNotFound', message: expect.stringMatching(/Deployment\/web not found in namespace team-a/) })]);
     expect(w.changed).toEqual([`${NS}/checkout`]);
     expect(w.tracker.stateFor(w.cluster.apiKeys.get(NS, 'checkout')!)).toEqual(new Map([['Deployment/web', false]]));

@@ -47,6 +47,8 @@ function targetEvent(ak: ApiKeyObject, t: TargetRef, type: PlannedEvent['type'],
 
 export function createRestartReconciler(deps: RestartReconcilerDeps): Reconciler & { readonly lastPatches: number } {
   let lastPatches = 0;
+  /** Target → value its RestartTargetNotFound Events were sent for: the slow recheck writes nothing new. */
+  const missingReported = new Map<string, string>();
   const reconcile = async (key: string): Promise<ReconcileResult> => {
     lastPatches = 0;
     const target = parseTargetKey(key);
@@ -54,6 +56,7 @@ export function createRestartReconciler(deps: RestartReconcilerDeps): Reconciler
     const owners = deps.apiKeys.list(target.namespace).filter((ak) => targets(ak, target)).sort((a, b) => objectKey(a).localeCompare(objectKey(b)));
     if (owners.length === 0) {
       deps.tracker.forget(target);
+      missingReported.delete(key);
       return {};
     }
     const decision = decideRestart(owners.map((ak) => secretKeyId(ak, deps.secrets)), await deps.workloads.read(target));
@@ -61,9 +64,13 @@ export function createRestartReconciler(deps: RestartReconcilerDeps): Reconciler
     if (deps.tracker.set(target, found)) for (const ak of owners) deps.onTargetStateChange(objectKey(ak));
     const now = deps.clock.now();
     if (decision.action === 'missing') {
-      for (const ak of owners) await deps.events.createEvent(ak, targetEvent(ak, target, 'Warning', 'RestartTargetNotFound', `missing:${decision.value}`, missingMessage(target)), now);
+      if (missingReported.get(key) !== decision.value) {
+        for (const ak of owners) await deps.events.createEvent(ak, targetEvent(ak, target, 'Warning', 'RestartTargetNotFound', `missing:${decision.value}`, missingMessage(target)), now);
+        missingReported.set(key, decision.value);
+      }
       return { requeueAfterMs: deps.recheckMissingMs ?? RECHECK_MISSING_MS };
     }
+    missingReported.delete(key);
     if (decision.action === 'none') return {};
     await deps.workloads.setAnnotation(target, decision.value);
     lastPatches = 1;
