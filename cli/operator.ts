@@ -10,6 +10,7 @@ const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'
 export interface OperatorFlags {
   kubeconfig?: string;
   recordsNamespace: string;
+  namespace?: string;
   metricsPort: string;
   healthPort: string;
   bindAddress: string;
@@ -33,6 +34,7 @@ export function operatorOptionsFromFlags(flags: OperatorFlags, podNamespace: str
   return {
     kubeconfig: flags.kubeconfig,
     recordsNamespace: flags.recordsNamespace,
+    ...(flags.namespace ? { watchNamespace: flags.namespace } : {}),
     metricsPort: port('--metrics-port', flags.metricsPort),
     healthPort: port('--health-port', flags.healthPort),
     bindAddress: flags.bindAddress,
@@ -50,6 +52,7 @@ export function registerOperator(program: Command): void {
     .description('run the operator: reconciles Team and ApiKey resources into workload Secrets and hashed key records')
     .option('--kubeconfig <path>', 'kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--records-namespace <ns>', 'namespace of the key records the gateway reads', DEFAULT_RECORDS_NAMESPACE)
+    .option('--namespace <ns>', 'reconcile Teams and ApiKeys in this namespace only (default: all namespaces)')
     .option('--metrics-port <n>', 'port of /metrics', '8080')
     .option('--health-port <n>', 'port of /healthz and /readyz', '8081')
     .option('--bind-address <addr>', 'address the metrics and health servers listen on', '0.0.0.0')

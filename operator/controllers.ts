@@ -40,9 +40,10 @@ export interface RegisterOptions {
 
 export async function registerControllers(ctx: OperatorContext, opts: RegisterOptions = {}): Promise<void> {
   const ns = ctx.recordsNamespace;
-  const apiKeys = ctx.customObjectInformer<ApiKeyObject>({ group: GROUP, version: VERSION, plural: KINDS.apiKey.plural });
-  const teams = ctx.customObjectInformer<TeamObject>({ group: GROUP, version: VERSION, plural: KINDS.team.plural });
-  const secrets = ctx.secretInformer({ labelSelector: WORKLOAD_SECRET_SELECTOR, resource: 'workload-secrets' });
+  const watched = ctx.watchNamespace ? { namespace: ctx.watchNamespace } : {};
+  const apiKeys = ctx.customObjectInformer<ApiKeyObject>({ group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, ...watched });
+  const teams = ctx.customObjectInformer<TeamObject>({ group: GROUP, version: VERSION, plural: KINDS.team.plural, ...watched });
+  const secrets = ctx.secretInformer({ labelSelector: WORKLOAD_SECRET_SELECTOR, resource: 'workload-secrets', ...watched });
   const records = ctx.secretInformer({ namespace: ns, labelSelector: RECORD_SELECTOR, resource: 'records' });
   const core = ctx.kc.makeApiClient(CoreV1Api);
   const usage = ctx.createInformer<V1ConfigMap>({

@@ -16,6 +16,8 @@ import { systemClock, type Clock } from './runtime/types.ts';
 export interface OperatorOptions {
   kubeconfig?: string;
   recordsNamespace: string;
+  /** Only this namespace's Teams and ApiKeys (like cert-manager's --namespace); default all. */
+  watchNamespace?: string;
   /** 0 picks a free port (tests); equal ports share one server. */
   metricsPort: number;
   healthPort: number;
@@ -78,7 +80,7 @@ export async function runOperator(opts: OperatorOptions): Promise<RunningOperato
   const startControllers = () => {
     metrics.leader.set(1);
     const m = createManager({ kc, clock, log, audit, metrics, readiness, recordsNamespace: opts.recordsNamespace,
-      informerTuning: opts.informerTuning });
+      watchNamespace: opts.watchNamespace, informerTuning: opts.informerTuning });
     manager = m;
     m.run(register).catch((err: unknown) => {
       if (stopping) return; // informers rejected because we are stopping

@@ -26,7 +26,7 @@ describe.skipIf(!hasCluster())('expiry reminders with an injected clock', () => 
   const remindersOf = async () => (await status())?.keys?.[0]?.reminders ?? [];
 
   beforeAll(async () => {
-    op = await startTestOperator({ recordsNamespace: RECORDS, clock });
+    op = await startTestOperator({ recordsNamespace: RECORDS, clock, watchNamespace: NS });
     await core().createNamespace({ body: { metadata: { name: NS } } });
     await custom().createNamespacedCustomObject({ ...AK, plural: KINDS.team.plural, namespace: NS, body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name: 'payments' }, spec: { allowedModels: ['*'] } } });
     await custom().createNamespacedCustomObject({ ...AK, namespace: NS, body: { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name: 'expiring' }, spec: { team: 'payments', expiration: '30d' } } });
@@ -56,7 +56,7 @@ describe.skipIf(!hasCluster())('expiry reminders with an injected clock', () => 
 
     // restart the operator: status remembers the sent reminder, nothing is re-sent
     await op.stop();
-    op = await startTestOperator({ recordsNamespace: RECORDS, clock });
+    op = await startTestOperator({ recordsNamespace: RECORDS, clock, watchNamespace: NS });
     await tick(created + 23 * DAY + 120_000, ['7d']);
     expect(await reminderEvents()).toHaveLength(1);
 

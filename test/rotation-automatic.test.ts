@@ -56,7 +56,7 @@ describe.skipIf(!hasCluster())('automatic rotation with an injected clock', () =
   };
 
   beforeAll(async () => {
-    op = await startTestOperator({ recordsNamespace: RECORDS, clock });
+    op = await startTestOperator({ recordsNamespace: RECORDS, clock, watchNamespace: NS });
     await core.createNamespace({ body: { metadata: { name: NS } } });
     await custom.createNamespacedCustomObject({ ...AK, plural: KINDS.team.plural, namespace: NS, body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name: 'payments' }, spec: { allowedModels: ['*'] } } });
     await custom.createNamespacedCustomObject({ ...AK, namespace: NS, body: {

@@ -36,6 +36,8 @@ export interface OperatorContext {
   metrics: OperatorMetrics;
   /** Where the hashed key records (and usage reports) live: the gateway's namespace. */
   recordsNamespace: string;
+  /** Reconcile Teams/ApiKeys (and their Secrets) in this namespace only; undefined = all namespaces. */
+  watchNamespace?: string;
   /** Any list+watch; started by the runtime after registerControllers returns. */
   createInformer<T extends KubernetesObject>(spec: InformerSpec<T>): CachedInformer<T>;
   /** Secrets with a (required) label selector; omit namespace for all namespaces. */

@@ -22,6 +22,7 @@ export interface ManagerDeps {
   metrics: OperatorMetrics;
   readiness: Readiness;
   recordsNamespace: string;
+  watchNamespace?: string;
   informerTuning?: InformerTuning;
 }
 
@@ -64,6 +65,7 @@ export function createManager(deps: ManagerDeps): Manager {
     audit: deps.audit,
     metrics: deps.metrics,
     recordsNamespace: deps.recordsNamespace,
+    watchNamespace: deps.watchNamespace,
     signal: abort.signal,
     createInformer: (spec) => track(createInformer({ ...provided, ...spec }), spec.resource ?? spec.path),
     secretInformer: (spec) => track(secretInformer({ ...provided, ...spec }),

@@ -32,7 +32,8 @@ export interface TestOperator {
   stop(): Promise<void>;
 }
 
-export async function startTestOperator(opts: { recordsNamespace: string; clock?: TestClock }): Promise<TestOperator> {
+/** watchNamespace keeps an operator with a jumping clock away from other test files' leftover ApiKeys. */
+export async function startTestOperator(opts: { recordsNamespace: string; clock?: TestClock; watchNamespace?: string }): Promise<TestOperator> {
   await installCrds({ kubectl: clusterKubectl(), kubeconfigPath: clusterKubeconfig() }, crdYaml());
   const core = adminKubeConfig().makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name: opts.recordsNamespace } } }).catch(() => undefined);
@@ -48,6 +49,7 @@ export async function startTestOperator(opts: { recordsNamespace: string; clock?
   const running = await runOperator({
     kubeconfig: clusterKubeconfig(),
     recordsNamespace: opts.recordsNamespace,
+    watchNamespace: opts.watchNamespace,
     metricsPort: 0,
     healthPort: 0,
     bindAddress: '127.0.0.1',
