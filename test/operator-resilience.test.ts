@@ -7,9 +7,10 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
 import { crdYaml } from '../api/crd.ts';
-import { KEY_SCANNER_PATTERN } from '../api/keyformat.ts';
+import { generateKey, KEY_SCANNER_PATTERN } from '../api/keyformat.ts';
+import { recordSecret, renderRecord } from '../operator/apikey/record.ts';
 import { spawnOperator, type OperatorProcess } from '../bench/operator-process.ts';
-import { isReady, oneKeyPerApiKeyViolations, readState } from '../bench/operator-state.ts';
+import { isReady, oneKeyPerApiKeyViolations, readState, type NamespaceState } from '../bench/operator-state.ts';
 import { installCrds, startControlPlane, type ControlPlane } from './controlplane/controlplane.ts';
 import { hasCluster } from './support/cluster.ts';
 import { eventually } from './support/operator.ts';
@@ -97,4 +98,42 @@ describe.skipIf(!hasCluster())('operator crash + API server restart (own control
     process.stdout.write(`[resilience] killed operator-1 with ${readyAtKill}/${N} Ready and ${atKill.records.length} records; ` +
       `API server stopped with ${progress.apiKeys.filter(isReady).length}/${N} Ready\n`);
   }, 420_000);
+});
+
+// The invariant checker above decides this test; here it must catch each way of breaking the invariant.
+describe('oneKeyPerApiKeyViolations', () => {
+  const at = '2026-01-01T00:00:00.000Z';
+  const owner = { namespace: 'ns', name: 'app', uid: 'uid-1', team: 'platform' };
+  const record = (keyId: string, hash: string, state: 'Active' | 'Revoked' = 'Active') => recordSecret('records', owner,
+    renderRecord({ entry: { id: keyId, hint: 'abcd', state, createdAt: at }, hash, owner, environment: undefined,
+      scopes: { models: ['*'], endpoints: [], ipAllowlist: [] }, suspended: false, rateLimit: undefined, budget: undefined }, at), at);
+  const key = generateKey();
+  const other = generateKey();
+  const good = (): NamespaceState => ({
+    apiKeys: [{
+      metadata: { name: 'app', namespace: 'ns', uid: 'uid-1', resourceVersion: '1' },
+      status: { currentKeyId: key.keyId, secretName: 'app', keys: [{ id: key.keyId, hint: key.hint, state: 'Active', createdAt: at }],
+        conditions: [{ type: 'Ready', status: 'True', reason: 'KeyReady', message: 'ok', lastTransitionTime: at }] },
+    } as NamespaceState['apiKeys'][number]],
+    secrets: [{ metadata: { name: 'app', namespace: 'ns' }, data: { 'api-key': Buffer.from(key.key).toString('base64') } }],
+    records: [record(key.keyId, key.hash)],
+  });
+  it.each<[string, (s: NamespaceState) => void, RegExp | undefined]>([
+    ['all consistent', () => {}, undefined],
+    ['an orphan record of an abandoned issue', (s) => s.records.push(record(other.keyId, other.hash)), /orphan record for key id/],
+    ['the Secret holds another key id', (s) => { s.secrets[0]!.data!['api-key'] = Buffer.from(other.key).toString('base64'); }, /Secret holds key id/],
+    ['two key ids in status', (s) => { s.apiKeys[0]!.status!.keys!.unshift({ id: other.keyId, hint: other.hint, state: 'Superseded', createdAt: at }); }, /status.keys is/],
+    ['the record hash does not verify the Secret', (s) => { s.records[0] = record(key.keyId, other.hash); }, /does not verify/],
+    ['the record was lost', (s) => { s.records = []; }, /0 records for key id/],
+    ['the record is revoked', (s) => { s.records[0] = record(key.keyId, key.hash, 'Revoked'); }, /is Revoked/],
+    ['not Ready', (s) => { s.apiKeys[0]!.status!.conditions![0]!.status = 'False'; }, /not Ready/],
+    ['an orphan workload Secret', (s) => s.secrets.push({ metadata: { name: 'gone' }, data: {} }), /orphan workload Secret gone/],
+  ])('%s', (_name, breakIt, want) => {
+    const state = good();
+    breakIt(state);
+    const problems = oneKeyPerApiKeyViolations(state);
+    if (want) expect(problems.join('\n')).toMatch(want);
+    else expect(problems).toEqual([]);
+    expect(problems.join('\n')).not.toContain(key.key);
+  });
 });
