@@ -92,11 +92,3 @@ export async function measureRevocation(o: RevocationProbeOptions): Promise<Revo
     clearTimeout(timer);
   }
 }
-
-/** Nearest-rank percentile (p in 0..100) of `values`. */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[Math.min(rank, sorted.length) - 1]!;
-}

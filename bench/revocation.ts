@@ -11,7 +11,8 @@ import { startDemoUpstream } from '../gateway/demo-upstream.ts';
 import { createApiKeys, freePort, mib, startBenchEnv } from './operator-env.ts';
 import { NODE_24, REPO, procRssBytes, spawnOperator } from './operator-process.ts';
 import { isReady, listApiKeys } from './operator-state.ts';
-import { measureRevocation, percentile, type RevocationTry } from './revocation-probe.ts';
+import { percentile } from './gateway-load.ts';
+import { measureRevocation, type RevocationTry } from './revocation-probe.ts';
 
 const TRIES = Number(process.env.TRIES ?? 20);
 const BACKGROUND = Number(process.env.BACKGROUND ?? 0);
@@ -66,7 +67,10 @@ try {
     say(`${name}: ack→401 ${t.ackTo401Ms.toFixed(1)} ms, send→401 ${t.sendTo401Ms.toFixed(1)} ms, ${t.okAfterAck} requests still allowed after the ack`);
     await sleep(200); // let the operator finish the status write before the next try
   }
-  const stats = (xs: number[]) => ({ p50: percentile(xs, 50), p90: percentile(xs, 90), p99: percentile(xs, 99), max: Math.max(...xs) });
+  const stats = (values: number[]) => {
+    const xs = [...values].sort((a, b) => a - b);
+    return { p50: percentile(xs, 50), p90: percentile(xs, 90), p99: percentile(xs, 99), max: xs.at(-1)! };
+  };
   const fmt = (s: ReturnType<typeof stats>) => `p50 ${s.p50.toFixed(0)} ms, p90 ${s.p90.toFixed(0)} ms, p99 ${s.p99.toFixed(0)} ms, max ${s.max.toFixed(0)} ms`;
   const ack = stats(tries.map((t) => t.ackTo401Ms));
   const send = stats(tries.map((t) => t.sendTo401Ms));
