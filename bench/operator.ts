@@ -1,5 +1,5 @@
 // Operator at scale on a real API server (its own etcd + kube-apiserver):
-//   npx node bench/operator.ts [N=1000]
+//   npx node bench/operator.ts [N=1000]      # env: QUIET_MS=5000 IDLE_MS=20000 OPERATOR_NODE_ARGS=
 // 1. N ApiKeys exist before the operator starts (creation is timed apart: it is the client's cost);
 // 2. the operator (`nemokeys operator` as a child process) starts → time until all N are Ready, as
 //    seen by a watch on the API server, and the API writes that took;
@@ -19,6 +19,8 @@ const N = Number(process.argv[2] ?? 1000);
 if (!Number.isInteger(N) || N <= 0) throw new Error(`usage: bench/operator.ts [N], got ${process.argv[2]}`);
 const QUIET_MS = Number(process.env.QUIET_MS ?? 5000);
 const IDLE_MS = Number(process.env.IDLE_MS ?? 20_000);
+/** e.g. --max-old-space-size=256: is the RSS retained memory or heap headroom V8 took because it could? */
+const NODE_ARGS = (process.env.OPERATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 const t0 = performance.now();
 const say = (line: string) => process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(7)} s] ${line}\n`);
@@ -34,7 +36,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 const writes = () => apiWriteCounts(env.cp.kubectl, env.cp.kubeconfigPath);
 const operators: OperatorProcess[] = [];
 const start = (identity: string) => {
-  const op = spawnOperator({ kubeconfig: env.cp.kubeconfigPath, recordsNamespace: env.recordsNamespace, leaderElect: false, identity, logLevel: 'info' });
+  const op = spawnOperator({ kubeconfig: env.cp.kubeconfigPath, recordsNamespace: env.recordsNamespace, leaderElect: false, identity, logLevel: 'info', nodeArgs: NODE_ARGS });
   operators.push(op);
   return op;
 };
