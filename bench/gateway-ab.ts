@@ -1,0 +1,96 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// A/B of the gateway's CPU per request against another checkout of it, on a shared machine.
+//   npx node bench/gateway-ab.ts /path/to/other/checkout      env: ROUNDS=5 SECONDS=3 CONNECTIONS=32
+// The other checkout needs bench/gateway-server.ts and node_modules resolvable from it (a copy made
+// with `git archive <commit> api gateway bench | tar -x -C DIR` plus a node_modules symlink will do).
+// Both gateways and the thinnest node:http proxy share one upstream and are driven by wrk in turn,
+// round after round, so load on the machine drifts over all of them alike; CPU µs per request
+// (user+system from /proc) per round, and the median, are printed.
+
+const other = process.argv[2];
+if (other === undefined) throw new Error('usage: gateway-ab.ts <other checkout dir>');
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const SECONDS = Number(process.env.SECONDS ?? 3);
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
+const here = new URL('.', import.meta.url).pathname;
+const tmp = mkdtempSync(join(tmpdir(), 'nemokeys-ab-'));
+const children: ChildProcess[] = [];
+
+function start(args: string[]): Promise<{ pid: number; line: string }> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (c) => {
+      buf += c;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve({ pid: child.pid!, line: buf.slice(0, nl).trim() });
+    });
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}`)));
+  });
+}
+
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+function wrk(args: string[]): Promise<{ requests: number; non2xx: boolean }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (c) => (out += c));
+    p.once('exit', (code) => {
+      const m = /(\d+) requests in/.exec(out);
+      if (code !== 0 || m === null) reject(new Error(`wrk failed:\n${out}`));
+      else resolve({ requests: Number(m[1]), non2xx: /Non-2xx/.test(out) });
+    });
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+try {
+  const upstreamPort = (await start([join(here, 'gateway-upstream.ts')])).line;
+  const targets = [
+    { name: 'gateway (this)', ...(await start([join(here, 'gateway-server.ts'), upstreamPort, '10000'])) },
+    { name: 'gateway (other)', ...(await start([join(other, 'bench/gateway-server.ts'), upstreamPort, '10000'])) },
+    { name: 'node-proxy', ...(await start([join(here, 'gateway-nodeproxy.ts'), upstreamPort])) },
+  ];
+  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say ok.' }], max_tokens: 4 });
+  const results = new Map<string, { us: number[]; rps: number[] }>(targets.map((t) => [t.name, { us: [], rps: [] }]));
+  for (const t of targets) {
+    const [port, key] = t.line.split(' ');
+    const lua = join(tmp, `${t.pid}.lua`);
+    const lines = [`wrk.method = "POST"`, `wrk.body = ${JSON.stringify(body)}`, `wrk.headers["content-type"] = "application/json"`];
+    if (key !== undefined) lines.push(`wrk.headers["authorization"] = "Bearer ${key}"`);
+    writeFileSync(lua, lines.join('\n') + '\n');
+    Object.assign(t, { args: ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '-s', lua, `http://127.0.0.1:${port}/v1/chat/completions`] });
+    await wrk((t as unknown as { args: string[] }).args); // warm-up (JIT, keep-alive sockets)
+  }
+  for (let r = 0; r < ROUNDS; r++) {
+    const row: string[] = [];
+    for (const t of targets) {
+      const before = cpuSeconds(t.pid);
+      const w = await wrk((t as unknown as { args: string[] }).args);
+      if (w.non2xx) throw new Error(`${t.name}: non-2xx answers under load`);
+      const us = ((cpuSeconds(t.pid) - before) * 1e6) / w.requests;
+      results.get(t.name)!.us.push(us);
+      results.get(t.name)!.rps.push(w.requests / SECONDS);
+      row.push(`${t.name} ${us.toFixed(0)} µs/req ${(w.requests / SECONDS).toFixed(0)} req/s`);
+    }
+    console.log(`round ${r + 1}: ${row.join(' | ')}`);
+  }
+  console.log('\n| target | CPU µs/req (median, range) | req/s (median) |\n|---|---|---|');
+  for (const [name, { us, rps }] of results) {
+    console.log(`| ${name} | ${median(us).toFixed(0)} (${Math.min(...us).toFixed(0)}–${Math.max(...us).toFixed(0)}) | ${median(rps).toFixed(0)} |`);
+  }
+} finally {
+  for (const c of children) c.kill('SIGTERM');
+  rmSync(tmp, { recursive: true, force: true });
+}
