@@ -92,7 +92,7 @@ export async function forward(request: FastifyRequest, reply: FastifyReply, opts
       upstreamSeconds: upstreamRes === undefined ? undefined : ((upstreamEndedAt ?? performance.now()) - opts.timing.dispatchedAt) / 1000,
     });
   };
-  out.once('close', settle);
+  out.on('close', settle);
 
   try {
     upstreamRes = await exchange.response;
@@ -104,9 +104,6 @@ export async function forward(request: FastifyRequest, reply: FastifyReply, opts
   }
   const headersAt = performance.now();
   const res = upstreamRes;
-  res.once('end', () => {
-    upstreamEndedAt = performance.now();
-  });
   if (out.destroyed) {
     res.destroy();
     return;
@@ -114,18 +111,38 @@ export async function forward(request: FastifyRequest, reply: FastifyReply, opts
   out.writeHead(res.statusCode ?? 502, downstreamResponseHeaders(res.headers));
   const status = res.statusCode ?? 0;
   if (request.method === 'HEAD' || status === 204 || status === 304) {
+    res.on('end', () => {
+      upstreamEndedAt = performance.now();
+    });
     res.resume(); // no body may follow: drain so the keep-alive socket goes back to the pool
     out.end();
   } else {
-    if (scannable(res)) {
-      const s = (scanner = new TotalTokensScanner());
-      // an observer beside pipe(): sees every chunk, adds no stream of its own
-      res.on('data', (chunk: Buffer) => s.push(chunk));
-    }
-    res.pipe(out);
-    // an upstream failure mid-body cannot be reported any more: cut the client off so it notices
-    res.once('error', () => out.destroy());
-    res.once('aborted', () => out.destroy());
+    if (scannable(res)) scanner = new TotalTokensScanner();
+    relay(res, out, scanner, () => {
+      upstreamEndedAt = performance.now();
+    });
   }
   opts.timing.afterHeadersMs = performance.now() - headersAt;
+}
+
+/**
+ * What res.pipe(out) does for a proxy, with the scanner in the same 'data' listener: pipe() adds and
+ * later removes seven listeners per response, a measurable share of a small proxied request.
+ * Backpressure: pause the upstream while the client's socket is full. If the client goes away,
+ * out's 'close' settles the request, which aborts the upstream exchange (ending the data).
+ */
+function relay(res: IncomingMessage, out: FastifyReply['raw'], scanner: TotalTokensScanner | undefined, onEnd: () => void): void {
+  res.on('data', (chunk: Buffer) => {
+    scanner?.push(chunk);
+    if (!out.write(chunk)) res.pause();
+  });
+  out.on('drain', () => res.resume());
+  res.on('end', () => {
+    onEnd();
+    out.end();
+  });
+  // an upstream failure mid-body cannot be reported any more: cut the client off so it notices
+  const cut = () => out.destroy();
+  res.on('error', cut);
+  res.on('aborted', cut);
 }
