@@ -30,6 +30,9 @@ export interface RevocationProbeOptions {
   timeoutMs?: number;
 }
 
+/** Requests after the first 401 that must be 401 too. */
+export const STAYS_REVOKED_CHECKS = 5;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function status(gatewayUrl: string, key: string): Promise<{ code: number; body: string }> {
@@ -81,6 +84,11 @@ export async function measureRevocation(o: RevocationProbeOptions): Promise<Revo
   try {
     const first = await poller;
     if (!first) throw new Error(`${o.name}: no 401 within ${timeoutMs} ms of the revocation (${okAfterAck} requests still allowed)`);
+    // Revoked stays revoked: no later request may get through again (e.g. a stale record winning).
+    for (let i = 0; i < STAYS_REVOKED_CHECKS; i++) {
+      const s = await status(o.gatewayUrl, o.key);
+      if (s.code !== 401) throw new Error(`${o.name}: ${s.code} after the first 401 (request ${i + 1} after it)`);
+    }
     const parsed = JSON.parse(first.body) as { error?: RevocationTry['error'] };
     return {
       name: o.name, okBefore, okAfterAck,

@@ -1,5 +1,5 @@
 // Revocation on the real API server: operator + gateway running, 20 Ready keys, each revoked (spec.revoked)
-// while a client polls the gateway with it → every revocation ends in a 401 with the OpenAI error
+// while a client polls the gateway with it → every revocation ends in a 401 (and stays one) with the OpenAI error
 // shape, the record says revoked, and status says Revoked. Latency is printed for information only;
 // bench/revocation.ts is where it is measured (no timed assertions in tests).
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
