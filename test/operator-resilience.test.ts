@@ -1,6 +1,6 @@
 // The operator as a real process under failure, on its OWN control plane (the API server is restarted):
-// 30 ApiKeys are created, the operator is SIGKILLed while it issues them, a second operator starts, the
-// API server is stopped and started under it mid-run — and in the end every ApiKey is Ready with
+// 30 ApiKeys are created, the operator is SIGKILLed while it issues them, the API server restarts, a
+// second operator starts, the API server is stopped and started again under it mid-run — and in the end every ApiKey is Ready with
 // exactly one key id (status, Secret and record agree), no duplicate, orphan or lost key, and no
 // plaintext in any log line.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
@@ -46,7 +46,7 @@ describe.skipIf(!hasCluster())('operator crash + API server restart (own control
     await cp?.stop();
   });
 
-  it('SIGKILL mid-issue, restart, API server restart mid-run → every ApiKey Ready with exactly one key id', async () => {
+  it('SIGKILL mid-issue, API server restart, new operator, API server restart mid-run → every ApiKey Ready with exactly one key id', async () => {
     const first = start('operator-1');
     await first.metricsPort;
     const custom = kc.makeApiClient(CustomObjectsApi);
@@ -63,6 +63,10 @@ describe.skipIf(!hasCluster())('operator crash + API server restart (own control
     const readyAtKill = atKill.apiKeys.filter(isReady).length;
     // Otherwise the kill did not interrupt anything and this test would prove nothing.
     expect(readyAtKill).toBeLessThan(N);
+
+    // The API server restarts while no operator runs (etcd keeps the half-issued state).
+    await cp.stopApiServer();
+    await cp.startApiServer();
 
     const second = start('operator-2');
     await second.metricsPort;
