@@ -65,7 +65,7 @@ export function createManager(deps: ManagerDeps): Manager {
     audit: deps.audit,
     metrics: deps.metrics,
     recordsNamespace: deps.recordsNamespace,
-    watchNamespace: deps.watchNamespace,
+    ...(deps.watchNamespace ? { watchNamespace: deps.watchNamespace } : {}),
     signal: abort.signal,
     createInformer: (spec) => track(createInformer({ ...provided, ...spec }), spec.resource ?? spec.path),
     secretInformer: (spec) => track(secretInformer({ ...provided, ...spec }),
