@@ -62,15 +62,16 @@ export class CrashInjector {
   async #step<T>(apiKey: string | undefined, step: WriteStep, write: () => Promise<T>): Promise<T> {
     if (apiKey === undefined) return write();
     if (this.#dead.has(apiKey)) throw new SimulatedCrash(apiKey, this.#arms.get(apiKey)?.after ?? 0);
+    const arm = this.#arms.get(apiKey);
+    // Claim the slot before awaiting: a concurrent write (the restart-target controller runs beside the
+    // ApiKey one) must not slip past the crash point while write k is still in flight.
+    const last = arm !== undefined && ++arm.done >= arm.after;
+    if (last) this.#dead.add(apiKey);
     const result = await write();
     const log = this.#writes.get(apiKey) ?? [];
     log.push(step);
     this.#writes.set(apiKey, log);
-    const arm = this.#arms.get(apiKey);
-    if (arm && ++arm.done >= arm.after) {
-      this.#dead.add(apiKey);
-      throw new SimulatedCrash(apiKey, arm.after);
-    }
+    if (last) throw new SimulatedCrash(apiKey, arm.after);
     return result;
   }
 
