@@ -80,7 +80,6 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger.child({ component: 'gateway' }, { redact: REDACTED_PATHS }) } : { logger: false }),
     exposeHeadRoutes: false,
-    disableRequestLogging: true, // the gateway logs denials and completions itself
     // a long opaque id in a path (files, batches, ...) must not turn into a 404
     routerOptions: { maxParamLength: 2048 },
   });

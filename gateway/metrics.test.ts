@@ -33,6 +33,49 @@ describe('GatewayMetrics', () => {
     expect(text).toContain(`nemokeys_gateway_key_last_used_timestamp_seconds{namespace="team-a",apikey="checkout",key_id="${record.keyId}"} 1700000000`);
   });
 
+  it('keeps series apart per record, model, endpoint, code and reason while reusing label sets', async () => {
+    const m = new GatewayMetrics();
+    const owner = (name: string) => ({ owner: { namespace: 'team-a', name, uid: name } });
+    const a = makeKeyAndRecord(owner('a')).record;
+    const b = makeKeyAndRecord(owner('b')).record;
+    for (const [record, model, endpoint, code] of [
+      [a, 'm1', '/chat/completions', 200],
+      [a, 'm1', '/chat/completions', 200],
+      [a, 'm2', '/chat/completions', 200],
+      [a, 'm1', '/embeddings', 200],
+      [a, 'm1', '/chat/completions', 429],
+      [b, 'm1', '/chat/completions', 200],
+    ] as const) {
+      m.request(record, model, endpoint, code);
+    }
+    m.denial('revoked', a);
+    m.denial('revoked', a);
+    m.denial('expired', a);
+    m.denial('revoked', b);
+    const text = await m.text();
+    const series = (name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`)).sort();
+    expect(series('nemokeys_gateway_requests_total')).toEqual(
+      [
+        'apikey="a",team="team-a",model="m1",endpoint="/chat/completions",code="200"} 2',
+        'apikey="a",team="team-a",model="m1",endpoint="/chat/completions",code="429"} 1',
+        'apikey="a",team="team-a",model="m1",endpoint="/embeddings",code="200"} 1',
+        'apikey="a",team="team-a",model="m2",endpoint="/chat/completions",code="200"} 1',
+        'apikey="b",team="team-a",model="m1",endpoint="/chat/completions",code="200"} 1',
+      ]
+        .map((l) => `nemokeys_gateway_requests_total{namespace="team-a",${l}`)
+        .sort(),
+    );
+    expect(series('nemokeys_gateway_denials_total')).toEqual(
+      [
+        'reason="expired",namespace="team-a",apikey="a",team="team-a"} 1',
+        'reason="revoked",namespace="team-a",apikey="a",team="team-a"} 2',
+        'reason="revoked",namespace="team-a",apikey="b",team="team-a"} 1',
+      ]
+        .map((l) => `nemokeys_gateway_denials_total{${l}`)
+        .sort(),
+    );
+  });
+
   it('perKeyLabels:false drops apikey and key_id', async () => {
     const m = new GatewayMetrics({ perKeyLabels: false });
     const { record } = makeKeyAndRecord();

@@ -16,6 +16,15 @@ export interface GatewayMetricsOptions {
   maxModels?: number;
 }
 
+interface RecordLabels {
+  key: Record<string, string>;
+  /** "code endpoint model" → labels of nemokeys_gateway_requests_total */
+  requests: Map<string, Record<string, string>>;
+  /** reason → labels of nemokeys_gateway_denials_total */
+  denials: Map<string, Record<string, string>>;
+  lastUsed: Record<string, string> | undefined;
+}
+
 const OVERHEAD_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1];
 const UPSTREAM_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const MAX_MODEL_LABEL = 64;
@@ -33,10 +42,16 @@ export class GatewayMetrics {
   #store: RecordStore | undefined;
   /** keyId → labels of its last-used series, so series of removed keys can be dropped. */
   readonly #lastUsedSeries = new Map<string, Record<string, string>>();
+  // Label objects built once per record (records are immutable and swapped whole, so a WeakMap by
+  // identity lets them go with the record): the hot path hands prom-client a ready object instead of
+  // spreading a new one per request. Bounded like the series themselves.
+  readonly #recordLabels = new WeakMap<KeyRecord, RecordLabels>();
+  readonly #anonymousLabels: RecordLabels;
 
   constructor(opts: GatewayMetricsOptions = {}) {
     this.perKeyLabels = opts.perKeyLabels ?? true;
     this.#maxModels = opts.maxModels ?? 200;
+    this.#anonymousLabels = { key: this.#keyLabels(undefined), requests: new Map(), denials: new Map(), lastUsed: undefined };
     const registers = [this.registry];
     const keyLabels = this.perKeyLabels ? ['namespace', 'apikey', 'team'] : ['namespace', 'team'];
     this.#requests = new Counter({
@@ -118,12 +133,36 @@ export class GatewayMetrics {
     return model;
   }
 
+  #labelsOf(record: KeyRecord | undefined): RecordLabels {
+    if (record === undefined) return this.#anonymousLabels;
+    let l = this.#recordLabels.get(record);
+    if (l === undefined) {
+      l = { key: this.#keyLabels(record), requests: new Map(), denials: new Map(), lastUsed: undefined };
+      this.#recordLabels.set(record, l);
+    }
+    return l;
+  }
+
   request(record: KeyRecord | undefined, model: string | undefined, endpoint: string, code: number): void {
-    this.#requests.inc({ ...this.#keyLabels(record), model: this.#modelLabel(model), endpoint, code: String(code) });
+    const l = this.#labelsOf(record);
+    const modelLabel = this.#modelLabel(model);
+    const id = `${code} ${endpoint} ${modelLabel}`;
+    let labels = l.requests.get(id);
+    if (labels === undefined) {
+      labels = { ...l.key, model: modelLabel, endpoint, code: String(code) };
+      l.requests.set(id, labels);
+    }
+    this.#requests.inc(labels);
   }
 
   denial(reason: DenialReason, record: KeyRecord | undefined): void {
-    this.#denials.inc({ reason, ...this.#keyLabels(record) });
+    const l = this.#labelsOf(record);
+    let labels = l.denials.get(reason);
+    if (labels === undefined) {
+      labels = { reason, ...l.key };
+      l.denials.set(reason, labels);
+    }
+    this.#denials.inc(labels);
   }
 
   overhead(seconds: number): void {
@@ -135,9 +174,10 @@ export class GatewayMetrics {
   }
 
   keyUsed(record: KeyRecord, nowMs: number): void {
-    const labels: Record<string, string> = this.perKeyLabels
+    const l = this.#labelsOf(record);
+    const labels = (l.lastUsed ??= this.perKeyLabels
       ? { namespace: record.owner.namespace, apikey: record.owner.name, key_id: record.keyId }
-      : { namespace: record.owner.namespace };
+      : { namespace: record.owner.namespace });
     this.#lastUsed.set(labels, nowMs / 1000);
     if (this.perKeyLabels) this.#lastUsedSeries.set(record.keyId, labels);
   }

@@ -12,14 +12,19 @@ export interface Upstream {
   readonly transport: typeof http | typeof https;
   /** The upstream's base path without trailing slash ('' for the root). */
   readonly basePath: string;
+  /** url.hostname without IPv6 brackets, as node:http wants it. */
+  readonly hostname: string;
+  readonly port: string | undefined;
 }
 
 export function createUpstream(url: URL, opts: { maxSockets?: number } = {}): Upstream {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`upstream must be http(s), got ${url.protocol}`);
   const transport = url.protocol === 'https:' ? https : http;
-  const agent = new transport.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 512, keepAliveMsecs: 10_000 });
+  // lifo: the most recently used sockets are reused first, so a quiet period lets the others idle out
+  const agent = new transport.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 512, keepAliveMsecs: 10_000, scheduling: 'lifo' });
   const basePath = url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
-  return { url, agent, transport, basePath };
+  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return { url, agent, transport, basePath, hostname, port: url.port || undefined };
 }
 
 export interface UpstreamExchange {
@@ -36,8 +41,8 @@ export function sendUpstream(
 ): UpstreamExchange {
   const req = upstream.transport.request({
     protocol: upstream.url.protocol,
-    hostname: upstream.url.hostname.startsWith('[') ? upstream.url.hostname.slice(1, -1) : upstream.url.hostname,
-    port: upstream.url.port || undefined,
+    hostname: upstream.hostname,
+    port: upstream.port,
     method,
     path: upstream.basePath + pathAndQuery,
     headers,
