@@ -71,6 +71,28 @@ describe('MemoryLimiter', () => {
     expect(l.admit(record.limitsKey, record, T0 + 30_000).ok).toBe(true);
   });
 
+  it('budget windows follow the clock both ways and a changed period starts a new window', () => {
+    const monthly = makeKeyAndRecord({ budget: { credits: 10, period: 'Monthly' }, limitsKey: 'ns/clock' }).record;
+    const jan31 = Date.UTC(2026, 0, 31, 23, 0);
+    const feb1 = Date.UTC(2026, 1, 1, 1, 0);
+    const l = new MemoryLimiter();
+    l.charge(monthly.limitsKey, monthly, 10, jan31);
+    expect(l.admit(monthly.limitsKey, monthly, jan31)).toMatchObject({ ok: false, reason: 'budget' });
+    expect(l.admit(monthly.limitsKey, monthly, feb1).ok).toBe(true); // next month: fresh
+    l.charge(monthly.limitsKey, monthly, 3, feb1);
+    expect(l.budgetUsed(monthly.limitsKey, monthly, feb1)).toBe(3);
+    // a clock stepping back into January is not served February's counter (one counter per key:
+    // January's was replaced, so it starts again from 0)
+    expect(l.admit(monthly.limitsKey, monthly, jan31 + 60_000).ok).toBe(true);
+    l.charge(monthly.limitsKey, monthly, 10, jan31 + 60_000);
+    expect(l.budgetUsed(monthly.limitsKey, monthly, jan31 + 60_000)).toBe(10);
+    expect(l.admit(monthly.limitsKey, monthly, jan31 - 60_000)).toMatchObject({ ok: false, reason: 'budget' }); // earlier, same month
+    // the same ApiKey switched to a daily budget inside that month: its monthly counter does not carry over
+    const daily = { ...monthly, budget: { credits: 10, period: 'Daily' as const } };
+    expect(l.admit(daily.limitsKey, daily, jan31 + 120_000).ok).toBe(true);
+    expect(l.budgetUsed(daily.limitsKey, daily, jan31 + 120_000)).toBe(0);
+  });
+
   it('a budget denial does not consume a rate-limit slot', () => {
     const { record } = makeKeyAndRecord({ rateLimit: { requestsPerMinute: 5 }, budget: { credits: 1, period: 'Never' } });
     const l = new MemoryLimiter();

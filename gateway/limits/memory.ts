@@ -13,6 +13,10 @@ interface RateCounter {
 }
 interface BudgetCounter {
   window: string;
+  /** The period the window was computed for: a record whose period changed needs a new window. */
+  period: string;
+  /** The counter's window covers [sinceMs, endsMs): a clock in there needs no window arithmetic. */
+  sinceMs: number;
   endsMs: number | undefined;
   used: number;
 }
@@ -37,10 +41,9 @@ export class MemoryLimiter implements Limiter {
       }
     }
     if (record.budget !== undefined) {
-      const w = budgetWindow(record.budget, nowMs);
-      const budget = this.#budgetCounter(limitsKey, w.id, w.endsMs);
+      const budget = this.#budgetCounter(limitsKey, record.budget, nowMs);
       if (budget.used >= record.budget.credits) {
-        return { ok: false, reason: 'budget', retryAfterS: retryAfterSeconds(w.endsMs, nowMs) };
+        return { ok: false, reason: 'budget', retryAfterS: retryAfterSeconds(budget.endsMs, nowMs) };
       }
     }
     if (rate !== undefined) rate.requests += 1;
@@ -50,10 +53,7 @@ export class MemoryLimiter implements Limiter {
   charge(limitsKey: string, record: KeyRecord, cost: number, nowMs: number): void {
     if (cost <= 0 || unlimited(record)) return;
     if (record.rateLimit?.tokensPerMinute !== undefined) this.#rateCounter(limitsKey, minuteWindow(nowMs).id).tokens += cost;
-    if (record.budget !== undefined) {
-      const w = budgetWindow(record.budget, nowMs);
-      this.#budgetCounter(limitsKey, w.id, w.endsMs).used += cost;
-    }
+    if (record.budget !== undefined) this.#budgetCounter(limitsKey, record.budget, nowMs).used += cost;
   }
 
   /** Credits used in the current budget period (for tests and debugging). */
@@ -78,11 +78,17 @@ export class MemoryLimiter implements Limiter {
     return c;
   }
 
-  #budgetCounter(limitsKey: string, window: string, endsMs: number | undefined): BudgetCounter {
+  #budgetCounter(limitsKey: string, budget: NonNullable<KeyRecord['budget']>, nowMs: number): BudgetCounter {
     let c = this.#budget.get(limitsKey);
-    if (c === undefined || c.window !== window) {
-      c = { window, endsMs, used: 0 };
+    // windows are contiguous, so a time between the counter's first use and its window's end lies in
+    // the same window (a monthly window costs a Date per call otherwise, twice per request)
+    if (c !== undefined && c.period === budget.period && c.sinceMs <= nowMs && (c.endsMs === undefined || nowMs < c.endsMs)) return c;
+    const w = budgetWindow(budget, nowMs);
+    if (c === undefined || c.window !== w.id) {
+      c = { window: w.id, period: budget.period, sinceMs: nowMs, endsMs: w.endsMs, used: 0 };
       this.#budget.set(limitsKey, c);
+    } else if (nowMs < c.sinceMs) {
+      c.sinceMs = nowMs; // an earlier time in the same window (equal ids imply equal periods)
     }
     return c;
   }
