@@ -11,7 +11,7 @@ import { isReady, listApiKeys } from '../bench/operator-state.ts';
 import { percentile } from '../bench/gateway-load.ts';
 import { measureRevocation, type RevocationTry } from '../bench/revocation-probe.ts';
 import { adminKubeConfig, hasCluster } from './support/cluster.ts';
-import { eventually, startTestOperator, type TestClock, type TestOperator } from './support/operator.ts';
+import { eventually, realTimeClock, startTestOperator, type TestOperator } from './support/operator.ts';
 import { startUpstream, type TestUpstream } from './support/upstream.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
@@ -19,7 +19,6 @@ const NS = `revoke-${RUN}`;
 const RECORDS = `revoke-records-${RUN}`;
 const TRIES = 20;
 
-const wallClock = (): TestClock => ({ now: () => new Date(), set: () => { throw new Error('wall clock'); }, advance: () => { throw new Error('wall clock'); } });
 
 describe.skipIf(!hasCluster())('revocation reaches the gateway', () => {
   let kc: KubeConfig;
@@ -29,7 +28,7 @@ describe.skipIf(!hasCluster())('revocation reaches the gateway', () => {
 
   beforeAll(async () => {
     kc = adminKubeConfig();
-    op = await startTestOperator({ recordsNamespace: RECORDS, clock: wallClock() });
+    op = await startTestOperator({ recordsNamespace: RECORDS, clock: realTimeClock() });
     await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NS } } });
     const custom = kc.makeApiClient(CustomObjectsApi);
     await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: KINDS.team.plural, namespace: NS,

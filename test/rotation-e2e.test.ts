@@ -18,19 +18,13 @@ import { runRotate } from '../cli/keys/rotate.ts';
 import { runGateway, type RunningGateway } from '../gateway/main.ts';
 import { patchMetadata } from '../kube/apply.ts';
 import { adminKubeConfig, clusterKubeconfig, hasCluster } from './support/cluster.ts';
-import { eventually, startTestOperator, type TestClock, type TestOperator } from './support/operator.ts';
+import { eventually, realTimeClock, startTestOperator, type TestOperator } from './support/operator.ts';
 import { startUpstream, type TestUpstream } from './support/upstream.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
 const NS = `rot-e2e-${RUN}`;
 const RECORDS = `rot-e2e-records-${RUN}`;
 const AK = { group: GROUP, version: VERSION, plural: KINDS.apiKey.plural };
-
-/** The operator's clock on real time (the TestClock shape, so it can still be moved if needed). */
-function realTimeClock(): TestClock {
-  let offset = 0;
-  return { now: () => new Date(Date.now() + offset), set: (d) => { offset = d.getTime() - Date.now(); }, advance: (ms) => { offset += ms; } };
-}
 
 interface Call { keyId: string; status: number; at: number }
 

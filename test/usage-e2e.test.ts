@@ -10,7 +10,7 @@ import type { ApiKeyStatus } from '../api/apikey.ts';
 import { API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
 import { runGateway, type RunningGateway } from '../gateway/main.ts';
 import { adminKubeConfig, hasCluster } from './support/cluster.ts';
-import { eventually, startTestOperator, type TestClock, type TestOperator } from './support/operator.ts';
+import { eventually, realTimeClock, startTestOperator, type TestOperator } from './support/operator.ts';
 import { startUpstream, type TestUpstream } from './support/upstream.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
@@ -18,8 +18,6 @@ const NS = `usage-e2e-${RUN}`;
 const RECORDS = `usage-e2e-records-${RUN}`;
 const REPORT_INTERVAL_MS = 500;
 
-/** The operator on wall time: lastUsedAt freshness is judged against real time here. */
-const wallClock = (): TestClock => ({ now: () => new Date(), set: () => { throw new Error('wall clock'); }, advance: () => { throw new Error('wall clock'); } });
 
 describe.skipIf(!hasCluster())('usage: two gateway replicas → usage reports → ApiKey status', () => {
   let kc: KubeConfig;
@@ -32,7 +30,7 @@ describe.skipIf(!hasCluster())('usage: two gateway replicas → usage reports �
 
   beforeAll(async () => {
     kc = adminKubeConfig();
-    op = await startTestOperator({ recordsNamespace: RECORDS, clock: wallClock() });
+    op = await startTestOperator({ recordsNamespace: RECORDS, clock: realTimeClock() });
     await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NS } } });
     const custom = kc.makeApiClient(CustomObjectsApi);
     await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: KINDS.team.plural, namespace: NS,

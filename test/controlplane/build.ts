@@ -47,7 +47,7 @@ export function binDir(version: string): string {
   return join(cacheRoot(), `k8s-${normaliseVersion(version)}`);
 }
 
-function isExecutable(path: string): boolean {
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, fsc.X_OK);
     return true;

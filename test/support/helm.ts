@@ -2,10 +2,9 @@
 // as the control-plane binaries (no download beyond the Go module proxy). Missing Go: fatal in CI, a loud
 // skip locally, exactly like test/global-setup.ts treats the control plane.
 import { execFile, spawn } from 'node:child_process';
-import { accessSync, constants as fsc } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cacheRoot, hasGo } from '../controlplane/build.ts';
+import { cacheRoot, hasGo, isExecutable } from '../controlplane/build.ts';
 import { parseAllDocuments } from 'yaml';
 
 /** The one setting for which Helm the chart is tested with. */
@@ -14,15 +13,6 @@ const HELM_PACKAGE = 'helm.sh/helm/v3/cmd/helm';
 
 export function helmPath(version = HELM_VERSION): string {
   return join(cacheRoot(), `helm-${version}`, 'helm');
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, fsc.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

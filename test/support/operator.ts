@@ -21,6 +21,12 @@ export function testClock(start = new Date()): TestClock {
   return { now: () => new Date(t), set: (d) => { t = d.getTime(); }, advance: (ms) => { t += ms; } };
 }
 
+/** Real time that keeps ticking, shiftable by an offset (for tests judged against wall-clock freshness). */
+export function realTimeClock(): TestClock {
+  let offset = 0;
+  return { now: () => new Date(Date.now() + offset), set: (d) => { offset = d.getTime() - Date.now(); }, advance: (ms) => { offset += ms; } };
+}
+
 export interface TestOperator {
   running: RunningOperator;
   clock: TestClock;
