@@ -75,7 +75,8 @@ try {
   }
   for (let r = 0; r < ROUNDS; r++) {
     const row: string[] = [];
-    for (const t of targets) {
+    // alternate the order, so neither gateway always runs right after the same neighbour
+    for (const t of r % 2 === 0 ? targets : [...targets].reverse()) {
       const before = cpuSeconds(t.pid);
       const w = await wrk((t as unknown as { args: string[] }).args);
       if (w.non2xx) throw new Error(`${t.name}: non-2xx answers under load`);
@@ -86,6 +87,9 @@ try {
     }
     console.log(`round ${r + 1}: ${row.join(' | ')}`);
   }
+  const [mine, theirs] = [results.get('gateway (this)')!.us, results.get('gateway (other)')!.us];
+  const ratios = mine.map((us, i) => us / theirs[i]!);
+  console.log(`\nthis ÷ other per round: ${ratios.map((x) => x.toFixed(2)).join(' ')} (median ${median(ratios).toFixed(2)})`);
   console.log('\n| target | CPU µs/req (median, range) | req/s (median) |\n|---|---|---|');
   for (const [name, { us, rps }] of results) {
     console.log(`| ${name} | ${median(us).toFixed(0)} (${Math.min(...us).toFixed(0)}–${Math.max(...us).toFixed(0)}) | ${median(rps).toFixed(0)} |`);
