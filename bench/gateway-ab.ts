@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cpuSeconds, startNode } from './processes.ts';
 
 // A/B of the gateway's CPU per request against another checkout of it, on a shared machine.
 //   npx node bench/gateway-ab.ts /path/to/other/checkout      env: ROUNDS=5 SECONDS=3 CONNECTIONS=32
@@ -20,24 +21,9 @@ const here = new URL('.', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'nemokeys-ab-'));
 const children: ChildProcess[] = [];
 
-function start(args: string[]): Promise<{ pid: number; line: string }> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (c) => {
-      buf += c;
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) resolve({ pid: child.pid!, line: buf.slice(0, nl).trim() });
-    });
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}`)));
-  });
-}
-
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
+async function start(args: string[]): Promise<{ pid: number; line: string }> {
+  const { child, line } = await startNode(args, children);
+  return { pid: child.pid!, line };
 }
 
 function wrk(args: string[]): Promise<{ requests: number; non2xx: boolean }> {

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startNode } from './processes.ts';
 
 // CPU profile of one proxy under wrk load: where the gateway's time per request goes.
 //   npx node bench/gateway-profile.ts [gateway|node-proxy]   env: SECONDS=10 CONNECTIONS=32 TOP=40
@@ -31,19 +32,7 @@ const here = new URL('.', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'nemokeys-prof-'));
 const children: ChildProcess[] = [];
 
-function start(args: string[]): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (c) => {
-      buf += c;
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) resolve({ child, line: buf.slice(0, nl).trim() });
-    });
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}`)));
-  });
-}
+const start = (args: string[]) => startNode(args, children);
 
 function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {

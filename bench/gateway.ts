@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -9,6 +9,7 @@ import { compileCidrs } from '../gateway/client-ip.ts';
 import { RecordStore } from '../gateway/records/store.ts';
 import { makeKeyAndRecord } from '../gateway/sources/testing.ts';
 import { fixedRate, maxThroughput, percentile, type Target } from './gateway-load.ts';
+import { cpuSeconds, startChild as startProcess } from './processes.ts';
 
 // Gateway overhead (DESIGN §7), loopback only, every component in its own process:
 //   (a) straight to the upstream, (b) through nginx proxy_pass, (c) through the gateway, all checks on,
@@ -37,44 +38,13 @@ function which(name: string, extra: string[] = []): string | undefined {
   return undefined;
 }
 
-/**
- * CPU seconds (user+system) used so far by a process and its direct children (nginx's worker).
- * CPU per request is what a loaded, shared machine cannot distort the way it distorts latency.
- */
-function cpuSeconds(pid: number): number {
-  const ticks = (p: number) => {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return { ppid: Number(f[1]), cpu: Number(f[11]) + Number(f[12]) };
-    } catch {
-      return { ppid: -1, cpu: 0 };
-    }
-  };
-  let total = ticks(pid).cpu;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(entry)) continue;
-    const t = ticks(Number(entry));
-    if (t.ppid === pid) total += t.cpu;
-  }
-  return total / 100; // USER_HZ
-}
 
 const pids: Record<string, number> = {};
 
-function startChild(cmd: string, args: string[], name?: string): Promise<string> {
-  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(p);
-  if (name !== undefined && p.pid !== undefined) pids[name] = p.pid;
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    p.stdout!.on('data', (c) => {
-      buf += c;
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) resolve(buf.slice(0, nl).trim());
-    });
-    p.on('exit', (code) => reject(new Error(`${cmd} exited ${code}`)));
-  });
+async function startChild(cmd: string, args: string[], name?: string): Promise<string> {
+  const { child, line } = await startProcess(cmd, args, children);
+  if (name !== undefined && child.pid !== undefined) pids[name] = child.pid;
+  return line;
 }
 
 async function freePort(): Promise<number> {
