@@ -3,6 +3,7 @@
 import type { TestProject } from 'vitest/node';
 import { hasGo, readyBinaries } from './controlplane/build.ts';
 import { startControlPlane } from './controlplane/controlplane.ts';
+import { ensureHelm } from './support/helm.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -26,6 +27,9 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     return;
   }
   const cp = await startControlPlane();
+  // Build helm (chart tests) here too, so a cold first run compiles everything up front with progress
+  // shown, instead of inside a test file's collection.
+  await ensureHelm();
   project.provide('kubeconfig', cp.kubeconfigPath);
   project.provide('kubectl', cp.kubectl);
   // Also for code that runs outside vitest's inject (spawned CLIs, helpers reading env).
