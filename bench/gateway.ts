@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { parseKey, verifyKey } from '../api/keyformat.ts';
@@ -9,6 +8,7 @@ import { compileCidrs } from '../gateway/client-ip.ts';
 import { RecordStore } from '../gateway/records/store.ts';
 import { makeKeyAndRecord } from '../gateway/sources/testing.ts';
 import { fixedRate, maxThroughput, percentile, type Target } from './gateway-load.ts';
+import { freePort } from '../test/controlplane/process.ts';
 import { cpuSeconds, startChild as startProcess } from './processes.ts';
 
 // Gateway overhead (DESIGN §7), loopback only, every component in its own process:
@@ -45,15 +45,6 @@ async function startChild(cmd: string, args: string[], name?: string): Promise<s
   const { child, line } = await startProcess(cmd, args, children);
   if (name !== undefined && child.pid !== undefined) pids[name] = child.pid;
   return line;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitListening(port: number): Promise<void> {

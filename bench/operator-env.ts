@@ -1,7 +1,6 @@
 // A fresh control plane for an operator benchmark (its own etcd + kube-apiserver, so no other
 // tenant's objects or load are in the numbers), with the CRDs, a keys namespace, a records namespace
 // and one Team; plus bulk ApiKey creation with bounded concurrency and a free-port helper.
-import { createServer } from 'node:net';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
 import { crdYaml } from '../api/crd.ts';
@@ -44,15 +43,6 @@ export async function createApiKeys(env: BenchEnv, prefix: string, n: number, co
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 export const mib = (bytes: number | undefined): string => (bytes === undefined ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(0)} MiB`);
+
+export { freePort } from '../test/controlplane/process.ts';

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort } from '../controlplane/process.ts';
 
 // A real redis-server child process per test file, on a free loopback port, no persistence.
 // Missing binary: fatal in CI (a skipped Redis suite would prove nothing), a loud skip locally.
@@ -28,18 +28,6 @@ export function requireRedis(): boolean {
   const bar = '!'.repeat(100);
   console.warn(`\n${bar}\n!!! WARNING: ${msg}.\n!!! THE SHARED-REDIS RATE LIMIT / BUDGET TESTS ARE SKIPPED.\n${bar}\n`);
   return false;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export interface RedisProcess {
