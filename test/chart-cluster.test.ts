@@ -5,10 +5,10 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ApiException, AuthorizationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { AuthorizationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster, saKubeConfig } from './support/cluster.ts';
+import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster, saKubeConfig, httpStatusOf } from './support/cluster.ts';
 import { CHART_DIR, ensureHelm, helmTemplateText, runTool } from './support/helm.ts';
 
 const helm = await ensureHelm();
@@ -39,16 +39,6 @@ spec:
       schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
 `;
 }).join('---\n');
-
-const status = async (p: Promise<unknown>): Promise<number> => {
-  try {
-    await p;
-    return 200;
-  } catch (err) {
-    if (err instanceof ApiException) return err.code;
-    throw err;
-  }
-};
 
 describe.skipIf(!helm || !hasCluster())('chart on the real API server', () => {
   const release = `nk${uniq}`;
@@ -123,23 +113,23 @@ describe.skipIf(!helm || !hasCluster())('chart on the real API server', () => {
 
     it('the gateway reads records in the records namespace and nothing elsewhere', async () => {
       const core = gw.makeApiClient(CoreV1Api);
-      expect(await status(core.readNamespacedSecret({ name: 'rec-1', namespace: ns }))).toBe(200);
-      expect(await status(core.listNamespacedSecret({ namespace: ns }))).toBe(200);
-      expect(await status(core.readNamespacedSecret({ name: 'rec-1', namespace: other }))).toBe(403);
-      expect(await status(core.listNamespacedSecret({ namespace: other }))).toBe(403);
-      expect(await status(core.listSecretForAllNamespaces())).toBe(403);
+      expect(await httpStatusOf(core.readNamespacedSecret({ name: 'rec-1', namespace: ns }))).toBe(200);
+      expect(await httpStatusOf(core.listNamespacedSecret({ namespace: ns }))).toBe(200);
+      expect(await httpStatusOf(core.readNamespacedSecret({ name: 'rec-1', namespace: other }))).toBe(403);
+      expect(await httpStatusOf(core.listNamespacedSecret({ namespace: other }))).toBe(403);
+      expect(await httpStatusOf(core.listSecretForAllNamespaces())).toBe(403);
       // Read-only on records: it can neither forge nor delete one.
-      expect(await status(core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'forged' } } }))).toBe(403);
-      expect(await status(core.deleteNamespacedSecret({ name: 'rec-1', namespace: ns }))).toBe(403);
+      expect(await httpStatusOf(core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'forged' } } }))).toBe(403);
+      expect(await httpStatusOf(core.deleteNamespacedSecret({ name: 'rec-1', namespace: ns }))).toBe(403);
       // Its usage report: create and patch its own ConfigMap, but not list others' or write elsewhere.
       const cm = { metadata: { name: `usage-${uniq}` }, data: { 'usage.json': '{}' } };
-      expect(await status(core.createNamespacedConfigMap({ namespace: ns, body: cm }))).toBe(200);
-      expect(await status(core.patchNamespacedConfigMap({ name: cm.metadata.name, namespace: ns, body: { data: { 'usage.json': '{"a":1}' } } },
+      expect(await httpStatusOf(core.createNamespacedConfigMap({ namespace: ns, body: cm }))).toBe(200);
+      expect(await httpStatusOf(core.patchNamespacedConfigMap({ name: cm.metadata.name, namespace: ns, body: { data: { 'usage.json': '{"a":1}' } } },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch)))).toBe(200);
       // Server-side apply only: no plain updates.
-      expect(await status(core.replaceNamespacedConfigMap({ name: cm.metadata.name, namespace: ns, body: cm }))).toBe(403);
-      expect(await status(core.listNamespacedConfigMap({ namespace: ns }))).toBe(403);
-      expect(await status(core.createNamespacedConfigMap({ namespace: other, body: cm }))).toBe(403);
+      expect(await httpStatusOf(core.replaceNamespacedConfigMap({ name: cm.metadata.name, namespace: ns, body: cm }))).toBe(403);
+      expect(await httpStatusOf(core.listNamespacedConfigMap({ namespace: ns }))).toBe(403);
+      expect(await httpStatusOf(core.createNamespacedConfigMap({ namespace: other, body: cm }))).toBe(403);
     });
 
     // [verb, group, resource, namespace, allowed]; subresources as "resource/sub".

@@ -9,19 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiException, CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { startControlPlane, type ControlPlane } from './controlplane/controlplane.ts';
 import { controlPlaneDown, controlPlaneStatus, controlPlaneUp } from './controlplane/detached.ts';
-import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster, saKubeConfig } from './support/cluster.ts';
+import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster, saKubeConfig, httpStatusOf } from './support/cluster.ts';
 
 const run = promisify(execFile);
-
-async function statusOf(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-    return 200;
-  } catch (err) {
-    if (err instanceof ApiException) return err.code;
-    throw err;
-  }
-}
 
 describe.skipIf(!hasCluster())('shared control plane', () => {
   it('answers /readyz and has namespace default', async () => {
@@ -35,9 +25,9 @@ describe.skipIf(!hasCluster())('shared control plane', () => {
     const namespace = `rbac-${Date.now()}`;
     const sa = (await saKubeConfig(namespace, 'nobody')).makeApiClient(CoreV1Api);
     const admin = adminKubeConfig();
-    expect(await statusOf(admin.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace }))).toBe(200);
+    expect(await httpStatusOf(admin.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace }))).toBe(200);
     // 403 (not 401): the token authenticates, the authorizer says no.
-    expect(await statusOf(sa.listNamespacedSecret({ namespace }))).toBe(403);
+    expect(await httpStatusOf(sa.listNamespacedSecret({ namespace }))).toBe(403);
 
     // Granting the permission flips it, so the 403 above came from RBAC and not a broken token.
     const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
@@ -50,9 +40,9 @@ describe.skipIf(!hasCluster())('shared control plane', () => {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'secret-reader' },
       subjects: [{ kind: 'ServiceAccount', name: 'nobody', namespace }],
     } });
-    await expect.poll(() => statusOf(sa.listNamespacedSecret({ namespace })), { timeout: 10_000 }).toBe(200);
+    await expect.poll(() => httpStatusOf(sa.listNamespacedSecret({ namespace })), { timeout: 10_000 }).toBe(200);
     // Still scoped: the Role does not reach other namespaces.
-    expect(await statusOf(sa.listNamespacedSecret({ namespace: 'default' }))).toBe(403);
+    expect(await httpStatusOf(sa.listNamespacedSecret({ namespace: 'default' }))).toBe(403);
   });
 });
 

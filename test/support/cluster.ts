@@ -2,7 +2,7 @@
 // `describe.skipIf(!hasCluster())` so a machine without Go skips them (global setup warns loudly;
 // in CI it fails instead, so skipping can never hide there).
 import { inject } from 'vitest';
-import { KubeConfig } from '@kubernetes/client-node';
+import { ApiException, KubeConfig } from '@kubernetes/client-node';
 import { serviceAccountKubeConfig } from '../controlplane/controlplane.ts';
 
 export function hasCluster(): boolean {
@@ -33,4 +33,15 @@ export function adminKubeConfig(): KubeConfig {
 /** Bearer-token client config for ServiceAccount ns/name on the shared cluster (RBAC applies). */
 export function saKubeConfig(namespace: string, name: string): Promise<KubeConfig> {
   return serviceAccountKubeConfig(adminKubeConfig(), namespace, name);
+}
+
+/** The HTTP status a client-node call ends with: 200 when it succeeds, the API server's code otherwise. */
+export async function httpStatusOf(call: Promise<unknown>): Promise<number> {
+  try {
+    await call;
+    return 200;
+  } catch (err) {
+    if (err instanceof ApiException) return err.code;
+    throw err;
+  }
 }
