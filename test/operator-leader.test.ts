@@ -10,7 +10,7 @@ import { spawnOperator, type OperatorProcess } from '../bench/operator-process.t
 import { isReady, listApiKeys } from '../bench/operator-state.ts';
 import { installCrds } from './controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from './support/cluster.ts';
-import { eventually } from './support/operator.ts';
+import { eventually, createTeam } from './support/operator.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
 const NS = `leader-keys-${RUN}`;
@@ -42,11 +42,8 @@ describe.skipIf(!hasCluster())('leader election between two operator processes',
     kc = adminKubeConfig();
     await installCrds({ kubectl: clusterKubectl(), kubeconfigPath: clusterKubeconfig() }, crdYaml());
     const core = kc.makeApiClient(CoreV1Api);
-    for (const name of [NS, RECORDS]) await core.createNamespace({ body: { metadata: { name } } });
-    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: GROUP, version: VERSION, plural: KINDS.team.plural, namespace: NS,
-      body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name: 'platform' }, spec: { allowedModels: ['*'] } },
-    });
+    await core.createNamespace({ body: { metadata: { name: RECORDS } } });
+    await createTeam(kc, NS, 'platform');
   });
   afterAll(async () => {
     for (const op of operators) await op.stop();

@@ -13,7 +13,7 @@ import { spawnOperator, type OperatorProcess } from '../bench/operator-process.t
 import { isReady, oneKeyPerApiKeyViolations, readState, type NamespaceState } from '../bench/operator-state.ts';
 import { installCrds, startControlPlane, type ControlPlane } from './controlplane/controlplane.ts';
 import { hasCluster } from './support/cluster.ts';
-import { eventually } from './support/operator.ts';
+import { eventually, createTeam } from './support/operator.ts';
 
 const NS = 'resilience-keys';
 const RECORDS = 'resilience-records';
@@ -35,11 +35,8 @@ describe.skipIf(!hasCluster())('operator crash + API server restart (own control
     kc = cp.kubeConfig();
     await installCrds(cp, crdYaml());
     const core = kc.makeApiClient(CoreV1Api);
-    for (const name of [NS, RECORDS]) await core.createNamespace({ body: { metadata: { name } } });
-    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: GROUP, version: VERSION, plural: KINDS.team.plural, namespace: NS,
-      body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name: 'platform' }, spec: { allowedModels: ['*'] } },
-    });
+    await core.createNamespace({ body: { metadata: { name: RECORDS } } });
+    await createTeam(kc, NS, 'platform');
   });
   afterAll(async () => {
     for (const op of operators) await op.stop();

@@ -11,7 +11,7 @@ import { isReady, listApiKeys } from '../bench/operator-state.ts';
 import { percentile } from '../bench/gateway-load.ts';
 import { measureRevocation, type RevocationTry } from '../bench/revocation-probe.ts';
 import { adminKubeConfig, hasCluster } from './support/cluster.ts';
-import { eventually, realTimeClock, startTestOperator, type TestOperator } from './support/operator.ts';
+import { eventually, realTimeClock, startTestOperator, type TestOperator, createTeam } from './support/operator.ts';
 import { startUpstream, type TestUpstream } from './support/upstream.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
@@ -29,10 +29,8 @@ describe.skipIf(!hasCluster())('revocation reaches the gateway', () => {
   beforeAll(async () => {
     kc = adminKubeConfig();
     op = await startTestOperator({ recordsNamespace: RECORDS, clock: realTimeClock() });
-    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NS } } });
+    await createTeam(kc, NS, 'apps');
     const custom = kc.makeApiClient(CustomObjectsApi);
-    await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: KINDS.team.plural, namespace: NS,
-      body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name: 'apps' }, spec: { allowedModels: ['*'] } } });
     for (let i = 0; i < TRIES; i++) {
       await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, namespace: NS,
         body: { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name: `app-${i}` }, spec: { team: 'apps' } } });

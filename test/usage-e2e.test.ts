@@ -10,7 +10,7 @@ import type { ApiKeyStatus } from '../api/apikey.ts';
 import { API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
 import { runGateway, type RunningGateway } from '../gateway/main.ts';
 import { adminKubeConfig, hasCluster } from './support/cluster.ts';
-import { eventually, realTimeClock, startTestOperator, type TestOperator } from './support/operator.ts';
+import { eventually, realTimeClock, startTestOperator, type TestOperator, createTeam } from './support/operator.ts';
 import { startUpstream, type TestUpstream } from './support/upstream.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
@@ -31,10 +31,8 @@ describe.skipIf(!hasCluster())('usage: two gateway replicas â†’ usage reports â†
   beforeAll(async () => {
     kc = adminKubeConfig();
     op = await startTestOperator({ recordsNamespace: RECORDS, clock: realTimeClock() });
-    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NS } } });
+    await createTeam(kc, NS, 'research');
     const custom = kc.makeApiClient(CustomObjectsApi);
-    await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: KINDS.team.plural, namespace: NS,
-      body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name: 'research' }, spec: { allowedModels: ['*'] } } });
     await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, namespace: NS,
       body: { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name: 'notebook' }, spec: { team: 'research', allowedModels: ['gpt-4o-mini'] } } });
     upstream = await startUpstream();

@@ -2,8 +2,10 @@
 // injected clock, captured logs (to prove no plaintext ever reaches them) and access to the work
 // queues (after moving the clock, tests enqueue instead of waiting for a requeue timer).
 import { Writable } from 'node:stream';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { API_VERSION, GROUP, KINDS, VERSION } from '../../api/constants.ts';
 import { crdYaml } from '../../api/crd.ts';
+import { statusCodeOf } from '../../kube/errors.ts';
 import { registerControllers } from '../../operator/controllers.ts';
 import { runOperator, type RunningOperator } from '../../operator/main.ts';
 import type { OperatorContext, QueueHandle } from '../../operator/runtime/context.ts';
@@ -103,4 +105,15 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false>, ti
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Creates namespace `namespace` (if missing) and in it a Team `team` that allows every model. */
+export async function createTeam(kc: KubeConfig, namespace: string, team: string): Promise<void> {
+  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } }).catch((e: unknown) => {
+    if (statusCodeOf(e) !== 409) throw e;
+  });
+  await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    group: GROUP, version: VERSION, plural: KINDS.team.plural, namespace,
+    body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name: team }, spec: { allowedModels: ['*'] } },
+  });
 }
