@@ -8,7 +8,7 @@ import { compileCidrs } from '../gateway/client-ip.ts';
 import { RecordStore } from '../gateway/records/store.ts';
 import { makeKeyAndRecord } from '../gateway/sources/testing.ts';
 import { fixedRate, maxThroughput, percentile, type Target } from './gateway-load.ts';
-import { freePort } from '../test/controlplane/process.ts';
+import { freePort } from '../controlplane/process.ts';
 import { cpuSeconds, startChild as startProcess } from './processes.ts';
 
 // Gateway overhead (DESIGN §7), loopback only, every component in its own process:

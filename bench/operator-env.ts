@@ -4,7 +4,7 @@
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
 import { crdYaml } from '../api/crd.ts';
-import { installCrds, startControlPlane, type ControlPlane } from '../test/controlplane/controlplane.ts';
+import { installCrds, startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
 
 export interface BenchEnv {
   cp: ControlPlane;
@@ -45,4 +45,4 @@ export async function createApiKeys(env: BenchEnv, prefix: string, n: number, co
 
 export const mib = (bytes: number | undefined): string => (bytes === undefined ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(0)} MiB`);
 
-export { freePort } from '../test/controlplane/process.ts';
+export { freePort } from '../controlplane/process.ts';

@@ -8,9 +8,9 @@ export const DEFAULT_DEV_DIR = '.nemokeys/controlplane';
 /** Starts the control plane in `dir`, installs the CRDs, returns the kubeconfig path and kubectl. */
 export async function upWithCrds(dir: string, version?: string): Promise<{ kubeconfig: string; kubectl: string }> {
   const [{ controlPlaneUp }, { ensureBinaries }, { installCrds }, { crdYaml }] = await Promise.all([
-    import('../test/controlplane/detached.ts'),
-    import('../test/controlplane/build.ts'),
-    import('../test/controlplane/controlplane.ts'),
+    import('../controlplane/detached.ts'),
+    import('../controlplane/build.ts'),
+    import('../controlplane/controlplane.ts'),
     import('../api/crd.ts'),
   ]);
   const log = (l: string) => process.stderr.write(`[controlplane] ${l}\n`);
@@ -37,7 +37,7 @@ export function registerControlPlane(program: Command): void {
     .description('stop the control plane started in DIR and remove its state')
     .option('--dir <dir>', 'state directory', DEFAULT_DEV_DIR)
     .action(async (opts: { dir: string }) => {
-      const { controlPlaneDown } = await import('../test/controlplane/detached.ts');
+      const { controlPlaneDown } = await import('../controlplane/detached.ts');
       const wasRunning = await controlPlaneDown({ dir: resolve(opts.dir) });
       process.stdout.write(wasRunning ? `stopped the control plane in ${opts.dir}\n` : `no control plane was running in ${opts.dir}\n`);
     });
@@ -45,7 +45,7 @@ export function registerControlPlane(program: Command): void {
     .description('say whether a control plane runs in DIR')
     .option('--dir <dir>', 'state directory', DEFAULT_DEV_DIR)
     .action(async (opts: { dir: string }) => {
-      const { controlPlaneStatus } = await import('../test/controlplane/detached.ts');
+      const { controlPlaneStatus } = await import('../controlplane/detached.ts');
       const s = controlPlaneStatus({ dir: resolve(opts.dir) });
       if (!s) {
         process.stdout.write(`no control plane running in ${opts.dir}\n`);

@@ -29,13 +29,13 @@ export function registerDev(program: Command): void {
 async function runDev(opts: DevOptions): Promise<void> {
   const say = (l: string) => process.stdout.write(`${l}\n`);
   const dir = resolve(opts.dir);
-  const { controlPlaneStatus, controlPlaneDown } = await import('../test/controlplane/detached.ts');
+  const { controlPlaneStatus, controlPlaneDown } = await import('../controlplane/detached.ts');
   const running = controlPlaneStatus({ dir });
   let kubeconfig: string;
   let kubectl: string;
   if (running) {
     say(`reusing the control plane already running in ${dir}`);
-    const { ensureBinaries } = await import('../test/controlplane/build.ts');
+    const { ensureBinaries } = await import('../controlplane/build.ts');
     ({ kubectl } = await ensureBinaries());
     kubeconfig = running.kubeconfig;
   } else {

@@ -8,7 +8,7 @@
 // Built on client-node's Watch (one HTTP watch stream) so every transition is ours to control.
 import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { CachedInformer, ChangeKind } from '../operator/runtime/types.ts';
+import type { CachedInformer, ChangeKind } from './cache-types.ts';
 import { backoffDelay, type BackoffPolicy } from './backoff.ts';
 import { apiErrorMessage, isGone } from './errors.ts';
 import { ObjectStore } from './object-store.ts';

@@ -4,7 +4,7 @@
 // fields, so raw watch events are deserialized the same way.
 import { CoreV1Api, CustomObjectsApi, type KubernetesObject, type V1Secret } from '@kubernetes/client-node';
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
-import type { CachedInformer } from '../operator/runtime/types.ts';
+import type { CachedInformer } from './cache-types.ts';
 import { createInformer, type InformerOptions, type ListResult } from './informer.ts';
 
 type CommonOptions = Omit<InformerOptions<never>, 'path' | 'list' | 'decode' | 'labelSelector'> &

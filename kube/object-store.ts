@@ -1,7 +1,7 @@
 // The informer's cache: namespace → name → object, and the diff logic that decides which change
 // to announce. Pure (no I/O), so the announce rules are tested directly.
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { ChangeKind } from '../operator/runtime/types.ts';
+import type { ChangeKind } from './cache-types.ts';
 
 const nsOf = (obj: KubernetesObject) => obj.metadata?.namespace ?? '';
 const nameOf = (obj: KubernetesObject) => obj.metadata?.name ?? '';

@@ -6,7 +6,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, matchesGlob, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, waitFor } from './controlplane/process.ts';
+import { freePort, waitFor } from '../controlplane/process.ts';
 import { runTool } from './support/helm.ts';
 
 const REPO = resolve(import.meta.dirname, '..');

@@ -19,7 +19,7 @@ import { startDemoUpstream } from '../gateway/demo-upstream.ts';
 import { runGateway, type RunningGateway } from '../gateway/main.ts';
 import { patchMetadata } from '../kube/apply.ts';
 import { runOperator, type RunningOperator } from '../operator/main.ts';
-import { installCrds } from './controlplane/controlplane.ts';
+import { installCrds } from '../controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster, saKubeConfig } from './support/cluster.ts';
 import { ensureHelm, renderChart, type K8sObject } from './support/helm.ts';
 import { eventually } from './support/operator.ts';

@@ -9,7 +9,7 @@ import { CoreV1Api, CustomObjectsApi, KubeConfig, RbacAuthorizationV1Api } from 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GROUP, KINDS, VERSION } from '../api/index.ts';
 import { crdYaml } from '../api/crd.ts';
-import { installCrds } from './controlplane/controlplane.ts';
+import { installCrds } from '../controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster, saKubeConfig } from './support/cluster.ts';
 import { classifyKubeError, explainFailure } from '../cli/keys/errors.ts';
 import { CLI_ENTRY, NODE_BIN_DIR, cells, runKeys, runProcess, tempDir, writeKubeconfig } from '../cli/keys/testing-process.ts';

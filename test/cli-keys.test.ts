@@ -5,7 +5,7 @@ import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@k
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ANNOTATIONS, GROUP, KINDS, VERSION, type ApiKeySpecInput, type ApiKeyStatus } from '../api/index.ts';
 import { crdYaml } from '../api/crd.ts';
-import { installCrds } from './controlplane/controlplane.ts';
+import { installCrds } from '../controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from './support/cluster.ts';
 import type { ApiKeyObject } from '../cli/keys/model.ts';
 import { cells, interferingProxy, runKeys } from '../cli/keys/testing-process.ts';

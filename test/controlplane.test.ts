@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiException, CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { startControlPlane, type ControlPlane } from './controlplane/controlplane.ts';
-import { controlPlaneDown, controlPlaneStatus, controlPlaneUp } from './controlplane/detached.ts';
+import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
+import { controlPlaneDown, controlPlaneStatus, controlPlaneUp } from '../controlplane/detached.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster, saKubeConfig, httpStatusOf } from './support/cluster.ts';
 
 const run = promisify(execFile);
@@ -90,7 +90,7 @@ describe.skipIf(!hasCluster())('detached control plane', () => {
 
   it('outlives the process that started it, refuses a second start, and comes down cleanly', async () => {
     // Start it from a separate node process that exits right away: the point of detached mode.
-    const script = `const m = await import(${JSON.stringify(new URL('./controlplane/detached.ts', import.meta.url).href)});
+    const script = `const m = await import(${JSON.stringify(new URL('../controlplane/detached.ts', import.meta.url).href)});
       console.log(await m.controlPlaneUp({ dir: ${JSON.stringify(dir)}, log: () => {} }));`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script]);
     const kubeconfig = stdout.trim();

@@ -6,7 +6,7 @@ import { ApiException, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-no
 import { beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
 import { crdYaml } from '../api/crd.ts';
-import { installCrds } from './controlplane/controlplane.ts';
+import { installCrds } from '../controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from './support/cluster.ts';
 
 const NS = 'crd-validation';

@@ -14,7 +14,7 @@ import { startDemoUpstream, type DemoUpstream } from '../gateway/demo-upstream.t
 import { runGateway, type GatewayOptions, type RunningGateway } from '../gateway/main.ts';
 import { recordSecretName } from '../gateway/sources/decode.ts';
 import { chartGatewayRoleRules, makeKeyAndRecord, recordSecretManifest } from '../gateway/sources/testing.ts';
-import { startControlPlane, type ControlPlane } from './controlplane/controlplane.ts';
+import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
 import { adminKubeConfig, hasCluster, saKubeConfig } from './support/cluster.ts';
 
 const uniq = () => Math.random().toString(36).slice(2, 8);

@@ -1,8 +1,8 @@
 // vitest globalSetup for the integration project: ONE real control plane (etcd + kube-apiserver)
 // per run, shared by all integration test files through `inject('kubeconfig')`.
 import type { TestProject } from 'vitest/node';
-import { hasGo, readyBinaries } from './controlplane/build.ts';
-import { startControlPlane } from './controlplane/controlplane.ts';
+import { hasGo, readyBinaries } from '../controlplane/build.ts';
+import { startControlPlane } from '../controlplane/controlplane.ts';
 import { ensureHelm } from './support/helm.ts';
 
 declare module 'vitest' {

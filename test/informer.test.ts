@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { secretInformer } from '../kube/informers.ts';
-import type { CachedInformer, ChangeKind } from '../operator/runtime/types.ts';
+import type { CachedInformer, ChangeKind } from '../kube/cache-types.ts';
 import { adminKubeConfig, hasCluster } from './support/cluster.ts';
 
 class CuttableProxy {

@@ -10,7 +10,7 @@ import { API_VERSION, GROUP, VERSION } from '../api/constants.ts';
 import {
   apiErrorMessage, applyObject, deleteIfExists, isConflict, isNotFound, patchCustomStatus, patchMetadata, readIfExists,
 } from '../kube/apply.ts';
-import { installCrds } from './controlplane/controlplane.ts';
+import { installCrds } from '../controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from './support/cluster.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');

@@ -8,7 +8,7 @@ import { crdYaml } from '../api/crd.ts';
 import { LEADER_DEFAULTS } from '../operator/runtime/leader.ts';
 import { spawnOperator, type OperatorProcess } from '../bench/operator-process.ts';
 import { isReady, listApiKeys } from '../bench/operator-state.ts';
-import { installCrds } from './controlplane/controlplane.ts';
+import { installCrds } from '../controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from './support/cluster.ts';
 import { eventually, createTeam } from './support/operator.ts';
 

@@ -11,7 +11,7 @@ import { generateKey, KEY_SCANNER_PATTERN } from '../api/keyformat.ts';
 import { recordSecret, renderRecord } from '../operator/apikey/record.ts';
 import { spawnOperator, type OperatorProcess } from '../bench/operator-process.ts';
 import { isReady, oneKeyPerApiKeyViolations, readState, type NamespaceState } from '../bench/operator-state.ts';
-import { installCrds, startControlPlane, type ControlPlane } from './controlplane/controlplane.ts';
+import { installCrds, startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
 import { hasCluster } from './support/cluster.ts';
 import { eventually, createTeam } from './support/operator.ts';
 

@@ -16,7 +16,7 @@ import { patchMetadata } from '../kube/apply.ts';
 import { registerControllers } from '../operator/controllers.ts';
 import { runOperator, type RunningOperator } from '../operator/main.ts';
 import { CrashInjector, type WriteStep } from '../operator/rotation/failure-injection.ts';
-import { installCrds } from './controlplane/controlplane.ts';
+import { installCrds } from '../controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from './support/cluster.ts';
 import { eventually, startTestOperator, type TestOperator } from './support/operator.ts';
 

@@ -1,4 +1,4 @@
-import type { ChangeKind } from '../../operator/runtime/types.ts';
+import type { ChangeKind } from '../../kube/cache-types.ts';
 import type { KeyRecord } from '../../api/record.ts';
 import type { RecordStore } from '../records/store.ts';
 import { decodeRecordSecret, type RecordSecret } from './decode.ts';

@@ -9,22 +9,8 @@ export interface Clock {
 }
 export const systemClock: Clock = { now: () => new Date() };
 
-/** A read-only view of an informer's cache. Objects must be treated as immutable. */
-export interface ObjectCache<T extends KubernetesObject> {
-  get(namespace: string | undefined, name: string): T | undefined;
-  list(namespace?: string): T[];
-}
-
-export type ChangeKind = 'add' | 'update' | 'delete';
-
-export interface CachedInformer<T extends KubernetesObject> extends ObjectCache<T> {
-  /** Handlers must only enqueue keys (they are not awaited and must not throw). */
-  onChange(handler: (obj: T, change: ChangeKind) => void): void;
-  /** Resolves after the first full list (like controller-runtime's WaitForCacheSync). */
-  start(): Promise<void>;
-  stop(): void;
-  readonly synced: boolean;
-}
+// The watch-cache types live with the informers in kube/; the operator re-exports them for its controllers.
+export type { CachedInformer, ChangeKind, ObjectCache } from '../../kube/cache-types.ts';
 
 export type ReconcileResult = {
   /** Reconcile the same key again after this long even without a change (expiry, hand-off). */

@@ -3,7 +3,7 @@
 // in CI it fails instead, so skipping can never hide there).
 import { inject } from 'vitest';
 import { ApiException, KubeConfig } from '@kubernetes/client-node';
-import { serviceAccountKubeConfig } from '../controlplane/controlplane.ts';
+import { serviceAccountKubeConfig } from '../../controlplane/controlplane.ts';
 
 export function hasCluster(): boolean {
   return !!inject('kubeconfig');

@@ -4,7 +4,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cacheRoot, hasGo, isExecutable } from '../controlplane/build.ts';
+import { cacheRoot, hasGo, isExecutable } from '../../controlplane/build.ts';
 import { parseAllDocuments } from 'yaml';
 
 /** The one setting for which Helm the chart is tested with. */

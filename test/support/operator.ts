@@ -9,7 +9,7 @@ import { statusCodeOf } from '../../kube/errors.ts';
 import { registerControllers } from '../../operator/controllers.ts';
 import { runOperator, type RunningOperator } from '../../operator/main.ts';
 import type { OperatorContext, QueueHandle } from '../../operator/runtime/context.ts';
-import { installCrds } from '../controlplane/controlplane.ts';
+import { installCrds } from '../../controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl } from './cluster.ts';
 
 export interface TestClock {

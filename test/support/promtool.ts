@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { freePort, logTail, spawnLogged, stopChild, waitFor } from '../controlplane/process.ts';
+import { freePort, logTail, spawnLogged, stopChild, waitFor } from '../../controlplane/process.ts';
 import { reportMissingTool, runTool, type ToolResult } from './helm.ts';
 
 export function findPromtool(): string | undefined {

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort } from '../controlplane/process.ts';
+import { freePort } from '../../controlplane/process.ts';
 
 // A real redis-server child process per test file, on a free loopback port, no persistence.
 // Missing binary: fatal in CI (a skipped Redis suite would prove nothing), a loud skip locally.

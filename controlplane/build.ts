@@ -219,7 +219,7 @@ function elapsed(since: number): string {
 
 /**
  * Regenerates the committed go.mod/go.sum of both wrapper modules for `version` (resolving go.sum
- * without compiling). Run `node test/controlplane/build.ts lock` after bumping DEFAULT_K8S_VERSION.
+ * without compiling). Run `node controlplane/build.ts lock` after bumping DEFAULT_K8S_VERSION.
  */
 export async function writeLockFiles(version = resolveVersion()): Promise<void> {
   const log = (l: string) => process.stderr.write(`[controlplane] ${l}\n`);
