@@ -1,4 +1,4 @@
-// API key format (DESIGN.md §3): `nr_<env>_<keyid>_<secret><checksum>`
+// API key format (docs/design.md §3): `nr_<env>_<keyid>_<secret><checksum>`
 //   env      dev | stage | prod | key (no environment)
 //   keyid    16 chars lowercase Crockford base32 (80 random bits), DNS-label-safe
 //   secret   32 base62 chars (~190.5 bits, rejection-sampled from crypto.randomBytes)

@@ -11,7 +11,7 @@ import { fixedRate, maxThroughput, percentile, type Target } from './gateway-loa
 import { freePort } from '../controlplane/process.ts';
 import { cpuSeconds, startChild as startProcess } from './processes.ts';
 
-// Gateway overhead (DESIGN §7), loopback only, every component in its own process:
+// Gateway overhead (docs/design.md §7), loopback only, every component in its own process:
 //   (a) straight to the upstream, (b) through nginx proxy_pass, (c) through the gateway, all checks on,
 //   and (d) the thinnest node:http proxy, to separate Node's cost of proxying from ours.
 // Reports p50/p99 latency at fixed rates (added latency = target minus direct, same run), max

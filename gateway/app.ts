@@ -13,7 +13,7 @@ import { createUpstream } from './proxy/upstream.ts';
 import type { RecordStore } from './records/store.ts';
 import type { UsageTracker } from './usage/tracker.ts';
 
-// The gateway's request path (DESIGN §4): a fastify reverse proxy that never listens by itself.
+// The gateway's request path (docs/design.md §4): a fastify reverse proxy that never listens by itself.
 //   onRequest  → every check that needs no body (key, expiry/revocation, source IP, endpoint), then,
 //                for proxied routes, the model of JSON bodies (bounded), rate limit and budget, forward
 // The whole proxied path runs from the onRequest hook, which never calls done(): fastify's

@@ -1,4 +1,4 @@
-// A list+watch cache that survives what client-node's own ListWatch does not (DESIGN §5):
+// A list+watch cache that survives what client-node's own ListWatch does not (docs/design.md §5):
 // - any error other than 410 / timeout stops ListWatch for good → we restart with capped backoff;
 // - after a restart or periodic relist every cached object is re-announced as 'update', so
 //   controllers re-reconcile whatever changed while we were blind;

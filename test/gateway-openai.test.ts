@@ -12,7 +12,7 @@ import { UsageTracker } from '../gateway/usage/tracker.ts';
 import { startUpstream, type TestUpstream } from './support/upstream.ts';
 
 // The official openai SDK against the gateway listening on a real port, with a real upstream behind
-// it: allowed traffic passes through unchanged, and every denial of DESIGN §4 surfaces as the SDK's
+// it: allowed traffic passes through unchanged, and every denial of docs/design.md §4 surfaces as the SDK's
 // typed error with the right status, type and code.
 
 let upstream: TestUpstream;

@@ -2,7 +2,7 @@ import type { KeyRecord } from '../../api/record.ts';
 import type { DenialReason } from '../errors.ts';
 import { modelAllowed, type ModelSource } from './scopes.ts';
 
-// Step 5 of DESIGN §4: the `model` of a buffered JSON body against the key's model scope. Pure.
+// Step 5 of docs/design.md §4: the `model` of a buffered JSON body against the key's model scope. Pure.
 
 export type ModelCheck =
   | { ok: true; model: string | undefined }

@@ -4,7 +4,7 @@ import { clientIp, compileCidrs, inCidrs, type CidrList, type Ip } from '../clie
 import type { DenialReason } from '../errors.ts';
 import { allModelsAllowed, canonicalSegments, endpointAllowed, endpointPath, modelSource, type ModelSource } from './scopes.ts';
 
-// The checks that need no request body (DESIGN §4 steps 1-4 plus what the route alone decides), in
+// The checks that need no request body (docs/design.md §4 steps 1-4 plus what the route alone decides), in
 // order, cheapest first. Pure: the record lookup, clock and addresses are inputs, so the ordering is
 // tested as a table. Nothing here consumes a rate limit or budget.
 

@@ -1,6 +1,6 @@
 import type { KeyRecord } from '../../api/record.ts';
 
-// Rate limits and budgets (DESIGN §4 steps 6-7). Counters are keyed by record.limitsKey, shared by
+// Rate limits and budgets (docs/design.md §4 steps 6-7). Counters are keyed by record.limitsKey, shared by
 // every key id of one ApiKey, so a rotation does not hand out a fresh allowance.
 //
 // admit() decides and, only when it allows, counts the request against requestsPerMinute (atomically:

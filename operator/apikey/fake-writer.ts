@@ -5,7 +5,7 @@ import type { ObjectCache } from '../runtime/types.ts';
 import type { ApiKeyObject, PlannedEvent, TeamObject } from './types.ts';
 import type { ApiKeyWriter } from './writer.ts';
 
-// An in-memory API server + informer caches for controller glue tests (DESIGN §6 step 2). Every write
+// An in-memory API server + informer caches for controller glue tests (docs/design.md §6 step 2). Every write
 // is recorded in `actions`; with `lagging` the caches only see writes after `sync()`, like a real watch.
 
 export interface FakeAction {

@@ -18,7 +18,7 @@ import { applyTransitions } from './transitions.ts';
 import type { ApplyPlan, AuditEntry, Plan, PlanInputs, PlannedEvent } from './types.ts';
 import { desiredWorkloadSecret, inspectWorkloadSecret } from './workload-secret.ts';
 
-// plan(inputs, now): the whole ApiKey reconcile decision as a pure function (DESIGN §5). The apply step
+// plan(inputs, now): the whole ApiKey reconcile decision as a pure function (docs/design.md §5). The apply step
 // executes it; when it asks for a key ({kind:'mint'}), the apply step generates one and plans again
 // with `minted` set, so the plaintext is never part of planning. See operator/keys/lifecycle.ts for the
 // lifecycle and the crash-safety argument.

@@ -8,7 +8,7 @@ import { createApiKeyReconciler } from './reconciler.ts';
 import { DAY, HOUR, NS, T0, apiKey, team, testKeys } from './testing.ts';
 import type { AuditEntry } from './types.ts';
 
-// Controller glue against the in-memory fake (DESIGN §6 step 2): what is written, in which order, and
+// Controller glue against the in-memory fake (docs/design.md §6 step 2): what is written, in which order, and
 // that a second reconcile of an unchanged object writes nothing.
 
 function setup(spec: Parameters<typeof apiKey>[0] = {}, opts: { finalizers?: string[] } = {}) {

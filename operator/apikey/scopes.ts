@@ -1,7 +1,7 @@
 import type { ApiKeySpec } from '../../api/apikey.ts';
 import type { TeamSpec } from '../../api/team.ts';
 
-// Effective scopes = key ∩ team (DESIGN §2). A key can never exceed its team: whatever it asks for
+// Effective scopes = key ∩ team (docs/design.md §2). A key can never exceed its team: whatever it asks for
 // beyond the team is refused (and named, so the condition/Event can tell the user exactly what).
 // Record semantics: models ["*"] = all, endpoints [] = all. An EMPTY intersection must therefore never
 // be written as [] for endpoints (that would mean "all"): callers treat `empty` as a blocking error.
