@@ -4,7 +4,7 @@ import pino from 'pino';
 import type { KeyRecord } from '../api/record.ts';
 import { startUpstream, type TestUpstream } from '../test/support/upstream.ts';
 import { buildApp, type GatewayDeps } from './app.ts';
-import type { Admission, Limiter } from './limits/limiter.ts';
+import type { Admission, Limiter, Outcome, Reservation } from './limits/limiter.ts';
 import { MemoryLimiter } from './limits/memory.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { RecordStore } from './records/store.ts';
@@ -20,13 +20,13 @@ class CountingLimiter implements Limiter {
   readonly inner = new MemoryLimiter();
   admits = 0;
   charges: number[] = [];
-  admit(limitsKey: string, record: KeyRecord, nowMs: number): Admission {
+  admit(limitsKey: string, record: KeyRecord, estimate: number, nowMs: number): Admission {
     this.admits++;
-    return this.inner.admit(limitsKey, record, nowMs);
+    return this.inner.admit(limitsKey, record, estimate, nowMs);
   }
-  charge(limitsKey: string, record: KeyRecord, cost: number, nowMs: number): void {
-    this.charges.push(cost);
-    this.inner.charge(limitsKey, record, cost, nowMs);
+  settle(limitsKey: string, record: KeyRecord, reservation: Reservation, outcome: Outcome, nowMs: number): void {
+    if (outcome.cost > 0) this.charges.push(outcome.cost);
+    this.inner.settle(limitsKey, record, reservation, outcome, nowMs);
   }
 }
 
@@ -218,7 +218,7 @@ describe('denials: status, shape, and nothing consumed', () => {
     const { key, record } = makeKeyAndRecord();
     const records = new RecordStore();
     records.replaceAll([record]);
-    const broken: Limiter = { admit: () => Promise.reject(new Error('redis down')), charge: () => {} };
+    const broken: Limiter = { admit: () => Promise.reject(new Error('redis down')), settle: () => {} };
     const app = buildApp({ records, usage: new UsageTracker(), upstream: upstream.url, limiter: broken });
     const r = await app.inject({ method: 'GET', url: '/v1/models', headers: { 'x-api-key': key } });
     expect(r.statusCode).toBe(503);

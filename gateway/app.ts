@@ -174,7 +174,7 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
     const now = clock();
     let admission;
     try {
-      const pending = deps.limiter.admit(record.limitsKey, record, now);
+      const pending = deps.limiter.admit(record.limitsKey, record, 1, now);
       admission = pending instanceof Promise ? await pending : pending; // the memory limiter answers synchronously
     } catch (err) {
       request.log.error({ err: (err as Error).message }, 'limiter unavailable');
@@ -188,8 +188,7 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
     }
 
     // admitted: from here on the request counts
-    deps.usage.record(record.keyId, 0, now);
-    metrics.keyUsed(record, now);
+    const reservation = admission.reservation;
     const timing: ForwardTiming = { dispatchedAt: 0, afterHeadersMs: 0 };
     state.timing = timing;
     await forward(request, reply, {
@@ -203,10 +202,16 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
         metrics.request(record, state.model, state.endpoint, status);
         metrics.overhead((timing.dispatchedAt - state.startedAt + timing.afterHeadersMs) / 1000);
         if (upstreamSeconds !== undefined) metrics.upstream(upstreamSeconds);
-        if (cost <= 0) return;
-        deps.usage.addCredits(record.keyId, cost);
-        Promise.resolve(deps.limiter.charge(record.limitsKey, record, cost, clock())).catch((err: unknown) =>
-          request.log.error({ err: (err as Error).message }, 'could not charge usage'),
+        // the router never answered (the gateway's own 502): nothing was used, the request slot goes back
+        const reached = upstreamSeconds !== undefined;
+        if (reached) {
+          deps.usage.record(record.keyId, 0, now);
+          metrics.keyUsed(record, now);
+          if (cost > 0) deps.usage.addCredits(record.keyId, cost);
+        }
+        const outcome = { cost: reached ? cost : 0, refundRequest: !reached };
+        Promise.resolve(deps.limiter.settle(record.limitsKey, record, reservation, outcome, clock())).catch((err: unknown) =>
+          request.log.error({ err: (err as Error).message }, 'could not settle usage'),
         );
       },
     });

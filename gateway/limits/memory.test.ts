@@ -41,34 +41,34 @@ describe('MemoryLimiter', () => {
   it('requestsPerMinute admits exactly N per window, then resets', () => {
     const { record } = makeKeyAndRecord({ rateLimit: { requestsPerMinute: 3 } });
     const l = new MemoryLimiter();
-    const verdicts = Array.from({ length: 5 }, () => l.admit(record.limitsKey, record, T0).ok);
+    const verdicts = Array.from({ length: 5 }, () => l.admit(record.limitsKey, record, 0, T0).ok);
     expect(verdicts).toEqual([true, true, true, false, false]);
-    const denied = l.admit(record.limitsKey, record, T0);
+    const denied = l.admit(record.limitsKey, record, 0, T0);
     expect(denied).toEqual({ ok: false, reason: 'rate_limit', retryAfterS: 30 });
-    expect(l.admit(record.limitsKey, record, T0 + 30_000).ok).toBe(true);
+    expect(l.admit(record.limitsKey, record, 0, T0 + 30_000).ok).toBe(true);
   });
 
   it('tokensPerMinute admits while tokens used this minute are below the limit', () => {
     const { record } = makeKeyAndRecord({ rateLimit: { tokensPerMinute: 100 } });
     const l = new MemoryLimiter();
-    expect(l.admit(record.limitsKey, record, T0).ok).toBe(true);
-    l.charge(record.limitsKey, record, 99, T0);
-    expect(l.admit(record.limitsKey, record, T0).ok).toBe(true);
-    l.charge(record.limitsKey, record, 1, T0);
-    expect(l.admit(record.limitsKey, record, T0)).toMatchObject({ ok: false, reason: 'rate_limit' });
+    expect(l.admit(record.limitsKey, record, 0, T0).ok).toBe(true);
+    l.settle(record.limitsKey, record, { atMs: T0, amount: 0 }, { cost: 99, refundRequest: false }, T0);
+    expect(l.admit(record.limitsKey, record, 0, T0).ok).toBe(true);
+    l.settle(record.limitsKey, record, { atMs: T0, amount: 0 }, { cost: 1, refundRequest: false }, T0);
+    expect(l.admit(record.limitsKey, record, 0, T0)).toMatchObject({ ok: false, reason: 'rate_limit' });
   });
 
   it('budget: admitted until used >= credits; the crossing request is allowed (its cost is unknown up front)', () => {
     const { record } = makeKeyAndRecord({ budget: { credits: 10, period: 'Daily' } });
     const l = new MemoryLimiter();
-    expect(l.admit(record.limitsKey, record, T0).ok).toBe(true);
-    l.charge(record.limitsKey, record, 9, T0);
-    expect(l.admit(record.limitsKey, record, T0).ok).toBe(true);
-    l.charge(record.limitsKey, record, 5, T0);
+    expect(l.admit(record.limitsKey, record, 0, T0).ok).toBe(true);
+    l.settle(record.limitsKey, record, { atMs: T0, amount: 0 }, { cost: 9, refundRequest: false }, T0);
+    expect(l.admit(record.limitsKey, record, 0, T0).ok).toBe(true);
+    l.settle(record.limitsKey, record, { atMs: T0, amount: 0 }, { cost: 5, refundRequest: false }, T0);
     expect(l.budgetUsed(record.limitsKey, record, T0)).toBe(14);
-    expect(l.admit(record.limitsKey, record, T0)).toEqual({ ok: false, reason: 'budget', retryAfterS: 30 });
+    expect(l.admit(record.limitsKey, record, 0, T0)).toEqual({ ok: false, reason: 'budget', retryAfterS: 30 });
     // next UTC day: a fresh budget
-    expect(l.admit(record.limitsKey, record, T0 + 30_000).ok).toBe(true);
+    expect(l.admit(record.limitsKey, record, 0, T0 + 30_000).ok).toBe(true);
   });
 
   it('budget windows follow the clock both ways and a changed period starts a new window', () => {
@@ -76,28 +76,28 @@ describe('MemoryLimiter', () => {
     const jan31 = Date.UTC(2026, 0, 31, 23, 0);
     const feb1 = Date.UTC(2026, 1, 1, 1, 0);
     const l = new MemoryLimiter();
-    l.charge(monthly.limitsKey, monthly, 10, jan31);
-    expect(l.admit(monthly.limitsKey, monthly, jan31)).toMatchObject({ ok: false, reason: 'budget' });
-    expect(l.admit(monthly.limitsKey, monthly, feb1).ok).toBe(true); // next month: fresh
-    l.charge(monthly.limitsKey, monthly, 3, feb1);
+    l.settle(monthly.limitsKey, monthly, { atMs: jan31, amount: 0 }, { cost: 10, refundRequest: false }, jan31);
+    expect(l.admit(monthly.limitsKey, monthly, 0, jan31)).toMatchObject({ ok: false, reason: 'budget' });
+    expect(l.admit(monthly.limitsKey, monthly, 0, feb1).ok).toBe(true); // next month: fresh
+    l.settle(monthly.limitsKey, monthly, { atMs: feb1, amount: 0 }, { cost: 3, refundRequest: false }, feb1);
     expect(l.budgetUsed(monthly.limitsKey, monthly, feb1)).toBe(3);
     // a clock stepping back into January is not served February's counter (one counter per key:
     // January's was replaced, so it starts again from 0)
-    expect(l.admit(monthly.limitsKey, monthly, jan31 + 60_000).ok).toBe(true);
-    l.charge(monthly.limitsKey, monthly, 10, jan31 + 60_000);
+    expect(l.admit(monthly.limitsKey, monthly, 0, jan31 + 60_000).ok).toBe(true);
+    l.settle(monthly.limitsKey, monthly, { atMs: jan31 + 60_000, amount: 0 }, { cost: 10, refundRequest: false }, jan31 + 60_000);
     expect(l.budgetUsed(monthly.limitsKey, monthly, jan31 + 60_000)).toBe(10);
-    expect(l.admit(monthly.limitsKey, monthly, jan31 - 60_000)).toMatchObject({ ok: false, reason: 'budget' }); // earlier, same month
+    expect(l.admit(monthly.limitsKey, monthly, 0, jan31 - 60_000)).toMatchObject({ ok: false, reason: 'budget' }); // earlier, same month
     // the same ApiKey switched to a daily budget inside that month: its monthly counter does not carry over
     const daily = { ...monthly, budget: { credits: 10, period: 'Daily' as const } };
-    expect(l.admit(daily.limitsKey, daily, jan31 + 120_000).ok).toBe(true);
+    expect(l.admit(daily.limitsKey, daily, 0, jan31 + 120_000).ok).toBe(true);
     expect(l.budgetUsed(daily.limitsKey, daily, jan31 + 120_000)).toBe(0);
   });
 
   it('a budget denial does not consume a rate-limit slot', () => {
     const { record } = makeKeyAndRecord({ rateLimit: { requestsPerMinute: 5 }, budget: { credits: 1, period: 'Never' } });
     const l = new MemoryLimiter();
-    l.charge(record.limitsKey, record, 1, T0);
-    for (let i = 0; i < 3; i++) expect(l.admit(record.limitsKey, record, T0)).toMatchObject({ ok: false, reason: 'budget' });
+    l.settle(record.limitsKey, record, { atMs: T0, amount: 0 }, { cost: 1, refundRequest: false }, T0);
+    for (let i = 0; i < 3; i++) expect(l.admit(record.limitsKey, record, 0, T0)).toMatchObject({ ok: false, reason: 'budget' });
     expect(l.requestsThisMinute(record.limitsKey, T0)).toBe(0);
   });
 
@@ -105,8 +105,8 @@ describe('MemoryLimiter', () => {
     const a = makeKeyAndRecord({ budget: { credits: 10, period: 'Monthly' }, limitsKey: 'ns/rotating', updatedAt: '2026-01-01T00:00:00Z' }).record;
     const b = makeKeyAndRecord({ budget: { credits: 10, period: 'Monthly' }, limitsKey: 'ns/rotating', updatedAt: '2026-03-30T00:00:00Z' }).record;
     const l = new MemoryLimiter();
-    l.charge(a.limitsKey, a, 10, T0);
-    expect(l.admit(b.limitsKey, b, T0)).toMatchObject({ ok: false, reason: 'budget' });
+    l.settle(a.limitsKey, a, { atMs: T0, amount: 0 }, { cost: 10, refundRequest: false }, T0);
+    expect(l.admit(b.limitsKey, b, 0, T0)).toMatchObject({ ok: false, reason: 'budget' });
   });
 
   it('counters are per limitsKey, shared by key ids of one ApiKey', () => {
@@ -114,17 +114,46 @@ describe('MemoryLimiter', () => {
     const a2 = makeKeyAndRecord({ rateLimit: { requestsPerMinute: 2 }, limitsKey: 'ns/one' }).record;
     const b = makeKeyAndRecord({ rateLimit: { requestsPerMinute: 2 }, limitsKey: 'ns/two' }).record;
     const l = new MemoryLimiter();
-    expect(l.admit(a.limitsKey, a, T0).ok).toBe(true);
-    expect(l.admit(a2.limitsKey, a2, T0).ok).toBe(true);
-    expect(l.admit(a.limitsKey, a, T0).ok).toBe(false);
-    expect(l.admit(b.limitsKey, b, T0).ok).toBe(true);
+    expect(l.admit(a.limitsKey, a, 0, T0).ok).toBe(true);
+    expect(l.admit(a2.limitsKey, a2, 0, T0).ok).toBe(true);
+    expect(l.admit(a.limitsKey, a, 0, T0).ok).toBe(false);
+    expect(l.admit(b.limitsKey, b, 0, T0).ok).toBe(true);
   });
 
   it('a key without limits is admitted without bookkeeping', () => {
     const { record } = makeKeyAndRecord();
     const l = new MemoryLimiter();
-    for (let i = 0; i < 100; i++) expect(l.admit(record.limitsKey, record, T0).ok).toBe(true);
-    l.charge(record.limitsKey, record, 1000, T0);
+    for (let i = 0; i < 100; i++) expect(l.admit(record.limitsKey, record, 0, T0).ok).toBe(true);
+    l.settle(record.limitsKey, record, { atMs: T0, amount: 0 }, { cost: 1000, refundRequest: false }, T0);
     expect(l.requestsThisMinute(record.limitsKey, T0)).toBe(0);
+  });
+
+  it('reserve, then settle: a reservation weighs on the next decision and is replaced by the real cost', () => {
+    const { record } = makeKeyAndRecord({ rateLimit: { tokensPerMinute: 1000 }, budget: { credits: 500, period: 'Never' } });
+    const l = new MemoryLimiter();
+    const first = l.admit(record.limitsKey, record, 600, T0);
+    expect(first.ok).toBe(true);
+    expect(l.budgetUsed(record.limitsKey, record, T0)).toBe(600);
+    // the first request is still in flight: its reservation already exhausts the budget
+    expect(l.admit(record.limitsKey, record, 1, T0)).toMatchObject({ ok: false, reason: 'budget' });
+    if (!first.ok) throw new Error('unreachable');
+    l.settle(record.limitsKey, record, first.reservation, { cost: 40, refundRequest: false }, T0 + 1000);
+    expect(l.budgetUsed(record.limitsKey, record, T0)).toBe(40);
+    expect(l.admit(record.limitsKey, record, 1, T0).ok).toBe(true);
+  });
+
+  it('settling above the reservation charges the difference; a refund gives the request slot back', () => {
+    const { record } = makeKeyAndRecord({ rateLimit: { requestsPerMinute: 1 }, budget: { credits: 100, period: 'Never' } });
+    const l = new MemoryLimiter();
+    const a = l.admit(record.limitsKey, record, 10, T0);
+    if (!a.ok) throw new Error('admitted expected');
+    l.settle(record.limitsKey, record, a.reservation, { cost: 70, refundRequest: false }, T0);
+    expect(l.budgetUsed(record.limitsKey, record, T0)).toBe(70);
+    expect(l.admit(record.limitsKey, record, 10, T0)).toMatchObject({ ok: false, reason: 'rate_limit' });
+    const b = l.admit(record.limitsKey, record, 10, T0 + 60_000);
+    if (!b.ok) throw new Error('admitted expected');
+    l.settle(record.limitsKey, record, b.reservation, { cost: 0, refundRequest: true }, T0 + 60_000);
+    expect(l.requestsThisMinute(record.limitsKey, T0 + 60_000)).toBe(0);
+    expect(l.budgetUsed(record.limitsKey, record, T0)).toBe(70);
   });
 });

@@ -1,5 +1,5 @@
 import type { KeyRecord } from '../../api/record.ts';
-import { ADMITTED, unlimited, type Admission, type Limiter } from './limiter.ts';
+import { admitted, unlimited, type Admission, type Limiter, type Outcome, type Reservation } from './limiter.ts';
 import { budgetWindow, minuteWindow, retryAfterSeconds } from './windows.ts';
 
 // Per-process counters (the default: one gateway replica, or replicas that each enforce their own
@@ -28,8 +28,9 @@ export class MemoryLimiter implements Limiter {
   #budget = new Map<string, BudgetCounter>();
   #calls = 0;
 
-  admit(limitsKey: string, record: KeyRecord, nowMs: number): Admission {
-    if (unlimited(record)) return ADMITTED;
+  admit(limitsKey: string, record: KeyRecord, estimate: number, nowMs: number): Admission {
+    const amount = Math.max(0, Math.ceil(estimate));
+    if (unlimited(record)) return admitted(nowMs, amount);
     if (++this.#calls % SWEEP_EVERY === 0) this.#sweep(nowMs);
     const { requestsPerMinute: rpm, tokensPerMinute: tpm } = record.rateLimit ?? {};
     let rate: RateCounter | undefined;
@@ -40,20 +41,39 @@ export class MemoryLimiter implements Limiter {
         return { ok: false, reason: 'rate_limit', retryAfterS: retryAfterSeconds(minute.endsMs, nowMs) };
       }
     }
+    let budget: BudgetCounter | undefined;
     if (record.budget !== undefined) {
-      const budget = this.#budgetCounter(limitsKey, record.budget, nowMs);
+      budget = this.#budgetCounter(limitsKey, record.budget, nowMs);
       if (budget.used >= record.budget.credits) {
         return { ok: false, reason: 'budget', retryAfterS: retryAfterSeconds(budget.endsMs, nowMs) };
       }
     }
-    if (rate !== undefined) rate.requests += 1;
-    return ADMITTED;
+    if (rate !== undefined) {
+      rate.requests += 1;
+      if (tpm !== undefined) rate.tokens += amount;
+    }
+    if (budget !== undefined) budget.used += amount;
+    return admitted(nowMs, amount);
   }
 
-  charge(limitsKey: string, record: KeyRecord, cost: number, nowMs: number): void {
-    if (cost <= 0 || unlimited(record)) return;
-    if (record.rateLimit?.tokensPerMinute !== undefined) this.#rateCounter(limitsKey, minuteWindow(nowMs).id).tokens += cost;
-    if (record.budget !== undefined) this.#budgetCounter(limitsKey, record.budget, nowMs).used += cost;
+  settle(limitsKey: string, record: KeyRecord, reservation: Reservation, outcome: Outcome, _nowMs: number): void {
+    if (unlimited(record)) return;
+    const delta = Math.max(0, Math.ceil(outcome.cost)) - reservation.amount;
+    // only the windows the reservation was made in: a window that ended no longer decides anything
+    const minute = minuteWindow(reservation.atMs).id;
+    const current = this.#rate.get(limitsKey);
+    if (record.rateLimit !== undefined && (current === undefined || current.window === minute)) {
+      const rate = this.#rateCounter(limitsKey, minute);
+      if (outcome.refundRequest && rate.requests > 0) rate.requests -= 1;
+      if (record.rateLimit.tokensPerMinute !== undefined) rate.tokens = Math.max(0, rate.tokens + delta);
+    }
+    if (record.budget !== undefined && delta !== 0) {
+      const held = this.#budget.get(limitsKey);
+      if (held === undefined || held.window === budgetWindow(record.budget, reservation.atMs).id) {
+        const budget = this.#budgetCounter(limitsKey, record.budget, reservation.atMs);
+        budget.used = Math.max(0, budget.used + delta);
+      }
+    }
   }
 
   /** Credits used in the current budget period (for tests and debugging). */

@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { KeyRecord } from '../../api/record.ts';
-import { ADMITTED, unlimited, type Admission, type Limiter } from './limiter.ts';
+import { admitted, unlimited, type Admission, type Limiter, type Outcome, type Reservation } from './limiter.ts';
 import { budgetWindow, minuteWindow, retryAfterSeconds } from './windows.ts';
 
 // Counters shared by every gateway replica through one Redis. Each decision is ONE Lua script, so
@@ -14,6 +14,7 @@ const ADMIT_LUA = `
 local rpm = tonumber(ARGV[1])
 local tpm = tonumber(ARGV[2])
 local credits = tonumber(ARGV[3])
+local estimate = tonumber(ARGV[4])
 if rpm > 0 or tpm > 0 then
   local v = redis.call('HMGET', KEYS[1], 'r', 't')
   local r = tonumber(v[1]) or 0
@@ -24,22 +25,38 @@ if credits > 0 then
   local b = tonumber(redis.call('GET', KEYS[2])) or 0
   if b >= credits then return 2 end
 end
-if rpm > 0 then
-  redis.call('HINCRBY', KEYS[1], 'r', 1)
-  redis.call('EXPIRE', KEYS[1], ARGV[4])
+if rpm > 0 or tpm > 0 then
+  if rpm > 0 then redis.call('HINCRBY', KEYS[1], 'r', 1) end
+  if tpm > 0 and estimate > 0 then redis.call('HINCRBY', KEYS[1], 't', estimate) end
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+end
+if credits > 0 and estimate > 0 then
+  redis.call('INCRBY', KEYS[2], estimate)
+  redis.call('EXPIRE', KEYS[2], ARGV[6])
 end
 return 0
 `;
 
-const CHARGE_LUA = `
-local cost = tonumber(ARGV[1])
-if ARGV[2] == '1' then
-  redis.call('HINCRBY', KEYS[1], 't', cost)
-  redis.call('EXPIRE', KEYS[1], ARGV[4])
+// Replaces a reservation with the real cost, in the windows it was made in. A counter that expired
+// meanwhile is not brought back (a negative delta would otherwise create a negative counter).
+const SETTLE_LUA = `
+local delta = tonumber(ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if ARGV[2] == '1' and delta ~= 0 then
+    if tonumber(redis.call('HINCRBY', KEYS[1], 't', delta)) < 0 then redis.call('HSET', KEYS[1], 't', 0) end
+  end
+  if ARGV[4] == '1' and (tonumber(redis.call('HGET', KEYS[1], 'r')) or 0) > 0 then redis.call('HINCRBY', KEYS[1], 'r', -1) end
+elseif ARGV[2] == '1' and delta > 0 then
+  redis.call('HINCRBY', KEYS[1], 't', delta)
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
 end
-if ARGV[3] == '1' then
-  redis.call('INCRBY', KEYS[2], cost)
-  redis.call('EXPIRE', KEYS[2], ARGV[5])
+if ARGV[3] == '1' and delta ~= 0 then
+  if redis.call('EXISTS', KEYS[2]) == 1 then
+    if tonumber(redis.call('INCRBY', KEYS[2], delta)) < 0 then redis.call('SET', KEYS[2], 0, 'KEEPTTL') end
+  elseif delta > 0 then
+    redis.call('INCRBY', KEYS[2], delta)
+    redis.call('EXPIRE', KEYS[2], ARGV[6])
+  end
 end
 return 0
 `;
@@ -51,7 +68,7 @@ const LIFETIME_TTL_S = 400 * DAY_S;
 type Arg = string | number;
 interface LimiterCommands {
   nemokeysAdmit(rateKey: string, budgetKey: string, ...args: Arg[]): Promise<number>;
-  nemokeysCharge(rateKey: string, budgetKey: string, ...args: Arg[]): Promise<number>;
+  nemokeysSettle(rateKey: string, budgetKey: string, ...args: Arg[]): Promise<number>;
 }
 
 export interface RedisLimiterOptions {
@@ -71,7 +88,7 @@ export class RedisLimiter implements Limiter {
     this.#redis = redis;
     this.#prefix = opts.keyPrefix ?? 'nemokeys:';
     redis.defineCommand('nemokeysAdmit', { numberOfKeys: 2, lua: ADMIT_LUA });
-    redis.defineCommand('nemokeysCharge', { numberOfKeys: 2, lua: CHARGE_LUA });
+    redis.defineCommand('nemokeysSettle', { numberOfKeys: 2, lua: SETTLE_LUA });
     this.#commands = redis as unknown as LimiterCommands;
   }
 
@@ -105,8 +122,9 @@ export class RedisLimiter implements Limiter {
     };
   }
 
-  async admit(limitsKey: string, record: KeyRecord, nowMs: number): Promise<Admission> {
-    if (unlimited(record)) return ADMITTED;
+  async admit(limitsKey: string, record: KeyRecord, estimate: number, nowMs: number): Promise<Admission> {
+    const amount = Math.max(0, Math.ceil(estimate));
+    if (unlimited(record)) return admitted(nowMs, amount);
     const k = this.#keys(limitsKey, record, nowMs);
     const verdict = await this.#commands.nemokeysAdmit(
       k.rateKey,
@@ -114,28 +132,35 @@ export class RedisLimiter implements Limiter {
       record.rateLimit?.requestsPerMinute ?? 0,
       record.rateLimit?.tokensPerMinute ?? 0,
       record.budget?.credits ?? 0,
+      amount,
       RATE_TTL_S,
+      this.#budgetTtl(k.budget, nowMs),
     );
-    if (verdict === 0) return ADMITTED;
+    if (verdict === 0) return admitted(nowMs, amount);
     if (verdict === 1) return { ok: false, reason: 'rate_limit', retryAfterS: retryAfterSeconds(k.minute.endsMs, nowMs) };
     return { ok: false, reason: 'budget', retryAfterS: retryAfterSeconds(k.budget?.endsMs, nowMs) };
   }
 
-  async charge(limitsKey: string, record: KeyRecord, cost: number, nowMs: number): Promise<void> {
-    if (cost <= 0 || unlimited(record)) return;
+  async settle(limitsKey: string, record: KeyRecord, reservation: Reservation, outcome: Outcome, nowMs: number): Promise<void> {
+    if (unlimited(record)) return;
+    const delta = Math.max(0, Math.ceil(outcome.cost)) - reservation.amount;
     const tokens = record.rateLimit?.tokensPerMinute !== undefined;
-    if (!tokens && record.budget === undefined) return;
-    const k = this.#keys(limitsKey, record, nowMs);
-    const budgetTtl = k.budget?.endsMs === undefined ? LIFETIME_TTL_S : Math.ceil((k.budget.endsMs - nowMs) / 1000) + DAY_S;
-    await this.#commands.nemokeysCharge(
+    if (delta === 0 && !outcome.refundRequest) return;
+    const k = this.#keys(limitsKey, record, reservation.atMs);
+    await this.#commands.nemokeysSettle(
       k.rateKey,
       k.budgetKey,
-      Math.floor(cost),
+      delta,
       tokens ? '1' : '0',
       record.budget !== undefined ? '1' : '0',
+      outcome.refundRequest && record.rateLimit?.requestsPerMinute !== undefined ? '1' : '0',
       RATE_TTL_S,
-      budgetTtl,
+      this.#budgetTtl(k.budget, nowMs),
     );
+  }
+
+  #budgetTtl(budget: { endsMs: number | undefined } | undefined, nowMs: number): number {
+    return budget?.endsMs === undefined ? LIFETIME_TTL_S : Math.ceil((budget.endsMs - nowMs) / 1000) + DAY_S;
   }
 
   async close(): Promise<void> {
