@@ -3,11 +3,12 @@ import type { KeyRecord } from '../api/record.ts';
 import { checkModel, isJsonContentType } from './checks/model.ts';
 import { precheck } from './checks/precheck.ts';
 import { allModelsAllowed, endpointLabel, type ModelSource } from './checks/scopes.ts';
-import { compileCidrs } from './client-ip.ts';
+import { compileCidrs, peerTrusted } from './client-ip.ts';
 import { errorBody, errorSpec, INTERNAL_ERROR_BODY, NOT_FOUND_BODY, shouldRetry, type DenialReason } from './errors.ts';
 import type { Limiter } from './limits/limiter.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { DEFAULT_MAX_BODY_BYTES, readBoundedBody } from './proxy/body.ts';
+import { clientFraming } from './proxy/framing.ts';
 import { forward, type ForwardTiming } from './proxy/forward.ts';
 import { createUpstream } from './proxy/upstream.ts';
 import type { RecordStore } from './records/store.ts';
@@ -151,6 +152,11 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
   });
 
   async function proxy(request: FastifyRequest, reply: FastifyReply, state: RequestState, record: KeyRecord): Promise<void> {
+    const framing = clientFraming(request.headers);
+    if (framing === undefined) {
+      deny(request, reply, 'bad_request', record, { detail: 'The request body framing (Content-Length / Transfer-Encoding) is invalid.' });
+      return;
+    }
     let body: Buffer | undefined;
     const readModel =
       state.modelSource === 'json-required' ||
@@ -195,6 +201,9 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
       upstream,
       authorization: deps.upstreamAuthorization,
       body,
+      framing,
+      peer: request.raw.socket.remoteAddress,
+      peerTrusted: peerTrusted(request.raw.socket.remoteAddress, trusted),
       timing,
       onSettled: ({ status, cost, upstreamSeconds }) => {
         // the reply was hijacked, so onResponse (and fastify's completion log) do not run: do it here

@@ -125,6 +125,13 @@ function parsePeer(peer: string | undefined): Ip | undefined {
   return ip;
 }
 
+/** Whether the socket peer is one of the configured trusted proxies (an empty list trusts none). */
+export function peerTrusted(peer: string | undefined, trusted: CidrList): boolean {
+  if (trusted.any) return false;
+  const ip = parsePeer(peer);
+  return ip !== undefined && inCidrs(ip, trusted);
+}
+
 /**
  * The client address: the socket peer, unless the peer is a trusted proxy; then X-Forwarded-For is
  * walked from the right (the hop our proxy appended) and the first untrusted address wins. Left-hand

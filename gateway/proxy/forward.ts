@@ -3,7 +3,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { UPSTREAM_ERROR_BODY } from '../errors.ts';
 import { isJsonContentType } from '../checks/model.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.ts';
-import { sendUpstream, type Upstream } from './upstream.ts';
+import type { Framing } from './framing.ts';
+import { sendUpstream, type Upstream, type UpstreamBody } from './upstream.ts';
 import { TotalTokensScanner } from './usage-scanner.ts';
 
 // Forwards one admitted request and streams the answer back. The reply is hijacked: the upstream
@@ -32,13 +33,13 @@ export interface ForwardOptions {
   authorization: string | undefined;
   /** The buffered body (already read for the model check), or undefined to stream the client's. */
   body: Buffer | undefined;
+  /** The client's body framing as node parsed it (clientFraming). */
+  framing: Framing;
+  /** The socket peer, appended to X-Forwarded-For, and whether it is a trusted proxy. */
+  peer: string | undefined;
+  peerTrusted: boolean;
   timing: ForwardTiming;
   onSettled: (s: Settlement) => void;
-}
-
-function hasStreamedBody(req: IncomingMessage): boolean {
-  const len = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
 }
 
 function scannable(res: IncomingMessage): boolean {
@@ -55,9 +56,15 @@ export async function forward(request: FastifyRequest, reply: FastifyReply, opts
   const headers = upstreamRequestHeaders(request.headers, {
     host: opts.upstream.url.host,
     authorization: opts.authorization,
-    bodyLength: opts.body?.length,
+    peer: opts.peer,
+    peerTrusted: opts.peerTrusted,
   });
-  const body = opts.body ?? (hasStreamedBody(raw) ? raw : undefined);
+  const body: UpstreamBody =
+    opts.body !== undefined
+      ? { kind: 'buffer', data: opts.body }
+      : opts.framing.kind === 'none'
+        ? { kind: 'none' }
+        : { kind: 'stream', stream: raw, framing: opts.framing };
   opts.timing.dispatchedAt = performance.now();
   const badGateway = () => {
     out.writeHead(502, {

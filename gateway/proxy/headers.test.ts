@@ -22,22 +22,34 @@ describe('upstreamRequestHeaders', () => {
     'x-request-id': 'r-1',
   };
 
-  it('drops hop-by-hop headers, those named in Connection, and the client credential', () => {
+  it('drops hop-by-hop headers, those named in Connection, framing, and the client credential', () => {
     const out = upstreamRequestHeaders(incoming, { host: 'router:4000' });
     expect(out).toEqual({
       host: 'router:4000',
       'content-type': 'application/json',
-      'content-length': '42',
       'openai-organization': 'org-1',
       'x-request-id': 'r-1',
       'accept-encoding': 'identity',
     });
   });
 
-  it('sets the router credential and the exact buffered length', () => {
-    const out = upstreamRequestHeaders(incoming, { host: 'router', authorization: 'Bearer router', bodyLength: 7 });
+  it('sets the router credential', () => {
+    const out = upstreamRequestHeaders(incoming, { host: 'router', authorization: 'Bearer router' });
     expect(out.authorization).toBe('Bearer router');
-    expect(out['content-length']).toBe('7');
+  });
+
+  const forwarding = { ...incoming, 'x-forwarded-for': '6.6.6.6', forwarded: 'for=6.6.6.6', 'x-real-ip': '6.6.6.6', 'x-forwarded-host': 'evil' };
+  it.each([
+    ['an untrusted peer: its forwarding headers are dropped, the peer is the whole chain', false, { 'x-forwarded-for': '10.0.0.9' }],
+    [
+      'a trusted proxy: its forwarding headers are kept and the peer appended',
+      true,
+      { 'x-forwarded-for': '6.6.6.6, 10.0.0.9', forwarded: 'for=6.6.6.6', 'x-real-ip': '6.6.6.6', 'x-forwarded-host': 'evil' },
+    ],
+  ])('%s', (_name, peerTrusted, expected) => {
+    const out = upstreamRequestHeaders(forwarding, { host: 'router', peer: '10.0.0.9', peerTrusted });
+    const seen = Object.fromEntries(Object.entries(out).filter(([k]) => ['forwarded', 'x-real-ip'].includes(k) || k.startsWith('x-forwarded')));
+    expect(seen).toEqual(expected);
   });
 });
 
