@@ -120,7 +120,8 @@ describe('costs', () => {
   it.each([
     ['JSON usage', { model: 'gpt-4o-mini', messages: [] }, '/v1/chat/completions', 7],
     ['final SSE chunk', { model: 'gpt-4o-mini', messages: [], stream: true }, '/v1/chat/completions', 7],
-    ['no usage reported', { model: 'dall-e-3', prompt: 'cat' }, '/v1/images/generations', 1],
+    ['no usage reported: the reservation (the default, no max_tokens)', { model: 'dall-e-3', prompt: 'cat' }, '/v1/images/generations', 256],
+    ['no usage reported: the reservation (max_tokens)', { model: 'dall-e-3', prompt: 'cat', max_tokens: 40 }, '/v1/images/generations', 40],
   ])('%s', async (_name, body, url, cost) => {
     const { app, auth, limiter, usage, record, metrics } = setup({ budget: { credits: 1000, period: 'Monthly' } });
     const r = await app.inject({ method: 'POST', url, headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify(body) });

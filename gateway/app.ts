@@ -1,13 +1,15 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { KeyRecord } from '../api/record.ts';
-import { checkModel, isJsonContentType } from './checks/model.ts';
 import { precheck } from './checks/precheck.ts';
-import { allModelsAllowed, endpointLabel, type ModelSource } from './checks/scopes.ts';
+import { endpointLabel, type ModelSource } from './checks/scopes.ts';
 import { compileCidrs, peerTrusted } from './client-ip.ts';
 import { errorBody, errorSpec, INTERNAL_ERROR_BODY, NOT_FOUND_BODY, shouldRetry, type DenialReason } from './errors.ts';
 import type { Limiter } from './limits/limiter.ts';
 import { GatewayMetrics } from './metrics.ts';
-import { DEFAULT_MAX_BODY_BYTES, readBoundedBody } from './proxy/body.ts';
+import { DEFAULT_RESERVATION_TOKENS, reservationEstimate } from './limits/estimate.ts';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_MULTIPART_BYTES } from './proxy/body.ts';
+import { inspectBody, type BodyLimits } from './proxy/inspect.ts';
+import { requestStreamUsage } from './proxy/stream-usage.ts';
 import { clientFraming } from './proxy/framing.ts';
 import { forward, type ForwardTiming } from './proxy/forward.ts';
 import { createUpstream } from './proxy/upstream.ts';
@@ -34,7 +36,14 @@ export interface GatewayDeps {
   metrics?: GatewayMetrics;
   /** Only used when `metrics` is not given. */
   perKeyLabels?: boolean;
+  /** Bound on a JSON body read for its model (default 1 MiB). */
   maxBodyBytes?: number;
+  /** Bound on a multipart body read for its `model` field, for model-scoped keys (default 32 MiB). */
+  maxMultipartBytes?: number;
+  /** What a model request reserves when it sets no max_tokens (docs/design.md §4, "Costs"). */
+  defaultReservationTokens?: number;
+  /** Routes model-scoped keys may call although the gateway cannot tell their model. */
+  passThroughRoutes?: string[];
   /** A pino logger; auth headers are redacted from anything it logs. Default: no logging. */
   logger?: FastifyBaseLogger;
   /** Authorization header value for the router behind (the client's key is never forwarded). */
@@ -45,7 +54,10 @@ interface RequestState {
   startedAt: number;
   record: KeyRecord | undefined;
   endpoint: string;
+  /** The path without /v1, as scopes see it. */
+  path: string;
   modelSource: ModelSource;
+  pathModel: string | undefined;
   model: string | undefined;
   timing: ForwardTiming | undefined;
 }
@@ -65,8 +77,15 @@ type StatefulRequest = FastifyRequest & { [STATE]: RequestState | null };
 
 const PROXIED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
 
-function carriesBody(method: string): boolean {
-  return method === 'POST' || method === 'PUT' || method === 'PATCH';
+const CLOSING_DETAIL = 'The connection is closing: an earlier request on it was refused before its body was read.';
+
+function hasBody(headers: FastifyRequest['headers']): boolean {
+  const cl = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+}
+
+function expectsContinue(expect: string | undefined): boolean {
+  return expect !== undefined && expect.trim().toLowerCase() === '100-continue';
 }
 
 export function buildApp(deps: GatewayDeps): FastifyInstance {
@@ -74,7 +93,12 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
   const trusted = compileCidrs(deps.trustedProxies ?? [], { strict: true });
   const metrics = deps.metrics ?? new GatewayMetrics({ perKeyLabels: deps.perKeyLabels ?? true });
   metrics.bindStore(deps.records);
-  const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const bodyLimits: BodyLimits = {
+    maxJsonBytes: deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    maxMultipartBytes: deps.maxMultipartBytes ?? DEFAULT_MAX_MULTIPART_BYTES,
+  };
+  const defaultReservation = deps.defaultReservationTokens ?? DEFAULT_RESERVATION_TOKENS;
+  const passThroughRoutes = deps.passThroughRoutes ?? [];
   const upstream = createUpstream(deps.upstream);
   const logging = deps.logger !== undefined;
 
@@ -84,6 +108,10 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
     // a long opaque id in a path (files, batches, ...) must not turn into a 404
     routerOptions: { maxParamLength: 2048 },
   });
+
+  // node answers `Expect: 100-continue` before any check unless someone listens for it: hand those
+  // requests to fastify like any other, and send 100 Continue once the checks without a body passed
+  app.server.on('checkContinue', (req, res) => app.server.emit('request', req, res));
 
   // Bodies are ours to stream or to buffer (bounded) in the handler, so fastify must not read them.
   app.decorateRequest(STATE, null); // a fixed shape for every request object
@@ -98,14 +126,24 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
       .header('content-type', 'application/json; charset=utf-8')
       .header('x-should-retry', shouldRetry(reason) ? 'true' : 'false');
     if (opts.retryAfterS !== undefined) reply.header('retry-after', String(opts.retryAfterS));
-    // an oversized body is not drained: close the connection instead
-    if (reason === 'body_too_large') reply.header('connection', 'close');
+    // a body left unread is not drained (it may be large, or never come): close the connection instead,
+    // and forward nothing more from it (pipelined requests behind this one would get no answer)
+    if (!request.raw.complete && hasBody(request.headers)) {
+      reply.header('connection', 'close');
+      closing.add(request.raw.socket);
+    }
     if (logging) request.log.info({ reason, keyId: record?.keyId }, 'request denied');
     return reply.send(errorBody(reason, opts.detail));
   }
 
+  const closing = new WeakSet<object>();
   app.addHook('onRequest', (request, reply, done) => {
     const startedAt = performance.now();
+    if (closing.has(request.raw.socket)) {
+      (request as StatefulRequest)[STATE] = null;
+      deny(request, reply, 'bad_request', undefined, { detail: CLOSING_DETAIL });
+      return;
+    }
     const result = precheck({
       synced: deps.records.synced,
       lookup: (keyId) => deps.records.get(keyId),
@@ -115,19 +153,22 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
       peer: request.raw.socket.remoteAddress,
       trustedProxies: trusted,
       nowMs: clock(),
+      passThroughRoutes,
     });
     const state: RequestState = {
       startedAt,
       record: result.record,
       endpoint: result.ok ? endpointLabel(result.endpoint) : '',
+      path: result.ok ? result.endpoint : '',
       modelSource: result.ok ? result.modelSource : 'none',
+      pathModel: result.ok ? result.pathModel : undefined,
       model: undefined,
       timing: undefined,
     };
     (request as StatefulRequest)[STATE] = state;
     // replying from a callback hook: done() must not be called
     if (!result.ok) {
-      deny(request, reply, result.reason, result.record);
+      deny(request, reply, result.reason, result.record, result.detail === undefined ? {} : { detail: result.detail });
       return;
     }
     if (request.is404) {
@@ -157,30 +198,28 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
       deny(request, reply, 'bad_request', record, { detail: 'The request body framing (Content-Length / Transfer-Encoding) is invalid.' });
       return;
     }
-    let body: Buffer | undefined;
-    const readModel =
-      state.modelSource === 'json-required' ||
-      state.modelSource === 'json-optional' ||
-      (carriesBody(request.method) && isJsonContentType(request.headers['content-type']) && !allModelsAllowed(record.scopes.models));
-    if (readModel) {
-      const read = await readBoundedBody(request.raw, maxBodyBytes);
-      if (!read.ok) {
-        deny(request, reply, read.reason, record);
-        return;
-      }
-      const model = checkModel(record, state.modelSource, read.body);
-      if (!model.ok) {
-        deny(request, reply, model.reason, record, { detail: model.detail });
-        return;
-      }
-      state.model = model.model;
-      body = read.body;
+    // every check that needs no body passed: only now may the client send it (docs/design.md §4)
+    if (framing.kind !== 'none' && expectsContinue(request.headers.expect)) reply.raw.writeContinue();
+    const inspected = await inspectBody(request.raw, record, state.modelSource, state.pathModel, framing, bodyLimits);
+    if (!inspected.ok) {
+      deny(request, reply, inspected.reason, record, inspected.detail === undefined ? {} : { detail: inspected.detail });
+      return;
     }
+    state.model = inspected.model;
+    let body = inspected.body;
+    let stripUsage = false;
+    if (body !== undefined && inspected.json !== undefined && request.method === 'POST') {
+      const asked = requestStreamUsage(state.path, inspected.json, body);
+      body = asked.body;
+      stripUsage = asked.injected;
+    }
+    // model routes reserve the output the client allows (else the default); the rest 1, as they cost
+    const estimate = state.model !== undefined || state.modelSource !== 'none' ? reservationEstimate(inspected.json, defaultReservation) : 1;
 
     const now = clock();
     let admission;
     try {
-      const pending = deps.limiter.admit(record.limitsKey, record, 1, now);
+      const pending = deps.limiter.admit(record.limitsKey, record, estimate, now);
       admission = pending instanceof Promise ? await pending : pending; // the memory limiter answers synchronously
     } catch (err) {
       request.log.error({ err: (err as Error).message }, 'limiter unavailable');
@@ -204,21 +243,23 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
       framing,
       peer: request.raw.socket.remoteAddress,
       peerTrusted: peerTrusted(request.raw.socket.remoteAddress, trusted),
+      stripUsage,
       timing,
-      onSettled: ({ status, cost, upstreamSeconds }) => {
+      onSettled: ({ status, reported, routerFailed, upstreamSeconds }) => {
+        // docs/design.md §4 "Costs": what the router reported; else the reservation (a cut stream, a
+        // client gone before the headers: the router may have done the work); a refusal by the router
+        // itself 1; the gateway's own 502 nothing at all, and the request slot goes back
+        const cost = routerFailed ? 0 : (reported ?? (status >= 400 ? 1 : reservation.amount));
         // the reply was hijacked, so onResponse (and fastify's completion log) do not run: do it here
         if (logging) request.log.info({ keyId: record.keyId, statusCode: status, cost, responseTime: performance.now() - state.startedAt }, 'request completed');
         metrics.request(record, state.model, state.endpoint, status);
         metrics.overhead((timing.dispatchedAt - state.startedAt + timing.afterHeadersMs) / 1000);
         if (upstreamSeconds !== undefined) metrics.upstream(upstreamSeconds);
-        // the router never answered (the gateway's own 502): nothing was used, the request slot goes back
-        const reached = upstreamSeconds !== undefined;
-        if (reached) {
-          deps.usage.record(record.keyId, 0, now);
+        if (!routerFailed) {
+          deps.usage.record(record.keyId, cost, now);
           metrics.keyUsed(record, now);
-          if (cost > 0) deps.usage.addCredits(record.keyId, cost);
         }
-        const outcome = { cost: reached ? cost : 0, refundRequest: !reached };
+        const outcome = { cost, refundRequest: routerFailed };
         Promise.resolve(deps.limiter.settle(record.limitsKey, record, reservation, outcome, clock())).catch((err: unknown) =>
           request.log.error({ err: (err as Error).message }, 'could not settle usage'),
         );

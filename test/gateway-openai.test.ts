@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateKey } from '../api/keyformat.ts';
 import type { KeyRecord } from '../api/record.ts';
 import { buildApp } from '../gateway/app.ts';
+import { DEFAULT_RESERVATION_TOKENS } from '../gateway/limits/estimate.ts';
 import { MemoryLimiter } from '../gateway/limits/memory.ts';
 import { GatewayMetrics } from '../gateway/metrics.ts';
 import { RecordStore } from '../gateway/records/store.ts';
@@ -107,7 +108,7 @@ describe('allowed traffic passes through unchanged', () => {
     const res = await fetch(`${gatewayUrl}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [], stream: true }),
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [], stream: true, max_tokens: 50 }),
       signal: ac.signal,
     });
     const reader = res.body!.getReader();
@@ -116,9 +117,10 @@ describe('allowed traffic passes through unchanged', () => {
     for (let i = 0; i < 200 && upstream.abortedStreams === aborted; i++) await new Promise((r) => setTimeout(r, 10));
     expect(upstream.abortedStreams).toBe(aborted + 1);
     upstream.release();
-    // no usage was seen before the client left: the request costs 1
-    for (let i = 0; i < 200 && limiter.budgetUsed(record.limitsKey, record, Date.now()) === 0; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(limiter.budgetUsed(record.limitsKey, record, Date.now())).toBe(1);
+    // no usage was seen before the client left: the request costs its reservation (max_tokens), never 0 or 1
+    for (let i = 0; i < 200 && usage.snapshot()[record.keyId]?.credits === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(usage.snapshot()[record.keyId]?.credits).toBe(50);
+    expect(limiter.budgetUsed(record.limitsKey, record, Date.now())).toBe(50);
   });
 
   it('embeddings', async () => {
@@ -129,12 +131,12 @@ describe('allowed traffic passes through unchanged', () => {
     expect(JSON.parse(echo.body)).toEqual({ model: 'text-embedding-3-small', input: ['a', 'b'], encoding_format: 'float' });
   });
 
-  it('image generation (no usage reported: costs 1)', async () => {
+  it('image generation (no usage reported: costs the default reservation)', async () => {
     const { key, record } = addKey({ scopes: { endpoints: ['/v1/images/generations'] }, budget: { credits: 5, period: 'Daily' } });
     const res = await client(key).images.generate({ model: 'dall-e-3', prompt: 'a cat' });
     expect(res.data?.[0]?.b64_json).toBe('iVBORw0KGgo=');
     await new Promise((r) => setTimeout(r, 20));
-    expect(limiter.budgetUsed(record.limitsKey, record, Date.now())).toBe(1);
+    expect(limiter.budgetUsed(record.limitsKey, record, Date.now())).toBe(DEFAULT_RESERVATION_TOKENS);
   });
 
   it('models list', async () => {

@@ -22,6 +22,7 @@ function run(overrides: RecordOverrides, req: Req = {}) {
     peer: req.peer ?? '127.0.0.1',
     trustedProxies: req.trustedProxies ?? compileCidrs([]),
     nowMs: req.nowMs ?? NOW,
+    ...(req.passThroughRoutes ? { passThroughRoutes: req.passThroughRoutes } : {}),
   });
   return { result, key, record };
 }
@@ -55,8 +56,16 @@ describe('precheck', () => {
     ['ip allowed via mapped peer', { scopes: { ipAllowlist: ['127.0.0.1'] } }, { peer: '::ffff:127.0.0.1' }, 'ok'],
     ['spoofed XFF from an untrusted peer is ignored', { scopes: { ipAllowlist: ['192.0.2.0/24'] } }, { xff: '192.0.2.9', peer: '198.51.100.1' }, 'ip_not_allowed'],
     ['bad path after auth', {}, { url: '/v1/../admin' }, 'bad_request'],
-    ['multipart model route with restricted models', { scopes: { models: ['whisper-1'] } }, { url: '/v1/audio/transcriptions' }, 'model_not_allowed'],
+    ['multipart model route with restricted models: decided by the form field', { scopes: { models: ['whisper-1'] } }, { url: '/v1/audio/transcriptions' }, 'ok'],
     ['multipart model route with every model', {}, { url: '/v1/audio/transcriptions' }, 'ok'],
+    ['model in the path, not allowed', { scopes: { models: ['gpt-4o-mini'] } }, { url: '/openai/deployments/gpt-4o/chat/completions' }, 'model_not_allowed'],
+    ['model in the path, allowed', { scopes: { models: ['gpt-4o-mini'] } }, { url: '/openai/deployments/gpt-4o-mini/chat/completions' }, 'ok'],
+    ['engine in the path, not allowed', { scopes: { models: ['gpt-4o-mini'] } }, { url: '/v1/engines/gpt-4o/completions' }, 'model_not_allowed'],
+    ['batches with restricted models', { scopes: { models: ['gpt-4o-mini'] } }, { url: '/v1/batches' }, 'model_not_allowed'],
+    ['batches with every model', {}, { url: '/v1/batches' }, 'ok'],
+    ['unknown route with restricted models', { scopes: { models: ['gpt-4o-mini'] } }, { url: '/v1/messages' }, 'endpoint_not_allowed'],
+    ['unknown route listed as pass-through', { scopes: { models: ['gpt-4o-mini'] } }, { url: '/v1/messages', passThroughRoutes: ['/messages'] }, 'ok'],
+    ['unknown route with every model', {}, { url: '/v1/messages' }, 'ok'],
     ['endpoint allowed with /v1 in the scope', { scopes: { endpoints: ['/v1/chat/completions'] } }, {}, 'ok'],
   ])('%s → %s', (_name, overrides, req, expected) => {
     expect(reason(run(overrides, req))).toBe(expected);

@@ -2,7 +2,8 @@ import type { KeyRecord } from '../../api/record.ts';
 import { parseKey, verifyKey } from '../../api/keyformat.ts';
 import { clientIp, compileCidrs, inCidrs, type CidrList, type Ip } from '../client-ip.ts';
 import type { DenialReason } from '../errors.ts';
-import { allModelsAllowed, canonicalSegments, endpointAllowed, endpointPath, modelSource, type ModelSource } from './scopes.ts';
+import { passThrough, routeModel } from './routes.ts';
+import { allModelsAllowed, canonicalSegments, endpointAllowed, endpointPath, modelAllowed, type ModelSource } from './scopes.ts';
 
 // The checks that need no request body (docs/design.md §4 steps 1-4 plus what the route alone decides), in
 // order, cheapest first. Pure: the record lookup, clock and addresses are inputs, so the ordering is
@@ -17,6 +18,8 @@ export interface PrecheckInput {
   peer: string | undefined;
   trustedProxies: CidrList;
   nowMs: number;
+  /** Routes model-scoped keys may call although the gateway cannot tell their model. */
+  passThroughRoutes?: readonly string[];
 }
 
 export interface Admitted {
@@ -25,6 +28,8 @@ export interface Admitted {
   /** Path without the /v1 prefix, decoded: what endpoint scopes and metrics talk about. */
   endpoint: string;
   modelSource: ModelSource;
+  /** The model the path names (`/openai/deployments/{model}/...`), already checked. */
+  pathModel: string | undefined;
   clientIp: Ip | undefined;
 }
 export interface Denied {
@@ -32,7 +37,14 @@ export interface Denied {
   reason: DenialReason;
   /** Set once the key is authenticated, so denials can be attributed to it. */
   record?: KeyRecord;
+  /** A fixed, input-free refinement of the error message. */
+  detail?: string;
 }
+
+const BATCH_DETAIL =
+  'Batches run the models named inside an uploaded file, which the gateway cannot check: use a key allowed every model ("*").';
+const UNKNOWN_ROUTE_DETAIL =
+  'The gateway cannot tell which model this route uses, so a key limited to some models may not call it.';
 
 /**
  * The presented key: `Authorization: Bearer`, `x-api-key` or `api-key`; undefined when none is sent.
@@ -102,9 +114,16 @@ export function precheck(input: PrecheckInput): Admitted | Denied {
   const endpoint = endpointPath(segments);
   if (!endpointAllowed(record.scopes.endpoints, endpoint)) return { ok: false, reason: 'endpoint_not_allowed', record };
 
-  // 5, the part decidable without a body: a multipart model field we do not parse cannot be checked
-  const source = modelSource(input.method, endpoint);
-  if (source === 'multipart' && !allModelsAllowed(record.scopes.models)) return { ok: false, reason: 'model_not_allowed', record };
-
-  return { ok: true, record, endpoint, modelSource: source, clientIp: ip };
+  // 5, the part decidable without a body: where the route takes its model from
+  const route = routeModel(input.method, endpoint);
+  if (!allModelsAllowed(record.scopes.models)) {
+    if (route.kind === 'batch') return { ok: false, reason: 'model_not_allowed', record, detail: BATCH_DETAIL };
+    if (route.kind === 'unknown' && !passThrough(input.passThroughRoutes ?? [], endpoint)) {
+      return { ok: false, reason: 'endpoint_not_allowed', record, detail: UNKNOWN_ROUTE_DETAIL };
+    }
+    if (route.kind === 'path' && !modelAllowed(record.scopes.models, route.model)) return { ok: false, reason: 'model_not_allowed', record };
+  }
+  const source = route.kind === 'body' || route.kind === 'path' ? route.source : 'none';
+  const pathModel = route.kind === 'path' ? route.model : undefined;
+  return { ok: true, record, endpoint, modelSource: source, pathModel, clientIp: ip };
 }

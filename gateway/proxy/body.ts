@@ -6,6 +6,8 @@ import type { IncomingMessage } from 'node:http';
 export type BodyResult = { ok: true; body: Buffer } | { ok: false; reason: 'body_too_large' | 'bad_request' };
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/** Audio and image uploads (OpenAI takes audio files up to 25 MB). */
+export const DEFAULT_MAX_MULTIPART_BYTES = 32 * 1024 * 1024;
 
 export function readBoundedBody(req: IncomingMessage, maxBytes: number): Promise<BodyResult> {
   const declared = req.headers['content-length'];

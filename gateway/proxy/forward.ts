@@ -5,14 +5,15 @@ import { isJsonContentType } from '../checks/model.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import type { Framing } from './framing.ts';
 import { sendUpstream, type Upstream, type UpstreamBody } from './upstream.ts';
+import { UsageChunkStripper } from './stream-usage.ts';
 import { TotalTokensScanner } from './usage-scanner.ts';
 
 // Forwards one admitted request and streams the answer back. The reply is hijacked: the upstream
 // response is piped straight into the socket's response (what a plain node:http proxy does), which
 // skips fastify's stream bookkeeping on the hot path. Exactly once per request, when the client
-// connection is done (finished or gone), `onSettled` reports the outcome: the HTTP status sent, and
-// the cost — the last usage total_tokens the response carried, else 1; 0 when the upstream could not
-// be reached at all.
+// connection is done (finished or gone), `onSettled` reports the outcome: the HTTP status sent, the
+// usage the router reported (the last usage total_tokens the response carried), and whether the
+// router failed to answer at all (the gateway's own 502). What that costs is the caller's decision.
 
 export interface ForwardTiming {
   /** performance.now() when the request was handed to the upstream. */
@@ -23,7 +24,10 @@ export interface ForwardTiming {
 
 export interface Settlement {
   status: number;
-  cost: number;
+  /** usage total_tokens the router reported; undefined when it reported none (or the stream was cut first). */
+  reported: number | undefined;
+  /** The router could not be reached or failed before answering: the 502 is the gateway's own. */
+  routerFailed: boolean;
   /** Dispatch → end of the upstream response; undefined when it never answered. */
   upstreamSeconds: number | undefined;
 }
@@ -38,6 +42,8 @@ export interface ForwardOptions {
   /** The socket peer, appended to X-Forwarded-For, and whether it is a trusted proxy. */
   peer: string | undefined;
   peerTrusted: boolean;
+  /** We asked for stream usage the client did not: take the usage chunk out of its stream. */
+  stripUsage: boolean;
   timing: ForwardTiming;
   onSettled: (s: Settlement) => void;
 }
@@ -80,7 +86,7 @@ export async function forward(request: FastifyRequest, reply: FastifyReply, opts
   } catch (err) {
     // e.g. an upstreamAuthorization node refuses as a header value: the reply is hijacked, so answer here
     request.log.error({ err: (err as Error).message }, 'cannot build the upstream request');
-    out.once('close', () => opts.onSettled({ status: out.statusCode, cost: 0, upstreamSeconds: undefined }));
+    out.once('close', () => opts.onSettled({ status: out.statusCode, reported: undefined, routerFailed: true, upstreamSeconds: undefined }));
     badGateway();
     return;
   }
@@ -89,13 +95,15 @@ export async function forward(request: FastifyRequest, reply: FastifyReply, opts
   let scanner: TotalTokensScanner | undefined;
   let upstreamEndedAt: number | undefined;
   let settled = false;
+  let routerFailed = false;
   const settle = () => {
     if (settled) return;
     settled = true;
     if (upstreamRes === undefined || !upstreamRes.complete) exchange.abort();
     opts.onSettled({
       status: out.statusCode,
-      cost: upstreamRes === undefined ? 0 : (scanner?.end() ?? 1),
+      reported: scanner?.end(),
+      routerFailed,
       upstreamSeconds: upstreamRes === undefined ? undefined : ((upstreamEndedAt ?? performance.now()) - opts.timing.dispatchedAt) / 1000,
     });
   };
@@ -106,6 +114,7 @@ export async function forward(request: FastifyRequest, reply: FastifyReply, opts
   } catch (err) {
     if (out.destroyed || out.headersSent) return; // the client left first; settle() already ran
     request.log.warn({ err: (err as Error).message }, 'upstream request failed');
+    routerFailed = true;
     badGateway();
     return;
   }
@@ -124,8 +133,10 @@ export async function forward(request: FastifyRequest, reply: FastifyReply, opts
     res.resume(); // no body may follow: drain so the keep-alive socket goes back to the pool
     out.end();
   } else {
-    if (scannable(res)) scanner = new TotalTokensScanner();
-    relay(res, out, scanner, () => {
+    const scan = scannable(res);
+    if (scan) scanner = new TotalTokensScanner();
+    const stripper = opts.stripUsage && scan && status < 300 ? new UsageChunkStripper() : undefined;
+    relay(res, out, scanner, stripper, () => {
       upstreamEndedAt = performance.now();
     });
   }
@@ -138,15 +149,23 @@ export async function forward(request: FastifyRequest, reply: FastifyReply, opts
  * Backpressure: pause the upstream while the client's socket is full. If the client goes away,
  * out's 'close' settles the request, which aborts the upstream exchange (ending the data).
  */
-function relay(res: IncomingMessage, out: FastifyReply['raw'], scanner: TotalTokensScanner | undefined, onEnd: () => void): void {
+function relay(
+  res: IncomingMessage,
+  out: FastifyReply['raw'],
+  scanner: TotalTokensScanner | undefined,
+  stripper: UsageChunkStripper | undefined,
+  onEnd: () => void,
+): void {
   res.on('data', (chunk: Buffer) => {
     scanner?.push(chunk);
-    if (!out.write(chunk)) res.pause();
+    const forward = stripper === undefined ? chunk : stripper.push(chunk);
+    if (forward.length > 0 && !out.write(forward)) res.pause();
   });
   out.on('drain', () => res.resume());
   res.on('end', () => {
     onEnd();
-    out.end();
+    if (stripper !== undefined) out.end(stripper.end());
+    else out.end();
   });
   // an upstream failure mid-body cannot be reported any more: cut the client off so it notices
   const cut = () => out.destroy();

@@ -1,0 +1,77 @@
+import { StringDecoder } from 'node:string_decoder';
+
+// Streamed completions report their usage only when asked to (docs/design.md §4, "Costs"): the OpenAI
+// API sends a final usage chunk when the request sets `stream_options.include_usage`. The gateway asks
+// on every streamed chat/completions request, so a stream is charged what the router reports; a
+// client that did not ask still sees exactly the stream it asked for (the usage-only chunk and the
+// `"usage": null` every other chunk then carries are taken out again by UsageChunkStripper).
+
+const STREAMED_ROUTES = new Set(['/chat/completions', '/completions']);
+
+export interface UsageRequest {
+  /** The body to send upstream (unchanged unless `injected`). */
+  body: Buffer;
+  /** We added include_usage: the client's stream must be stripped of what it did not ask for. */
+  injected: boolean;
+}
+
+/** Asks the router for stream usage when the client streams without asking for it itself. */
+export function requestStreamUsage(endpoint: string, json: Record<string, unknown>, body: Buffer): UsageRequest {
+  if (json.stream !== true || !STREAMED_ROUTES.has(endpoint)) return { body, injected: false };
+  const options = json.stream_options;
+  if (options !== undefined && options !== null && typeof options === 'object' && (options as { include_usage?: unknown }).include_usage === true) {
+    return { body, injected: false };
+  }
+  const streamOptions = typeof options === 'object' && options !== null && !Array.isArray(options) ? { ...options, include_usage: true } : { include_usage: true };
+  return { body: Buffer.from(JSON.stringify({ ...json, stream_options: streamOptions })), injected: true };
+}
+
+const EVENT_END = /\r?\n\r?\n/;
+
+/**
+ * Removes, from an SSE stream, the usage-only final chunk (`"choices": []` with a usage object) and
+ * the `"usage": null` field of the other chunks. Events are cut at blank lines; anything that is not
+ * a JSON data event passes byte for byte.
+ */
+export class UsageChunkStripper {
+  #pending = '';
+  // a multi-byte character may be split across chunks
+  #decoder = new StringDecoder('utf8');
+
+  push(chunk: Buffer): Buffer {
+    this.#pending += this.#decoder.write(chunk);
+    let out = '';
+    for (;;) {
+      const m = EVENT_END.exec(this.#pending);
+      if (m === null) break;
+      const end = m.index + m[0].length;
+      out += strip(this.#pending.slice(0, m.index), this.#pending.slice(m.index, end));
+      this.#pending = this.#pending.slice(end);
+    }
+    return Buffer.from(out);
+  }
+
+  end(): Buffer {
+    const rest = this.#pending + this.#decoder.end();
+    this.#pending = '';
+    return Buffer.from(rest);
+  }
+}
+
+function strip(event: string, terminator: string): string {
+  const at = event.indexOf('data:');
+  if (at < 0 || event.indexOf('data:', at + 5) >= 0) return event + terminator;
+  const payload = event.slice(at + 5).trimStart();
+  if (!payload.startsWith('{')) return event + terminator;
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(payload) as Record<string, unknown>;
+  } catch {
+    return event + terminator;
+  }
+  if (!('usage' in json)) return event + terminator;
+  if (json.usage !== null && Array.isArray(json.choices) && json.choices.length === 0) return '';
+  if (json.usage !== null) return event + terminator;
+  delete json.usage;
+  return `${event.slice(0, at)}data: ${JSON.stringify(json)}${terminator}`;
+}
