@@ -96,16 +96,22 @@ describe('pass-through', () => {
     expect(upstream.seen[0]!.body.equals(big)).toBe(true);
   });
 
-  it('502 in the OpenAI shape when the upstream is unreachable, and nothing is charged', async () => {
-    const { key, record } = makeKeyAndRecord({ budget: { credits: 100, period: 'Never' } });
+  it('502 in the OpenAI shape when the upstream is unreachable: nothing charged, no rate-limit slot spent, last-used unmoved', async () => {
+    const { key, record } = makeKeyAndRecord({ budget: { credits: 100, period: 'Never' }, rateLimit: { requestsPerMinute: 1 } });
     const records = new RecordStore();
     records.replaceAll([record]);
     const limiter = new CountingLimiter();
-    const app = buildApp({ records, usage: new UsageTracker(), upstream: new URL('http://127.0.0.1:1'), limiter });
-    const r = await app.inject({ method: 'GET', url: '/v1/models', headers: { authorization: `Bearer ${key}` } });
-    expect(r.statusCode).toBe(502);
-    expect(r.json()).toMatchObject({ error: { type: 'api_error', code: 'upstream_unavailable' } });
+    const usage = new UsageTracker();
+    const app = buildApp({ records, usage, upstream: new URL('http://127.0.0.1:1'), limiter, clock: () => NOW });
+    for (let i = 0; i < 3; i++) {
+      const r = await app.inject({ method: 'GET', url: '/v1/models', headers: { authorization: `Bearer ${key}` } });
+      expect(r.statusCode).toBe(502);
+      expect(r.json()).toMatchObject({ error: { type: 'api_error', code: 'upstream_unavailable' } });
+    }
     expect(limiter.charges).toEqual([]);
+    expect(limiter.inner.requestsThisMinute(record.limitsKey, NOW)).toBe(0);
+    expect(limiter.inner.budgetUsed(record.limitsKey, record, NOW)).toBe(0);
+    expect(usage.lastUsedAtMs(record.keyId)).toBeUndefined();
   });
 
   it('a credential node refuses as a header value still gets an answer (502), not a hung request', async () => {

@@ -86,12 +86,18 @@ describe('GatewayMetrics', () => {
     expect(text).toContain('nemokeys_gateway_requests_total{namespace="team-a",team="team-a",model="gpt-4o-mini",endpoint="/chat/completions",code="200"} 1');
   });
 
-  it('bounds the model label', async () => {
-    const m = new GatewayMetrics({ maxModels: 2 });
-    for (const model of ['a', 'b', 'c', 'x'.repeat(100)]) m.request(undefined, model, 'other', 200);
+  it('bounds the model label per key: one key allowed "*" cannot push other keys\' models into "other"', async () => {
+    const m = new GatewayMetrics({ maxModelsPerKey: 2 });
+    const wild = makeKeyAndRecord({ limitsKey: 'ns/wild' }).record;
+    const other = makeKeyAndRecord({ limitsKey: 'ns/other' }).record;
+    const named = makeKeyAndRecord({ limitsKey: 'ns/named', scopes: { models: ['m1', 'm2', 'm3'] } }).record;
+    for (const model of ['a', 'b', 'c', 'x'.repeat(100)]) m.request(wild, model, 'other', 200);
+    m.request(other, 'd', 'other', 200);
+    for (const model of ['m1', 'm2', 'm3']) m.request(named, model, 'other', 200);
     const text = await m.text();
     expect(text).toContain('model="other"');
     expect(text).not.toContain('model="c"');
+    for (const model of ['a', 'b', 'd', 'm1', 'm2', 'm3']) expect(text).toContain(`model="${model}"`);
   });
 
   it('drops last-used series of keys that left the store', async () => {

@@ -12,8 +12,12 @@ import type { RecordStore } from './records/store.ts';
 export interface GatewayMetricsOptions {
   /** Label series with apikey / key_id (default true); false keeps cardinality at team level. */
   perKeyLabels?: boolean;
-  /** Distinct model label values before new ones are reported as "other" (default 200). */
-  maxModels?: number;
+  /**
+   * Distinct model label values per ApiKey, for models its scope does not name (a key allowed "*"),
+   * before new ones are reported as "other" (default 20). Models a scope names are always labelled:
+   * the records bound them. Per key, so one key cannot push every other key's models into "other".
+   */
+  maxModelsPerKey?: number;
 }
 
 interface RecordLabels {
@@ -37,7 +41,8 @@ export class GatewayMetrics {
   readonly #overhead: Histogram;
   readonly #upstream: Histogram;
   readonly #lastUsed: Gauge;
-  readonly #models = new Set<string>();
+  /** limitsKey → models labelled for it that its scope does not name. */
+  readonly #models = new Map<string, Set<string>>();
   readonly #maxModels: number;
   #store: RecordStore | undefined;
   /** keyId → labels of its last-used series, so series of removed keys can be dropped. */
@@ -50,7 +55,7 @@ export class GatewayMetrics {
 
   constructor(opts: GatewayMetricsOptions = {}) {
     this.perKeyLabels = opts.perKeyLabels ?? true;
-    this.#maxModels = opts.maxModels ?? 200;
+    this.#maxModels = opts.maxModelsPerKey ?? 20;
     this.#anonymousLabels = { key: this.#keyLabels(undefined), requests: new Map(), denials: new Map(), lastUsed: undefined };
     const registers = [this.registry];
     const keyLabels = this.perKeyLabels ? ['namespace', 'apikey', 'team'] : ['namespace', 'team'];
@@ -124,12 +129,18 @@ export class GatewayMetrics {
     return this.perKeyLabels ? { namespace, apikey: record?.owner.name ?? '', team } : { namespace, team };
   }
 
-  #modelLabel(model: string | undefined): string {
+  #modelLabel(record: KeyRecord | undefined, model: string | undefined): string {
     if (model === undefined) return '';
-    if (model.length > MAX_MODEL_LABEL) return 'other';
-    if (this.#models.has(model)) return model;
-    if (this.#models.size >= this.#maxModels) return 'other';
-    this.#models.add(model);
+    if (model.length > MAX_MODEL_LABEL || record === undefined) return 'other';
+    if (record.scopes.models.includes(model)) return model;
+    let seen = this.#models.get(record.limitsKey);
+    if (seen === undefined) {
+      seen = new Set();
+      this.#models.set(record.limitsKey, seen);
+    }
+    if (seen.has(model)) return model;
+    if (seen.size >= this.#maxModels) return 'other';
+    seen.add(model);
     return model;
   }
 
@@ -145,7 +156,7 @@ export class GatewayMetrics {
 
   request(record: KeyRecord | undefined, model: string | undefined, endpoint: string, code: number): void {
     const l = this.#labelsOf(record);
-    const modelLabel = this.#modelLabel(model);
+    const modelLabel = this.#modelLabel(record, model);
     const id = `${code} ${endpoint} ${modelLabel}`;
     let labels = l.requests.get(id);
     if (labels === undefined) {
