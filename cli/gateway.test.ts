@@ -32,6 +32,8 @@ describe('gatewayOptionsFromFlags', () => {
       logLevel: 'info',
       reportIntervalMs: 10_000,
       upstreamAuthorization: undefined,
+      defaultReservationTokens: 256,
+      passThroughRoutes: [],
     });
     expect(o.upstream?.toString()).toBe('http://127.0.0.1:4000/');
     expect(o.recordsDir).toBeUndefined();
@@ -50,6 +52,9 @@ describe('gatewayOptionsFromFlags', () => {
         gatewayId: ' gw-1 ',
         logLevel: 'debug',
         reportInterval: '1m',
+        defaultReservation: '1000',
+        maxMultipartBytes: '1048576',
+        passThroughRoutes: '/v1/messages, /rerank',
       },
       { [UPSTREAM_KEY_ENV]: 'sk-router' },
     );
@@ -64,6 +69,9 @@ describe('gatewayOptionsFromFlags', () => {
       logLevel: 'debug',
       reportIntervalMs: 60_000,
       upstreamAuthorization: 'Bearer sk-router',
+      defaultReservationTokens: 1000,
+      maxMultipartBytes: 1_048_576,
+      passThroughRoutes: ['/v1/messages', '/rerank'],
     });
     expect(o.recordsNamespace).toBeUndefined();
   });
@@ -91,6 +99,9 @@ describe('gatewayOptionsFromFlags', () => {
     ['bad log level', { ...base, logLevel: 'loud' }, /--log-level loud: expected one of/],
     ['bad report interval', { ...base, reportInterval: '10' }, /--report-interval 10/],
     ['empty gateway id', { ...base, gatewayId: '  ' }, /--gateway-id must not be empty/],
+    ['zero reservation', { ...base, defaultReservation: '0' }, /--default-reservation 0: expected a whole number above 0/],
+    ['bad multipart bound', { ...base, maxMultipartBytes: '10MB' }, /--max-multipart-bytes 10MB: expected a whole number/],
+    ['pass-through route not a path', { ...base, passThroughRoutes: 'messages' }, /--pass-through-routes: "messages" is not a path/],
   ])('%s → a message naming the flag', (_label, flags, message) => {
     expect(() => gatewayOptionsFromFlags(flags, {})).toThrow(message);
   });

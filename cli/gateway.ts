@@ -20,6 +20,9 @@ export interface GatewayFlags {
   kubeconfig?: string;
   logLevel?: string;
   reportInterval?: string;
+  defaultReservation?: string;
+  maxMultipartBytes?: string;
+  passThroughRoutes?: string;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -35,6 +38,11 @@ export function parseListen(text: string, flag = '--listen'): { host: string; po
   if (!m || port > 65535) throw new Error(`${flag} ${text}: expected HOST:PORT, :PORT or PORT (e.g. 0.0.0.0:8000, [::]:8000)`);
   const host = m[1] ? m[1].replace(/^\[|\]$/g, '') : '0.0.0.0';
   return { host, port };
+}
+
+function parsePositive(text: string, flag: string, example: string): number {
+  if (!/^\d{1,12}$/.test(text) || Number(text) < 1) throw new Error(`${flag} ${text}: expected a whole number above 0, e.g. ${example}`);
+  return Number(text);
 }
 
 function parsePort(text: string, flag: string): number {
@@ -85,6 +93,12 @@ export function gatewayOptionsFromFlags(flags: GatewayFlags, env: Record<string,
   if (reportIntervalMs === undefined) throw new Error(`--report-interval ${flags.reportInterval}: expected a duration like 10s or 1m`);
   if (flags.gatewayId !== undefined && !flags.gatewayId.trim()) throw new Error('--gateway-id must not be empty');
   const upstreamKey = env[UPSTREAM_KEY_ENV];
+  const passThroughRoutes = (flags.passThroughRoutes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const route of passThroughRoutes) {
+    if (!/^\/[A-Za-z0-9._~\-/]*$/.test(route) || route.includes('//')) {
+      throw new Error(`--pass-through-routes: ${JSON.stringify(route)} is not a path; expected comma-separated paths like /v1/messages`);
+    }
+  }
   return {
     upstream,
     listen,
@@ -98,6 +112,9 @@ export function gatewayOptionsFromFlags(flags: GatewayFlags, env: Record<string,
     logLevel,
     reportIntervalMs,
     upstreamAuthorization: upstreamKey ? `Bearer ${upstreamKey}` : undefined,
+    defaultReservationTokens: parsePositive(flags.defaultReservation ?? '256', '--default-reservation', '256'),
+    maxMultipartBytes: parsePositive(flags.maxMultipartBytes ?? String(32 * 1024 * 1024), '--max-multipart-bytes', '33554432'),
+    passThroughRoutes,
   };
 }
 
@@ -138,6 +155,9 @@ export function registerGateway(program: Command): void {
     .option('--report-interval <duration>', 'how often usage is reported when it changed', '10s')
     .option('--kubeconfig <path>', 'kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--log-level <level>', LOG_LEVELS.join(' | '), 'info')
+    .option('--default-reservation <tokens>', 'tokens a model request reserves against budgets and token limits when it sets no max_tokens', '256')
+    .option('--max-multipart-bytes <n>', 'largest multipart body (audio, image edits) read for its model field, for model-scoped keys', '33554432')
+    .option('--pass-through-routes <paths>', 'comma-separated routes model-scoped keys may call although the gateway cannot tell their model')
     .addHelpText('after', `\nEnvironment: $${UPSTREAM_KEY_ENV} is sent to the router as its bearer credential, if it needs one;\n` +
       `$${REDIS_URL_ENV} is the default for --redis (keeps a Redis password out of the process arguments).`)
     .action(async (flags: GatewayFlags) => {

@@ -50,6 +50,12 @@ export interface GatewayOptions {
   informer?: KubernetesSourceOptions['informer'];
   /** A limiter instead of the in-process or Redis one (tests). */
   limiter?: Limiter;
+  /** What a model request reserves when it sets no max_tokens (docs/design.md §4, "Costs"). */
+  defaultReservationTokens?: number;
+  /** Largest multipart body read for its model field (model-scoped keys). */
+  maxMultipartBytes?: number;
+  /** Routes model-scoped keys may call although the gateway cannot tell their model. */
+  passThroughRoutes?: string[];
 }
 
 export interface RunningGateway {
@@ -182,6 +188,9 @@ export async function runGateway(opts: GatewayOptions): Promise<RunningGateway> 
       trustedProxies: opts.trustedProxies ?? [],
       logger,
       upstreamAuthorization: opts.upstreamAuthorization,
+      ...(opts.defaultReservationTokens !== undefined ? { defaultReservationTokens: opts.defaultReservationTokens } : {}),
+      ...(opts.maxMultipartBytes !== undefined ? { maxMultipartBytes: opts.maxMultipartBytes } : {}),
+      ...(opts.passThroughRoutes !== undefined ? { passThroughRoutes: opts.passThroughRoutes } : {}),
     });
     // Cleanups run in reverse: the app drains before the reporter's final flush, so that flush
     // carries every request that was answered.
