@@ -30,10 +30,17 @@ export class RecordStore {
     return this.#byKeyId.values();
   }
 
-  /** A full listing: replaces everything and marks the store synced. */
+  /**
+   * A full listing: replaces everything and marks the store synced. Two different records for one key
+   * id (e.g. a stale copy of a record file next to the revoking one) fail closed: the key is refused
+   * as revoked until only one remains, whichever order the source listed them in.
+   */
   replaceAll(records: Iterable<KeyRecord>, now = new Date()): void {
     const next = new Map<string, KeyRecord>();
-    for (const r of records) next.set(r.keyId, r);
+    for (const r of records) {
+      const seen = next.get(r.keyId);
+      next.set(r.keyId, seen === undefined || JSON.stringify(seen) === JSON.stringify(r) ? r : { ...r, revoked: true });
+    }
     this.#swap(next, now);
   }
 

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { makeKeyAndRecord } from '../sources/testing.ts';
+import { RecordStore } from './store.ts';
+
+describe('RecordStore.replaceAll', () => {
+  const { record } = makeKeyAndRecord();
+  const revoked = { ...record, revoked: true, state: 'Revoked' as const };
+
+  it.each([
+    ['revoking copy listed last', [record, revoked]],
+    ['revoking copy listed first', [revoked, record]],
+  ])('two different records for one key id fail closed (%s)', (_name, list) => {
+    const store = new RecordStore();
+    store.replaceAll(list);
+    expect(store.get(record.keyId)?.revoked).toBe(true);
+  });
+
+  it('an identical duplicate is harmless', () => {
+    const store = new RecordStore();
+    store.replaceAll([record, { ...record }]);
+    expect(store.get(record.keyId)).toEqual(record);
+  });
+});
