@@ -125,6 +125,32 @@ describe.skipIf(!haveRedis)('shared Redis limiter', () => {
     }
   });
 
+  it('reserve, then settle, on the shared counters: a reservation weighs on both gateways until it settles', async () => {
+    const { record } = key({ budget: { credits: 100, period: 'Never' }, rateLimit: { requestsPerMinute: 2, tokensPerMinute: 1000 } });
+    const [a, b] = limiters as [RedisLimiter, RedisLimiter];
+    const first = await a.admit(record.limitsKey, record, 150, NOW);
+    if (!first.ok) throw new Error('the first request must be admitted');
+    // in flight: its 150 reserved credits already exhaust the budget, for the other replica too
+    expect(await b.admit(record.limitsKey, record, 1, NOW)).toMatchObject({ ok: false, reason: 'budget' });
+    await a.settle(record.limitsKey, record, first.reservation, { cost: 30, refundRequest: false }, NOW + 5);
+    const second = await b.admit(record.limitsKey, record, 10, NOW);
+    expect(second.ok).toBe(true);
+    if (!second.ok) return;
+    // the gateway's own 502: nothing spent, the request slot comes back
+    await b.settle(record.limitsKey, record, second.reservation, { cost: 0, refundRequest: true }, NOW + 5);
+    expect((await a.admit(record.limitsKey, record, 0, NOW)).ok).toBe(true);
+    const r = new Redis(redis.url);
+    try {
+      const keys = await r.keys(`nemokeys:{${record.limitsKey}}:*`);
+      const budgetKey = keys.find((k) => k.includes(':budget:'))!;
+      const rateKey = keys.find((k) => k.includes(':rate:'))!;
+      expect(Number(await r.get(budgetKey))).toBe(30);
+      expect(await r.hgetall(rateKey)).toEqual({ r: '2', t: '30' });
+    } finally {
+      r.disconnect();
+    }
+  });
+
   it('fails closed with 503 when Redis is gone', async () => {
     const { key: k } = key({ rateLimit: { requestsPerMinute: 100 } });
     await redis.stop();
@@ -132,4 +158,5 @@ describe.skipIf(!haveRedis)('shared Redis limiter', () => {
     expect(r.statusCode).toBe(503);
     expect(r.json()).toMatchObject({ error: { code: 'limiter_unavailable' } });
   });
+
 });
