@@ -5,6 +5,7 @@ describe('requestStreamUsage', () => {
   const body = (v: unknown) => Buffer.from(JSON.stringify(v));
   it.each([
     ['a stream that did not ask', '/chat/completions', { model: 'm', stream: true }, true, { model: 'm', stream: true, stream_options: { include_usage: true } }],
+    ['a deployment route', '/openai/deployments/m/chat/completions', { model: 'm', stream: true }, true, { model: 'm', stream: true, stream_options: { include_usage: true } }],
     ['legacy completions', '/completions', { model: 'm', stream: true }, true, { model: 'm', stream: true, stream_options: { include_usage: true } }],
     ['other stream options are kept', '/chat/completions', { model: 'm', stream: true, stream_options: { x: 1 } }, true, { model: 'm', stream: true, stream_options: { x: 1, include_usage: true } }],
     ['include_usage false is overridden', '/chat/completions', { model: 'm', stream: true, stream_options: { include_usage: false } }, true, { model: 'm', stream: true, stream_options: { include_usage: true } }],

@@ -6,8 +6,6 @@ import { StringDecoder } from 'node:string_decoder';
 // client that did not ask still sees exactly the stream it asked for (the usage-only chunk and the
 // `"usage": null` every other chunk then carries are taken out again by UsageChunkStripper).
 
-const STREAMED_ROUTES = new Set(['/chat/completions', '/completions']);
-
 export interface UsageRequest {
   /** The body to send upstream (unchanged unless `injected`). */
   body: Buffer;
@@ -17,7 +15,8 @@ export interface UsageRequest {
 
 /** Asks the router for stream usage when the client streams without asking for it itself. */
 export function requestStreamUsage(endpoint: string, json: Record<string, unknown>, body: Buffer): UsageRequest {
-  if (json.stream !== true || !STREAMED_ROUTES.has(endpoint)) return { body, injected: false };
+  // /chat/completions, /completions, and the same under /openai/deployments/{model}/ or /engines/{model}/
+  if (json.stream !== true || !endpoint.endsWith('/completions')) return { body, injected: false };
   const options = json.stream_options;
   if (options !== undefined && options !== null && typeof options === 'object' && (options as { include_usage?: unknown }).include_usage === true) {
     return { body, injected: false };
