@@ -2,15 +2,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startNginx } from './nginx.ts';
 import { cpuSeconds, startNode } from './processes.ts';
 
 // A/B of the gateway's CPU per request against another checkout of it, on a shared machine.
 //   npx node bench/gateway-ab.ts /path/to/other/checkout      env: ROUNDS=5 SECONDS=3 CONNECTIONS=32
 // The other checkout needs bench/gateway-server.ts and node_modules resolvable from it (a copy made
 // with `git archive <commit> api gateway bench | tar -x -C DIR` plus a node_modules symlink will do).
-// Both gateways and the thinnest node:http proxy share one upstream and are driven by wrk in turn,
-// round after round, so load on the machine drifts over all of them alike; CPU µs per request
-// (user+system from /proc) per round, and the median, are printed.
+// Both gateways, the thinnest node:http proxy and nginx (when installed) share one upstream and are
+// driven by wrk in turn, round after round, so load on the machine drifts over all of them alike; CPU
+// µs per request (user+system from /proc) and req/s per round, the medians, and each gateway's
+// throughput ÷ nginx's in the same rounds are printed.
 
 const other = process.argv[2];
 if (other === undefined) throw new Error('usage: gateway-ab.ts <other checkout dir>');
@@ -48,6 +50,9 @@ try {
     { name: 'gateway (other)', ...(await start([join(other, 'bench/gateway-server.ts'), upstreamPort, '10000'])) },
     { name: 'node-proxy', ...(await start([join(here, 'gateway-nodeproxy.ts'), upstreamPort])) },
   ];
+  const nginx = await startNginx(Number(upstreamPort), tmp, children);
+  if (nginx !== undefined) targets.push({ name: 'nginx', pid: nginx.pid, line: String(nginx.port) });
+  else console.warn('nginx not found (apt-get install nginx-light): no gateway ÷ nginx ratio');
   const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say ok.' }], max_tokens: 4 });
   const results = new Map<string, { us: number[]; rps: number[] }>(targets.map((t) => [t.name, { us: [], rps: [] }]));
   for (const t of targets) {
@@ -76,6 +81,13 @@ try {
   const [mine, theirs] = [results.get('gateway (this)')!.us, results.get('gateway (other)')!.us];
   const ratios = mine.map((us, i) => us / theirs[i]!);
   console.log(`\nthis ÷ other per round: ${ratios.map((x) => x.toFixed(2)).join(' ')} (median ${median(ratios).toFixed(2)})`);
+  const nginxRps = results.get('nginx')?.rps;
+  if (nginxRps !== undefined) {
+    for (const name of ['gateway (this)', 'gateway (other)']) {
+      const r = results.get(name)!.rps.map((x, i) => x / nginxRps[i]!);
+      console.log(`${name} ÷ nginx req/s per round: ${r.map((x) => x.toFixed(2)).join(' ')} (median ${median(r).toFixed(2)})`);
+    }
+  }
   console.log('\n| target | CPU µs/req (median, range) | req/s (median) |\n|---|---|---|');
   for (const [name, { us, rps }] of results) {
     console.log(`| ${name} | ${median(us).toFixed(0)} (${Math.min(...us).toFixed(0)}–${Math.max(...us).toFixed(0)}) | ${median(rps).toFixed(0)} |`);

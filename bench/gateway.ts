@@ -1,14 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { parseKey, verifyKey } from '../api/keyformat.ts';
 import { precheck } from '../gateway/checks/precheck.ts';
 import { compileCidrs } from '../gateway/client-ip.ts';
 import { RecordStore } from '../gateway/records/store.ts';
 import { makeKeyAndRecord } from '../gateway/sources/testing.ts';
 import { fixedRate, maxThroughput, percentile, type Target } from './gateway-load.ts';
-import { freePort } from '../controlplane/process.ts';
+import { startNginx, which } from './nginx.ts';
 import { cpuSeconds, startChild as startProcess } from './processes.ts';
 
 // Gateway overhead (docs/design.md §7), loopback only, every component in its own process:
@@ -26,71 +26,12 @@ const here = new URL('.', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'nemokeys-bench-'));
 const children: ChildProcess[] = [];
 
-function which(name: string, extra: string[] = []): string | undefined {
-  for (const dir of [...(process.env.PATH ?? '').split(delimiter), ...extra]) {
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // next
-    }
-  }
-  return undefined;
-}
-
-
 const pids: Record<string, number> = {};
 
 async function startChild(cmd: string, args: string[], name?: string): Promise<string> {
   const { child, line } = await startProcess(cmd, args, children);
   if (name !== undefined && child.pid !== undefined) pids[name] = child.pid;
   return line;
-}
-
-async function waitListening(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false);
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listening on ${port}`);
-}
-
-async function startNginx(upstreamPort: number): Promise<number | undefined> {
-  const nginx = which('nginx', ['/usr/sbin', '/usr/local/sbin']);
-  if (nginx === undefined) return undefined;
-  const port = await freePort();
-  const conf = join(tmp, 'nginx.conf');
-  writeFileSync(
-    conf,
-    `worker_processes 1;
-daemon off;
-pid ${tmp}/nginx.pid;
-error_log ${tmp}/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${tmp}/body; proxy_temp_path ${tmp}/proxy;
-  fastcgi_temp_path ${tmp}/fcgi; uwsgi_temp_path ${tmp}/uwsgi; scgi_temp_path ${tmp}/scgi;
-  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 256; }
-  server {
-    listen 127.0.0.1:${port};
-    keepalive_requests 1000000;
-    location / {
-      proxy_pass http://up;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-    }
-  }
-}
-`,
-  );
-  const p = spawn(nginx, ['-p', tmp, '-c', conf], { stdio: 'inherit' });
-  children.push(p);
-  if (p.pid !== undefined) pids.nginx = p.pid;
-  await waitListening(port);
-  return port;
 }
 
 function keyCheckMicros(): { precheckUs: number; parseUs: number; verifyUs: number } {
@@ -130,7 +71,9 @@ async function main(): Promise<void> {
   const node = process.execPath;
   const upstreamPort = Number(await startChild(node, [join(here, 'gateway-upstream.ts')], 'direct'));
   const [gwPort, key] = (await startChild(node, [join(here, 'gateway-server.ts'), String(upstreamPort), String(KEYS)], 'gateway')).split(' ');
-  const nginxPort = await startNginx(upstreamPort);
+  const nginx = await startNginx(upstreamPort, tmp, children);
+  if (nginx !== undefined) pids.nginx = nginx.pid;
+  const nginxPort = nginx?.port;
   const nodeProxyPort = Number(await startChild(node, [join(here, 'gateway-nodeproxy.ts'), String(upstreamPort)], 'node-proxy'));
   const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say ok.' }], max_tokens: 4 });
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };

@@ -401,3 +401,43 @@ describe('the key never reaches a log line (checked over every line of the suite
     }
   });
 });
+
+describe('the upstream side: a socket is reused only after a clean exchange', () => {
+  it('stray bytes a router sends after its response never become the next request\'s answer', async () => {
+    // a raw router: answers each request, then (later) writes a forged extra response on the socket
+    const { createServer } = await import('node:net');
+    let served = 0;
+    const raw = createServer((sock) => {
+      let buf = '';
+      sock.on('data', (c: Buffer) => {
+        buf += c.toString('latin1');
+        while (buf.includes('\r\n\r\n')) {
+          buf = buf.slice(buf.indexOf('\r\n\r\n') + 4);
+          const body = JSON.stringify({ n: ++served });
+          sock.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nX-Upstream: log\r\n\r\n${body}`);
+          setTimeout(() => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{"forged":1}'), 20);
+        }
+      });
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+    const rawPort = (raw.address() as AddressInfo).port;
+    const records = new RecordStore();
+    records.replaceAll([wide.record]);
+    const gw = buildApp({ records, usage: new UsageTracker(), upstream: new URL(`http://127.0.0.1:${rawPort}`), limiter: new MemoryLimiter() });
+    await gw.listen({ port: 0, host: '127.0.0.1' });
+    const gwPort = (gw.server.address() as AddressInfo).port;
+    try {
+      const answers: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const res = await fetch(`http://127.0.0.1:${gwPort}/v1/models`, { headers: { authorization: `Bearer ${wide.key}` } });
+        answers.push(await res.text());
+        await new Promise((r) => setTimeout(r, 50)); // the forged bytes arrive while the socket is idle
+      }
+      expect(answers.some((a) => a.includes('forged'))).toBe(false);
+      expect(answers.map((a) => (JSON.parse(a) as { n: number }).n)).toEqual([1, 2, 3, 4]);
+    } finally {
+      await gw.close();
+      raw.close();
+    }
+  });
+});
