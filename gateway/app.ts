@@ -9,7 +9,7 @@ import { gatewayLogger } from './logging.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { DEFAULT_RESERVATION_TOKENS, reservationEstimate } from './limits/estimate.ts';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_MULTIPART_BYTES } from './proxy/body.ts';
-import { inspectBody, type BodyLimits } from './proxy/inspect.ts';
+import { inspectBody, mustInspect, type BodyLimits } from './proxy/inspect.ts';
 import { requestStreamUsage } from './proxy/stream-usage.ts';
 import { clientFraming } from './proxy/framing.ts';
 import { forward, type ForwardTiming } from './proxy/forward.ts';
@@ -192,21 +192,26 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
     }
     // every check that needs no body passed: only now may the client send it (docs/design.md §4)
     if (framing.kind !== 'none' && expectsContinue(request.headers.expect)) reply.raw.writeContinue();
-    const inspected = await inspectBody(request.raw, record, state.modelSource, state.pathModel, framing, bodyLimits);
-    if (!inspected.ok) {
-      deny(request, reply, inspected.reason, record, inspected.detail === undefined ? {} : { detail: inspected.detail });
-      return;
-    }
-    state.model = inspected.model;
-    let body = inspected.body;
+    let body: Buffer | undefined;
+    let json: Record<string, unknown> | undefined;
     let stripUsage = false;
-    if (body !== undefined && inspected.json !== undefined && request.method === 'POST') {
-      const asked = requestStreamUsage(state.path, inspected.json, body);
-      body = asked.body;
-      stripUsage = asked.injected;
+    if (mustInspect(record, state.modelSource, state.pathModel, framing)) {
+      const inspected = await inspectBody(request.raw, record, state.modelSource, state.pathModel, framing, bodyLimits);
+      if (!inspected.ok) {
+        deny(request, reply, inspected.reason, record, inspected.detail === undefined ? {} : { detail: inspected.detail });
+        return;
+      }
+      state.model = inspected.model;
+      body = inspected.body;
+      json = inspected.json;
+      if (body !== undefined && json !== undefined && request.method === 'POST') {
+        const asked = requestStreamUsage(state.path, json, body);
+        body = asked.body;
+        stripUsage = asked.injected;
+      }
     }
     // model routes reserve the output the client allows (else the default); the rest 1, as they cost
-    const estimate = state.model !== undefined || state.modelSource !== 'none' ? reservationEstimate(inspected.json, defaultReservation) : 1;
+    const estimate = state.model !== undefined || state.modelSource !== 'none' ? reservationEstimate(json, defaultReservation) : 1;
 
     const now = clock();
     let admission;

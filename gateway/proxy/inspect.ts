@@ -26,6 +26,11 @@ export type Inspection =
 const STREAM_THROUGH: Inspection = Object.freeze({ ok: true, body: undefined, json: undefined, model: undefined });
 const UNREADABLE = 'A key limited to some models must send JSON or multipart/form-data bodies, so the gateway can check the model.';
 
+/** Whether inspectBody has anything to read (the common streamed case stays synchronous). */
+export function mustInspect(record: KeyRecord, source: ModelSource, pathModel: string | undefined, framing: Framing): boolean {
+  return source === 'json-required' || source === 'json-optional' || pathModel !== undefined || (framing.kind !== 'none' && !allModelsAllowed(record.scopes.models));
+}
+
 export async function inspectBody(
   req: IncomingMessage,
   record: KeyRecord,

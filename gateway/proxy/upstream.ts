@@ -82,7 +82,6 @@ export function sendUpstream(
     agent: upstream.agent,
   });
   const state: ExchangeState = { bodySent: false, failed: false, response: undefined };
-  req.once('socket', (socket: Socket) => exchanges.set(socket, state));
   const fail = () => {
     state.failed = true;
     if (!req.destroyed) req.destroy();
@@ -90,10 +89,10 @@ export function sendUpstream(
   const response = new Promise<IncomingMessage>((resolve, reject) => {
     req.once('response', (res: IncomingMessage) => {
       state.response = res;
+      // the socket's exchange, for keepSocketAlive (a response cut short is never `complete`)
+      exchanges.set(res.socket, state);
       // an answer before our whole body was sent: the router may not have read all of it
       if (!state.bodySent) state.failed = true;
-      res.once('aborted', fail);
-      res.once('error', fail);
       resolve(res);
     });
     req.once('error', (err) => {
