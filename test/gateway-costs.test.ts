@@ -50,6 +50,7 @@ beforeEach(() => {
   upstream.totalTokens = 57;
   upstream.streamChunks = 3;
   upstream.streamDelayMs = 0;
+  upstream.headerDelayMs = 0;
   upstream.log.length = 0;
 });
 
@@ -126,6 +127,19 @@ describe('budgets', () => {
     }
     expect(await settledCredits(record.keyId)).toBe(300);
     expect(limiter.budgetUsed(record.limitsKey, record, Date.now())).toBe(300);
+  });
+
+  it('a client gone before the response headers is charged its reservation: the router got the request', async () => {
+    const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
+    upstream.headerDelayMs = 300;
+    const ac = new AbortController();
+    const pending = client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [], max_tokens: 120 }, { signal: ac.signal });
+    for (let i = 0; i < 200 && upstream.log.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    ac.abort();
+    await pending.catch(() => undefined);
+    expect(upstream.log).toHaveLength(1);
+    expect(await settledCredits(record.keyId)).toBe(120);
+    expect(limiter.budgetUsed(record.limitsKey, record, Date.now())).toBe(120);
   });
 
   it('while a request is in flight its reservation already counts: a second one over the budget is refused', async () => {

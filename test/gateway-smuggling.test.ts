@@ -10,7 +10,7 @@ import { RecordStore } from '../gateway/records/store.ts';
 import { UsageTracker } from '../gateway/usage/tracker.ts';
 import { startLoggingUpstream, type LoggingUpstream } from './support/logging-upstream.ts';
 import { operatorKey } from './support/operator-records.ts';
-import { parseResponses, rawExchange, type Piece } from './support/raw-http.ts';
+import { parseResponses, rawExchange, rawSession, type Piece } from './support/raw-http.ts';
 
 // Hostile input against the gateway, attacked with raw sockets. The router behind is a LOGGING
 // upstream that records every request it parses. The claim each case checks (docs/design.md §4,
@@ -362,6 +362,21 @@ describe('model scope on every route (a key allowed gpt-4o-mini and whisper-1, e
     const res = await post('/v1/audio/transcriptions', '', form);
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { message: string } }).error.message).toContain('"model" field is required');
+    expect(await routerLog()).toEqual([]);
+  });
+});
+
+describe('refusals that leave a body unread close the connection', () => {
+  it.each([
+    ['an unknown key', () => operatorKey().key, '/v1/files'],
+    ['a model-scoped key on an unknown route', () => scoped.key, '/v1/messages'],
+    ['a key whose endpoint scope refuses the route', () => narrow.key, '/v1/embeddings'],
+  ])('%s, with a large body announced and never sent: answered and closed at once', async (_name, key, url) => {
+    const request = head('POST', url, auth(key()) + 'Content-Type: application/json\r\nContent-Length: 50000000\r\n') + '\r\n';
+    // the client keeps the connection open: only the gateway can close it
+    const s = await rawSession(port, [request, { pauseMs: 5_000 }], { timeoutMs: 5_000 });
+    expect(s.closedByServer).toBe(true);
+    expect(parseResponses(s.bytes)[0]?.status).toBeGreaterThanOrEqual(400);
     expect(await routerLog()).toEqual([]);
   });
 });

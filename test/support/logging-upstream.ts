@@ -32,6 +32,8 @@ export interface LoggingUpstream {
   streamChunks: number;
   /** Milliseconds between stream chunks (default 0). */
   streamDelayMs: number;
+  /** Milliseconds before the response headers of a completion (default 0). */
+  headerDelayMs: number;
   close(): Promise<void>;
 }
 
@@ -46,6 +48,7 @@ export async function startLoggingUpstream(): Promise<LoggingUpstream> {
     totalTokens: 7,
     streamChunks: 3,
     streamDelayMs: 0,
+    headerDelayMs: 0,
     close: async () => {},
   };
   let connections = 0;
@@ -97,6 +100,8 @@ async function answer(up: LoggingUpstream, method: string, url: string, body: st
   const payload = parseJson(body);
   const model = typeof payload.model === 'string' ? payload.model : 'none';
   const path = url.split('?')[0]!;
+  if (up.headerDelayMs > 0 && path.endsWith('/completions')) await new Promise((r) => setTimeout(r, up.headerDelayMs));
+  if (res.destroyed) return;
   if (method === 'POST' && path.endsWith('/chat/completions') && payload.stream === true) {
     const includeUsage = (payload.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'x-upstream': 'log' });

@@ -6,17 +6,27 @@ import { connect } from 'node:net';
 export type Piece = string | Buffer | { pauseMs: number } | { closeAfterMs: number };
 
 export function rawExchange(port: number, pieces: Piece[], opts: { timeoutMs?: number } = {}): Promise<Buffer> {
+  return rawSession(port, pieces, opts).then((s) => s.bytes);
+}
+
+/** Like rawExchange, and says whether the server closed the connection (FIN) before our timeout. */
+export function rawSession(port: number, pieces: Piece[], opts: { timeoutMs?: number } = {}): Promise<{ bytes: Buffer; closedByServer: boolean }> {
   return new Promise((resolve, reject) => {
     const sock = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
+    let closedByServer = false;
     const timer = setTimeout(() => sock.destroy(), opts.timeoutMs ?? 5_000);
+    sock.on('end', () => {
+      closedByServer = true;
+      sock.end();
+    });
     sock.on('data', (c: Buffer) => chunks.push(c));
     sock.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') reject(err);
     });
     sock.on('close', () => {
       clearTimeout(timer);
-      resolve(Buffer.concat(chunks));
+      resolve({ bytes: Buffer.concat(chunks), closedByServer });
     });
     void (async () => {
       for (const p of pieces) {
