@@ -82,7 +82,10 @@ describe.skipIf(!helm)('helm chart', () => {
       expect(r.verbs).not.toContain('escalate');
       expect(r.verbs).not.toContain('impersonate');
     }
-    expect(find(objs, 'ClusterRole').map((r) => r.metadata.name)).toEqual(['nk-nemokeys-operator']);
+    // The only ClusterRole a component's identity holds; the others are for people (test/roles.test.ts).
+    expect(find(objs, 'ClusterRole').map((r) => r.metadata.name))
+      .toEqual(['nk-nemokeys-operator', 'nk-nemokeys-key-viewer', 'nk-nemokeys-key-editor', 'nk-nemokeys-team-admin']);
+    expect(find(objs, 'ClusterRoleBinding').map((r) => r.metadata.name)).toEqual(['nk-nemokeys-operator']);
     const gwRole = one(objs, 'Role', 'nk-nemokeys-gateway');
     expect(gwRole.metadata.namespace).toBe('llm');
     expect(gwRole.rules).toEqual([
