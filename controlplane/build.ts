@@ -29,7 +29,7 @@ export interface EnsureBinariesOptions {
 
 const TARGETS = {
   kubeApiserver: ['apiserver', 'k8s.io/kubernetes/cmd/kube-apiserver'],
-  // Same module as kube-apiserver: one go.sum, one set of compiled dependencies (docs/design.md §9).
+  // Same module as kube-apiserver: one go.sum, one set of compiled dependencies (docs/design.md §6).
   kubeControllerManager: ['apiserver', 'k8s.io/kubernetes/cmd/kube-controller-manager'],
   kubectl: ['apiserver', 'k8s.io/kubernetes/cmd/kubectl'],
   etcd: ['etcd', '.'],

@@ -1,4 +1,4 @@
-// kube-controller-manager for the embedded control plane (docs/design.md §9): without it ClusterRole
+// kube-controller-manager for the embedded control plane (docs/design.md §6): without it ClusterRole
 // aggregation, garbage collection by ownerReferences, namespace deletion and Deployment rollouts never
 // happen. Shared by the attached (tests) and detached (`nemokeys dev`) modes, like plan.ts.
 import { join } from 'node:path';
