@@ -81,6 +81,13 @@ describe.skipIf(!hasCluster())('restart targets on a real API server', () => {
     }, 30_000, 'a new ReplicaSet for Deployment web carrying the new key id');
     expect(replicaSets.map(keyIdOf).sort()).toEqual(['none', k1, k2].sort());
     expect(replicaSets.every((rs) => rs.metadata?.ownerReferences?.[0]?.name === 'web')).toBe(true);
+    // The deployment controller writes the rollout into .status; once that has settled, nothing else may write.
+    const settled = await eventually(async () => {
+      const a = await apps.readNamespacedDeployment({ namespace: NS, name: 'web' });
+      await new Promise((r) => setTimeout(r, 1000));
+      const b = await apps.readNamespacedDeployment({ namespace: NS, name: 'web' });
+      return a.status?.observedGeneration === a.metadata?.generation && a.metadata?.resourceVersion === b.metadata?.resourceVersion && b;
+    }, 30_000, 'Deployment web status settled');
     // resyncs: the restart-target controller runs again, and changes nothing
     for (let i = 0; i < 3; i++) {
       const n = await counter('nemokeys_operator_reconcile_total', 'restart-targets');
@@ -88,7 +95,7 @@ describe.skipIf(!hasCluster())('restart targets on a real API server', () => {
       await eventually(async () => (await counter('nemokeys_operator_reconcile_total', 'restart-targets')) > n, 10_000, 'a restart-target reconcile');
     }
     const after = await read('Deployment', 'web');
-    expect(after.metadata!.resourceVersion).toBe(second.metadata!.resourceVersion);
+    expect(after.metadata!.resourceVersion).toBe(settled.metadata!.resourceVersion);
     expect((await events('solo', 'RestartTriggered')).map((e) => e.message)).toEqual(expect.arrayContaining([
       expect.stringContaining(`=${k1} because`), expect.stringContaining(`=${k2} (was ${k1}) because`),
     ]));
