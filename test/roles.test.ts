@@ -1,7 +1,9 @@
 // Who may do what (README "Who may do what", docs/design.md §8), on the real API server with the chart's
 // RENDERED user-facing ClusterRoles, aggregated into view / edit / admin by the real kube-controller-manager,
 // and impersonated users bound the way a cluster admin would bind them. The operator and the gateway run for
-// real: "a key cannot call a model its team lacks" is observed at the gateway, not inferred from RBAC.
+// real: "a key cannot call a model its team lacks" is observed at the gateway, not inferred from RBAC. (The
+// operator here watches one namespace; that a wider same-named Team elsewhere is ignored even by a cluster-wide
+// cache is operator/apikey/team-namespace.test.ts.)
 import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions,
   type KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
