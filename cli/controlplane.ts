@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 
-// `nemokeys controlplane up|down|status`: a real kube-apiserver + kube-controller-manager + etcd on loopback for local runs,
-// detached so kubectl and the operator can use it after this command returns.
+// `nemokeys controlplane up|down|status`: a real kube-apiserver + kube-controller-manager + etcd on loopback
+// for local runs, detached so kubectl and the operator can use it after this command returns.
 export const DEFAULT_DEV_DIR = '.nemokeys/controlplane';
 
 /** Starts the control plane in `dir`, installs the CRDs, returns the kubeconfig path and kubectl. */

@@ -16,7 +16,8 @@ import { installCrds } from '../controlplane/controlplane.ts';
 import { startDemoUpstream, type DemoUpstream } from '../gateway/demo-upstream.ts';
 import { runGateway, type RunningGateway } from '../gateway/main.ts';
 import { patchMetadata } from '../kube/apply.ts';
-import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster, httpStatusOf, impersonatedKubeConfig } from './support/cluster.ts';
+import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster, httpStatusOf, impersonatedKubeConfig }
+  from './support/cluster.ts';
 import { ensureHelm, renderChart, type K8sObject } from './support/helm.ts';
 import { eventually, startTestOperator, type TestOperator } from './support/operator.ts';
 
@@ -28,16 +29,23 @@ const OTHER = `roles-other-${RUN}`;
 const RECORDS = `roles-records-${RUN}`;
 const AK = { group: GROUP, version: VERSION, plural: KINDS.apiKey.plural };
 const TEAMS = { group: GROUP, version: VERSION, plural: KINDS.team.plural };
-const ROLE = { viewer: `${RELEASE}-nemokeys-key-viewer`, editor: `${RELEASE}-nemokeys-key-editor`, teamAdmin: `${RELEASE}-nemokeys-team-admin` };
+const ROLE = {
+  viewer: `${RELEASE}-nemokeys-key-viewer`, editor: `${RELEASE}-nemokeys-key-editor`, teamAdmin: `${RELEASE}-nemokeys-team-admin`,
+};
 const USER = { dev: `dev-${RUN}`, sre: `sre-${RUN}`, nsAdmin: `nsadmin-${RUN}`, platform: `platform-${RUN}` };
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
-const userRoles = (objs: K8sObject[]) => objs.filter((o) => o.metadata.labels?.['app.kubernetes.io/component'] === 'user-roles');
+const userRoles = (objs: K8sObject[]) =>
+  objs.filter((o) => o.metadata.labels?.['app.kubernetes.io/component'] === 'user-roles');
+const RBAC_GROUP = 'rbac.authorization.k8s.io';
+const clusterRole = (name: string) => ({ apiGroup: RBAC_GROUP, kind: 'ClusterRole', name });
+const userSubject = (name: string) => [{ apiGroup: RBAC_GROUP, kind: 'User', name }];
+type KeyList = { items: { metadata: { name: string }; status?: ApiKeyStatus }[] };
 const aggregation = (o: K8sObject) => Object.keys(o.metadata.labels ?? {})
   .filter((l) => l.startsWith('rbac.authorization.k8s.io/aggregate-to-')).map((l) => l.split('aggregate-to-')[1]).sort();
 
 describe.skipIf(!helm)('user-facing roles as rendered', () => {
-  it('three ClusterRoles: viewer → view/edit/admin, editor → edit/admin, team admin aggregated nowhere; no Secrets', async () => {
+  it('three ClusterRoles: viewer → view/edit/admin, editor → edit/admin, team admin nowhere; no Secrets', async () => {
     const roles = userRoles(await renderChart(helm!));
     expect(Object.fromEntries(roles.map((r) => [r.metadata.name, aggregation(r)]))).toEqual({
       'nk-nemokeys-key-viewer': ['admin', 'edit', 'view'],
@@ -54,10 +62,12 @@ describe.skipIf(!helm)('user-facing roles as rendered', () => {
   });
 
   it('values switch each role off and choose its aggregation; the schema rejects unknown targets', async () => {
-    const objs = userRoles(await renderChart(helm!, { set: { 'userRoles.teamAdmin.create': false, 'userRoles.keyEditor.aggregateTo': '{admin}' } }));
+    const objs = userRoles(await renderChart(helm!,
+      { set: { 'userRoles.teamAdmin.create': false, 'userRoles.keyEditor.aggregateTo': '{admin}' } }));
     expect(Object.fromEntries(objs.map((r) => [r.metadata.name, aggregation(r)])))
       .toEqual({ 'nk-nemokeys-key-viewer': ['admin', 'edit', 'view'], 'nk-nemokeys-key-editor': ['admin'] });
-    await expect(renderChart(helm!, { set: { 'userRoles.keyViewer.aggregateTo': '{cluster-admin}' } })).rejects.toThrow(/aggregateTo/);
+    await expect(renderChart(helm!, { set: { 'userRoles.keyViewer.aggregateTo': '{cluster-admin}' } }))
+      .rejects.toThrow(/aggregateTo/);
   });
 });
 
@@ -71,27 +81,35 @@ describe.skipIf(!helm || !hasCluster())('who may do what, on the real API server
   let gw: RunningGateway;
   let upstream: DemoUpstream;
 
-  const bind = (user: string, role: string) => rbac.createNamespacedRoleBinding({ namespace: NS, body: {
-    metadata: { name: `${user}-${role}` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
-    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }] } });
+  const bind = (user: string, role: string) => rbac.createNamespacedRoleBinding({ namespace: NS,
+    body: { metadata: { name: `${user}-${role}` }, roleRef: clusterRole(role), subjects: userSubject(user) } });
   const createKey = (kc: KubeConfig, name: string, spec: Record<string, unknown>, namespace = NS) =>
     kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({ ...AK, namespace,
       body: { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name }, spec } });
-  const patchKeySpec = (kc: KubeConfig, name: string, spec: Record<string, unknown>) =>
-    kc.makeApiClient(CustomObjectsApi).patchNamespacedCustomObject({ ...AK, namespace: NS, name, body: { spec } }, mergePatch);
-  const patchTeam = (kc: KubeConfig, name: string, spec: Record<string, unknown>, namespace = NS) =>
-    kc.makeApiClient(CustomObjectsApi).patchNamespacedCustomObject({ ...TEAMS, namespace, name, body: { spec } }, mergePatch);
-  const status = async (name: string) => ((await custom.getNamespacedCustomObject({ ...AK, namespace: NS, name })) as { status?: ApiKeyStatus }).status;
+  const patchKeySpec = (kc: KubeConfig, name: string, spec: Record<string, unknown>) => kc.makeApiClient(CustomObjectsApi)
+    .patchNamespacedCustomObject({ ...AK, namespace: NS, name, body: { spec } }, mergePatch);
+  const patchTeam = (kc: KubeConfig, name: string, spec: Record<string, unknown>, namespace = NS) => kc.makeApiClient(CustomObjectsApi)
+    .patchNamespacedCustomObject({ ...TEAMS, namespace, name, body: { spec } }, mergePatch);
+  const rotate = (kc: KubeConfig, name: string, value: string) => patchMetadata(kc,
+    { apiVersion: API_VERSION, kind: 'ApiKey', namespace: NS, name }, { annotations: { [ANNOTATIONS.rotate]: value } },
+    { fieldManager: 'roles-test' });
+  const listKeys = async (kc: KubeConfig) =>
+    (await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ ...AK, namespace: NS })) as KeyList;
+  const status = async (name: string) =>
+    ((await custom.getNamespacedCustomObject({ ...AK, namespace: NS, name })) as { status?: ApiKeyStatus }).status;
   const condition = (s: ApiKeyStatus | undefined, type: string) => s?.conditions?.find((c) => c.type === type);
   /** The key the workload would read, read as the namespace's edit user (edit may read Secrets: it runs workloads). */
   const keyOf = (name: string, not?: string) => eventually(async () => {
-    const s = await as(USER.dev).makeApiClient(CoreV1Api).readNamespacedSecret({ namespace: NS, name }).catch(() => undefined);
+    const s = await as(USER.dev).makeApiClient(CoreV1Api).readNamespacedSecret({ namespace: NS, name })
+      .catch(() => undefined);
     const key = s?.data?.['api-key'] ? Buffer.from(s.data['api-key'], 'base64').toString() : undefined;
     return key && key !== not ? key : undefined;
   }, 30_000, `key in Secret ${name}`);
   const chat = async (key: string, model: string) => {
-    const r = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }) });
+    const r = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+    });
     await r.arrayBuffer();
     return r.status;
   };
@@ -104,8 +122,8 @@ describe.skipIf(!helm || !hasCluster())('who may do what, on the real API server
     await installCrds({ kubectl: clusterKubectl(), kubeconfigPath: clusterKubeconfig() },
       [crdYaml(), ...roles.map((r) => stringify(r))].join('---\n'));
     for (const name of [NS, OTHER]) await core.createNamespace({ body: { metadata: { name } } });
-    const team = (name: string, namespace: string, allowedModels: string[]) => custom.createNamespacedCustomObject({ ...TEAMS, namespace,
-      body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name }, spec: { allowedModels } } });
+    const team = (name: string, namespace: string, allowedModels: string[]) => custom.createNamespacedCustomObject({
+      ...TEAMS, namespace, body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name }, spec: { allowedModels } } });
     await team('payments', NS, ['gpt-4o-mini']);
     await team('wide', OTHER, ['*']); // another namespace's generous Team
     await bind(USER.dev, 'edit');
@@ -117,8 +135,10 @@ describe.skipIf(!helm || !hasCluster())('who may do what, on the real API server
       .listNamespacedCustomObject({ ...AK, namespace: NS }))) === 200, 30_000, 'edit aggregates the key roles');
     op = await startTestOperator({ recordsNamespace: RECORDS, watchNamespace: NS });
     upstream = await startDemoUpstream();
-    gw = await runGateway({ upstream: upstream.url, recordsNamespace: RECORDS, kubeConfig: admin, listen: { host: '127.0.0.1', port: 0 },
-      metricsPort: 0, gatewayId: `gw-${RUN}`, reportIntervalMs: 200, logger: pino({ level: 'silent' }) });
+    gw = await runGateway({
+      upstream: upstream.url, recordsNamespace: RECORDS, kubeConfig: admin, listen: { host: '127.0.0.1', port: 0 },
+      metricsPort: 0, gatewayId: `gw-${RUN}`, reportIntervalMs: 200, logger: pino({ level: 'silent' }),
+    });
     await gw.synced;
   }, 120_000);
 
@@ -134,31 +154,30 @@ describe.skipIf(!helm || !hasCluster())('who may do what, on the real API server
     await createKey(dev, 'checkout', { team: 'payments' });
     const first = await keyOf('checkout');
     await gatewaySays(first, 'gpt-4o-mini', 200);
-    const listed = await dev.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ ...AK, namespace: NS }) as { items: { metadata: { name: string } }[] };
-    expect(listed.items.map((i) => i.metadata.name)).toContain('checkout');
+    expect((await listKeys(dev)).items.map((i) => i.metadata.name)).toContain('checkout');
 
-    await patchMetadata(dev, { apiVersion: API_VERSION, kind: 'ApiKey', namespace: NS, name: 'checkout' },
-      { annotations: { [ANNOTATIONS.rotate]: `r-${RUN}` } }, { fieldManager: 'roles-test' });
+    await rotate(dev, 'checkout', `r-${RUN}`);
     const second = await keyOf('checkout', first);
     await gatewaySays(second, 'gpt-4o-mini', 200);
 
     await patchKeySpec(dev, 'checkout', { revoked: true });
     await gatewaySays(second, 'gpt-4o-mini', 401);
     await gatewaySays(first, 'gpt-4o-mini', 401);
-    expect(condition(await status('checkout'), 'Revoked')?.status).toBe('True');
+    await eventually(async () => condition(await status('checkout'), 'Revoked')?.status === 'True', 30_000, 'Revoked=True');
 
     await dev.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({ ...AK, namespace: NS, name: 'checkout' });
-    await eventually(async () => (await httpStatusOf(custom.getNamespacedCustomObject({ ...AK, namespace: NS, name: 'checkout' }))) === 404,
-      30_000, 'ApiKey deleted');
+    await eventually(async () => (await httpStatusOf(status('checkout'))) === 404, 30_000, 'ApiKey deleted');
   });
 
-  it('the edit user cannot change the Team, nor obtain a model the team lacks: new Team, other namespace, spec edit', async () => {
+  it('the edit user cannot change the Team, nor get a model the team lacks: new Team, other namespace, spec edit', async () => {
     const dev = as(USER.dev);
     const devCustom = dev.makeApiClient(CustomObjectsApi);
     // The Team itself: no write of any kind.
     expect(await httpStatusOf(patchTeam(dev, 'payments', { allowedModels: ['*'] }))).toBe(403);
-    expect(await httpStatusOf(devCustom.patchNamespacedCustomObjectStatus({ ...TEAMS, namespace: NS, name: 'payments', body: { status: {} } }, mergePatch))).toBe(403);
-    expect(await httpStatusOf(devCustom.deleteNamespacedCustomObject({ ...TEAMS, namespace: NS, name: 'payments' }))).toBe(403);
+    const payments = { ...TEAMS, namespace: NS, name: 'payments' };
+    expect(await httpStatusOf(devCustom.patchNamespacedCustomObjectStatus({ ...payments, body: { status: {} } }, mergePatch)))
+      .toBe(403);
+    expect(await httpStatusOf(devCustom.deleteNamespacedCustomObject(payments))).toBe(403);
     // A new Team.
     expect(await httpStatusOf(devCustom.createNamespacedCustomObject({ ...TEAMS, namespace: NS,
       body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name: 'mine' }, spec: { allowedModels: ['*'] } } }))).toBe(403);
@@ -166,14 +185,16 @@ describe.skipIf(!helm || !hasCluster())('who may do what, on the real API server
     expect(await httpStatusOf(createKey(dev, 'borrowed-path', { team: `${OTHER}/wide` }))).toBe(422);
     expect(await httpStatusOf(patchTeam(dev, 'wide', { allowedModels: ['gpt-4o'] }, OTHER))).toBe(403);
     await createKey(dev, 'borrowed', { team: 'wide' });
-    await eventually(async () => condition(await status('borrowed'), 'Ready')?.reason === 'TeamNotFound', 30_000, 'TeamNotFound');
+    await eventually(async () => condition(await status('borrowed'), 'Ready')?.reason === 'TeamNotFound', 30_000,
+      'TeamNotFound');
     expect(await httpStatusOf(core.readNamespacedSecret({ namespace: NS, name: 'borrowed' }))).toBe(404);
     // The records the gateway trusts live in the records namespace, out of the edit user's reach.
     expect(await httpStatusOf(dev.makeApiClient(CoreV1Api).createNamespacedSecret({ namespace: RECORDS,
       body: { metadata: { name: 'forged' }, stringData: { x: 'y' } } }))).toBe(403);
     // Spec edits: asking for more than the team allows yields nothing more.
     await createKey(dev, 'greedy', { team: 'payments', allowedModels: ['gpt-4o'] });
-    await eventually(async () => condition(await status('greedy'), 'Ready')?.reason === 'NoAllowedModels', 30_000, 'NoAllowedModels');
+    await eventually(async () => condition(await status('greedy'), 'Ready')?.reason === 'NoAllowedModels', 30_000,
+      'NoAllowedModels');
     expect(await httpStatusOf(core.readNamespacedSecret({ namespace: NS, name: 'greedy' }))).toBe(404);
     await createKey(dev, 'edited', { team: 'payments' });
     const key = await keyOf('edited');
@@ -184,21 +205,22 @@ describe.skipIf(!helm || !hasCluster())('who may do what, on the real API server
     expect(await chat(key, 'gpt-4o-mini')).toBe(200);
   });
 
-  it('RBAC escalation prevention: a namespace admin cannot bind itself the team admin role or grant Team writes', async () => {
+  it('escalation prevention: a namespace admin cannot bind itself the team admin role or grant Team writes', async () => {
     const nsRbac = as(USER.nsAdmin).makeApiClient(RbacAuthorizationV1Api);
-    const subjects = [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: USER.nsAdmin }];
-    expect(await httpStatusOf(nsRbac.createNamespacedRoleBinding({ namespace: NS, body: { metadata: { name: 'grab' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: ROLE.teamAdmin }, subjects } }))).toBe(403);
+    const subjects = userSubject(USER.nsAdmin);
+    expect(await httpStatusOf(nsRbac.createNamespacedRoleBinding({ namespace: NS,
+      body: { metadata: { name: 'grab' }, roleRef: clusterRole(ROLE.teamAdmin), subjects } }))).toBe(403);
     expect(await httpStatusOf(nsRbac.createNamespacedRole({ namespace: NS, body: { metadata: { name: 'grab' },
       rules: [{ apiGroups: [GROUP], resources: ['teams'], verbs: ['patch'] }] } }))).toBe(403);
     // What it holds it may hand on (so the refusals above are about Teams, not about RoleBindings).
-    expect(await httpStatusOf(nsRbac.createNamespacedRoleBinding({ namespace: NS, body: { metadata: { name: 'share-editor' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: ROLE.editor }, subjects } }))).toBe(200);
+    expect(await httpStatusOf(nsRbac.createNamespacedRoleBinding({ namespace: NS,
+      body: { metadata: { name: 'share-editor' }, roleRef: clusterRole(ROLE.editor), subjects } }))).toBe(200);
     expect(await httpStatusOf(patchTeam(as(USER.nsAdmin), 'payments', { allowedModels: ['*'] }))).toBe(403);
     // The API server's own authorizer agrees, for every write verb on Teams.
     const review = as(USER.nsAdmin).makeApiClient(AuthorizationV1Api);
     for (const verb of ['create', 'update', 'patch', 'delete']) {
-      const r = await review.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { group: GROUP, resource: 'teams', verb, namespace: NS } } } });
+      const resourceAttributes = { group: GROUP, resource: 'teams', verb, namespace: NS };
+      const r = await review.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes } } });
       expect(r.status?.allowed, verb).toBe(false);
     }
   });
@@ -211,8 +233,7 @@ describe.skipIf(!helm || !hasCluster())('who may do what, on the real API server
     const sre = as(USER.sre);
     const sreCustom = sre.makeApiClient(CustomObjectsApi);
     const usage = await eventually(async () => {
-      const list = await sreCustom.listNamespacedCustomObject({ ...AK, namespace: NS }) as { items: { metadata: { name: string }; status?: ApiKeyStatus }[] };
-      const u = list.items.find((i) => i.metadata.name === 'observed')?.status?.usage;
+      const u = (await listKeys(sre)).items.find((i) => i.metadata.name === 'observed')?.status?.usage;
       return (u?.requests ?? 0) >= 1 && u;
     }, 30_000, 'usage visible to the viewer');
     expect(usage).toMatchObject({ requests: expect.any(Number) });
@@ -220,8 +241,7 @@ describe.skipIf(!helm || !hasCluster())('who may do what, on the real API server
     const sreCore = sre.makeApiClient(CoreV1Api);
     expect(await httpStatusOf(sreCore.readNamespacedSecret({ namespace: NS, name: 'observed' }))).toBe(403);
     expect(await httpStatusOf(sreCore.listNamespacedSecret({ namespace: NS }))).toBe(403);
-    expect(await httpStatusOf(patchMetadata(sre, { apiVersion: API_VERSION, kind: 'ApiKey', namespace: NS, name: 'observed' },
-      { annotations: { [ANNOTATIONS.rotate]: 'sre' } }, { fieldManager: 'roles-test' }))).toBe(403);
+    expect(await httpStatusOf(rotate(sre, 'observed', 'sre'))).toBe(403);
   });
 
   it('a team admin widens a team and the keys follow, at the gateway', async () => {
@@ -233,6 +253,7 @@ describe.skipIf(!helm || !hasCluster())('who may do what, on the real API server
     expect(await httpStatusOf(patchTeam(platform, 'payments', { allowedModels: ['gpt-4o-mini', 'gpt-4o'] }))).toBe(200);
     await gatewaySays(key, 'gpt-4o', 200);
     // The team admin decides scopes; it does not get the keys themselves.
-    expect(await httpStatusOf(platform.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace: NS, name: 'follower' }))).toBe(403);
+    const platformCore = platform.makeApiClient(CoreV1Api);
+    expect(await httpStatusOf(platformCore.readNamespacedSecret({ namespace: NS, name: 'follower' }))).toBe(403);
   });
 });
