@@ -62,6 +62,8 @@ export async function controlPlaneUp(opts: DetachedOptions): Promise<string> {
     throw new Error(`a control plane is already running in ${dir} (etcd pid ${existing.etcd}, ` +
       `kube-apiserver pid ${existing.apiserver}, ${existing.server}); stop it first with controlPlaneDown`);
   }
+  // A controller-manager that outlived its API server would keep retrying against a dead port.
+  if (existing) await stopAll(existing);
   // Stale state from a crashed run would pair old etcd data with new keys: start from scratch.
   cleanDir(dir);
   const bins = await ensureBinaries({ version: opts.version, log });
