@@ -216,12 +216,20 @@ describe.skipIf(!helm || !hasCluster())('who may do what, on the real API server
     expect(await httpStatusOf(nsRbac.createNamespacedRoleBinding({ namespace: NS,
       body: { metadata: { name: 'share-editor' }, roleRef: clusterRole(ROLE.editor), subjects } }))).toBe(200);
     expect(await httpStatusOf(patchTeam(as(USER.nsAdmin), 'payments', { allowedModels: ['*'] }))).toBe(403);
-    // The API server's own authorizer agrees, for every write verb on Teams.
-    const review = as(USER.nsAdmin).makeApiClient(AuthorizationV1Api);
-    for (const verb of ['create', 'update', 'patch', 'delete']) {
-      const resourceAttributes = { group: GROUP, resource: 'teams', verb, namespace: NS };
-      const r = await review.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes } } });
-      expect(r.status?.allowed, verb).toBe(false);
+    // The API server's own authorizer agrees, for every write on Teams and their status, for admin and edit alike;
+    // and both do hold every write on ApiKeys (so these are refusals about Teams, not a broken binding).
+    for (const user of [USER.nsAdmin, USER.dev]) {
+      const review = as(user).makeApiClient(AuthorizationV1Api);
+      const allowed = async (resource: string, verb: string, subresource?: string) => (await review.createSelfSubjectAccessReview(
+        { body: { spec: { resourceAttributes: { group: GROUP, resource, subresource, verb, namespace: NS } } } })).status?.allowed;
+      for (const verb of ['create', 'update', 'patch', 'delete', 'deletecollection', 'escalate', 'bind']) {
+        expect(await allowed('teams', verb), `${user} ${verb} teams`).toBe(false);
+        expect(await allowed('teams', verb, 'status'), `${user} ${verb} teams/status`).toBe(false);
+      }
+      for (const verb of ['create', 'update', 'patch', 'delete', 'deletecollection']) {
+        expect(await allowed('apikeys', verb), `${user} ${verb} apikeys`).toBe(true);
+      }
+      expect(await allowed('apikeys', 'patch', 'status'), `${user} patch apikeys/status`).toBe(false);
     }
   });
 
