@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { auditArgs, type AuditWebhookOptions } from './audit.ts';
 import { ensureBinaries, type Binaries } from './build.ts';
 import { apiserverArgs, etcdArgs, preparePlan, waitApiserverReady, waitEtcdReady } from './plan.ts';
 import { logTail, spawnLogged, stopChild } from './process.ts';
@@ -15,6 +16,8 @@ export interface ControlPlaneOptions {
   /** Kubernetes version, see build.ts. */
   version?: string;
   log?: (line: string) => void;
+  /** Audit Policy + webhook backend posting to this receiver (controlplane/audit.ts). Default: no auditing. */
+  audit?: AuditWebhookOptions;
 }
 
 export interface ControlPlane {
@@ -50,7 +53,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
   const startApiServer = async () => {
     if (apiserver && apiserver.exitCode === null && apiserver.signalCode === null) return;
-    const child = spawnLogged(bins.kubeApiserver, apiserverArgs(plan), { logFile: plan.logs.apiserver });
+    const args = [...apiserverArgs(plan), ...(opts.audit ? auditArgs(dir, opts.audit) : [])];
+    const child = spawnLogged(bins.kubeApiserver, args, { logFile: plan.logs.apiserver });
     apiserver = child;
     await waitApiserverReady(plan, exitedLog(child, plan.logs.apiserver));
   };
