@@ -88,7 +88,10 @@ export async function runOperator(opts: OperatorOptions): Promise<RunningOperato
     const m = createManager({ kc, clock, log, audit, metrics, readiness, recordsNamespace: opts.recordsNamespace,
       watchNamespace: opts.watchNamespace, informerTuning: opts.informerTuning });
     manager = m;
-    m.run(register).catch((err: unknown) => {
+    m.run(async (ctx) => {
+      await register(ctx);
+      await trail.register(ctx);
+    }).catch((err: unknown) => {
       if (stopping) return; // informers rejected because we are stopping
       log.error({ error: apiErrorMessage(err) }, 'controllers failed to start');
       void shutdown('controllers-failed');

@@ -37,6 +37,8 @@ export interface Recorder {
   recordChanges(changes: AuditedChange[]): Promise<number>;
   /** The operator's own action (expiry, automatic rotation, hand-off, …); persisted with retries. */
   recordOperatorAction(record: AuditRecord, actor?: string): Promise<void>;
+  /** Writes an entry someone else put in the trail to the audit stream. */
+  emit(ref: Omit<TrailRef, 'uid'>, e: TrailEntry): void;
 }
 
 export function createRecorder(deps: RecorderDeps): Recorder {
@@ -93,6 +95,7 @@ export function createRecorder(deps: RecorderDeps): Recorder {
   };
 
   return {
+    emit,
     async recordChanges(changes) {
       const mine = changes.filter((c) => !deps.operatorUser || c.actor.username !== deps.operatorUser);
       const byObject = new Map<string, AuditedChange[]>();

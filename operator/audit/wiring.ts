@@ -6,6 +6,8 @@ import type { DestinationStream } from 'pino';
 import type { Registry } from 'prom-client';
 import { apiErrorMessage } from '../../kube/errors.ts';
 import type { Audit, Logger } from '../runtime/log.ts';
+import type { OperatorContext } from '../runtime/context.ts';
+import { registerObservedChanges } from './observed.ts';
 import { startAuditReceiver, type Receiver, type ReceiverOptions } from './receiver.ts';
 import { createRecorder } from './recorder.ts';
 import { createTrailStore } from './trail-store.ts';
@@ -18,12 +20,19 @@ export interface AuditTrailOptions {
   /** How the operator's own entries name it. Default `nemokeys-operator (<its Kubernetes user>)`. */
   operatorActor?: string;
   maxEntries?: number;
+  /**
+   * How long a change may wait for its audit event before it is recorded as observed (field manager,
+   * IP unknown). Default 5 min with a receiver (kube-apiserver: 30 s batches + ~2 min of retries), else 1 s.
+   */
+  observedGraceMs?: number;
 }
 
 export interface AuditTrail {
   port: number | undefined;
   /** The operator's audit stream, plus a trail entry for each action the operator took by itself. */
   wrap(audit: Audit): Audit;
+  /** Leader-only part: changes no audit event arrived for (operator/audit/observed.ts). */
+  register(ctx: OperatorContext): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -60,14 +69,15 @@ export async function startAuditTrail(opts: AuditTrailOptions & {
     port: receiver?.port,
     wrap: (audit) => (record) => {
       audit(record);
-      // Actions people asked for are in the trail from the API server's audit event already. Without
-      // audit events, the operator's record of them (actor = field manager, IP unknown) is all there is.
-      const byPerson = record.actor.startsWith('user:');
-      if (byPerson && receiver) return;
-      const p = recorder.recordOperatorAction(record, byPerson ? `${record.actor.slice(5)} (field manager)` : undefined)
-        .finally(() => pending.delete(p));
+      // Actions people asked for are in the trail already: from their audit event, or as an observed change.
+      if (record.actor.startsWith('user:')) return;
+      const p = recorder.recordOperatorAction(record).finally(() => pending.delete(p));
       pending.add(p);
     },
+    register: (ctx) => registerObservedChanges(ctx, {
+      store, graceMs: opts.observedGraceMs ?? (receiver ? 5 * 60_000 : 1000),
+      onEntry: (ref, e) => recorder.emit({ kind: 'ApiKey', ...ref }, e),
+    }),
     async close() {
       await receiver?.close();
       await Promise.allSettled([...pending]);
