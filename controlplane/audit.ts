@@ -18,6 +18,17 @@ export interface AuditWebhookOptions {
   initialBackoff?: string;
   /** How long the batch backend collects events before posting. Default 1s (kube-apiserver: 30s). */
   batchMaxWait?: string;
+  /** For an https:// url: the receiver serves loopbackReceiverTls(dir) (signed by the control plane's CA). */
+  loopbackTls?: boolean;
+}
+
+/**
+ * The embedded control plane's serving certificate (SANs include 127.0.0.1) doubles as the certificate
+ * of a receiver on loopback: one CA, nothing more to issue. For `nemokeys dev` and tests only.
+ */
+export function loopbackReceiverTls(dir: string): { cert: string; key: string; caFile: string } {
+  return { cert: readFileSync(join(dir, 'pki', 'serving.crt'), 'utf8'), key: readFileSync(join(dir, 'pki', 'serving.key'), 'utf8'),
+    caFile: join(dir, 'pki', 'ca.crt') };
 }
 
 /** Writes the policy and the webhook kubeconfig into `dir`; returns the kube-apiserver flags. */
@@ -27,7 +38,8 @@ export function auditArgs(dir: string, opts: AuditWebhookOptions): string[] {
   const webhookConfig = join(dir, 'audit-webhook.kubeconfig');
   writeFileSync(webhookConfig, stringify({
     apiVersion: 'v1', kind: 'Config',
-    clusters: [{ name: 'nemokeys-audit', cluster: { server: opts.url } }],
+    clusters: [{ name: 'nemokeys-audit',
+      cluster: { server: opts.url, ...(opts.loopbackTls ? { 'certificate-authority': loopbackReceiverTls(dir).caFile } : {}) } }],
     users: [{ name: 'kube-apiserver', user: {} }],
     contexts: [{ name: 'audit', context: { cluster: 'nemokeys-audit', user: 'kube-apiserver' } }],
     'current-context': 'audit',

@@ -26,6 +26,7 @@ const auditEvent = z.object({
   }).optional(),
   responseStatus: z.object({ code: z.number().int().optional() }).optional(),
   requestReceivedTimestamp: z.string(),
+  annotations: z.record(z.string(), z.string()).optional(),
 });
 
 export const auditEventList = z.object({
@@ -59,6 +60,8 @@ export interface AuditedChange {
   sourceIp?: string;
   /** requestReceivedTimestamp: when the API server received the request (RFC 3339, µs). */
   time: string;
+  /** Audit annotations (the admission webhook's: action, changed fields, key id). */
+  annotations?: Record<string, string>;
 }
 
 const KIND_OF_RESOURCE: Record<string, AuditedKind> = { [KINDS.apiKey.plural]: 'ApiKey', [KINDS.team.plural]: 'Team' };
@@ -101,5 +104,6 @@ export function changeOf(e: AuditEvent): AuditedChange | undefined {
     verb: e.verb as AuditedVerb, actor,
     ...(e.sourceIPs?.[0] ? { sourceIp: e.sourceIPs[0] } : {}),
     time: e.requestReceivedTimestamp,
+    ...(e.annotations ? { annotations: e.annotations } : {}),
   };
 }

@@ -1,12 +1,14 @@
 // The operator's audit receiver (docs/design.md §8): kube-apiserver's webhook backend posts
 // audit.k8s.io/v1 EventLists here. We answer 200 only once the batch is in the trail; any failure
 // answers 500, which kube-apiserver retries (with backoff) — the batch is never acknowledged unrecorded.
+// The same server answers the admission webhook (./admission.ts) that annotates those audit events.
 // Runs on every replica (not only the leader): the API server must find a receiver during a roll-out.
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
 import { apiErrorMessage } from '../../kube/errors.ts';
 import type { Logger } from '../runtime/log.ts';
+import { ADMISSION_PATH, reviewResponse } from './admission.ts';
 import { auditEventList, changesOf } from './event.ts';
 import type { Recorder } from './recorder.ts';
 
@@ -68,6 +70,10 @@ export async function startAuditReceiver(opts: ReceiverOptions): Promise<Receive
       opts.log.warn({ error: apiErrorMessage(err) }, 'audit batch not recorded; kube-apiserver will re-send it');
       return reply.code(500).send({ error: 'audit receiver: batch not recorded, retry' });
     }
+  });
+  app.post(ADMISSION_PATH, async (req, reply) => {
+    const res = reviewResponse(req.body);
+    return reply.code(res.status).send(res.body);
   });
   await app.listen({ host: opts.host, port: opts.port });
   const address = app.server.address();

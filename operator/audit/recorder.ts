@@ -8,6 +8,7 @@ import { GROUP, KINDS, VERSION } from '../../api/constants.ts';
 import { apiErrorMessage, isNotFound } from '../../kube/errors.ts';
 import type { AuditRecord, Logger } from '../runtime/log.ts';
 import { scrubKeys } from '../runtime/log.ts';
+import { classifiedFromAnnotations } from './admission.ts';
 import { classify, snapshotOf } from './changes.ts';
 import type { AuditedChange } from './event.ts';
 import type { TrailStore, TrailRef } from './trail-store.ts';
@@ -77,8 +78,11 @@ export function createRecorder(deps: RecorderDeps): Recorder {
     const uid = c.uid ?? current?.metadata?.uid;
     const ref: TrailRef = { kind: c.kind, namespace: c.namespace, name: c.name, ...(uid ? { uid } : {}) };
     const { added } = await deps.store.update(ref, (state) => {
-      const what = classify(c.verb, state.snapshot, after);
-      const keyId = what.revokedKeyId ?? current?.status?.currentKeyId;
+      // The admission webhook's annotations say what this very request changed; without them (webhook
+      // down or not installed) compare with the snapshot — exact unless several changes came in one batch.
+      const annotated = classifiedFromAnnotations(c.annotations);
+      const what = annotated ?? classify(c.verb, state.snapshot, after);
+      const keyId = what.revokedKeyId ?? annotated?.keyId ?? current?.status?.currentKeyId;
       const entry: TrailEntry = {
         id: c.auditId, time: c.time, action: what.action, actor: c.actor.username,
         ...(c.actor.groups.length ? { groups: c.actor.groups } : {}),
