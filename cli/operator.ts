@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_RECORDS_NAMESPACE } from '../api/constants.ts';
+import { checkMailFrom, parseSmtpUrl } from '../operator/reminders/smtp-url.ts';
 
 // `nemokeys operator`: runs the controllers (ApiKey, Team) with leader election. Flags mirror
 // controller-runtime's (--metrics-bind-address / --health-probe-bind-address / --leader-elect).
@@ -23,6 +24,8 @@ export interface OperatorFlags {
   auditTlsCertFile?: string;
   auditTlsKeyFile?: string;
   auditClientCaFile?: string;
+  smtpUrl?: string;
+  mailFrom?: string;
 }
 
 function port(flag: string, value: string): number {
@@ -50,6 +53,7 @@ export function operatorOptionsFromFlags(flags: OperatorFlags, podNamespace: str
     leaseNamespace: flags.leaseNamespace || podNamespace || flags.recordsNamespace,
     ...(flags.leaseName ? { leaseName: flags.leaseName } : {}),
     ...auditOptionsFromFlags(flags, env),
+    ...mailOptionsFromFlags(flags, env),
   };
 }
 
@@ -77,6 +81,17 @@ function auditOptionsFromFlags(flags: OperatorFlags, env: Record<string, string 
   };
 }
 
+/** Expiry reminder email (docs/design.md §8); SMTP credentials only from the environment (a Secret). */
+function mailOptionsFromFlags(flags: OperatorFlags, env: Record<string, string | undefined>) {
+  if (!flags.smtpUrl && !flags.mailFrom) return {};
+  if (!flags.smtpUrl || !flags.mailFrom) throw new Error('--smtp-url and --mail-from go together');
+  parseSmtpUrl(flags.smtpUrl);
+  const username = env.NEMOKEYS_SMTP_USERNAME || undefined;
+  const password = env.NEMOKEYS_SMTP_PASSWORD || undefined;
+  if (password && !username) throw new Error('NEMOKEYS_SMTP_PASSWORD is set but NEMOKEYS_SMTP_USERNAME is not');
+  return { mail: { url: flags.smtpUrl, from: checkMailFrom(flags.mailFrom), ...(username ? { username, password } : {}) } };
+}
+
 export function registerOperator(program: Command): void {
   program
     .command('operator')
@@ -97,6 +112,9 @@ export function registerOperator(program: Command): void {
     .option('--audit-tls-cert-file <path>', 'serve the audit receiver over HTTPS with this certificate (PEM)')
     .option('--audit-tls-key-file <path>', 'private key of --audit-tls-cert-file (PEM)')
     .option('--audit-client-ca-file <path>', 'require a client certificate signed by this CA (kube-apiserver\'s)')
+    .option('--smtp-url <url>', 'mail expiry reminders through this SMTP server: smtp://HOST:PORT or smtps://HOST:PORT ' +
+      '(credentials from $NEMOKEYS_SMTP_USERNAME / $NEMOKEYS_SMTP_PASSWORD, never in the URL)')
+    .option('--mail-from <addr>', 'sender address of the reminder emails (required with --smtp-url)')
     .action(async (flags: OperatorFlags) => {
       const options = operatorOptionsFromFlags(flags, process.env.POD_NAMESPACE, process.env);
       const { runOperator } = await import('../operator/main.ts');

@@ -13,6 +13,8 @@ import { createManager, type InformerTuning, type Manager } from './runtime/mana
 import { createOperatorMetrics } from './runtime/metrics.ts';
 import { systemClock, type Clock } from './runtime/types.ts';
 import { startAuditTrail, type AuditTrailOptions } from './audit/wiring.ts';
+import { createMailer, type MailerOptions } from './reminders/mailer.ts';
+import { registerReminders } from './reminders/register.ts';
 
 export interface OperatorOptions {
   kubeconfig?: string;
@@ -34,6 +36,8 @@ export interface OperatorOptions {
   /** Default: registerControllers from ./controllers.ts. */
   registerControllers?: RegisterControllers;
   logDestination?: DestinationStream;
+  /** Expiry reminder emails (operator/reminders/); undefined = none. */
+  mail?: MailerOptions;
   /** The audit trail and its receiver for kube-apiserver's audit webhook (operator/audit/wiring.ts). */
   audit?: AuditTrailOptions;
 }
@@ -63,6 +67,7 @@ export async function runOperator(opts: OperatorOptions): Promise<RunningOperato
   const metrics = createOperatorMetrics();
   const trail = await startAuditTrail({ kc, log, registry: metrics.registry, destination: opts.logDestination, ...opts.audit });
   const audit = trail.wrap(createAudit({ destination: opts.logDestination }));
+  const mailer = opts.mail ? createMailer(opts.mail) : undefined;
   const readiness = new Readiness();
   const clock = opts.clock ?? systemClock;
   const register = opts.registerControllers ?? (await loadControllers());
@@ -91,6 +96,7 @@ export async function runOperator(opts: OperatorOptions): Promise<RunningOperato
     m.run(async (ctx) => {
       await register(ctx);
       await trail.register(ctx);
+      if (mailer) await registerReminders(ctx, mailer);
     }).catch((err: unknown) => {
       if (stopping) return; // informers rejected because we are stopping
       log.error({ error: apiErrorMessage(err) }, 'controllers failed to start');
@@ -110,6 +116,7 @@ export async function runOperator(opts: OperatorOptions): Promise<RunningOperato
         else await elector.stop();
       }
       await Promise.all([...servers.map((s) => s.close()), trail.close()]);
+      mailer?.close();
       log.info({ reason }, 'operator stopped');
       resolveDone(reason);
     })();
