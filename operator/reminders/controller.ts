@@ -69,7 +69,7 @@ export function createReminderReconciler(deps: ReminderDeps): Reconciler {
       // A mark whose write failed last time (the mail went out): persist it before anything else.
       if (JSON.stringify(marks) !== JSON.stringify(stored) && sentHere.has(uid)) await deps.writeMarks(ak, marks);
       for (const due of dueMails(keys, marks, now)) {
-        const message = reminderMessage({ namespace, name, ...due });
+        const message = reminderMessage({ namespace, name, ...due, now });
         try {
           await deps.mailer.send(to, message);
         } catch (err) {
