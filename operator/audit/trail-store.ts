@@ -1,9 +1,9 @@
 // Where the trail lives (docs/design.md §8): one ConfigMap per ApiKey / Team, in its namespace,
 // owner-referenced (it goes when the object goes), holding the bounded ring of entries and the
-// snapshot the next change is compared with. Written with the resourceVersion as precondition: two
+// snapshot the next change is compared with. Merge-patched with the resourceVersion as precondition: two
 // replicas (or a restarted operator) merging the same batch cannot lose or double an entry.
 import { hash } from 'node:crypto';
-import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { API_VERSION, FIELD_MANAGER, GROUP, LABELS, MANAGED_BY } from '../../api/constants.ts';
 import { isConflict, isNotFound } from '../../kube/errors.ts';
 import type { Snapshot } from './changes.ts';
@@ -78,10 +78,11 @@ export function createTrailStore(kc: KubeConfig, opts: { maxEntries?: number; wa
         if (snapshotJson) data[SNAPSHOT_KEY] = snapshotJson;
         try {
           if (cm) {
-            await core.replaceNamespacedConfigMap({
+            // A merge patch carrying the resourceVersion read: 409 if anyone wrote in between.
+            await core.patchNamespacedConfigMap({
               namespace: ref.namespace, name: cm.metadata!.name!, fieldManager: FIELD_MANAGER,
-              body: { ...cm, data },
-            });
+              body: { metadata: { resourceVersion: cm.metadata!.resourceVersion }, data },
+            }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
           } else {
             await core.createNamespacedConfigMap({ namespace: ref.namespace, fieldManager: FIELD_MANAGER, body: newTrail(ref, data) });
           }
