@@ -27,17 +27,19 @@ export type TrailEntry = z.infer<typeof trailEntry>;
 /** ~300 bytes an entry: 200 entries stay far below a ConfigMap's 1 MiB. */
 export const DEFAULT_MAX_ENTRIES = 200;
 
-const timeOf = (e: TrailEntry) => {
-  const t = Date.parse(e.time);
-  return Number.isNaN(t) ? 0 : t;
-};
+/** Microseconds since the epoch: the API server writes µs, the operator ms; Date.parse would drop the µs. */
+function microsOf(time: string): number {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(time);
+  const seconds = Date.parse(m ? `${m[1]}${m[3]}` : time);
+  if (Number.isNaN(seconds)) return 0;
+  return seconds * 1000 + Number((m?.[2] ?? '').padEnd(6, '0').slice(0, 6));
+}
 
 /** Oldest first by time (then id, so the order is total); dedupe by id; keep the newest `max`. */
 export function mergeEntries(existing: TrailEntry[], added: TrailEntry[], max = DEFAULT_MAX_ENTRIES): TrailEntry[] {
   const byId = new Map<string, TrailEntry>();
   for (const e of [...existing, ...added]) if (!byId.has(e.id)) byId.set(e.id, e);
-  const all = [...byId.values()].sort((a, b) => timeOf(a) - timeOf(b) || (a.time < b.time ? -1 : a.time > b.time ? 1 : 0)
-    || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const all = [...byId.values()].sort((a, b) => microsOf(a.time) - microsOf(b.time) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return all.slice(Math.max(0, all.length - max));
 }
 
