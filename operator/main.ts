@@ -68,9 +68,16 @@ export async function runOperator(opts: OperatorOptions): Promise<RunningOperato
   const trail = await startAuditTrail({ kc, log, registry: metrics.registry, destination: opts.logDestination, ...opts.audit });
   const audit = trail.wrap(createAudit({ destination: opts.logDestination }));
   const mailer = opts.mail ? createMailer(opts.mail) : undefined;
+  const register: RegisterControllers = opts.registerControllers ?? (async (ctx) => {
+    await defaults!(ctx);
+    await trail.register(ctx);
+    if (mailer) await registerReminders(ctx, mailer);
+  });
   const readiness = new Readiness();
   const clock = opts.clock ?? systemClock;
-  const register = opts.registerControllers ?? (await loadControllers());
+  // The audit trail's and the reminders' leader-only controllers join the default set only: tests that
+  // inject stand-ins get exactly what they inject.
+  const defaults = opts.registerControllers ? undefined : await loadControllers();
   metrics.leader.set(0);
 
   const host = opts.bindAddress ?? '0.0.0.0';
@@ -93,11 +100,7 @@ export async function runOperator(opts: OperatorOptions): Promise<RunningOperato
     const m = createManager({ kc, clock, log, audit, metrics, readiness, recordsNamespace: opts.recordsNamespace,
       watchNamespace: opts.watchNamespace, informerTuning: opts.informerTuning });
     manager = m;
-    m.run(async (ctx) => {
-      await register(ctx);
-      await trail.register(ctx);
-      if (mailer) await registerReminders(ctx, mailer);
-    }).catch((err: unknown) => {
+    m.run(register).catch((err: unknown) => {
       if (stopping) return; // informers rejected because we are stopping
       log.error({ error: apiErrorMessage(err) }, 'controllers failed to start');
       void shutdown('controllers-failed');

@@ -111,6 +111,15 @@ describe.skipIf(!helm)('helm chart', () => {
     expect(JSON.parse((cm.data as Record<string, string>)['nemokeys.json']!)).toEqual(JSON.parse(dashboard));
   });
 
+  it('renders the PrometheusRule by default exactly when the cluster serves monitoring.coreos.com/v1 PrometheusRule', async () => {
+    const withOperator = await renderChart(helm!, { extra: ['--api-versions', 'monitoring.coreos.com/v1/PrometheusRule'] });
+    expect(find(withOperator, 'PrometheusRule')).toHaveLength(1);
+    const forcedOff = await renderChart(helm!, { set: { 'prometheusRule.enabled': false },
+      extra: ['--api-versions', 'monitoring.coreos.com/v1/PrometheusRule'] });
+    expect(find(forcedOff, 'PrometheusRule')).toHaveLength(0);
+    await expect(renderChart(helm!, { set: { 'prometheusRule.enabled': 'sometimes' } })).rejects.toThrow(/prometheusRule/);
+  });
+
   it('keeps monitoring objects off by default (their CRDs may not exist)', async () => {
     const kinds = (await renderChart(helm!)).map((o) => o.kind);
     expect(kinds).not.toContain('ServiceMonitor');
