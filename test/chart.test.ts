@@ -140,6 +140,22 @@ describe.skipIf(!helm)('helm chart', () => {
     expect(find(objs, 'Role', 'nk-nemokeys-operator-leader-election')).toHaveLength(0);
   });
 
+  it('mail and audit receiver: flags, credentials from Secrets (never args), the audit Service on every replica', async () => {
+    const objs = await renderChart(helm!, { set: { 'operator.mail.smtpUrl': 'smtp://mail.example.com:587',
+      'operator.mail.from': 'keys@example.com', 'operator.mail.credentialsSecret': 'smtp', 'operator.audit.webhookPort': 9443,
+      'operator.audit.tlsSecret': 'audit-tls', 'operator.audit.tokenSecret': 'audit-token' } });
+    const c = podSpec(one(objs, 'Deployment')).containers[0]! as unknown as { args: string[]; env: { name: string; valueFrom?: unknown }[] };
+    expect(c.args).toEqual(expect.arrayContaining(['--smtp-url=smtp://mail.example.com:587', '--mail-from=keys@example.com',
+      '--audit-webhook-port=9443', '--audit-tls-cert-file=/etc/nemokeys/audit-tls/tls.crt']));
+    expect(c.env.filter((e) => e.name.startsWith('NEMOKEYS_')).map((e) => [e.name, e.valueFrom])).toEqual([
+      ['NEMOKEYS_SMTP_USERNAME', { secretKeyRef: { name: 'smtp', key: 'username' } }],
+      ['NEMOKEYS_SMTP_PASSWORD', { secretKeyRef: { name: 'smtp', key: 'password' } }],
+      ['NEMOKEYS_AUDIT_TOKEN', { secretKeyRef: { name: 'audit-token', key: 'token' } }],
+    ]);
+    expect((one(objs, 'Service', 'nk-nemokeys-operator-audit').spec as { ports: unknown[] }).ports).toEqual([{ name: 'audit', port: 443, targetPort: 'audit' }]);
+    expect(find(await renderChart(helm!), 'Service').map((s) => s.metadata.name)).not.toContain('nk-nemokeys-operator-audit');
+  });
+
   it('passes only flags the CLI knows (operator Deployment, gateway sidecar example)', async () => {
     const flagsOf = (args: string[]) => args.filter((a) => a.startsWith('--')).map((a) => a.split('=')[0]!);
     const help = async (cmd: string) => {
@@ -147,7 +163,9 @@ describe.skipIf(!helm)('helm chart', () => {
       expect(res.code, res.stderr).toBe(0);
       return res.stdout;
     };
-    const objs = await renderChart(helm!, { set: { 'operator.leaderElection.enabled': true } });
+    const objs = await renderChart(helm!, { set: { 'operator.leaderElection.enabled': true,
+      'operator.mail.smtpUrl': 'smtp://mail.example.com:587', 'operator.mail.from': 'keys@example.com',
+      'operator.audit.webhookPort': 9443, 'operator.audit.tlsSecret': 'audit-tls' } });
     const opHelp = await help('operator');
     for (const f of flagsOf(podSpec(one(objs, 'Deployment')).containers[0]!.args)) expect(opHelp, f).toContain(f);
     const example = parseAllDocuments(await readFile(join(CHART_DIR, 'examples', 'router-with-gateway.yaml'), 'utf8'))
@@ -163,6 +181,8 @@ describe.skipIf(!helm)('helm chart', () => {
     ['root user', { 'securityContext.runAsUser': 0 }, /runAsUser/],
     ['unknown value (typo)', { 'operator.replica': 2 }, /additional properties 'replica'/],
     ['upstream without scheme', { 'gateway.upstream': 'localhost:4000' }, /upstream/],
+    ['SMTP credentials in the URL', { 'operator.mail.smtpUrl': 'smtp://user:pw@mail.example.com' }, /smtpUrl/],
+    ['SMTP without a sender', { 'operator.mail.smtpUrl': 'smtp://mail.example.com' }, /operator.mail.from is required/],
     ['gateway metrics Service without selector', { 'gateway.metricsService.enabled': true }, /selector/],
     ['records namespace created twice', { 'recordsNamespace.create': true }, /--create-namespace/],
     ['invalid namespace name', { 'recordsNamespace.name': 'Not_A_Namespace' }, /recordsNamespace\/name/],
