@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { conditionList } from './conditions.ts';
 import { MAX_KEY_HISTORY } from './constants.ts';
 import { KEY_ID_PATTERN } from './keyformat.ts';
-import { celString, cidr, dnsLabel, duration, endpointPath, expiration, modelName, objectName, secretDataKey, stringSet, timestamp } from './fields.ts';
+import { celString, cidr, dnsLabel, emailAddress, duration, endpointPath, expiration, modelName, objectName, secretDataKey, stringSet, timestamp } from './fields.ts';
 
 const KEY_ID_REGEX = new RegExp(KEY_ID_PATTERN);
 const keyIdField = () =>
@@ -66,6 +66,9 @@ export const ApiKeySpecSchema = z
       .strict()
       .optional(),
     revoked: z.boolean().default(false).describe('Revokes every key id of this ApiKey.'),
+    contacts: stringSet(emailAddress(), 20)
+      .optional()
+      .describe('Email addresses that get this key\'s expiry reminders (with the team\'s contacts).'),
     revokedKeyIds: stringSet(keyIdField(), 32)
       .optional()
       .describe('Revokes just these key ids (e.g. a superseded key a forgotten consumer still uses).'),

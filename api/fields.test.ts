@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ApiKeySpecSchema } from './apikey.ts';
 import { formatDuration, parseDurationMs } from './duration.ts';
 import { expiresAtFor, parseExpiration } from './expiration.ts';
-import { isCidrOrAddress } from './fields.ts';
+import { emailAddress, isCidrOrAddress } from './fields.ts';
 import { TeamSpecSchema } from './team.ts';
 
 describe('durations', () => {
@@ -39,6 +39,13 @@ describe('CIDR / address', () => {
     'rejects %j',
     (s) => expect(isCidrOrAddress(s)).toBe(false),
   );
+});
+
+describe('email address (contacts)', () => {
+  const ok = (s: string) => emailAddress().safeParse(s).success;
+  it.each(['ops@example.com', "o'brien+keys@mail.example.co.uk", 'A.B@x-y.io'])('accepts %s', (s) => expect(ok(s)).toBe(true));
+  it.each(['Ops <ops@example.com>', 'ops@localhost', 'ops', '@example.com', 'a@b@example.com', 'a b@example.com',
+    'a@example.com\r\nBcc: x@evil.io', 'a@-example.com', `${'a'.repeat(250)}@example.com`])('rejects %j', (s) => expect(ok(s)).toBe(false));
 });
 
 describe('spec schemas', () => {

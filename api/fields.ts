@@ -89,6 +89,15 @@ export const secretDataKey = () =>
     message: "must be a Secret data key: letters, digits, '-', '_' and '.'",
   });
 
+// A plain mailbox (local@domain), no display name: what an SMTP RCPT TO takes. Deliberately simple —
+// the mail server is the judge of deliverability; this only keeps typos and header injection out.
+const EMAIL_REGEX = /^[A-Za-z0-9.!#$%&'*+\/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+export const emailAddress = () =>
+  celString(254, (s) => EMAIL_REGEX.test(s), {
+    rule: `self.matches(${celRegex(EMAIL_REGEX)})`,
+    message: 'must be an email address like team@example.com (no display name)',
+  });
+
 /** A list the API server treats as a set (duplicates rejected) with a bound so CEL cost checks pass. */
 export function stringSet<T extends z.ZodType<string>>(item: T, maxItems: number) {
   return z

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { conditionList } from './conditions.ts';
-import { duration, endpointPath, modelName, stringSet } from './fields.ts';
+import { duration, emailAddress, endpointPath, modelName, stringSet } from './fields.ts';
 
 export const TeamSpecSchema = z
   .object({
@@ -13,6 +13,9 @@ export const TeamSpecSchema = z
     maxExpiration: duration()
       .optional()
       .describe('Ceiling for keys of this team: they may not be Never or live longer than this.'),
+    contacts: stringSet(emailAddress(), 20)
+      .optional()
+      .describe('Email addresses that get expiry reminders for every key of this team.'),
   })
   .strict();
 

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 
-// `nemokeys controlplane up|down|status`: a real kube-apiserver + etcd on loopback for local runs,
-// detached so kubectl and the operator can use it after this command returns.
+// `nemokeys controlplane up|down|status`: a real kube-apiserver + kube-controller-manager + etcd on loopback
+// for local runs, detached so kubectl and the operator can use it after this command returns.
 export const DEFAULT_DEV_DIR = '.nemokeys/controlplane';
 
 /** Starts the control plane in `dir`, installs the CRDs, returns the kubeconfig path and kubectl. */
@@ -24,7 +24,7 @@ export async function upWithCrds(dir: string, version?: string): Promise<{ kubec
 export function registerControlPlane(program: Command): void {
   const cp = program
     .command('controlplane')
-    .description('run a real Kubernetes API server (kube-apiserver + etcd, built from Go modules) on loopback');
+    .description('run a real Kubernetes API server (kube-apiserver + kube-controller-manager + etcd, built from Go modules) on loopback');
   cp.command('up')
     .description('start it detached, install the CRDs, write DIR/kubeconfig (the first run builds the binaries: minutes)')
     .option('--dir <dir>', 'state directory', DEFAULT_DEV_DIR)

@@ -39,7 +39,7 @@ async function runDev(opts: DevOptions): Promise<void> {
     ({ kubectl } = await ensureBinaries());
     kubeconfig = running.kubeconfig;
   } else {
-    say('starting the control plane (the first run builds kube-apiserver, etcd and kubectl from Go modules: ~10-20 minutes)');
+    say('starting the control plane (the first run builds kube-apiserver, kube-controller-manager, etcd and kubectl from Go modules: ~10-20 minutes)');
     ({ kubeconfig, kubectl } = await upWithCrds(dir));
   }
   const env = { ...process.env, KUBECONFIG: kubeconfig };

@@ -59,6 +59,16 @@ export function registerKeys(program: Command): void {
     });
 
   keys
+    .command('history')
+    .argument('<name>', 'ApiKey name')
+    .description('audit trail, newest last: time, action, key id, who (Kubernetes user) and from which IP')
+    .addOption(outputOption())
+    .action(async (name: string, _opts: object, cmd: Command) => {
+      const { runHistory } = await import('./keys/history.ts');
+      await runHistory(name, cmd.optsWithGlobals());
+    });
+
+  keys
     .command('duplicate')
     .argument('<name>', 'ApiKey to copy')
     .argument('<new-name>', 'name of the new ApiKey')

@@ -29,13 +29,41 @@ describe('operatorOptionsFromFlags', () => {
   });
 });
 
+describe('audit receiver and reminder mail flags', () => {
+  it('--audit-webhook-port listens on --bind-address; the token comes from the environment only', () => {
+    expect(operatorOptionsFromFlags({ ...base, auditWebhookPort: '9443' }, undefined, { NEMOKEYS_AUDIT_TOKEN: 't0k' }))
+      .toMatchObject({ audit: { listen: { host: '0.0.0.0', port: 9443 }, token: 't0k' } });
+    expect(operatorOptionsFromFlags(base, undefined, { NEMOKEYS_AUDIT_TOKEN: 't0k' })).not.toHaveProperty('audit');
+  });
+
+  it('--smtp-url + --mail-from; credentials from NEMOKEYS_SMTP_USERNAME / _PASSWORD', () => {
+    expect(operatorOptionsFromFlags({ ...base, smtpUrl: 'smtp://127.0.0.1:2525', mailFrom: 'k@example.com' }, undefined,
+      { NEMOKEYS_SMTP_USERNAME: 'u', NEMOKEYS_SMTP_PASSWORD: 'p' }))
+      .toMatchObject({ mail: { url: 'smtp://127.0.0.1:2525', from: 'k@example.com', username: 'u', password: 'p' } });
+  });
+
+  it.each([
+    { flags: { smtpUrl: 'smtp://h:25' }, env: {}, error: /--smtp-url and --mail-from go together/ },
+    { flags: { mailFrom: 'k@example.com' }, env: {}, error: /--smtp-url and --mail-from go together/ },
+    { flags: { smtpUrl: 'smtp://u:p@h:25', mailFrom: 'k@example.com' }, env: {}, error: /must not contain credentials/ },
+    { flags: { smtpUrl: 'smtp://h:25', mailFrom: 'k@example.com' }, env: { NEMOKEYS_SMTP_PASSWORD: 'p' }, error: /NEMOKEYS_SMTP_USERNAME is not/ },
+    { flags: { auditWebhookPort: 'x' }, env: {}, error: /--audit-webhook-port must be a port number/ },
+    { flags: { auditTlsCertFile: '/c' }, env: {}, error: /go together/ },
+    { flags: { auditTlsCertFile: '/c', auditTlsKeyFile: '/k' }, env: {}, error: /needs --audit-webhook-port/ },
+  ])('rejects $flags', ({ flags, env, error }) => {
+    expect(() => operatorOptionsFromFlags({ ...base, ...flags }, undefined, env)).toThrow(error);
+  });
+});
+
 describe('nemokeys operator (commander wiring)', () => {
   it('is registered with its flags and defaults, without needing a cluster', () => {
     const cmd = buildCli().commands.find((c) => c.name() === 'operator');
     expect(cmd).toBeDefined();
     const help = cmd!.helpInformation();
     for (const flag of ['--kubeconfig', '--records-namespace', '--metrics-port', '--health-port', '--log-level',
-      '--leader-elect', '--no-leader-elect', '--lease-namespace']) expect(help).toContain(flag);
+      '--leader-elect', '--no-leader-elect', '--lease-namespace', '--audit-webhook-port', '--smtp-url', '--mail-from']) {
+      expect(help).toContain(flag);
+    }
     cmd!.parseOptions(['--no-leader-elect', '--metrics-port', '9000']);
     expect(cmd!.opts()).toMatchObject({ leaderElect: false, metricsPort: '9000', healthPort: '8081', recordsNamespace: 'nemokeys-system' });
   });

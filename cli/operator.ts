@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_RECORDS_NAMESPACE } from '../api/constants.ts';
+import { checkMailFrom, parseSmtpUrl } from '../operator/reminders/smtp-url.ts';
 
 // `nemokeys operator`: runs the controllers (ApiKey, Team) with leader election. Flags mirror
 // controller-runtime's (--metrics-bind-address / --health-probe-bind-address / --leader-elect).
@@ -18,6 +20,12 @@ export interface OperatorFlags {
   leaderElect: boolean;
   leaseNamespace?: string;
   leaseName?: string;
+  auditWebhookPort?: string;
+  auditTlsCertFile?: string;
+  auditTlsKeyFile?: string;
+  auditClientCaFile?: string;
+  smtpUrl?: string;
+  mailFrom?: string;
 }
 
 function port(flag: string, value: string): number {
@@ -27,7 +35,8 @@ function port(flag: string, value: string): number {
 }
 
 /** Pure: flags (and the Pod's namespace) → runOperator options. */
-export function operatorOptionsFromFlags(flags: OperatorFlags, podNamespace: string | undefined) {
+export function operatorOptionsFromFlags(flags: OperatorFlags, podNamespace: string | undefined,
+  env: Record<string, string | undefined> = {}) {
   if (!(LOG_LEVELS as readonly string[]).includes(flags.logLevel)) {
     throw new Error(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${flags.logLevel}"`);
   }
@@ -43,7 +52,44 @@ export function operatorOptionsFromFlags(flags: OperatorFlags, podNamespace: str
     // In a Pod the lease lives next to the operator; outside one, next to the records.
     leaseNamespace: flags.leaseNamespace || podNamespace || flags.recordsNamespace,
     ...(flags.leaseName ? { leaseName: flags.leaseName } : {}),
+    ...auditOptionsFromFlags(flags, env),
+    ...mailOptionsFromFlags(flags, env),
   };
+}
+
+/** The audit receiver (docs/design.md §8); its bearer token only from the environment (a Secret). */
+function auditOptionsFromFlags(flags: OperatorFlags, env: Record<string, string | undefined>) {
+  const tlsFlags = [flags.auditTlsCertFile, flags.auditTlsKeyFile];
+  if (tlsFlags.some(Boolean) && !tlsFlags.every(Boolean)) {
+    throw new Error('--audit-tls-cert-file and --audit-tls-key-file go together');
+  }
+  if (flags.auditClientCaFile && !flags.auditTlsCertFile) throw new Error('--audit-client-ca-file needs --audit-tls-cert-file');
+  if (flags.auditWebhookPort === undefined) {
+    if (tlsFlags.some(Boolean)) throw new Error('--audit-tls-* needs --audit-webhook-port');
+    return {};
+  }
+  const token = env.NEMOKEYS_AUDIT_TOKEN || undefined;
+  const tls = flags.auditTlsCertFile && flags.auditTlsKeyFile ? {
+    cert: readFileSync(flags.auditTlsCertFile, 'utf8'), key: readFileSync(flags.auditTlsKeyFile, 'utf8'),
+    ...(flags.auditClientCaFile ? { clientCa: readFileSync(flags.auditClientCaFile, 'utf8') } : {}),
+  } : undefined;
+  return {
+    audit: {
+      listen: { host: flags.bindAddress, port: port('--audit-webhook-port', flags.auditWebhookPort) },
+      ...(token ? { token } : {}), ...(tls ? { tls } : {}),
+    },
+  };
+}
+
+/** Expiry reminder email (docs/design.md §8); SMTP credentials only from the environment (a Secret). */
+function mailOptionsFromFlags(flags: OperatorFlags, env: Record<string, string | undefined>) {
+  if (!flags.smtpUrl && !flags.mailFrom) return {};
+  if (!flags.smtpUrl || !flags.mailFrom) throw new Error('--smtp-url and --mail-from go together');
+  parseSmtpUrl(flags.smtpUrl);
+  const username = env.NEMOKEYS_SMTP_USERNAME || undefined;
+  const password = env.NEMOKEYS_SMTP_PASSWORD || undefined;
+  if (password && !username) throw new Error('NEMOKEYS_SMTP_PASSWORD is set but NEMOKEYS_SMTP_USERNAME is not');
+  return { mail: { url: flags.smtpUrl, from: checkMailFrom(flags.mailFrom), ...(username ? { username, password } : {}) } };
 }
 
 export function registerOperator(program: Command): void {
@@ -61,8 +107,16 @@ export function registerOperator(program: Command): void {
     .option('--no-leader-elect', 'run the controllers without leader election (exactly one replica!)')
     .option('--lease-namespace <ns>', 'namespace of the leader Lease (default: $POD_NAMESPACE, else the records namespace)')
     .option('--lease-name <name>', 'name of the leader Lease', 'nemokeys-operator-leader')
+    .option('--audit-webhook-port <n>', 'receive kube-apiserver audit events (POST /audit) on this port; ' +
+      'bearer token from $NEMOKEYS_AUDIT_TOKEN when set (default: no receiver, IPs unknown)')
+    .option('--audit-tls-cert-file <path>', 'serve the audit receiver over HTTPS with this certificate (PEM)')
+    .option('--audit-tls-key-file <path>', 'private key of --audit-tls-cert-file (PEM)')
+    .option('--audit-client-ca-file <path>', 'require a client certificate signed by this CA (kube-apiserver\'s)')
+    .option('--smtp-url <url>', 'mail expiry reminders through this SMTP server: smtp://HOST:PORT or smtps://HOST:PORT ' +
+      '(credentials from $NEMOKEYS_SMTP_USERNAME / $NEMOKEYS_SMTP_PASSWORD, never in the URL)')
+    .option('--mail-from <addr>', 'sender address of the reminder emails (required with --smtp-url)')
     .action(async (flags: OperatorFlags) => {
-      const options = operatorOptionsFromFlags(flags, process.env.POD_NAMESPACE);
+      const options = operatorOptionsFromFlags(flags, process.env.POD_NAMESPACE, process.env);
       const { runOperator } = await import('../operator/main.ts');
       const op = await runOperator(options);
       let signals = 0;

@@ -1,5 +1,5 @@
-// Builds (once per version) the real kube-apiserver, kubectl and etcd from published Go modules, so
-// integration tests run against genuine Kubernetes without Docker or downloads beyond the Go proxy.
+// Builds (once per version) the real kube-apiserver, kube-controller-manager, kubectl and etcd from published
+// Go modules, so integration tests run against genuine Kubernetes without Docker or downloads beyond the Go proxy.
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, accessSync, constants as fsc } from 'node:fs';
 import { mkdir, mkdtemp, readFile, writeFile, copyFile, rename, rm } from 'node:fs/promises';
@@ -14,6 +14,7 @@ export const DEFAULT_K8S_VERSION = '1.34.12';
 
 export interface Binaries {
   kubeApiserver: string;
+  kubeControllerManager: string;
   etcd: string;
   kubectl: string;
   version: string;
@@ -28,6 +29,8 @@ export interface EnsureBinariesOptions {
 
 const TARGETS = {
   kubeApiserver: ['apiserver', 'k8s.io/kubernetes/cmd/kube-apiserver'],
+  // Same module as kube-apiserver: one go.sum, one set of compiled dependencies (docs/design.md §6).
+  kubeControllerManager: ['apiserver', 'k8s.io/kubernetes/cmd/kube-controller-manager'],
   kubectl: ['apiserver', 'k8s.io/kubernetes/cmd/kubectl'],
   etcd: ['etcd', '.'],
 } as const;
@@ -65,30 +68,44 @@ export function hasGo(): boolean {
   }
 }
 
-/** setup-envtest style asset dir, e.g. produced by `setup-envtest use -p path`. */
+const BINARY_FILES: Record<keyof typeof TARGETS, string> = {
+  kubeApiserver: 'kube-apiserver', kubeControllerManager: 'kube-controller-manager', kubectl: 'kubectl', etcd: 'etcd',
+};
+const BINARY_KEYS = Object.keys(BINARY_FILES) as (keyof typeof TARGETS)[];
+
+function pathsIn(dir: string, version: string): Binaries {
+  const b = Object.fromEntries(BINARY_KEYS.map((k) => [k, join(dir, BINARY_FILES[k])])) as Omit<Binaries, 'version'>;
+  return { ...b, version };
+}
+
+/**
+ * setup-envtest style asset dir, e.g. produced by `setup-envtest use -p path`. envtest ships no
+ * kube-controller-manager: when the dir lacks one, the cache's (built for the same version) stands in.
+ */
 function fromKubebuilderAssets(log: (l: string) => void): Binaries | undefined {
   const dir = process.env.KUBEBUILDER_ASSETS;
   if (!dir) return undefined;
-  const b = { kubeApiserver: join(dir, 'kube-apiserver'), etcd: join(dir, 'etcd'), kubectl: join(dir, 'kubectl') };
+  const b = pathsIn(dir, '');
   if (![b.kubeApiserver, b.etcd, b.kubectl].every(isExecutable)) {
     log(`KUBEBUILDER_ASSETS=${dir} lacks kube-apiserver, etcd or kubectl; ignoring it`);
     return undefined;
   }
   const out = execFileSync(b.kubeApiserver, ['--version'], { encoding: 'utf8' }); // "Kubernetes v1.34.1"
-  return { ...b, version: out.trim().replace(/^Kubernetes v/, '') };
+  const version = out.trim().replace(/^Kubernetes v/, '');
+  if (!isExecutable(b.kubeControllerManager)) b.kubeControllerManager = cachePaths(version).kubeControllerManager;
+  return { ...b, version };
 }
 
 function cachePaths(version: string): Binaries {
-  const dir = binDir(version);
-  return { kubeApiserver: join(dir, 'kube-apiserver'), etcd: join(dir, 'etcd'), kubectl: join(dir, 'kubectl'), version };
+  return pathsIn(binDir(version), version);
 }
+
+const missingFrom = (b: Binaries) => BINARY_KEYS.filter((k) => !isExecutable(b[k]));
 
 /** Binaries usable without building (KUBEBUILDER_ASSETS or the cache), else undefined. */
 export function readyBinaries(version?: string, log: (l: string) => void = () => {}): Binaries | undefined {
-  const assets = version ? undefined : fromKubebuilderAssets(log);
-  if (assets) return assets;
-  const bins = cachePaths(resolveVersion(version));
-  return [bins.kubeApiserver, bins.etcd, bins.kubectl].every(isExecutable) ? bins : undefined;
+  const bins = (version ? undefined : fromKubebuilderAssets(log)) ?? cachePaths(resolveVersion(version));
+  return missingFrom(bins).length === 0 ? bins : undefined;
 }
 
 export async function ensureBinaries(opts: EnsureBinariesOptions = {}): Promise<Binaries> {
@@ -96,19 +113,21 @@ export async function ensureBinaries(opts: EnsureBinariesOptions = {}): Promise<
   const ready = readyBinaries(opts.version, log);
   if (ready) return ready;
 
-  const version = resolveVersion(opts.version);
+  // With KUBEBUILDER_ASSETS only what the assets lack (kube-controller-manager) is built, into the cache.
+  const assets = opts.version ? undefined : fromKubebuilderAssets(log);
+  const version = assets ? normaliseVersion(assets.version) : resolveVersion(opts.version);
   const dir = binDir(version);
-  const bins = cachePaths(version);
-  const missing = (['kubeApiserver', 'kubectl', 'etcd'] as const).filter((k) => !isExecutable(bins[k]));
+  const bins = assets ?? cachePaths(version);
 
   if (!hasGo()) {
-    throw new Error('Go toolchain not found on PATH: install Go >= 1.25 to build kube-apiserver/etcd, ' +
-      'or set KUBEBUILDER_ASSETS to a directory holding kube-apiserver, etcd and kubectl');
+    throw new Error(`Go toolchain not found on PATH: install Go >= 1.25 to build ${missingFrom(bins).join(', ')}, ` +
+      'or set KUBEBUILDER_ASSETS to a directory holding kube-apiserver, kube-controller-manager, etcd and kubectl');
   }
   await mkdir(dir, { recursive: true });
   return withBuildLock(dir, log, async () => {
-    const built = readyBinaries(opts.version, log); // the lock holder before us may have built them
-    return built ?? buildMissing(version, dir, bins, missing, log);
+    // The lock holder before us may have built them.
+    const missing = missingFrom(bins);
+    return missing.length === 0 ? bins : buildMissing(version, dir, bins, missing, log);
   });
 }
 
@@ -227,7 +246,8 @@ export async function writeLockFiles(version = resolveVersion()): Promise<void> 
   const work = await mkdtemp(join(cacheRoot(), `lock-${version}-`));
   try {
     const generated = await writeModules(work, version, log);
-    const pkgs = { apiserver: ['k8s.io/kubernetes/cmd/kube-apiserver', 'k8s.io/kubernetes/cmd/kubectl'], etcd: ['.'] };
+    const pkgs = { apiserver: [] as string[], etcd: [] as string[] };
+    for (const [mod, pkg] of Object.values(TARGETS)) pkgs[mod].push(pkg);
     for (const mod of ['apiserver', 'etcd'] as const) {
       await run('go', ['list', '-mod=mod', '-deps', ...pkgs[mod]], join(work, mod));
       await mkdir(REPO_MODULES[mod], { recursive: true });

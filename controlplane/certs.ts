@@ -38,7 +38,7 @@ function genKey(path: string): void {
   openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path]);
 }
 
-function issue(pki: { dir: string; caCert: string; caKey: string }, name: string, subj: string, ext: string[]): void {
+export function issue(pki: { dir: string; caCert: string; caKey: string }, name: string, subj: string, ext: string[]): void {
   const key = join(pki.dir, `${name}.key`);
   const csr = join(pki.dir, `${name}.csr`);
   const extFile = join(pki.dir, `${name}.ext`);
@@ -87,15 +87,21 @@ const b64 = (path: string) => readFileSync(path).toString('base64');
 
 /** Self-contained admin kubeconfig (data embedded) so it keeps working if copied elsewhere. */
 export function writeAdminKubeconfig(path: string, server: string, pki: Pki): void {
+  writeClientKubeconfig(path, server, pki, { user: 'nemokeys-admin', cert: pki.adminCert, key: pki.adminKey });
+}
+
+/** Self-contained kubeconfig for one client-certificate identity of `pki`. */
+export function writeClientKubeconfig(path: string, server: string, pki: Pick<Pki, 'caCert'>,
+  client: { user: string; cert: string; key: string }): void {
   const doc = {
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'nemokeys-test', cluster: { server, 'certificate-authority-data': b64(pki.caCert) } }],
     users: [{
-      name: 'nemokeys-admin',
-      user: { 'client-certificate-data': b64(pki.adminCert), 'client-key-data': b64(pki.adminKey) },
+      name: client.user,
+      user: { 'client-certificate-data': b64(client.cert), 'client-key-data': b64(client.key) },
     }],
-    contexts: [{ name: 'nemokeys-test', context: { cluster: 'nemokeys-test', user: 'nemokeys-admin', namespace: 'default' } }],
+    contexts: [{ name: 'nemokeys-test', context: { cluster: 'nemokeys-test', user: client.user, namespace: 'default' } }],
     'current-context': 'nemokeys-test',
   };
   writeFileSync(path, stringify(doc), { mode: 0o600 });

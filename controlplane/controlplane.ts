@@ -1,12 +1,14 @@
-// A real Kubernetes control plane (etcd + kube-apiserver, RBAC on, no controller-manager or
-// scheduler) for integration tests. Children are attached: they die with this process.
+// A real Kubernetes control plane (etcd + kube-apiserver + kube-controller-manager, RBAC on, no scheduler
+// or kubelet) for integration tests. Children are attached: they die with this process.
 import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { auditArgs, type AuditWebhookOptions } from './audit.ts';
 import { ensureBinaries, type Binaries } from './build.ts';
-import { apiserverArgs, etcdArgs, preparePlan, waitApiserverReady, waitEtcdReady } from './plan.ts';
+import { controllerManagerArgs, waitControllerManagerReady } from './controller-manager.ts';
+import { apiserverArgs, etcdArgs, preparePlan, tlsClient, waitApiserverReady, waitEtcdReady } from './plan.ts';
 import { logTail, spawnLogged, stopChild } from './process.ts';
 
 export interface ControlPlaneOptions {
@@ -15,6 +17,8 @@ export interface ControlPlaneOptions {
   /** Kubernetes version, see build.ts. */
   version?: string;
   log?: (line: string) => void;
+  /** Audit Policy + webhook backend posting to this receiver (controlplane/audit.ts). Default: no auditing. */
+  audit?: AuditWebhookOptions;
 }
 
 export interface ControlPlane {
@@ -47,10 +51,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const plan = await preparePlan(dir);
   let etcd: ChildProcess | undefined;
   let apiserver: ChildProcess | undefined;
+  let controllerManager: ChildProcess | undefined;
 
   const startApiServer = async () => {
     if (apiserver && apiserver.exitCode === null && apiserver.signalCode === null) return;
-    const child = spawnLogged(bins.kubeApiserver, apiserverArgs(plan), { logFile: plan.logs.apiserver });
+    const args = [...apiserverArgs(plan), ...(opts.audit ? auditArgs(dir, opts.audit) : [])];
+    const child = spawnLogged(bins.kubeApiserver, args, { logFile: plan.logs.apiserver });
     apiserver = child;
     await waitApiserverReady(plan, exitedLog(child, plan.logs.apiserver));
   };
@@ -58,6 +64,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     if (apiserver) await stopChild(apiserver);
   };
   const stop = async () => {
+    if (controllerManager) await stopChild(controllerManager);
     await stopApiServer();
     if (etcd) await stopChild(etcd);
     if (ownsDir) rmSync(dir, { recursive: true, force: true });
@@ -68,6 +75,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     etcd = e;
     await waitEtcdReady(plan, exitedLog(e, plan.logs.etcd));
     await startApiServer();
+    const cm = plan.controllerManager;
+    controllerManager = spawnLogged(bins.kubeControllerManager, controllerManagerArgs(cm, plan.pki), { logFile: cm.log });
+    await waitControllerManagerReady(plan.server, tlsClient(plan), exitedLog(controllerManager, cm.log));
   } catch (err) {
     await stop().catch(() => {});
     throw err;

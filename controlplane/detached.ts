@@ -1,10 +1,11 @@
-// Detached control plane for local development (`nemokeys dev up/down`): etcd and kube-apiserver
-// keep running after the calling process exits; DIR/pids.json is the only handle on them.
+// Detached control plane for local development (`nemokeys dev up/down`): etcd, kube-apiserver and
+// kube-controller-manager keep running after the calling process exits; DIR/pids.json is the only handle on them.
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ensureBinaries } from './build.ts';
-import { apiserverArgs, etcdArgs, preparePlan, waitApiserverReady, waitEtcdReady } from './plan.ts';
+import { controllerManagerArgs, waitControllerManagerReady } from './controller-manager.ts';
+import { apiserverArgs, etcdArgs, preparePlan, tlsClient, waitApiserverReady, waitEtcdReady } from './plan.ts';
 import { logTail, pidAlive, spawnLogged, stopPid } from './process.ts';
 
 export interface DetachedOptions {
@@ -16,6 +17,8 @@ export interface DetachedOptions {
 interface PidFile {
   etcd: number;
   apiserver: number;
+  /** Absent in pid files written before the controller-manager joined. */
+  controllerManager?: number;
   server: string;
   kubeconfig: string;
   version: string;
@@ -23,7 +26,8 @@ interface PidFile {
 }
 
 /** Everything controlPlaneUp creates in DIR; Down removes exactly these and never the user's files. */
-const OWNED = ['pids.json', 'kubeconfig', 'pki', 'etcd-data', 'apiserver-certs', 'etcd.log', 'kube-apiserver.log'];
+const OWNED = ['pids.json', 'kubeconfig', 'pki', 'etcd-data', 'apiserver-certs', 'etcd.log', 'kube-apiserver.log',
+  'controller-manager.kubeconfig', 'kube-controller-manager.log'];
 
 function readPids(dir: string): PidFile | undefined {
   const path = join(dir, 'pids.json');
@@ -58,6 +62,8 @@ export async function controlPlaneUp(opts: DetachedOptions): Promise<string> {
     throw new Error(`a control plane is already running in ${dir} (etcd pid ${existing.etcd}, ` +
       `kube-apiserver pid ${existing.apiserver}, ${existing.server}); stop it first with controlPlaneDown`);
   }
+  // A controller-manager that outlived its API server would keep retrying against a dead port.
+  if (existing) await stopAll(existing);
   // Stale state from a crashed run would pair old etcd data with new keys: start from scratch.
   cleanDir(dir);
   const bins = await ensureBinaries({ version: opts.version, log });
@@ -78,6 +84,11 @@ export async function controlPlaneUp(opts: DetachedOptions): Promise<string> {
     pids.apiserver = api.pid ?? 0;
     save();
     await waitApiserverReady(plan, died(api, plan.logs.apiserver));
+    const cm = plan.controllerManager;
+    const kcm = spawnLogged(bins.kubeControllerManager, controllerManagerArgs(cm, plan.pki), { logFile: cm.log, detached: true });
+    pids.controllerManager = kcm.pid ?? 0;
+    save();
+    await waitControllerManagerReady(plan.server, tlsClient(plan), died(kcm, cm.log));
   } catch (err) {
     await stopAll(pids);
     throw err;
@@ -87,7 +98,10 @@ export async function controlPlaneUp(opts: DetachedOptions): Promise<string> {
 }
 
 async function stopAll(pids: PidFile): Promise<void> {
-  // API server first so it does not spend its shutdown complaining about a vanished etcd.
+  // Controller-manager, then API server, so neither spends its shutdown complaining about a vanished peer.
+  if (pids.controllerManager && isOurs(pids.controllerManager, 'kube-controller-manager')) {
+    await stopPid(pids.controllerManager);
+  }
   if (isOurs(pids.apiserver, 'kube-apiserver')) await stopPid(pids.apiserver);
   if (isOurs(pids.etcd, 'etcd')) await stopPid(pids.etcd);
 }

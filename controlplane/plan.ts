@@ -3,6 +3,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPki, writeAdminKubeconfig, type Pki } from './certs.ts';
+import { prepareControllerManager, type ControllerManagerPlan } from './controller-manager.ts';
 import { freePort, httpsGet, waitFor, type TlsClient } from './process.ts';
 
 export interface Plan {
@@ -14,6 +15,7 @@ export interface Plan {
   kubeconfigPath: string;
   pki: Pki;
   logs: { etcd: string; apiserver: string };
+  controllerManager: ControllerManagerPlan;
 }
 
 export const SA_ISSUER = 'https://kubernetes.default.svc.cluster.local';
@@ -29,6 +31,7 @@ export async function preparePlan(dir: string): Promise<Plan> {
   return {
     dir, etcdPort, peerPort, apiPort, server, kubeconfigPath, pki,
     logs: { etcd: join(dir, 'etcd.log'), apiserver: join(dir, 'kube-apiserver.log') },
+    controllerManager: prepareControllerManager(dir, server, pki),
   };
 }
 
@@ -62,6 +65,9 @@ export function apiserverArgs(p: Plan): string[] {
     // No kubelets or pods exist here; a loopback endpoint for the `kubernetes` Service is pointless.
     '--endpoint-reconciler-type=none',
     '--allow-privileged=true', '--profiling=false',
+    // Open watches (the controller-manager's, the operator's) otherwise hold a stopping API server until
+    // it is killed: end them within a second so a restart takes a moment, not the kill timeout.
+    '--shutdown-watch-termination-grace-period=1s',
   ];
 }
 

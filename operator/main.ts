@@ -12,6 +12,9 @@ import { createAudit, createLogger, type LogLevel } from './runtime/log.ts';
 import { createManager, type InformerTuning, type Manager } from './runtime/manager.ts';
 import { createOperatorMetrics } from './runtime/metrics.ts';
 import { systemClock, type Clock } from './runtime/types.ts';
+import { startAuditTrail, type AuditTrailOptions } from './audit/wiring.ts';
+import { createMailer, type MailerOptions } from './reminders/mailer.ts';
+import { registerReminders } from './reminders/register.ts';
 
 export interface OperatorOptions {
   kubeconfig?: string;
@@ -33,6 +36,10 @@ export interface OperatorOptions {
   /** Default: registerControllers from ./controllers.ts. */
   registerControllers?: RegisterControllers;
   logDestination?: DestinationStream;
+  /** Expiry reminder emails (operator/reminders/); undefined = none. */
+  mail?: MailerOptions;
+  /** The audit trail and its receiver for kube-apiserver's audit webhook (operator/audit/wiring.ts). */
+  audit?: AuditTrailOptions;
 }
 
 export type StopReason = 'stopped' | 'leadership-lost' | 'controllers-failed';
@@ -40,6 +47,8 @@ export type StopReason = 'stopped' | 'leadership-lost' | 'controllers-failed';
 export interface RunningOperator {
   readonly metricsPort: number;
   readonly healthPort: number;
+  /** Port of the audit receiver, when it runs. */
+  readonly auditPort: number | undefined;
   readonly isLeader: () => boolean;
   /** Resolves once the operator has stopped, with why. */
   readonly done: Promise<StopReason>;
@@ -55,11 +64,20 @@ async function loadControllers(): Promise<RegisterControllers> {
 export async function runOperator(opts: OperatorOptions): Promise<RunningOperator> {
   const log = createLogger({ level: opts.logLevel, destination: opts.logDestination });
   const kc = loadKubeConfig({ kubeconfig: opts.kubeconfig });
-  const audit = createAudit({ destination: opts.logDestination });
   const metrics = createOperatorMetrics();
+  const trail = await startAuditTrail({ kc, log, registry: metrics.registry, destination: opts.logDestination, ...opts.audit });
+  const audit = trail.wrap(createAudit({ destination: opts.logDestination }));
+  const mailer = opts.mail ? createMailer(opts.mail) : undefined;
+  const register: RegisterControllers = opts.registerControllers ?? (async (ctx) => {
+    await defaults!(ctx);
+    await trail.register(ctx);
+    if (mailer) await registerReminders(ctx, mailer);
+  });
   const readiness = new Readiness();
   const clock = opts.clock ?? systemClock;
-  const register = opts.registerControllers ?? (await loadControllers());
+  // The audit trail's and the reminders' leader-only controllers join the default set only: tests that
+  // inject stand-ins get exactly what they inject.
+  const defaults = opts.registerControllers ? undefined : await loadControllers();
   metrics.leader.set(0);
 
   const host = opts.bindAddress ?? '0.0.0.0';
@@ -100,7 +118,8 @@ export async function runOperator(opts: OperatorOptions): Promise<RunningOperato
         if (reason === 'leadership-lost') await elector.abandon();
         else await elector.stop();
       }
-      await Promise.all(servers.map((s) => s.close()));
+      await Promise.all([...servers.map((s) => s.close()), trail.close()]);
+      mailer?.close();
       log.info({ reason }, 'operator stopped');
       resolveDone(reason);
     })();
@@ -128,6 +147,7 @@ export async function runOperator(opts: OperatorOptions): Promise<RunningOperato
   return {
     metricsPort: metricsServer.port,
     healthPort: healthServer.port,
+    auditPort: trail.port,
     isLeader: () => (elector ? elector.isLeader : true),
     done,
     stop: () => shutdown('stopped'),

@@ -56,8 +56,10 @@ describe.skipIf(!helm || !hasCluster())('chart on the real API server', () => {
   });
 
   afterAll(async () => {
-    // No controller-manager here: namespaces stay Terminating, which is harmless; cluster-scoped objects go now.
-    await kubectl(['delete', '--ignore-not-found', 'clusterrole', `${release}-nemokeys-operator`]).catch(() => {});
+    // Cluster-scoped objects are not in the namespaces: delete them by name.
+    for (const role of ['operator', 'key-viewer', 'key-editor', 'team-admin']) {
+      await kubectl(['delete', '--ignore-not-found', 'clusterrole', `${release}-nemokeys-${role}`]).catch(() => {});
+    }
     await kubectl(['delete', '--ignore-not-found', 'clusterrolebinding', `${release}-nemokeys-operator`]).catch(() => {});
     await kubectl(['delete', 'namespace', ns, other, '--wait=false']).catch(() => {});
   });

@@ -82,7 +82,10 @@ describe.skipIf(!helm)('helm chart', () => {
       expect(r.verbs).not.toContain('escalate');
       expect(r.verbs).not.toContain('impersonate');
     }
-    expect(find(objs, 'ClusterRole').map((r) => r.metadata.name)).toEqual(['nk-nemokeys-operator']);
+    // The only ClusterRole a component's identity holds; the others are for people (test/roles.test.ts).
+    expect(find(objs, 'ClusterRole').map((r) => r.metadata.name))
+      .toEqual(['nk-nemokeys-operator', 'nk-nemokeys-key-viewer', 'nk-nemokeys-key-editor', 'nk-nemokeys-team-admin']);
+    expect(find(objs, 'ClusterRoleBinding').map((r) => r.metadata.name)).toEqual(['nk-nemokeys-operator']);
     const gwRole = one(objs, 'Role', 'nk-nemokeys-gateway');
     expect(gwRole.metadata.namespace).toBe('llm');
     expect(gwRole.rules).toEqual([
@@ -111,6 +114,15 @@ describe.skipIf(!helm)('helm chart', () => {
     expect(JSON.parse((cm.data as Record<string, string>)['nemokeys.json']!)).toEqual(JSON.parse(dashboard));
   });
 
+  it('renders the PrometheusRule by default exactly when the cluster serves monitoring.coreos.com/v1 PrometheusRule', async () => {
+    const withOperator = await renderChart(helm!, { extra: ['--api-versions', 'monitoring.coreos.com/v1/PrometheusRule'] });
+    expect(find(withOperator, 'PrometheusRule')).toHaveLength(1);
+    const forcedOff = await renderChart(helm!, { set: { 'prometheusRule.enabled': false },
+      extra: ['--api-versions', 'monitoring.coreos.com/v1/PrometheusRule'] });
+    expect(find(forcedOff, 'PrometheusRule')).toHaveLength(0);
+    await expect(renderChart(helm!, { set: { 'prometheusRule.enabled': 'sometimes' } })).rejects.toThrow(/prometheusRule/);
+  });
+
   it('keeps monitoring objects off by default (their CRDs may not exist)', async () => {
     const kinds = (await renderChart(helm!)).map((o) => o.kind);
     expect(kinds).not.toContain('ServiceMonitor');
@@ -131,6 +143,22 @@ describe.skipIf(!helm)('helm chart', () => {
     expect(find(objs, 'Role', 'nk-nemokeys-operator-leader-election')).toHaveLength(0);
   });
 
+  it('mail and audit receiver: flags, credentials from Secrets (never args), the audit Service on every replica', async () => {
+    const objs = await renderChart(helm!, { set: { 'operator.mail.smtpUrl': 'smtp://mail.example.com:587',
+      'operator.mail.from': 'keys@example.com', 'operator.mail.credentialsSecret': 'smtp', 'operator.audit.webhookPort': 9443,
+      'operator.audit.tlsSecret': 'audit-tls', 'operator.audit.tokenSecret': 'audit-token' } });
+    const c = podSpec(one(objs, 'Deployment')).containers[0]! as unknown as { args: string[]; env: { name: string; valueFrom?: unknown }[] };
+    expect(c.args).toEqual(expect.arrayContaining(['--smtp-url=smtp://mail.example.com:587', '--mail-from=keys@example.com',
+      '--audit-webhook-port=9443', '--audit-tls-cert-file=/etc/nemokeys/audit-tls/tls.crt']));
+    expect(c.env.filter((e) => e.name.startsWith('NEMOKEYS_')).map((e) => [e.name, e.valueFrom])).toEqual([
+      ['NEMOKEYS_SMTP_USERNAME', { secretKeyRef: { name: 'smtp', key: 'username' } }],
+      ['NEMOKEYS_SMTP_PASSWORD', { secretKeyRef: { name: 'smtp', key: 'password' } }],
+      ['NEMOKEYS_AUDIT_TOKEN', { secretKeyRef: { name: 'audit-token', key: 'token' } }],
+    ]);
+    expect((one(objs, 'Service', 'nk-nemokeys-operator-audit').spec as { ports: unknown[] }).ports).toEqual([{ name: 'audit', port: 443, targetPort: 'audit' }]);
+    expect(find(await renderChart(helm!), 'Service').map((s) => s.metadata.name)).not.toContain('nk-nemokeys-operator-audit');
+  });
+
   it('passes only flags the CLI knows (operator Deployment, gateway sidecar example)', async () => {
     const flagsOf = (args: string[]) => args.filter((a) => a.startsWith('--')).map((a) => a.split('=')[0]!);
     const help = async (cmd: string) => {
@@ -138,7 +166,9 @@ describe.skipIf(!helm)('helm chart', () => {
       expect(res.code, res.stderr).toBe(0);
       return res.stdout;
     };
-    const objs = await renderChart(helm!, { set: { 'operator.leaderElection.enabled': true } });
+    const objs = await renderChart(helm!, { set: { 'operator.leaderElection.enabled': true,
+      'operator.mail.smtpUrl': 'smtp://mail.example.com:587', 'operator.mail.from': 'keys@example.com',
+      'operator.audit.webhookPort': 9443, 'operator.audit.tlsSecret': 'audit-tls' } });
     const opHelp = await help('operator');
     for (const f of flagsOf(podSpec(one(objs, 'Deployment')).containers[0]!.args)) expect(opHelp, f).toContain(f);
     const example = parseAllDocuments(await readFile(join(CHART_DIR, 'examples', 'router-with-gateway.yaml'), 'utf8'))
@@ -154,6 +184,8 @@ describe.skipIf(!helm)('helm chart', () => {
     ['root user', { 'securityContext.runAsUser': 0 }, /runAsUser/],
     ['unknown value (typo)', { 'operator.replica': 2 }, /additional properties 'replica'/],
     ['upstream without scheme', { 'gateway.upstream': 'localhost:4000' }, /upstream/],
+    ['SMTP credentials in the URL', { 'operator.mail.smtpUrl': 'smtp://user:pw@mail.example.com' }, /smtpUrl/],
+    ['SMTP without a sender', { 'operator.mail.smtpUrl': 'smtp://mail.example.com' }, /operator.mail.from is required/],
     ['gateway metrics Service without selector', { 'gateway.metricsService.enabled': true }, /selector/],
     ['records namespace created twice', { 'recordsNamespace.create': true }, /--create-namespace/],
     ['invalid namespace name', { 'recordsNamespace.name': 'Not_A_Namespace' }, /recordsNamespace\/name/],

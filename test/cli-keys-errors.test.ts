@@ -120,6 +120,7 @@ describe.skipIf(!hasCluster())('nemokeys keys errors against the real API server
       const rotate = await keys(['rotate', 'alpha'], kc);
       expect(rotate.code).toBe(1);
       expect(rotate.stderr).toContain(`you may not patch apikeys.keys.nemorouter.io in namespace "${NS}"`);
+      expect(rotate.stderr).toContain('You need role "nemokeys-key-editor" to create, edit, rotate or revoke ApiKeys');
       const dup = await keys(['duplicate', 'alpha', 'alpha-copy'], kc);
       expect(dup.stderr).toContain(`you may not create apikeys.keys.nemorouter.io in namespace "${NS}"`);
     });

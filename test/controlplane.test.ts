@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiException, CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
 import { controlPlaneDown, controlPlaneStatus, controlPlaneUp } from '../controlplane/detached.ts';
+import { pidAlive } from '../controlplane/process.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster, saKubeConfig, httpStatusOf } from './support/cluster.ts';
 
 const run = promisify(execFile);
@@ -43,6 +44,33 @@ describe.skipIf(!hasCluster())('shared control plane', () => {
     await expect.poll(() => httpStatusOf(sa.listNamespacedSecret({ namespace })), { timeout: 10_000 }).toBe(200);
     // Still scoped: the Role does not reach other namespaces.
     expect(await httpStatusOf(sa.listNamespacedSecret({ namespace: 'default' }))).toBe(403);
+  });
+
+  it('runs kube-controller-manager: namespaces delete, dependents are collected, ClusterRoles aggregate', async () => {
+    const admin = adminKubeConfig();
+    const core = admin.makeApiClient(CoreV1Api);
+    const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+    const namespace = `kcm-${Date.now()}`;
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    // Garbage collection by ownerReferences.
+    const owner = await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'owner' } } });
+    await core.createNamespacedSecret({ namespace, body: { metadata: { name: 'dependent', ownerReferences: [{
+      apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata!.uid! }] } } });
+    await core.deleteNamespacedConfigMap({ namespace, name: 'owner' });
+    await expect.poll(() => httpStatusOf(core.readNamespacedSecret({ namespace, name: 'dependent' })), { timeout: 30_000 }).toBe(404);
+    // Aggregation into the built-in view role, and back out when the labelled role goes.
+    const name = `kcm-aggregated-${namespace}`;
+    const viewHas = async () => ((await rbac.readClusterRole({ name: 'view' })).rules ?? [])
+      .some((r) => r.resources?.includes(name));
+    await rbac.createClusterRole({ body: { metadata: { name, labels: { 'rbac.authorization.k8s.io/aggregate-to-view': 'true' } },
+      rules: [{ apiGroups: ['example.invalid'], resources: [name], verbs: ['get'] }] } });
+    await expect.poll(viewHas, { timeout: 30_000 }).toBe(true);
+    await rbac.deleteClusterRole({ name });
+    await expect.poll(viewHas, { timeout: 30_000 }).toBe(false);
+    // Namespace deletion completes (it used to stay Terminating forever).
+    await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'content' } } });
+    await core.deleteNamespace({ name: namespace });
+    await expect.poll(() => httpStatusOf(core.readNamespace({ name: namespace })), { timeout: 60_000 }).toBe(404);
   });
 });
 
@@ -97,11 +125,15 @@ describe.skipIf(!hasCluster())('detached control plane', () => {
     expect(kubeconfig).toBe(join(dir, 'kubeconfig'));
     const ready = await run(clusterKubectl(), ['--kubeconfig', kubeconfig, 'get', '--raw', '/readyz']);
     expect(ready.stdout.trim()).toBe('ok');
-    expect(controlPlaneStatus({ dir })).toBeDefined();
+    const pids = controlPlaneStatus({ dir });
+    expect(pids).toBeDefined();
+    // `nemokeys dev` gets the controller-manager too, and down stops it.
+    expect(pids!.controllerManager && pidAlive(pids!.controllerManager)).toBe(true);
 
     await expect(controlPlaneUp({ dir })).rejects.toThrow(/already running/);
 
     expect(await controlPlaneDown({ dir })).toBe(true);
+    expect(pidAlive(pids!.controllerManager!)).toBe(false);
     expect(existsSync(dir)).toBe(false);
     expect(await controlPlaneDown({ dir })).toBe(false);
   });

@@ -28,6 +28,9 @@ const invalid: Case[] = [
   ['team model with spaces', 'Team', { allowedModels: ['gpt 4'] }, [/spec\.allowedModels\[0\]/, /model name/]],
   ['team endpoint without slash', 'Team', { allowedModels: ['*'], allowedEndpoints: ['chat'] }, [/spec\.allowedEndpoints\[0\]/, /starting with "\/"/]],
   ['team maxExpiration in weeks', 'Team', { allowedModels: ['*'], maxExpiration: '2w' }, [/spec\.maxExpiration/, /unit s, m, h or d/]],
+  ['team contact with a display name', 'Team', { allowedModels: ['*'], contacts: ['Ops <ops@example.com>'] }, [/spec\.contacts\[0\]/, /email address/]],
+  ['key contact without a domain', 'ApiKey', key({ contacts: ['ops@localhost'] }), [/spec\.contacts\[0\]/, /email address/]],
+  ['key contact with a header injection', 'ApiKey', key({ contacts: ['a@example.com\r\nBcc: x@evil.io'] }), [/spec\.contacts\[0\]/, /email address/]],
   ['empty team', 'ApiKey', { team: '' }, [/spec\.team/, /name of a Team/]],
   ['missing team', 'ApiKey', {}, [/spec\.team/, /Required value/]],
   ['team name with capitals', 'ApiKey', key({ team: 'Payments' }), [/spec\.team/, /lowercase/]],
@@ -103,6 +106,7 @@ describe.skipIf(!hasCluster())('CRD validation on the real API server', () => {
       rateLimit: { requestsPerMinute: 1_000_000, tokensPerMinute: 1_000_000_000 },
       budget: { credits: 1_000_000_000_000, period: 'Monthly' },
       revokedKeyIds: ['0123456789abcdef'],
+      contacts: ['oncall@example.com', "o'brien+keys@mail.example.co.uk"],
     })) as { spec: { revoked: boolean; rotation: { handoff: { maxOverlap: string } } } };
     expect(created.spec.revoked).toBe(false);
     expect(created.spec.rotation.handoff.maxOverlap).toBe('7d');

@@ -16,7 +16,7 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | void> {
   if (!readyBinaries() && !hasGo()) {
-    const msg = 'Go toolchain not found and no cached/KUBEBUILDER_ASSETS binaries: cannot build kube-apiserver + etcd';
+    const msg = 'Go toolchain not found and no cached/KUBEBUILDER_ASSETS binaries: cannot build kube-apiserver, kube-controller-manager + etcd';
     // In CI a silently skipped integration suite would be a green build that proved nothing.
     if (process.env.CI) throw new Error(`${msg} (CI is set, so this is fatal)`);
     const bar = '!'.repeat(100);

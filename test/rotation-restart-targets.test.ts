@@ -1,9 +1,9 @@
 // rotation.restartTargets on the real API server: the operator stamps the pod template annotation
 // keys.nemorouter.io/restarted-for-key-id on Deployments / StatefulSets / DaemonSets once per change of
-// the key in their Secret (no controller-manager runs here, so a "rollout" is the template change,
-// seen as metadata.generation moving by one); resyncs write nothing; ApiKeys sharing a target rotated
+// the key in their Secret (metadata.generation moves by one, and the controller-manager's deployment
+// controller rolls a Deployment out: a new ReplicaSet whose pods carry the new key id); resyncs write nothing; ApiKeys sharing a target rotated
 // together cause ONE patch; a missing target is an Event and a condition, not an error loop.
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1ObjectMeta } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1ObjectMeta, type V1ReplicaSet } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiKeyStatus } from '../api/apikey.ts';
 import { ANNOTATIONS, API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
@@ -73,6 +73,21 @@ describe.skipIf(!hasCluster())('restart targets on a real API server', () => {
     const k2 = await issued('solo', k1);
     const second = await annotated('Deployment', 'web', k2);
     expect(second.metadata!.generation).toBe(first.metadata!.generation! + 1); // exactly one template change
+    // The rollout a real cluster does: one ReplicaSet per pod template (as created, then each key id).
+    const keyIdOf = (rs: V1ReplicaSet) => rs.spec?.template?.metadata?.annotations?.[ANNOTATIONS.restartedFor] ?? 'none';
+    const replicaSets = await eventually(async () => {
+      const rs = (await apps.listNamespacedReplicaSet({ namespace: NS, labelSelector: 'app=web' })).items;
+      return rs.some((r) => keyIdOf(r) === k2) ? rs : undefined;
+    }, 30_000, 'a new ReplicaSet for Deployment web carrying the new key id');
+    expect(replicaSets.map(keyIdOf).sort()).toEqual(['none', k1, k2].sort());
+    expect(replicaSets.every((rs) => rs.metadata?.ownerReferences?.[0]?.name === 'web')).toBe(true);
+    // The deployment controller writes the rollout into .status; once that has settled, nothing else may write.
+    const settled = await eventually(async () => {
+      const a = await apps.readNamespacedDeployment({ namespace: NS, name: 'web' });
+      await new Promise((r) => setTimeout(r, 1000));
+      const b = await apps.readNamespacedDeployment({ namespace: NS, name: 'web' });
+      return a.status?.observedGeneration === a.metadata?.generation && a.metadata?.resourceVersion === b.metadata?.resourceVersion && b;
+    }, 30_000, 'Deployment web status settled');
     // resyncs: the restart-target controller runs again, and changes nothing
     for (let i = 0; i < 3; i++) {
       const n = await counter('nemokeys_operator_reconcile_total', 'restart-targets');
@@ -80,7 +95,7 @@ describe.skipIf(!hasCluster())('restart targets on a real API server', () => {
       await eventually(async () => (await counter('nemokeys_operator_reconcile_total', 'restart-targets')) > n, 10_000, 'a restart-target reconcile');
     }
     const after = await read('Deployment', 'web');
-    expect(after.metadata!.resourceVersion).toBe(second.metadata!.resourceVersion);
+    expect(after.metadata!.resourceVersion).toBe(settled.metadata!.resourceVersion);
     expect((await events('solo', 'RestartTriggered')).map((e) => e.message)).toEqual(expect.arrayContaining([
       expect.stringContaining(`=${k1} because`), expect.stringContaining(`=${k2} (was ${k1}) because`),
     ]));

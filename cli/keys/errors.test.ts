@@ -50,6 +50,17 @@ describe('explainFailure', () => {
     expect(text).toContain('you may not patch apikeys.keys.nemorouter.io in namespace "shop"');
     expect(text).toContain('verb "patch" on resource "apikeys" in API group "keys.nemorouter.io"');
   });
+  it.each([
+    ['patch', 'You need role "nemokeys-key-editor" to create, edit, rotate or revoke ApiKeys', '"edit" role includes it'],
+    ['create', 'You need role "nemokeys-key-editor"', '"edit" role includes it'],
+    ['list', 'You need role "nemokeys-key-viewer" to see ApiKeys and their usage', '"view" role includes it'],
+    ['get', 'You need role "nemokeys-key-viewer"', '"view" role includes it'],
+  ] as const)('names the chart role that grants %s on 403', (verb, role, builtIn) => {
+    const text = explainFailure({ kind: 'forbidden', message: 'm' }, { verb, namespace: 'shop', name: 'a' }, target);
+    expect(text).toContain(role);
+    expect(text).toContain(builtIn);
+    expect(text).toContain('RoleBinding to it');
+  });
   it('asks for a ClusterRole for -A', () => {
     expect(explainFailure({ kind: 'forbidden', message: '' }, { verb: 'list' }, target)).toContain('ClusterRole');
   });

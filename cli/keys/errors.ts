@@ -117,10 +117,14 @@ export function explainFailure(f: KubeFailure, call: CallInfo, target: TargetInf
     case 'unauthorized':
       return `the API server at ${where(target)} rejected the credentials (401 Unauthorized). ` +
         'Refresh them (log in again / renew the token) or pick another --context.';
-    case 'forbidden':
+    case 'forbidden': {
+      const need = roleFor(call.verb);
       return `forbidden: you may not ${call.verb} ${RESOURCE} ${scope}. ` +
-        `Ask a cluster admin for a Role${call.namespace ? '' : ' (ClusterRole, for -A)'} granting verb "${call.verb}" on ` +
-        `resource "${KINDS.apiKey.plural}" in API group "${GROUP}". (server said: ${f.message})`;
+        `You need role "${need.role}" to ${need.to} (the Helm chart's ClusterRole; the namespace's built-in ` +
+        `"${need.builtIn}" role includes it): ask a cluster admin for a ` +
+        `${call.namespace ? 'RoleBinding' : 'ClusterRoleBinding (for -A)'} to it, or for a Role${call.namespace ? '' : ' (ClusterRole, for -A)'} ` +
+        `granting verb "${call.verb}" on resource "${KINDS.apiKey.plural}" in API group "${GROUP}". (server said: ${f.message})`;
+    }
     case 'crd-missing':
       return `the API server at ${target.server} does not serve ${RESOURCE}: the nemokeys CRDs are not installed. ` +
         'Install them with "nemokeys crds | kubectl apply --server-side -f -" or install the nemokeys Helm chart.';
@@ -137,6 +141,16 @@ export function explainFailure(f: KubeFailure, call: CallInfo, target: TargetInf
     case 'other':
       return `${call.verb} ${RESOURCE} ${call.name ? `"${call.name}" ` : ''}${scope} failed: ${f.message}`;
   }
+}
+
+/**
+ * The chart's user-facing role that grants `verb` on ApiKeys (charts/nemokeys/templates/user-rbac.yaml; named
+ * for the default release "nemokeys") and the built-in role it is aggregated into by default.
+ */
+export function roleFor(verb: CallInfo['verb']): { role: string; to: string; builtIn: string } {
+  return verb === 'get' || verb === 'list'
+    ? { role: 'nemokeys-key-viewer', to: 'see ApiKeys and their usage', builtIn: 'view' }
+    : { role: 'nemokeys-key-editor', to: 'create, edit, rotate or revoke ApiKeys', builtIn: 'edit' };
 }
 
 /** How many existing names an "unknown ApiKey" error lists before it stops. */

@@ -45,3 +45,20 @@ export async function httpStatusOf(call: Promise<unknown>): Promise<number> {
     throw err;
   }
 }
+
+/**
+ * Admin credentials that act as `user` (Impersonate-User): RBAC judges the request as that user, who holds
+ * only what the test binds to it. No groups: bindings name the user.
+ */
+export function impersonatedKubeConfig(user: string): KubeConfig {
+  const admin = adminKubeConfig();
+  const cluster = admin.getCurrentCluster()!;
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [cluster],
+    users: [{ ...admin.getCurrentUser()!, name: user, impersonateUser: user }],
+    contexts: [{ name: user, cluster: cluster.name, user }],
+    currentContext: user,
+  });
+  return kc;
+}

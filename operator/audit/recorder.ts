@@ -1,0 +1,147 @@
+// Turns audited changes (from the API server) and the operator's own actions into trail entries and
+// JSON audit-stream lines (docs/design.md §8). Entries are idempotent by id: the audit ID for changes
+// people made, `operator:<action>:<key id>` for the operator's own (each happens once per key id).
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import pino, { type DestinationStream } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import { GROUP, KINDS, VERSION } from '../../api/constants.ts';
+import { apiErrorMessage, isNotFound } from '../../kube/errors.ts';
+import type { AuditRecord, Logger } from '../runtime/log.ts';
+import { scrubKeys } from '../runtime/log.ts';
+import { classifiedFromAnnotations } from './admission.ts';
+import { classify, snapshotOf } from './changes.ts';
+import type { AuditedChange } from './event.ts';
+import type { TrailStore, TrailRef } from './trail-store.ts';
+import type { TrailEntry } from './trail.ts';
+
+interface KubeObject {
+  metadata?: { uid?: string; annotations?: Record<string, string>; deletionTimestamp?: unknown };
+  spec?: unknown;
+  status?: { currentKeyId?: string };
+}
+
+export interface RecorderDeps {
+  kc: KubeConfig;
+  store: TrailStore;
+  log: Logger;
+  registry: Registry;
+  /** The operator's own Kubernetes user: its requests are recorded from its own actions, with reasons. */
+  operatorUser?: string;
+  /** Name the operator's own entries carry as actor. */
+  operatorActor: string;
+  /** The audit stream (stdout by default). */
+  destination?: DestinationStream;
+}
+
+export interface Recorder {
+  /** Records changes in order (one object's changes are compared in sequence). Throws if any failed. */
+  recordChanges(changes: AuditedChange[]): Promise<number>;
+  /** The operator's own action (expiry, automatic rotation, hand-off, …); persisted with retries. */
+  recordOperatorAction(record: AuditRecord, actor?: string): Promise<void>;
+  /** Writes an entry someone else put in the trail to the audit stream. */
+  emit(ref: Omit<TrailRef, 'uid'>, e: TrailEntry): void;
+}
+
+export function createRecorder(deps: RecorderDeps): Recorder {
+  const custom = deps.kc.makeApiClient(CustomObjectsApi);
+  const stream = pino({
+    name: 'nemokeys-operator', base: { stream: 'audit' }, timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  }, deps.destination);
+  const entriesTotal = new Counter({
+    name: 'nemokeys_audit_trail_entries_total',
+    help: 'Audit trail entries written, by source (apiserver = audit events, operator = its own actions)',
+    labelNames: ['source'], registers: [deps.registry],
+  });
+  const failures = new Counter({
+    name: 'nemokeys_audit_trail_write_failures_total',
+    help: 'Failed attempts to write an audit trail entry (the API server re-sends its batch; operator actions retry)',
+    registers: [deps.registry],
+  });
+
+  const fetch = async (kind: TrailRef['kind'], namespace: string, name: string): Promise<KubeObject | undefined> => {
+    const plural = kind === 'ApiKey' ? KINDS.apiKey.plural : KINDS.team.plural;
+    try {
+      return (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name })) as KubeObject;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  };
+  const emit = (ref: Omit<TrailRef, 'uid'>, e: TrailEntry) => {
+    stream.info(scrubKeys({ ...e, kind: ref.kind, object: `${ref.namespace}/${ref.name}` }) as object, `${ref.kind} ${e.action}`);
+  };
+
+  const recordChange = async (c: AuditedChange): Promise<void> => {
+    const current = await fetch(c.kind, c.namespace, c.name);
+    const after = snapshotOf(current);
+    const uid = c.uid ?? current?.metadata?.uid;
+    const ref: TrailRef = { kind: c.kind, namespace: c.namespace, name: c.name, ...(uid ? { uid } : {}) };
+    const { added } = await deps.store.update(ref, (state) => {
+      // The admission webhook's annotations say what this very request changed; without them (webhook
+      // down or not installed) compare with the snapshot — exact unless several changes came in one batch.
+      const annotated = classifiedFromAnnotations(c.annotations);
+      const what = annotated ?? classify(c.verb, state.snapshot, after);
+      const keyId = what.revokedKeyId ?? annotated?.keyId ?? current?.status?.currentKeyId;
+      const entry: TrailEntry = {
+        id: c.auditId, time: c.time, action: what.action, actor: c.actor.username,
+        ...(c.actor.groups.length ? { groups: c.actor.groups } : {}),
+        ...(c.actor.impersonatedBy ? { impersonatedBy: c.actor.impersonatedBy } : {}),
+        ...(keyId ? { keyId } : {}),
+        ...(c.sourceIp ? { sourceIp: c.sourceIp } : {}),
+        ...(what.fields.length ? { fields: what.fields } : {}),
+      };
+      // A re-sent event (already in the trail) must not move the snapshot: a later change was compared with it.
+      return state.entries.some((e) => e.id === c.auditId) ? { add: [] } : { add: [entry], ...(after ? { snapshot: after } : {}) };
+    });
+    for (const e of added) emit(ref, e);
+    entriesTotal.inc({ source: 'apiserver' }, added.length);
+  };
+
+  return {
+    emit,
+    async recordChanges(changes) {
+      const mine = changes.filter((c) => !deps.operatorUser || c.actor.username !== deps.operatorUser);
+      const byObject = new Map<string, AuditedChange[]>();
+      for (const c of mine) {
+        const k = `${c.kind}/${c.namespace}/${c.name}`;
+        byObject.set(k, [...(byObject.get(k) ?? []), c]);
+      }
+      const results = await Promise.allSettled([...byObject.values()].map(async (list) => {
+        for (const c of list) await recordChange(c);
+      }));
+      const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed.length) {
+        failures.inc(failed.length);
+        throw new Error(`audit trail: ${failed.length} object(s) not recorded: ${apiErrorMessage(failed[0]!.reason)}`);
+      }
+      return mine.length;
+    },
+
+    async recordOperatorAction(r, actor) {
+      const [namespace, name] = r.apiKey.split('/') as [string, string];
+      const entry: TrailEntry = {
+        id: `operator:${r.action}:${r.keyId}`, time: new Date().toISOString(), action: r.action,
+        keyId: r.keyId, actor: actor ?? deps.operatorActor, ...(r.reason ? { reason: r.reason.slice(0, 512) } : {}),
+      };
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const current = await fetch('ApiKey', namespace, name);
+          const uid = current?.metadata?.uid;
+          const ref: TrailRef = { kind: 'ApiKey', namespace, name, ...(uid ? { uid } : {}) };
+          const { added } = await deps.store.update(ref, () => ({ add: [entry] }));
+          for (const e of added) emit(ref, e);
+          entriesTotal.inc({ source: 'operator' }, added.length);
+          return;
+        } catch (err) {
+          failures.inc();
+          if (attempt >= 5) {
+            deps.log.error({ apiKey: r.apiKey, action: r.action, error: apiErrorMessage(err) }, 'audit trail entry not written');
+            return;
+          }
+          await new Promise((res) => setTimeout(res, 200 * 2 ** attempt));
+        }
+      }
+    },
+  };
+}

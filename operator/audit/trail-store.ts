@@ -1,0 +1,108 @@
+// Where the trail lives (docs/design.md §8): one ConfigMap per ApiKey / Team, in its namespace,
+// owner-referenced (it goes when the object goes), holding the bounded ring of entries and the
+// snapshot the next change is compared with. Merge-patched with the resourceVersion as precondition: two
+// replicas (or a restarted operator) merging the same batch cannot lose or double an entry.
+import { hash } from 'node:crypto';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+import { API_VERSION, FIELD_MANAGER, GROUP, LABELS, MANAGED_BY } from '../../api/constants.ts';
+import { isConflict, isNotFound } from '../../kube/errors.ts';
+import type { Snapshot } from './changes.ts';
+import type { AuditedKind } from './event.ts';
+import { DEFAULT_MAX_ENTRIES, mergeEntries, parseEntries, type TrailEntry } from './trail.ts';
+
+export const TRAIL_LABEL = `${GROUP}/audit-trail`;
+export const ENTRIES_KEY = 'entries.json';
+export const SNAPSHOT_KEY = 'snapshot.json';
+
+export interface TrailRef {
+  kind: AuditedKind;
+  namespace: string;
+  name: string;
+  uid?: string;
+}
+
+/** `nemokeys-audit.apikey.NAME`; names too long for that end in a hash instead. */
+export function trailName(kind: AuditedKind, name: string): string {
+  const full = `nemokeys-audit.${kind.toLowerCase()}.${name}`;
+  return full.length <= 253 ? full : `${full.slice(0, 240)}.${hash('sha256', name, 'hex').slice(0, 12)}`;
+}
+
+export interface TrailState {
+  entries: TrailEntry[];
+  snapshot?: Snapshot;
+}
+
+/** Computes what to add from the stored state (called again after a 409). */
+export type TrailUpdate = (state: TrailState) => { add: TrailEntry[]; snapshot?: Snapshot };
+
+export interface TrailStore {
+  read(ref: Omit<TrailRef, 'uid'>): Promise<TrailState>;
+  update(ref: TrailRef, update: TrailUpdate): Promise<{ added: TrailEntry[] }>;
+}
+
+export function createTrailStore(kc: KubeConfig, opts: { maxEntries?: number; warn?: (msg: string) => void } = {}): TrailStore {
+  const core = kc.makeApiClient(CoreV1Api);
+  const max = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  const get = async (ref: Omit<TrailRef, 'uid'>): Promise<V1ConfigMap | undefined> => {
+    try {
+      return await core.readNamespacedConfigMap({ namespace: ref.namespace, name: trailName(ref.kind, ref.name) });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  };
+  const stateOf = (cm: V1ConfigMap | undefined, ref: Omit<TrailRef, 'uid'>): TrailState => {
+    const { entries, error } = parseEntries(cm?.data?.[ENTRIES_KEY]);
+    if (error) opts.warn?.(`audit trail ${ref.namespace}/${trailName(ref.kind, ref.name)} unreadable, starting over: ${error}`);
+    let snapshot: Snapshot | undefined;
+    try {
+      snapshot = cm?.data?.[SNAPSHOT_KEY] ? (JSON.parse(cm.data[SNAPSHOT_KEY]) as Snapshot) : undefined;
+    } catch {
+      snapshot = undefined;
+    }
+    return { entries, ...(snapshot ? { snapshot } : {}) };
+  };
+
+  return {
+    read: async (ref) => stateOf(await get(ref), ref),
+    async update(ref, update) {
+      for (let attempt = 0; ; attempt++) {
+        const cm = await get(ref);
+        const state = stateOf(cm, ref);
+        const known = new Set(state.entries.map((e) => e.id));
+        const { add, snapshot } = update(state);
+        const added = add.filter((e) => !known.has(e.id));
+        const snapshotJson = snapshot ? JSON.stringify(snapshot) : cm?.data?.[SNAPSHOT_KEY];
+        if (added.length === 0 && snapshotJson === cm?.data?.[SNAPSHOT_KEY]) return { added: [] };
+        const data: Record<string, string> = { [ENTRIES_KEY]: JSON.stringify(mergeEntries(state.entries, added, max)) };
+        if (snapshotJson) data[SNAPSHOT_KEY] = snapshotJson;
+        try {
+          if (cm) {
+            // A merge patch carrying the resourceVersion read: 409 if anyone wrote in between.
+            await core.patchNamespacedConfigMap({
+              namespace: ref.namespace, name: cm.metadata!.name!, fieldManager: FIELD_MANAGER,
+              body: { metadata: { resourceVersion: cm.metadata!.resourceVersion }, data },
+            }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+          } else {
+            await core.createNamespacedConfigMap({ namespace: ref.namespace, fieldManager: FIELD_MANAGER, body: newTrail(ref, data) });
+          }
+          return { added };
+        } catch (err) {
+          // 409: someone else wrote first (or created it): merge again on top of theirs.
+          if (!isConflict(err) || attempt >= 9) throw err;
+        }
+      }
+    },
+  };
+}
+
+function newTrail(ref: TrailRef, data: Record<string, string>): V1ConfigMap {
+  return {
+    metadata: {
+      name: trailName(ref.kind, ref.name), namespace: ref.namespace,
+      labels: { [LABELS.managedBy]: MANAGED_BY, [TRAIL_LABEL]: ref.kind.toLowerCase() },
+      ...(ref.uid ? { ownerReferences: [{ apiVersion: API_VERSION, kind: ref.kind, name: ref.name, uid: ref.uid }] } : {}),
+    },
+    data,
+  };
+}
