@@ -96,6 +96,9 @@ describe.skipIf(!helm || !hasCluster())('chart on the real API server', () => {
     expect(inExample).toEqual(printed);
     expect(deploy.spec.template.spec.serviceAccountName).toBe('nemokeys-gateway');
     expect(notes).toContain('serviceAccountName: nemokeys-gateway');
+    // Who may do what: the roles for people, and the one that must be granted on purpose.
+    expect(notes).toContain('keys: nemokeys-key-editor (part of: edit, admin)');
+    expect(notes).toContain('kubectl create clusterrolebinding platform-teams --clusterrole=nemokeys-team-admin');
   });
 
   describe('installed for real', () => {
