@@ -1,4 +1,4 @@
-// Who may do what (README "Who may do what", docs/design.md §8), on the real API server with the chart's
+// Who may do what (README "Who may do what", docs/design.md §9), on the real API server with the chart's
 // RENDERED user-facing ClusterRoles, aggregated into view / edit / admin by the real kube-controller-manager,
 // and impersonated users bound the way a cluster admin would bind them. The operator and the gateway run for
 // real: "a key cannot call a model its team lacks" is observed at the gateway, not inferred from RBAC. (The

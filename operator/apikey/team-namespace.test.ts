@@ -6,7 +6,7 @@ import { RecordIndex, UsageIndex } from './indexes.ts';
 import { createApiKeyReconciler } from './reconciler.ts';
 import { NS, T0, apiKey, team, testKeys } from './testing.ts';
 
-// Tenancy (docs/design.md §8): spec.team names a Team in the ApiKey's own namespace, never another one. The
+// Tenancy (docs/design.md §9): spec.team names a Team in the ApiKey's own namespace, never another one. The
 // integration test (test/roles.test.ts) runs an operator that watches one namespace, so this glue test is
 // where a cluster-wide cache holding a same-named, wider Team elsewhere is shown to be ignored.
 
