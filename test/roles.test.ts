@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiKeyStatus } from '../api/apikey.ts';
-import { ANNOTATIONS, API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
+import { ANNOTATIONS, API_VERSION, GROUP, KINDS, LABELS, VERSION } from '../api/constants.ts';
 import { crdYaml } from '../api/crd.ts';
 import { installCrds } from '../controlplane/controlplane.ts';
 import { startDemoUpstream, type DemoUpstream } from '../gateway/demo-upstream.ts';
@@ -263,5 +263,18 @@ describe.skipIf(!helm || !hasCluster())('who may do what, on the real API server
     // The team admin decides scopes; it does not get the keys themselves.
     const platformCore = platform.makeApiClient(CoreV1Api);
     expect(await httpStatusOf(platformCore.readNamespacedSecret({ namespace: NS, name: 'follower' }))).toBe(403);
+  });
+
+  it('deleting the namespace completes: its keys are revoked at the gateway and their records removed', async () => {
+    const key = await keyOf('follower');
+    await gatewaySays(key, 'gpt-4o-mini', 200);
+    const records = async () => (await core.listNamespacedSecret({ namespace: RECORDS,
+      labelSelector: `${LABELS.record}=true,${LABELS.apiKeyNamespace}=${NS}` })).items.length;
+    expect(await records()).toBeGreaterThan(0);
+    await core.deleteNamespace({ name: NS });
+    // The namespace controller deletes the ApiKeys; the operator's finalizer removes their records first.
+    await eventually(async () => (await httpStatusOf(core.readNamespace({ name: NS }))) === 404, 60_000, 'namespace gone');
+    expect(await records()).toBe(0);
+    await gatewaySays(key, 'gpt-4o-mini', 401);
   });
 });
