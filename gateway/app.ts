@@ -190,12 +190,15 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
       deny(request, reply, 'bad_request', record, { detail: 'The request body framing (Content-Length / Transfer-Encoding) is invalid.' });
       return;
     }
-    // every check that needs no body passed: only now may the client send it (docs/design.md §4)
-    if (framing.kind !== 'none' && expectsContinue(request.headers.expect)) reply.raw.writeContinue();
+    // `Expect: 100-continue`: the client sends its body only once every check that can go without it
+    // passed — before reading a body that must be inspected, else after admission (docs/design.md §4)
+    const awaitingContinue = framing.kind !== 'none' && expectsContinue(request.headers.expect);
     let body: Buffer | undefined;
     let json: Record<string, unknown> | undefined;
     let stripUsage = false;
-    if (mustInspect(record, state.modelSource, state.pathModel, framing)) {
+    const inspect = mustInspect(record, state.modelSource, state.pathModel, framing);
+    if (inspect) {
+      if (awaitingContinue) reply.raw.writeContinue();
       const inspected = await inspectBody(request.raw, record, state.modelSource, state.pathModel, framing, bodyLimits);
       if (!inspected.ok) {
         deny(request, reply, inspected.reason, record, inspected.detail === undefined ? {} : { detail: inspected.detail });
@@ -230,6 +233,7 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
     }
 
     // admitted: from here on the request counts
+    if (awaitingContinue && !inspect) reply.raw.writeContinue();
     const reservation = admission.reservation;
     const timing: ForwardTiming = { dispatchedAt: 0, afterHeadersMs: 0 };
     state.timing = timing;

@@ -23,6 +23,7 @@ const ROUTER_CREDENTIAL = 'Bearer router-secret-credential';
 let upstream: LoggingUpstream;
 let app: ReturnType<typeof buildApp>;
 let port: number;
+const records = new RecordStore();
 const logLines: string[] = [];
 const narrow = operatorKey({ models: ['gpt-4o-mini'], endpoints: ['/chat/completions', '/models', '/files'] });
 const wide = operatorKey({ models: ['*'] });
@@ -31,7 +32,6 @@ const keys = [narrow.key, wide.key, scoped.key];
 
 beforeAll(async () => {
   upstream = await startLoggingUpstream();
-  const records = new RecordStore();
   records.replaceAll([narrow.record, wide.record, scoped.record]);
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -389,6 +389,20 @@ describe('Expect: 100-continue', () => {
     expect(text).not.toContain('100 Continue');
     expect(text).toMatch(/^HTTP\/1\.1 401/);
     expect(text.toLowerCase()).toContain('connection: close');
+  });
+
+  it('a rate-limited upload gets its 429 without a 100 Continue: the rate limit needs no body', async () => {
+    const limited = operatorKey({ rateLimit: { requestsPerMinute: 1 } });
+    keys.push(limited.key);
+    records.upsert(limited.record);
+    const request = (last: boolean) =>
+      head('POST', '/v1/files', auth(limited.key) + 'Content-Length: 5\r\nExpect: 100-continue\r\n' + (last ? 'Connection: close\r\n' : '')) + '\r\n';
+    const first = (await rawExchange(port, [request(true), { pauseMs: 50 }, 'hello'])).toString('latin1');
+    expect(first).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200/);
+    const second = (await rawExchange(port, [request(false)], { timeoutMs: 2_000 })).toString('latin1');
+    expect(second).toMatch(/^HTTP\/1\.1 429/);
+    expect(second).not.toContain('100 Continue');
+    expect(await routerLog()).toEqual([{ method: 'POST', url: '/v1/files', body: 'hello' }]);
   });
 
   it('an allowed request gets 100 Continue, then its answer', async () => {
