@@ -1,3 +1,4 @@
+import type { KeyState } from '../../api/apikey.ts';
 import { generateKey } from '../../api/keyformat.ts';
 import type { KeyRecord } from '../../api/record.ts';
 import { renderRecord } from '../../operator/apikey/record.ts';
@@ -13,6 +14,9 @@ export interface KeySpec {
   budget?: KeyRecord['budget'];
   /** Distinct per ApiKey: the owner's uid is the limits key. */
   uid?: string;
+  /** The key id's state in the ApiKey status (default Active). */
+  state?: KeyState;
+  expiresAt?: string;
 }
 
 let n = 0;
@@ -23,7 +27,7 @@ export function operatorKey(spec: KeySpec = {}): { key: string; record: KeyRecor
   const owner = { namespace: 'team-a', name: `app-${++n}`, uid: spec.uid ?? `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`, team: 'team-a' };
   const record = renderRecord(
     {
-      entry: { id: g.keyId, hint: g.hint, state: 'Active', createdAt: at },
+      entry: { id: g.keyId, hint: g.hint, state: spec.state ?? 'Active', createdAt: at, ...(spec.expiresAt ? { expiresAt: spec.expiresAt } : {}) },
       hash: g.hash,
       owner,
       environment: 'dev',
