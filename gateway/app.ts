@@ -110,7 +110,13 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
 
-  function deny(request: FastifyRequest, reply: FastifyReply, reason: DenialReason, record: KeyRecord | undefined, opts: { detail?: string; retryAfterS?: number } = {}) {
+  function deny(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    reason: DenialReason,
+    record: KeyRecord | undefined,
+    opts: { detail?: string; retryAfterS?: number } = {},
+  ) {
     metrics.denial(reason, record);
     const spec = errorSpec(reason);
     reply
@@ -252,7 +258,10 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
         // itself 1; the gateway's own 502 nothing at all, and the request slot goes back
         const cost = routerFailed ? 0 : (reported ?? (status >= 400 ? 1 : reservation.amount));
         // the reply was hijacked, so onResponse (and fastify's completion log) do not run: do it here
-        if (logging) request.log.info({ keyId: record.keyId, statusCode: status, cost, responseTime: performance.now() - state.startedAt }, 'request completed');
+        if (logging) {
+          const responseTime = performance.now() - state.startedAt;
+          request.log.info({ keyId: record.keyId, statusCode: status, cost, responseTime }, 'request completed');
+        }
         metrics.request(record, state.model, state.endpoint, status);
         metrics.overhead((timing.dispatchedAt - state.startedAt + timing.afterHeadersMs) / 1000);
         if (upstreamSeconds !== undefined) metrics.upstream(upstreamSeconds);

@@ -20,7 +20,12 @@ export interface Reservation {
 
 export type Admission =
   | { ok: true; reservation: Reservation }
-  | { ok: false; reason: 'rate_limit' | 'budget'; /** whole seconds; undefined when waiting will not help */ retryAfterS: number | undefined };
+  | {
+      ok: false;
+      reason: 'rate_limit' | 'budget';
+      /** whole seconds; undefined when waiting will not help */
+      retryAfterS: number | undefined;
+    };
 
 export interface Outcome {
   /** What the request really cost (the router's reported tokens, or the reservation when it reported none). */

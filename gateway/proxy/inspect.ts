@@ -28,7 +28,8 @@ const UNREADABLE = 'A key limited to some models must send JSON or multipart/for
 
 /** Whether inspectBody has anything to read (the common streamed case stays synchronous). */
 export function mustInspect(record: KeyRecord, source: ModelSource, pathModel: string | undefined, framing: Framing): boolean {
-  return source === 'json-required' || source === 'json-optional' || pathModel !== undefined || (framing.kind !== 'none' && !allModelsAllowed(record.scopes.models));
+  if (source === 'json-required' || source === 'json-optional' || pathModel !== undefined) return true;
+  return framing.kind !== 'none' && !allModelsAllowed(record.scopes.models);
 }
 
 export async function inspectBody(
@@ -54,10 +55,15 @@ export async function inspectBody(
     return { ok: true, body: read.body, json: undefined, model: form.model ?? pathModel };
   }
   const jsonRoute = source === 'json-required' || source === 'json-optional';
-  if (!jsonRoute && !(scoped && hasBody)) return pathModel === undefined ? STREAM_THROUGH : { ok: true, body: undefined, json: undefined, model: pathModel };
+  if (!jsonRoute && !(scoped && hasBody)) {
+    return pathModel === undefined ? STREAM_THROUGH : { ok: true, body: undefined, json: undefined, model: pathModel };
+  }
   const read = await readBoundedBody(req, limits.maxJsonBytes);
   if (!read.ok) return read;
   const checked = checkModel(record, source, read.body);
-  if (!checked.ok) return jsonRoute || checked.reason !== 'bad_request' ? checked : { ok: false, reason: 'bad_request', detail: UNREADABLE };
+  if (!checked.ok) {
+    // on a route without a model rule, say why the body had to be readable at all
+    return jsonRoute || checked.reason !== 'bad_request' ? checked : { ok: false, reason: 'bad_request', detail: UNREADABLE };
+  }
   return { ok: true, body: read.body, json: checked.json, model: checked.model ?? pathModel };
 }

@@ -17,11 +17,10 @@ export interface UsageRequest {
 export function requestStreamUsage(endpoint: string, json: Record<string, unknown>, body: Buffer): UsageRequest {
   // /chat/completions, /completions, and the same under /openai/deployments/{model}/ or /engines/{model}/
   if (json.stream !== true || !endpoint.endsWith('/completions')) return { body, injected: false };
-  const options = json.stream_options;
-  if (options !== undefined && options !== null && typeof options === 'object' && (options as { include_usage?: unknown }).include_usage === true) {
-    return { body, injected: false };
-  }
-  const streamOptions = typeof options === 'object' && options !== null && !Array.isArray(options) ? { ...options, include_usage: true } : { include_usage: true };
+  const given = json.stream_options;
+  const options = typeof given === 'object' && given !== null && !Array.isArray(given) ? (given as Record<string, unknown>) : undefined;
+  if (options?.include_usage === true) return { body, injected: false };
+  const streamOptions = { ...options, include_usage: true };
   return { body: Buffer.from(JSON.stringify({ ...json, stream_options: streamOptions })), injected: true };
 }
 

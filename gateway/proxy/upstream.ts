@@ -69,8 +69,9 @@ export function sendUpstream(
   headers: OutgoingHttpHeaders,
   body: UpstreamBody,
 ): UpstreamExchange {
-  const framing: Framing =
-    body.kind === 'stream' ? body.framing : body.kind === 'buffer' && body.data.length > 0 ? { kind: 'length', length: body.data.length } : { kind: 'none' };
+  let framing: Framing = { kind: 'none' };
+  if (body.kind === 'stream') framing = body.framing;
+  else if (body.kind === 'buffer' && body.data.length > 0) framing = { kind: 'length', length: body.data.length };
   framingHeaders(framing, headers);
   const req = upstream.transport.request({
     protocol: upstream.url.protocol,

@@ -1,4 +1,4 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 // The router's side of the hostile-input suite: a real HTTP server on a port that LOGS every request
@@ -95,7 +95,7 @@ function parseJson(body: string): Record<string, unknown> {
   }
 }
 
-async function answer(up: LoggingUpstream, method: string, url: string, body: string, res: import('node:http').ServerResponse): Promise<void> {
+async function answer(up: LoggingUpstream, method: string, url: string, body: string, res: ServerResponse): Promise<void> {
   const usage = { prompt_tokens: 3, completion_tokens: up.totalTokens - 3, total_tokens: up.totalTokens };
   const payload = parseJson(body);
   const model = typeof payload.model === 'string' ? payload.model : 'none';
@@ -107,7 +107,8 @@ async function answer(up: LoggingUpstream, method: string, url: string, body: st
     res.writeHead(200, { 'content-type': 'text/event-stream', 'x-upstream': 'log' });
     const base = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model };
     for (let i = 0; i < up.streamChunks; i++) {
-      const chunk = { ...base, choices: [{ index: 0, delta: { content: `w${i} ` }, finish_reason: i === up.streamChunks - 1 ? 'stop' : null }] };
+      const finish = i === up.streamChunks - 1 ? 'stop' : null;
+      const chunk = { ...base, choices: [{ index: 0, delta: { content: `w${i} ` }, finish_reason: finish }] };
       if (includeUsage) Object.assign(chunk, { usage: null });
       if (res.destroyed) return;
       res.write(`data: ${JSON.stringify(chunk)}\n\n`);

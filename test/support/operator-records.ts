@@ -24,7 +24,8 @@ let n = 0;
 export function operatorKey(spec: KeySpec = {}): { key: string; record: KeyRecord } {
   const g = generateKey({ environment: 'dev' });
   const at = '2026-01-01T00:00:00.000Z';
-  const owner = { namespace: 'team-a', name: `app-${++n}`, uid: spec.uid ?? `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`, team: 'team-a' };
+  const uid = spec.uid ?? `00000000-0000-0000-0000-${String(++n).padStart(12, '0')}`;
+  const owner = { namespace: 'team-a', name: `app-${n}`, uid, team: 'team-a' };
   const record = renderRecord(
     {
       entry: { id: g.keyId, hint: g.hint, state: spec.state ?? 'Active', createdAt: at, ...(spec.expiresAt ? { expiresAt: spec.expiresAt } : {}) },

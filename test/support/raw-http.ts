@@ -10,7 +10,11 @@ export function rawExchange(port: number, pieces: Piece[], opts: { timeoutMs?: n
 }
 
 /** Like rawExchange, and says whether the server closed the connection (FIN) before our timeout. */
-export function rawSession(port: number, pieces: Piece[], opts: { timeoutMs?: number } = {}): Promise<{ bytes: Buffer; closedByServer: boolean }> {
+export function rawSession(
+  port: number,
+  pieces: Piece[],
+  opts: { timeoutMs?: number } = {},
+): Promise<{ bytes: Buffer; closedByServer: boolean }> {
   return new Promise((resolve, reject) => {
     const sock = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
