@@ -60,7 +60,7 @@ export const ApiKeySpecSchema = z
       .optional(),
     budget: z
       .object({
-        credits: z.number().int().min(1).max(1_000_000_000_000).describe('Credits per period; a request costs usage.total_tokens, or 1.'),
+        credits: z.number().int().min(1).max(1_000_000_000_000).describe('Credits per period; a request costs the usage.total_tokens the router reports, else what it reserved (max_tokens or the gateway default).'),
         period: z.enum(BUDGET_PERIODS).default('Never'),
       })
       .strict()
