@@ -279,3 +279,24 @@ describe('the key never leaks', () => {
     expect(JSON.stringify(upstream.seen.map((s) => s.headers))).not.toContain(secret);
   });
 });
+
+describe('pass-through routes for model-scoped keys', () => {
+  const post = (app: ReturnType<typeof setup>['app'], auth: Record<string, string>, model: string) =>
+    app.inject({ method: 'POST', url: '/v1/messages', headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify({ model, messages: [] }) });
+
+  it('an unknown route is refused to a model-scoped key with a message saying why', async () => {
+    const { app, auth } = setup({ scopes: { models: ['gpt-4o-mini'] } });
+    const r = await post(app, auth, 'gpt-4o-mini');
+    expect(r.statusCode).toBe(403);
+    expect(r.json()).toMatchObject({ error: { code: 'endpoint_not_allowed' } });
+    expect(r.json<{ error: { message: string } }>().error.message).toContain('cannot tell which model');
+    expect(upstream.seen).toHaveLength(0);
+  });
+
+  it('listed as pass-through it is forwarded, and a model its body names is still checked', async () => {
+    const { app, auth } = setup({ scopes: { models: ['gpt-4o-mini'] } }, { passThroughRoutes: ['/v1/messages'] });
+    expect((await post(app, auth, 'gpt-4o-mini')).statusCode).toBe(200);
+    expect((await post(app, auth, 'gpt-4o')).statusCode).toBe(403);
+    expect(upstream.seen.map((s) => s.url)).toEqual(['/v1/messages']);
+  });
+});
