@@ -366,6 +366,18 @@ describe('model scope on every route (a key allowed gpt-4o-mini and whisper-1, e
   });
 });
 
+describe('forwarding headers, as a reverse proxy handles them', () => {
+  it('a client that is not a trusted proxy cannot pose as another address: the router sees only the real peer', async () => {
+    const spoof = 'X-Forwarded-For: 6.6.6.6\r\nForwarded: for=6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nX-Forwarded-Host: evil\r\n';
+    const request = head('GET', '/v1/models', auth(wide.key) + spoof + 'Connection: close\r\n') + '\r\n';
+    expect(parseResponses(await rawExchange(port, [request])).map((r) => r.status)).toEqual([200]);
+    await routerLog();
+    const seen = upstream.log[0]!.headers;
+    expect(seen['x-forwarded-for']).toBe('127.0.0.1');
+    for (const h of ['forwarded', 'x-real-ip', 'x-forwarded-host']) expect(seen[h]).toBeUndefined();
+  });
+});
+
 describe('refusals that leave a body unread close the connection', () => {
   it.each([
     ['an unknown key', () => operatorKey().key, '/v1/files'],
