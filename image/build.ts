@@ -91,8 +91,10 @@ export async function ensureBase(log: (l: string) => void): Promise<BaseSource> 
   return withBuildLock(lockDir, log, async () => {
     if ((await storedBaseRecipe()) === recipe) return 'local (cached)';
     log(`making ${BASE_IMAGE} locally with image/make-base.sh (recipe ${recipe})`);
+    const started = Date.now();
     const made = await run('bash', [MAKE_BASE, nodePackageDir(), recipe], { echo: true });
     if (made.code !== 0) throw new Error(`image/make-base.sh failed (exit ${made.code}):\n${made.stderr.slice(-4000)}`);
+    log(`made ${BASE_IMAGE} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return 'local (made now)';
   });
 }
@@ -114,6 +116,9 @@ export async function buildImage(opts: { dockerfile?: string; tag?: string; echo
   Promise<BuiltImage> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`[image] ${l}\n`));
   const tag = opts.tag ?? DEFAULT_TAG;
+  if (!(await hasPodman())) {
+    throw new Error('podman is not installed: apt-get install podman buildah runc debootstrap (README, "Container image")');
+  }
   const base = await ensureBase(log);
   const started = Date.now();
   await podman(['build', '--pull=never', '--network=host', '--file', opts.dockerfile ?? join(REPO, 'Dockerfile'),

@@ -23,6 +23,10 @@ MIRROR=${MIRROR:-http://deb.debian.org/debian}
 # Package registries may be reached through a TLS-inspecting proxy: `npm ci` in the build needs its CA.
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 
+command -v debootstrap >/dev/null || { echo "make-base: needs debootstrap (apt-get install debootstrap)" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "make-base: debootstrap and podman import need root" >&2; exit 1; }
+[ -x "$NODE_DIR/bin/node" ] || { echo "make-base: no Node binary at $NODE_DIR/bin/node (run npm ci first)" >&2; exit 1; }
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 rootfs=$work/rootfs
