@@ -95,6 +95,8 @@ export async function ensureBase(log: (l: string) => void): Promise<BaseSource> 
     const made = await run('bash', [MAKE_BASE, nodePackageDir(), recipe], { echo: true });
     if (made.code !== 0) throw new Error(`image/make-base.sh failed (exit ${made.code}):\n${made.stderr.slice(-4000)}`);
     log(`made ${BASE_IMAGE} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    // The old base and every image built on it are untagged now and no build can reuse them: free the disk.
+    await run('podman', ['image', 'prune', '--force']);
     return 'local (made now)';
   });
 }
