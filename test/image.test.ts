@@ -92,6 +92,23 @@ async function waitProbe(c: Container, container: V1Container, probe: V1Containe
   });
 }
 
+/** How a running container really runs, seen from inside it: user, writable paths, credentials, privileges. */
+async function insideView(c: Container): Promise<Record<string, unknown>> {
+  const res = await run('podman', ['exec', c.name, 'node', '-e', `
+    const fs = require('node:fs');
+    const write = (p) => { try { fs.writeFileSync(p, 'x'); fs.rmSync(p); return 'ok'; } catch (e) { return e.code; } };
+    const status = fs.readFileSync('/proc/self/status', 'utf8');
+    const field = (name) => new RegExp('^' + name + ':\\\\s*(\\\\S+)', 'm').exec(status)?.[1];
+    const sa = '/var/run/secrets/kubernetes.io/serviceaccount/';
+    console.log(JSON.stringify({ uid: process.getuid(), gid: process.getgid(),
+      rootWrite: write('/app/probe'), tmpWrite: write('/tmp/probe'),
+      namespace: fs.readFileSync(sa + 'namespace', 'utf8'), hasToken: fs.readFileSync(sa + 'token', 'utf8').length > 0,
+      kubeconfigEnv: process.env.KUBECONFIG ?? null, homeKubeconfig: fs.existsSync(require('node:os').homedir() + '/.kube/config'),
+      noNewPrivs: field('NoNewPrivs'), capEff: field('CapEff') }));`]);
+  if (res.code !== 0) throw new Error(`podman exec ${c.name}: ${res.stderr}`);
+  return JSON.parse(res.stdout) as Record<string, unknown>;
+}
+
 /**
  * What the kubelet mounts at /var/run/secrets/kubernetes.io/serviceaccount: a token for the pod's
  * ServiceAccount from the TokenRequest API (kubelet default lifetime), the cluster CA and the namespace.
@@ -281,16 +298,8 @@ describe.skipIf(!podman)('the container image, built from the Dockerfile', () =>
       await waitProbe(operator, container, container.livenessProbe);
       await waitProbe(operator, container, container.readinessProbe);
 
-      // What the container really runs as, seen from inside it.
-      const inside = await run('podman', ['exec', operator.name, 'node', '-e', `
-        const fs = require('node:fs');
-        let writable = true; try { fs.writeFileSync('/app/probe', 'x'); } catch (e) { writable = e.code; }
-        const sa = '/var/run/secrets/kubernetes.io/serviceaccount/';
-        console.log(JSON.stringify({ uid: process.getuid(), gid: process.getgid(), writable,
-          namespace: fs.readFileSync(sa + 'namespace', 'utf8'), hasToken: fs.readFileSync(sa + 'token', 'utf8').length > 0,
-          kubeconfig: process.env.KUBECONFIG ?? null, home: fs.existsSync(require('node:os').homedir() + '/.kube/config') }));`]);
-      expect(inside.code, inside.stderr).toBe(0);
-      expect(JSON.parse(inside.stdout)).toEqual({ uid: 1000, gid: 1000, writable: 'EROFS', namespace: ns, hasToken: true, kubeconfig: null, home: false });
+      expect(await insideView(operator)).toEqual({ uid: 1000, gid: 1000, rootWrite: 'EROFS', tmpWrite: 'ok', namespace: ns,
+        hasToken: true, kubeconfigEnv: null, homeKubeconfig: false, noNewPrivs: '1', capEff: '0000000000000000' });
 
       // Its only credentials are the mounted token: the key it issues came through the real API server.
       await createTeam(admin, app, 'team');
@@ -336,6 +345,9 @@ describe.skipIf(!podman)('the container image, built from the Dockerfile', () =>
       const gw = startContainer(podmanRunArgs(spec, gateway.name, ctx));
       await waitProbe(gw, gateway, gateway.readinessProbe);
       await waitProbe(gw, gateway, gateway.livenessProbe);
+      // The chart's container security context holds here too; the gateway has no /tmp volume.
+      expect(await insideView(gw)).toEqual({ uid: 1000, gid: 1000, rootWrite: 'EROFS', tmpWrite: 'EROFS', namespace: ns,
+        hasToken: true, kubeconfigEnv: null, homeKubeconfig: false, noNewPrivs: '1', capEff: '0000000000000000' });
 
       const client = (apiKey: string) => new OpenAI({ apiKey, baseURL: `http://127.0.0.1:${gatewayPort}/v1`, maxRetries: 0 });
       const ok = await eventually(() => client(issuedKey).chat.completions.create({
