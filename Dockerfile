@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # One image for both `nemokeys operator` and `nemokeys gateway`. Node 24 runs the TypeScript sources
 # directly (type stripping), so there is no build step: the runtime stage is production node_modules plus
-# the source folders the CLI needs. test/chart-image.test.ts reproduces this stage from the COPY lines below.
+# the source folders the CLI needs (keep the COPY lines in step with what bin/nemokeys.ts imports).
+# test/image.test.ts builds it (as `npm run image` does, with podman) and runs the chart's pods from it.
 
 FROM node:24-slim AS deps
 WORKDIR /app

@@ -7,9 +7,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AuthorizationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, parseAllDocuments } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster, saKubeConfig, httpStatusOf } from './support/cluster.ts';
-import { CHART_DIR, ensureHelm, helmTemplateText, runTool } from './support/helm.ts';
+import { CHART_DIR, chartNotes, ensureHelm, helmTemplateText, sidecarFromNotes } from './support/helm.ts';
 
 const helm = await ensureHelm();
 const uniq = Math.random().toString(36).slice(2, 8);
@@ -84,18 +84,13 @@ describe.skipIf(!helm || !hasCluster())('chart on the real API server', () => {
   it('the sidecar example applies (dry run) and its gateway container is the one the install notes print', async () => {
     const example = await readFile(join(CHART_DIR, 'examples', 'router-with-gateway.yaml'), 'utf8');
     await kubectl(['apply', '--server-side', '--dry-run=server', '--field-manager=nemokeys-chart-test', '-n', ns, '-f', '-'], example);
-    const res = await runTool(helm!, ['install', 'nemokeys', CHART_DIR, '-n', 'nemokeys-system', '--dry-run=client',
-      '--kubeconfig', clusterKubeconfig()]);
-    expect(res.code, res.stderr).toBe(0);
-    const notes = res.stdout.slice(res.stdout.indexOf('NOTES:'));
-    const block = /add this container:\n\n([\s\S]*?)\n\n/.exec(notes)?.[1];
-    expect(block, notes).toBeDefined();
-    const printed = (parse(block!.replace(/^ {4}/gm, '')) as unknown[])[0];
+    const notes = await chartNotes(helm!, clusterKubeconfig(), { release: 'nemokeys', namespace: 'nemokeys-system' });
+    const printed = sidecarFromNotes(notes);
     const deploy = parseAllDocuments(example).map((d) => d.toJS()).find((o) => o.kind === 'Deployment');
     const inExample = deploy.spec.template.spec.containers.find((c: { name: string }) => c.name === 'nemokeys-gateway');
-    expect(inExample).toEqual(printed);
+    expect(inExample).toEqual(printed.container);
     expect(deploy.spec.template.spec.serviceAccountName).toBe('nemokeys-gateway');
-    expect(notes).toContain('serviceAccountName: nemokeys-gateway');
+    expect(sidecarFromNotes(notes).serviceAccountName).toBe('nemokeys-gateway');
     // Who may do what: the roles for people, and the one that must be granted on purpose.
     expect(notes).toContain('keys: nemokeys-key-editor (part of: edit, admin)');
     expect(notes).toContain('kubectl create clusterrolebinding platform-teams --clusterrole=nemokeys-team-admin');

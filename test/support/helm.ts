@@ -5,7 +5,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cacheRoot, hasGo, isExecutable } from '../../controlplane/build.ts';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 
 /** The one setting for which Helm the chart is tested with. */
 export const HELM_VERSION = '3.22.0';
@@ -99,4 +99,26 @@ export async function helmTemplateText(helm: string, opts: { release?: string; n
 export async function renderChart(helm: string, opts: Parameters<typeof helmTemplateText>[1] = {}): Promise<K8sObject[]> {
   const text = await helmTemplateText(helm, opts);
   return parseAllDocuments(text).map((d) => d.toJS() as K8sObject | null).filter((o): o is K8sObject => !!o);
+}
+
+/**
+ * The install notes `helm install` prints for charts/nemokeys with `--set` pairs (client-side dry run).
+ * --take-ownership: the release's objects may exist already (applied from `helm template`); notes ignore them.
+ */
+export async function chartNotes(helm: string, kubeconfig: string,
+  opts: { release: string; namespace: string; set?: Record<string, string | number | boolean> }): Promise<string> {
+  const sets = Object.entries(opts.set ?? {}).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
+  const res = await runTool(helm, ['install', opts.release, CHART_DIR, '-n', opts.namespace, '--dry-run=client',
+    '--take-ownership', '--kubeconfig', kubeconfig, ...sets]);
+  if (res.code !== 0) throw new Error(`helm install --dry-run failed: ${res.stderr}`);
+  return res.stdout.slice(res.stdout.indexOf('NOTES:'));
+}
+
+/** The gateway sidecar the install notes tell users to add, and the serviceAccountName they tell them to set. */
+export function sidecarFromNotes(notes: string): { container: Record<string, unknown>; serviceAccountName: string } {
+  const block = /add this container:\n\n([\s\S]*?)\n\n/.exec(notes)?.[1];
+  const serviceAccountName = /set +serviceAccountName: (\S+)/.exec(notes)?.[1];
+  if (!block || !serviceAccountName) throw new Error(`install notes without a sidecar block or serviceAccountName:\n${notes}`);
+  const container = (parse(block.replace(/^ {4}/gm, '')) as Record<string, unknown>[])[0]!;
+  return { container, serviceAccountName };
 }
