@@ -7,13 +7,16 @@ import { loadKubeConfig } from '../kube/config.ts';
 import { buildApp } from './app.ts';
 import type { Limiter } from './limits/limiter.ts';
 import { MemoryLimiter } from './limits/memory.ts';
+import { ReportedSpendLimiter } from './limits/reported-spend.ts';
+import { budgetWindow } from './limits/windows.ts';
 import { buildMetricsServer, GatewayMetrics } from './metrics.ts';
 import { RecordStore } from './records/store.ts';
 import { startDirectorySource } from './sources/directory.ts';
 import { startKubernetesSource, type KubernetesSourceOptions } from './sources/kubernetes.ts';
 import { errorText } from './sources/log.ts';
-import { createUsageReporter, DEFAULT_REPORT_INTERVAL_MS, type UsageReporter } from './usage/reporter.ts';
+import { createUsageReporter, DEFAULT_REPORT_INTERVAL_MS, type Retention, type UsageReporter } from './usage/reporter.ts';
 import { kubeUsageReportStore } from './usage/reporter-kube.ts';
+import { SpendLedger } from './usage/spend.ts';
 import { UsageTracker } from './usage/tracker.ts';
 
 // The gateway process: a key-record source, the request path (buildApp), the metrics server and the
@@ -110,6 +113,12 @@ async function closeGracefully(app: FastifyInstance, graceMs: number): Promise<v
   }
 }
 
+/** What usage reports keep: key ids that still have a record, budget spend of their ApiKey's current window. */
+function retention(records: RecordStore, nowMs: number): Retention {
+  const budgetOf = (id: string) => records.get(id)?.budget;
+  return { keyId: (id) => records.get(id) !== undefined, window: (id) => { const b = budgetOf(id); return b && budgetWindow(b, nowMs).id; } };
+}
+
 export async function runGateway(opts: GatewayOptions): Promise<RunningGateway> {
   if (!!opts.recordsDir === !!opts.recordsNamespace) {
     throw new Error('choose exactly one record source: --records-namespace NS or --records-dir DIR');
@@ -133,12 +142,15 @@ export async function runGateway(opts: GatewayOptions): Promise<RunningGateway> 
     }
   };
 
+  // Budget spend per key id and period, carried by the usage reports, summed per ApiKey (docs/design.md §4).
+  const ledger = new SpendLedger((keyId) => records.get(keyId)?.limitsKey);
+  records.onChange(() => ledger.recordsChanged());
   try {
     let limiter = opts.limiter;
     if (!limiter && opts.redis) {
       const { RedisLimiter } = await import('./limits/redis.ts');
       try {
-        limiter = await RedisLimiter.connect(opts.redis);
+        limiter = await RedisLimiter.connect(opts.redis, { baseline: (lk, window) => ledger.own(lk, window) + ledger.peers(lk, window) });
       } catch (err) {
         throw new Error(`--redis ${redactUrl(opts.redis)}: cannot connect: ${errorText(err)}`);
       }
@@ -146,6 +158,7 @@ export async function runGateway(opts: GatewayOptions): Promise<RunningGateway> 
       cleanups.push(() => l.close?.());
       logger.info({ redis: redactUrl(opts.redis) }, 'rate limits and budgets shared through Redis');
     }
+    const shared = limiter !== undefined && !(limiter instanceof MemoryLimiter);
     limiter ??= new MemoryLimiter();
 
     let synced: Promise<void>;
@@ -164,19 +177,25 @@ export async function runGateway(opts: GatewayOptions): Promise<RunningGateway> 
       const log = logger.child({ component: 'usage-reporter', gatewayId });
       reporter = createUsageReporter({
         tracker: usage,
+        ledger,
+        retain: () => (records.synced ? retention(records, Date.now()) : undefined),
         store: kubeUsageReportStore({ kc, namespace, gatewayId, logger: log }),
         gatewayId,
         intervalMs: opts.reportIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS,
         logger: log,
       });
-      // Seeding reads the API server; serving must not wait for it (writes do, see reporter.ts).
+      // Seeding reads the API server; serving must not wait for it (writes and budgets do, see reporter.ts).
       const started = reporter.start();
-      const r = reporter;
+      const rep = reporter;
       cleanups.push(async () => {
         await started;
-        await r.stop();
+        await rep.stop();
       });
     }
+
+    // Directory mode has no reports: budgets are this process's own (nothing to wait for).
+    const r = reporter;
+    limiter = new ReportedSpendLimiter(limiter, ledger, { shared, seeded: () => r === undefined || r.seeded });
 
     const metrics = new GatewayMetrics({ perKeyLabels: opts.perKeyLabels ?? true });
     const app = buildApp({

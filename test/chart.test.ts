@@ -90,7 +90,7 @@ describe.skipIf(!helm)('helm chart', () => {
     expect(gwRole.metadata.namespace).toBe('llm');
     expect(gwRole.rules).toEqual([
       { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] },
-      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'create', 'patch'] },
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'create', 'patch'] },
     ]);
     const gwBinding = one(objs, 'RoleBinding', 'nk-nemokeys-gateway');
     expect(gwBinding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'nk-nemokeys-gateway', namespace: 'llm' }]);

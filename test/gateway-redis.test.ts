@@ -4,13 +4,32 @@ import type { KeyRecord } from '../api/record.ts';
 import { buildApp } from '../gateway/app.ts';
 import { RedisLimiter } from '../gateway/limits/redis.ts';
 import { RecordStore } from '../gateway/records/store.ts';
-import { makeKeyAndRecord, type RecordOverrides } from '../gateway/sources/testing.ts';
+import { generateKey } from '../api/keyformat.ts';
+import { renderRecord } from '../operator/apikey/record.ts';
 import { UsageTracker } from '../gateway/usage/tracker.ts';
 import { requireRedis, startRedis, type RedisProcess } from './support/redis.ts';
 import { startUpstream, type TestUpstream } from './support/upstream.ts';
 
 // Two gateway processes' worth of state (two apps, two Redis connections, two limiters) sharing ONE
-// real Redis enforce one rate limit and one budget exactly.
+// real Redis enforce one rate limit and one budget exactly. Records come from the operator's renderer.
+
+type Limits = Pick<KeyRecord, 'rateLimit' | 'budget'>;
+
+/** A real key and the record the operator renders for it; `uid` is the ApiKey's (its limitsKey). */
+function operatorKey(limits: Limits, uid: string): { key: string; record: KeyRecord } {
+  const g = generateKey({ environment: 'dev' });
+  const record = renderRecord({
+    entry: { id: g.keyId, hint: g.key.slice(-4), state: 'Active', createdAt: new Date(NOW).toISOString() },
+    hash: g.hash,
+    owner: { namespace: 'redis-test', name: uid, uid, team: 'team' },
+    environment: 'dev',
+    scopes: { models: ['*'], endpoints: [], ipAllowlist: [] },
+    suspended: false,
+    rateLimit: limits.rateLimit,
+    budget: limits.budget,
+  }, new Date(NOW).toISOString());
+  return { key: g.key, record };
+}
 
 const haveRedis = requireRedis();
 const NOW = Date.now();
@@ -22,13 +41,15 @@ describe.skipIf(!haveRedis)('shared Redis limiter', () => {
   const apps: ReturnType<typeof buildApp>[] = [];
   const records = [new RecordStore(), new RecordStore()];
   let n = 0;
+  /** What the usage reports say was spent per limitsKey (the gateways' SpendLedger in production). */
+  const reported = new Map<string, number>();
 
   beforeAll(async () => {
     redis = await startRedis();
     upstream = await startUpstream();
     for (const store of records) {
       store.replaceAll([]);
-      const limiter = await RedisLimiter.connect(redis.url);
+      const limiter = await RedisLimiter.connect(redis.url, { baseline: (lk) => reported.get(lk) ?? 0 });
       limiters.push(limiter);
       // one fixed instant: no minute or month boundary can split a test's requests into two windows
       apps.push(buildApp({ records: store, usage: new UsageTracker(), upstream: upstream.url, limiter, clock: () => NOW }));
@@ -42,8 +63,8 @@ describe.skipIf(!haveRedis)('shared Redis limiter', () => {
   });
 
   /** One ApiKey, known to both gateways. */
-  function key(overrides: RecordOverrides): { key: string; record: KeyRecord } {
-    const kr = makeKeyAndRecord({ limitsKey: `redis-test/${n++}`, ...overrides });
+  function key(limits: Limits): { key: string; record: KeyRecord } {
+    const kr = operatorKey(limits, `uid-${n++}`);
     for (const s of records) s.upsert(kr.record);
     return kr;
   }
@@ -66,8 +87,8 @@ describe.skipIf(!haveRedis)('shared Redis limiter', () => {
     const { key: k, record } = key({ budget: { credits: 20, period: 'Monthly' } });
     const probe = new Redis(redis.url);
     const used = async () => {
-      const [budgetKey] = await probe.keys(`nemokeys:{${record.limitsKey}}:budget:*`);
-      return budgetKey === undefined ? 0 : Number(await probe.get(budgetKey));
+      const [budgetKey] = await probe.keys(`nemokeys:{${record.limitsKey}}:credits:*`);
+      return budgetKey === undefined ? 0 : Number(await probe.hget(budgetKey, 'c'));
     };
     const codes: number[] = [];
     try {
@@ -107,7 +128,7 @@ describe.skipIf(!haveRedis)('shared Redis limiter', () => {
 
   it('two key ids of one ApiKey share the counters (limitsKey)', async () => {
     const a = key({ rateLimit: { requestsPerMinute: 3 } });
-    const b = makeKeyAndRecord({ limitsKey: a.record.limitsKey, rateLimit: { requestsPerMinute: 3 } });
+    const b = operatorKey({ rateLimit: { requestsPerMinute: 3 } }, a.record.limitsKey);
     for (const s of records) s.upsert(b.record);
     const codes = [];
     for (let i = 0; i < 6; i++) codes.push((await call(i, i % 2 ? b.key : a.key)).statusCode);
@@ -120,6 +141,27 @@ describe.skipIf(!haveRedis)('shared Redis limiter', () => {
       const keys = await probe.keys('nemokeys:*');
       expect(keys.length).toBeGreaterThan(0);
       for (const k of keys) expect(await probe.ttl(k)).toBeGreaterThan(0);
+    } finally {
+      probe.disconnect();
+    }
+  });
+
+  it('a budget counter Redis lost is seeded once from the reports: the budget stays exhausted', async () => {
+    const { key: k, record } = key({ budget: { credits: 40, period: 'Monthly' } });
+    reported.set(record.limitsKey, 35); // spent before Redis lost its data, as the reports know it
+    const probe = new Redis(redis.url);
+    try {
+      expect((await call(0, k)).statusCode).toBe(200); // 35 < 40: one more request
+      const [budgetKey] = await probe.keys(`nemokeys:{${record.limitsKey}}:credits:*`);
+      await expect.poll(async () => Number(await probe.hget(budgetKey!, 'c')), { timeout: 2000, interval: 10 }).toBe(42);
+      // the other gateway finds the counter seeded: it does not add the reports' 35 again
+      expect((await call(1, k)).statusCode).toBe(429);
+      expect(Number(await probe.hget(budgetKey!, 'c'))).toBe(42);
+      // Redis loses everything (restart without persistence): the next admission seeds again
+      await probe.flushall();
+      reported.set(record.limitsKey, 42);
+      expect((await call(1, k)).statusCode).toBe(429);
+      expect(await probe.hgetall(budgetKey!)).toEqual({ c: '42', s: '1' });
     } finally {
       probe.disconnect();
     }
@@ -142,9 +184,9 @@ describe.skipIf(!haveRedis)('shared Redis limiter', () => {
     const r = new Redis(redis.url);
     try {
       const keys = await r.keys(`nemokeys:{${record.limitsKey}}:*`);
-      const budgetKey = keys.find((k) => k.includes(':budget:'))!;
+      const budgetKey = keys.find((k) => k.includes(':credits:'))!;
       const rateKey = keys.find((k) => k.includes(':rate:'))!;
-      expect(Number(await r.get(budgetKey))).toBe(30);
+      expect(Number(await r.hget(budgetKey, 'c'))).toBe(30);
       expect(await r.hgetall(rateKey)).toEqual({ r: '2', t: '30' });
     } finally {
       r.disconnect();

@@ -1,24 +1,29 @@
 // Usage reporting on a real API server: two gateway replicas report one ConfigMap each and their sum
-// is exact; a replica restarted with the same identity continues its counts; and the write rate is
-// bounded by the report interval, not by the request rate.
-import { CoreV1Api, Watch, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+// is exact; a replica restarted with the same identity continues its counts; the write rate is
+// bounded by the report interval, not by the request rate; two live replicas sharing a gateway id say so.
+// The key and its record come from the real operator.
+import { Writable } from 'node:stream';
+import { CoreV1Api, CustomObjectsApi, Watch, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIELD_MANAGER, LABELS, USAGE_DATA_KEY } from '../api/constants.ts';
-import { UsageReportSchema, type UsageReport } from '../api/usage.ts';
-import { applyObject } from '../kube/apply.ts';
+import { GROUP, KINDS, LABELS, VERSION } from '../api/constants.ts';
+import { decodeUsageReport, type UsageReport } from '../api/usage.ts';
 import { startDemoUpstream, type DemoUpstream } from '../gateway/demo-upstream.ts';
 import { runGateway, type RunningGateway } from '../gateway/main.ts';
-import { makeKeyAndRecord, recordSecretManifest } from '../gateway/sources/testing.ts';
 import { usageConfigMapName } from '../gateway/usage/reporter-kube.ts';
 import { adminKubeConfig, hasCluster } from './support/cluster.ts';
+import { createReadyKey, createTeam, eventually, realTimeClock, startTestOperator, type TestOperator } from './support/operator.ts';
 
 const uniq = () => Math.random().toString(36).slice(2, 8);
 const INTERVAL_MS = 300;
 
 async function usageReports(core: CoreV1Api, namespace: string): Promise<UsageReport[]> {
   const list = await core.listNamespacedConfigMap({ namespace, labelSelector: `${LABELS.usage}=true` });
-  return list.items.map((cm) => UsageReportSchema.parse(JSON.parse(cm.data?.[USAGE_DATA_KEY] ?? '')));
+  return list.items.map((cm) => {
+    const decoded = decodeUsageReport(cm);
+    if (!decoded.ok) throw new Error(decoded.error);
+    return decoded.report;
+  });
 }
 
 const sumOf = (reports: UsageReport[], keyId: string, field: 'requests' | 'credits') =>
@@ -37,14 +42,18 @@ async function chat(gw: RunningGateway, key: string, i: number): Promise<number>
 }
 
 describe.skipIf(!hasCluster())('usage reports from gateway replicas', () => {
-  const namespace = `gw-usage-${uniq()}`;
+  const run = uniq();
+  const namespace = `gw-usage-${run}`;
+  const workloads = `gw-usage-keys-${run}`;
   let admin: KubeConfig;
   let core: CoreV1Api;
+  let op: TestOperator;
   let upstream: DemoUpstream;
   const running: RunningGateway[] = [];
-  const { key, record } = makeKeyAndRecord();
+  let key = '';
+  const record = { keyId: '' };
 
-  const start = async (gatewayId: string) => {
+  const start = async (gatewayId: string, logs?: string[]) => {
     const gw = await runGateway({
       upstream: upstream.url,
       recordsNamespace: namespace,
@@ -53,24 +62,28 @@ describe.skipIf(!hasCluster())('usage reports from gateway replicas', () => {
       metricsPort: 0,
       gatewayId,
       reportIntervalMs: INTERVAL_MS,
-      logger: pino({ level: 'silent' }),
+      logger: logs
+        ? pino({ level: 'info' }, new Writable({ write(c, _e, cb) { logs.push(...String(c).split('\n').filter(Boolean)); cb(); } }))
+        : pino({ level: 'silent' }),
     });
     running.push(gw);
     await gw.synced;
+    await eventually(async () => gw.records.get(record.keyId), 30_000, 'the key\'s record at the gateway');
     return gw;
   };
 
   beforeAll(async () => {
     admin = adminKubeConfig();
     core = admin.makeApiClient(CoreV1Api);
-    await core.createNamespace({ body: { metadata: { name: namespace } } });
-    await applyObject(admin, recordSecretManifest(record, namespace), { fieldManager: FIELD_MANAGER });
+    op = await startTestOperator({ recordsNamespace: namespace, clock: realTimeClock(), watchNamespace: workloads });
+    await createTeam(admin, workloads, 'team');
+    ({ keyId: record.keyId, key } = await createReadyKey(admin, workloads, 'reporter', { team: 'team' }));
     upstream = await startDemoUpstream();
   });
   afterAll(async () => {
     for (const gw of running) await gw.stop();
     await upstream?.close();
-    await core.deleteNamespace({ name: namespace }).catch(() => {});
+    await op?.stop();
   });
 
   let expectedRequests = 0;
@@ -146,5 +159,33 @@ describe.skipIf(!hasCluster())('usage reports from gateway replicas', () => {
     } finally {
       watch.abort();
     }
+  });
+
+  it('the key ids of a deleted ApiKey leave the report', async () => {
+    const gw = await start(`prune-${uniq()}`);
+    const doomed = await createReadyKey(admin, workloads, 'doomed', { team: 'team' });
+    await eventually(async () => gw.records.get(doomed.keyId), 30_000, 'the doomed key\'s record at the gateway');
+    await chat(gw, doomed.key, 1);
+    await chat(gw, key, 2);
+    const mine = async () => (await usageReports(core, namespace)).find((r) => r.gateway === gw.gatewayId);
+    await expect.poll(async () => (await mine())?.keys[doomed.keyId]?.requests, { timeout: 10_000, interval: 100 }).toBe(1);
+    await admin.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({ group: GROUP, version: VERSION,
+      plural: KINDS.apiKey.plural, namespace: workloads, name: 'doomed' });
+    // the operator removes its records; the gateway's next report leaves the key id out, keeps the others
+    await expect.poll(async () => Object.keys((await mine())?.keys ?? {}), { timeout: 30_000, interval: 200 }).toEqual([record.keyId]);
+  });
+
+  it('two live replicas with the same gateway id: the one overwritten says so', async () => {
+    const logs: string[] = [];
+    const twin = `twin-${uniq()}`;
+    const a = await start(twin, logs);
+    await chat(a, key, 1);
+    await expect.poll(async () => (await usageReports(core, namespace)).some((r) => r.gateway === twin), { timeout: 10_000, interval: 100 }).toBe(true);
+    const b = await start(twin, logs);
+    await chat(b, key, 2);
+    await expect
+      .poll(() => logs.filter((l) => l.includes('another live gateway writes its usage report under the same gateway id')).length, { timeout: 10_000, interval: 100 })
+      .toBeGreaterThan(0);
+    expect(logs.find((l) => l.includes('another live gateway'))).toMatch(/"level":50/);
   });
 });

@@ -2,15 +2,15 @@
 // gateway ids, short report interval) serve requests with it through to a real upstream, each reports
 // its counts, and the operator sums them into the ApiKey's status â€” exactly the requests served (denied
 // ones do not count), with a fresh lastUsedAt, within 30 s.
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import OpenAI from 'openai';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiKeyStatus } from '../api/apikey.ts';
-import { API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
+import { GROUP, KINDS, VERSION } from '../api/constants.ts';
 import { runGateway, type RunningGateway } from '../gateway/main.ts';
 import { adminKubeConfig, hasCluster } from './support/cluster.ts';
-import { eventually, realTimeClock, startTestOperator, type TestOperator, createTeam } from './support/operator.ts';
+import { createReadyKey, createTeam, eventually, realTimeClock, startTestOperator, type TestOperator } from './support/operator.ts';
 import { startUpstream, type TestUpstream } from './support/upstream.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
@@ -24,6 +24,7 @@ describe.skipIf(!hasCluster())('usage: two gateway replicas â†’ usage reports â†
   let op: TestOperator;
   let upstream: TestUpstream;
   const gateways: RunningGateway[] = [];
+  let issued: { keyId: string; key: string };
   const status = async (name: string) => ((await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
     group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, namespace: NS, name,
   })) as { status?: ApiKeyStatus }).status;
@@ -32,9 +33,7 @@ describe.skipIf(!hasCluster())('usage: two gateway replicas â†’ usage reports â†
     kc = adminKubeConfig();
     op = await startTestOperator({ recordsNamespace: RECORDS, clock: realTimeClock() });
     await createTeam(kc, NS, 'research');
-    const custom = kc.makeApiClient(CustomObjectsApi);
-    await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, namespace: NS,
-      body: { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name: 'notebook' }, spec: { team: 'research', allowedModels: ['gpt-4o-mini'] } } });
+    issued = await createReadyKey(kc, NS, 'notebook', { team: 'research', allowedModels: ['gpt-4o-mini'] });
     upstream = await startUpstream();
     for (const id of ['gw-a', 'gw-b']) {
       const gw = await runGateway({
@@ -53,13 +52,7 @@ describe.skipIf(!hasCluster())('usage: two gateway replicas â†’ usage reports â†
   });
 
   it('N requests through two replicas â†’ status.usage.requests is exactly N, lastUsedAt fresh, within 30 s', async () => {
-    const s0 = await eventually(async () => {
-      const s = await status('notebook');
-      return s?.currentKeyId && s.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? s : undefined;
-    }, 30_000, 'ApiKey Ready');
-    const keyId = s0.currentKeyId!;
-    const secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace: NS, name: 'notebook' });
-    const key = Buffer.from(secret.data!['api-key']!, 'base64').toString('utf8');
+    const { keyId, key } = issued;
     // Both replicas must know the key's record before the first request.
     await eventually(async () => gateways.every((g) => g.records.get(keyId)), 30_000, 'record at both gateways');
     const clients = gateways.map((g) => new OpenAI({ apiKey: key, baseURL: `${g.url}/v1`, maxRetries: 0 }));

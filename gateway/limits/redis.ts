@@ -9,6 +9,12 @@ import { budgetWindow, minuteWindow, retryAfterSeconds } from './windows.ts';
 // Cluster. Every key expires: minute windows after 2 minutes, budget windows a day after their period
 // (lifetime budgets 400 days after their last charge, so abandoned keys do not live forever).
 // Errors propagate: the app answers 503 rather than letting traffic through unmetered.
+//
+// A Redis that lost its data (restarted without persistence, flushed, failed over to an empty replica)
+// must not hand out a fresh budget. A budget counter is a hash {c: credits, s: seeded}: the first
+// admission that finds no `s` adds the spend the usage reports know of (`baseline`, see
+// gateway/usage/spend.ts) in the same script, so exactly one replica seeds it (docs/design.md §4).
+// Rate-limit windows are not seeded: a lost Redis resets the current minute.
 
 const ADMIT_LUA = `
 local rpm = tonumber(ARGV[1])
@@ -22,7 +28,12 @@ if rpm > 0 or tpm > 0 then
   if (rpm > 0 and r >= rpm) or (tpm > 0 and t >= tpm) then return 1 end
 end
 if credits > 0 then
-  local b = tonumber(redis.call('GET', KEYS[2])) or 0
+  if redis.call('HEXISTS', KEYS[2], 's') == 0 then
+    redis.call('HINCRBY', KEYS[2], 'c', tonumber(ARGV[7]))
+    redis.call('HSET', KEYS[2], 's', 1)
+    redis.call('EXPIRE', KEYS[2], ARGV[6])
+  end
+  local b = tonumber(redis.call('HGET', KEYS[2], 'c')) or 0
   if b >= credits then return 2 end
 end
 if rpm > 0 or tpm > 0 then
@@ -31,7 +42,7 @@ if rpm > 0 or tpm > 0 then
   redis.call('EXPIRE', KEYS[1], ARGV[5])
 end
 if credits > 0 and estimate > 0 then
-  redis.call('INCRBY', KEYS[2], estimate)
+  redis.call('HINCRBY', KEYS[2], 'c', estimate)
   redis.call('EXPIRE', KEYS[2], ARGV[6])
 end
 return 0
@@ -52,9 +63,9 @@ elseif ARGV[2] == '1' and delta > 0 then
 end
 if ARGV[3] == '1' and delta ~= 0 then
   if redis.call('EXISTS', KEYS[2]) == 1 then
-    if tonumber(redis.call('INCRBY', KEYS[2], delta)) < 0 then redis.call('SET', KEYS[2], 0, 'KEEPTTL') end
+    if tonumber(redis.call('HINCRBY', KEYS[2], 'c', delta)) < 0 then redis.call('HSET', KEYS[2], 'c', 0) end
   elseif delta > 0 then
-    redis.call('INCRBY', KEYS[2], delta)
+    redis.call('HINCRBY', KEYS[2], 'c', delta)
     redis.call('EXPIRE', KEYS[2], ARGV[6])
   end
 end
@@ -76,17 +87,21 @@ export interface RedisLimiterOptions {
   keyPrefix?: string;
   /** Connection errors (ioredis keeps reconnecting; requests meanwhile get 503). Default: ignored. */
   onError?: (err: Error) => void;
+  /** Credits already spent in this budget window as the usage reports know it; seeds an empty counter. */
+  baseline?: (limitsKey: string, window: string) => number;
 }
 
 export class RedisLimiter implements Limiter {
   readonly #redis: Redis;
   readonly #commands: LimiterCommands;
   readonly #prefix: string;
+  readonly #baseline: (limitsKey: string, window: string) => number;
 
   /** Takes an ioredis client; the caller owns its lifecycle unless close() is called. */
   constructor(redis: Redis, opts: RedisLimiterOptions = {}) {
     this.#redis = redis;
     this.#prefix = opts.keyPrefix ?? 'nemokeys:';
+    this.#baseline = opts.baseline ?? (() => 0);
     redis.defineCommand('nemokeysAdmit', { numberOfKeys: 2, lua: ADMIT_LUA });
     redis.defineCommand('nemokeysSettle', { numberOfKeys: 2, lua: SETTLE_LUA });
     this.#commands = redis as unknown as LimiterCommands;
@@ -118,7 +133,8 @@ export class RedisLimiter implements Limiter {
       minute,
       budget,
       rateKey: `${tag}:rate:${minute.id}`,
-      budgetKey: `${tag}:budget:${budget?.id ?? 'none'}`,
+      // `credits`, not the `budget` string counters of earlier versions (a different Redis type)
+      budgetKey: `${tag}:credits:${budget?.id ?? 'none'}`,
     };
   }
 
@@ -135,6 +151,7 @@ export class RedisLimiter implements Limiter {
       amount,
       RATE_TTL_S,
       this.#budgetTtl(k.budget, nowMs),
+      k.budget === undefined ? 0 : Math.max(0, Math.floor(this.#baseline(limitsKey, k.budget.id))),
     );
     if (verdict === 0) return admitted(nowMs, amount);
     if (verdict === 1) return { ok: false, reason: 'rate_limit', retryAfterS: retryAfterSeconds(k.minute.endsMs, nowMs) };

@@ -1,14 +1,15 @@
-import type { KubeConfig, V1ConfigMap } from '@kubernetes/client-node';
-import { GATEWAY_FIELD_MANAGER, LABELS, MANAGED_BY, USAGE_DATA_KEY } from '../../api/constants.ts';
-import { UsageReportSchema, type UsageReport } from '../../api/usage.ts';
-import { apiErrorMessage, applyObject, readIfExists } from '../../kube/apply.ts';
+import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+import { GATEWAY_FIELD_MANAGER, LABELS, MANAGED_BY } from '../../api/constants.ts';
+import { decodeUsageReport, encodeUsageReport, type UsageReport } from '../../api/usage.ts';
+import { apiErrorMessage, applyObject } from '../../kube/apply.ts';
 import { silentLogger, type SourceLogger } from '../sources/log.ts';
 import type { UsageReportStore } from './reporter.ts';
 
 // A replica's usage report as ONE ConfigMap `nemokeys-usage-<gatewayId>` in the records namespace,
 // written with server-side apply under the gateway's field manager. Each replica owns its own object,
 // so replicas never conflict; the same identity after a restart takes its object over (force).
-// Two live replicas must not share a gateway id: they would overwrite each other's counts.
+// Every replica also lists all reports (one LIST per interval) for the others' budget spend. Two live
+// replicas must not share a gateway id: they would overwrite each other's counts (the reporter says so).
 
 export const USAGE_CONFIGMAP_PREFIX = 'nemokeys-usage-';
 
@@ -27,36 +28,43 @@ export function usageConfigMap(report: UsageReport, namespace: string): V1Config
       namespace,
       labels: { [LABELS.usage]: 'true', [LABELS.managedBy]: MANAGED_BY },
     },
-    data: { [USAGE_DATA_KEY]: JSON.stringify(report) },
+    ...encodeUsageReport(report),
   };
 }
 
 export function kubeUsageReportStore(opts: { kc: KubeConfig; namespace: string; gatewayId: string; logger?: SourceLogger }): UsageReportStore {
   const { kc, namespace, gatewayId, logger = silentLogger } = opts;
   const name = usageConfigMapName(gatewayId);
+  const core = kc.makeApiClient(CoreV1Api);
+  let listed = false;
   return {
-    async read() {
-      let cm: V1ConfigMap | undefined;
+    async list() {
+      let items: V1ConfigMap[];
       try {
-        cm = await readIfExists<V1ConfigMap>(kc, { apiVersion: 'v1', kind: 'ConfigMap', name, namespace });
+        // The first read (seeding this identity's counts) is a consistent read; the per-interval refresh of
+        // the peers' spend may be served from the API server's watch cache (resourceVersion 0): no etcd read.
+        const cache = listed ? { resourceVersion: '0' } : {};
+        items = (await core.listNamespacedConfigMap({ namespace, labelSelector: `${LABELS.usage}=true`, ...cache })).items;
+        listed = true;
       } catch (err) {
-        throw new Error(`reading ConfigMap ${namespace}/${name}: ${apiErrorMessage(err)}`);
+        throw new Error(`listing usage ConfigMaps in ${namespace}: ${apiErrorMessage(err)}`);
       }
-      const text = cm?.data?.[USAGE_DATA_KEY];
-      if (text === undefined) return undefined;
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = undefined;
+      let own: UsageReport | undefined;
+      const peers: UsageReport[] = [];
+      for (const cm of items) {
+        const decoded = decodeUsageReport(cm);
+        const self = cm.metadata?.name === name;
+        if (!decoded.ok) {
+          // Unreadable counts cannot be continued (own) or added (peer); say so rather than stop reporting.
+          logger.warn({ configMap: `${namespace}/${cm.metadata?.name}`, err: decoded.error },
+            self ? 'previous usage report is not valid; starting this gateway\'s counts from zero' : 'ignoring a usage report that is not valid');
+        } else if (self) {
+          own = decoded.report;
+        } else {
+          peers.push(decoded.report);
+        }
       }
-      const parsed = UsageReportSchema.safeParse(json);
-      if (!parsed.success) {
-        // Unreadable counts cannot be continued; start from zero rather than never reporting again.
-        logger.warn({ configMap: `${namespace}/${name}` }, 'previous usage report is not valid; starting this gateway\'s counts from zero');
-        return undefined;
-      }
-      return parsed.data;
+      return { own, peers };
     },
     async write(report) {
       try {

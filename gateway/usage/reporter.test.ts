@@ -1,14 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LABELS, USAGE_DATA_KEY } from '../../api/constants.ts';
-import { UsageReportSchema, type UsageReport } from '../../api/usage.ts';
+import { LABELS } from '../../api/constants.ts';
+import { decodeUsageReport, UsageReportSchema, type UsageReport } from '../../api/usage.ts';
 import { createUsageReporter, type UsageReportStore } from './reporter.ts';
 import { usageConfigMap, usageConfigMapName } from './reporter-kube.ts';
+import { SpendLedger } from './spend.ts';
 import { UsageTracker } from './tracker.ts';
 
 /** In-memory report store that can be told to fail, and counts concurrent writes. */
 function memoryStore(initial?: UsageReport) {
   const s = {
     current: initial,
+    peers: [] as UsageReport[],
     written: [] as UsageReport[],
     failReads: false,
     failWrites: false,
@@ -17,9 +19,9 @@ function memoryStore(initial?: UsageReport) {
     maxConcurrent: 0,
   };
   const store: UsageReportStore = {
-    async read() {
+    async list() {
       if (s.failReads) throw new Error('API server unavailable');
-      return s.current;
+      return { own: s.current, peers: s.peers };
     },
     async write(report) {
       s.concurrent++;
@@ -65,6 +67,7 @@ describe('usage reporter', () => {
     });
     expect(UsageReportSchema.parse(s.current)).toBeTruthy();
     expect(s.current?.gateway).toBe('gw-1');
+    expect(s.current?.instance).toMatch(/^[0-9a-f-]{36}$/);
     await reporter.stop();
   });
 
@@ -167,12 +170,15 @@ describe('usage ConfigMap', () => {
     expect(usageConfigMapName(id)).toBe(name);
   });
 
-  it('is labelled for the operator and carries the report as JSON', () => {
-    const report: UsageReport = { gateway: 'gw', updatedAt: new Date(T0).toISOString(), keys: {} };
+  it('is labelled for the operator and carries the report in the one codec (api/usage.ts)', () => {
+    const report: UsageReport = {
+      gateway: 'gw', instance: 'i-1', updatedAt: new Date(T0).toISOString(),
+      keys: { k: { requests: 3, credits: 21, lastUsedAt: new Date(T0 - 5).toISOString(), spend: { window: 'd20240', credits: 21 } } },
+    };
     const cm = usageConfigMap(report, 'nemokeys-system');
     expect(cm.metadata).toMatchObject({ name: 'nemokeys-usage-gw', namespace: 'nemokeys-system' });
     expect(cm.metadata?.labels?.[LABELS.usage]).toBe('true');
-    expect(JSON.parse(cm.data?.[USAGE_DATA_KEY] ?? '')).toEqual(report);
+    expect(decodeUsageReport(cm)).toEqual({ ok: true, report });
   });
 });
 
@@ -193,5 +199,72 @@ describe('usage reporter shutdown without an API server', () => {
     await busy.stop();
     expect(s.written).toHaveLength(0);
     expect(errors).toEqual(['stopping with usage that could not be reported; it is missing from ApiKey status']);
+  });
+});
+
+describe('usage reporter: budgets, bounds and identity', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: T0 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  const LAST = new Date(T0).toISOString();
+  const withSpend = (keyId: string, credits: number) => ({ [keyId]: { requests: 1, credits, lastUsedAt: LAST, spend: { window: 'd1', credits } } });
+  const peer = (credits: number): UsageReport => ({ gateway: 'gw-peer', updatedAt: LAST, keys: withSpend('kp', credits) });
+  const ledgerFor = () => new SpendLedger((id) => (id === 'k' || id === 'kp' ? 'ns/k' : undefined));
+
+  it('continues its own spend and refreshes the peers\' spend every interval', async () => {
+    const { s, store } = memoryStore({ gateway: 'gw', updatedAt: LAST, keys: withSpend('k', 40) });
+    s.peers = [peer(10)];
+    const ledger = ledgerFor();
+    const tracker = new UsageTracker();
+    const reporter = createUsageReporter({ tracker, ledger, store, gatewayId: 'gw', intervalMs: 1000 });
+    await reporter.start();
+    expect([ledger.seeded('ns/k', 'd1'), ledger.own('ns/k', 'd1'), ledger.peers('ns/k', 'd1')]).toEqual([40, 40, 10]);
+    s.peers = [peer(25)];
+    tracker.record('k', 2, T0);
+    ledger.charge('k', 'ns/k', 'd1', 2);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(ledger.peers('ns/k', 'd1')).toBe(25);
+    expect(s.current?.keys.k).toEqual({ requests: 2, credits: 42, lastUsedAt: LAST, spend: { window: 'd1', credits: 42 } });
+    await reporter.stop();
+  });
+
+  it('drops key ids and spend whose records are gone, but only once the records are synced', async () => {
+    const { s, store } = memoryStore({ gateway: 'gw', updatedAt: LAST, keys: { ...withSpend('gone', 1), ...withSpend('live', 2) } });
+    let synced = false;
+    const retain = () => (synced ? { keyId: (id: string) => id === 'live', window: (id: string) => (id === 'live' ? 'd1' : undefined) } : undefined);
+    const tracker = new UsageTracker();
+    const ledger = new SpendLedger(() => undefined);
+    const reporter = createUsageReporter({ tracker, ledger, store, gatewayId: 'gw', intervalMs: 1000, retain });
+    await reporter.start();
+    tracker.record('live', 1, T0);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(Object.keys(s.current?.keys ?? {}).sort()).toEqual(['gone', 'live']);
+    expect(s.current?.keys.gone?.spend).toEqual({ window: 'd1', credits: 1 });
+    synced = true;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(Object.keys(s.current?.keys ?? {})).toEqual(['live']);
+    expect(s.current?.keys.live?.spend).toEqual({ window: 'd1', credits: 2 });
+    await reporter.stop();
+  });
+
+  it('says so when another live process writes under the same gateway id', async () => {
+    const errors: string[] = [];
+    const logger = { info() {}, warn() {}, error: (_o: object, msg: string) => void errors.push(msg) };
+    const { s, store } = memoryStore();
+    const tracker = new UsageTracker();
+    const reporter = createUsageReporter({ tracker, store, gatewayId: 'gw', intervalMs: 1000, logger });
+    await reporter.start();
+    tracker.record('k', 1, T0);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(reporter.duplicateId).toBe(false);
+    s.current = { ...s.current!, instance: 'someone-else' };
+    tracker.record('k', 1, T0);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(reporter.duplicateId).toBe(true);
+    expect(errors.join('\n')).toMatch(/another live gateway writes its usage report under the same gateway id gw/);
+    await reporter.stop();
   });
 });

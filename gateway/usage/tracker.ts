@@ -41,6 +41,33 @@ export class UsageTracker {
     }
   }
 
+  /** Forgets key ids `keep` says no (their records are gone), so reports stay bounded. */
+  prune(keep: (keyId: string) => boolean): void {
+    for (const keyId of this.#byKeyId.keys()) {
+      if (keep(keyId)) continue;
+      this.#byKeyId.delete(keyId);
+      this.#dirty = true;
+    }
+  }
+
+  get size(): number {
+    return this.#byKeyId.size;
+  }
+
+  has(keyId: string): boolean {
+    return this.#byKeyId.has(keyId);
+  }
+
+  /** Keeps the `max` most recently used key ids; returns how many were dropped. */
+  keepMostRecent(max: number): number {
+    const drop = this.#byKeyId.size - max;
+    if (drop <= 0) return 0;
+    const oldest = [...this.#byKeyId].sort((a, b) => a[1].lastUsedAtMs - b[1].lastUsedAtMs).slice(0, drop);
+    for (const [keyId] of oldest) this.#byKeyId.delete(keyId);
+    this.#dirty = true;
+    return drop;
+  }
+
   get dirty(): boolean {
     return this.#dirty;
   }

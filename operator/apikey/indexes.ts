@@ -1,6 +1,6 @@
 import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node';
-import { LABELS, USAGE_DATA_KEY } from '../../api/constants.ts';
-import { UsageReportSchema, type KeyUsage, type UsageReport } from '../../api/usage.ts';
+import { LABELS } from '../../api/constants.ts';
+import { decodeUsageReport, type KeyUsage, type UsageReport } from '../../api/usage.ts';
 import type { ChangeKind, ObjectCache } from '../runtime/types.ts';
 
 // Lookups the informer caches cannot answer in O(1): records of one ApiKey, and usage summed over
@@ -51,15 +51,10 @@ export class RecordIndex {
   }
 }
 
+/** The report in a usage ConfigMap (api/usage.ts codec); undefined when it cannot be decoded. */
 export function parseUsageReport(cm: V1ConfigMap): UsageReport | undefined {
-  const text = cm.data?.[USAGE_DATA_KEY];
-  if (text === undefined) return undefined;
-  try {
-    const r = UsageReportSchema.safeParse(JSON.parse(text));
-    return r.success ? r.data : undefined;
-  } catch {
-    return undefined;
-  }
+  const r = decodeUsageReport(cm);
+  return r.ok ? r.report : undefined;
 }
 
 /** Per-replica cumulative reports summed per key id; re-parses a ConfigMap only when it changed. */

@@ -3,6 +3,7 @@
 // queues (after moving the clock, tests enqueue instead of waiting for a requeue timer).
 import { Writable } from 'node:stream';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { ApiKeyStatus } from '../../api/apikey.ts';
 import { API_VERSION, GROUP, KINDS, VERSION } from '../../api/constants.ts';
 import { crdYaml } from '../../api/crd.ts';
 import { statusCodeOf } from '../../kube/errors.ts';
@@ -116,4 +117,18 @@ export async function createTeam(kc: KubeConfig, namespace: string, team: string
     group: GROUP, version: VERSION, plural: KINDS.team.plural, namespace,
     body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name: team }, spec: { allowedModels: ['*'] } },
   });
+}
+
+/** Creates ApiKey `namespace/name` with `spec`, waits until the operator made it Ready; its key id and key. */
+export async function createReadyKey(kc: KubeConfig, namespace: string, name: string, spec: Record<string, unknown>): Promise<{ keyId: string; key: string }> {
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const plural = KINDS.apiKey.plural;
+  await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural, namespace,
+    body: { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name }, spec } });
+  const keyId = await eventually(async () => {
+    const s = ((await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural, namespace, name })) as { status?: ApiKeyStatus }).status;
+    return s?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? s.currentKeyId : undefined;
+  }, 30_000, `ApiKey ${namespace}/${name} Ready`);
+  const secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace, name });
+  return { keyId, key: Buffer.from(secret.data!['api-key']!, 'base64').toString('utf8') };
 }

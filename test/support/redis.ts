@@ -33,6 +33,21 @@ export function requireRedis(): boolean {
 export interface RedisProcess {
   url: string;
   stop(): Promise<void>;
+  /** Stops it and starts an empty one (no persistence) on the same port: a Redis restart. */
+  restart(): Promise<void>;
+}
+
+function spawnRedis(bin: string, port: number): { child: ChildProcess; stop(): Promise<void> } {
+  const child: ChildProcess = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  return { child, stop };
 }
 
 export async function startRedis(): Promise<RedisProcess> {
@@ -40,18 +55,19 @@ export async function startRedis(): Promise<RedisProcess> {
   if (bin === undefined) throw new Error('redis-server not found');
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
-    const child: ChildProcess = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    let current = spawnRedis(bin, port);
     const url = `redis://127.0.0.1:${port}`;
-    const stop = () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      });
-    if (await waitForPing(url, child)) return { url, stop };
-    await stop();
+    const restart = async () => {
+      await current.stop();
+      for (let i = 0; i < 20; i++) {
+        current = spawnRedis(bin, port);
+        if (await waitForPing(url, current.child)) return;
+        await current.stop(); // the port may still be in TIME_WAIT for a moment
+      }
+      throw new Error(`redis-server did not restart on port ${port}`);
+    };
+    if (await waitForPing(url, current.child)) return { url, stop: () => current.stop(), restart };
+    await current.stop();
     if (attempt >= 3) throw new Error('redis-server did not start');
   }
 }
