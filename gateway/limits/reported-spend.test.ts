@@ -106,13 +106,18 @@ describe('SpendLedger', () => {
     expect(ledger.own(record.limitsKey, yesterday)).toBe(0);
   });
 
-  it('re-reads which ApiKey a key id belongs to when the records change', () => {
+  it('re-reads which ApiKey a key id belongs to when the records change, at most once a second', () => {
     let known = false;
-    const ledger = new SpendLedger((id) => (known && id === 'late' ? 'ns/late' : undefined));
+    let now = 0;
+    const ledger = new SpendLedger((id) => (known && id === 'late' ? 'ns/late' : undefined), () => now);
+    now = 5000;
     ledger.setPeers([{ keys: spent('late', { window: today, credits: 7 }) }]);
     expect(ledger.peers('ns/late', today)).toBe(0);
     known = true;
     ledger.recordsChanged();
+    now += 999;
+    expect(ledger.peers('ns/late', today)).toBe(0); // a burst of record changes does not rebuild per request
+    now += 1;
     expect(ledger.peers('ns/late', today)).toBe(7);
   });
 });

@@ -12,6 +12,8 @@ import type { UsageReport, WindowSpend } from '../../api/usage.ts';
 
 type Sums = Map<string, { seeded: number; peers: number }>;
 const at = (limitsKey: string, window: string) => `${limitsKey}\n${window}`;
+/** Record changes (a burst while thousands of keys are issued) rebuild the sums at most this often. */
+const RECORD_CHANGE_REBUILD_MS = 1000;
 
 function add(map: Map<string, WindowSpend>, key: string, window: string, credits: number): void {
   const cur = map.get(key);
@@ -21,16 +23,20 @@ function add(map: Map<string, WindowSpend>, key: string, window: string, credits
 
 export class SpendLedger {
   readonly #limitsKeyOf: (keyId: string) => string | undefined;
+  readonly #nowMs: () => number;
   #own = new Map<string, WindowSpend>();
   #seeded = new Map<string, WindowSpend>();
   #live = new Map<string, WindowSpend>();
   #peers: Array<[keyId: string, spend: WindowSpend]> = [];
   /** Seeded and peers' spend per limitsKey and window; rebuilt when reports or records changed. */
   #sums: Sums | undefined;
+  #sumsBuiltAt = 0;
+  #recordsChanged = false;
   #dirty = false;
 
-  constructor(limitsKeyOf: (keyId: string) => string | undefined) {
+  constructor(limitsKeyOf: (keyId: string) => string | undefined, nowMs: () => number = () => performance.now()) {
     this.#limitsKeyOf = limitsKeyOf;
+    this.#nowMs = nowMs;
   }
 
   /** Continues this identity's spend from its previous report (called once, at start). */
@@ -54,7 +60,7 @@ export class SpendLedger {
 
   /** The key records changed: which key id belongs to which ApiKey may have too. */
   recordsChanged(): void {
-    this.#sums = undefined;
+    this.#recordsChanged = true;
   }
 
   charge(keyId: string, limitsKey: string, window: string, cost: number): void {
@@ -104,7 +110,11 @@ export class SpendLedger {
   }
 
   #sum(limitsKey: string, window: string) {
+    const now = this.#nowMs();
+    if (this.#recordsChanged && now - this.#sumsBuiltAt >= RECORD_CHANGE_REBUILD_MS) this.#sums = undefined;
     if (this.#sums === undefined) {
+      this.#recordsChanged = false;
+      this.#sumsBuiltAt = now;
       const sums: Sums = new Map();
       const put = (keyId: string, s: WindowSpend, field: 'seeded' | 'peers') => {
         const lk = this.#limitsKeyOf(keyId);
