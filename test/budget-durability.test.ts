@@ -4,9 +4,11 @@
 // (SIGTERM, SIGKILL, a Redis restart without persistence, traffic spread over two in-process replicas)
 // and keeps sending: the budget must stay exhausted. Each case prints its overshoot — credits admitted
 // beyond the budget — and asserts it stays within the bound the README states for that mode.
-import type { KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiKeyStatus } from '../api/apikey.ts';
+import { GROUP, KINDS, VERSION } from '../api/constants.ts';
 import { sleep } from '../controlplane/process.ts';
 import { adminKubeConfig, clusterKubeconfig, hasCluster } from './support/cluster.ts';
 import { startGatewayProcess, type GatewayProcess, type GatewayProcessOptions } from './support/gateway-process.ts';
@@ -141,6 +143,10 @@ describe.skipIf(!hasCluster())('budgets across restarts and replicas (real gatew
     expect(t.deniedForBudget(await t.burst([second.url], 10, 0))).toBe(true);
     report('SIGTERM restart', t, 0);
     expect(t.overshoot).toBe(0);
+    // what the user sees: the ApiKey's status says the budget was spent once, not twice
+    const credits = async () => ((await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: GROUP, version: VERSION,
+      plural: KINDS.apiKey.plural, namespace: NS, name: 'sigterm' })) as { status?: ApiKeyStatus }).status?.usage?.credits;
+    await expect.poll(credits, { timeout: 30_000, interval: 200 }).toBe(BUDGET);
   }, 90_000);
 
   it('stays exhausted across a SIGKILL: overshoot at most what was admitted since the last report', async () => {
