@@ -11,6 +11,17 @@ const keyIdField = () =>
     message: 'must be a key id as shown in status.keys[].id (16 characters)',
   });
 
+/**
+ * Revocation is final (docs/design.md §2): the API server refuses an update that drops an id from
+ * spec.revokedKeyIds (or the whole list). A transition rule on the spec, not on the list, because a rule on
+ * the list itself is not evaluated when the list is removed. zod cannot see the old object: admission only.
+ */
+export const REVOCATION_IS_FINAL = {
+  rule: '!has(oldSelf.revokedKeyIds) || (has(self.revokedKeyIds) && oldSelf.revokedKeyIds.all(x, x in self.revokedKeyIds))',
+  message: 'spec.revokedKeyIds: revocation is final; a key id cannot be removed from the list (rotate to get a new key id)',
+  fieldPath: '.revokedKeyIds',
+} as const;
+
 export const ENVIRONMENTS = ['dev', 'stage', 'prod'] as const;
 export const KEY_STATES = ['Active', 'Superseded', 'Revoked', 'Expired'] as const;
 export const BUDGET_PERIODS = ['Never', 'Daily', 'Monthly'] as const;
@@ -71,9 +82,10 @@ export const ApiKeySpecSchema = z
       .describe('Email addresses that get this key\'s expiry reminders (with the team\'s contacts).'),
     revokedKeyIds: stringSet(keyIdField(), 32)
       .optional()
-      .describe('Revokes just these key ids (e.g. a superseded key a forgotten consumer still uses).'),
+      .describe('Revokes just these key ids (e.g. a superseded key a forgotten consumer still uses). Final: an id cannot be removed again.'),
   })
-  .strict();
+  .strict()
+  .meta({ 'x-kubernetes-validations': [REVOCATION_IS_FINAL] });
 
 export const KeyEntrySchema = z
   .object({

@@ -43,6 +43,39 @@ describe('plan: revocation', () => {
   });
 });
 
+describe('plan: spec.revokedKeyIds', () => {
+  it('revokes exactly the listed key id: record Revoked, revokedAt + reason, one Event, one audit line; the successor stays', () => {
+    const { inp, key: first } = issuedWorld();
+    const rotated = step(withMeta(inp, { annotations: { 'keys.nemorouter.io/rotate': '1' } }), at(HOUR), testKeys(3));
+    const successor = rotated.key!;
+    const manager = { managedFields: [{ manager: 'nemokeys-cli', operation: 'Update', time: at(2 * HOUR), fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:revokedKeyIds': {} } } }] };
+    const s = step(withMeta(rotated.next, manager, { revokedKeyIds: [first.keyId] }), at(2 * HOUR));
+    expect(s.key).toBeUndefined();
+    expect(recordIn(s.plan.records, first.keyId)).toMatchObject({ state: 'Revoked' });
+    expect(recordIn(s.plan.records, successor.keyId)).toMatchObject({ state: 'Active' });
+    const entry = s.plan.status!.keys!.find((k) => k.id === first.keyId)!;
+    expect(entry).toMatchObject({ state: 'Revoked', revokedAt: at(2 * HOUR).toISOString(), revokedReason: 'listed in spec.revokedKeyIds by user:nemokeys-cli' });
+    expect(s.plan.events.filter((e) => e.reason === 'KeyRevoked')).toEqual([expect.objectContaining({ message: expect.stringContaining(first.keyId) })]);
+    expect(s.plan.audit).toEqual([{ action: 'revoke', apiKey: `${NS}/checkout`, keyId: first.keyId, actor: 'user:nemokeys-cli', reason: 'listed in spec.revokedKeyIds by user:nemokeys-cli' }]);
+    expect(ready(s.plan)).toMatchObject({ status: 'True' });
+    expect(s.plan.status!.conditions!.find((c) => c.type === 'Revoked')).toMatchObject({ status: 'False', reason: 'KeyIdsRevoked' });
+    // level-triggered: the next reconcile revokes nothing again (no second Event or audit line)
+    const again = step(s.next, at(3 * HOUR));
+    expect(again.plan.events.filter((e) => e.reason === 'KeyRevoked')).toEqual([]);
+    expect(again.plan.audit).toEqual([]);
+  });
+
+  it('revoking the current key id issues a fresh key id (the ApiKey itself is not revoked)', () => {
+    const { inp, key } = issuedWorld();
+    const s = step(withMeta(inp, {}, { revokedKeyIds: [key.keyId] }), at(HOUR));
+    expect(s.plan.status!.keys![0]).toMatchObject({ id: key.keyId, state: 'Revoked' });
+    const next = step(s.next, at(HOUR), testKeys(4));
+    expect(next.key).toBeDefined();
+    expect(next.plan.status!.keys!.map((k) => [k.id, k.state])).toEqual([[key.keyId, 'Revoked'], [next.key!.keyId, 'Active']]);
+    expect(recordIn(next.plan.records, key.keyId)).toMatchObject({ state: 'Revoked' });
+  });
+});
+
 describe('plan: deletion', () => {
   it('with the finalizer: every record of this ApiKey goes, then the finalizer', () => {
     const { inp, key } = issuedWorld();

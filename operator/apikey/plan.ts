@@ -186,7 +186,7 @@ export function plan(inp: PlanInputs, now: Date): Plan {
 
   const t = applyTransitions({
     apiKeyRef, apiKeyName: inp.name, keys, currentId, hashes, usage: inp.usage, expiration, teamMaxMs,
-    revokedBySpec: spec.revoked, specActor, operator, handoff: handoffOf(spec), now,
+    revokedBySpec: spec.revoked, revokedKeyIds: new Set(spec.revokedKeyIds ?? []), specActor, operator, handoff: handoffOf(spec), now,
   });
   events.push(...t.events);
   audit.push(...t.audit);
@@ -202,7 +202,7 @@ export function plan(inp: PlanInputs, now: Date): Plan {
   const prevUsage = prev?.usage ?? { requests: 0, credits: 0 };
   const { status, events: readyEv } = buildStatus({
     apiKeyName: inp.name, previous: prev, generation: meta.generation, readiness: ready, current: finalCurrent, keys: recordsPlan.keys,
-    waiting: t.waiting, revokedBySpec: spec.revoked, secretName,
+    waiting: t.waiting, revokedBySpec: spec.revoked, revokedKeyIds: spec.revokedKeyIds, secretName,
     usage: { requests: prevUsage.requests + t.usageDelta.requests, credits: prevUsage.credits + t.usageDelta.credits },
     lastRotationRequest, soonMs: SOON_MS, now,
     extraConditions: optional(restartTargetsCondition(restartTargetsOf(ak), inp.restartTargets, prev?.conditions?.find((c) => c.type === RESTART_CONDITION))),

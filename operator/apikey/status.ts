@@ -22,6 +22,8 @@ export interface StatusInputs {
   keys: KeyEntry[];
   waiting: string[];
   revokedBySpec: boolean;
+  /** spec.revokedKeyIds (the Revoked condition names them while the ApiKey itself is not revoked). */
+  revokedKeyIds?: readonly string[];
   secretName: string;
   usage: { requests: number; credits: number };
   lastRotationRequest: string | undefined;
@@ -57,7 +59,9 @@ export function buildStatus(s: StatusInputs): { status: ApiKeyStatus; events: Pl
     expiredCondition(s.current, s.soonMs, s.now),
     s.revokedBySpec
       ? { type: 'Revoked', status: 'True', reason: 'RevokedBySpec', message: 'spec.revoked is true: every key id is revoked; set it to false to issue a new key id' }
-      : { type: 'Revoked', status: 'False', reason: 'NotRevoked', message: 'spec.revoked is false' },
+      : s.revokedKeyIds?.length
+        ? { type: 'Revoked', status: 'False', reason: 'KeyIdsRevoked', message: `key ids ${s.revokedKeyIds.join(', ')} are revoked by spec.revokedKeyIds (final); the other key ids keep working` }
+        : { type: 'Revoked', status: 'False', reason: 'NotRevoked', message: 'spec.revoked is false' },
     ...(s.extraConditions ?? []),
   ];
   const conditions = mergeConditions(s.previous?.conditions, desired, s.generation, s.now);
