@@ -4,7 +4,7 @@ import { ANNOTATIONS } from '../../api/index.ts';
 import type { ApiKeyObject } from './model.ts';
 import { currentEntry, workloadSecret } from './model.ts';
 import { currentKeyCell } from './list-view.ts';
-import { keyState, scopeRefusals } from './state.ts';
+import { attention, keyState, scopeRefusals } from './state.ts';
 import { formatTable } from './table.ts';
 import { absoluteAndRelative, relativeTime } from './time.ts';
 
@@ -113,12 +113,17 @@ export function renderDescribe(obj: ApiKeyObject, now: Date): string {
     ['Source IPs', listOr(spec.ipAllowlist, '(any)')],
   ];
   const refusals = scopeRefusals(obj);
+  const notes = attention(obj);
   return [
     fields(head),
     'Scopes (requested):\n' + indent(fields(scopes)),
     ...(refusals.length > 0
       ? ['Scopes refused (the key gets only what team ' + team + ' grants):\n' +
           indent(refusals.map((c) => `${c.type}/${c.reason}: ${c.message}`).join('\n'))]
+      : []),
+    ...(notes.length > 0
+      ? ['Attention:\n' + indent(notes.map((c) => `${c.kind === 'blocked' ? 'Blocked' : c.kind === 'note' ? 'Note' : 'Unknown reason'} ` +
+          `${c.type}/${c.reason}: ${c.message}`).join('\n'))]
       : []),
     'Keys (lineage, oldest first):\n' + indent(lineageTable(obj, now)),
     'Conditions:\n' + indent(conditionsTable(obj, now)),

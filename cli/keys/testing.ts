@@ -1,5 +1,5 @@
 // Builders for ApiKey objects in unit tests (shaped as the API server returns them).
-import type { Condition, KeyEntry } from '../../api/index.ts';
+import type { Condition, ConditionReason, ConditionType, KeyEntry } from '../../api/index.ts';
 import type { ApiKeyObject } from './model.ts';
 
 export const NOW = new Date('2026-03-01T12:00:00Z');
@@ -10,7 +10,8 @@ export const MIN = 60_000;
 export const HOUR = 60 * MIN;
 export const DAY = 24 * HOUR;
 
-export function condition(type: string, status: Condition['status'], reason: string, message = ''): Condition {
+/** Only the types and reasons the operator writes (api/conditions.ts): tests cannot invent shapes it never emits. */
+export function condition<T extends ConditionType>(type: T, status: Condition['status'], reason: ConditionReason<T>, message = ''): Condition {
   return { type, status, reason, message, lastTransitionTime: at(-5 * MIN) };
 }
 

@@ -31,7 +31,7 @@ describe('plan: revocation', () => {
     const { inp, key } = issuedWorld();
     const s = step(withMeta(inp, { managedFields: [{ manager: 'argocd-controller', operation: 'Apply', time: at(HOUR), fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:revoked': {} } } }] }, { revoked: true }), at(HOUR));
     expect(s.key).toBeUndefined();
-    expect(recordIn(s.plan.records, key.keyId)).toMatchObject({ state: 'Revoked', revoked: true });
+    expect(recordIn(s.plan.records, key.keyId)).toMatchObject({ state: 'Revoked' });
     expect(s.plan.status!.keys![0]).toMatchObject({ state: 'Revoked', revokedReason: 'spec.revoked set by user:argocd-controller' });
     expect(s.plan.audit).toEqual([{ action: 'revoke', apiKey: `${NS}/checkout`, keyId: key.keyId, actor: 'user:argocd-controller', reason: 'spec.revoked set by user:argocd-controller' }]);
     expect(ready(s.plan)).toMatchObject({ status: 'False', reason: 'Revoked' });
@@ -110,7 +110,7 @@ describe('plan: lost or corrupted workload Secret → succeed(predecessor)', () 
     expect(s.plan.secret!.keyId).toBe(s.key!.keyId);
     expect(s.plan.status).toMatchObject({ currentKeyId: s.key!.keyId });
     expect(s.plan.status!.keys!.map((k) => [k.id, k.state])).toEqual([[key.keyId, 'Superseded'], [s.key!.keyId, 'Active']]);
-    expect(recordIn(s.plan.records, key.keyId)).toMatchObject({ state: 'Superseded', revoked: false, hash: key.hash });
+    expect(recordIn(s.plan.records, key.keyId)).toMatchObject({ state: 'Superseded', hash: key.hash });
     expect(s.plan.events).toContainEqual(expect.objectContaining({ type: 'Warning', reason: 'KeySuperseded' }));
     expect(s.plan.audit).toContainEqual(expect.objectContaining({ action: 'rotate', keyId: s.key!.keyId, reason: 'SecretLost' }));
     expect(ready(s.plan)).toMatchObject({ status: 'True' });
@@ -137,7 +137,7 @@ describe('plan: hand-off of a Superseded predecessor', () => {
     const p = plan({ ...inp, usage: usage(row.use(pred.keyId, succ.keyId)) }, at(row.now)) as ApplyPlan;
     const entry = p.status!.keys!.find((k) => k.id === pred.keyId)!;
     expect(entry.state).toBe(row.revoked ? 'Revoked' : 'Superseded');
-    expect(recordIn(p.records, pred.keyId)!.revoked).toBe(row.revoked);
+    expect(recordIn(p.records, pred.keyId)!.state).toBe(row.revoked ? 'Revoked' : 'Superseded');
     if (row.reason) expect(entry.revokedReason).toMatch(row.reason);
     if (row.requeue !== undefined) expect(p.requeueAfterMs).toBe(row.requeue);
     if (row.revoked) expect(p.audit).toContainEqual(expect.objectContaining({ action: 'revoke', keyId: pred.keyId, relatedKeyId: succ.keyId, actor: 'operator' }));

@@ -141,7 +141,7 @@ export function plan(inp: PlanInputs, now: Date): Plan {
   else if (scopes?.empty === 'models') blockers.push({ reason: 'NoAllowedModels', suspends: true, message: `none of the requested models (${scopes.refusedModels.join(', ')}) is allowed by Team "${spec.team}" (allows ${teamSpec.allowedModels.join(', ')}): change spec.allowedModels or the Team` });
   else if (scopes?.empty === 'endpoints') blockers.push({ reason: 'NoAllowedEndpoints', suspends: true, message: `none of the requested endpoints (${scopes.refusedEndpoints.join(', ')}) is allowed by Team "${spec.team}" (allows ${(teamSpec.allowedEndpoints ?? []).join(', ')}): change spec.allowedEndpoints or the Team` });
   if (inspection.exists && !inspection.ours) blockers.push({ reason: 'SecretConflict', suspends: false, message: `Secret ${inp.namespace}/${secretName} exists and is not managed by nemokeys: delete it or set spec.secret.name to another name` });
-  const suspended = blockers.some((b) => b.suspends);
+  const suspension = blockers.find((b) => b.suspends)?.reason;
   const pastDatetime = expiration.kind === 'datetime' && expiration.at.getTime() <= now.getTime();
 
   // Does this reconcile issue a new key id?
@@ -191,7 +191,7 @@ export function plan(inp: PlanInputs, now: Date): Plan {
   events.push(...t.events);
   audit.push(...t.audit);
   const recordsPlan = desiredRecords({
-    keys: t.keys, hashes, owned, deleteRecords, now, recordsNamespace: inp.recordsNamespace, suspended, spec, scopes,
+    keys: t.keys, hashes, owned, deleteRecords, now, recordsNamespace: inp.recordsNamespace, suspension, spec, scopes,
     owner: { namespace: inp.namespace, name: inp.name, uid, team: spec.team },
   });
   const finalCurrent = recordsPlan.keys.find((k) => k.id === currentId);

@@ -1,4 +1,5 @@
 import type { ApiKeyStatus, KeyEntry } from '../../api/apikey.ts';
+import type { ConditionReason } from '../../api/conditions.ts';
 import { mergeConditions, type DesiredCondition } from './conditions.ts';
 import { eventName, shortHash } from './events.ts';
 import type { PlannedEvent } from './types.ts';
@@ -9,7 +10,7 @@ import type { PlannedEvent } from './types.ts';
 
 export interface Readiness {
   ready: boolean;
-  reason: string;
+  reason: ConditionReason<'Ready'>;
   message: string;
 }
 
@@ -34,7 +35,7 @@ export interface StatusInputs {
 }
 
 /** Ready reasons that are worth an Event even though Ready is True. */
-const NOTEWORTHY_READY = new Set(['ScopesRestricted', 'ExpirationCapped']);
+const NOTEWORTHY_READY = new Set<ConditionReason<'Ready'>>(['ScopesRestricted', 'ExpirationCapped']);
 
 function expiredCondition(current: KeyEntry | undefined, soonMs: number, now: Date): DesiredCondition {
   if (current?.state === 'Expired') {
