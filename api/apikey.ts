@@ -25,6 +25,11 @@ export const REVOCATION_IS_FINAL = {
 export const ENVIRONMENTS = ['dev', 'stage', 'prod'] as const;
 export const KEY_STATES = ['Active', 'Superseded', 'Revoked', 'Expired'] as const;
 export const BUDGET_PERIODS = ['Never', 'Daily', 'Monthly'] as const;
+/** Automatic: the operator revokes a predecessor once the hand-off is confirmed. Manual: the user does. */
+export const HANDOFF_MODES = ['Automatic', 'Manual'] as const;
+export const handoffMode = () =>
+  z.enum(HANDOFF_MODES).describe('Automatic (default): predecessors are revoked once the hand-off is confirmed (idle/maxOverlap). ' +
+    'Manual: every predecessor stays valid until you revoke it (spec.revokedKeyIds, `keys handoff`).');
 export const RESTART_TARGET_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
 
 const RotationSchema = z
@@ -33,6 +38,7 @@ const RotationSchema = z
     before: duration().optional().describe('How long before expiry the successor is generated (default: a third of the lifetime).'),
     handoff: z
       .object({
+        mode: handoffMode().optional(),
         idle: duration().default('1h').describe('Predecessor idle time, after the successor is in use, that confirms the hand-off.'),
         maxOverlap: duration().default('7d').describe('Hard cap on how long predecessor and successor are both valid.'),
       })
@@ -124,6 +130,7 @@ export const ApiKeyStatusSchema = z
 
 export type ApiKeySpec = z.infer<typeof ApiKeySpecSchema>;
 export type ApiKeySpecInput = z.input<typeof ApiKeySpecSchema>;
+export type HandoffMode = (typeof HANDOFF_MODES)[number];
 export type ApiKeyStatus = z.infer<typeof ApiKeyStatusSchema>;
 export type KeyEntry = z.infer<typeof KeyEntrySchema>;
 export type KeyState = (typeof KEY_STATES)[number];

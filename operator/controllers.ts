@@ -95,7 +95,7 @@ export async function registerControllers(ctx: OperatorContext, opts: RegisterOp
   };
   const teamQueue = ctx.runController(createTeamReconciler({ teams, apiKeys, write: kubeTeamStatusWriter(ctx.kc), clock: ctx.clock }), { workers: 1 });
 
-  const teamOf = (ak: ApiKeyObject) => (ak.spec as { team?: string } | undefined)?.team;
+  const teamOf = (ak: ApiKeyObject) => ak.spec?.team;
   apiKeys.onChange((ak, change) => {
     apiKeyQueue.enqueue(objectKey(ak));
     if (specChanged(ak, change)) enqueueTargets(ak);

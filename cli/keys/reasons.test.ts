@@ -3,29 +3,15 @@
 // reason and its message, and put each reason where its declared kind says (scope refusals, attention).
 import { describe, expect, it } from 'vitest';
 import { CONDITION_REASONS, reasonKind, type ConditionType } from '../../api/conditions.ts';
-import type { GeneratedKey } from '../../api/keyformat.ts';
 import { plan } from '../../operator/apikey/plan.ts';
-import { DAY, HOUR, NS, T0, afterApply, apiKey, at, inputs, planWithMint, team, testKeys } from '../../operator/apikey/testing.ts';
+import { DAY, HOUR, NS, T0, afterApply, apiKey, at, inputs, planWithMint, reconcileUntilQuiet, team, testKeys, withSpec } from '../../operator/apikey/testing.ts';
 import type { PlanInputs } from '../../operator/apikey/types.ts';
 import { renderDescribe } from './describe-view.ts';
 import { listRow } from './list-view.ts';
 import type { ApiKeyObject } from './model.ts';
 
-/** Reconciles until quiet (as the operator does after each of its writes); the last inputs carry the status. */
 const mintedKeys = testKeys(21); // one generator: every key minted in this file is distinct
-function reconcile(start: PlanInputs, now: Date, keys: () => GeneratedKey = mintedKeys): PlanInputs {
-  let inp = start;
-  for (let i = 0; i < 6; i++) {
-    const step = planWithMint(plan, inp, now, keys);
-    inp = afterApply(inp, step.plan, step.key);
-    if (!step.key && step.plan.events.length === 0) break;
-  }
-  return inp;
-}
-const withSpec = (inp: PlanInputs, spec: Record<string, unknown>, annotations?: Record<string, string>): PlanInputs => ({
-  ...inp,
-  apiKey: { ...inp.apiKey!, metadata: { ...inp.apiKey!.metadata, ...(annotations ? { annotations } : {}) }, spec: { ...(inp.apiKey!.spec as object), ...spec } },
-});
+const reconcile = (inp: PlanInputs, now: Date): PlanInputs => reconcileUntilQuiet(inp, now, mintedKeys).inp;
 
 /** The ApiKey as the CLI reads it back from the API server after the operator wrote status. */
 function asServed(inp: PlanInputs): ApiKeyObject {

@@ -4,8 +4,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { GeneratedKey } from '../../api/keyformat.ts';
-import { plan } from '../../operator/apikey/plan.ts';
-import { DAY, HOUR, T0, afterApply, apiKey, at, inputs, planWithMint, team, testKeys } from '../../operator/apikey/testing.ts';
+import { DAY, HOUR, T0, apiKey, at, inputs, reconcileUntilQuiet, team, testKeys, withSpec } from '../../operator/apikey/testing.ts';
 import type { PlanInputs } from '../../operator/apikey/types.ts';
 import { precheck } from '../checks/precheck.ts';
 import { compileCidrs } from '../client-ip.ts';
@@ -13,18 +12,7 @@ import { errorBody, errorSpec } from '../errors.ts';
 import { createSecretIndex } from '../sources/secret-index.ts';
 import { RecordStore } from './store.ts';
 
-/** Reconciles until quiet, like the operator does after each write; returns the world and every key minted. */
-function reconcile(start: PlanInputs, now: Date, keys: () => GeneratedKey) {
-  let inp = start;
-  const minted: GeneratedKey[] = [];
-  for (let i = 0; i < 6; i++) {
-    const step = planWithMint(plan, inp, now, keys);
-    inp = afterApply(inp, step.plan, step.key);
-    if (step.key) minted.push(step.key);
-    if (!step.key && step.plan.events.length === 0) break;
-  }
-  return { inp, minted };
-}
+const reconcile = (inp: PlanInputs, now: Date, keys: () => GeneratedKey) => reconcileUntilQuiet(inp, now, keys);
 
 /** The gateway's view of the records namespace after the operator wrote `records`. */
 function gatewayOver(records: readonly V1Secret[]) {
@@ -43,15 +31,6 @@ function gatewayOver(records: readonly V1Secret[]) {
     return { answer: r.reason, status: errorSpec(r.reason).status, ...body.error };
   };
 }
-
-const withSpec = (inp: PlanInputs, spec: Record<string, unknown>, annotations?: Record<string, string>): PlanInputs => ({
-  ...inp,
-  apiKey: {
-    ...inp.apiKey!,
-    metadata: { ...inp.apiKey!.metadata, ...(annotations ? { annotations } : {}) },
-    spec: { ...(inp.apiKey!.spec as object), ...spec },
-  },
-});
 
 describe('operator records → gateway answers', () => {
   it('issue, rotate, revoke one key id: predecessor valid until revoked, then 401 revoked; successor keeps working', () => {

@@ -15,7 +15,7 @@ const recordIn = (records: PlanInputs['records'], keyId: string): KeyRecord | un
 const ready = (p: ApplyPlan) => p.status?.conditions?.find((c) => c.type === 'Ready');
 const withMeta = (inp: PlanInputs, meta: Record<string, unknown>, spec: Record<string, unknown> = {}): PlanInputs => ({
   ...inp,
-  apiKey: { ...inp.apiKey!, metadata: { ...inp.apiKey!.metadata, ...meta }, spec: { ...(inp.apiKey!.spec as object), ...spec } },
+  apiKey: { ...inp.apiKey!, metadata: { ...inp.apiKey!.metadata, ...meta }, spec: { team: 'payments', ...inp.apiKey!.spec, ...spec } },
 });
 function step(inp: PlanInputs, now: Date, keys = testKeys(99)) {
   const s = planWithMint(plan, inp, now, keys);

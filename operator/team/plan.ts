@@ -7,7 +7,7 @@ import type { ApiKeyObject, TeamObject } from '../apikey/types.ts';
 
 export function teamKeys(team: TeamObject, apiKeys: readonly ApiKeyObject[]): ApiKeyObject[] {
   const name = team.metadata?.name;
-  return apiKeys.filter((k) => (k.spec as { team?: string } | undefined)?.team === name && !k.metadata?.deletionTimestamp);
+  return apiKeys.filter((k) => k.spec?.team === name && !k.metadata?.deletionTimestamp);
 }
 
 export function planTeamStatus(team: TeamObject, apiKeys: readonly ApiKeyObject[], now: Date): TeamStatus {
