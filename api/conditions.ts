@@ -58,6 +58,7 @@ export const CONDITION_REASONS = {
   },
   Rotating: {
     HandoffPending: 'note',
+    HandoffManual: 'note',
     NoPredecessor: 'ok',
   },
   Expired: {

@@ -22,7 +22,9 @@ const listOr = (items: readonly string[] | undefined, empty: string): string =>
 export function rotationText(obj: ApiKeyObject): string {
   const r = obj.spec?.rotation;
   const parts = [r?.automatic ? `automatic${r.before ? `, ${r.before} before expiry` : ''}` : 'manual (keys rotate)'];
-  parts.push(`hand-off after ${r?.handoff?.idle ?? '1h'} idle, at most ${r?.handoff?.maxOverlap ?? '7d'} overlap`);
+  parts.push(r?.handoff?.mode === 'Manual'
+    ? 'manual hand-off: predecessors stay valid until you revoke them (keys handoff)'
+    : `hand-off after ${r?.handoff?.idle ?? '1h'} idle, at most ${r?.handoff?.maxOverlap ?? '7d'} overlap`);
   const targets = r?.restartTargets ?? [];
   if (targets.length > 0) parts.push(`restarts ${targets.map((t) => `${t.kind}/${t.name}`).join(', ')}`);
   return parts.join('; ');

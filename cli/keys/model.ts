@@ -1,6 +1,6 @@
 // The ApiKey object as the CLI reads it from the API server. Nothing here is validated by the server
 // beyond the CRD schema, and status may lag or be missing, so every field is optional.
-import type { ApiKeySpec, ApiKeyStatus, KeyEntry } from '../../api/index.ts';
+import type { ApiKeySpecInput, ApiKeyStatus, KeyEntry } from '../../api/index.ts';
 import { apiKeyDefaults } from '../../api/index.ts';
 
 export interface ApiKeyObject {
@@ -17,7 +17,7 @@ export interface ApiKeyObject {
     annotations?: Record<string, string>;
     labels?: Record<string, string>;
   };
-  spec?: Partial<ApiKeySpec>;
+  spec?: Partial<ApiKeySpecInput>;
   status?: ApiKeyStatus;
 }
 

@@ -8,16 +8,12 @@ import { DAY, HOUR, NS, T0, afterApply, apiKey, at, inputs, planWithMint, reconc
 import type { PlanInputs } from '../../operator/apikey/types.ts';
 import { renderDescribe } from './describe-view.ts';
 import { listRow } from './list-view.ts';
-import type { ApiKeyObject } from './model.ts';
+import { servedApiKey } from './testing.ts';
 
 const mintedKeys = testKeys(21); // one generator: every key minted in this file is distinct
 const reconcile = (inp: PlanInputs, now: Date): PlanInputs => reconcileUntilQuiet(inp, now, mintedKeys).inp;
 
-/** The ApiKey as the CLI reads it back from the API server after the operator wrote status. */
-function asServed(inp: PlanInputs): ApiKeyObject {
-  const ak = inp.apiKey!;
-  return { apiVersion: ak.apiVersion, kind: ak.kind, metadata: { name: ak.metadata!.name!, namespace: NS, generation: ak.metadata!.generation }, spec: ak.spec as ApiKeyObject['spec'], status: ak.status };
-}
+const asServed = servedApiKey;
 
 const fresh = () => reconcile(inputs(), T0);
 const scenarios: Array<[string, () => { inp: PlanInputs; now: Date }]> = [
@@ -44,6 +40,7 @@ const scenarios: Array<[string, () => { inp: PlanInputs; now: Date }]> = [
   ['a key expiring in 30 days', () => ({ inp: reconcile(inputs({ apiKey: apiKey({ expiration: '30d' }) }), T0), now: T0 })],
   ['an expiration datetime already past', () => ({ inp: reconcile(inputs({ apiKey: apiKey({ expiration: '2020-01-01T00:00:00Z' }) }), T0), now: T0 })],
   ['a rotation waiting for hand-off', () => ({ inp: reconcile(withSpec(fresh(), {}, { 'keys.nemorouter.io/rotate': '1' }), at(HOUR)), now: at(HOUR) })],
+  ['a manual hand-off waiting for the user', () => ({ inp: reconcile(withSpec(reconcile(inputs({ apiKey: apiKey({ rotation: { handoff: { mode: 'Manual' } } }) }), T0), {}, { 'keys.nemorouter.io/rotate': '1' }), at(HOUR)), now: at(HOUR) })],
   ['restart targets that exist', () => ({
     inp: reconcile(inputs({ apiKey: apiKey({ rotation: { restartTargets: [{ kind: 'Deployment', name: 'web' }] } }), restartTargets: new Map([['Deployment/web', true]]) }), T0), now: T0,
   })],

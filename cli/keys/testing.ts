@@ -1,5 +1,6 @@
 // Builders for ApiKey objects in unit tests (shaped as the API server returns them).
 import type { Condition, ConditionReason, ConditionType, KeyEntry } from '../../api/index.ts';
+import type { PlanInputs } from '../../operator/apikey/types.ts';
 import type { ApiKeyObject } from './model.ts';
 
 export const NOW = new Date('2026-03-01T12:00:00Z');
@@ -26,5 +27,16 @@ export function apiKey(name: string, over: Partial<ApiKeyObject> = {}): ApiKeyOb
     ...over,
     metadata: { name, namespace: 'shop', resourceVersion: '1', generation: 1, creationTimestamp: at(-30 * DAY), ...over.metadata },
     spec: { team: 'checkout', ...over.spec },
+  };
+}
+
+/** The ApiKey as the CLI reads it back after the operator's planner wrote its status (contract tests). */
+export function servedApiKey(inp: PlanInputs): ApiKeyObject {
+  const ak = inp.apiKey!;
+  return {
+    apiVersion: ak.apiVersion, kind: ak.kind,
+    metadata: { name: ak.metadata!.name!, namespace: ak.metadata!.namespace!, generation: ak.metadata!.generation, resourceVersion: '1' },
+    ...(ak.spec ? { spec: ak.spec } : {}),
+    ...(ak.status ? { status: ak.status } : {}),
   };
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RECORD_DATA_KEY } from '../../api/constants.ts';
 import { parseKeyRecord, type KeyRecord } from '../../api/record.ts';
 import { plan } from './plan.ts';
-import { DAY, HOUR, NS, T0, afterApply, apiKey, at, inputs, planWithMint, testKeys, workloadSecret } from './testing.ts';
+import { DAY, HOUR, NS, T0, afterApply, apiKey, at, inputs, planWithMint, team, testKeys, workloadSecret } from './testing.ts';
 import type { ApplyPlan, PlanInputs } from './types.ts';
 
 // Planner rows for the key lifecycle: revocation, deletion, lost Secret (succeed), hand-off, crash recovery, usage.
@@ -141,6 +141,40 @@ describe('plan: hand-off of a Superseded predecessor', () => {
     if (row.reason) expect(entry.revokedReason).toMatch(row.reason);
     if (row.requeue !== undefined) expect(p.requeueAfterMs).toBe(row.requeue);
     if (row.revoked) expect(p.audit).toContainEqual(expect.objectContaining({ action: 'revoke', keyId: pred.keyId, relatedKeyId: succ.keyId, actor: 'operator' }));
+  });
+});
+
+describe('plan: manual hand-off (spec.rotation.handoff.mode: Manual, or the Team default)', () => {
+  const usage = (entries: [string, Date][]) => new Map(entries.map(([id, last]) => [id, { requests: 1, credits: 1, lastUsedAt: last.toISOString() }]));
+  function rotatedWorld(spec: Parameters<typeof apiKey>[0], teamSpec: Parameters<typeof team>[0] = {}) {
+    const s0 = step(inputs({ apiKey: apiKey(spec), team: team(teamSpec) }), T0, testKeys(1));
+    const s1 = step(withMeta(s0.next, { annotations: { 'keys.nemorouter.io/rotate': 'now' } }), at(HOUR));
+    return { inp: s1.next, pred: s0.key!, succ: s1.key! };
+  }
+  it.each([
+    ['the key says Manual', { rotation: { handoff: { mode: 'Manual' as const, idle: '1h', maxOverlap: '2d' } } }, {}, true],
+    ['the Team default says Manual', { rotation: { handoff: { idle: '1h', maxOverlap: '2d' } } }, { defaults: { rotation: { handoff: { mode: 'Manual' as const } } } }, true],
+    ['the key says Automatic over a Manual Team default', { rotation: { handoff: { mode: 'Automatic' as const, idle: '1h', maxOverlap: '2d' } } }, { defaults: { rotation: { handoff: { mode: 'Manual' as const } } } }, false],
+  ])('%s: predecessor valid past idle and maxOverlap = %s', (_n, spec, teamSpec, manual) => {
+    const { inp, pred, succ } = rotatedWorld(spec, teamSpec);
+    const p = plan({ ...inp, usage: usage([[succ.keyId, at(2 * HOUR)]]) }, at(3 * DAY)) as ApplyPlan;
+    const entry = p.status!.keys!.find((k) => k.id === pred.keyId)!;
+    expect(entry.state).toBe(manual ? 'Superseded' : 'Revoked');
+    expect(recordIn(p.records, pred.keyId)!.state).toBe(manual ? 'Superseded' : 'Revoked');
+    const rotating = p.status!.conditions!.find((c) => c.type === 'Rotating')!;
+    if (manual) {
+      expect(rotating).toMatchObject({ status: 'True', reason: 'HandoffManual', message: expect.stringContaining(`successor ${succ.keyId} last used`) });
+      expect(p.audit).toEqual([]);
+      expect(p.requeueAfterMs).toBeUndefined(); // nothing to wait for: the user decides
+    }
+  });
+  it('the user revoking the predecessor ends a manual hand-off; expiry still ends it without them', () => {
+    const { inp, pred, succ } = rotatedWorld({ expiration: '10d', rotation: { handoff: { mode: 'Manual' } } });
+    const revoked = step(withMeta(inp, {}, { revokedKeyIds: [pred.keyId] }), at(2 * HOUR));
+    expect(revoked.plan.status!.keys!.map((k) => [k.id, k.state])).toEqual([[pred.keyId, 'Revoked'], [succ.keyId, 'Active']]);
+    expect(revoked.plan.status!.conditions!.find((c) => c.type === 'Rotating')).toMatchObject({ status: 'False', reason: 'NoPredecessor' });
+    const expired = plan(inp, at(10 * DAY)) as ApplyPlan;
+    expect(expired.status!.keys!.find((k) => k.id === pred.keyId)!.state).toBe('Expired');
   });
 });
 

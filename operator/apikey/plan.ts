@@ -194,7 +194,7 @@ export function plan(inp: PlanInputs, now: Date): Plan {
   const prevUsage = prev?.usage ?? { requests: 0, credits: 0 };
   const { status, events: readyEv } = buildStatus({
     apiKeyName: inp.name, previous: prev, generation: meta.generation, readiness: ready, current: finalCurrent, keys: recordsPlan.keys,
-    waiting: t.waiting, revokedBySpec: spec.revoked, revokedKeyIds: spec.revokedKeyIds, secretName,
+    waiting: t.waiting, manualHandoff: defaults.handoff.mode === 'Manual', revokedBySpec: spec.revoked, revokedKeyIds: spec.revokedKeyIds, secretName,
     usage: { requests: prevUsage.requests + t.usageDelta.requests, credits: prevUsage.credits + t.usageDelta.credits },
     lastRotationRequest, soonMs: SOON_MS, now,
     extraConditions: optional(restartTargetsCondition(restartTargetsOf(ak), inp.restartTargets, prev?.conditions?.find((c) => c.type === RESTART_CONDITION))),

@@ -22,6 +22,8 @@ export interface StatusInputs {
   current: KeyEntry | undefined;
   keys: KeyEntry[];
   waiting: string[];
+  /** Manual hand-off: predecessors wait for the user, and the Rotating condition says so. */
+  manualHandoff?: boolean;
   revokedBySpec: boolean;
   /** spec.revokedKeyIds (the Revoked condition names them while the ApiKey itself is not revoked). */
   revokedKeyIds?: readonly string[];
@@ -55,7 +57,9 @@ export function buildStatus(s: StatusInputs): { status: ApiKeyStatus; events: Pl
   const desired: DesiredCondition[] = [
     { type: 'Ready', status: s.readiness.ready ? 'True' : 'False', reason: s.readiness.reason, message: s.readiness.message },
     s.waiting.length > 0
-      ? { type: 'Rotating', status: 'True', reason: 'HandoffPending', message: `predecessor key ids stay valid until hand-off: ${s.waiting.join('; ')}` }
+      ? s.manualHandoff
+        ? { type: 'Rotating', status: 'True', reason: 'HandoffManual', message: `manual hand-off: predecessor key ids stay valid until you revoke them (keys handoff, or spec.revokedKeyIds): ${s.waiting.join('; ')}` }
+        : { type: 'Rotating', status: 'True', reason: 'HandoffPending', message: `predecessor key ids stay valid until hand-off: ${s.waiting.join('; ')}` }
       : { type: 'Rotating', status: 'False', reason: 'NoPredecessor', message: 'no predecessor key id is waiting for hand-off' },
     expiredCondition(s.current, s.soonMs, s.now),
     s.revokedBySpec
