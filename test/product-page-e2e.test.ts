@@ -10,7 +10,6 @@
 //   IP allowlist: a request from outside it costs zero credits.
 import OpenAI from 'openai';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiKeySpecInput, ApiKeyStatus } from '../api/apikey.ts';
 import { ANNOTATIONS, API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
@@ -20,10 +19,10 @@ import { runHandoff } from '../cli/keys/handoff.ts';
 import type { Io } from '../cli/keys/io.ts';
 import { runRevoke } from '../cli/keys/revoke.ts';
 import { runRotate } from '../cli/keys/rotate.ts';
-import { runGateway, type RunningGateway } from '../gateway/main.ts';
+import type { RunningGateway } from '../gateway/main.ts';
 import { adminKubeConfig, clusterKubeconfig, hasCluster } from './support/cluster.ts';
-import { eventually, realTimeClock, startTestOperator, type TestOperator } from './support/operator.ts';
-import { startUpstream, type TestUpstream } from './support/upstream.ts';
+import { eventually, realTimeClock, type TestOperator } from './support/operator.ts';
+import { startStack, type Stack } from './support/stack.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
 const NS = `page-${RUN}`;
@@ -36,8 +35,8 @@ type Answer = { status: number; code?: string | null; message?: string };
 
 describe.skipIf(!hasCluster())('the product page, literally: operator + gateway + openai SDK', () => {
   const clock = realTimeClock(); // the hand-off compares the gateway's last-used times with the operator's clock
+  let stack: Stack;
   let op: TestOperator;
-  let upstream: TestUpstream;
   let gw: RunningGateway;
   const kc = adminKubeConfig();
   const core = kc.makeApiClient(CoreV1Api);
@@ -86,21 +85,14 @@ describe.skipIf(!hasCluster())('the product page, literally: operator + gateway 
   };
 
   beforeAll(async () => {
-    op = await startTestOperator({ recordsNamespace: RECORDS, clock, watchNamespace: NS });
+    stack = await startStack({ recordsNamespace: RECORDS, clock, watchNamespace: NS, gatewayId: `page-${RUN}`, reportIntervalMs: 200 });
+    ({ op, gw } = stack);
     await core.createNamespace({ body: { metadata: { name: NS } } });
     await custom.createNamespacedCustomObject({ ...AK, plural: KINDS.team.plural, namespace: NS, body: {
       apiVersion: API_VERSION, kind: 'Team', metadata: { name: 'checkout' }, spec: { allowedModels: ['gpt-4o-mini', 'gpt-4o', 'text-embedding-3-small'] } } });
-    upstream = await startUpstream();
-    gw = await runGateway({
-      upstream: upstream.url, recordsNamespace: RECORDS, kubeConfig: kc, listen: { host: '127.0.0.1', port: 0 }, metricsPort: 0,
-      gatewayId: `page-${RUN}`, reportIntervalMs: 200, logger: pino({ level: 'silent' }),
-    });
-    await gw.synced;
   });
   afterAll(async () => {
-    await gw?.stop();
-    await upstream?.close();
-    await op?.stop();
+    await stack?.stop();
   });
 
   it('key scopes → duplicate → roll out → confirm last used per key id → revoke the old key id: 401 while the new one works', async () => {
