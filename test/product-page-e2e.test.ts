@@ -131,6 +131,15 @@ describe.skipIf(!hasCluster())('the product page, literally: operator + gateway 
     expect(s.keys!.find((k) => k.id === old.id)).toMatchObject({ revokedAt: expect.any(String), revokedReason: expect.stringMatching(/spec\.revokedKeyIds/) });
     const described = await describedLastUsed('stage-checkout-service', old.id);
     expect(described.row).toMatch(/Revoked/);
+    // "The audit log records every key create / rotate / revoke event with actor ... and timestamp": one
+    // audit line and one Event for this revocation, naming who wrote the list (the CLI's field manager).
+    const audit = op.logs.filter((l) => l.includes('"stream":"audit"')).map((l) => JSON.parse(l) as Record<string, string>)
+      .filter((a) => a.action === 'revoke' && a.keyId === old.id);
+    expect(audit).toEqual([expect.objectContaining({ apiKey: `${NS}/stage-checkout-service`, actor: 'user:nemokeys-cli', reason: expect.stringMatching(/spec\.revokedKeyIds/) })]);
+    const events = (await core.listNamespacedEvent({ namespace: NS })).items
+      .filter((e) => e.involvedObject.name === 'stage-checkout-service' && e.reason === 'KeyRevoked');
+    expect(events.map((e) => e.message)).toEqual([expect.stringContaining(`key id ${old.id} revoked`)]);
+    expect(events[0]!.count ?? 1).toBe(1);
   }, 180_000);
 
   it('manual hand-off: the predecessor stays valid until `keys handoff`, which refuses before the successor is used', async () => {
