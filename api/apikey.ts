@@ -22,6 +22,13 @@ export const REVOCATION_IS_FINAL = {
   fieldPath: '.revokedKeyIds',
 } as const;
 
+/**
+ * Revoked ids can never leave the list, so it must outlast many rotations (one id per rotation: 256
+ * covers a monthly rotation for 20 years). The transition rule is O(n²) in CEL cost; 256² stays far
+ * below the API server's per-expression budget (tested on the real API server).
+ */
+export const REVOKED_KEY_IDS_MAX = 256;
+
 export const ENVIRONMENTS = ['dev', 'stage', 'prod'] as const;
 export const KEY_STATES = ['Active', 'Superseded', 'Revoked', 'Expired'] as const;
 export const BUDGET_PERIODS = ['Never', 'Daily', 'Monthly'] as const;
@@ -86,7 +93,7 @@ export const ApiKeySpecSchema = z
     contacts: stringSet(emailAddress(), 20)
       .optional()
       .describe('Email addresses that get this key\'s expiry reminders (with the team\'s contacts).'),
-    revokedKeyIds: stringSet(keyIdField(), 32)
+    revokedKeyIds: stringSet(keyIdField(), REVOKED_KEY_IDS_MAX)
       .optional()
       .describe('Revokes just these key ids (e.g. a superseded key a forgotten consumer still uses). Final: an id cannot be removed again.'),
   })

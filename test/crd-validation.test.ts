@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { ApiException, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
+import { REVOKED_KEY_IDS_MAX } from '../api/apikey.ts';
 import { crdYaml } from '../api/crd.ts';
+import { generateKey } from '../api/keyformat.ts';
 import { installCrds } from '../controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from './support/cluster.ts';
 
@@ -130,6 +132,11 @@ describe.skipIf(!hasCluster())('CRD validation on the real API server', () => {
     expect(await patch({ revokedKeyIds: [] })).toMatch(/revocation is final/);
     // other spec changes of an object with revoked ids still pass the rule
     expect(await patch({ allowedModels: ['gpt-4o'] })).toBe('accepted');
+    // a full list stays within the CEL cost budget, both ways
+    const full = [a, b, ...Array.from({ length: REVOKED_KEY_IDS_MAX - 2 }, () => generateKey().keyId)];
+    expect(await patch({ revokedKeyIds: full })).toBe('accepted');
+    expect(await patch({ revokedKeyIds: full.slice(1) })).toMatch(/revocation is final/);
+    expect(await patch({ revokedKeyIds: [...full, generateKey().keyId] })).toMatch(/spec\.revokedKeyIds.*256/);
   });
 
   it('applies every example with kubectl apply --server-side', () => {
