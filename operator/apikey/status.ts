@@ -58,7 +58,7 @@ export function buildStatus(s: StatusInputs): { status: ApiKeyStatus; events: Pl
     { type: 'Ready', status: s.readiness.ready ? 'True' : 'False', reason: s.readiness.reason, message: s.readiness.message },
     s.waiting.length > 0
       ? s.manualHandoff
-        ? { type: 'Rotating', status: 'True', reason: 'HandoffManual', message: `manual hand-off: predecessor key ids stay valid until you revoke them (keys handoff, or spec.revokedKeyIds): ${s.waiting.join('; ')}` }
+        ? { type: 'Rotating', status: 'True', reason: 'HandoffManual', message: `manual hand-off: predecessor key ids stay valid until you revoke them (keys handoff ${s.apiKeyName}, or spec.revokedKeyIds): ${s.waiting.join('; ')}` }
         : { type: 'Rotating', status: 'True', reason: 'HandoffPending', message: `predecessor key ids stay valid until hand-off: ${s.waiting.join('; ')}` }
       : { type: 'Rotating', status: 'False', reason: 'NoPredecessor', message: 'no predecessor key id is waiting for hand-off' },
     expiredCondition(s.current, s.soonMs, s.now),

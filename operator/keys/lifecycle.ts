@@ -76,7 +76,7 @@ export type HandoffDecision =
 export function handoffDecision(predecessor: KeyEntry, successor: KeyEntry | undefined, handoff: Handoff, now: Date): HandoffDecision {
   if (handoff.mode === 'Manual') {
     const used = successor?.lastUsedAt ? `successor ${successor.id} last used ${successor.lastUsedAt}` : `successor ${successor?.id ?? '(none)'} not used yet`;
-    return { revoke: false, wakeAt: undefined, waitingFor: `you to revoke it (manual hand-off; ${used}): keys handoff <name>` };
+    return { revoke: false, wakeAt: undefined, waitingFor: `you to revoke it (${used})` };
   }
   const supersededAt = Date.parse(predecessor.supersededAt ?? predecessor.createdAt);
   const overlapEnds = supersededAt + handoff.maxOverlapMs;
