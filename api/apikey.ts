@@ -11,9 +11,32 @@ const keyIdField = () =>
     message: 'must be a key id as shown in status.keys[].id (16 characters)',
   });
 
+/**
+ * Revocation is final (docs/design.md §2): the API server refuses an update that drops an id from
+ * spec.revokedKeyIds (or the whole list). A transition rule on the spec, not on the list, because a rule on
+ * the list itself is not evaluated when the list is removed. zod cannot see the old object: admission only.
+ */
+export const REVOCATION_IS_FINAL = {
+  rule: '!has(oldSelf.revokedKeyIds) || (has(self.revokedKeyIds) && oldSelf.revokedKeyIds.all(x, x in self.revokedKeyIds))',
+  message: 'spec.revokedKeyIds: revocation is final; a key id cannot be removed from the list (rotate to get a new key id)',
+  fieldPath: '.revokedKeyIds',
+} as const;
+
+/**
+ * Revoked ids can never leave the list, so it must outlast many rotations (one id per rotation: 256
+ * covers a monthly rotation for 20 years). The transition rule is O(n²) in CEL cost; 256² stays far
+ * below the API server's per-expression budget (tested on the real API server).
+ */
+export const REVOKED_KEY_IDS_MAX = 256;
+
 export const ENVIRONMENTS = ['dev', 'stage', 'prod'] as const;
 export const KEY_STATES = ['Active', 'Superseded', 'Revoked', 'Expired'] as const;
 export const BUDGET_PERIODS = ['Never', 'Daily', 'Monthly'] as const;
+/** Automatic: the operator revokes a predecessor once the hand-off is confirmed. Manual: the user does. */
+export const HANDOFF_MODES = ['Automatic', 'Manual'] as const;
+export const handoffMode = () =>
+  z.enum(HANDOFF_MODES).describe('Automatic (default): predecessors are revoked once the hand-off is confirmed (idle/maxOverlap). ' +
+    'Manual: every predecessor stays valid until you revoke it (spec.revokedKeyIds, `keys handoff`).');
 export const RESTART_TARGET_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
 
 const RotationSchema = z
@@ -22,6 +45,7 @@ const RotationSchema = z
     before: duration().optional().describe('How long before expiry the successor is generated (default: a third of the lifetime).'),
     handoff: z
       .object({
+        mode: handoffMode().optional(),
         idle: duration().default('1h').describe('Predecessor idle time, after the successor is in use, that confirms the hand-off.'),
         maxOverlap: duration().default('7d').describe('Hard cap on how long predecessor and successor are both valid.'),
       })
@@ -69,11 +93,12 @@ export const ApiKeySpecSchema = z
     contacts: stringSet(emailAddress(), 20)
       .optional()
       .describe('Email addresses that get this key\'s expiry reminders (with the team\'s contacts).'),
-    revokedKeyIds: stringSet(keyIdField(), 32)
+    revokedKeyIds: stringSet(keyIdField(), REVOKED_KEY_IDS_MAX)
       .optional()
-      .describe('Revokes just these key ids (e.g. a superseded key a forgotten consumer still uses).'),
+      .describe('Revokes just these key ids (e.g. a superseded key a forgotten consumer still uses). Final: an id cannot be removed again.'),
   })
-  .strict();
+  .strict()
+  .meta({ 'x-kubernetes-validations': [REVOCATION_IS_FINAL] });
 
 export const KeyEntrySchema = z
   .object({
@@ -112,6 +137,7 @@ export const ApiKeyStatusSchema = z
 
 export type ApiKeySpec = z.infer<typeof ApiKeySpecSchema>;
 export type ApiKeySpecInput = z.input<typeof ApiKeySpecSchema>;
+export type HandoffMode = (typeof HANDOFF_MODES)[number];
 export type ApiKeyStatus = z.infer<typeof ApiKeyStatusSchema>;
 export type KeyEntry = z.infer<typeof KeyEntrySchema>;
 export type KeyState = (typeof KEY_STATES)[number];

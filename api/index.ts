@@ -5,5 +5,7 @@ export * from './constants.ts';
 export * from './duration.ts';
 export * from './expiration.ts';
 export * from './record.ts';
+export * from './record-secret.ts';
+export * from './spec.ts';
 export * from './team.ts';
 export * from './usage.ts';

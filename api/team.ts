@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { conditionList } from './conditions.ts';
+import { handoffMode } from './apikey.ts';
 import { duration, emailAddress, endpointPath, modelName, stringSet } from './fields.ts';
 
 export const TeamSpecSchema = z
@@ -16,6 +17,13 @@ export const TeamSpecSchema = z
     contacts: stringSet(emailAddress(), 20)
       .optional()
       .describe('Email addresses that get expiry reminders for every key of this team.'),
+    defaults: z
+      .object({
+        rotation: z.object({ handoff: z.object({ mode: handoffMode().optional() }).strict().optional() }).strict().optional(),
+      })
+      .strict()
+      .optional()
+      .describe('Defaults for the ApiKeys of this team, at the same paths as in ApiKey.spec (a key\'s own setting wins).'),
   })
   .strict();
 
@@ -28,4 +36,5 @@ export const TeamStatusSchema = z
   .strict();
 
 export type TeamSpec = z.infer<typeof TeamSpecSchema>;
+export type TeamSpecInput = z.input<typeof TeamSpecSchema>;
 export type TeamStatus = z.infer<typeof TeamStatusSchema>;

@@ -101,7 +101,7 @@ export function oneKeyPerApiKeyViolations(state: NamespaceState, dataKey = 'api-
     }
     const rec = recordOf(recs[0]!);
     if (!rec || rec.owner.name !== name || rec.owner.uid !== ak.metadata.uid) problems.push(`${name}: record of ${id} is unreadable or owned by someone else`);
-    else if (rec.state !== 'Active' || rec.revoked) problems.push(`${name}: record of ${id} is ${rec.state}${rec.revoked ? ' (revoked)' : ''}`);
+    else if (rec.state !== 'Active') problems.push(`${name}: record of ${id} is ${rec.state}`);
     else if (plaintext === undefined || !verifyKey(plaintext, rec.hash)) problems.push(`${name}: Secret's plaintext does not verify against the record of ${id}`);
   }
   for (const id of recordsById.keys()) if (!expectedIds.has(id)) problems.push(`orphan record for key id ${id}`);

@@ -1,5 +1,6 @@
 // One revocation measured from the outside: a client polls the gateway back to back with a working
-// key; the ApiKey is revoked through the API (merge patch spec.revoked=true); the probe reports when
+// key; the ApiKey is revoked through the API (merge patch spec.revoked=true, or — with `keyId` — just
+// that key id through spec.revokedKeyIds, as `keys revoke --key-id` does); the probe reports when
 // the first 401 came, relative to the moment the API server acknowledged the change (and to when the
 // patch was sent). Shared by bench/revocation.ts (numbers) and test/revocation-latency.test.ts (every
 // revocation must end in a 401 — no timing assertion there).
@@ -28,6 +29,8 @@ export interface RevocationProbeOptions {
   gatewayUrl: string;
   /** Give up waiting for the 401 after this long (the caller reports it as a failure). */
   timeoutMs?: number;
+  /** Revoke only this key id (spec.revokedKeyIds, which must be empty before) instead of the whole ApiKey. */
+  keyId?: string;
 }
 
 /** Requests after the first 401 that must be 401 too. */
@@ -76,7 +79,7 @@ export async function measureRevocation(o: RevocationProbeOptions): Promise<Revo
   const custom = o.kc.makeApiClient(CustomObjectsApi);
   sentAt = performance.now();
   await custom.patchNamespacedCustomObject(
-    { group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, namespace: o.namespace, name: o.name, body: { spec: { revoked: true } } },
+    { group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, namespace: o.namespace, name: o.name, body: { spec: o.keyId ? { revokedKeyIds: [o.keyId] } : { revoked: true } } },
     setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
   );
   ackAt = performance.now();

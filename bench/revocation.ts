@@ -1,5 +1,6 @@
 // Revocation latency on a real API server (its own etcd + kube-apiserver):
 //   npx node bench/revocation.ts            # env: TRIES=20 BACKGROUND=0 (extra Ready ApiKeys the operator and gateway carry)
+//   MODE=key-id npx node bench/revocation.ts   # revoke the key id (spec.revokedKeyIds) instead of the ApiKey
 // The operator and the gateway run as their CLIs in child processes, like in a cluster; a demo
 // upstream answers behind the gateway. For each try a client polls the gateway back to back with a
 // Ready key, the ApiKey gets spec.revoked=true, and the time from the API server's acknowledgement of
@@ -7,6 +8,7 @@
 // operator reconcile → record Secret update → gateway's record watch → its store → 401.
 import { spawn } from 'node:child_process';
 import { CoreV1Api } from '@kubernetes/client-node';
+import { ANNOTATIONS } from '../api/constants.ts';
 import { startDemoUpstream } from '../gateway/demo-upstream.ts';
 import { createApiKeys, freePort, mib, startBenchEnv } from './operator-env.ts';
 import { NODE_24, REPO, procRssBytes, spawnOperator } from './operator-process.ts';
@@ -16,6 +18,7 @@ import { measureRevocation, type RevocationTry } from './revocation-probe.ts';
 
 const TRIES = Number(process.env.TRIES ?? 20);
 const BACKGROUND = Number(process.env.BACKGROUND ?? 0);
+const BY_KEY_ID = process.env.MODE === 'key-id';
 const t0 = performance.now();
 const say = (line: string) => process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(7)} s] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -62,7 +65,8 @@ try {
     const name = `revoke-${i}`;
     const secret = await core.readNamespacedSecret({ namespace: env.namespace, name });
     const key = Buffer.from(secret.data!['api-key']!, 'base64').toString('utf8');
-    const t = await measureRevocation({ kc: env.kc, namespace: env.namespace, name, key, gatewayUrl: `http://127.0.0.1:${port}`, timeoutMs: 60_000 });
+    const keyId = BY_KEY_ID ? secret.metadata?.annotations?.[ANNOTATIONS.keyId] : undefined;
+    const t = await measureRevocation({ kc: env.kc, namespace: env.namespace, name, key, keyId, gatewayUrl: `http://127.0.0.1:${port}`, timeoutMs: 60_000 });
     tries.push(t);
     say(`${name}: ack→401 ${t.ackTo401Ms.toFixed(1)} ms, send→401 ${t.sendTo401Ms.toFixed(1)} ms, ${t.okAfterAck} requests still allowed after the ack`);
     await sleep(200); // let the operator finish the status write before the next try
@@ -78,7 +82,7 @@ try {
   say(`API ack → first 401 over ${TRIES} tries: ${fmt(ack)}`);
   say(`patch sent → first 401: ${fmt(send)}`);
   say(`requests still allowed after the ack: p50 ${allowed.p50}, max ${allowed.max} (back-to-back polling, one in flight)`);
-  process.stdout.write(`${JSON.stringify({ bench: 'revocation', tries: TRIES, background: BACKGROUND,
+  process.stdout.write(`${JSON.stringify({ bench: 'revocation', mode: BY_KEY_ID ? 'key-id' : 'apikey', tries: TRIES, background: BACKGROUND,
     ackTo401Ms: Object.fromEntries(Object.entries(ack).map(([k, v]) => [k, +v.toFixed(1)])),
     sendTo401Ms: Object.fromEntries(Object.entries(send).map(([k, v]) => [k, +v.toFixed(1)])) })}\n`);
 } finally {

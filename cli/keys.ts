@@ -9,7 +9,7 @@ const outputOption = () =>
 export function registerKeys(program: Command): void {
   const keys = program
     .command('keys')
-    .description('list, describe, rotate, revoke and duplicate ApiKeys (keys.nemorouter.io)')
+    .description('list, describe, rotate, hand off, revoke and duplicate ApiKeys (keys.nemorouter.io)')
     // kubectl's global flags, accepted before or after the subcommand as kubectl users type them.
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)')
     .option('--context <name>', 'kubeconfig context to use (default: its current context)')
@@ -66,6 +66,16 @@ export function registerKeys(program: Command): void {
     .action(async (name: string, _opts: object, cmd: Command) => {
       const { runHistory } = await import('./keys/history.ts');
       await runHistory(name, cmd.optsWithGlobals());
+    });
+
+  keys
+    .command('handoff')
+    .argument('<name>', 'ApiKey name')
+    .description('finish a rotation: revoke the predecessor key ids once the successor has been used (see LAST USED in describe)')
+    .option('--force', 'revoke the predecessors even though the successor was never used')
+    .action(async (name: string, _opts: object, cmd: Command) => {
+      const { runHandoff } = await import('./keys/handoff.ts');
+      await runHandoff(name, cmd.optsWithGlobals());
     });
 
   keys

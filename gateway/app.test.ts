@@ -146,7 +146,7 @@ describe('costs', () => {
 describe('denials: status, shape, and nothing consumed', () => {
   const TEN = '10.0.0.0/8';
   it.each<[string, RecordOverrides, { url?: string; body?: string; remote?: string; headers?: Record<string, string> }, number, string, string]>([
-    ['revoked', { revoked: true, state: 'Revoked', rateLimit: { requestsPerMinute: 1 } }, {}, 401, 'authentication_error', 'revoked_api_key'],
+    ['revoked', { state: 'Revoked', rateLimit: { requestsPerMinute: 1 } }, {}, 401, 'authentication_error', 'revoked_api_key'],
     ['expired', { expiresAt: new Date(NOW - 1).toISOString() }, {}, 401, 'authentication_error', 'expired_api_key'],
     ['ip not allowed', { scopes: { ipAllowlist: [TEN] }, budget: { credits: 5, period: 'Never' } }, {}, 401, 'authentication_error', 'ip_not_allowed'],
     ['ip not allowed despite XFF', { scopes: { ipAllowlist: [TEN] } }, { headers: { 'x-forwarded-for': '10.1.1.1' } }, 401, 'authentication_error', 'ip_not_allowed'],

@@ -11,6 +11,7 @@ export const DENIAL_REASONS = [
   'unknown_key',
   'expired',
   'revoked',
+  'suspended',
   'ip_not_allowed',
   'endpoint_not_allowed',
   'model_not_allowed',
@@ -71,7 +72,13 @@ const SPECS: Record<DenialReason, ErrorSpec> = {
     status: 401,
     type: 'authentication_error',
     code: 'revoked_api_key',
-    message: 'This API key has been revoked.',
+    message: 'This API key has been revoked. Use its replacement or ask the key owner for a new key.',
+  },
+  suspended: {
+    status: 401,
+    type: 'authentication_error',
+    code: 'suspended_api_key',
+    message: 'This API key is suspended.',
   },
   ip_not_allowed: {
     status: 401,

@@ -85,7 +85,7 @@ describe('runGateway with --records-dir', () => {
 
   it('revokes a key when its file changes, without a restart', async () => {
     await client(bob.key).models.list();
-    writeRecord(dir, { ...bob.record, revoked: true, state: 'Revoked' });
+    writeRecord(dir, { ...bob.record, state: 'Revoked' });
     await expect
       .poll(async () => (await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${bob.key}` } })).status, { timeout: 5000, interval: 50 })
       .toBe(401);

@@ -1,6 +1,7 @@
 import { CoreV1Api, type V1ConfigMap } from '@kubernetes/client-node';
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import { GROUP, KINDS, LABELS, MANAGED_BY, VERSION } from '../api/constants.ts';
+import { RECORD_SELECTOR } from '../api/record-secret.ts';
 import { RecordIndex, UsageIndex } from './apikey/indexes.ts';
 import { createKubeWriter } from './apikey/kube-writer.ts';
 import { createApiKeyMetrics } from './apikey/metrics.ts';
@@ -19,7 +20,6 @@ import { createKubeWorkloads, type WorkloadClient } from './rotation/workloads.t
 // small: Secrets only by our labels, records and usage only in the records namespace.
 
 export const WORKLOAD_SECRET_SELECTOR = `${LABELS.workloadSecret}=true,${LABELS.managedBy}=${MANAGED_BY}`;
-export const RECORD_SELECTOR = `${LABELS.record}=true`;
 export const USAGE_SELECTOR = `${LABELS.usage}=true`;
 
 /**
@@ -95,7 +95,7 @@ export async function registerControllers(ctx: OperatorContext, opts: RegisterOp
   };
   const teamQueue = ctx.runController(createTeamReconciler({ teams, apiKeys, write: kubeTeamStatusWriter(ctx.kc), clock: ctx.clock }), { workers: 1 });
 
-  const teamOf = (ak: ApiKeyObject) => (ak.spec as { team?: string } | undefined)?.team;
+  const teamOf = (ak: ApiKeyObject) => ak.spec?.team;
   apiKeys.onChange((ak, change) => {
     apiKeyQueue.enqueue(objectKey(ak));
     if (specChanged(ak, change)) enqueueTargets(ak);

@@ -9,6 +9,7 @@ import { installCrds } from '../controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from './support/cluster.ts';
 import type { ApiKeyObject } from '../cli/keys/model.ts';
 import { cells, interferingProxy, runKeys } from '../cli/keys/testing-process.ts';
+import { apiKey as plannedApiKey, inputs, reconcileUntilQuiet, team, testKeys, withSpec } from '../operator/apikey/testing.ts';
 
 const suffix = randomBytes(3).toString('hex');
 const NS = `cli-keys-${suffix}`;
@@ -279,6 +280,58 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
       const clash = await keys(['duplicate', 'dev-checkout', 'dev-checkout-2', '-n', NS, '--secret-name', 'checkout-llm']);
       expect(clash.code).not.toBe(0);
       expect(clash.stderr).toContain('ApiKey prod-checkout already writes Secret checkout-llm; choose another with --secret-name');
+    });
+  });
+
+  // The operator's planner produces these statuses (not a hand-built shape); the CLI as a user runs it reads them.
+  describe('statuses from the operator planner: describe and handoff', () => {
+    const minted = testKeys(77);
+    const spec: ApiKeySpecInput = { team: 'checkout', allowedModels: ['gpt-4o-mini', 'gpt-5'], rotation: { handoff: { mode: 'Manual' } } };
+    /** Issued 2h ago, rotated 1h ago; `successorUsed`: the gateway reported a use 5 minutes ago. */
+    async function plannedRotation(name: string, successorUsed: boolean) {
+      const now = Date.now();
+      const base = inputs({ namespace: NS, name, apiKey: plannedApiKey(spec, { name }), team: team({ allowedModels: ['gpt-4o-mini'] }, 'checkout') });
+      const issued = reconcileUntilQuiet(base, new Date(now - 2 * 3_600_000), minted);
+      const rotated = reconcileUntilQuiet(withSpec(issued.inp, {}, { [ANNOTATIONS.rotate]: 'r1' }), new Date(now - 3_600_000), minted);
+      const [pred, succ] = [issued.minted[0]!.keyId, rotated.minted[0]!.keyId];
+      const usage = new Map(successorUsed ? [[succ, { requests: 4, credits: 28, lastUsedAt: new Date(now - 5 * 60_000).toISOString() }]] : []);
+      const final = reconcileUntilQuiet({ ...rotated.inp, usage }, new Date(now), minted).inp;
+      await create(name, spec);
+      await patchStatus(name, final.apiKey!.status!);
+      return { pred, succ };
+    }
+
+    it('describe shows the planner\'s lineage with last used per key id, the manual hand-off and the refused scope', async () => {
+      const { pred, succ } = await plannedRotation('planned-used', true);
+      const r = await keys(['describe', 'planned-used', '-n', NS]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^ {2}${pred}\\s+…\\S+\\s+Superseded\\s+2h ago\\s+never\\s+never`, 'm'));
+      expect(r.stdout).toMatch(new RegExp(`^ {2}${succ} \\(current\\)\\s+…\\S+\\s+Active\\s+1h ago\\s+never\\s+5m ago\\s+4\\s+28`, 'm'));
+      expect(r.stdout).toMatch(/^ {2}Rotating\s+True\s+HandoffManual\s+/m);
+      expect(r.stdout).toMatch(/^Rotation:\s+manual \(keys rotate\); manual hand-off: predecessors stay valid until you revoke them/m);
+      expect(r.stdout).toMatch(/Scopes refused[^\n]*\n {2}Ready\/ScopesRestricted: .*gpt-5/);
+      expect(r.stdout).toMatch(/^Attention:\n {2}Note Rotating\/HandoffManual: manual hand-off/m);
+
+      const handoff = await keys(['handoff', 'planned-used', '-n', NS]);
+      expect(handoff.stderr).toBe('');
+      expect(handoff.code).toBe(0);
+      expect(handoff.stdout).toContain(`predecessor key ids ${pred} revoked`);
+      expect((await read('planned-used')).spec?.revokedKeyIds).toEqual([pred]);
+    });
+
+    it('handoff refuses while the successor was never used, and changes nothing; --force revokes anyway', async () => {
+      const { pred, succ } = await plannedRotation('planned-unused', false);
+      const before = (await read('planned-unused')).metadata.resourceVersion;
+      const refused = await keys(['handoff', 'planned-unused', '-n', NS]);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain(`The successor key ${succ}`);
+      expect(refused.stderr).toContain('has never been used');
+      expect(refused.stderr).toContain('--force');
+      expect((await read('planned-unused')).metadata.resourceVersion).toBe(before);
+      const forced = await keys(['handoff', 'planned-unused', '-n', NS, '--force']);
+      expect(forced.code).toBe(0);
+      expect(forced.stdout).toContain('never used: forced');
+      expect((await read('planned-unused')).spec?.revokedKeyIds).toEqual([pred]);
     });
   });
 });

@@ -2,10 +2,12 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiException, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
+import { REVOKED_KEY_IDS_MAX } from '../api/apikey.ts';
 import { crdYaml } from '../api/crd.ts';
+import { generateKey } from '../api/keyformat.ts';
 import { installCrds } from '../controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from './support/cluster.ts';
 
@@ -110,6 +112,31 @@ describe.skipIf(!hasCluster())('CRD validation on the real API server', () => {
     })) as { spec: { revoked: boolean; rotation: { handoff: { maxOverlap: string } } } };
     expect(created.spec.revoked).toBe(false);
     expect(created.spec.rotation.handoff.maxOverlap).toBe('7d');
+  });
+
+  it('revocation is final: ids can be added to spec.revokedKeyIds, never removed (nor the list dropped)', async () => {
+    const [a, b] = ['0123456789abcdef', 'fedcba9876543210'];
+    await create('ApiKey', 'final-revoke', { team: 'payments' });
+    const patch = (spec: Record<string, unknown>) =>
+      custom().patchNamespacedCustomObject(
+        { group: GROUP, version: VERSION, namespace: NS, plural: KINDS.apiKey.plural, name: 'final-revoke', body: { spec } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ).then(() => 'accepted', (e: unknown) => (e instanceof ApiException ? statusMessage(e.body) : String(e)));
+    expect(await patch({ revokedKeyIds: [a] })).toBe('accepted');
+    expect(await patch({ revokedKeyIds: [a, b] })).toBe('accepted');
+    expect(await patch({ revokedKeyIds: [b, a] })).toBe('accepted'); // order is not meaning
+    const dropOne = await patch({ revokedKeyIds: [b] });
+    expect(dropOne).toMatch(/spec\.revokedKeyIds/);
+    expect(dropOne).toMatch(/revocation is final/);
+    expect(await patch({ revokedKeyIds: null })).toMatch(/revocation is final/);
+    expect(await patch({ revokedKeyIds: [] })).toMatch(/revocation is final/);
+    // other spec changes of an object with revoked ids still pass the rule
+    expect(await patch({ allowedModels: ['gpt-4o'] })).toBe('accepted');
+    // a full list stays within the CEL cost budget, both ways
+    const full = [a, b, ...Array.from({ length: REVOKED_KEY_IDS_MAX - 2 }, () => generateKey().keyId)];
+    expect(await patch({ revokedKeyIds: full })).toBe('accepted');
+    expect(await patch({ revokedKeyIds: full.slice(1) })).toMatch(/revocation is final/);
+    expect(await patch({ revokedKeyIds: [...full, generateKey().keyId] })).toMatch(/spec\.revokedKeyIds.*256/);
   });
 
   it('applies every example with kubectl apply --server-side', () => {

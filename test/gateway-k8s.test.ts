@@ -12,7 +12,7 @@ import type { KeyRecord } from '../api/record.ts';
 import { applyObject, deleteIfExists } from '../kube/apply.ts';
 import { startDemoUpstream, type DemoUpstream } from '../gateway/demo-upstream.ts';
 import { runGateway, type GatewayOptions, type RunningGateway } from '../gateway/main.ts';
-import { recordSecretName } from '../gateway/sources/decode.ts';
+import { recordSecretName } from '../api/record-secret.ts';
 import { chartGatewayRoleRules, makeKeyAndRecord, recordSecretManifest } from '../gateway/sources/testing.ts';
 import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
 import { adminKubeConfig, hasCluster, saKubeConfig } from './support/cluster.ts';
@@ -99,7 +99,7 @@ describe.skipIf(!hasCluster())('gateway with --records-namespace (shared API ser
 
   it('answers 401 once the record says revoked, and 401 after the record is deleted', async () => {
     const written = Date.now();
-    await putRecord(admin, namespace, { ...alice.record, revoked: true, state: 'Revoked' });
+    await putRecord(admin, namespace, { ...alice.record, state: 'Revoked' });
     await expect.poll(() => statusFor(gw, alice.key), { timeout: 10_000, interval: 20 }).toBe(401);
     console.info(`[gateway-k8s] revocation enforced ${Date.now() - written} ms after the Secret write`);
     expect(await statusFor(gw, bob.key)).toBe(200);
@@ -168,7 +168,7 @@ describe.skipIf(!hasCluster())('gateway across an API server restart (private co
 
     await cp.startApiServer();
     // Changes made after recovery arrive: one revocation, one deletion.
-    await putRecord(admin, namespace, { ...alice.record, revoked: true, state: 'Revoked' });
+    await putRecord(admin, namespace, { ...alice.record, state: 'Revoked' });
     await deleteIfExists(admin, { apiVersion: 'v1', kind: 'Secret', name: recordSecretName(bob.record.keyId), namespace });
     await expect.poll(() => statusFor(gw, alice.key), { timeout: 20_000, interval: 50 }).toBe(401);
     await expect.poll(() => statusFor(gw, bob.key), { timeout: 20_000, interval: 50 }).toBe(401);

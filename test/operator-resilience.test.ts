@@ -107,7 +107,7 @@ describe('oneKeyPerApiKeyViolations', () => {
   const owner = { namespace: 'ns', name: 'app', uid: 'uid-1', team: 'platform' };
   const record = (keyId: string, hash: string, state: 'Active' | 'Revoked' = 'Active') => recordSecret('records', owner,
     renderRecord({ entry: { id: keyId, hint: 'abcd', state, createdAt: at }, hash, owner, environment: undefined,
-      scopes: { models: ['*'], endpoints: [], ipAllowlist: [] }, suspended: false, rateLimit: undefined, budget: undefined }, at), at);
+      scopes: { models: ['*'], endpoints: [], ipAllowlist: [] }, suspension: undefined, rateLimit: undefined, budget: undefined }, at), at);
   const key = generateKey();
   const other = generateKey();
   const good = (): NamespaceState => ({

@@ -11,7 +11,7 @@ import type { ApiKeyStatus } from '../api/apikey.ts';
 import { crdYaml } from '../api/crd.ts';
 import { ANNOTATIONS, API_VERSION, GROUP, KINDS, LABELS, RECORD_DATA_KEY, VERSION } from '../api/constants.ts';
 import { parseKey, verifyKey } from '../api/keyformat.ts';
-import { parseKeyRecord, type KeyRecord } from '../api/record.ts';
+import { isUsableRecord, parseKeyRecord, type KeyRecord } from '../api/record.ts';
 import { patchMetadata } from '../kube/apply.ts';
 import { registerControllers } from '../operator/controllers.ts';
 import { runOperator, type RunningOperator } from '../operator/main.ts';
@@ -120,7 +120,7 @@ describe.skipIf(!hasCluster())('rotation crash safety on a real API server', () 
     expect(parseKey(plaintext)).toMatchObject({ ok: true, keyId: successor });
     const recs = await records(name);
     expect(verifyKey(plaintext, recs.find((r) => r.keyId === successor)!.hash)).toBe(true);
-    expect(recs.filter((r) => !r.revoked).map((r) => `${r.keyId}:${r.state}`).sort()).toEqual([`${first}:Superseded`, `${successor}:Active`].sort());
+    expect(recs.filter(isUsableRecord).map((r) => `${r.keyId}:${r.state}`).sort()).toEqual([`${first}:Superseded`, `${successor}:Active`].sort());
     expect(recs.every((r) => r.keyId === first || r.keyId === successor)).toBe(true); // the orphan of an interrupted issue is gone
     // rolled exactly once for this rotation, and Events once each
     expect((await web(name)).metadata!.generation).toBe(generation + 1);

@@ -9,17 +9,16 @@
 //      handoff.maxOverlap revokes it.
 import OpenAI from 'openai';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiKeyStatus, KeyEntry } from '../api/apikey.ts';
 import { ANNOTATIONS, API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
 import { parseKey } from '../api/keyformat.ts';
 import { runRotate } from '../cli/keys/rotate.ts';
-import { runGateway, type RunningGateway } from '../gateway/main.ts';
+import type { RunningGateway } from '../gateway/main.ts';
 import { patchMetadata } from '../kube/apply.ts';
 import { adminKubeConfig, clusterKubeconfig, hasCluster } from './support/cluster.ts';
-import { eventually, realTimeClock, startTestOperator, type TestOperator } from './support/operator.ts';
-import { startUpstream, type TestUpstream } from './support/upstream.ts';
+import { eventually, realTimeClock, type TestOperator } from './support/operator.ts';
+import { startStack, type Stack } from './support/stack.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
 const NS = `rot-e2e-${RUN}`;
@@ -55,8 +54,8 @@ function consumer(baseUrl: string, keyOf: () => string) {
 }
 
 describe.skipIf(!hasCluster())('rotation end to end: operator + gateway + openai SDK', () => {
+  let stack: Stack;
   let op: TestOperator;
-  let upstream: TestUpstream;
   let gw: RunningGateway;
   const kc = adminKubeConfig();
   const core = kc.makeApiClient(CoreV1Api);
@@ -81,20 +80,13 @@ describe.skipIf(!hasCluster())('rotation end to end: operator + gateway + openai
   const audits = () => op.logs.filter((l) => l.includes('"stream":"audit"')).map((l) => JSON.parse(l) as Record<string, string>);
 
   beforeAll(async () => {
-    op = await startTestOperator({ recordsNamespace: RECORDS, clock: realTimeClock() });
+    stack = await startStack({ recordsNamespace: RECORDS, clock: realTimeClock(), gatewayId: `gw-${RUN}`, reportIntervalMs: 200 });
+    ({ op, gw } = stack);
     await core.createNamespace({ body: { metadata: { name: NS } } });
     await custom.createNamespacedCustomObject({ ...AK, plural: KINDS.team.plural, namespace: NS, body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name: 'payments' }, spec: { allowedModels: ['gpt-4o-mini'] } } });
-    upstream = await startUpstream();
-    gw = await runGateway({
-      upstream: upstream.url, recordsNamespace: RECORDS, kubeConfig: kc, listen: { host: '127.0.0.1', port: 0 }, metricsPort: 0,
-      gatewayId: `gw-${RUN}`, reportIntervalMs: 200, logger: pino({ level: 'silent' }),
-    });
-    await gw.synced;
   });
   afterAll(async () => {
-    await gw?.stop();
-    await upstream?.close();
-    await op?.stop();
+    await stack?.stop();
   });
 
   it('manual rotation: the old key keeps working, the client switches, the idle predecessor is revoked; no request with the new key fails', async () => {
@@ -140,7 +132,7 @@ describe.skipIf(!hasCluster())('rotation end to end: operator + gateway + openai
     expect(client.ok(id2)).toBeGreaterThan(10);
     expect(client.failed(id2)).toEqual([]);
     expect(client.failed(id1)).toEqual([]); // it was never used after it stopped being handed out
-    expect(upstream.seen.every((r) => !String(r.headers.authorization ?? '').includes(id1) && !String(r.headers.authorization ?? '').includes(id2))).toBe(true);
+    expect(stack.upstream.seen.every((r) => !String(r.headers.authorization ?? '').includes(id1) && !String(r.headers.authorization ?? '').includes(id2))).toBe(true);
 
     // Every step: an Event on the ApiKey and an audit record.
     const ev = await events('checkout');

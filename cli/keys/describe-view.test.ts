@@ -18,8 +18,7 @@ const full = apiKey('prod-checkout', {
     observedGeneration: 2, currentKeyId: B, expiresAt: at(80 * DAY), lastUsedAt: at(-HOUR),
     usage: { requests: 10, credits: 200 }, lastRotationRequest: '2026-03-01T11:00:00.000Z',
     conditions: [
-      condition('Ready', 'True', 'KeyIssued', 'key bbbb… in Secret checkout-llm'),
-      condition('ScopesRestricted', 'True', 'ScopeExceedsTeam', 'model gpt-5 is not in team checkout\'s allowedModels'),
+      condition('Ready', 'True', 'ScopesRestricted', 'key bbbb… in Secret checkout-llm; model gpt-5 is not in team checkout\'s allowedModels'),
     ],
     keys: [entry(B, 'Active', { createdAt: at(-DAY) }), entry(A, 'Revoked', { createdAt: at(-20 * DAY), revokedAt: at(-2 * HOUR), revokedReason: 'revokedKeyIds' })],
   },
@@ -35,7 +34,7 @@ describe('renderDescribe', () => {
     ['requested models', /^ {2}Models:\s+gpt-4o-mini, gpt-5$/m],
     ['inherited endpoints', /^ {2}Endpoints:\s+\(everything team checkout allows\)$/m],
     ['ip allowlist', /^ {2}Source IPs:\s+10\.0\.0\.0\/8, 2001:db8::\/32$/m],
-    ['refused scopes from the condition', /Scopes refused[^\n]*\n {2}ScopesRestricted\/ScopeExceedsTeam: model gpt-5 is not in team/],
+    ['refused scopes from the condition', /Scopes refused[^\n]*\n {2}Ready\/ScopesRestricted: key bbbb… in Secret checkout-llm; model gpt-5 is not in team/],
     ['expiry', new RegExp(`^Expiration:\\s+90d \\(current key expires ${at(80 * DAY)} \\(in 80d\\)\\)$`, 'm')],
     ['rotation config', /^Rotation:\s+automatic, 14d before expiry; hand-off after 2h idle, at most 3d overlap; restarts Deployment\/web$/m],
     ['rotation request done', /^Rotation requested:\s+2026-03-01T11:00:00.000Z \(done\)$/m],
@@ -45,7 +44,7 @@ describe('renderDescribe', () => {
     ['secret location', /^Secret:\s+checkout-llm \(data key OPENAI_API_KEY\)/m],
     ['current key', new RegExp(`^Current key:\\s+${B} …BBBB$`, 'm')],
     ['usage', /^Usage:\s+10 requests, 200 credits \(lifetime\)$/m],
-    ['condition message', /Ready\s+True\s+KeyIssued\s+5m ago\s+key bbbb… in Secret checkout-llm/],
+    ['condition message', /Ready\s+True\s+ScopesRestricted\s+5m ago\s+key bbbb… in Secret checkout-llm/],
   ])('shows %s', (_l, re) => expect(text).toMatch(re));
 
   it('lists the lineage oldest first, marking the current key', () => {

@@ -4,7 +4,7 @@ import { ANNOTATIONS } from '../../api/index.ts';
 import type { ApiKeyObject } from './model.ts';
 import { currentEntry, workloadSecret } from './model.ts';
 import { currentKeyCell } from './list-view.ts';
-import { keyState, scopeRefusals } from './state.ts';
+import { attention, keyState, scopeRefusals } from './state.ts';
 import { formatTable } from './table.ts';
 import { absoluteAndRelative, relativeTime } from './time.ts';
 
@@ -22,7 +22,9 @@ const listOr = (items: readonly string[] | undefined, empty: string): string =>
 export function rotationText(obj: ApiKeyObject): string {
   const r = obj.spec?.rotation;
   const parts = [r?.automatic ? `automatic${r.before ? `, ${r.before} before expiry` : ''}` : 'manual (keys rotate)'];
-  parts.push(`hand-off after ${r?.handoff?.idle ?? '1h'} idle, at most ${r?.handoff?.maxOverlap ?? '7d'} overlap`);
+  parts.push(r?.handoff?.mode === 'Manual'
+    ? 'manual hand-off: predecessors stay valid until you revoke them (keys handoff)'
+    : `hand-off after ${r?.handoff?.idle ?? '1h'} idle, at most ${r?.handoff?.maxOverlap ?? '7d'} overlap`);
   const targets = r?.restartTargets ?? [];
   if (targets.length > 0) parts.push(`restarts ${targets.map((t) => `${t.kind}/${t.name}`).join(', ')}`);
   return parts.join('; ');
@@ -113,12 +115,17 @@ export function renderDescribe(obj: ApiKeyObject, now: Date): string {
     ['Source IPs', listOr(spec.ipAllowlist, '(any)')],
   ];
   const refusals = scopeRefusals(obj);
+  const notes = attention(obj);
   return [
     fields(head),
     'Scopes (requested):\n' + indent(fields(scopes)),
     ...(refusals.length > 0
       ? ['Scopes refused (the key gets only what team ' + team + ' grants):\n' +
           indent(refusals.map((c) => `${c.type}/${c.reason}: ${c.message}`).join('\n'))]
+      : []),
+    ...(notes.length > 0
+      ? ['Attention:\n' + indent(notes.map((c) => `${c.kind === 'blocked' ? 'Blocked' : c.kind === 'note' ? 'Note' : 'Unknown reason'} ` +
+          `${c.type}/${c.reason}: ${c.message}`).join('\n'))]
       : []),
     'Keys (lineage, oldest first):\n' + indent(lineageTable(obj, now)),
     'Conditions:\n' + indent(conditionsTable(obj, now)),

@@ -8,7 +8,7 @@ describe('json output', () => {
     spec: { team: 'checkout', environment: 'prod', secret: { name: 'wl', key: 'OPENAI_API_KEY' }, revokedKeyIds: ['aaaaaaaaaaaaaaaa'] },
     status: {
       currentKeyId: 'bbbbbbbbbbbbbbbb', usage: { requests: 3, credits: 40 }, expiresAt: at(DAY),
-      conditions: [condition('Ready', 'True', 'KeyIssued', 'ok')],
+      conditions: [condition('Ready', 'True', 'KeyReady', 'ok')],
       keys: [entry('aaaaaaaaaaaaaaaa', 'Revoked', { revokedReason: 'manual' }), entry('bbbbbbbbbbbbbbbb', 'Active')],
     },
   });

@@ -12,7 +12,7 @@ const rotating = apiKey('prod-checkout', {
     expiresAt: at(80 * DAY),
     lastUsedAt: at(-5 * MIN),
     usage: { requests: 1234, credits: 98765 },
-    conditions: [condition('Ready', 'True', 'KeyIssued'), condition('Rotating', 'True', 'AwaitingHandoff')],
+    conditions: [condition('Ready', 'True', 'KeyReady'), condition('Rotating', 'True', 'HandoffPending')],
     keys: [entry('aaaaaaaaaaaaaaaa', 'Superseded'), entry('bbbbbbbbbbbbbbbb', 'Active')],
   },
 });

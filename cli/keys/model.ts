@@ -1,7 +1,7 @@
 // The ApiKey object as the CLI reads it from the API server. Nothing here is validated by the server
 // beyond the CRD schema, and status may lag or be missing, so every field is optional.
-import type { ApiKeySpec, ApiKeyStatus, KeyEntry } from '../../api/index.ts';
-import { DEFAULT_SECRET_DATA_KEY } from '../../api/index.ts';
+import type { ApiKeySpecInput, ApiKeyStatus, KeyEntry } from '../../api/index.ts';
+import { apiKeyDefaults } from '../../api/index.ts';
 
 export interface ApiKeyObject {
   apiVersion?: string;
@@ -17,7 +17,7 @@ export interface ApiKeyObject {
     annotations?: Record<string, string>;
     labels?: Record<string, string>;
   };
-  spec?: Partial<ApiKeySpec>;
+  spec?: Partial<ApiKeySpecInput>;
   status?: ApiKeyStatus;
 }
 
@@ -30,10 +30,7 @@ export const knownKeyIds = (obj: ApiKeyObject): string[] => keyEntries(obj).map(
 
 /** The workload Secret the operator writes (spec default: the ApiKey's own name). */
 export function workloadSecret(obj: ApiKeyObject): { name: string; key: string } {
-  return {
-    name: obj.spec?.secret?.name ?? obj.status?.secretName ?? obj.metadata.name,
-    key: obj.spec?.secret?.key ?? DEFAULT_SECRET_DATA_KEY,
-  };
+  return apiKeyDefaults(obj.metadata.name, obj.spec).secret;
 }
 
 export const currentEntry = (obj: ApiKeyObject): KeyEntry | undefined => {

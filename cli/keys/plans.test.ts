@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ANNOTATIONS } from '../../api/index.ts';
-import { nextRotateValue, planDuplicate, planRevokeKeyId, planRotate, rotateExplanation, secretOwnerConflict, unknownKeyIdMessage } from './plans.ts';
-import { NOW, apiKey, at, entry } from './testing.ts';
+import { T0, apiKey as opApiKey, at as opAt, inputs, reconcileUntilQuiet, testKeys, withSpec } from '../../operator/apikey/testing.ts';
+import { nextRotateValue, planDuplicate, planHandoff, planRevokeKeyId, planRotate, rotateExplanation, secretOwnerConflict, unknownKeyIdMessage } from './plans.ts';
+import { HOUR, NOW, apiKey, at, entry, servedApiKey } from './testing.ts';
 
 const A = 'aaaaaaaaaaaaaaaa';
 const B = 'bbbbbbbbbbbbbbbb';
@@ -100,5 +101,36 @@ describe('planDuplicate', () => {
     // An ApiKey without spec.secret writes the Secret named after itself.
     expect(secretOwnerConflict(planDuplicate(original, { newName: 'prod-b', secretName: 'other' }), [owner, apiKey('other2')])).toBeUndefined();
     expect(secretOwnerConflict(planDuplicate(original, { newName: 'prod-b', secretName: 'plain' }), [apiKey('plain')])?.metadata.name).toBe('plain');
+  });
+});
+
+describe('planHandoff (statuses produced by the operator planner)', () => {
+  const keys = testKeys(31);
+  const manual = () => reconcileUntilQuiet(inputs({ apiKey: opApiKey({ rotation: { handoff: { mode: 'Manual' } } }) }), T0, keys);
+  const rotated = () => {
+    const first = manual();
+    const second = reconcileUntilQuiet(withSpec(first.inp, {}, { 'keys.nemorouter.io/rotate': '1' }), opAt(HOUR), keys);
+    return { inp: second.inp, pred: first.minted[0]!.keyId, succ: second.minted[0]!.keyId };
+  };
+
+  it('refuses without a predecessor', () => {
+    const p = planHandoff(servedApiKey(manual().inp), false);
+    expect(p).toMatchObject({ kind: 'refuse', reason: expect.stringContaining('no predecessor key id waiting for hand-off') });
+  });
+
+  it('refuses while the successor was never used, unless forced', () => {
+    const { inp, pred, succ } = rotated();
+    const refused = planHandoff(servedApiKey(inp), false);
+    expect(refused).toMatchObject({ kind: 'refuse', reason: expect.stringContaining(`successor key ${succ}`) });
+    expect(refused.kind === 'refuse' && refused.reason).toMatch(/never been used.*--force/s);
+    expect(planHandoff(servedApiKey(inp), true)).toMatchObject({ kind: 'patch', revokedKeyIds: [pred], predecessors: [pred], successor: succ });
+  });
+
+  it('revokes every predecessor once the successor shows a last-used time (from usage the operator summed)', () => {
+    const { inp, pred, succ } = rotated();
+    const used = reconcileUntilQuiet({ ...inp, usage: new Map([[succ, { requests: 3, credits: 3, lastUsedAt: opAt(2 * HOUR).toISOString() }]]) }, opAt(2 * HOUR), keys).inp;
+    expect(planHandoff(servedApiKey(used), false)).toEqual({
+      kind: 'patch', revokedKeyIds: [pred], predecessors: [pred], successor: succ, successorLastUsed: opAt(2 * HOUR).toISOString(),
+    });
   });
 });

@@ -2,7 +2,7 @@
 // server, so every branch is table-tested without a cluster.
 import { ANNOTATIONS, API_VERSION, KINDS } from '../../api/index.ts';
 import type { ApiKeyObject } from './model.ts';
-import { currentEntry, knownKeyIds, workloadSecret } from './model.ts';
+import { currentEntry, knownKeyIds, supersededIds, workloadSecret } from './model.ts';
 
 /**
  * A fresh RFC 3339 value for the rotate annotation. The operator acts on every new value, so two
@@ -39,16 +39,21 @@ export function rotateExplanation(obj: ApiKeyObject, value: string): string {
   const secret = workloadSecret(obj);
   const cur = currentEntry(obj);
   const handoff = obj.spec?.rotation?.handoff;
+  const manual = handoff?.mode === 'Manual';
   const lines = [
     `Rotation requested for ApiKey ${obj.metadata.namespace}/${obj.metadata.name} (${ANNOTATIONS.rotate}=${value}).`,
     'Next, the operator:',
     '  1. generates a successor key with a new key id and the same scopes;',
     `  2. switches Secret ${secret.name} (data key ${secret.key}) to the successor` +
       ((obj.spec?.rotation?.restartTargets?.length ?? 0) > 0 ? ' and restarts the rotation.restartTargets;' : ';'),
-    cur
-      ? `  3. keeps the current key ${cur.id} …${cur.hint} valid (Superseded) until the successor is used and ${cur.id} ` +
-        `has been idle for ${handoff?.idle ?? '1h'} (at most ${handoff?.maxOverlap ?? '7d'}), then revokes it.`
-      : '  3. keeps the predecessor valid (Superseded) until the hand-off is confirmed, then revokes it.',
+    manual
+      ? `  3. keeps ${cur ? `the current key ${cur.id} …${cur.hint}` : 'the predecessor'} valid (Superseded) until YOU revoke it ` +
+        `(manual hand-off): once "keys describe" shows the successor used, run "keys handoff ${obj.metadata.name}".`
+      : cur
+        ? `  3. keeps the current key ${cur.id} …${cur.hint} valid (Superseded) until the successor is used and ${cur.id} ` +
+          `has been idle for ${handoff?.idle ?? '1h'} (at most ${handoff?.maxOverlap ?? '7d'}), then revokes it` +
+          ' (unless the Team defaults to a manual hand-off).'
+        : '  3. keeps the predecessor valid (Superseded) until the hand-off is confirmed, then revokes it.',
     `Watch it with: keys describe ${obj.metadata.name} -n ${obj.metadata.namespace}`,
   ];
   return lines.join('\n') + '\n';
@@ -66,6 +71,38 @@ export function planRevokeKeyId(obj: ApiKeyObject, id: string): RevokeKeyIdPlan 
   if (existing.includes(id)) return { kind: 'already' };
   if (!known.includes(id)) return { kind: 'unknown', known };
   return { kind: 'patch', revokedKeyIds: [...existing, id], isCurrent: obj.status?.currentKeyId === id };
+}
+
+export type HandoffPlan =
+  | { kind: 'refuse'; reason: string }
+  | { kind: 'patch'; revokedKeyIds: string[]; predecessors: string[]; successor: string; successorLastUsed: string | undefined };
+
+/**
+ * `keys handoff`: the page's last step — revoke the old keys once the new one is confirmed in use. The
+ * predecessors are the Superseded key ids; "in use" is the successor's last-used time the gateway
+ * reported. Without that evidence it refuses, unless forced.
+ */
+export function planHandoff(obj: ApiKeyObject, force: boolean): HandoffPlan {
+  const name = `${obj.metadata.namespace}/${obj.metadata.name}`;
+  const predecessors = supersededIds(obj);
+  const successor = currentEntry(obj);
+  if (predecessors.length === 0) {
+    return { kind: 'refuse', reason: `ApiKey ${name} has no predecessor key id waiting for hand-off (nothing is Superseded). ` +
+      `Rotate first: keys rotate ${obj.metadata.name}` };
+  }
+  if (!successor || successor.state !== 'Active') {
+    return { kind: 'refuse', reason: `ApiKey ${name} has no active successor key yet; wait until "keys describe ${obj.metadata.name}" shows one.` };
+  }
+  if (successor.lastUsedAt === undefined && !force) {
+    return { kind: 'refuse', reason: `The successor key ${successor.id} …${successor.hint} of ApiKey ${name} has never been used, so ` +
+      `revoking ${predecessors.join(', ')} could cut off workloads still using them. Roll the new key out, confirm its ` +
+      `LAST USED in "keys describe ${obj.metadata.name}", then run this again (or pass --force to revoke anyway).` };
+  }
+  const existing = obj.spec?.revokedKeyIds ?? [];
+  return {
+    kind: 'patch', revokedKeyIds: [...existing, ...predecessors.filter((id) => !existing.includes(id))],
+    predecessors, successor: successor.id, successorLastUsed: successor.lastUsedAt,
+  };
 }
 
 export function unknownKeyIdMessage(obj: ApiKeyObject, id: string, known: string[]): string {

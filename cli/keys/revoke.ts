@@ -4,7 +4,7 @@ import { openClient } from './client.ts';
 import { CliError } from './errors.ts';
 import { processIo, type Io } from './io.ts';
 import type { KubeFlags } from './kubeconfig.ts';
-import { knownKeyIds, workloadSecret } from './model.ts';
+import { knownKeyIds, workloadSecret, type ApiKeyObject } from './model.ts';
 import { planRevokeKeyId, unknownKeyIdMessage } from './plans.ts';
 
 export interface RevokeOptions extends KubeFlags {
@@ -36,27 +36,41 @@ async function revokeAll(client: ApiKeyClient, namespace: string, name: string, 
 }
 
 async function revokeKeyId(client: ApiKeyClient, namespace: string, name: string, id: string, io: Io): Promise<void> {
-  for (let attempt = 0; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
-    const obj = await client.get(namespace, name);
+  await updateRevokedKeyIds(client, namespace, name, id, (obj) => {
     const plan = planRevokeKeyId(obj, id);
     if (plan.kind === 'unknown') throw new CliError(unknownKeyIdMessage(obj, id, plan.known));
     if (plan.kind === 'already') {
       io.out(`Key id ${id} of ApiKey ${namespace}/${name} is already revoked.\n`);
-      return;
+      return undefined;
     }
-    // spec.revokedKeyIds is a list: a merge patch replaces it whole, so it must be based on the
-    // version we read (resourceVersion makes the server refuse it with 409 if that changed).
-    const body = { metadata: { resourceVersion: obj.metadata.resourceVersion }, spec: { revokedKeyIds: plan.revokedKeyIds } };
-    if (await client.patchIfUnchanged(namespace, name, body)) {
-      io.out(`Key id ${id} of ApiKey ${namespace}/${name} revoked (spec.revokedKeyIds): it is rejected with 401 ` +
-        'once the operator updates the gateway\'s records.\n');
-      if (plan.isCurrent) {
-        io.err(`Warning: ${id} is the current key in Secret ${workloadSecret(obj).name}; workloads using it fail ` +
-          `until a successor exists: run "keys rotate ${name} -n ${namespace}".\n`);
-      }
-      return;
-    }
+    return {
+      revokedKeyIds: plan.revokedKeyIds,
+      done: () => {
+        io.out(`Key id ${id} of ApiKey ${namespace}/${name} revoked (spec.revokedKeyIds): it is rejected with 401 ` +
+          'once the operator updates the gateway\'s records.\n');
+        if (plan.isCurrent) {
+          io.err(`Warning: ${id} is the current key in Secret ${workloadSecret(obj).name}; the operator issues a new key id ` +
+            'into it; workloads holding the revoked one fail until they read the Secret again.\n');
+        }
+      },
+    };
+  });
+}
+
+/**
+ * Read-modify-write of spec.revokedKeyIds. It is a list: a merge patch replaces it whole, so it must be
+ * based on the version we read (resourceVersion makes the server refuse it with 409 if that changed);
+ * on a conflict, read again and re-decide. `decide` returns undefined when there is nothing to write.
+ */
+export async function updateRevokedKeyIds(client: ApiKeyClient, namespace: string, name: string, what: string,
+  decide: (obj: ApiKeyObject) => { revokedKeyIds: string[]; done: () => void } | undefined): Promise<void> {
+  for (let attempt = 0; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
+    const obj = await client.get(namespace, name);
+    const change = decide(obj);
+    if (!change) return;
+    const body = { metadata: { resourceVersion: obj.metadata.resourceVersion }, spec: { revokedKeyIds: change.revokedKeyIds } };
+    if (await client.patchIfUnchanged(namespace, name, body)) return change.done();
   }
-  throw new CliError(`ApiKey ${namespace}/${name} kept changing while we revoked ${id} ` +
+  throw new CliError(`ApiKey ${namespace}/${name} kept changing while we revoked ${what} ` +
     `(${MAX_CONFLICT_RETRIES + 1} conflicts in a row). Try again.`);
 }

@@ -1,5 +1,5 @@
 // One word (plus a reason) that says whether an ApiKey works right now, for the STATE column.
-import type { Condition } from '../../api/index.ts';
+import { CONDITION_TYPES, reasonKind, type Condition, type ReasonKind } from '../../api/index.ts';
 import type { ApiKeyObject } from './model.ts';
 
 export const findCondition = (obj: ApiKeyObject, type: string): Condition | undefined =>
@@ -13,22 +13,27 @@ const isTrue = (obj: ApiKeyObject, type: string): boolean => findCondition(obj, 
  */
 export function keyState(obj: ApiKeyObject): string {
   if (obj.metadata.deletionTimestamp) return 'Terminating';
-  if (obj.spec?.revoked === true || isTrue(obj, 'Revoked')) return 'Revoked';
-  if (isTrue(obj, 'Expired')) return 'Expired';
-  if (isTrue(obj, 'Rotating')) return 'Rotating';
-  const ready = findCondition(obj, 'Ready');
+  if (obj.spec?.revoked === true || isTrue(obj, CONDITION_TYPES.revoked)) return 'Revoked';
+  if (isTrue(obj, CONDITION_TYPES.expired)) return 'Expired';
+  if (isTrue(obj, CONDITION_TYPES.rotating)) return 'Rotating';
+  const ready = findCondition(obj, CONDITION_TYPES.ready);
   if (!ready) return 'Pending';
   if (ready.status === 'True') return 'Ready';
   return ready.reason ? `NotReady (${ready.reason})` : 'NotReady';
 }
 
-/**
- * Conditions that report scopes the team does not grant (the effective scopes are key ∩ team).
- * The operator names such reasons after scopes; matching on the word keeps the CLI from having
- * to know every reason string.
- */
+/** Conditions whose reason (api/conditions.ts) says the Team refuses requested scopes (effective = key ∩ team). */
 export function scopeRefusals(obj: ApiKeyObject): Condition[] {
-  return (obj.status?.conditions ?? []).filter(
-    (c) => /scope|refus|exceed|notallowed|not allowed/i.test(`${c.reason} ${c.type}`) && c.message !== '',
-  );
+  return (obj.status?.conditions ?? []).filter((c) => reasonKind(c.type, c.reason) === 'scopeRefusal' && c.message !== '');
+}
+
+/**
+ * Conditions a reader should act on or know about (blocked, notes), by the reason's declared kind.
+ * A reason this CLI does not know (a newer operator) is shown too, rather than hidden.
+ */
+export function attention(obj: ApiKeyObject): Array<Condition & { kind: ReasonKind | 'unknown' }> {
+  return (obj.status?.conditions ?? []).flatMap((c) => {
+    const kind = reasonKind(c.type, c.reason) ?? 'unknown';
+    return kind === 'ok' || kind === 'scopeRefusal' ? [] : [{ ...c, kind }];
+  });
 }

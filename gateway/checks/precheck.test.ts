@@ -32,7 +32,6 @@ const reason = (r: ReturnType<typeof run>) => (r.result.ok ? 'ok' : r.result.rea
 describe('precheck', () => {
   // a key that is wrong in every later way, so each row proves the earlier check wins
   const everythingWrong: RecordOverrides = {
-    revoked: true,
     state: 'Revoked',
     expiresAt: '2020-01-01T00:00:00Z',
     scopes: { ipAllowlist: ['192.0.2.0/24'], endpoints: ['/embeddings'], models: ['gpt-4o-mini'] },
@@ -46,9 +45,10 @@ describe('precheck', () => {
     ['bad checksum is malformed', everythingWrong, { auth: otherKey.slice(0, -1) + (otherKey.endsWith('0') ? '1' : '0') }, 'malformed_key'],
     ['valid format, unknown id', everythingWrong, { auth: otherKey }, 'unknown_key'],
     ['revoked before expired', everythingWrong, {}, 'revoked'],
-    ['revoked flag alone', { revoked: true }, {}, 'revoked'],
+    ['suspended (Team missing)', { state: 'Suspended', suspendedReason: 'TeamNotFound' }, {}, 'suspended'],
+    ['expired beats suspended', { state: 'Suspended', expiresAt: '2020-01-01T00:00:00Z' }, {}, 'expired'],
     ['expired at exactly now', { expiresAt: new Date(NOW).toISOString() }, {}, 'expired'],
-    ['expired state', { state: 'Expired', revoked: false }, {}, 'expired'],
+    ['expired state', { state: 'Expired' }, {}, 'expired'],
     ['unparseable expiry fails closed', { expiresAt: 'garbage' }, {}, 'expired'],
     ['not yet expired', { expiresAt: new Date(NOW + 1000).toISOString() }, {}, 'ok'],
     ['ip before endpoint', { scopes: everythingWrong.scopes }, {}, 'ip_not_allowed'],

@@ -2,6 +2,7 @@ import type { KeyRecord } from '../../api/record.ts';
 import { parseKey, verifyKey } from '../../api/keyformat.ts';
 import { clientIp, compileCidrs, inCidrs, type CidrList, type Ip } from '../client-ip.ts';
 import type { DenialReason } from '../errors.ts';
+import { keyStateDenial } from '../records/key-state.ts';
 import { passThrough, routeModel } from './routes.ts';
 import { allModelsAllowed, canonicalSegments, endpointAllowed, endpointPath, modelAllowed, type ModelSource } from './scopes.ts';
 
@@ -99,10 +100,10 @@ export function precheck(input: PrecheckInput): Admitted | Denied {
   const record = input.lookup(parsed.keyId);
   if (record === undefined || !verifyKey(key, record.hash)) return { ok: false, reason: 'unknown_key' };
 
-  // 2. revoked / expired
-  if (record.revoked || record.state === 'Revoked') return { ok: false, reason: 'revoked', record };
+  // 2. revoked / expired / suspended: decided from the record's one state field
   const scopes = compiled(record);
-  if (record.state === 'Expired' || scopes.expiresAtMs <= input.nowMs) return { ok: false, reason: 'expired', record };
+  const denial = keyStateDenial(record, scopes.expiresAtMs, input.nowMs);
+  if (denial !== undefined) return { ok: false, reason: denial.reason, record, ...(denial.detail ? { detail: denial.detail } : {}) };
 
   // 3. source address (before anything can be counted against the key)
   const ip = scopes.allowlist.any ? undefined : clientIp(input.peer, input.headers['x-forwarded-for'], input.trustedProxies);

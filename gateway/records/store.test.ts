@@ -4,7 +4,7 @@ import { RecordStore } from './store.ts';
 
 describe('RecordStore.replaceAll', () => {
   const { record } = makeKeyAndRecord();
-  const revoked = { ...record, revoked: true, state: 'Revoked' as const };
+  const revoked = { ...record, state: 'Revoked' as const };
 
   it.each([
     ['revoking copy listed last', [record, revoked]],
@@ -12,7 +12,7 @@ describe('RecordStore.replaceAll', () => {
   ])('two different records for one key id fail closed (%s)', (_name, list) => {
     const store = new RecordStore();
     store.replaceAll(list);
-    expect(store.get(record.keyId)?.revoked).toBe(true);
+    expect(store.get(record.keyId)?.state).toBe('Revoked');
   });
 
   it('an identical duplicate is harmless', () => {

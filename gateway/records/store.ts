@@ -39,7 +39,7 @@ export class RecordStore {
     const next = new Map<string, KeyRecord>();
     for (const r of records) {
       const seen = next.get(r.keyId);
-      next.set(r.keyId, seen === undefined || JSON.stringify(seen) === JSON.stringify(r) ? r : { ...r, revoked: true });
+      next.set(r.keyId, seen === undefined || JSON.stringify(seen) === JSON.stringify(r) ? r : { ...r, state: 'Revoked' });
     }
     this.#swap(next, now);
   }

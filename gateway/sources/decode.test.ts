@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RECORD_DATA_KEY } from '../../api/constants.ts';
-import { decodeRecordFiles, decodeRecordSecret, recordSecretName } from './decode.ts';
+import { decodeRecordSecret, recordSecretName } from '../../api/record-secret.ts';
+import { decodeRecordFiles } from './decode.ts';
 import { makeKeyAndRecord, recordSecretManifest } from './testing.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');

@@ -1,51 +1,9 @@
-import type { KubernetesObject } from '@kubernetes/client-node';
-import { RECORD_DATA_KEY } from '../../api/constants.ts';
-import { KEY_SCANNER_PATTERN } from '../../api/keyformat.ts';
-import { parseKeyRecord, type KeyRecord } from '../../api/record.ts';
+import { decodeRecordText } from '../../api/record-secret.ts';
+import type { KeyRecord } from '../../api/record.ts';
 
-// Turning stored bytes into KeyRecords, shared by the Kubernetes and the directory source. Pure: the
-// sources decide what to log. Error texts name the object or file, never its content (a record holds
-// only a hash, but a hand-made broken file might hold anything).
-
-export type Decoded = { ok: true; record: KeyRecord } | { ok: false; error: string };
-
-const KEY_LIKE = new RegExp(KEY_SCANNER_PATTERN, 'g');
-
-/**
- * parseKeyRecord's errors may quote the input (V8's JSON errors show a snippet, zod names unknown
- * properties). Keep the position, drop the snippet, and redact anything shaped like a key.
- */
-function parse(text: string): Decoded {
-  const parsed = parseKeyRecord(text);
-  if (parsed.ok) return parsed;
-  if (parsed.error.startsWith('record is not JSON')) {
-    const where = /at position \d+(?: \(line \d+ column \d+\))?/.exec(parsed.error)?.[0];
-    return { ok: false, error: `record is not valid JSON${where ? ` (${where})` : ''}` };
-  }
-  return { ok: false, error: parsed.error.replace(KEY_LIKE, '[redacted key]') };
-}
-
-/** The operator names each record Secret after its key id, so a name is unique per key id. */
-export const RECORD_SECRET_PREFIX = 'nemokeys-key-';
-export function recordSecretName(keyId: string): string {
-  return `${RECORD_SECRET_PREFIX}${keyId}`;
-}
-
-/** The parts of a Secret the gateway reads (V1Secret is assignable to it). */
-export type RecordSecret = KubernetesObject & { data?: Record<string, string> };
-
-export function decodeRecordSecret(secret: RecordSecret): Decoded {
-  const name = secret.metadata?.name ?? '';
-  const b64 = secret.data?.[RECORD_DATA_KEY];
-  if (b64 === undefined) return { ok: false, error: `Secret ${name} has no data["${RECORD_DATA_KEY}"]` };
-  const parsed = parse(Buffer.from(b64, 'base64').toString('utf8'));
-  if (!parsed.ok) return { ok: false, error: `Secret ${name}: ${parsed.error}` };
-  // A record under someone else's name could shadow or, on delete, remove another key id.
-  if (name !== recordSecretName(parsed.record.keyId)) {
-    return { ok: false, error: `Secret ${name} holds key id ${parsed.record.keyId}; its name must be ${recordSecretName(parsed.record.keyId)}` };
-  }
-  return parsed;
-}
+// The directory source's decoding: one record per `*.json` file. Record Secrets are decoded by the one
+// codec in api/record-secret.ts (the operator encodes with it). Pure: the source decides what to log.
+// Error texts name the file, never its content (a hand-made broken file might hold anything).
 
 /** A file's text, or why it could not be read. */
 export type RecordFile = { name: string; text: string; readError?: string };
@@ -64,7 +22,7 @@ export function decodeRecordFiles(files: readonly RecordFile[]): DirectoryLoad {
       errors.push(`${f.name}: cannot read: ${f.readError}`);
       continue;
     }
-    const parsed = parse(f.text);
+    const parsed = decodeRecordText(f.text);
     if (!parsed.ok) {
       errors.push(`${f.name}: ${parsed.error}`);
       continue;

@@ -58,8 +58,8 @@ describe('directory source', () => {
     const a = makeKeyAndRecord().record;
     writeRecord(dir, 'a.json', a);
     await vi.waitFor(() => expect(store.get(a.keyId)).toEqual(a), { timeout: 3000, interval: 10 });
-    writeRecord(dir, 'a.json', { ...a, revoked: true, state: 'Revoked' });
-    await vi.waitFor(() => expect(store.get(a.keyId)?.revoked).toBe(true), { timeout: 3000, interval: 10 });
+    writeRecord(dir, 'a.json', { ...a, state: 'Revoked' });
+    await vi.waitFor(() => expect(store.get(a.keyId)?.state).toBe('Revoked'), { timeout: 3000, interval: 10 });
     unlinkSync(join(dir, 'a.json'));
     await vi.waitFor(() => expect(store.get(a.keyId)).toBeUndefined(), { timeout: 3000, interval: 10 });
     expect(store.synced).toBe(true);

@@ -1,7 +1,7 @@
 import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import type { Logger } from 'pino';
-import { LABELS } from '../../api/constants.ts';
+import { RECORD_SELECTOR } from '../../api/record-secret.ts';
 import { createInformer, type InformerOptions } from '../../kube/informer.ts';
 import type { RecordStore } from '../records/store.ts';
 import { createSecretIndex } from './secret-index.ts';
@@ -14,7 +14,6 @@ import { createSecretIndex } from './secret-index.ts';
 // Every successful list (initial, after a restart, periodic relist) re-confirms the index, so the
 // store's lastSyncAt — the "records are stale" alert — moves even when no record changed.
 
-export const RECORD_LABEL_SELECTOR = `${LABELS.record}=true`;
 
 export interface KubernetesSourceOptions {
   kc: KubeConfig;
@@ -42,9 +41,9 @@ export function startKubernetesSource(opts: KubernetesSourceOptions): Kubernetes
   const informer = createInformer<V1Secret>({
     kc,
     path: `/api/v1/namespaces/${namespace}/secrets`,
-    labelSelector: RECORD_LABEL_SELECTOR,
+    labelSelector: RECORD_SELECTOR,
     list: async () => {
-      const result = await core.listNamespacedSecret({ namespace, labelSelector: RECORD_LABEL_SELECTOR });
+      const result = await core.listNamespacedSecret({ namespace, labelSelector: RECORD_SELECTOR });
       // The informer applies the list right after this resolves; confirm the index after that.
       setImmediate(() => index.flush(true));
       return result;

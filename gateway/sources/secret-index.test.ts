@@ -69,9 +69,9 @@ describe('secret index', () => {
     const r = makeKeyAndRecord().record;
     index.onChange(secretOf(r), 'add');
     index.flush(true);
-    index.onChange(secretOf({ ...r, revoked: true, state: 'Revoked' }), 'update');
+    index.onChange(secretOf({ ...r, state: 'Revoked' }), 'update');
     runScheduled();
-    expect(store.get(r.keyId)?.revoked).toBe(true);
+    expect(store.get(r.keyId)?.state).toBe('Revoked');
     index.onChange(secretOf(r), 'delete');
     runScheduled();
     expect(store.get(r.keyId)).toBeUndefined();

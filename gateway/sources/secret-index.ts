@@ -1,7 +1,7 @@
 import type { ChangeKind } from '../../kube/cache-types.ts';
 import type { KeyRecord } from '../../api/record.ts';
 import type { RecordStore } from '../records/store.ts';
-import { decodeRecordSecret, type RecordSecret } from './decode.ts';
+import { decodeRecordSecret, type RecordSecret } from '../../api/record-secret.ts';
 import { silentLogger, type SourceLogger } from './log.ts';
 
 // Turns informer events on record Secrets into RecordStore swaps. Events are batched: the informer

@@ -1,48 +1,56 @@
-import { generateKey, type Environment } from '../../api/keyformat.ts';
-import { KEY_RECORD_SCHEMA_VERSION, type KeyRecord } from '../../api/record.ts';
-import { RECORD_DATA_KEY, LABELS, MANAGED_BY } from '../../api/constants.ts';
 import YAML from 'yaml';
-import { recordSecretName } from './decode.ts';
+import { KEY_STATES, type KeyEntry } from '../../api/apikey.ts';
+import { generateKey, type Environment } from '../../api/keyformat.ts';
+import type { KeyRecord } from '../../api/record.ts';
+import { encodeRecordSecret } from '../../api/record-secret.ts';
+import { renderRecord, type RecordContent } from '../../operator/apikey/record.ts';
 
-// Test fixtures: a real key (for requests) with the record the operator would write for it.
-// Used by unit tests and the integration tests in test/; never by production code.
+// Test fixtures: a real key (for requests) with the record the operator's renderer produces for it —
+// never a hand-built record shape (docs/design.md §6: tests consume what the producer emits).
+// Used by unit tests, the integration tests in test/ and the gateway benchmarks; never by production code.
 
-export type RecordOverrides = Partial<Omit<KeyRecord, 'keyId' | 'hash' | 'scopes'>> & { scopes?: Partial<KeyRecord['scopes']> };
+/** What a test may vary: the renderer's inputs, named like the record fields they end up in. */
+export interface RecordOverrides {
+  /** A lineage state, or Suspended (with suspendedReason, default TeamNotFound). */
+  state?: KeyRecord['state'];
+  suspendedReason?: KeyRecord['suspendedReason'];
+  expiresAt?: string | null;
+  scopes?: Partial<KeyRecord['scopes']>;
+  rateLimit?: KeyRecord['rateLimit'];
+  budget?: KeyRecord['budget'];
+  owner?: KeyRecord['owner'];
+  /** The owning ApiKey's uid, which the renderer uses as the counters' bucket. */
+  limitsKey?: string;
+  updatedAt?: string;
+}
+
+const isKeyState = (s: string): s is KeyEntry['state'] => (KEY_STATES as readonly string[]).includes(s);
 
 export function makeKeyAndRecord(overrides: RecordOverrides = {}, environment: Environment = 'dev'): { key: string; record: KeyRecord } {
   const g = generateKey({ environment });
-  const { scopes, ...rest } = overrides;
-  const record: KeyRecord = {
-    schemaVersion: KEY_RECORD_SCHEMA_VERSION,
-    keyId: g.keyId,
+  const state = overrides.state ?? 'Active';
+  const entry: KeyEntry = { id: g.keyId, hint: g.hint, state: isKeyState(state) ? state : 'Active', createdAt: '2025-01-01T00:00:00.000Z' };
+  if (overrides.expiresAt) entry.expiresAt = overrides.expiresAt;
+  const content: RecordContent = {
+    entry,
     hash: g.hash,
-    owner: { namespace: 'team-a', name: 'checkout', uid: '00000000-0000-0000-0000-000000000001' },
-    team: 'team-a',
+    owner: {
+      namespace: 'team-a', name: 'checkout', ...overrides.owner, team: 'team-a',
+      uid: overrides.limitsKey ?? overrides.owner?.uid ?? '00000000-0000-0000-0000-000000000001',
+    },
     environment,
-    state: 'Active',
-    revoked: false,
-    expiresAt: null,
-    scopes: { models: ['*'], endpoints: [], ipAllowlist: [], ...scopes },
-    limitsKey: 'team-a/checkout',
-    updatedAt: '2025-01-01T00:00:00.000Z',
-    ...rest,
+    scopes: { models: ['*'], endpoints: [], ipAllowlist: [], ...overrides.scopes },
+    suspension: state === 'Suspended' ? (overrides.suspendedReason ?? 'TeamNotFound') : undefined,
+    rateLimit: overrides.rateLimit,
+    budget: overrides.budget,
   };
-  return { key: g.key, record };
+  return { key: g.key, record: renderRecord(content, overrides.updatedAt ?? '2025-01-01T00:00:00.000Z') };
 }
 
-/** The labelled record Secret the operator writes into the records namespace. */
+/** The labelled record Secret the operator writes into the records namespace (the one codec, api/record-secret.ts). */
 export function recordSecretManifest(record: KeyRecord, namespace: string) {
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: {
-      name: recordSecretName(record.keyId),
-      namespace,
-      labels: { [LABELS.record]: 'true', [LABELS.managedBy]: MANAGED_BY, [LABELS.keyId]: record.keyId },
-    },
-    type: 'Opaque',
-    data: { [RECORD_DATA_KEY]: Buffer.from(JSON.stringify(record)).toString('base64') },
-  };
+  const owner = { ...record.owner, team: record.team };
+  return encodeRecordSecret(namespace, owner, record, '2025-01-01T00:00:00.000Z');
 }
 
 /** The chart's gateway Role rules (charts/nemokeys/templates/gateway-rbac.yaml), templating stripped. */

@@ -2,7 +2,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { ApiKeyStatus } from '../../api/apikey.ts';
 import type { GeneratedKey } from '../../api/keyformat.ts';
 import { FINALIZER, RECORD_DATA_KEY } from '../../api/constants.ts';
-import { canonical } from './record.ts';
+import { canonical } from '../../api/record.ts';
 import type { ApiKeyObject, ApplyPlan, AuditEntry, PlannedEvent } from './types.ts';
 import { inspectWorkloadSecret, secretUpToDate } from './workload-secret.ts';
 import type { ApiKeyWriter } from './writer.ts';

@@ -1,18 +1,15 @@
 import type { V1ManagedFieldsEntry } from '@kubernetes/client-node';
-import type { Condition } from '../../api/conditions.ts';
+import type { Condition, DesiredCondition } from '../../api/conditions.ts';
 
 // metav1.Condition bookkeeping and "who changed the spec" (the audit actor for user-driven actions).
 
 export type ConditionStatus = Condition['status'];
-export interface DesiredCondition {
-  type: string;
-  status: ConditionStatus;
-  reason: string;
-  message: string;
-}
+export type { DesiredCondition } from '../../api/conditions.ts';
+/** Any planned condition (the ApiKey's typed ones, the Team's). */
+type ConditionDraft = Pick<DesiredCondition, 'status' | 'message'> & { type: string; reason: string };
 
 /** lastTransitionTime only moves when status changes (Kubernetes convention), so resyncs write nothing. */
-export function mergeConditions(previous: readonly Condition[] | undefined, desired: readonly DesiredCondition[], generation: number | undefined, now: Date): Condition[] {
+export function mergeConditions(previous: readonly Condition[] | undefined, desired: readonly ConditionDraft[], generation: number | undefined, now: Date): Condition[] {
   return desired.map((d) => {
     const prev = previous?.find((p) => p.type === d.type);
     const c: Condition = {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RECORD_DATA_KEY } from '../../api/constants.ts';
 import { parseKeyRecord, type KeyRecord } from '../../api/record.ts';
 import { plan } from './plan.ts';
-import { DAY, HOUR, NS, T0, afterApply, apiKey, at, inputs, planWithMint, testKeys, workloadSecret } from './testing.ts';
+import { DAY, HOUR, NS, T0, afterApply, apiKey, at, inputs, planWithMint, team, testKeys, workloadSecret } from './testing.ts';
 import type { ApplyPlan, PlanInputs } from './types.ts';
 
 // Planner rows for the key lifecycle: revocation, deletion, lost Secret (succeed), hand-off, crash recovery, usage.
@@ -15,7 +15,7 @@ const recordIn = (records: PlanInputs['records'], keyId: string): KeyRecord | un
 const ready = (p: ApplyPlan) => p.status?.conditions?.find((c) => c.type === 'Ready');
 const withMeta = (inp: PlanInputs, meta: Record<string, unknown>, spec: Record<string, unknown> = {}): PlanInputs => ({
   ...inp,
-  apiKey: { ...inp.apiKey!, metadata: { ...inp.apiKey!.metadata, ...meta }, spec: { ...(inp.apiKey!.spec as object), ...spec } },
+  apiKey: { ...inp.apiKey!, metadata: { ...inp.apiKey!.metadata, ...meta }, spec: { team: 'payments', ...inp.apiKey!.spec, ...spec } },
 });
 function step(inp: PlanInputs, now: Date, keys = testKeys(99)) {
   const s = planWithMint(plan, inp, now, keys);
@@ -31,7 +31,7 @@ describe('plan: revocation', () => {
     const { inp, key } = issuedWorld();
     const s = step(withMeta(inp, { managedFields: [{ manager: 'argocd-controller', operation: 'Apply', time: at(HOUR), fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:revoked': {} } } }] }, { revoked: true }), at(HOUR));
     expect(s.key).toBeUndefined();
-    expect(recordIn(s.plan.records, key.keyId)).toMatchObject({ state: 'Revoked', revoked: true });
+    expect(recordIn(s.plan.records, key.keyId)).toMatchObject({ state: 'Revoked' });
     expect(s.plan.status!.keys![0]).toMatchObject({ state: 'Revoked', revokedReason: 'spec.revoked set by user:argocd-controller' });
     expect(s.plan.audit).toEqual([{ action: 'revoke', apiKey: `${NS}/checkout`, keyId: key.keyId, actor: 'user:argocd-controller', reason: 'spec.revoked set by user:argocd-controller' }]);
     expect(ready(s.plan)).toMatchObject({ status: 'False', reason: 'Revoked' });
@@ -40,6 +40,39 @@ describe('plan: revocation', () => {
     const back = step(withMeta(s.next, {}, { revoked: false }), at(2 * HOUR), testKeys(5));
     expect(back.key).toBeDefined();
     expect(back.plan.status!.keys!.map((k) => k.state)).toEqual(['Revoked', 'Active']);
+  });
+});
+
+describe('plan: spec.revokedKeyIds', () => {
+  it('revokes exactly the listed key id: record Revoked, revokedAt + reason, one Event, one audit line; the successor stays', () => {
+    const { inp, key: first } = issuedWorld();
+    const rotated = step(withMeta(inp, { annotations: { 'keys.nemorouter.io/rotate': '1' } }), at(HOUR), testKeys(3));
+    const successor = rotated.key!;
+    const manager = { managedFields: [{ manager: 'nemokeys-cli', operation: 'Update', time: at(2 * HOUR), fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:revokedKeyIds': {} } } }] };
+    const s = step(withMeta(rotated.next, manager, { revokedKeyIds: [first.keyId] }), at(2 * HOUR));
+    expect(s.key).toBeUndefined();
+    expect(recordIn(s.plan.records, first.keyId)).toMatchObject({ state: 'Revoked' });
+    expect(recordIn(s.plan.records, successor.keyId)).toMatchObject({ state: 'Active' });
+    const entry = s.plan.status!.keys!.find((k) => k.id === first.keyId)!;
+    expect(entry).toMatchObject({ state: 'Revoked', revokedAt: at(2 * HOUR).toISOString(), revokedReason: 'listed in spec.revokedKeyIds by user:nemokeys-cli' });
+    expect(s.plan.events.filter((e) => e.reason === 'KeyRevoked')).toEqual([expect.objectContaining({ message: expect.stringContaining(first.keyId) })]);
+    expect(s.plan.audit).toEqual([{ action: 'revoke', apiKey: `${NS}/checkout`, keyId: first.keyId, actor: 'user:nemokeys-cli', reason: 'listed in spec.revokedKeyIds by user:nemokeys-cli' }]);
+    expect(ready(s.plan)).toMatchObject({ status: 'True' });
+    expect(s.plan.status!.conditions!.find((c) => c.type === 'Revoked')).toMatchObject({ status: 'False', reason: 'KeyIdsRevoked' });
+    // level-triggered: the next reconcile revokes nothing again (no second Event or audit line)
+    const again = step(s.next, at(3 * HOUR));
+    expect(again.plan.events.filter((e) => e.reason === 'KeyRevoked')).toEqual([]);
+    expect(again.plan.audit).toEqual([]);
+  });
+
+  it('revoking the current key id issues a fresh key id (the ApiKey itself is not revoked)', () => {
+    const { inp, key } = issuedWorld();
+    const s = step(withMeta(inp, {}, { revokedKeyIds: [key.keyId] }), at(HOUR));
+    expect(s.plan.status!.keys![0]).toMatchObject({ id: key.keyId, state: 'Revoked' });
+    const next = step(s.next, at(HOUR), testKeys(4));
+    expect(next.key).toBeDefined();
+    expect(next.plan.status!.keys!.map((k) => [k.id, k.state])).toEqual([[key.keyId, 'Revoked'], [next.key!.keyId, 'Active']]);
+    expect(recordIn(next.plan.records, key.keyId)).toMatchObject({ state: 'Revoked' });
   });
 });
 
@@ -77,7 +110,7 @@ describe('plan: lost or corrupted workload Secret → succeed(predecessor)', () 
     expect(s.plan.secret!.keyId).toBe(s.key!.keyId);
     expect(s.plan.status).toMatchObject({ currentKeyId: s.key!.keyId });
     expect(s.plan.status!.keys!.map((k) => [k.id, k.state])).toEqual([[key.keyId, 'Superseded'], [s.key!.keyId, 'Active']]);
-    expect(recordIn(s.plan.records, key.keyId)).toMatchObject({ state: 'Superseded', revoked: false, hash: key.hash });
+    expect(recordIn(s.plan.records, key.keyId)).toMatchObject({ state: 'Superseded', hash: key.hash });
     expect(s.plan.events).toContainEqual(expect.objectContaining({ type: 'Warning', reason: 'KeySuperseded' }));
     expect(s.plan.audit).toContainEqual(expect.objectContaining({ action: 'rotate', keyId: s.key!.keyId, reason: 'SecretLost' }));
     expect(ready(s.plan)).toMatchObject({ status: 'True' });
@@ -104,10 +137,44 @@ describe('plan: hand-off of a Superseded predecessor', () => {
     const p = plan({ ...inp, usage: usage(row.use(pred.keyId, succ.keyId)) }, at(row.now)) as ApplyPlan;
     const entry = p.status!.keys!.find((k) => k.id === pred.keyId)!;
     expect(entry.state).toBe(row.revoked ? 'Revoked' : 'Superseded');
-    expect(recordIn(p.records, pred.keyId)!.revoked).toBe(row.revoked);
+    expect(recordIn(p.records, pred.keyId)!.state).toBe(row.revoked ? 'Revoked' : 'Superseded');
     if (row.reason) expect(entry.revokedReason).toMatch(row.reason);
     if (row.requeue !== undefined) expect(p.requeueAfterMs).toBe(row.requeue);
     if (row.revoked) expect(p.audit).toContainEqual(expect.objectContaining({ action: 'revoke', keyId: pred.keyId, relatedKeyId: succ.keyId, actor: 'operator' }));
+  });
+});
+
+describe('plan: manual hand-off (spec.rotation.handoff.mode: Manual, or the Team default)', () => {
+  const usage = (entries: [string, Date][]) => new Map(entries.map(([id, last]) => [id, { requests: 1, credits: 1, lastUsedAt: last.toISOString() }]));
+  function rotatedWorld(spec: Parameters<typeof apiKey>[0], teamSpec: Parameters<typeof team>[0] = {}) {
+    const s0 = step(inputs({ apiKey: apiKey(spec), team: team(teamSpec) }), T0, testKeys(1));
+    const s1 = step(withMeta(s0.next, { annotations: { 'keys.nemorouter.io/rotate': 'now' } }), at(HOUR));
+    return { inp: s1.next, pred: s0.key!, succ: s1.key! };
+  }
+  it.each([
+    ['the key says Manual', { rotation: { handoff: { mode: 'Manual' as const, idle: '1h', maxOverlap: '2d' } } }, {}, true],
+    ['the Team default says Manual', { rotation: { handoff: { idle: '1h', maxOverlap: '2d' } } }, { defaults: { rotation: { handoff: { mode: 'Manual' as const } } } }, true],
+    ['the key says Automatic over a Manual Team default', { rotation: { handoff: { mode: 'Automatic' as const, idle: '1h', maxOverlap: '2d' } } }, { defaults: { rotation: { handoff: { mode: 'Manual' as const } } } }, false],
+  ])('%s: predecessor valid past idle and maxOverlap = %s', (_n, spec, teamSpec, manual) => {
+    const { inp, pred, succ } = rotatedWorld(spec, teamSpec);
+    const p = plan({ ...inp, usage: usage([[succ.keyId, at(2 * HOUR)]]) }, at(3 * DAY)) as ApplyPlan;
+    const entry = p.status!.keys!.find((k) => k.id === pred.keyId)!;
+    expect(entry.state).toBe(manual ? 'Superseded' : 'Revoked');
+    expect(recordIn(p.records, pred.keyId)!.state).toBe(manual ? 'Superseded' : 'Revoked');
+    const rotating = p.status!.conditions!.find((c) => c.type === 'Rotating')!;
+    if (manual) {
+      expect(rotating).toMatchObject({ status: 'True', reason: 'HandoffManual', message: expect.stringContaining(`successor ${succ.keyId} last used`) });
+      expect(p.audit).toEqual([]);
+      expect(p.requeueAfterMs).toBeUndefined(); // nothing to wait for: the user decides
+    }
+  });
+  it('the user revoking the predecessor ends a manual hand-off; expiry still ends it without them', () => {
+    const { inp, pred, succ } = rotatedWorld({ expiration: '10d', rotation: { handoff: { mode: 'Manual' } } });
+    const revoked = step(withMeta(inp, {}, { revokedKeyIds: [pred.keyId] }), at(2 * HOUR));
+    expect(revoked.plan.status!.keys!.map((k) => [k.id, k.state])).toEqual([[pred.keyId, 'Revoked'], [succ.keyId, 'Active']]);
+    expect(revoked.plan.status!.conditions!.find((c) => c.type === 'Rotating')).toMatchObject({ status: 'False', reason: 'NoPredecessor' });
+    const expired = plan(inp, at(10 * DAY)) as ApplyPlan;
+    expect(expired.status!.keys!.find((k) => k.id === pred.keyId)!.state).toBe('Expired');
   });
 });
 

@@ -39,7 +39,7 @@ describe('plan: issuing a key', () => {
     const { plan: p, key } = planWithMint(plan, inputs(), T0, testKeys());
     const rec = recordOf(p, key!.keyId)!;
     expect(verifyKey(key!.key, rec.hash)).toBe(true);
-    expect(rec).toMatchObject({ state: 'Active', revoked: false, expiresAt: null, owner: { namespace: NS, name: 'checkout', uid: 'uid-1' }, team: 'payments', limitsKey: 'uid-1', scopes: { models: ['*'], endpoints: [], ipAllowlist: [] } });
+    expect(rec).toMatchObject({ state: 'Active', expiresAt: null, owner: { namespace: NS, name: 'checkout', uid: 'uid-1' }, team: 'payments', limitsKey: 'uid-1', scopes: { models: ['*'], endpoints: [], ipAllowlist: [] } });
     expect(p.records[0]!.metadata!.labels).toMatchObject({ 'keys.nemorouter.io/record': 'true', 'keys.nemorouter.io/key-id': key!.keyId, 'keys.nemorouter.io/apikey-uid': 'uid-1', 'keys.nemorouter.io/team': 'payments' });
     expect(p.secret).toMatchObject({ name: 'checkout', dataKey: 'api-key', keyId: key!.keyId, ownerReference: { uid: 'uid-1', controller: true } });
     expect(p.status).toMatchObject({ currentKeyId: key!.keyId, secretName: 'checkout', observedGeneration: 1, keys: [{ id: key!.keyId, state: 'Active', hint: key!.hint }] });
@@ -96,12 +96,12 @@ describe('plan: teams and scopes', () => {
     if (row.endpoints) expect(recordOf(p, key!.keyId)!.scopes.endpoints).toEqual(row.endpoints);
   });
 
-  it('a team change re-renders the record; a vanished Team suspends the key (revoked in the record, state kept)', () => {
+  it('a team change re-renders the record; a vanished Team suspends the key (record state Suspended with the reason; lineage state kept)', () => {
     const { inp, issued } = run(inputs({ team: team({ allowedModels: ['gpt-4o', 'o3'] }) }), T0);
     const narrowed = plan({ ...inp, team: team({ allowedModels: ['gpt-4o'] }) }, at(1000)) as ApplyPlan;
     expect(recordOf(narrowed, issued[0]!.keyId)!.scopes.models).toEqual(['gpt-4o']);
     const gone = plan({ ...inp, team: undefined }, at(1000)) as ApplyPlan;
-    expect(recordOf(gone, issued[0]!.keyId)).toMatchObject({ state: 'Active', revoked: true, scopes: { models: [] } });
+    expect(recordOf(gone, issued[0]!.keyId)).toMatchObject({ state: 'Suspended', suspendedReason: 'TeamNotFound', scopes: { models: [] } });
     expect(ready(gone)).toMatchObject({ status: 'False', reason: 'TeamNotFound' });
     // ...and it comes back as soon as the Team does, with the same key id
     const back = run(afterApply({ ...inp, team: undefined }, gone, undefined), at(2000));
@@ -109,7 +109,7 @@ describe('plan: teams and scopes', () => {
     expect(ready(back.last)).toMatchObject({ status: 'False', reason: 'TeamNotFound' });
     const fixed = plan({ ...back.inp, team: team({ allowedModels: ['gpt-4o'] }) }, at(3000)) as ApplyPlan;
     expect(ready(fixed)).toMatchObject({ status: 'True', reason: 'KeyReady' });
-    expect(recordOf(fixed, issued[0]!.keyId)).toMatchObject({ revoked: false, state: 'Active' });
+    expect(recordOf(fixed, issued[0]!.keyId)).toMatchObject({ state: 'Active' });
   });
 
   it('team maxExpiration caps a Never key (and says so) instead of refusing it', () => {
@@ -150,7 +150,7 @@ describe('plan: expiration', () => {
     expect(sent).toEqual(['7d', '1d', 'expired']);
     const keyId = inp.apiKey!.status!.currentKeyId!;
     expect(inp.apiKey!.status!.keys![0]).toMatchObject({ state: 'Expired', reminders: ['7d', '1d', 'expired'] });
-    expect(recordOf(expiredPlan!, keyId)).toMatchObject({ state: 'Expired', revoked: true });
+    expect(recordOf(expiredPlan!, keyId)).toMatchObject({ state: 'Expired' });
     expect(expiredPlan!.audit).toContainEqual(expect.objectContaining({ action: 'expire', keyId }));
     expect(ready(expiredPlan!)).toMatchObject({ status: 'False', reason: 'Expired' });
     expect(cond(expiredPlan!, 'Expired')).toMatchObject({ status: 'True' });

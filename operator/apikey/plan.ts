@@ -1,12 +1,12 @@
-import { ApiKeySpecSchema, type ApiKeySpec, type KeyEntry } from '../../api/apikey.ts';
-import { ANNOTATIONS, DEFAULT_SECRET_DATA_KEY, FIELD_MANAGER, FINALIZER } from '../../api/constants.ts';
+import type { ApiKeySpec, KeyEntry } from '../../api/apikey.ts';
+import { ANNOTATIONS, FIELD_MANAGER, FINALIZER } from '../../api/constants.ts';
+import { apiKeyDefaults, parseApiKeySpec, parseTeamSpec } from '../../api/spec.ts';
 import { parseDurationMs } from '../../api/duration.ts';
 import { parseExpiration, type Expiration } from '../../api/expiration.ts';
-import { TeamSpecSchema } from '../../api/team.ts';
 import { keyExpiry } from '../keys/expiry.ts';
 import { restartTargetsOf } from '../rotation/restart-plan.ts';
 import { RESTART_CONDITION, restartTargetsCondition } from '../rotation/restart-status.ts';
-import { DEFAULT_HANDOFF, isTerminal, succeed, type Handoff } from '../keys/lifecycle.ts';
+import { isTerminal, succeed } from '../keys/lifecycle.ts';
 import { lastManagerOf } from './conditions.ts';
 import { keyEvent } from './events.ts';
 import { desiredRecords } from './records-plan.ts';
@@ -31,14 +31,6 @@ interface Issue {
   reason: 'Created' | 'Reissued' | 'SecretLost' | 'RotationRequested' | 'AutomaticRotation';
   predecessor: string | undefined;
   actor: string;
-}
-
-function handoffOf(spec: ApiKeySpec): Handoff {
-  const h = spec.rotation?.handoff;
-  return {
-    idleMs: (h?.idle && parseDurationMs(h.idle)) || DEFAULT_HANDOFF.idleMs,
-    maxOverlapMs: (h?.maxOverlap && parseDurationMs(h.maxOverlap)) || DEFAULT_HANDOFF.maxOverlapMs,
-  };
 }
 
 /**
@@ -84,15 +76,15 @@ export function plan(inp: PlanInputs, now: Date): Plan {
     return cleanupPlan(stored, { finalizer: 'remove', audit });
   }
 
-  const parsed = ApiKeySpecSchema.safeParse(ak.spec);
+  const parsed = parseApiKeySpec(ak);
   const prev = ak.status;
   const events: PlannedEvent[] = [];
   const audit: AuditEntry[] = [];
   const deleteRecords = stored.filter((r) => r.uid !== uid).map((r) => r.name);
   const owned = stored.filter((r) => r.uid === uid && r.keyId !== undefined);
   const finalizer = hasFinalizer ? undefined : ('add' as const);
-  if (!parsed.success) {
-    const message = `spec is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+  if (!parsed.ok) {
+    const message = parsed.error;
     const { status, events: ev } = buildStatus({
       apiKeyName: inp.name, previous: prev, generation: meta.generation, readiness: { ready: false, reason: 'InvalidSpec', message },
       current: undefined, keys: prev?.keys ?? [], waiting: [], revokedBySpec: false, secretName: '', usage: prev?.usage ?? { requests: 0, credits: 0 },
@@ -100,9 +92,11 @@ export function plan(inp: PlanInputs, now: Date): Plan {
     });
     return { kind: 'apply', finalizer, records: [], deleteRecords, status, events: ev, audit };
   }
-  const spec = parsed.data;
-  const secretName = spec.secret?.name ?? inp.name;
-  const dataKey = spec.secret?.key ?? DEFAULT_SECRET_DATA_KEY;
+  const spec = parsed.spec;
+  const teamParsed = inp.team ? parseTeamSpec(inp.team) : undefined;
+  const teamSpec = teamParsed?.ok ? teamParsed.spec : undefined;
+  const defaults = apiKeyDefaults(inp.name, spec, teamSpec);
+  const { name: secretName, key: dataKey } = defaults.secret;
   const inspection = inspectWorkloadSecret(inp.secret, dataKey, inp.name);
 
   let keys: KeyEntry[] = (prev?.keys ?? []).map((k) => ({ ...k }));
@@ -130,8 +124,6 @@ export function plan(inp: PlanInputs, now: Date): Plan {
   }
 
   // Which scopes, and what stops a key from being usable / issued.
-  const teamParsed = inp.team ? TeamSpecSchema.safeParse(inp.team.spec) : undefined;
-  const teamSpec = teamParsed?.success ? teamParsed.data : undefined;
   const scopes = teamSpec ? effectiveScopes(spec, teamSpec) : undefined;
   const teamMaxMs = teamSpec?.maxExpiration ? parseDurationMs(teamSpec.maxExpiration) : undefined;
   const expiration = parseExpiration(spec.expiration) ?? { kind: 'never' as const };
@@ -141,7 +133,7 @@ export function plan(inp: PlanInputs, now: Date): Plan {
   else if (scopes?.empty === 'models') blockers.push({ reason: 'NoAllowedModels', suspends: true, message: `none of the requested models (${scopes.refusedModels.join(', ')}) is allowed by Team "${spec.team}" (allows ${teamSpec.allowedModels.join(', ')}): change spec.allowedModels or the Team` });
   else if (scopes?.empty === 'endpoints') blockers.push({ reason: 'NoAllowedEndpoints', suspends: true, message: `none of the requested endpoints (${scopes.refusedEndpoints.join(', ')}) is allowed by Team "${spec.team}" (allows ${(teamSpec.allowedEndpoints ?? []).join(', ')}): change spec.allowedEndpoints or the Team` });
   if (inspection.exists && !inspection.ours) blockers.push({ reason: 'SecretConflict', suspends: false, message: `Secret ${inp.namespace}/${secretName} exists and is not managed by nemokeys: delete it or set spec.secret.name to another name` });
-  const suspended = blockers.some((b) => b.suspends);
+  const suspension = blockers.find((b) => b.suspends)?.reason;
   const pastDatetime = expiration.kind === 'datetime' && expiration.at.getTime() <= now.getTime();
 
   // Does this reconcile issue a new key id?
@@ -186,12 +178,12 @@ export function plan(inp: PlanInputs, now: Date): Plan {
 
   const t = applyTransitions({
     apiKeyRef, apiKeyName: inp.name, keys, currentId, hashes, usage: inp.usage, expiration, teamMaxMs,
-    revokedBySpec: spec.revoked, specActor, operator, handoff: handoffOf(spec), now,
+    revokedBySpec: spec.revoked, revokedKeyIds: new Set(spec.revokedKeyIds ?? []), specActor, operator, handoff: defaults.handoff, now,
   });
   events.push(...t.events);
   audit.push(...t.audit);
   const recordsPlan = desiredRecords({
-    keys: t.keys, hashes, owned, deleteRecords, now, recordsNamespace: inp.recordsNamespace, suspended, spec, scopes,
+    keys: t.keys, hashes, owned, deleteRecords, now, recordsNamespace: inp.recordsNamespace, suspension, spec, scopes,
     owner: { namespace: inp.namespace, name: inp.name, uid, team: spec.team },
   });
   const finalCurrent = recordsPlan.keys.find((k) => k.id === currentId);
@@ -202,7 +194,7 @@ export function plan(inp: PlanInputs, now: Date): Plan {
   const prevUsage = prev?.usage ?? { requests: 0, credits: 0 };
   const { status, events: readyEv } = buildStatus({
     apiKeyName: inp.name, previous: prev, generation: meta.generation, readiness: ready, current: finalCurrent, keys: recordsPlan.keys,
-    waiting: t.waiting, revokedBySpec: spec.revoked, secretName,
+    waiting: t.waiting, manualHandoff: defaults.handoff.mode === 'Manual', revokedBySpec: spec.revoked, revokedKeyIds: spec.revokedKeyIds, secretName,
     usage: { requests: prevUsage.requests + t.usageDelta.requests, credits: prevUsage.credits + t.usageDelta.credits },
     lastRotationRequest, soonMs: SOON_MS, now,
     extraConditions: optional(restartTargetsCondition(restartTargetsOf(ak), inp.restartTargets, prev?.conditions?.find((c) => c.type === RESTART_CONDITION))),

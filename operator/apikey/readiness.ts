@@ -1,15 +1,14 @@
 import type { KeyEntry } from '../../api/apikey.ts';
+import type { SuspensionReason } from '../../api/record.ts';
 import type { EffectiveScopes } from './scopes.ts';
 import type { Readiness } from './status.ts';
 
 // The Ready condition: one reason, and a message that says what is wrong and how to fix it.
 
-export interface Blocker {
-  reason: string;
-  message: string;
-  /** True when existing key ids must be denied until it is fixed (team / scope problems). */
-  suspends: boolean;
-}
+/** What stops a key from being usable or issued; `suspends`: existing key ids are denied until it is fixed. */
+export type Blocker =
+  | { reason: SuspensionReason; suspends: true; message: string }
+  | { reason: 'SecretConflict'; suspends: false; message: string };
 
 export interface ReadinessInputs {
   blockers: readonly Blocker[];
@@ -42,7 +41,7 @@ export function readiness(r: ReadinessInputs): Readiness {
     return { ready: false, reason: 'Pending', message: `waiting for a key id to be issued into Secret ${r.namespace}/${r.secretName}` };
   }
   const notes: string[] = [];
-  let reason = 'KeyReady';
+  let reason: Readiness['reason'] = 'KeyReady';
   const refused = r.scopes && (r.scopes.refusedModels.length > 0 || r.scopes.refusedEndpoints.length > 0);
   if (r.scopes && refused) {
     reason = 'ScopesRestricted';

@@ -1,6 +1,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Environment } from '../../api/apikey.ts';
 import { generateKey, type GeneratedKey } from '../../api/keyformat.ts';
+import { apiKeyDefaults } from '../../api/spec.ts';
 import type { RestartTargetTracker } from '../rotation/restart-status.ts';
 import type { Clock, ObjectCache, ReconcileResult, Reconciler } from '../runtime/types.ts';
 import { splitKey } from '../runtime/types.ts';
@@ -78,13 +79,13 @@ export function createApiKeyReconciler(deps: ApiKeyReconcilerDeps): Reconciler &
     }
     const { namespace = '', name } = splitKey(key);
     const apiKey = deps.apiKeys.get(namespace, name);
-    const spec = (apiKey?.spec ?? {}) as { team?: string; secret?: { name?: string; key?: string } };
-    const secretName = spec.secret?.name ?? name;
+    const spec = apiKey?.spec;
+    const secretName = apiKeyDefaults(name, spec).secret.name;
     const inputs: PlanInputs = {
       namespace,
       name,
       apiKey,
-      team: spec.team ? deps.teams.get(namespace, spec.team) : undefined,
+      team: spec?.team ? deps.teams.get(namespace, spec.team) : undefined,
       secret: deps.secrets.get(namespace, secretName),
       records: deps.recordIndex.forApiKey(key),
       usage: deps.usage.totals(),
@@ -110,7 +111,7 @@ export function createApiKeyReconciler(deps: ApiKeyReconcilerDeps): Reconciler &
     lastWrites = written.writes;
     if (written.expectations.length > 0) pending.set(key, { expectations: written.expectations, until: mono() + ttl });
     if (!apiKey || apiKey.metadata?.deletionTimestamp) deps.metrics?.forget(key);
-    else deps.metrics?.observe(key, spec.team ?? '', p.status ?? apiKey.status);
+    else deps.metrics?.observe(key, spec?.team ?? '', p.status ?? apiKey.status);
     // Writes just happened: look again once the caches show them (then the plan is a no-op or the next step).
     if (written.expectations.length > 0) return { requeueAfterMs: Math.min(CACHE_WAIT_MS, p.requeueAfterMs ?? CACHE_WAIT_MS) };
     return p.requeueAfterMs !== undefined ? { requeueAfterMs: Math.min(p.requeueAfterMs, MAX_REQUEUE_MS) } : {};

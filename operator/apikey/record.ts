@@ -1,24 +1,14 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { KeyEntry } from '../../api/apikey.ts';
-import { LABELS, MANAGED_BY, RECORD_DATA_KEY } from '../../api/constants.ts';
-import { KEY_RECORD_SCHEMA_VERSION, parseKeyRecord, type KeyRecord } from '../../api/record.ts';
+import { LABELS } from '../../api/constants.ts';
+import { canonical, KEY_RECORD_SCHEMA_VERSION, type KeyRecord, type SuspensionReason } from '../../api/record.ts';
+import { decodeRecordSecret, encodeRecordSecret, RECORD_CREATED_AT_ANNOTATION, type RecordOwner } from '../../api/record-secret.ts';
 import type { EffectiveScopes } from './scopes.ts';
 
-// Rendering and reading the hashed key records (one Secret per key id in the records namespace).
-// The gateway reads exactly data[RECORD_DATA_KEY] (base64 JSON KeyRecord) and the name nemokeys-key-<id>.
+// Rendering the hashed key records (one Secret per key id in the records namespace) and reading them
+// back from the cache. The Secret format is the one codec in api/record-secret.ts, shared with the gateway.
 
-export const RECORD_SECRET_PREFIX = 'nemokeys-key-';
-/** Creation instant of the key id (the operator's clock), so a crash-adopted key keeps its true age. */
-export const RECORD_CREATED_AT_ANNOTATION = 'keys.nemorouter.io/created-at';
-
-export const recordSecretName = (keyId: string): string => `${RECORD_SECRET_PREFIX}${keyId}`;
-
-export interface RecordOwner {
-  namespace: string;
-  name: string;
-  uid: string;
-  team: string;
-}
+export type { RecordOwner } from '../../api/record-secret.ts';
 
 export interface RecordContent {
   entry: KeyEntry;
@@ -26,28 +16,30 @@ export interface RecordContent {
   owner: RecordOwner;
   environment: KeyRecord['environment'];
   scopes: Pick<EffectiveScopes, 'models' | 'endpoints' | 'ipAllowlist'>;
-  /** Team missing or nothing allowed: the key id keeps its state but the gateway must deny it. */
-  suspended: boolean;
+  /** Team missing or nothing allowed: the key id keeps its lineage state but the gateway must deny it. */
+  suspension: SuspensionReason | undefined;
   rateLimit: KeyRecord['rateLimit'];
   budget: KeyRecord['budget'];
 }
 
+/** The record's one state (docs/design.md §2): the lineage state, or Suspended while a usable key id is blocked. */
 export function renderRecord(c: RecordContent, updatedAt: string): KeyRecord {
   const usable = c.entry.state === 'Active' || c.entry.state === 'Superseded';
+  const suspended = usable && c.suspension !== undefined;
   const record: KeyRecord = {
     schemaVersion: KEY_RECORD_SCHEMA_VERSION,
     keyId: c.entry.id,
     hash: c.hash,
     owner: { namespace: c.owner.namespace, name: c.owner.name, uid: c.owner.uid },
     team: c.owner.team,
-    state: c.entry.state,
-    // While suspended, revoked=true is the fail-closed signal (401) even though the state is still Active.
-    revoked: !usable || c.suspended,
+    state: suspended ? 'Suspended' : c.entry.state,
     expiresAt: c.entry.expiresAt ?? null,
-    scopes: c.suspended ? { models: [], endpoints: [], ipAllowlist: [] } : { models: c.scopes.models, endpoints: c.scopes.endpoints, ipAllowlist: c.scopes.ipAllowlist },
+    // Fail closed twice: a suspended record also carries no scope.
+    scopes: c.suspension ? { models: [], endpoints: [], ipAllowlist: [] } : { models: c.scopes.models, endpoints: c.scopes.endpoints, ipAllowlist: c.scopes.ipAllowlist },
     limitsKey: c.owner.uid,
     updatedAt,
   };
+  if (suspended) record.suspendedReason = c.suspension;
   if (c.environment !== undefined) record.environment = c.environment;
   if (c.rateLimit && (c.rateLimit.requestsPerMinute !== undefined || c.rateLimit.tokensPerMinute !== undefined)) record.rateLimit = c.rateLimit;
   if (c.budget) record.budget = c.budget;
@@ -59,37 +51,8 @@ export function sameRecord(a: KeyRecord, b: KeyRecord): boolean {
   return canonical({ ...a, updatedAt: '' }) === canonical({ ...b, updatedAt: '' });
 }
 
-export function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
-}
-
-export function recordLabels(owner: RecordOwner, keyId: string): Record<string, string> {
-  return {
-    [LABELS.record]: 'true',
-    [LABELS.managedBy]: MANAGED_BY,
-    [LABELS.keyId]: keyId,
-    [LABELS.apiKeyUid]: owner.uid,
-    [LABELS.apiKeyNamespace]: owner.namespace,
-    [LABELS.apiKeyName]: owner.name,
-    [LABELS.team]: owner.team,
-  };
-}
-
 export function recordSecret(namespace: string, owner: RecordOwner, record: KeyRecord, createdAt: string): V1Secret {
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    type: 'Opaque',
-    metadata: {
-      name: recordSecretName(record.keyId),
-      namespace,
-      labels: recordLabels(owner, record.keyId),
-      annotations: { [RECORD_CREATED_AT_ANNOTATION]: createdAt },
-    },
-    data: { [RECORD_DATA_KEY]: Buffer.from(canonical(record)).toString('base64') },
-  };
+  return encodeRecordSecret(namespace, owner, record, createdAt);
 }
 
 export interface StoredRecord {
@@ -103,12 +66,10 @@ export interface StoredRecord {
 /** What a cached record Secret holds; `record` is undefined when it is corrupted. */
 export function readRecordSecret(secret: V1Secret): StoredRecord {
   const labels = secret.metadata?.labels ?? {};
-  const b64 = secret.data?.[RECORD_DATA_KEY];
-  const parsed = b64 === undefined ? undefined : parseKeyRecord(Buffer.from(b64, 'base64').toString('utf8'));
-  const name = secret.metadata?.name ?? '';
-  const record = parsed?.ok && recordSecretName(parsed.record.keyId) === name ? parsed.record : undefined;
+  const decoded = decodeRecordSecret(secret);
+  const record = decoded.ok ? decoded.record : undefined;
   return {
-    name,
+    name: secret.metadata?.name ?? '',
     keyId: labels[LABELS.keyId] ?? record?.keyId,
     uid: labels[LABELS.apiKeyUid],
     record,

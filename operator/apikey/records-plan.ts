@@ -1,5 +1,6 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { ApiKeySpec, KeyEntry } from '../../api/apikey.ts';
+import type { SuspensionReason } from '../../api/record.ts';
 import { trimHistory } from '../keys/lifecycle.ts';
 import { recordSecret, renderRecord, sameRecord, type RecordOwner, type StoredRecord } from './record.ts';
 import type { EffectiveScopes } from './scopes.ts';
@@ -16,7 +17,8 @@ export interface RecordsPlanInputs {
   deleteRecords: readonly string[];
   now: Date;
   recordsNamespace: string;
-  suspended: boolean;
+  /** Why the usable key ids are suspended (their records say Suspended), if they are. */
+  suspension: SuspensionReason | undefined;
   spec: ApiKeySpec;
   scopes: EffectiveScopes | undefined;
   owner: RecordOwner;
@@ -38,7 +40,7 @@ export function desiredRecords(p: RecordsPlanInputs): { keys: KeyEntry[]; record
       owner: p.owner,
       environment: p.spec.environment,
       scopes: p.scopes ?? { models: [], endpoints: [], ipAllowlist: [] },
-      suspended: p.suspended || p.scopes === undefined,
+      suspension: p.suspension ?? (p.scopes === undefined ? ('TeamInvalid' as const) : undefined),
       rateLimit: p.spec.rateLimit,
       budget: p.spec.budget,
     };

@@ -1,4 +1,5 @@
 import type { ApiKeyStatus, KeyEntry } from '../../api/apikey.ts';
+import type { ConditionReason } from '../../api/conditions.ts';
 import { mergeConditions, type DesiredCondition } from './conditions.ts';
 import { eventName, shortHash } from './events.ts';
 import type { PlannedEvent } from './types.ts';
@@ -9,7 +10,7 @@ import type { PlannedEvent } from './types.ts';
 
 export interface Readiness {
   ready: boolean;
-  reason: string;
+  reason: ConditionReason<'Ready'>;
   message: string;
 }
 
@@ -21,7 +22,11 @@ export interface StatusInputs {
   current: KeyEntry | undefined;
   keys: KeyEntry[];
   waiting: string[];
+  /** Manual hand-off: predecessors wait for the user, and the Rotating condition says so. */
+  manualHandoff?: boolean;
   revokedBySpec: boolean;
+  /** spec.revokedKeyIds (the Revoked condition names them while the ApiKey itself is not revoked). */
+  revokedKeyIds?: readonly string[];
   secretName: string;
   usage: { requests: number; credits: number };
   lastRotationRequest: string | undefined;
@@ -32,7 +37,7 @@ export interface StatusInputs {
 }
 
 /** Ready reasons that are worth an Event even though Ready is True. */
-const NOTEWORTHY_READY = new Set(['ScopesRestricted', 'ExpirationCapped']);
+const NOTEWORTHY_READY = new Set<ConditionReason<'Ready'>>(['ScopesRestricted', 'ExpirationCapped']);
 
 function expiredCondition(current: KeyEntry | undefined, soonMs: number, now: Date): DesiredCondition {
   if (current?.state === 'Expired') {
@@ -52,12 +57,16 @@ export function buildStatus(s: StatusInputs): { status: ApiKeyStatus; events: Pl
   const desired: DesiredCondition[] = [
     { type: 'Ready', status: s.readiness.ready ? 'True' : 'False', reason: s.readiness.reason, message: s.readiness.message },
     s.waiting.length > 0
-      ? { type: 'Rotating', status: 'True', reason: 'HandoffPending', message: `predecessor key ids stay valid until hand-off: ${s.waiting.join('; ')}` }
+      ? s.manualHandoff
+        ? { type: 'Rotating', status: 'True', reason: 'HandoffManual', message: `manual hand-off: predecessor key ids stay valid until you revoke them (keys handoff ${s.apiKeyName}, or spec.revokedKeyIds): ${s.waiting.join('; ')}` }
+        : { type: 'Rotating', status: 'True', reason: 'HandoffPending', message: `predecessor key ids stay valid until hand-off: ${s.waiting.join('; ')}` }
       : { type: 'Rotating', status: 'False', reason: 'NoPredecessor', message: 'no predecessor key id is waiting for hand-off' },
     expiredCondition(s.current, s.soonMs, s.now),
     s.revokedBySpec
       ? { type: 'Revoked', status: 'True', reason: 'RevokedBySpec', message: 'spec.revoked is true: every key id is revoked; set it to false to issue a new key id' }
-      : { type: 'Revoked', status: 'False', reason: 'NotRevoked', message: 'spec.revoked is false' },
+      : s.revokedKeyIds?.length
+        ? { type: 'Revoked', status: 'False', reason: 'KeyIdsRevoked', message: `key ids ${s.revokedKeyIds.join(', ')} are revoked by spec.revokedKeyIds (final); the other key ids keep working` }
+        : { type: 'Revoked', status: 'False', reason: 'NotRevoked', message: 'spec.revoked is false' },
     ...(s.extraConditions ?? []),
   ];
   const conditions = mergeConditions(s.previous?.conditions, desired, s.generation, s.now);

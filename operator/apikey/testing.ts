@@ -5,6 +5,7 @@ import { generateKey, type GeneratedKey } from '../../api/keyformat.ts';
 import type { TeamSpec } from '../../api/team.ts';
 import type { KeyUsage } from '../../api/usage.ts';
 import type { ApiKeyObject, PlanInputs, TeamObject } from './types.ts';
+import { plan as planner } from './plan.ts';
 
 // Builders for planner / apply tests (not a test file itself). Deterministic randomness so failures
 // reproduce; keys generated here are test keys only.
@@ -118,4 +119,26 @@ export function afterApply(inp: PlanInputs, p: import('./types.ts').ApplyPlan, k
   if (ak && p.finalizer === 'remove') ak.metadata.finalizers = (ak.metadata.finalizers ?? []).filter((f) => f !== 'keys.nemorouter.io/records');
   const { minted: _minted, ...rest } = inp;
   return { ...rest, apiKey: ak, records: [...byName.values()], secret };
+}
+
+/** The same inputs with spec fields (and annotations) changed, as a user's edit would. */
+export function withSpec(inp: PlanInputs, spec: Partial<ApiKeySpecInput>, annotations?: Record<string, string>): PlanInputs {
+  const ak = inp.apiKey!;
+  return {
+    ...inp,
+    apiKey: { ...ak, metadata: { ...ak.metadata, ...(annotations ? { annotations } : {}) }, spec: { team: 'payments', ...ak.spec, ...spec } },
+  };
+}
+
+/** Reconciles (minting when asked) until a pass plans no key and no Event, as the operator does after its writes. */
+export function reconcileUntilQuiet(start: PlanInputs, now: Date, keys: () => GeneratedKey): { inp: PlanInputs; minted: GeneratedKey[] } {
+  let inp = start;
+  const minted: GeneratedKey[] = [];
+  for (let i = 0; i < 6; i++) {
+    const step = planWithMint(planner, inp, now, keys);
+    inp = afterApply(inp, step.plan, step.key);
+    if (step.key) minted.push(step.key);
+    if (!step.key && step.plan.events.length === 0) break;
+  }
+  return { inp, minted };
 }

@@ -18,6 +18,8 @@ export interface TransitionInputs {
   expiration: Expiration;
   teamMaxMs: number | undefined;
   revokedBySpec: boolean;
+  /** spec.revokedKeyIds: these key ids are revoked, the others keep their rules (docs/design.md §2). */
+  revokedKeyIds: ReadonlySet<string>;
   specActor: string;
   operator: string;
   handoff: Handoff;
@@ -82,6 +84,7 @@ export function applyTransitions(t: TransitionInputs): TransitionResult {
     if (entry.state === 'Active' && k.id !== t.currentId) entry.state = 'Superseded';
 
     if (t.revokedBySpec) return revokeKey(entry, `spec.revoked set by ${t.specActor}`, t.specActor);
+    if (t.revokedKeyIds.has(k.id)) return revokeKey(entry, `listed in spec.revokedKeyIds by ${t.specActor}`, t.specActor);
     if (expiresAt && t.now.getTime() >= expiresAt.getTime()) {
       const reminders = [...new Set([...(entry.reminders ?? []), 'expired' as const])];
       events.push({

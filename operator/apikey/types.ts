@@ -1,17 +1,18 @@
 import type { KubernetesObject, V1ObjectMeta, V1OwnerReference, V1Secret } from '@kubernetes/client-node';
-import type { ApiKeyStatus, Environment, KeyUsage, TeamStatus } from '../../api/index.ts';
+import type { ApiKeySpecInput, ApiKeyStatus, Environment, KeyUsage, TeamSpecInput, TeamStatus } from '../../api/index.ts';
 import type { ReminderKind } from '../keys/expiry.ts';
 
 // Inputs and outputs of the ApiKey planner (plan.ts). Everything here is plain data.
 
 export interface ApiKeyObject extends KubernetesObject {
   metadata?: V1ObjectMeta;
-  spec?: unknown;
+  /** As served (the CRD schema guarantees the shape); parse with api/spec.ts parseApiKeySpec for defaults + checks. */
+  spec?: ApiKeySpecInput;
   status?: ApiKeyStatus;
 }
 export interface TeamObject extends KubernetesObject {
   metadata?: V1ObjectMeta;
-  spec?: unknown;
+  spec?: TeamSpecInput;
   status?: TeamStatus;
 }
 

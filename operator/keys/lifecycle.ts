@@ -1,4 +1,4 @@
-import type { KeyEntry } from '../../api/apikey.ts';
+import type { HandoffMode, KeyEntry } from '../../api/apikey.ts';
 import { MAX_KEY_HISTORY } from '../../api/constants.ts';
 
 // The lifecycle of the key ids of one ApiKey ("the lineage", status.keys[]). Pure.
@@ -31,10 +31,12 @@ import { MAX_KEY_HISTORY } from '../../api/constants.ts';
 // deleted; a status entry whose record is gone and whose hash cannot be recovered is revoked.
 
 export interface Handoff {
+  /** Manual: the user ends the hand-off (spec.revokedKeyIds / `keys handoff`); idle and maxOverlap do not apply. */
+  mode?: HandoffMode;
   idleMs: number;
   maxOverlapMs: number;
 }
-export const DEFAULT_HANDOFF: Handoff = { idleMs: 3_600_000, maxOverlapMs: 7 * 86_400_000 };
+export const DEFAULT_HANDOFF: Handoff = { mode: 'Automatic', idleMs: 3_600_000, maxOverlapMs: 7 * 86_400_000 };
 
 export interface Successor {
   keyId: string;
@@ -72,6 +74,10 @@ export type HandoffDecision =
  * handoff.maxOverlap after it was superseded. (Its own expiry is handled by the expiry rule.)
  */
 export function handoffDecision(predecessor: KeyEntry, successor: KeyEntry | undefined, handoff: Handoff, now: Date): HandoffDecision {
+  if (handoff.mode === 'Manual') {
+    const used = successor?.lastUsedAt ? `successor ${successor.id} last used ${successor.lastUsedAt}` : `successor ${successor?.id ?? '(none)'} not used yet`;
+    return { revoke: false, wakeAt: undefined, waitingFor: `you to revoke it (${used})` };
+  }
   const supersededAt = Date.parse(predecessor.supersededAt ?? predecessor.createdAt);
   const overlapEnds = supersededAt + handoff.maxOverlapMs;
   if (now.getTime() >= overlapEnds) return { revoke: true, reason: `hand-off window maxOverlap (${Math.round(handoff.maxOverlapMs / 1000)}s) elapsed` };

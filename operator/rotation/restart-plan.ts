@@ -1,5 +1,6 @@
 import { RESTART_TARGET_KINDS } from '../../api/apikey.ts';
 import { ANNOTATIONS } from '../../api/constants.ts';
+import { parseApiKeySpec } from '../../api/spec.ts';
 import type { ApiKeyObject } from '../apikey/types.ts';
 import type { RestartTargetKind, TargetRef, WorkloadState } from './workloads.ts';
 
@@ -27,17 +28,11 @@ export function parseTargetKey(key: string): TargetRef | undefined {
 
 export const describeTarget = (t: Pick<TargetRef, 'kind' | 'name'>): string => `${t.kind}/${t.name}`;
 
-/** The restart targets an ApiKey names (read leniently: the CRD has validated the spec). */
+/** The restart targets an ApiKey names (none while its spec does not parse: its Ready condition says why). */
 export function restartTargetsOf(ak: ApiKeyObject): TargetRef[] {
-  const spec = ak.spec as { rotation?: { restartTargets?: { kind?: unknown; name?: unknown }[] } } | undefined;
+  const parsed = parseApiKeySpec(ak);
   const namespace = ak.metadata?.namespace ?? '';
-  const out: TargetRef[] = [];
-  for (const t of spec?.rotation?.restartTargets ?? []) {
-    if (typeof t.kind === 'string' && KINDS.has(t.kind) && typeof t.name === 'string' && t.name) {
-      out.push({ namespace, kind: t.kind as RestartTargetKind, name: t.name });
-    }
-  }
-  return out;
+  return parsed.ok ? (parsed.spec.rotation?.restartTargets ?? []).map((t) => ({ namespace, kind: t.kind, name: t.name })) : [];
 }
 
 export const targets = (ak: ApiKeyObject, t: TargetRef): boolean =>

@@ -1,5 +1,5 @@
 import type { V1Secret } from '@kubernetes/client-node';
-import { DEFAULT_SECRET_DATA_KEY } from '../../api/constants.ts';
+import { apiKeyDefaults } from '../../api/spec.ts';
 import { eventName, shortHash } from '../apikey/events.ts';
 import type { ApiKeyObject, PlannedEvent } from '../apikey/types.ts';
 import { inspectWorkloadSecret } from '../apikey/workload-secret.ts';
@@ -34,10 +34,9 @@ export const RECHECK_MISSING_MS = 5 * 60_000;
 
 /** The key id in an ApiKey's workload Secret, when it holds a valid key (never the plaintext). */
 export function secretKeyId(ak: ApiKeyObject, secrets: ObjectCache<V1Secret>): string | undefined {
-  const spec = ak.spec as { secret?: { name?: string; key?: string } } | undefined;
   const name = ak.metadata?.name ?? '';
-  const secret = secrets.get(ak.metadata?.namespace, spec?.secret?.name ?? name);
-  return inspectWorkloadSecret(secret, spec?.secret?.key ?? DEFAULT_SECRET_DATA_KEY, name).valid?.keyId;
+  const where = apiKeyDefaults(name, ak.spec).secret;
+  return inspectWorkloadSecret(secrets.get(ak.metadata?.namespace, where.name), where.key, name).valid?.keyId;
 }
 
 function targetEvent(ak: ApiKeyObject, t: TargetRef, type: PlannedEvent['type'], reason: string, value: string, message: string): PlannedEvent {

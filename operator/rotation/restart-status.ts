@@ -1,4 +1,5 @@
 import type { Condition } from '../../api/conditions.ts';
+import { CONDITION_TYPES } from '../../api/conditions.ts';
 import type { DesiredCondition } from '../apikey/conditions.ts';
 import type { ApiKeyObject } from '../apikey/types.ts';
 import { describeTarget, missingMessage, restartTargetsOf, targetKey } from './restart-plan.ts';
@@ -8,7 +9,7 @@ import type { TargetRef } from './workloads.ts';
 // condition that reports it. The controller owns the knowledge (it is the one that GETs workloads);
 // the ApiKey planner only renders it into status, so the ApiKey status keeps ONE writer.
 
-export const RESTART_CONDITION = 'RestartTargets';
+export const RESTART_CONDITION = CONDITION_TYPES.restartTargets;
 
 export class RestartTargetTracker {
   readonly #found = new Map<string, boolean>();
@@ -44,7 +45,12 @@ export class RestartTargetTracker {
 export function restartTargetsCondition(targets: readonly TargetRef[], found: ReadonlyMap<string, boolean> | undefined,
   previous: Condition | undefined): DesiredCondition | undefined {
   if (targets.length === 0) return undefined;
-  if (found === undefined) return previous && { type: RESTART_CONDITION, status: previous.status, reason: previous.reason, message: previous.message };
+  if (found === undefined) {
+    const reason = previous?.reason;
+    return reason === 'TargetNotFound' || reason === 'TargetsFound'
+      ? { type: RESTART_CONDITION, status: previous!.status, reason, message: previous!.message }
+      : undefined;
+  }
   const missing = targets.filter((t) => found.get(describeTarget(t)) !== true);
   if (missing.length > 0) {
     return { type: RESTART_CONDITION, status: 'False', reason: 'TargetNotFound', message: missing.map(missingMessage).join('; ') };

@@ -1,4 +1,5 @@
-import { TeamSpecSchema, type TeamStatus } from '../../api/team.ts';
+import { parseTeamSpec } from '../../api/spec.ts';
+import type { TeamStatus } from '../../api/team.ts';
 import { mergeConditions } from '../apikey/conditions.ts';
 import type { ApiKeyObject, TeamObject } from '../apikey/types.ts';
 
@@ -7,15 +8,15 @@ import type { ApiKeyObject, TeamObject } from '../apikey/types.ts';
 
 export function teamKeys(team: TeamObject, apiKeys: readonly ApiKeyObject[]): ApiKeyObject[] {
   const name = team.metadata?.name;
-  return apiKeys.filter((k) => (k.spec as { team?: string } | undefined)?.team === name && !k.metadata?.deletionTimestamp);
+  return apiKeys.filter((k) => k.spec?.team === name && !k.metadata?.deletionTimestamp);
 }
 
 export function planTeamStatus(team: TeamObject, apiKeys: readonly ApiKeyObject[], now: Date): TeamStatus {
-  const parsed = TeamSpecSchema.safeParse(team.spec);
+  const parsed = parseTeamSpec(team);
   const keys = teamKeys(team, apiKeys).length;
-  const ready = parsed.success
-    ? { type: 'Ready', status: 'True' as const, reason: 'Valid', message: `allows models ${parsed.data.allowedModels.join(', ')}${parsed.data.allowedEndpoints?.length ? ` on ${parsed.data.allowedEndpoints.join(', ')}` : ''}${parsed.data.maxExpiration ? `; keys live at most ${parsed.data.maxExpiration}` : ''}` }
-    : { type: 'Ready', status: 'False' as const, reason: 'InvalidSpec', message: `spec is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+  const ready = parsed.ok
+    ? { type: 'Ready', status: 'True' as const, reason: 'Valid', message: `allows models ${parsed.spec.allowedModels.join(', ')}${parsed.spec.allowedEndpoints?.length ? ` on ${parsed.spec.allowedEndpoints.join(', ')}` : ''}${parsed.spec.maxExpiration ? `; keys live at most ${parsed.spec.maxExpiration}` : ''}` }
+    : { type: 'Ready', status: 'False' as const, reason: 'InvalidSpec', message: parsed.error };
   const generation = team.metadata?.generation;
   return {
     ...(generation !== undefined ? { observedGeneration: generation } : {}),

@@ -2,7 +2,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { FIELD_MANAGER, GROUP, KINDS, VERSION } from '../../api/constants.ts';
 import type { TeamStatus } from '../../api/team.ts';
 import { isNotFound, patchCustomStatus } from '../../kube/apply.ts';
-import { canonical } from '../apikey/record.ts';
+import { canonical } from '../../api/record.ts';
 import type { ApiKeyObject, TeamObject } from '../apikey/types.ts';
 import type { Clock, ObjectCache, ReconcileResult, Reconciler } from '../runtime/types.ts';
 import { splitKey } from '../runtime/types.ts';

@@ -33,7 +33,7 @@ export function operatorKey(spec: KeySpec = {}): { key: string; record: KeyRecor
       owner,
       environment: 'dev',
       scopes: { models: spec.models ?? ['*'], endpoints: spec.endpoints ?? [], ipAllowlist: spec.ipAllowlist ?? [] },
-      suspended: false,
+      suspension: undefined,
       rateLimit: spec.rateLimit,
       budget: spec.budget,
     },
