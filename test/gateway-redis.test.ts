@@ -4,32 +4,13 @@ import type { KeyRecord } from '../api/record.ts';
 import { buildApp } from '../gateway/app.ts';
 import { RedisLimiter } from '../gateway/limits/redis.ts';
 import { RecordStore } from '../gateway/records/store.ts';
-import { generateKey } from '../api/keyformat.ts';
-import { renderRecord } from '../operator/apikey/record.ts';
 import { UsageTracker } from '../gateway/usage/tracker.ts';
 import { requireRedis, startRedis, type RedisProcess } from './support/redis.ts';
 import { startUpstream, type TestUpstream } from './support/upstream.ts';
+import { operatorKey, type KeySpec } from './support/operator-records.ts';
 
 // Two gateway processes' worth of state (two apps, two Redis connections, two limiters) sharing ONE
 // real Redis enforce one rate limit and one budget exactly. Records come from the operator's renderer.
-
-type Limits = Pick<KeyRecord, 'rateLimit' | 'budget'>;
-
-/** A real key and the record the operator renders for it; `uid` is the ApiKey's (its limitsKey). */
-function operatorKey(limits: Limits, uid: string): { key: string; record: KeyRecord } {
-  const g = generateKey({ environment: 'dev' });
-  const record = renderRecord({
-    entry: { id: g.keyId, hint: g.key.slice(-4), state: 'Active', createdAt: new Date(NOW).toISOString() },
-    hash: g.hash,
-    owner: { namespace: 'redis-test', name: uid, uid, team: 'team' },
-    environment: 'dev',
-    scopes: { models: ['*'], endpoints: [], ipAllowlist: [] },
-    suspended: false,
-    rateLimit: limits.rateLimit,
-    budget: limits.budget,
-  }, new Date(NOW).toISOString());
-  return { key: g.key, record };
-}
 
 const haveRedis = requireRedis();
 const NOW = Date.now();
@@ -63,8 +44,8 @@ describe.skipIf(!haveRedis)('shared Redis limiter', () => {
   });
 
   /** One ApiKey, known to both gateways. */
-  function key(limits: Limits): { key: string; record: KeyRecord } {
-    const kr = operatorKey(limits, `uid-${n++}`);
+  function key(limits: Pick<KeySpec, 'rateLimit' | 'budget'>): { key: string; record: KeyRecord } {
+    const kr = operatorKey({ ...limits, uid: `uid-${n++}` });
     for (const s of records) s.upsert(kr.record);
     return kr;
   }
@@ -128,7 +109,7 @@ describe.skipIf(!haveRedis)('shared Redis limiter', () => {
 
   it('two key ids of one ApiKey share the counters (limitsKey)', async () => {
     const a = key({ rateLimit: { requestsPerMinute: 3 } });
-    const b = operatorKey({ rateLimit: { requestsPerMinute: 3 } }, a.record.limitsKey);
+    const b = operatorKey({ rateLimit: { requestsPerMinute: 3 }, uid: a.record.limitsKey });
     for (const s of records) s.upsert(b.record);
     const codes = [];
     for (let i = 0; i < 6; i++) codes.push((await call(i, i % 2 ? b.key : a.key)).statusCode);
