@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_RECORDS_NAMESPACE } from '../api/constants.ts';
@@ -55,6 +56,17 @@ async function runDev(opts: DevOptions): Promise<void> {
     import('../gateway/main.ts'),
     import('../gateway/demo-upstream.ts'),
   ]);
+  // The control plane's audit webhook posts to this port; the admission webhook annotates the events.
+  const auditPort = controlPlaneStatus({ dir })?.auditPort;
+  const { loopbackReceiverTls } = await import('../controlplane/audit.ts');
+  const tls = auditPort ? loopbackReceiverTls(dir) : undefined;
+  if (auditPort && tls) {
+    const { validatingWebhookConfiguration } = await import('../operator/audit/admission.ts');
+    execFileSync(kubectl, ['apply', '--server-side', '--field-manager=nemokeys-dev', '-f', '-'], { env,
+      input: JSON.stringify(validatingWebhookConfiguration(`https://127.0.0.1:${auditPort}/admission`, readFileSync(tls.caFile, 'utf8'))) });
+  } else {
+    say('this control plane was started without an audit webhook: `keys history` will show unknown source IPs');
+  }
   const operator = await runOperator({
     kubeconfig,
     recordsNamespace: DEFAULT_RECORDS_NAMESPACE,
@@ -63,6 +75,10 @@ async function runDev(opts: DevOptions): Promise<void> {
     logLevel: 'warn',
     leaderElection: false,
     leaseNamespace: DEFAULT_RECORDS_NAMESPACE,
+    // Local batches arrive within seconds: 15 s is long enough to wait for an audit event before
+    // recording a change as observed (the 5 min default covers kube-apiserver's default batching).
+    ...(auditPort && tls ? { audit: { listen: { host: '127.0.0.1', port: auditPort }, tls: { cert: tls.cert, key: tls.key },
+      observedGraceMs: 15_000 } } : {}),
   });
   const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0 });
   const gateway = await runGateway({
@@ -88,6 +104,7 @@ In another shell:
   curl -s ${gateway.url}/v1/chat/completions -H "Authorization: Bearer $KEY" \\
        -H 'content-type: application/json' -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]}'
   npx nemokeys keys list -n checkout
+  npx nemokeys keys history dev-checkout-service -n checkout
 
 Ctrl-C stops everything${opts.keepControlplane ? ' but the control plane' : ''}.`);
 

@@ -3,10 +3,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { auditArgs } from './audit.ts';
 import { ensureBinaries } from './build.ts';
 import { controllerManagerArgs, waitControllerManagerReady } from './controller-manager.ts';
 import { apiserverArgs, etcdArgs, preparePlan, tlsClient, waitApiserverReady, waitEtcdReady } from './plan.ts';
-import { logTail, pidAlive, spawnLogged, stopPid } from './process.ts';
+import { freePort, logTail, pidAlive, spawnLogged, stopPid } from './process.ts';
 
 export interface DetachedOptions {
   dir: string;
@@ -23,11 +24,13 @@ interface PidFile {
   kubeconfig: string;
   version: string;
   startedAt: string;
+  /** Port kube-apiserver's audit webhook posts to (https, loopback): the dev operator listens there. */
+  auditPort?: number;
 }
 
 /** Everything controlPlaneUp creates in DIR; Down removes exactly these and never the user's files. */
 const OWNED = ['pids.json', 'kubeconfig', 'pki', 'etcd-data', 'apiserver-certs', 'etcd.log', 'kube-apiserver.log',
-  'controller-manager.kubeconfig', 'kube-controller-manager.log'];
+  'controller-manager.kubeconfig', 'kube-controller-manager.log', 'audit-policy.yaml', 'audit-webhook.kubeconfig'];
 
 function readPids(dir: string): PidFile | undefined {
   const path = join(dir, 'pids.json');
@@ -68,10 +71,11 @@ export async function controlPlaneUp(opts: DetachedOptions): Promise<string> {
   cleanDir(dir);
   const bins = await ensureBinaries({ version: opts.version, log });
   const plan = await preparePlan(dir);
+  const auditPort = await freePort();
   const etcd = spawnLogged(bins.etcd, etcdArgs(plan), { logFile: plan.logs.etcd, detached: true });
   const pids: PidFile = {
     etcd: etcd.pid ?? 0, apiserver: 0, server: plan.server, kubeconfig: plan.kubeconfigPath,
-    version: bins.version, startedAt: new Date().toISOString(),
+    version: bins.version, startedAt: new Date().toISOString(), auditPort,
   };
   const save = () => writeFileSync(join(dir, 'pids.json'), JSON.stringify(pids, null, 2) + '\n');
   save(); // written before waiting, so a failed start can still be torn down by controlPlaneDown
@@ -80,7 +84,8 @@ export async function controlPlaneUp(opts: DetachedOptions): Promise<string> {
       : `exit ${child.exitCode ?? child.signalCode}; last log lines of ${logFile}:\n${logTail(logFile)}`;
   try {
     await waitEtcdReady(plan, died(etcd, plan.logs.etcd));
-    const api = spawnLogged(bins.kubeApiserver, apiserverArgs(plan), { logFile: plan.logs.apiserver, detached: true });
+    const args = [...apiserverArgs(plan), ...auditArgs(dir, { url: `https://127.0.0.1:${auditPort}/audit`, loopbackTls: true })];
+    const api = spawnLogged(bins.kubeApiserver, args, { logFile: plan.logs.apiserver, detached: true });
     pids.apiserver = api.pid ?? 0;
     save();
     await waitApiserverReady(plan, died(api, plan.logs.apiserver));

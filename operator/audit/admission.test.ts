@@ -20,11 +20,20 @@ describe('admission webhook: always allows, annotates what the request changed',
   ])('%s', (_n, body, annotations) => {
     const res = reviewResponse(body);
     expect(res).toEqual({ status: 200, body: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
-      response: { uid: 'u1', allowed: true, auditAnnotations: annotations } } });
+      response: { uid: 'u1', allowed: true, auditAnnotations: { ...annotations, before: expect.any(String), after: expect.any(String) } } } });
     // ... and the recorder reads back what kube-apiserver copies into the audit event
     const back = classifiedFromAnnotations(prefixed(annotations));
     expect(back?.action).toBe(annotations.action);
     expect(back?.fields).toEqual(annotations['changed-fields'] ? annotations['changed-fields'].split(',') : []);
+  });
+
+  it('carries the snapshot hashes before and after, independent of key order', () => {
+    const res = reviewResponse(review('UPDATE', { spec: { team: 't', revoked: false } }, { spec: { revoked: false, team: 't' } }));
+    const a = (res.body as { response: { auditAnnotations: Record<string, string> } }).response.auditAnnotations;
+    expect(a.before).toMatch(/^[0-9a-f]{10}$/);
+    expect(a.after).toBe(a.before);
+    const back = classifiedFromAnnotations(prefixed(a));
+    expect([back?.before, back?.after]).toEqual([a.before, a.after]);
   });
 
   it('a body that is not an AdmissionReview is a 400 with the reason', () => {

@@ -6,14 +6,14 @@
 // (its audit event then lacks the annotations and the recorder compares snapshots instead).
 import { z } from 'zod';
 import { GROUP, KINDS } from '../../api/constants.ts';
-import { classify, snapshotOf, type Classified } from './changes.ts';
+import { classify, snapshotHash, snapshotOf, type Classified } from './changes.ts';
 import type { AuditedVerb } from './event.ts';
 import type { ObjectMeta } from './types.ts';
 
 /** The webhook's name; kube-apiserver prefixes each audit annotation key with it. */
 export const ADMISSION_WEBHOOK_NAME = `audit.${GROUP}`;
 export const ADMISSION_PATH = '/admission';
-export const ANNOTATION_KEYS = { action: 'action', fields: 'changed-fields', keyId: 'key-id' } as const;
+export const ANNOTATION_KEYS = { action: 'action', fields: 'changed-fields', keyId: 'key-id', before: 'before', after: 'after' } as const;
 
 const review = z.object({
   apiVersion: z.string(),
@@ -35,13 +35,18 @@ export function reviewResponse(body: unknown): { status: number; body: object } 
   const req = parsed.data.request;
   const before = (req.oldObject ?? undefined) as ObjectMeta | undefined;
   const after = (req.object ?? undefined) as ObjectMeta | undefined;
-  const what = classify(VERB[req.operation] ?? 'patch', snapshotOf(before), snapshotOf(after));
+  const [was, is] = [snapshotOf(before), snapshotOf(after)];
+  const what = classify(VERB[req.operation] ?? 'patch', was, is);
   const keyId = what.revokedKeyId ?? before?.status?.currentKeyId;
   return {
     status: 200,
     body: {
       apiVersion: parsed.data.apiVersion, kind: 'AdmissionReview',
-      response: { uid: req.uid, allowed: true, auditAnnotations: annotationsOf(what, keyId) },
+      response: { uid: req.uid, allowed: true, auditAnnotations: {
+        ...annotationsOf(what, keyId),
+        // Snapshot hashes: the trail notices a change it never heard of between two it did (no gap).
+        [ANNOTATION_KEYS.before]: snapshotHash(was), [ANNOTATION_KEYS.after]: snapshotHash(is),
+      } },
     },
   };
 }
@@ -55,13 +60,16 @@ function annotationsOf(what: Classified, keyId: string | undefined): Record<stri
 }
 
 /** What an audit event's annotations say about its request (written by this webhook), if anything. */
-export function classifiedFromAnnotations(annotations: Record<string, string> | undefined): (Classified & { keyId?: string }) | undefined {
+export function classifiedFromAnnotations(annotations: Record<string, string> | undefined):
+  (Classified & { keyId?: string; before?: string; after?: string }) | undefined {
   const get = (k: string) => annotations?.[`${ADMISSION_WEBHOOK_NAME}/${k}`];
   const action = classifyAction(get(ANNOTATION_KEYS.action));
   if (!action) return undefined;
   const fields = get(ANNOTATION_KEYS.fields);
   const keyId = get(ANNOTATION_KEYS.keyId);
-  return { action, fields: fields ? fields.split(',') : [], ...(keyId ? { keyId } : {}) };
+  const before = get(ANNOTATION_KEYS.before);
+  const after = get(ANNOTATION_KEYS.after);
+  return { action, fields: fields ? fields.split(',') : [], ...(keyId ? { keyId } : {}), ...(before ? { before } : {}), ...(after ? { after } : {}) };
 }
 
 const ACTIONS = new Set<string>(['create', 'edit', 'rotate', 'revoke', 'revoke-key-id', 'delete']);

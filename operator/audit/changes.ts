@@ -2,6 +2,7 @@
 // the part of an object the trail compares: its spec and the user-facing annotations. Values are
 // compared, never recorded — entries carry field paths only.
 import { ANNOTATIONS } from '../../api/constants.ts';
+import { shortHash } from '../apikey/events.ts';
 import type { AuditedVerb } from './event.ts';
 import type { TrailAction } from './trail.ts';
 
@@ -25,6 +26,19 @@ export function snapshotOf(obj: ObjectLike | undefined): Snapshot | undefined {
     ...(rotate !== undefined ? { rotate } : {}),
     ...(obj.metadata?.deletionTimestamp ? { deleting: true } : {}),
   };
+}
+
+/** Stable (sorted keys) hash of a snapshot: what the admission webhook and the trail compare. */
+export function snapshotHash(s: Snapshot | undefined): string {
+  return shortHash(stableJson(s ?? null));
+}
+
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);

@@ -7,7 +7,7 @@ import { FIELD_MANAGER, GROUP, KINDS, VERSION } from '../../api/constants.ts';
 import { lastManagerOf } from '../apikey/conditions.ts';
 import type { OperatorContext } from '../runtime/context.ts';
 import { objectKey, splitKey, type ReconcileResult, type Reconciler } from '../runtime/types.ts';
-import { classify, snapshotOf } from './changes.ts';
+import { classify, snapshotHash, snapshotOf } from './changes.ts';
 import type { TrailStore } from './trail-store.ts';
 import type { TrailEntry } from './trail.ts';
 import type { ObjectMeta } from './types.ts';
@@ -42,16 +42,20 @@ export async function registerObservedChanges(ctx: OperatorContext, opts: Observ
         ?? lastManagerOf(obj.metadata?.managedFields, ['f:metadata'], [FIELD_MANAGER]) ?? 'unknown';
       const { added } = await opts.store.update({ kind: 'ApiKey', namespace, name, ...(obj.metadata?.uid ? { uid: obj.metadata.uid } : {}) },
         (state) => {
-          if (JSON.stringify(state.snapshot) === JSON.stringify(after)) return { add: [] };
-          const what = classify(state.snapshot ? 'patch' : 'create', state.snapshot, after);
+          const hash = snapshotHash(after);
+          if ((state.baseline?.hash ?? snapshotHash(undefined)) === hash) return { add: [] };
+          const before = state.baseline?.snapshot;
+          const what = classify(state.baseline ? 'patch' : 'create', before, after);
+          // Without the earlier snapshot (only its hash is known) the changed fields are unknown.
+          const fields = state.baseline && !before ? [] : what.fields;
           const keyId = what.revokedKeyId ?? obj.status?.currentKeyId;
           return {
             add: [{
               id: `observed:${obj.metadata?.uid}:${rv}`, time: lastWriteTime(obj) ?? ctx.clock.now().toISOString(),
-              action: what.action, actor: `${actor} (field manager; no audit event)`,
-              ...(keyId ? { keyId } : {}), ...(what.fields.length ? { fields: what.fields } : {}),
+              action: state.baseline && !before ? 'edit' : what.action, actor: `${actor} (field manager; no audit event)`,
+              ...(keyId ? { keyId } : {}), ...(fields.length ? { fields } : {}), resultHash: hash,
             }],
-            ...(after ? { snapshot: after } : {}),
+            baseline: { hash, ...(after ? { snapshot: after } : {}) },
           };
         });
       for (const e of added) opts.onEntry?.({ namespace, name }, e);

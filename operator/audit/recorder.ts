@@ -9,9 +9,9 @@ import { apiErrorMessage, isNotFound } from '../../kube/errors.ts';
 import type { AuditRecord, Logger } from '../runtime/log.ts';
 import { scrubKeys } from '../runtime/log.ts';
 import { classifiedFromAnnotations } from './admission.ts';
-import { classify, snapshotOf } from './changes.ts';
+import { classify, snapshotHash, snapshotOf } from './changes.ts';
 import type { AuditedChange } from './event.ts';
-import type { TrailStore, TrailRef } from './trail-store.ts';
+import type { Baseline, TrailStore, TrailRef } from './trail-store.ts';
 import type { TrailEntry } from './trail.ts';
 
 interface KubeObject {
@@ -40,6 +40,15 @@ export interface Recorder {
   recordOperatorAction(record: AuditRecord, actor?: string): Promise<void>;
   /** Writes an entry someone else put in the trail to the audit stream. */
   emit(ref: Omit<TrailRef, 'uid'>, e: TrailEntry): void;
+}
+
+/** The entry for changes made between two recorded ones that no audit event reported. */
+function unauditedBefore(c: AuditedChange, existed: boolean): TrailEntry {
+  return {
+    id: `unaudited:${c.auditId}`, time: new Date(Date.parse(c.time) - 1).toISOString(),
+    action: existed ? 'edit' : 'create', actor: 'unknown',
+    reason: 'changed while no audit event reached the operator (see kube-apiserver\'s audit log)',
+  };
 }
 
 export function createRecorder(deps: RecorderDeps): Recorder {
@@ -78,10 +87,12 @@ export function createRecorder(deps: RecorderDeps): Recorder {
     const uid = c.uid ?? current?.metadata?.uid;
     const ref: TrailRef = { kind: c.kind, namespace: c.namespace, name: c.name, ...(uid ? { uid } : {}) };
     const { added } = await deps.store.update(ref, (state) => {
+      // A re-sent event (already in the trail) changes nothing: not the entries, not the baseline.
+      if (state.entries.some((e) => e.id === c.auditId)) return { add: [] };
       // The admission webhook's annotations say what this very request changed; without them (webhook
-      // down or not installed) compare with the snapshot — exact unless several changes came in one batch.
+      // down or not installed) compare with the baseline — exact unless several changes came in one batch.
       const annotated = classifiedFromAnnotations(c.annotations);
-      const what = annotated ?? classify(c.verb, state.snapshot, after);
+      const what = annotated ?? classify(c.verb, state.baseline?.snapshot, after);
       const keyId = what.revokedKeyId ?? annotated?.keyId ?? current?.status?.currentKeyId;
       const entry: TrailEntry = {
         id: c.auditId, time: c.time, action: what.action, actor: c.actor.username,
@@ -91,8 +102,21 @@ export function createRecorder(deps: RecorderDeps): Recorder {
         ...(c.sourceIp ? { sourceIp: c.sourceIp } : {}),
         ...(what.fields.length ? { fields: what.fields } : {}),
       };
-      // A re-sent event (already in the trail) must not move the snapshot: a later change was compared with it.
-      return state.entries.some((e) => e.id === c.auditId) ? { add: [] } : { add: [entry], ...(after ? { snapshot: after } : {}) };
+      const afterHash = snapshotHash(after);
+      const baseline: Baseline = annotated?.after
+        ? { hash: annotated.after, ...(after && afterHash === annotated.after ? { snapshot: after } : {}) }
+        : { hash: afterHash, ...(after ? { snapshot: after } : {}) };
+      if (!annotated?.before || !annotated.after) return { add: [entry], baseline };
+      // This change was already recorded as observed (its audit event came after the grace period):
+      // the audit event's entry takes the observed one's place — one entry per change.
+      const observed = state.entries.findLast((e) => e.id.startsWith('observed:') && e.resultHash === annotated.after);
+      if (observed) return { add: [entry], remove: [observed.id], baseline: state.baseline ?? baseline };
+      // The object changed between the last recorded change and this one without an audit event
+      // reaching us (operator down, event dropped): say so rather than leave a silent gap.
+      // (`after === known`: the baseline was taken from the object after this change already happened.)
+      const known = state.baseline?.hash ?? snapshotHash(undefined);
+      if (annotated.before === known || annotated.after === known) return { add: [entry], baseline };
+      return { add: [unauditedBefore(c, state.baseline !== undefined), entry], baseline };
     });
     for (const e of added) emit(ref, e);
     entriesTotal.inc({ source: 'apiserver' }, added.length);

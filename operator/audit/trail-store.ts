@@ -27,13 +27,19 @@ export function trailName(kind: AuditedKind, name: string): string {
   return full.length <= 253 ? full : `${full.slice(0, 240)}.${hash('sha256', name, 'hex').slice(0, 12)}`;
 }
 
-export interface TrailState {
-  entries: TrailEntry[];
+/** What the last recorded change left the object as: its snapshot hash, and the snapshot when known. */
+export interface Baseline {
+  hash: string;
   snapshot?: Snapshot;
 }
 
+export interface TrailState {
+  entries: TrailEntry[];
+  baseline?: Baseline;
+}
+
 /** Computes what to add from the stored state (called again after a 409). */
-export type TrailUpdate = (state: TrailState) => { add: TrailEntry[]; snapshot?: Snapshot };
+export type TrailUpdate = (state: TrailState) => { add: TrailEntry[]; remove?: string[]; baseline?: Baseline };
 
 export interface TrailStore {
   read(ref: Omit<TrailRef, 'uid'>): Promise<TrailState>;
@@ -54,13 +60,14 @@ export function createTrailStore(kc: KubeConfig, opts: { maxEntries?: number; wa
   const stateOf = (cm: V1ConfigMap | undefined, ref: Omit<TrailRef, 'uid'>): TrailState => {
     const { entries, error } = parseEntries(cm?.data?.[ENTRIES_KEY]);
     if (error) opts.warn?.(`audit trail ${ref.namespace}/${trailName(ref.kind, ref.name)} unreadable, starting over: ${error}`);
-    let snapshot: Snapshot | undefined;
+    let baseline: Baseline | undefined;
     try {
-      snapshot = cm?.data?.[SNAPSHOT_KEY] ? (JSON.parse(cm.data[SNAPSHOT_KEY]) as Snapshot) : undefined;
+      const raw = cm?.data?.[SNAPSHOT_KEY] ? (JSON.parse(cm.data[SNAPSHOT_KEY]) as Baseline) : undefined;
+      baseline = raw && typeof raw.hash === 'string' ? raw : undefined;
     } catch {
-      snapshot = undefined;
+      baseline = undefined;
     }
-    return { entries, ...(snapshot ? { snapshot } : {}) };
+    return { entries, ...(baseline ? { baseline } : {}) };
   };
 
   return {
@@ -70,11 +77,14 @@ export function createTrailStore(kc: KubeConfig, opts: { maxEntries?: number; wa
         const cm = await get(ref);
         const state = stateOf(cm, ref);
         const known = new Set(state.entries.map((e) => e.id));
-        const { add, snapshot } = update(state);
+        const { add, remove = [], baseline } = update(state);
         const added = add.filter((e) => !known.has(e.id));
-        const snapshotJson = snapshot ? JSON.stringify(snapshot) : cm?.data?.[SNAPSHOT_KEY];
-        if (added.length === 0 && snapshotJson === cm?.data?.[SNAPSHOT_KEY]) return { added: [] };
-        const data: Record<string, string> = { [ENTRIES_KEY]: JSON.stringify(mergeEntries(state.entries, added, max)) };
+        const kept = state.entries.filter((e) => !remove.includes(e.id));
+        const snapshotJson = baseline ? JSON.stringify(baseline) : cm?.data?.[SNAPSHOT_KEY];
+        if (added.length === 0 && kept.length === state.entries.length && snapshotJson === cm?.data?.[SNAPSHOT_KEY]) {
+          return { added: [] };
+        }
+        const data: Record<string, string> = { [ENTRIES_KEY]: JSON.stringify(mergeEntries(kept, added, max)) };
         if (snapshotJson) data[SNAPSHOT_KEY] = snapshotJson;
         try {
           if (cm) {

@@ -21,6 +21,8 @@ export const trailEntry = z.object({
   /** Paths of the fields a create/edit set or changed — never values. */
   fields: z.array(z.string()).optional(),
   reason: z.string().max(512).optional(),
+  /** Snapshot hash after the change (observed entries), so a late audit event can take their place. */
+  resultHash: z.string().max(32).optional(),
 });
 export type TrailEntry = z.infer<typeof trailEntry>;
 
