@@ -24,9 +24,11 @@ describe('dueMails', () => {
     expect(kinds([key()], marks as Marks, at(before))).toEqual(want);
   });
 
-  it('skips revoked keys and keys that never expire; each key id on its own', () => {
-    const keys = [key({ id: 'R', state: 'Revoked' }), key({ id: 'N', expiresAt: undefined }), key({ id: 'S', state: 'Superseded' }), key({ id: 'A' })];
-    expect(kinds(keys, { A: ['1d'] }, at(1000))).toEqual(['S:1d']);
+  it('skips revoked and superseded key ids (a hand-off, not news) and keys that never expire; each key id on its own', () => {
+    const keys = [key({ id: 'R', state: 'Revoked' }), key({ id: 'N', expiresAt: undefined }), key({ id: 'S', state: 'Superseded' }),
+      key({ id: 'A' }), key({ id: 'B' }), key({ id: 'E', state: 'Expired' })];
+    expect(kinds(keys, { A: ['1d'] }, at(1000))).toEqual(['B:1d', 'E:1d']);
+    expect(kinds(keys, {}, at(-1000))).toEqual(['A:expired', 'B:expired', 'E:expired']);
   });
 });
 

@@ -3,7 +3,8 @@
 // Per key id: one mail when the 7-day window opens, one when the 1-day window opens, one at expiry —
 // each at most once (the "mailed" marks persist on the ApiKey). A key created inside a window gets
 // that window's mail once; a window that was overtaken by a more urgent one (operator down for days)
-// is not sent late. Marks are kept only for key ids still in status.keys (bounded).
+// is not sent late. Marks are kept only for key ids still in status.keys (bounded). Like the expiry
+// alerts, a Superseded predecessor's expiry is the hand-off at work, not news: only Active / Expired.
 import { REMINDER_WINDOWS } from '../keys/expiry.ts';
 
 export type MailKind = '7d' | '1d' | 'expired';
@@ -28,7 +29,7 @@ export interface DueMail {
 export function dueMails(keys: readonly KeyView[], marks: Marks, now: Date): DueMail[] {
   const due: DueMail[] = [];
   for (const k of keys) {
-    if (!k.expiresAt || k.state === 'Revoked') continue;
+    if (!k.expiresAt || k.state === 'Revoked' || k.state === 'Superseded') continue;
     const expiresAt = new Date(k.expiresAt);
     if (Number.isNaN(expiresAt.getTime())) continue;
     const kind = dueKind(expiresAt, now);
@@ -51,7 +52,7 @@ function dueKind(expiresAt: Date, now: Date): MailKind | undefined {
 export function nextMailAt(keys: readonly KeyView[], now: Date): Date | undefined {
   const instants: number[] = [];
   for (const k of keys) {
-    if (!k.expiresAt || k.state === 'Revoked') continue;
+    if (!k.expiresAt || k.state === 'Revoked' || k.state === 'Superseded') continue;
     const exp = Date.parse(k.expiresAt);
     if (Number.isNaN(exp)) continue;
     instants.push(...REMINDER_WINDOWS.map((w) => exp - w.beforeMs), exp);
