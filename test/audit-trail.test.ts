@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import {
-  AdmissionregistrationV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type V1ValidatingWebhookConfiguration,
+  AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type V1ValidatingWebhookConfiguration,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
@@ -20,7 +20,8 @@ import { loopbackReceiverTls } from '../controlplane/audit.ts';
 import { installCrds, startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
 import { freePort } from '../controlplane/process.ts';
 import { validatingWebhookConfiguration } from '../operator/audit/admission.ts';
-import type { TrailEntry } from '../operator/audit/trail.ts';
+import { parseEntries, type TrailEntry } from '../operator/audit/trail.ts';
+import { ENTRIES_KEY, trailName } from '../operator/audit/trail-store.ts';
 import { runOperator, type RunningOperator } from '../operator/main.ts';
 import { hasCluster } from './support/cluster.ts';
 import { createTeam, eventually } from './support/operator.ts';
@@ -131,6 +132,17 @@ describe.skipIf(!hasCluster())('audit trail from kube-apiserver audit events', (
     // the JSON audit stream carries the same entries
     const stream = logs.filter((l) => l.includes('"stream":"audit"') && l.includes('"object":"audit-trail/svc"'));
     expect(stream.map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(entries.map((e) => e.id));
+
+    // Teams have their trail too.
+    const teamEdit = await timed('alice', ['patch', 'team', 'payments', '--type=merge', '-p', JSON.stringify({ spec: { allowedModels: ['*', 'gpt-4o'] } })]);
+    const teamTrail = await eventually(async () => {
+      const cm = await cp.kubeConfig().makeApiClient(CoreV1Api).readNamespacedConfigMap({ namespace: NS, name: trailName('Team', 'payments') })
+        .catch(() => undefined);
+      const list = parseEntries(cm?.data?.[ENTRIES_KEY]).entries;
+      return list.length > 0 ? list : undefined;
+    }, 30_000, 'team trail');
+    expect(teamTrail.map((e) => [e.action, e.actor, e.sourceIp, e.fields])).toEqual([['edit', 'alice', '127.0.0.1', ['spec.allowedModels']]]);
+    inWindow(teamTrail[0], teamEdit);
 
     const table = await historyTable('svc');
     expect(table).toMatch(/^TIME\s+ACTION\s+KEY ID\s+ACTOR\s+SOURCE IP\s+DETAILS/);

@@ -142,13 +142,15 @@ describe.skipIf(!helm || !hasCluster())('chart on the real API server', () => {
       ['delete', '', 'secrets', 'RECORDS', true], ['create', '', 'events', W, true],
       ['patch', 'apps', 'deployments', W, true], ['get', 'apps', 'statefulsets', W, true], ['patch', 'apps', 'daemonsets', W, true],
       ['list', '', 'configmaps', 'RECORDS', true], ['watch', '', 'configmaps', 'RECORDS', true],
+      // the audit trails (docs/design.md §9), one ConfigMap per ApiKey / Team next to it
+      ['get', '', 'configmaps', W, true], ['create', '', 'configmaps', W, true], ['patch', '', 'configmaps', W, true],
       ['get', 'coordination.k8s.io', 'leases', 'RECORDS', true], ['update', 'coordination.k8s.io', 'leases', 'RECORDS', true],
       // …and nothing more:
       ['create', 'keys.nemorouter.io', 'apikeys', W, false], ['delete', 'keys.nemorouter.io', 'apikeys', W, false],
       ['update', 'keys.nemorouter.io', 'apikeys', W, false], ['update', 'keys.nemorouter.io', 'apikeys/status', W, false],
       ['patch', 'keys.nemorouter.io', 'teams', W, false], ['delete', 'keys.nemorouter.io', 'teams', W, false],
       ['update', '', 'secrets', W, false], ['patch', '', 'events', W, false], ['create', 'events.k8s.io', 'events', W, false],
-      ['list', '', 'configmaps', W, false], ['create', '', 'configmaps', 'RECORDS', false],
+      ['list', '', 'configmaps', W, false], ['update', '', 'configmaps', W, false], ['delete', '', 'configmaps', W, false],
       ['list', 'apps', 'deployments', W, false], ['update', 'apps', 'deployments', W, false], ['delete', 'apps', 'deployments', W, false],
       ['create', '', 'pods', W, false],
       ['get', 'coordination.k8s.io', 'leases', W, false], ['delete', 'coordination.k8s.io', 'leases', 'RECORDS', false],
