@@ -57,7 +57,7 @@ export function operatorOptionsFromFlags(flags: OperatorFlags, podNamespace: str
   };
 }
 
-/** The audit receiver (docs/design.md §9); its bearer token only from the environment (a Secret). */
+/** The audit receiver (docs/design.md §8); its bearer token only from the environment (a Secret). */
 function auditOptionsFromFlags(flags: OperatorFlags, env: Record<string, string | undefined>) {
   const tlsFlags = [flags.auditTlsCertFile, flags.auditTlsKeyFile];
   if (tlsFlags.some(Boolean) && !tlsFlags.every(Boolean)) {
@@ -81,7 +81,7 @@ function auditOptionsFromFlags(flags: OperatorFlags, env: Record<string, string 
   };
 }
 
-/** Expiry reminder email (docs/design.md §9); SMTP credentials only from the environment (a Secret). */
+/** Expiry reminder email (docs/design.md §8); SMTP credentials only from the environment (a Secret). */
 function mailOptionsFromFlags(flags: OperatorFlags, env: Record<string, string | undefined>) {
   if (!flags.smtpUrl && !flags.mailFrom) return {};
   if (!flags.smtpUrl || !flags.mailFrom) throw new Error('--smtp-url and --mail-from go together');

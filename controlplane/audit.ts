@@ -1,5 +1,5 @@
 // The audit wiring of the embedded control plane (`nemokeys dev`, tests): the project's audit Policy
-// and a webhook backend that posts EventLists to the operator's receiver (docs/design.md §9). Kept apart
+// and a webhook backend that posts EventLists to the operator's receiver (docs/design.md §8). Kept apart
 // from plan.ts so other kube-apiserver flag sets merge without touching each other.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

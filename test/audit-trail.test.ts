@@ -1,4 +1,4 @@
-// The audit trail on a real API server whose audit webhook posts to the operator (docs/design.md §9):
+// The audit trail on a real API server whose audit webhook posts to the operator (docs/design.md §8):
 // changes made as two different (impersonated) users appear in `keys history` with each user's name,
 // 127.0.0.1 and the API server's request time; an edit lists the changed fields; the operator's own
 // action (expiry) names the operator; the API server keeps serving while the operator is down, and the

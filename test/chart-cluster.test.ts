@@ -142,7 +142,7 @@ describe.skipIf(!helm || !hasCluster())('chart on the real API server', () => {
       ['delete', '', 'secrets', 'RECORDS', true], ['create', '', 'events', W, true],
       ['patch', 'apps', 'deployments', W, true], ['get', 'apps', 'statefulsets', W, true], ['patch', 'apps', 'daemonsets', W, true],
       ['list', '', 'configmaps', 'RECORDS', true], ['watch', '', 'configmaps', 'RECORDS', true],
-      // the audit trails (docs/design.md §9), one ConfigMap per ApiKey / Team next to it
+      // the audit trails (docs/design.md §8), one ConfigMap per ApiKey / Team next to it
       ['get', '', 'configmaps', W, true], ['create', '', 'configmaps', W, true], ['patch', '', 'configmaps', W, true],
       ['get', 'coordination.k8s.io', 'leases', 'RECORDS', true], ['update', 'coordination.k8s.io', 'leases', 'RECORDS', true],
       // …and nothing more:

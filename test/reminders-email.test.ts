@@ -1,4 +1,4 @@
-// Expiry reminder emails through a real SMTP server process (docs/design.md §9), on the real API
+// Expiry reminder emails through a real SMTP server process (docs/design.md §8), on the real API
 // server: a key expiring in under a minute gets the reminder of the window it was created in and the
 // at-expiry mail, each exactly once, to the union of the key's and the team's contacts — also when the
 // operator restarts between them. A mail server that refuses at first is retried with backoff; the

@@ -1,4 +1,4 @@
-// `keys history NAME`: the ApiKey's audit trail (docs/design.md §9), newest last — when the API server
+// `keys history NAME`: the ApiKey's audit trail (docs/design.md §8), newest last — when the API server
 // received each change, what it did, to which key id, who made it and from where.
 import { CoreV1Api } from '@kubernetes/client-node';
 import { isNotFound } from '../../kube/errors.ts';

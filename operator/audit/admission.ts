@@ -1,4 +1,4 @@
-// The admission half of the audit trail (docs/design.md §9). kube-apiserver calls this validating
+// The admission half of the audit trail (docs/design.md §8). kube-apiserver calls this validating
 // webhook with the object before and after each change; we always allow, and return audit annotations
 // — the action, the changed field paths (never values), the key id — which kube-apiserver copies into
 // that request's audit event. So every audit event says exactly what its own request changed, even when

@@ -1,4 +1,4 @@
-// Pure: what a change did, from the object before and after it (docs/design.md §9). The snapshot is
+// Pure: what a change did, from the object before and after it (docs/design.md §8). The snapshot is
 // the part of an object the trail compares: its spec and the user-facing annotations. Values are
 // compared, never recorded — entries carry field paths only.
 import { ANNOTATIONS } from '../../api/constants.ts';

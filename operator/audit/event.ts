@@ -1,6 +1,6 @@
 // Kubernetes audit events (audit.k8s.io/v1, Metadata level) → the changes nemokeys records: who
 // (user, groups, impersonation), from where (source IP) and when (the API server's receive time).
-// docs/design.md §9. Only the fields we read are declared; everything else passes through unread.
+// docs/design.md §8. Only the fields we read are declared; everything else passes through unread.
 import { z } from 'zod';
 import { GROUP, KINDS } from '../../api/constants.ts';
 

@@ -1,4 +1,4 @@
-// Changes no audit event told us about (docs/design.md §9): kube-apiserver drops a webhook batch it
+// Changes no audit event told us about (docs/design.md §8): kube-apiserver drops a webhook batch it
 // cannot deliver (a refused connection is not retried), and clusters without the audit webhook send
 // none. The leader compares each ApiKey with its trail's snapshot; a difference still there after a
 // grace period (longer than kube-apiserver's batching + retries) becomes one "observed" entry: actor =

@@ -1,4 +1,4 @@
-// The operator's audit receiver (docs/design.md §9): kube-apiserver's webhook backend posts
+// The operator's audit receiver (docs/design.md §8): kube-apiserver's webhook backend posts
 // audit.k8s.io/v1 EventLists here. We answer 200 only once the batch is in the trail; any failure
 // answers 500, which kube-apiserver retries (with backoff) — the batch is never acknowledged unrecorded.
 // The same server answers the admission webhook (./admission.ts) that annotates those audit events.

@@ -1,5 +1,5 @@
 // Turns audited changes (from the API server) and the operator's own actions into trail entries and
-// JSON audit-stream lines (docs/design.md §9). Entries are idempotent by id: the audit ID for changes
+// JSON audit-stream lines (docs/design.md §8). Entries are idempotent by id: the audit ID for changes
 // people made, `operator:<action>:<key id>` for the operator's own (each happens once per key id).
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import pino, { type DestinationStream } from 'pino';

@@ -1,4 +1,4 @@
-// Where the trail lives (docs/design.md §9): one ConfigMap per ApiKey / Team, in its namespace,
+// Where the trail lives (docs/design.md §8): one ConfigMap per ApiKey / Team, in its namespace,
 // owner-referenced (it goes when the object goes), holding the bounded ring of entries and the
 // snapshot the next change is compared with. Merge-patched with the resourceVersion as precondition: two
 // replicas (or a restarted operator) merging the same batch cannot lose or double an entry.

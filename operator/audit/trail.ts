@@ -1,4 +1,4 @@
-// The per-object audit trail (docs/design.md §9): a bounded ring of entries, newest last, one entry
+// The per-object audit trail (docs/design.md §8): a bounded ring of entries, newest last, one entry
 // per change. Pure: merging is idempotent by entry id, so a batch the API server re-sends after an
 // operator restart, or an operator action planned twice, adds nothing.
 import { z } from 'zod';

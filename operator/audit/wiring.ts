@@ -1,4 +1,4 @@
-// Starts the audit trail of one operator process (docs/design.md §9): the trail store, the recorder,
+// Starts the audit trail of one operator process (docs/design.md §8): the trail store, the recorder,
 // the receiver for kube-apiserver's audit webhook (when a listen port is given), and the hook that
 // copies the operator's own actions from its audit stream into the trail.
 import { AuthenticationV1Api, type KubeConfig } from '@kubernetes/client-node';

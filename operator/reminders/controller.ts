@@ -1,4 +1,4 @@
-// Expiry reminder emails (docs/design.md §9), a controller of its own so a slow or failing mail server
+// Expiry reminder emails (docs/design.md §8), a controller of its own so a slow or failing mail server
 // never holds up key reconciles. Leader only. Per key id and kind: send, then persist the mark on the
 // ApiKey (annotation, server-side apply under its own field manager); a failed send throws, so the
 // work queue retries with per-key exponential backoff, counted in metrics and told in an Event.

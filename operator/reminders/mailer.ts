@@ -1,4 +1,4 @@
-// Sends mail over SMTP with nodemailer (docs/design.md §9). The URL carries host and port only;
+// Sends mail over SMTP with nodemailer (docs/design.md §8). The URL carries host and port only;
 // credentials come from the environment (a Secret), never from the command line, where `ps` shows them.
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { ReminderMessage } from './message.ts';

@@ -1,4 +1,4 @@
-// The reminder email itself (docs/design.md §9): plain text, says which key, when, and what to do.
+// The reminder email itself (docs/design.md §8): plain text, says which key, when, and what to do.
 // Identifiers only — key id and names, never key material. The Message-ID is derived from key id and
 // kind, so a mail re-sent after a crash between sending and marking is recognisable as the same mail.
 import { describeRemaining } from '../keys/expiry.ts';

@@ -1,4 +1,4 @@
-// Which expiry reminder emails are due (docs/design.md §9). Pure: `now` is an argument.
+// Which expiry reminder emails are due (docs/design.md §8). Pure: `now` is an argument.
 //
 // Per key id: one mail when the 7-day window opens, one when the 1-day window opens, one at expiry —
 // each at most once (the "mailed" marks persist on the ApiKey). A key created inside a window gets
