@@ -121,14 +121,16 @@ describe.skipIf(!helm || !hasCluster())('chart on the real API server', () => {
       // Read-only on records: it can neither forge nor delete one.
       expect(await httpStatusOf(core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'forged' } } }))).toBe(403);
       expect(await httpStatusOf(core.deleteNamespacedSecret({ name: 'rec-1', namespace: ns }))).toBe(403);
-      // Its usage report: create and patch its own ConfigMap, but not list others' or write elsewhere.
+      // Its usage report: create and patch its own ConfigMap, list every replica's (budgets hold against their
+      // sum, docs/design.md §4), but write nowhere else.
       const cm = { metadata: { name: `usage-${uniq}` }, data: { 'usage.json': '{}' } };
       expect(await httpStatusOf(core.createNamespacedConfigMap({ namespace: ns, body: cm }))).toBe(200);
       expect(await httpStatusOf(core.patchNamespacedConfigMap({ name: cm.metadata.name, namespace: ns, body: { data: { 'usage.json': '{"a":1}' } } },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch)))).toBe(200);
       // Server-side apply only: no plain updates.
       expect(await httpStatusOf(core.replaceNamespacedConfigMap({ name: cm.metadata.name, namespace: ns, body: cm }))).toBe(403);
-      expect(await httpStatusOf(core.listNamespacedConfigMap({ namespace: ns }))).toBe(403);
+      expect(await httpStatusOf(core.listNamespacedConfigMap({ namespace: ns }))).toBe(200);
+      expect(await httpStatusOf(core.listNamespacedConfigMap({ namespace: other }))).toBe(403);
       expect(await httpStatusOf(core.createNamespacedConfigMap({ namespace: other, body: cm }))).toBe(403);
     });
 
