@@ -34,6 +34,7 @@ describe('gatewayOptionsFromFlags', () => {
       upstreamAuthorization: undefined,
       defaultReservationTokens: 256,
       passThroughRoutes: [],
+      streamUsage: true,
     });
     expect(o.upstream?.toString()).toBe('http://127.0.0.1:4000/');
     expect(o.recordsDir).toBeUndefined();
@@ -55,6 +56,7 @@ describe('gatewayOptionsFromFlags', () => {
         defaultReservation: '1000',
         maxMultipartBytes: '1048576',
         passThroughRoutes: '/v1/messages, /rerank',
+        streamUsage: false,
       },
       { [UPSTREAM_KEY_ENV]: 'sk-router' },
     );
@@ -72,6 +74,7 @@ describe('gatewayOptionsFromFlags', () => {
       defaultReservationTokens: 1000,
       maxMultipartBytes: 1_048_576,
       passThroughRoutes: ['/v1/messages', '/rerank'],
+      streamUsage: false,
     });
     expect(o.recordsNamespace).toBeUndefined();
   });

@@ -23,6 +23,8 @@ export interface GatewayFlags {
   defaultReservation?: string;
   maxMultipartBytes?: string;
   passThroughRoutes?: string;
+  /** commander's `--no-stream-usage`. */
+  streamUsage?: boolean;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -115,6 +117,7 @@ export function gatewayOptionsFromFlags(flags: GatewayFlags, env: Record<string,
     defaultReservationTokens: parsePositive(flags.defaultReservation ?? '256', '--default-reservation', '256'),
     maxMultipartBytes: parsePositive(flags.maxMultipartBytes ?? String(32 * 1024 * 1024), '--max-multipart-bytes', '33554432'),
     passThroughRoutes,
+    streamUsage: flags.streamUsage ?? true,
   };
 }
 
@@ -158,6 +161,7 @@ export function registerGateway(program: Command): void {
     .option('--default-reservation <tokens>', 'tokens a model request reserves against budgets and token limits when it sets no max_tokens', '256')
     .option('--max-multipart-bytes <n>', 'largest multipart body (audio, image edits) read for its model field, for model-scoped keys', '33554432')
     .option('--pass-through-routes <paths>', 'comma-separated routes model-scoped keys may call although the gateway cannot tell their model')
+    .option('--no-stream-usage', 'do not add stream_options.include_usage to streamed requests (streams are then charged their reservation)')
     .addHelpText('after', `\nEnvironment: $${UPSTREAM_KEY_ENV} is sent to the router as its bearer credential, if it needs one;\n` +
       `$${REDIS_URL_ENV} is the default for --redis (keeps a Redis password out of the process arguments).`)
     .action(async (flags: GatewayFlags) => {

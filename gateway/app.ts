@@ -45,6 +45,8 @@ export interface GatewayDeps {
   defaultReservationTokens?: number;
   /** Routes model-scoped keys may call although the gateway cannot tell their model. */
   passThroughRoutes?: string[];
+  /** Ask the router for usage on streams (`stream_options.include_usage`; default true). */
+  streamUsage?: boolean;
   /** A pino logger; auth headers are redacted from anything it logs. Default: no logging. */
   logger?: FastifyBaseLogger;
   /** Authorization header value for the router behind (the client's key is never forwarded). */
@@ -91,6 +93,7 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
   };
   const defaultReservation = deps.defaultReservationTokens ?? DEFAULT_RESERVATION_TOKENS;
   const passThroughRoutes = deps.passThroughRoutes ?? [];
+  const streamUsage = deps.streamUsage ?? true;
   const upstream = createUpstream(deps.upstream);
   const logging = deps.logger !== undefined;
 
@@ -213,7 +216,7 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
       state.model = inspected.model;
       body = inspected.body;
       json = inspected.json;
-      if (body !== undefined && json !== undefined && request.method === 'POST') {
+      if (body !== undefined && json !== undefined && request.method === 'POST' && streamUsage) {
         const asked = requestStreamUsage(state.path, json, body);
         body = asked.body;
         stripUsage = asked.injected;

@@ -59,6 +59,8 @@ export interface GatewayOptions {
   maxMultipartBytes?: number;
   /** Routes model-scoped keys may call although the gateway cannot tell their model. */
   passThroughRoutes?: string[];
+  /** Ask the router for usage on streams (default true; off for a router that rejects stream_options). */
+  streamUsage?: boolean;
 }
 
 export interface RunningGateway {
@@ -210,6 +212,7 @@ export async function runGateway(opts: GatewayOptions): Promise<RunningGateway> 
       ...(opts.defaultReservationTokens !== undefined ? { defaultReservationTokens: opts.defaultReservationTokens } : {}),
       ...(opts.maxMultipartBytes !== undefined ? { maxMultipartBytes: opts.maxMultipartBytes } : {}),
       ...(opts.passThroughRoutes !== undefined ? { passThroughRoutes: opts.passThroughRoutes } : {}),
+      ...(opts.streamUsage !== undefined ? { streamUsage: opts.streamUsage } : {}),
     });
     // Cleanups run in reverse: the app drains before the reporter's final flush, so that flush
     // carries every request that was answered.

@@ -44,6 +44,17 @@ describe('UsageChunkStripper', () => {
     expect(out).toBe(expected);
   });
 
+  it.each([
+    ['LiteLLM: one choice with an empty delta', { choices: [{ index: 0, delta: {} }], usage: { total_tokens: 9 } }, ''],
+    ['an empty delta with null fields', { choices: [{ index: 0, delta: {}, finish_reason: null, logprobs: null }], usage: { total_tokens: 9 } }, ''],
+    ['content and usage in one chunk: the content stays', { choices: [{ index: 0, delta: { content: 'x' } }], usage: { total_tokens: 9 } }, chunk({ choices: [{ index: 0, delta: { content: 'x' } }] })],
+    ['a finish reason and usage: the finish reason stays', { choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: { total_tokens: 9 } }, chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })],
+    ['no choices field at all', { id: 'c', usage: { total_tokens: 9 } }, ''],
+  ])('usage chunk shapes: %s', (_name, event, expectedOut) => {
+    const s = new UsageChunkStripper();
+    expect(s.push(Buffer.from(chunk(event))).toString() + s.end().toString()).toBe(expectedOut);
+  });
+
   it('passes comments, other events and CRLF framing through', () => {
     const s = new UsageChunkStripper();
     const text = ': keep-alive\r\n\r\nevent: ping\ndata: {}\n\ndata: not json\n\n';

@@ -5,6 +5,8 @@ import { StringDecoder } from 'node:string_decoder';
 // on every streamed chat/completions request, so a stream is charged what the router reports; a
 // client that did not ask still sees exactly the stream it asked for (the usage-only chunk and the
 // `"usage": null` every other chunk then carries are taken out again by UsageChunkStripper).
+// The injection can be turned off (`--no-stream-usage`) for a router that rejects stream_options;
+// streams are then charged their reservation (docs/design.md §4, "Costs").
 
 export interface UsageRequest {
   /** The body to send upstream (unchanged unless `injected`). */
@@ -68,8 +70,21 @@ function strip(event: string, terminator: string): string {
     return event + terminator;
   }
   if (!('usage' in json)) return event + terminator;
-  if (json.usage !== null && Array.isArray(json.choices) && json.choices.length === 0) return '';
-  if (json.usage !== null) return event + terminator;
+  // OpenAI's usage chunk has `choices: []`; LiteLLM's carries one choice with an empty delta
+  const choices = json.choices ?? [];
+  if (json.usage !== null && Array.isArray(choices) && choices.every(emptyChoice)) return '';
+  // a chunk with content and usage keeps its content: only the usage the client did not ask for goes
   delete json.usage;
   return `${event.slice(0, at)}data: ${JSON.stringify(json)}${terminator}`;
+}
+
+/** A choice that says nothing: no delta content (or an empty delta), no finish reason, no logprobs. */
+function emptyChoice(choice: unknown): boolean {
+  if (typeof choice !== 'object' || choice === null) return false;
+  for (const [field, value] of Object.entries(choice)) {
+    if (field === 'index' || value === null) continue;
+    if (field === 'delta' && typeof value === 'object' && Object.keys(value as object).length === 0) continue;
+    return false;
+  }
+  return true;
 }

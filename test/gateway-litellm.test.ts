@@ -1,0 +1,231 @@
+import type { AddressInfo } from 'node:net';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KeyRecord } from '../api/record.ts';
+import { gatewayOptionsFromFlags, UPSTREAM_KEY_ENV } from '../cli/gateway.ts';
+import { buildApp } from '../gateway/app.ts';
+import { MemoryLimiter } from '../gateway/limits/memory.ts';
+import { RecordStore } from '../gateway/records/store.ts';
+import { UsageTracker } from '../gateway/usage/tracker.ts';
+import { EMBEDDING_MODEL, MOCK_REPLY, requireLitellm, startLitellm, type Litellm } from './support/litellm.ts';
+import { operatorKey, type KeySpec } from './support/operator-records.ts';
+import { parseResponses, rawExchange } from './support/raw-http.ts';
+
+// The gateway in front of a REAL router: the LiteLLM proxy (test/support/litellm.ts), offline with
+// mock_response models and its master key as the router credential, which the gateway takes from
+// NEMOKEYS_UPSTREAM_API_KEY exactly as `nemokeys gateway` does. Keys and records come from the
+// operator's renderer; the client is the official openai SDK. What LiteLLM served is read from its
+// own success callback (every completion/embedding it answered, with the usage it reported), so
+// "charged what the router reported" and "never reached the router" are observed at the router.
+
+const haveLitellm = requireLitellm();
+
+describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', () => {
+  let litellm: Litellm;
+  let app: ReturnType<typeof buildApp>;
+  let gatewayUrl: string;
+  let port: number;
+  const records = new RecordStore();
+  const limiter = new MemoryLimiter();
+  const usage = new UsageTracker();
+
+  function addKey(spec: KeySpec = {}): { key: string; record: KeyRecord } {
+    const kr = operatorKey(spec);
+    records.upsert(kr.record);
+    return kr;
+  }
+  const client = (apiKey: string) => new OpenAI({ apiKey, baseURL: `${gatewayUrl}/v1`, maxRetries: 0, timeout: 20_000 });
+
+  async function settledCredits(keyId: string): Promise<number | undefined> {
+    for (let i = 0; i < 200 && usage.snapshot()[keyId]?.credits === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+    return usage.snapshot()[keyId]?.credits;
+  }
+  /** LiteLLM's success callback runs after the response: give it a moment before reading what it served. */
+  async function servedSince(before: number): Promise<ReturnType<Litellm['calls']>> {
+    await new Promise((r) => setTimeout(r, 300));
+    return litellm.calls().slice(before);
+  }
+  const post = (base: string, path: string, bearer: string, body: unknown) =>
+    fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+
+  beforeAll(async () => {
+    litellm = await startLitellm();
+    console.log(`LiteLLM started in ${litellm.startMs} ms`);
+    // the router credential as the CLI derives it from its environment
+    const { upstreamAuthorization } = gatewayOptionsFromFlags(
+      { upstream: litellm.url, recordsDir: '/unused' },
+      { [UPSTREAM_KEY_ENV]: litellm.masterKey },
+    );
+    records.replaceAll([]); // synced: the gateway serves from here on
+    app = buildApp({ records, usage, limiter, upstream: new URL(litellm.url), upstreamAuthorization });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    port = (app.server.address() as AddressInfo).port;
+    gatewayUrl = `http://127.0.0.1:${port}`;
+  });
+  afterAll(async () => {
+    await app?.close();
+    await litellm?.stop();
+  });
+
+  it('LiteLLM serves only its master key: the gateway\'s requests succeed because it sends that credential', async () => {
+    const before = litellm.calls().length;
+    const res = await post(litellm.url, '/v1/chat/completions', 'sk-not-the-master-key', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    // without a database LiteLLM cannot look other keys up and refuses them (400 no_db_connection)
+    expect([400, 401]).toContain(res.status);
+    expect(await servedSince(before)).toEqual([]);
+  });
+
+  it('chat: the reply is the router\'s, and the key is charged the tokens LiteLLM reported', async () => {
+    const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
+    const before = litellm.calls().length;
+    const res = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    expect(res.choices[0]!.message.content).toBe(MOCK_REPLY['gpt-4o-mini']);
+    const served = await servedSince(before);
+    expect(served).toMatchObject([{ model: 'gpt-4o-mini', stream: false }]);
+    expect(served[0]!.totalTokens).toBeGreaterThan(1);
+    expect(res.usage?.total_tokens).toBe(served[0]!.totalTokens);
+    expect(await settledCredits(record.keyId)).toBe(served[0]!.totalTokens);
+    expect(limiter.budgetUsed(record.limitsKey, record, Date.now())).toBe(served[0]!.totalTokens);
+  });
+
+  it('a streamed chat that did not ask for usage: no usage chunk reaches the client, the budget is charged LiteLLM\'s tokens', async () => {
+    const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
+    const before = litellm.calls().length;
+    const stream = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    const chunks: Record<string, unknown>[] = [];
+    for await (const c of stream) chunks.push(c as unknown as Record<string, unknown>);
+    // LiteLLM's usage chunk is `choices: [{index: 0, delta: {}}]` + usage (not OpenAI's `choices: []`)
+    for (const c of chunks) expect(c).not.toHaveProperty('usage');
+    const text = chunks.map((c) => (c.choices as { delta: { content?: string } }[])[0]?.delta.content ?? '').join('');
+    expect(text).toBe(MOCK_REPLY['gpt-4o-mini']);
+    const served = await servedSince(before);
+    expect(served).toMatchObject([{ model: 'gpt-4o-mini', stream: true }]);
+    expect(served[0]!.totalTokens).toBeGreaterThan(1);
+    expect(await settledCredits(record.keyId)).toBe(served[0]!.totalTokens);
+    expect(limiter.budgetUsed(record.limitsKey, record, Date.now())).toBe(served[0]!.totalTokens);
+  });
+
+  it('a streamed chat that asked for usage gets LiteLLM\'s usage chunk, and is charged it', async () => {
+    const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
+    const stream = await client(key).chat.completions.create({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const withUsage = [];
+    for await (const c of stream) if (c.usage) withUsage.push(c.usage);
+    expect(withUsage).toHaveLength(1);
+    expect(await settledCredits(record.keyId)).toBe(withUsage[0]!.total_tokens);
+  });
+
+  it('a budget smaller than one streamed response is exhausted by it; the next request never reaches LiteLLM', async () => {
+    const { key } = addKey({ budget: { credits: 3, period: 'Monthly' } });
+    const stream = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true, max_tokens: 2 });
+    for await (const _ of stream);
+    await new Promise((r) => setTimeout(r, 50));
+    const before = litellm.calls().length;
+    const err = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((err as InstanceType<typeof OpenAI.APIError>).code).toBe('insufficient_quota');
+    expect(await servedSince(before)).toEqual([]);
+  });
+
+  it('embeddings: LiteLLM\'s vector comes back, and the key is charged what LiteLLM reported', async () => {
+    const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
+    const before = litellm.calls().length;
+    const res = await client(key).embeddings.create({ model: EMBEDDING_MODEL, input: 'hello', encoding_format: 'float' });
+    expect(res.data[0]!.embedding).toEqual([0.25, -0.5, 0.75]);
+    const served = await servedSince(before);
+    expect(served).toMatchObject([{ model: EMBEDDING_MODEL }]);
+    expect(await settledCredits(record.keyId)).toBe(res.usage.total_tokens);
+  });
+
+  describe('a key scoped to gpt-4o-mini never reaches gpt-4o, wherever the model is named', () => {
+    const chat = { messages: [{ role: 'user', content: 'hi' }] };
+    // LiteLLM takes the model from these paths: each is shown to serve gpt-4o when called directly
+    const pathRoutes = ['/openai/deployments/gpt-4o/chat/completions', '/engines/gpt-4o/chat/completions'];
+
+    it('in the body of /v1/chat/completions: 403 from the gateway, nothing served', async () => {
+      const { key } = addKey({ models: ['gpt-4o-mini'] });
+      const before = litellm.calls().length;
+      const err = await client(key).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
+      expect(await servedSince(before)).toEqual([]);
+      // the allowed model passes
+      const ok = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+      expect(ok.choices[0]!.message.content).toBe(MOCK_REPLY['gpt-4o-mini']);
+    });
+
+    it.each(pathRoutes)('in the path %s: LiteLLM serves gpt-4o there, the gateway refuses it (403)', async (path) => {
+      const direct = await post(litellm.url, path, litellm.masterKey, chat);
+      expect(direct.status).toBe(200);
+      expect(((await direct.json()) as OpenAI.ChatCompletion).choices[0]!.message.content).toBe(MOCK_REPLY['gpt-4o']);
+
+      const { key } = addKey({ models: ['gpt-4o-mini'] });
+      const before = litellm.calls().length;
+      const res = await post(gatewayUrl, path, key, chat);
+      expect(res.status).toBe(403);
+      // a body naming the allowed model does not launder the path's model
+      expect((await post(gatewayUrl, path, key, { ...chat, model: 'gpt-4o-mini' })).status).toBe(403);
+      expect(await servedSince(before)).toEqual([]);
+    });
+
+    it('the allowed model in a deployment path is served, streamed without a usage chunk it did not ask for', async () => {
+      const { key, record } = addKey({ models: ['gpt-4o-mini'], budget: { credits: 10_000, period: 'Never' } });
+      const before = litellm.calls().length;
+      const res = await post(gatewayUrl, '/openai/deployments/gpt-4o-mini/chat/completions', key, { ...chat, stream: true });
+      expect(res.status).toBe(200);
+      const body = await res.text();
+      expect(body).not.toContain('"usage"');
+      expect(body).toContain('data: [DONE]');
+      const served = await servedSince(before);
+      expect(served).toMatchObject([{ model: 'gpt-4o-mini', stream: true }]);
+      expect(await settledCredits(record.keyId)).toBe(served[0]!.totalTokens);
+    });
+  });
+
+  describe('request smuggling over a raw socket', () => {
+    const smuggled = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'smuggled' }] });
+    const second = (bearer: string, close = '') =>
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: r\r\nAuthorization: Bearer ${bearer}\r\n${close}` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(smuggled)}\r\n\r\n${smuggled}`;
+    const chunked = (body: string) => `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    const getModels = (key: string, body: string) =>
+      `GET /v1/models HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${key}\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(body)}`;
+
+    it('LiteLLM does serve a second request it can parse on one connection (what an unframed body would be)', async () => {
+      const before = litellm.calls().length;
+      const get = `GET /v1/models HTTP/1.1\r\nHost: r\r\nAuthorization: Bearer ${litellm.masterKey}\r\n\r\n`;
+      const { port: llPort } = new URL(litellm.url);
+      const responses = parseResponses(await rawExchange(Number(llPort), [get + second(litellm.masterKey, 'Connection: close\r\n')], { timeoutMs: 5_000 }));
+      expect(responses.map((r) => r.status)).toEqual([200, 200]);
+      expect(await servedSince(before)).toMatchObject([{ model: 'gpt-4o' }]);
+    });
+
+    it.each<[string, KeySpec, string]>([
+      // forwarded, framed: LiteLLM reads the whole second request as the GET's body, which is no JSON
+      ['a key that may use any model', { models: ['*'] }, 'Invalid JSON payload'],
+      // a model-scoped key's body is read whatever the route: the gateway refuses it, no JSON object with a model
+      ['a key scoped to gpt-4o-mini', { models: ['gpt-4o-mini'], endpoints: ['/chat/completions', '/models'] }, 'invalid_request_error'],
+    ])('%s: a GET with a chunked body holding a second request produces no second completion', async (_n, spec, error) => {
+      const { key } = addKey(spec);
+      const before = litellm.calls().length;
+      // the second request carries the master key: were it parsed by LiteLLM, it would be served
+      const attack = getModels(key, second(litellm.masterKey));
+      const follow = `GET /v1/models HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${key}\r\nConnection: close\r\n\r\n`;
+      const responses = parseResponses(await rawExchange(port, [attack, { pauseMs: 200 }, follow], { timeoutMs: 10_000 }));
+      expect(responses.map((r) => r.status)).toEqual([400, 200]);
+      expect(responses[0]!.body).toContain(error);
+      // a legitimate completion afterwards, likely on the same upstream connection, gets its own answer
+      const ok = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+      expect(ok.choices[0]!.message.content).toBe(MOCK_REPLY['gpt-4o-mini']);
+      expect(await servedSince(before)).toMatchObject([{ model: 'gpt-4o-mini' }]);
+      expect((await servedSince(before)).length).toBe(1);
+    });
+  });
+});
