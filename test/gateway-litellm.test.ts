@@ -142,7 +142,28 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     expect(res.data[0]!.embedding).toEqual([0.25, -0.5, 0.75]);
     const served = await servedSince(before);
     expect(served).toMatchObject([{ model: EMBEDDING_MODEL }]);
+    // LiteLLM's mock embedding reports total_tokens 0 (prompt_tokens 10): the total is what is charged
+    expect(res.usage.total_tokens).toBe(served[0]!.totalTokens);
     expect(await settledCredits(record.keyId)).toBe(res.usage.total_tokens);
+  });
+
+  it('with --no-stream-usage the gateway leaves the request alone: LiteLLM reports nothing, the stream costs its reservation', async () => {
+    const plain = buildApp({ records, usage, limiter, upstream: new URL(litellm.url), upstreamAuthorization: `Bearer ${litellm.masterKey}`, streamUsage: false });
+    await plain.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
+      const base = `http://127.0.0.1:${(plain.server.address() as AddressInfo).port}/v1`;
+      const sdk = new OpenAI({ apiKey: key, baseURL: base, maxRetries: 0, timeout: 20_000 });
+      const before = litellm.calls().length;
+      const stream = await sdk.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true, max_tokens: 50 });
+      for await (const c of stream) expect(c).not.toHaveProperty('usage');
+      const served = await servedSince(before);
+      expect(served).toMatchObject([{ model: 'gpt-4o-mini', stream: true }]);
+      expect(served[0]!.totalTokens).not.toBe(50);
+      expect(await settledCredits(record.keyId)).toBe(50);
+    } finally {
+      await plain.close();
+    }
   });
 
   describe('a key scoped to gpt-4o-mini never reaches gpt-4o, wherever the model is named', () => {

@@ -21,6 +21,8 @@ function litellmBin(): string | undefined {
   const bin = join(litellmVenv(), 'bin', 'litellm');
   try {
     accessSync(bin, constants.X_OK);
+    // .ci/run writes this once pip finished: a venv whose install was cut short does not count
+    accessSync(join(litellmVenv(), '.installed'));
     return bin;
   } catch {
     return undefined;
@@ -32,7 +34,7 @@ export function requireLitellm(): boolean {
   if (litellmBin() !== undefined) return true;
   const msg =
     `no LiteLLM venv at ${litellmVenv()} (create it: python3 -m venv DIR && ` +
-    `DIR/bin/pip install 'litellm[proxy]==${LITELLM_VERSION}'; .ci/run does this)`;
+    `DIR/bin/pip install 'litellm[proxy]==${LITELLM_VERSION}' && touch DIR/.installed; .ci/run does this)`;
   if (process.env.CI) throw new Error(`${msg}; CI is set, so this is fatal`);
   const bar = '!'.repeat(100);
   console.warn(`\n${bar}\n!!! WARNING: ${msg}.\n!!! THE REAL-ROUTER (LITELLM) GATEWAY TESTS ARE SKIPPED.\n${bar}\n`);
