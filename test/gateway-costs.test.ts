@@ -7,6 +7,7 @@ import { MemoryLimiter } from '../gateway/limits/memory.ts';
 import { RecordStore } from '../gateway/records/store.ts';
 import { UsageTracker } from '../gateway/usage/tracker.ts';
 import { startLoggingUpstream, type LoggingUpstream } from './support/logging-upstream.ts';
+import { settledCredits } from './support/settled.ts';
 import { operatorKey, type KeySpec } from './support/operator-records.ts';
 
 // Costs with the official openai SDK, against a router that behaves like OpenAI: a stream reports
@@ -28,12 +29,6 @@ function addKey(spec: KeySpec): { key: string; record: KeyRecord } {
   return kr;
 }
 const client = (apiKey: string) => new OpenAI({ apiKey, baseURL: `${gatewayUrl}/v1`, maxRetries: 0, timeout: 10_000 });
-
-/** The credits the gateway settled for a key, once its request is settled. */
-async function settledCredits(keyId: string): Promise<number | undefined> {
-  for (let i = 0; i < 200 && usage.snapshot()[keyId]?.credits === undefined; i++) await new Promise((r) => setTimeout(r, 10));
-  return usage.snapshot()[keyId]?.credits;
-}
 
 beforeAll(async () => {
   upstream = await startLoggingUpstream();
@@ -59,7 +54,7 @@ describe('charged what the router reports', () => {
     const { key, record } = addKey({ budget: { credits: 1000, period: 'Never' } });
     const res = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
     expect(res.usage?.total_tokens).toBe(57);
-    expect(await settledCredits(record.keyId)).toBe(57);
+    expect(await settledCredits(usage, record.keyId)).toBe(57);
     expect(limiter.budgetUsed(record.limitsKey, record, Date.now())).toBe(57);
   });
 
@@ -74,7 +69,7 @@ describe('charged what the router reports', () => {
     expect(chunks).toHaveLength(3);
     for (const c of chunks) expect(c).not.toHaveProperty('usage');
     expect(chunks.map((c) => (c.choices as { delta: { content: string } }[])[0]!.delta.content).join('')).toBe('w0 w1 w2 ');
-    expect(await settledCredits(record.keyId)).toBe(57);
+    expect(await settledCredits(usage, record.keyId)).toBe(57);
     expect(limiter.budgetUsed(record.limitsKey, record, Date.now())).toBe(57);
   });
 
@@ -85,7 +80,7 @@ describe('charged what the router reports', () => {
     for await (const c of stream) chunks.push(c);
     expect(chunks).toHaveLength(4);
     expect(chunks.at(-1)!.usage?.total_tokens).toBe(57);
-    expect(await settledCredits(record.keyId)).toBe(57);
+    expect(await settledCredits(usage, record.keyId)).toBe(57);
   });
 
   it('tokens per minute are charged the same way', async () => {
@@ -94,7 +89,7 @@ describe('charged what the router reports', () => {
       const stream = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [], stream: true, max_tokens: 10 });
       for await (const _ of stream);
     }
-    await settledCredits(record.keyId);
+    await settledCredits(usage, record.keyId);
     await new Promise((r) => setTimeout(r, 20));
     // 2 × 57 reported ≥ 100: the third request in this minute is refused
     const err = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [] }).catch((e: unknown) => e);
@@ -108,7 +103,7 @@ describe('budgets', () => {
     const { key, record } = addKey({ budget: { credits: 20, period: 'Monthly' } });
     const stream = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [], stream: true, max_tokens: 5 });
     for await (const _ of stream);
-    expect(await settledCredits(record.keyId)).toBe(57);
+    expect(await settledCredits(usage, record.keyId)).toBe(57);
     const err = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [], stream: true }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     expect((err as InstanceType<typeof OpenAI.APIError>).code).toBe('insufficient_quota');
@@ -125,7 +120,7 @@ describe('budgets', () => {
       ac.abort();
       break;
     }
-    expect(await settledCredits(record.keyId)).toBe(300);
+    expect(await settledCredits(usage, record.keyId)).toBe(300);
     expect(limiter.budgetUsed(record.limitsKey, record, Date.now())).toBe(300);
   });
 
@@ -138,7 +133,7 @@ describe('budgets', () => {
     ac.abort();
     await pending.catch(() => undefined);
     expect(upstream.log).toHaveLength(1);
-    expect(await settledCredits(record.keyId)).toBe(120);
+    expect(await settledCredits(usage, record.keyId)).toBe(120);
     expect(limiter.budgetUsed(record.limitsKey, record, Date.now())).toBe(120);
   });
 
@@ -150,6 +145,6 @@ describe('budgets', () => {
     const second = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [] }).catch((e: unknown) => e);
     expect((second as InstanceType<typeof OpenAI.APIError>).code).toBe('insufficient_quota');
     for await (const _ of first);
-    expect(await settledCredits(record.keyId)).toBe(57);
+    expect(await settledCredits(usage, record.keyId)).toBe(57);
   });
 });

@@ -8,6 +8,7 @@ import { MemoryLimiter } from '../gateway/limits/memory.ts';
 import { RecordStore } from '../gateway/records/store.ts';
 import { UsageTracker } from '../gateway/usage/tracker.ts';
 import { EMBEDDING_MODEL, MOCK_REPLY, requireLitellm, startLitellm, type Litellm } from './support/litellm.ts';
+import { settledCredits } from './support/settled.ts';
 import { operatorKey, type KeySpec } from './support/operator-records.ts';
 import { parseResponses, rawExchange } from './support/raw-http.ts';
 
@@ -36,10 +37,6 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
   }
   const client = (apiKey: string) => new OpenAI({ apiKey, baseURL: `${gatewayUrl}/v1`, maxRetries: 0, timeout: 20_000 });
 
-  async function settledCredits(keyId: string): Promise<number | undefined> {
-    for (let i = 0; i < 200 && usage.snapshot()[keyId]?.credits === undefined; i++) await new Promise((r) => setTimeout(r, 10));
-    return usage.snapshot()[keyId]?.credits;
-  }
   /** LiteLLM's success callback runs after the response: give it a moment before reading what it served. */
   async function servedSince(before: number): Promise<ReturnType<Litellm['calls']>> {
     await new Promise((r) => setTimeout(r, 300));
@@ -88,7 +85,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     expect(served).toMatchObject([{ model: 'gpt-4o-mini', stream: false }]);
     expect(served[0]!.totalTokens).toBeGreaterThan(1);
     expect(res.usage?.total_tokens).toBe(served[0]!.totalTokens);
-    expect(await settledCredits(record.keyId)).toBe(served[0]!.totalTokens);
+    expect(await settledCredits(usage, record.keyId)).toBe(served[0]!.totalTokens);
     expect(limiter.budgetUsed(record.limitsKey, record, Date.now())).toBe(served[0]!.totalTokens);
   });
 
@@ -105,7 +102,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     const served = await servedSince(before);
     expect(served).toMatchObject([{ model: 'gpt-4o-mini', stream: true }]);
     expect(served[0]!.totalTokens).toBeGreaterThan(1);
-    expect(await settledCredits(record.keyId)).toBe(served[0]!.totalTokens);
+    expect(await settledCredits(usage, record.keyId)).toBe(served[0]!.totalTokens);
     expect(limiter.budgetUsed(record.limitsKey, record, Date.now())).toBe(served[0]!.totalTokens);
   });
 
@@ -120,7 +117,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     const withUsage = [];
     for await (const c of stream) if (c.usage) withUsage.push(c.usage);
     expect(withUsage).toHaveLength(1);
-    expect(await settledCredits(record.keyId)).toBe(withUsage[0]!.total_tokens);
+    expect(await settledCredits(usage, record.keyId)).toBe(withUsage[0]!.total_tokens);
   });
 
   it('a budget smaller than one streamed response is exhausted by it; the next request never reaches LiteLLM', async () => {
@@ -144,7 +141,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     expect(served).toMatchObject([{ model: EMBEDDING_MODEL }]);
     // LiteLLM's mock embedding reports total_tokens 0 (prompt_tokens 10): the total is what is charged
     expect(res.usage.total_tokens).toBe(served[0]!.totalTokens);
-    expect(await settledCredits(record.keyId)).toBe(res.usage.total_tokens);
+    expect(await settledCredits(usage, record.keyId)).toBe(res.usage.total_tokens);
   });
 
   it('with --no-stream-usage the gateway leaves the request alone: LiteLLM reports nothing, the stream costs its reservation', async () => {
@@ -160,7 +157,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
       const served = await servedSince(before);
       expect(served).toMatchObject([{ model: 'gpt-4o-mini', stream: true }]);
       expect(served[0]!.totalTokens).not.toBe(50);
-      expect(await settledCredits(record.keyId)).toBe(50);
+      expect(await settledCredits(usage, record.keyId)).toBe(50);
     } finally {
       await plain.close();
     }
@@ -206,7 +203,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
       expect(body).toContain('data: [DONE]');
       const served = await servedSince(before);
       expect(served).toMatchObject([{ model: 'gpt-4o-mini', stream: true }]);
-      expect(await settledCredits(record.keyId)).toBe(served[0]!.totalTokens);
+      expect(await settledCredits(usage, record.keyId)).toBe(served[0]!.totalTokens);
     });
   });
 
