@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeyRecord } from '../api/record.ts';
 import { gatewayOptionsFromFlags, UPSTREAM_KEY_ENV } from '../cli/gateway.ts';
 import { buildApp } from '../gateway/app.ts';
+import { DEFAULT_RESERVATION_TOKENS } from '../gateway/limits/estimate.ts';
 import { MemoryLimiter } from '../gateway/limits/memory.ts';
 import { RecordStore } from '../gateway/records/store.ts';
 import { UsageTracker } from '../gateway/usage/tracker.ts';
@@ -132,35 +133,66 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     expect(await servedSince(before)).toEqual([]);
   });
 
-  it('embeddings: LiteLLM\'s vector comes back, and the key is charged what LiteLLM reported', async () => {
+  it('embeddings: LiteLLM\'s vector comes back; its total_tokens 0 is no report, so the key pays its reservation', async () => {
     const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
     const before = litellm.calls().length;
     const res = await client(key).embeddings.create({ model: EMBEDDING_MODEL, input: 'hello', encoding_format: 'float' });
     expect(res.data[0]!.embedding).toEqual([0.25, -0.5, 0.75]);
-    const served = await servedSince(before);
-    expect(served).toMatchObject([{ model: EMBEDDING_MODEL }]);
-    // LiteLLM's mock embedding reports total_tokens 0 (prompt_tokens 10): the total is what is charged
-    expect(res.usage.total_tokens).toBe(served[0]!.totalTokens);
-    expect(await settledCredits(usage, record.keyId)).toBe(res.usage.total_tokens);
+    expect(await servedSince(before)).toMatchObject([{ model: EMBEDDING_MODEL }]);
+    // LiteLLM's mock embedding reports prompt_tokens 10 but total_tokens 0 (docs/design.md §4, "Costs")
+    expect(res.usage.total_tokens).toBe(0);
+    expect(await settledCredits(usage, record.keyId)).toBe(DEFAULT_RESERVATION_TOKENS);
   });
 
-  it('with --no-stream-usage the gateway leaves the request alone: LiteLLM reports nothing, the stream costs its reservation', async () => {
-    const plain = buildApp({ records, usage, limiter, upstream: new URL(litellm.url), upstreamAuthorization: `Bearer ${litellm.masterKey}`, streamUsage: false });
-    await plain.listen({ port: 0, host: '127.0.0.1' });
-    try {
-      const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
+  it('a streamed legacy completion: no usage reaches the client, the key is charged LiteLLM\'s tokens', async () => {
+    const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
+    const before = litellm.calls().length;
+    const stream = await client(key).completions.create({ model: 'gpt-4o-mini', prompt: 'hi', stream: true, max_tokens: 40 });
+    let text = '';
+    for await (const c of stream) {
+      expect(c).not.toHaveProperty('usage');
+      text += c.choices[0]?.text ?? '';
+    }
+    expect(text).toBe(MOCK_REPLY['gpt-4o-mini']);
+    const served = await servedSince(before);
+    expect(served).toMatchObject([{ model: 'gpt-4o-mini', callType: 'atext_completion', stream: true }]);
+    expect(served[0]!.totalTokens).not.toBe(40);
+    expect(await settledCredits(usage, record.keyId)).toBe(served[0]!.totalTokens);
+  });
+
+  describe('with --no-stream-usage the gateway leaves streamed requests alone', () => {
+    let plain: ReturnType<typeof buildApp>;
+    let sdk: (key: string) => OpenAI;
+    beforeAll(async () => {
+      plain = buildApp({ records, usage, limiter, upstream: new URL(litellm.url), upstreamAuthorization: `Bearer ${litellm.masterKey}`, streamUsage: false });
+      await plain.listen({ port: 0, host: '127.0.0.1' });
       const base = `http://127.0.0.1:${(plain.server.address() as AddressInfo).port}/v1`;
-      const sdk = new OpenAI({ apiKey: key, baseURL: base, maxRetries: 0, timeout: 20_000 });
+      sdk = (apiKey) => new OpenAI({ apiKey, baseURL: base, maxRetries: 0, timeout: 20_000 });
+    });
+    afterAll(async () => {
+      await plain?.close();
+    });
+
+    it('chat: LiteLLM reports no usage, the stream costs its reservation', async () => {
+      const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
       const before = litellm.calls().length;
-      const stream = await sdk.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true, max_tokens: 50 });
+      const stream = await sdk(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true, max_tokens: 50 });
       for await (const c of stream) expect(c).not.toHaveProperty('usage');
       const served = await servedSince(before);
       expect(served).toMatchObject([{ model: 'gpt-4o-mini', stream: true }]);
       expect(served[0]!.totalTokens).not.toBe(50);
       expect(await settledCredits(usage, record.keyId)).toBe(50);
-    } finally {
-      await plain.close();
-    }
+    });
+
+    it('legacy completions: LiteLLM puts total_tokens 0 on every chunk, which is no report: charged the reservation, not 0', async () => {
+      const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
+      const stream = await sdk(key).completions.create({ model: 'gpt-4o-mini', prompt: 'hi', stream: true, max_tokens: 40 });
+      const reported: (number | undefined)[] = [];
+      for await (const c of stream) reported.push(c.usage?.total_tokens);
+      expect(reported.length).toBeGreaterThan(0);
+      expect(reported.every((t) => t === 0)).toBe(true);
+      expect(await settledCredits(usage, record.keyId)).toBe(40);
+    });
   });
 
   describe('a key scoped to gpt-4o-mini never reaches gpt-4o, wherever the model is named', () => {

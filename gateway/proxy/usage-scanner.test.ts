@@ -23,6 +23,9 @@ describe('TotalTokensScanner', () => {
     ['SSE: the final usage chunk wins', sse([{ choices: [{ delta: { content: 'hi' } }] }, { choices: [], usage: { total_tokens: 31 } }]), 31],
     ['SSE: cumulative usage on every chunk ends on the total', sse([{ usage: { total_tokens: 5 } }, { usage: { total_tokens: 9 } }]), 9],
     ['Responses API events', sse([{ type: 'response.created', response: { usage: null } }, { type: 'response.completed', response: { usage: { input_tokens: 2, output_tokens: 3, total_tokens: 5 } } }]), 5],
+    ['zero is no report', '{"usage":{"total_tokens":0}}', undefined],
+    ['SSE: zeros on every chunk (LiteLLM legacy completions) are no report', sse([{ usage: { total_tokens: 0 } }, { usage: { total_tokens: 0 } }]), undefined],
+    ['SSE: a later zero does not erase a total', sse([{ usage: { total_tokens: 9 } }, { usage: { total_tokens: 0 } }]), 9],
     ['absurdly long number is ignored', '{"total_tokens":12345678901234567890}', undefined],
   ])('%s', (_name, text, expected) => {
     expect(scan([text])).toBe(expected);

@@ -88,7 +88,7 @@ export class TotalTokensScanner {
             else this.#acc = this.#acc * 10 + (b - 0x30);
             i++;
           } else {
-            this.#value = this.#acc;
+            this.#record();
             this.#state = SEARCH;
           }
           break;
@@ -100,9 +100,15 @@ export class TotalTokensScanner {
   /** The stream ended: a number running up to the last byte is complete. */
   end(): number | undefined {
     if (this.#state === DIGITS) {
-      this.#value = this.#acc;
+      this.#record();
       this.#state = SEARCH;
     }
     return this.#value;
+  }
+
+  // A total of 0 is no report: nothing a router serves costs 0 tokens, and LiteLLM sends
+  // `"total_tokens": 0` on every chunk of a streamed legacy completion (docs/design.md §4, "Costs").
+  #record(): void {
+    if (this.#acc > 0) this.#value = this.#acc;
   }
 }
