@@ -21,6 +21,7 @@ import { parseResponses, rawExchange } from './support/raw-http.ts';
 // "charged what the router reported" and "never reached the router" are observed at the router.
 
 const haveLitellm = requireLitellm();
+const HI = [{ role: 'user' as const, content: 'hi' }];
 
 describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', () => {
   let litellm: Litellm;
@@ -71,7 +72,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
 
   it('LiteLLM serves only its master key: the gateway\'s requests succeed because it sends that credential', async () => {
     const before = litellm.calls().length;
-    const res = await post(litellm.url, '/v1/chat/completions', 'sk-not-the-master-key', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    const res = await post(litellm.url, '/v1/chat/completions', 'sk-not-the-master-key', { model: 'gpt-4o-mini', messages: HI });
     // without a database LiteLLM cannot look other keys up and refuses them (400 no_db_connection)
     expect([400, 401]).toContain(res.status);
     expect(await servedSince(before)).toEqual([]);
@@ -80,7 +81,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
   it('chat: the reply is the router\'s, and the key is charged the tokens LiteLLM reported', async () => {
     const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
     const before = litellm.calls().length;
-    const res = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    const res = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: HI });
     expect(res.choices[0]!.message.content).toBe(MOCK_REPLY['gpt-4o-mini']);
     const served = await servedSince(before);
     expect(served).toMatchObject([{ model: 'gpt-4o-mini', stream: false }]);
@@ -93,7 +94,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
   it('a streamed chat that did not ask for usage: no usage chunk reaches the client, the budget is charged LiteLLM\'s tokens', async () => {
     const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
     const before = litellm.calls().length;
-    const stream = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    const stream = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: HI, stream: true });
     const chunks: Record<string, unknown>[] = [];
     for await (const c of stream) chunks.push(c as unknown as Record<string, unknown>);
     // LiteLLM's usage chunk is `choices: [{index: 0, delta: {}}]` + usage (not OpenAI's `choices: []`)
@@ -111,7 +112,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
     const stream = await client(key).chat.completions.create({
       model: 'gpt-4o',
-      messages: [{ role: 'user', content: 'hi' }],
+      messages: HI,
       stream: true,
       stream_options: { include_usage: true },
     });
@@ -123,11 +124,11 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
 
   it('a budget smaller than one streamed response is exhausted by it; the next request never reaches LiteLLM', async () => {
     const { key } = addKey({ budget: { credits: 3, period: 'Monthly' } });
-    const stream = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true, max_tokens: 2 });
+    const stream = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: HI, stream: true, max_tokens: 2 });
     for await (const _ of stream);
     await new Promise((r) => setTimeout(r, 50));
     const before = litellm.calls().length;
-    const err = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    const err = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: HI }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     expect((err as InstanceType<typeof OpenAI.APIError>).code).toBe('insufficient_quota');
     expect(await servedSince(before)).toEqual([]);
@@ -164,7 +165,8 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     let plain: ReturnType<typeof buildApp>;
     let sdk: (key: string) => OpenAI;
     beforeAll(async () => {
-      plain = buildApp({ records, usage, limiter, upstream: new URL(litellm.url), upstreamAuthorization: `Bearer ${litellm.masterKey}`, streamUsage: false });
+      const upstreamAuthorization = `Bearer ${litellm.masterKey}`;
+      plain = buildApp({ records, usage, limiter, upstream: new URL(litellm.url), upstreamAuthorization, streamUsage: false });
       await plain.listen({ port: 0, host: '127.0.0.1' });
       const base = `http://127.0.0.1:${(plain.server.address() as AddressInfo).port}/v1`;
       sdk = (apiKey) => new OpenAI({ apiKey, baseURL: base, maxRetries: 0, timeout: 20_000 });
@@ -176,7 +178,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     it('chat: LiteLLM reports no usage, the stream costs its reservation', async () => {
       const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
       const before = litellm.calls().length;
-      const stream = await sdk(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true, max_tokens: 50 });
+      const stream = await sdk(key).chat.completions.create({ model: 'gpt-4o-mini', messages: HI, stream: true, max_tokens: 50 });
       for await (const c of stream) expect(c).not.toHaveProperty('usage');
       const served = await servedSince(before);
       expect(served).toMatchObject([{ model: 'gpt-4o-mini', stream: true }]);
@@ -196,18 +198,18 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
   });
 
   describe('a key scoped to gpt-4o-mini never reaches gpt-4o, wherever the model is named', () => {
-    const chat = { messages: [{ role: 'user', content: 'hi' }] };
+    const chat = { messages: HI };
     // LiteLLM takes the model from these paths: each is shown to serve gpt-4o when called directly
     const pathRoutes = ['/openai/deployments/gpt-4o/chat/completions', '/engines/gpt-4o/chat/completions'];
 
     it('in the body of /v1/chat/completions: 403 from the gateway, nothing served', async () => {
       const { key } = addKey({ models: ['gpt-4o-mini'] });
       const before = litellm.calls().length;
-      const err = await client(key).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+      const err = await client(key).chat.completions.create({ model: 'gpt-4o', messages: HI }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
       expect(await servedSince(before)).toEqual([]);
       // the allowed model passes
-      const ok = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+      const ok = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: HI });
       expect(ok.choices[0]!.message.content).toBe(MOCK_REPLY['gpt-4o-mini']);
     });
 
@@ -252,7 +254,8 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
       const before = litellm.calls().length;
       const get = `GET /v1/models HTTP/1.1\r\nHost: r\r\nAuthorization: Bearer ${litellm.masterKey}\r\n\r\n`;
       const { port: llPort } = new URL(litellm.url);
-      const responses = parseResponses(await rawExchange(Number(llPort), [get + second(litellm.masterKey, 'Connection: close\r\n')], { timeoutMs: 5_000 }));
+      const pipelined = get + second(litellm.masterKey, 'Connection: close\r\n');
+      const responses = parseResponses(await rawExchange(Number(llPort), [pipelined], { timeoutMs: 5_000 }));
       expect(responses.map((r) => r.status)).toEqual([200, 200]);
       expect(await servedSince(before)).toMatchObject([{ model: 'gpt-4o' }]);
     });
@@ -272,7 +275,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
       expect(responses.map((r) => r.status)).toEqual([400, 200]);
       expect(responses[0]!.body).toContain(error);
       // a legitimate completion afterwards, likely on the same upstream connection, gets its own answer
-      const ok = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+      const ok = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: HI });
       expect(ok.choices[0]!.message.content).toBe(MOCK_REPLY['gpt-4o-mini']);
       expect(await servedSince(before)).toMatchObject([{ model: 'gpt-4o-mini' }]);
       expect((await servedSince(before)).length).toBe(1);
