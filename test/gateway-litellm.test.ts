@@ -39,9 +39,19 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
   }
   const client = (apiKey: string) => new OpenAI({ apiKey, baseURL: `${gatewayUrl}/v1`, maxRetries: 0, timeout: 20_000 });
 
-  /** LiteLLM's success callback runs after the response: give it a moment before reading what it served. */
-  async function servedSince(before: number): Promise<ReturnType<Litellm['calls']>> {
-    await new Promise((r) => setTimeout(r, 300));
+  // LiteLLM's success callback runs after the response is sent: counts are read once they are quiet.
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  /** How many calls LiteLLM has served, once no callback of an earlier request is still on its way. */
+  async function quietCount(): Promise<number> {
+    for (let n = litellm.calls().length; ; n = litellm.calls().length) {
+      await sleep(300);
+      if (litellm.calls().length === n) return n;
+    }
+  }
+  /** The calls LiteLLM served after `before`: waits for `atLeast` of them, then for stragglers. */
+  async function servedSince(before: number, atLeast = 0): Promise<ReturnType<Litellm['calls']>> {
+    for (let i = 0; i < 100 && litellm.calls().length - before < atLeast; i++) await sleep(50);
+    await sleep(300);
     return litellm.calls().slice(before);
   }
   const post = (base: string, path: string, bearer: string, body: unknown) =>
@@ -71,7 +81,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
   });
 
   it('LiteLLM serves only its master key: the gateway\'s requests succeed because it sends that credential', async () => {
-    const before = litellm.calls().length;
+    const before = await quietCount();
     const res = await post(litellm.url, '/v1/chat/completions', 'sk-not-the-master-key', { model: 'gpt-4o-mini', messages: HI });
     // without a database LiteLLM cannot look other keys up and refuses them (400 no_db_connection)
     expect([400, 401]).toContain(res.status);
@@ -80,10 +90,10 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
 
   it('chat: the reply is the router\'s, and the key is charged the tokens LiteLLM reported', async () => {
     const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
-    const before = litellm.calls().length;
+    const before = await quietCount();
     const res = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: HI });
     expect(res.choices[0]!.message.content).toBe(MOCK_REPLY['gpt-4o-mini']);
-    const served = await servedSince(before);
+    const served = await servedSince(before, 1);
     expect(served).toMatchObject([{ model: 'gpt-4o-mini', stream: false }]);
     expect(served[0]!.totalTokens).toBeGreaterThan(1);
     expect(res.usage?.total_tokens).toBe(served[0]!.totalTokens);
@@ -93,7 +103,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
 
   it('a streamed chat that did not ask for usage: no usage chunk reaches the client, the budget is charged LiteLLM\'s tokens', async () => {
     const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
-    const before = litellm.calls().length;
+    const before = await quietCount();
     const stream = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: HI, stream: true });
     const chunks: Record<string, unknown>[] = [];
     for await (const c of stream) chunks.push(c as unknown as Record<string, unknown>);
@@ -101,7 +111,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     for (const c of chunks) expect(c).not.toHaveProperty('usage');
     const text = chunks.map((c) => (c.choices as { delta: { content?: string } }[])[0]?.delta.content ?? '').join('');
     expect(text).toBe(MOCK_REPLY['gpt-4o-mini']);
-    const served = await servedSince(before);
+    const served = await servedSince(before, 1);
     expect(served).toMatchObject([{ model: 'gpt-4o-mini', stream: true }]);
     expect(served[0]!.totalTokens).toBeGreaterThan(1);
     expect(await settledCredits(usage, record.keyId)).toBe(served[0]!.totalTokens);
@@ -124,10 +134,11 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
 
   it('a budget smaller than one streamed response is exhausted by it; the next request never reaches LiteLLM', async () => {
     const { key } = addKey({ budget: { credits: 3, period: 'Monthly' } });
+    const start = await quietCount();
     const stream = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: HI, stream: true, max_tokens: 2 });
     for await (const _ of stream);
-    await new Promise((r) => setTimeout(r, 50));
-    const before = litellm.calls().length;
+    expect(await servedSince(start, 1)).toHaveLength(1);
+    const before = await quietCount();
     const err = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: HI }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     expect((err as InstanceType<typeof OpenAI.APIError>).code).toBe('insufficient_quota');
@@ -136,10 +147,10 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
 
   it('embeddings: LiteLLM\'s vector comes back; its total_tokens 0 is no report, so the key pays its reservation', async () => {
     const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
-    const before = litellm.calls().length;
+    const before = await quietCount();
     const res = await client(key).embeddings.create({ model: EMBEDDING_MODEL, input: 'hello', encoding_format: 'float' });
     expect(res.data[0]!.embedding).toEqual([0.25, -0.5, 0.75]);
-    expect(await servedSince(before)).toMatchObject([{ model: EMBEDDING_MODEL }]);
+    expect(await servedSince(before, 1)).toMatchObject([{ model: EMBEDDING_MODEL }]);
     // LiteLLM's mock embedding reports prompt_tokens 10 but total_tokens 0 (docs/design.md §4, "Costs")
     expect(res.usage.total_tokens).toBe(0);
     expect(await settledCredits(usage, record.keyId)).toBe(DEFAULT_RESERVATION_TOKENS);
@@ -147,7 +158,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
 
   it('a streamed legacy completion: no usage reaches the client, the key is charged LiteLLM\'s tokens', async () => {
     const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
-    const before = litellm.calls().length;
+    const before = await quietCount();
     const stream = await client(key).completions.create({ model: 'gpt-4o-mini', prompt: 'hi', stream: true, max_tokens: 40 });
     let text = '';
     for await (const c of stream) {
@@ -155,7 +166,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
       text += c.choices[0]?.text ?? '';
     }
     expect(text).toBe(MOCK_REPLY['gpt-4o-mini']);
-    const served = await servedSince(before);
+    const served = await servedSince(before, 1);
     expect(served).toMatchObject([{ model: 'gpt-4o-mini', callType: 'atext_completion', stream: true }]);
     expect(served[0]!.totalTokens).not.toBe(40);
     expect(await settledCredits(usage, record.keyId)).toBe(served[0]!.totalTokens);
@@ -177,10 +188,10 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
 
     it('chat: LiteLLM reports no usage, the stream costs its reservation', async () => {
       const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
-      const before = litellm.calls().length;
+      const before = await quietCount();
       const stream = await sdk(key).chat.completions.create({ model: 'gpt-4o-mini', messages: HI, stream: true, max_tokens: 50 });
       for await (const c of stream) expect(c).not.toHaveProperty('usage');
-      const served = await servedSince(before);
+      const served = await servedSince(before, 1);
       expect(served).toMatchObject([{ model: 'gpt-4o-mini', stream: true }]);
       expect(served[0]!.totalTokens).not.toBe(50);
       expect(await settledCredits(usage, record.keyId)).toBe(50);
@@ -204,7 +215,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
 
     it('in the body of /v1/chat/completions: 403 from the gateway, nothing served', async () => {
       const { key } = addKey({ models: ['gpt-4o-mini'] });
-      const before = litellm.calls().length;
+      const before = await quietCount();
       const err = await client(key).chat.completions.create({ model: 'gpt-4o', messages: HI }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
       expect(await servedSince(before)).toEqual([]);
@@ -214,12 +225,14 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     });
 
     it.each(pathRoutes)('in the path %s: LiteLLM serves gpt-4o there, the gateway refuses it (403)', async (path) => {
+      const start = await quietCount();
       const direct = await post(litellm.url, path, litellm.masterKey, chat);
       expect(direct.status).toBe(200);
       expect(((await direct.json()) as OpenAI.ChatCompletion).choices[0]!.message.content).toBe(MOCK_REPLY['gpt-4o']);
+      expect(await servedSince(start, 1)).toMatchObject([{ model: 'gpt-4o' }]);
 
       const { key } = addKey({ models: ['gpt-4o-mini'] });
-      const before = litellm.calls().length;
+      const before = await quietCount();
       const res = await post(gatewayUrl, path, key, chat);
       expect(res.status).toBe(403);
       // a body naming the allowed model does not launder the path's model
@@ -229,13 +242,13 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
 
     it('the allowed model in a deployment path is served, streamed without a usage chunk it did not ask for', async () => {
       const { key, record } = addKey({ models: ['gpt-4o-mini'], budget: { credits: 10_000, period: 'Never' } });
-      const before = litellm.calls().length;
+      const before = await quietCount();
       const res = await post(gatewayUrl, '/openai/deployments/gpt-4o-mini/chat/completions', key, { ...chat, stream: true });
       expect(res.status).toBe(200);
       const body = await res.text();
       expect(body).not.toContain('"usage"');
       expect(body).toContain('data: [DONE]');
-      const served = await servedSince(before);
+      const served = await servedSince(before, 1);
       expect(served).toMatchObject([{ model: 'gpt-4o-mini', stream: true }]);
       expect(await settledCredits(usage, record.keyId)).toBe(served[0]!.totalTokens);
     });
@@ -251,13 +264,13 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
       `GET /v1/models HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${key}\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(body)}`;
 
     it('LiteLLM does serve a second request it can parse on one connection (what an unframed body would be)', async () => {
-      const before = litellm.calls().length;
+      const before = await quietCount();
       const get = `GET /v1/models HTTP/1.1\r\nHost: r\r\nAuthorization: Bearer ${litellm.masterKey}\r\n\r\n`;
       const { port: llPort } = new URL(litellm.url);
       const pipelined = get + second(litellm.masterKey, 'Connection: close\r\n');
       const responses = parseResponses(await rawExchange(Number(llPort), [pipelined], { timeoutMs: 5_000 }));
       expect(responses.map((r) => r.status)).toEqual([200, 200]);
-      expect(await servedSince(before)).toMatchObject([{ model: 'gpt-4o' }]);
+      expect(await servedSince(before, 1)).toMatchObject([{ model: 'gpt-4o' }]);
     });
 
     it.each<[string, KeySpec, string]>([
@@ -267,7 +280,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
       ['a key scoped to gpt-4o-mini', { models: ['gpt-4o-mini'], endpoints: ['/chat/completions', '/models'] }, 'invalid_request_error'],
     ])('%s: a GET with a chunked body holding a second request produces no second completion', async (_n, spec, error) => {
       const { key } = addKey(spec);
-      const before = litellm.calls().length;
+      const before = await quietCount();
       // the second request carries the master key: were it parsed by LiteLLM, it would be served
       const attack = getModels(key, second(litellm.masterKey));
       const follow = `GET /v1/models HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${key}\r\nConnection: close\r\n\r\n`;
@@ -277,8 +290,8 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
       // a legitimate completion afterwards, likely on the same upstream connection, gets its own answer
       const ok = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: HI });
       expect(ok.choices[0]!.message.content).toBe(MOCK_REPLY['gpt-4o-mini']);
-      expect(await servedSince(before)).toMatchObject([{ model: 'gpt-4o-mini' }]);
-      expect((await servedSince(before)).length).toBe(1);
+      expect(await servedSince(before, 1)).toMatchObject([{ model: 'gpt-4o-mini' }]);
+      expect(await servedSince(before)).toHaveLength(1);
     });
   });
 });
