@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { allowedHosts, checkRequest, cookieValue, sameToken, SESSION_COOKIE, type RequestFacts } from './security.ts';
+import { allowedHosts, checkRequest, cookieValue, sameToken, sessionCookieName, type RequestFacts } from './security.ts';
 
-const SESSION = 'sess-123';
+const SESSION = { name: sessionCookieName(4000), value: 'sess-123' };
 const HOSTS = allowedHosts('127.0.0.1', 4000);
 const ok = (over: Partial<RequestFacts> = {}): RequestFacts => ({
   method: 'GET', path: '/api/session', host: '127.0.0.1:4000', origin: undefined, fetchSite: 'same-origin',
-  contentType: undefined, cookie: `${SESSION_COOKIE}=${SESSION}`, ...over,
+  contentType: undefined, cookie: `nemokeys_ui_4000=sess-123`, ...over,
 });
 const post = (over: Partial<RequestFacts> = {}) =>
   ok({ method: 'POST', origin: 'http://127.0.0.1:4000', contentType: 'application/json', ...over });
@@ -27,7 +27,8 @@ describe('checkRequest', () => {
     ['text/plain POST (a no-cors fetch)', post({ contentType: 'text/plain' }), false, 415],
     ['DELETE', post({ method: 'DELETE' }), false, 405],
     ['no cookie', ok({ cookie: undefined }), false, 401],
-    ['wrong cookie', ok({ cookie: `${SESSION_COOKIE}=nope` }), false, 401],
+    ['wrong cookie', ok({ cookie: 'nemokeys_ui_4000=nope' }), false, 401],
+    ['the session of another page on another port', ok({ cookie: 'nemokeys_ui_4001=sess-123' }), false, 401],
     ['token exchange without cookie (typed URL)', ok({ path: '/', cookie: undefined, fetchSite: 'none' }), true, undefined],
     ['token exchange does not excuse a foreign Host', ok({ path: '/', cookie: undefined, host: 'evil.example:4000' }), true, 403],
     ['exchange flag never excuses a POST without cookie', post({ cookie: undefined }), true, 401],

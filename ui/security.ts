@@ -6,7 +6,11 @@
 // - state changes only with POST (never GET) and a JSON body.
 import { timingSafeEqual } from 'node:crypto';
 
-export const SESSION_COOKIE = 'nemokeys_ui';
+/**
+ * Cookies are per host, not per port: two pages on 127.0.0.1 (two kubeconfigs, two users) must not
+ * overwrite each other's session, so the name carries the port.
+ */
+export const sessionCookieName = (port: number): string => `nemokeys_ui_${port}`;
 
 export type Verdict = { ok: true } | { ok: false; status: 400 | 401 | 403 | 405 | 415; reason: string };
 
@@ -56,7 +60,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD']);
  * Whether a request may proceed. `exchange` is true for the token-exchange path (GET /?token=…),
  * which is the only request allowed without the session cookie.
  */
-export function checkRequest(req: RequestFacts, hosts: Set<string>, session: string, exchange: boolean): Verdict {
+export function checkRequest(req: RequestFacts, hosts: Set<string>, session: { name: string; value: string },
+  exchange: boolean): Verdict {
   if (!req.host || !hosts.has(req.host.toLowerCase())) {
     return { ok: false, status: 403, reason: `Host ${req.host ?? '<none>'} is not this page's address` };
   }
@@ -76,7 +81,7 @@ export function checkRequest(req: RequestFacts, hosts: Set<string>, session: str
     return { ok: false, status: 415, reason: 'a POST must have Content-Type application/json' };
   }
   if (exchange && safe) return { ok: true };
-  if (!sameToken(cookieValue(req.cookie, SESSION_COOKIE), session)) {
+  if (!sameToken(cookieValue(req.cookie, session.name), session.value)) {
     return { ok: false, status: 401, reason: 'no valid session: open the URL that "nemokeys ui" printed' };
   }
   return { ok: true };

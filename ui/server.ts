@@ -14,7 +14,7 @@ import { accessReviewer, type AccessReviewer } from './access.ts';
 import { KeyActions, type ActionResult } from './actions.ts';
 import { KeyFeeds, type FeedEvent } from './feed.ts';
 import type { KeyForm } from './form.ts';
-import { SESSION_COOKIE, allowedHosts, checkRequest, sameToken } from './security.ts';
+import { allowedHosts, checkRequest, sameToken, sessionCookieName } from './security.ts';
 
 export interface UiOptions {
   kc: KubeConfig;
@@ -66,7 +66,7 @@ function scopeOf(value: unknown): string | undefined {
 
 export async function startUi(opts: UiOptions): Promise<RunningUi> {
   const token = randomBytes(24).toString('base64url');
-  const session = randomBytes(24).toString('base64url');
+  const session = { name: '', value: randomBytes(24).toString('base64url') };
   const log = opts.log ?? pino({ level: 'silent' });
   const feeds = new KeyFeeds({ kc: opts.kc, log, idleAfterMs: opts.idleAfterMs });
   const access: AccessReviewer = accessReviewer(opts.kc);
@@ -91,7 +91,7 @@ export async function startUi(opts: UiOptions): Promise<RunningUi> {
     if (exchange) {
       // Swap the token for an HttpOnly, SameSite=Strict cookie and drop it from the address bar.
       return reply.code(303).headers({ ...SECURITY_HEADERS, location: '/',
-        'set-cookie': `${SESSION_COOKIE}=${session}; HttpOnly; SameSite=Strict; Path=/` }).send();
+        'set-cookie': `${session.name}=${session.value}; HttpOnly; SameSite=Strict; Path=/` }).send();
     }
     reply.headers(SECURITY_HEADERS);
   });
@@ -186,6 +186,7 @@ export async function startUi(opts: UiOptions): Promise<RunningUi> {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.listen.port;
   hosts = allowedHosts(opts.listen.host, port);
+  session.name = sessionCookieName(port);
   const hostPart = opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host;
   const origin = `http://${hostPart === '0.0.0.0' ? '127.0.0.1' : hostPart}:${port}`;
   return {
