@@ -46,11 +46,11 @@ describe('API server errors → form fields', () => {
   it('a 422 Status with causes puts each message on its field', () => {
     const body = JSON.stringify({ kind: 'Status', code: 422, message: 'ApiKey.keys.nemorouter.io "x" is invalid',
       details: { causes: [
-        { field: 'spec.ipAllowlist[0]', message: 'Invalid value: "10.0.0.0/33": must be a CIDR' },
+        { field: 'spec.ipAllowlist[1]', message: 'Invalid value: "string": must be a CIDR' },
         { field: 'spec.rotation.before', message: 'bad duration' },
       ] } });
     expect(fieldErrorsOf(new ApiException(422, 'Invalid', body, {}))).toEqual({
-      ips: 'Invalid value: "10.0.0.0/33": must be a CIDR', _form: 'spec.rotation.before: bad duration' });
+      ips: 'entry 2: must be a CIDR', _form: 'spec.rotation.before: bad duration' });
   });
   it('a 409 without causes is the form\'s message; a non-API error is not ours', () => {
     const body = JSON.stringify({ kind: 'Status', code: 409, message: 'apikeys "x" already exists' });

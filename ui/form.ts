@@ -119,7 +119,11 @@ export function fieldErrorsOf(err: unknown): FieldErrors | undefined {
   const errors: FieldErrors = {};
   for (const cause of status?.details?.causes ?? []) {
     const field = fieldOfPath(cause.field);
-    const message = `${cause.field && field === '_form' ? `${cause.field}: ` : ''}${cause.message ?? 'invalid'}`;
+    // CEL failures read `Invalid value: "string": must be …` (the type, not the value): name the entry instead.
+    const text = (cause.message ?? 'invalid').replace(/^Invalid value: "(string|integer|object|array)": /, '');
+    const index = /\[(\d+)\]$/.exec(cause.field ?? '')?.[1];
+    const where = field === '_form' && cause.field ? `${cause.field}: ` : index !== undefined ? `entry ${Number(index) + 1}: ` : '';
+    const message = `${where}${text}`;
     errors[field] = errors[field] ? `${errors[field]}; ${message}` : message;
   }
   if (Object.keys(errors).length === 0) errors._form = status?.message ?? `the API server answered ${err.code}`;

@@ -409,6 +409,8 @@ async function start() {
   $('#key-form').addEventListener('submit', submitEditor);
   $('#editor-cancel').addEventListener('click', () => $('#editor').close());
   $('#detail').addEventListener('close', () => { detailKey = undefined; });
+  // A revealed key leaves the page with its dialog.
+  $('#confirm').addEventListener('close', () => $('#confirm-body').replaceChildren());
   setInterval(render, 30_000);
   connect();
 }
