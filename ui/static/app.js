@@ -195,7 +195,7 @@ function renderDetail() {
     el('td', { class: 'last-used', title: e.lastUsedAt ?? '' }, relativeTime(e.lastUsedAt, t) ?? 'never'),
     el('td', { class: 'num requests' }, String(e.requests ?? 0)), el('td', { class: 'num' }, String(e.credits ?? 0)),
     el('td', {}, e.revokedAt ? `${relativeTime(e.revokedAt, t)}${e.revokedReason ? `: ${e.revokedReason}` : ''}` : '')));
-  $('#detail-body').replaceChildren(
+  $('#detail-body').replaceChildren(...[
     dl([
       ['State', k.state], ['Team', s.team], ['Environment', s.environment ?? 'none'],
       ['Models', modelScope(k).text], ['Endpoints', listOrAll(s.allowedEndpoints, 'all the team allows')],
@@ -219,7 +219,7 @@ function renderDetail() {
     rows.length === 0 ? el('p', { class: 'muted' }, 'No key id yet: the operator has not issued this key.') : null,
     el('h3', {}, 'Conditions'),
     el('ul', {}, (st.conditions ?? []).map((c) => el('li', {}, `${c.type}=${c.status} ${c.reason}: ${c.message}`))),
-  );
+  ].filter(Boolean));
 }
 
 // ---- create / duplicate / edit ----
