@@ -1,6 +1,6 @@
 // What the user may do, asked of the API server (SelfSubjectAccessReview) with the user's own
 // identity, so the page shows an action disabled — naming the permission it needs — instead of
-// failing after a click (docs/design.md §8).
+// failing after a click (docs/design.md §11).
 import { AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { GROUP, KINDS } from '../api/constants.ts';
 

@@ -6,7 +6,7 @@ import { ANNOTATIONS, API_VERSION, GROUP, KINDS, VERSION } from '../api/constant
 import { ApiKeyClient } from '../cli/keys/client.ts';
 import { CliError } from '../cli/keys/errors.ts';
 import type { KubeTarget } from '../cli/keys/kubeconfig.ts';
-import { workloadSecret, type ApiKeyObject } from '../cli/keys/model.ts';
+import { currentEntry, supersededIds, workloadSecret, type ApiKeyObject } from '../cli/keys/model.ts';
 import { planDuplicate, planRevokeKeyId, planRotate, secretOwnerConflict, unknownKeyIdMessage } from '../cli/keys/plans.ts';
 import { fieldErrorsOf, specFromForm, type FieldErrors, type KeyForm } from './form.ts';
 
@@ -106,26 +106,59 @@ export class KeyActions {
     });
   }
 
-  /** Whole key (spec.revoked) or one key id (spec.revokedKeyIds, read-modify-write guarded by resourceVersion). */
+  /** Whole key (spec.revoked) or one key id (spec.revokedKeyIds). */
   revoke(namespace: string, name: string, keyId: string | undefined): Promise<ActionResult> {
     return answer(async () => {
       if (keyId === undefined) {
         await this.client.patch(namespace, name, { spec: { revoked: true } });
         return { ok: true, name, message: `ApiKey ${namespace}/${name} revoked: every key id is refused.` };
       }
-      for (let attempt = 0; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
-        const obj = await this.client.get(namespace, name);
-        const plan = planRevokeKeyId(obj, keyId);
-        if (plan.kind === 'unknown') return refused(unknownKeyIdMessage(obj, keyId, plan.known));
-        if (plan.kind === 'already') return { ok: true, name, keyId, message: `Key id ${keyId} is already revoked.` };
-        const body = { metadata: { resourceVersion: obj.metadata.resourceVersion }, spec: { revokedKeyIds: plan.revokedKeyIds } };
-        if (await this.client.patchIfUnchanged(namespace, name, body)) {
-          return { ok: true, name, keyId, message: `Key id ${keyId} revoked.` +
-            (plan.isCurrent ? ' It was the current key: workloads fail until you rotate.' : '') };
-        }
-      }
-      return refused(`ApiKey ${namespace}/${name} kept changing; try again.`);
+      return this.revokeKeyIds(namespace, name, () => ({ ids: [keyId] }));
     });
+  }
+
+  /**
+   * Manual hand-off (spec.rotation.handoff.mode Manual): revoke the Superseded predecessors once the
+   * successor has been used (its last-used time is the evidence), like `keys handoff` without --force.
+   */
+  handoff(namespace: string, name: string): Promise<ActionResult> {
+    return answer(() => this.revokeKeyIds(namespace, name, (obj) => {
+      const ids = supersededIds(obj);
+      const successor = currentEntry(obj);
+      if (ids.length === 0) return { refuse: 'no predecessor key id is waiting for hand-off (nothing is Superseded)' };
+      if (!successor?.lastUsedAt) {
+        return { refuse: `the successor key ${successor?.id ?? ''} has never been used: roll it out and confirm its ` +
+          'last used time before revoking the predecessors' };
+      }
+      return { ids };
+    }));
+  }
+
+  /** spec.revokedKeyIds += ids, a read-modify-write guarded by resourceVersion (a list merge-patches whole). */
+  private async revokeKeyIds(namespace: string, name: string,
+    choose: (obj: ApiKeyObject) => { ids: string[] } | { refuse: string }): Promise<ActionResult> {
+    for (let attempt = 0; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
+      let obj = await this.client.get(namespace, name);
+      const chosen = choose(obj);
+      if ('refuse' in chosen) return refused(chosen.refuse);
+      let current = false;
+      const revoked: string[] = [];
+      for (const id of chosen.ids) {
+        const plan = planRevokeKeyId(obj, id);
+        if (plan.kind === 'unknown') return refused(unknownKeyIdMessage(obj, id, plan.known));
+        if (plan.kind === 'already') continue;
+        current ||= plan.isCurrent;
+        revoked.push(id);
+        obj = { ...obj, spec: { ...obj.spec, revokedKeyIds: plan.revokedKeyIds } };
+      }
+      if (revoked.length === 0) return { ok: true, name, message: `Key id ${chosen.ids.join(', ')} is already revoked.` };
+      const body = { metadata: { resourceVersion: obj.metadata.resourceVersion }, spec: { revokedKeyIds: obj.spec?.revokedKeyIds } };
+      if (await this.client.patchIfUnchanged(namespace, name, body)) {
+        return { ok: true, name, keyId: revoked.join(', '), message: `Key id ${revoked.join(', ')} revoked.` +
+          (current ? ' It was the current key: workloads fail until you rotate.' : '') };
+      }
+    }
+    return refused(`ApiKey ${namespace}/${name} kept changing; try again.`);
   }
 
   /** The plaintext key from the workload Secret, read with the user's identity (RBAC decides). */

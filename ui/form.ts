@@ -1,5 +1,5 @@
 // The create / edit form ↔ ApiKey spec, and the API server's validation causes → form fields, so an
-// error is shown next to the field it concerns (docs/design.md §8). Pure; the API server stays the
+// error is shown next to the field it concerns (docs/design.md §11). Pure; the API server stays the
 // validator (CRD schema + CEL): we only turn text boxes into the spec's shapes.
 import { ApiException } from '@kubernetes/client-node';
 import { parseStatus } from '../cli/keys/errors.ts';

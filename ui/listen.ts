@@ -1,4 +1,4 @@
-// `--listen HOST:PORT` → where the keys page listens. Loopback by default (docs/design.md §8): the
+// `--listen HOST:PORT` → where the keys page listens. Loopback by default (docs/design.md §11): the
 // server acts with the user's credentials, so anything else is the user's explicit choice.
 import { CliError } from '../cli/keys/errors.ts';
 import { isLoopback } from './security.ts';

@@ -1,5 +1,5 @@
 // The keys page is a local server that acts with the user's Kubernetes credentials, so any web page
-// the user visits must not be able to drive it (docs/design.md §8). Pure decisions, table-tested:
+// the user visits must not be able to drive it (docs/design.md §11). Pure decisions, table-tested:
 // - Host must be the address we printed (DNS rebinding: evil.example resolving to 127.0.0.1);
 // - Origin, when the browser sends one, must be ours (CSRF from another site or port);
 // - every request but the token exchange carries the per-run session cookie;

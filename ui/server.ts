@@ -1,4 +1,4 @@
-// The keys page's local server (docs/design.md §8): static page + JSON API + server-sent events,
+// The keys page's local server (docs/design.md §11): static page + JSON API + server-sent events,
 // acting with the user's kubeconfig identity. Every request passes checkRequest (Host, Origin,
 // session cookie, no state-changing GET) before any route runs; nothing is logged.
 import { randomBytes } from 'node:crypto';
@@ -170,6 +170,7 @@ export async function startUi(opts: UiOptions): Promise<RunningUi> {
   keyRoute('/api/keys/:ns/:name/rotate', async (p) => allowReveal(p.ns, p.name, await actions.rotate(p.ns, p.name)));
   keyRoute<{ keyId?: string }>('/api/keys/:ns/:name/revoke', (p, b) =>
     actions.revoke(p.ns, p.name, typeof b.keyId === 'string' && b.keyId !== '' ? b.keyId : undefined));
+  keyRoute('/api/keys/:ns/:name/handoff', (p) => actions.handoff(p.ns, p.name));
   app.post<{ Params: KeyParams }>('/api/keys/:ns/:name/reveal', async (req, reply) => {
     const { ns, name } = req.params;
     scopeOf(ns);

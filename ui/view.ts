@@ -1,6 +1,6 @@
 // What the page gets for one ApiKey: the spec and status it shows (never managedFields or other
 // metadata noise), the CLI's one-word state, and whether the key is a candidate to revoke.
-// Pure: the same object and time give the same view (docs/design.md §8).
+// Pure: the same object and time give the same view (docs/design.md §11).
 import { keyState } from '../cli/keys/state.ts';
 import type { ApiKeyObject } from '../cli/keys/model.ts';
 

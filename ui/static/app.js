@@ -10,6 +10,8 @@ let session = { namespace: 'default' };
 let scope = 'default';
 let events;
 let detailKey;
+/** True between a snapshot and the next (re)connect: the table is the server's current list. */
+let live = false;
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -119,6 +121,8 @@ function render() {
   $('#keys').classList.toggle('all-namespaces', scope === '');
   $('#keys tbody').replaceChildren(...shown.map(row));
   $('#empty').hidden = shown.length > 0;
+  if (live) $('#live').textContent = `live · ${keys.size} keys in ${scope === '' ? 'all namespaces' : `namespace ${scope}`}` +
+    (shown.length < keys.size ? `, ${shown.length} shown` : '');
   if (focused) document.querySelector(`[data-focus="${CSS.escape(focused)}"]`)?.focus();
   const ns = scope;
   const a = knownAccess.get(ns);
@@ -136,6 +140,7 @@ function render() {
 
 function connect() {
   events?.close();
+  live = false;
   keys.clear();
   render();
   $('#denied').hidden = true;
@@ -145,7 +150,7 @@ function connect() {
   events.addEventListener('snapshot', (e) => {
     keys.clear();
     for (const k of JSON.parse(e.data).keys) keys.set(idOf(k), k);
-    $('#live').textContent = `live · ${keys.size} keys in ${scope === '' ? 'all namespaces' : `namespace ${scope}`}`;
+    live = true;
     render();
   });
   events.addEventListener('upsert', (e) => {
@@ -160,11 +165,13 @@ function connect() {
   });
   events.addEventListener('denied', (e) => {
     events.close();
+    live = false;
     $('#denied').hidden = false;
     $('#denied').textContent = `You may not see these keys: needs ${JSON.parse(e.data).needs.join(' and ')}.`;
     $('#live').textContent = '';
   });
   events.onerror = () => {
+    live = false;
     if (events.readyState !== EventSource.CLOSED) $('#live').textContent = 'reconnecting…';
   };
 }
@@ -211,6 +218,7 @@ function renderDetail() {
       ['Secret', `${st.secretName ?? s.secret?.name ?? k.name} (data key ${s.secret?.key ?? 'api-key'})`],
       ['Revoke candidate', k.revokeCandidate],
     ]),
+    handoffSection(k),
     el('h3', {}, 'Key ids (hand-off evidence)'),
     el('table', { class: 'key-ids' },
       el('thead', {}, el('tr', {}, ...['Key id', 'Hint', 'State', 'Created', 'Expires', 'Last used', 'Requests', 'Credits', 'Revoked']
@@ -220,6 +228,27 @@ function renderDetail() {
     el('h3', {}, 'Conditions'),
     el('ul', {}, (st.conditions ?? []).map((c) => el('li', {}, `${c.type}=${c.status} ${c.reason}: ${c.message}`))),
   ].filter(Boolean));
+}
+
+/** Manual hand-off (spec.rotation.handoff.mode: Manual): the user confirms it once the successor is in use. */
+function handoffSection(k) {
+  if (k.spec.rotation?.handoff?.mode !== 'Manual') return null;
+  const predecessors = (k.status.keys ?? []).filter((e) => e.state === 'Superseded');
+  if (predecessors.length === 0) return el('p', { class: 'muted' }, 'Manual hand-off: nothing is waiting.');
+  const current = (k.status.keys ?? []).find((e) => e.id === k.status.currentKeyId);
+  const used = current?.lastUsedAt !== undefined;
+  const button = actionButton('Complete hand-off', 'edit', k.namespace, async () => {
+    const r = await api(keyPath(k, 'handoff'), {});
+    toast(r.ok ? r.message : Object.values(r.errors ?? {}).join('; '));
+  }, { class: 'primary' });
+  if (!used) {
+    button.disabled = true;
+    button.title = 'the successor has not been used yet';
+  }
+  return el('section', { 'aria-label': 'Manual hand-off' }, el('h3', {}, 'Manual hand-off'),
+    el('p', {}, `Predecessors ${predecessors.map((e) => e.id).join(', ')} stay valid until you complete the hand-off. ` +
+      (used ? `The successor ${current.id} was last used ${relativeTime(current.lastUsedAt, now())}.`
+        : `The successor ${current?.id ?? ''} has not been used yet: roll it out first.`)), button);
 }
 
 // ---- create / duplicate / edit ----
@@ -345,7 +374,7 @@ function confirmRotate(k) {
 }
 
 function confirmRevoke(k) {
-  const live = (k.status.keys ?? []).filter((e) => e.state === 'Active' || e.state === 'Superseded');
+  const usable = (k.status.keys ?? []).filter((e) => e.state === 'Active' || e.state === 'Superseded');
   const revoke = (keyId) => async () => {
     const r = await act(keyPath(k, 'revoke'), keyId ? { keyId } : {});
     if (r) {
@@ -358,7 +387,7 @@ function confirmRevoke(k) {
       '(e.g. a superseded key a forgotten consumer still uses).'),
   ], [
     el('button', { type: 'button', class: 'danger', onclick: revoke(undefined) }, 'Revoke whole key'),
-    ...live.map((e) => el('button', { type: 'button', class: 'danger', 'data-key-id': e.id, onclick: revoke(e.id) },
+    ...usable.map((e) => el('button', { type: 'button', class: 'danger', 'data-key-id': e.id, onclick: revoke(e.id) },
       `Revoke key id ${e.id} (${e.state}, last used ${relativeTime(e.lastUsedAt, now()) ?? 'never'})`)),
   ]);
 }
