@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import OpenAI from 'openai';
 import { pino } from 'pino';
@@ -16,10 +17,14 @@ import { parseAllDocuments } from 'yaml';
 import { GROUP, KINDS, VERSION, type ApiKeyStatus } from '../api/index.ts';
 import type { ApiKeyObject } from '../cli/keys/model.ts';
 import { runGateway, type RunningGateway } from '../gateway/main.ts';
+import { ENTRIES_KEY, trailName } from '../operator/audit/trail-store.ts';
 import { startUi, type RunningUi } from '../ui/server.ts';
 import { hasBrowser, launchBrowser, type TestBrowser } from './support/browser.ts';
-import { adminKubeConfig, hasCluster, saKubeConfig } from './support/cluster.ts';
-import { eventually, realTimeClock, startTestOperator, type TestOperator } from './support/operator.ts';
+import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster, saKubeConfig } from './support/cluster.ts';
+import { installCrds } from '../controlplane/controlplane.ts';
+import { crdYaml } from '../api/crd.ts';
+import { runOperator, type RunningOperator } from '../operator/main.ts';
+import { eventually } from './support/operator.ts';
 import { startUpstream, type TestUpstream } from './support/upstream.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
@@ -40,7 +45,7 @@ function exampleObjects(): { kind: string; metadata: { name: string; namespace?:
 
 describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser', () => {
   let kc: KubeConfig;
-  let op: TestOperator;
+  let op: RunningOperator;
   let upstream: TestUpstream;
   let gateway: RunningGateway;
   let ui: RunningUi;
@@ -69,8 +74,12 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
 
   beforeAll(async () => {
     kc = adminKubeConfig();
-    op = await startTestOperator({ recordsNamespace: RECORDS, clock: realTimeClock(), watchNamespace: NS });
-    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NS } } });
+    await installCrds({ kubectl: clusterKubectl(), kubeconfigPath: clusterKubeconfig() }, crdYaml());
+    for (const name of [NS, RECORDS]) await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
+    // The operator as shipped (its default controllers, so the audit trail the detail view shows is the real one).
+    op = await runOperator({ kubeconfig: clusterKubeconfig(), recordsNamespace: RECORDS, watchNamespace: NS, metricsPort: 0,
+      healthPort: 0, bindAddress: '127.0.0.1', logLevel: 'warn', leaderElection: false, leaseNamespace: RECORDS,
+      logDestination: new Writable({ write: (_c, _e, cb) => cb() }) });
     for (const o of exampleObjects()) {
       const plural = o.kind === 'Team' ? KINDS.team.plural : KINDS.apiKey.plural;
       await custom().createNamespacedCustomObject({ group: GROUP, version: VERSION, plural, namespace: NS, body: o });
@@ -212,6 +221,15 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
     expect(await statusOf(chat(plaintext))).toBe(200);
     await page.getByRole('button', { name: 'Close' }).click();
     await expect.poll(() => page.content()).not.toContain(plaintext);
+
+    // Who created it, from the operator's audit trail (the same entries `keys history` prints).
+    await eventually(async () => (await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ namespace: NS,
+      name: trailName('ApiKey', 'dev-notebook') })).data?.[ENTRIES_KEY]?.includes('"create"'), 30_000, 'trail entry');
+    await row('dev-notebook').getByRole('button', { name: 'dev-notebook' }).click();
+    const history = page.locator('#detail table.history');
+    await expect.poll(() => history.locator('tbody tr').first().textContent()).toMatch(/create.*nemokeys-ui/);
+    expect(await page.locator('#detail dl').textContent()).toMatch(/Created by.*nemokeys-ui/);
+    await page.keyboard.press('Escape');
   });
 
   it('reveal is refused for a key the page did not just create or rotate', async () => {

@@ -4,7 +4,7 @@
 import { AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { GROUP, KINDS } from '../api/constants.ts';
 
-export const ACTIONS = ['list', 'watch', 'create', 'edit', 'reveal'] as const;
+export const ACTIONS = ['list', 'watch', 'create', 'edit', 'reveal', 'history'] as const;
 export type Action = (typeof ACTIONS)[number];
 
 interface Permission {
@@ -20,6 +20,8 @@ export const PERMISSIONS: Record<Action, Permission> = {
   create: { verb: 'create', group: GROUP, resource: KINDS.apiKey.plural },
   edit: { verb: 'patch', group: GROUP, resource: KINDS.apiKey.plural },
   reveal: { verb: 'get', group: '', resource: 'secrets' },
+  /** The audit trail: one ConfigMap per ApiKey (operator/audit/trail-store.ts). */
+  history: { verb: 'get', group: '', resource: 'configmaps' },
 };
 
 export interface ActionAccess {

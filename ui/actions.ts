@@ -8,6 +8,9 @@ import { CliError } from '../cli/keys/errors.ts';
 import type { KubeTarget } from '../cli/keys/kubeconfig.ts';
 import { currentEntry, supersededIds, workloadSecret, type ApiKeyObject } from '../cli/keys/model.ts';
 import { planDuplicate, planRevokeKeyId, planRotate, secretOwnerConflict, unknownKeyIdMessage } from '../cli/keys/plans.ts';
+import { isNotFound } from '../kube/errors.ts';
+import { parseEntries, type TrailEntry } from '../operator/audit/trail.ts';
+import { ENTRIES_KEY, trailName } from '../operator/audit/trail-store.ts';
 import { fieldErrorsOf, specFromForm, type FieldErrors, type KeyForm } from './form.ts';
 
 const RES = { group: GROUP, version: VERSION, plural: KINDS.apiKey.plural };
@@ -159,6 +162,20 @@ export class KeyActions {
       }
     }
     return refused(`ApiKey ${namespace}/${name} kept changing; try again.`);
+  }
+
+  /** The key's audit trail (what `keys history` shows), oldest first; [] while the operator has recorded nothing. */
+  async history(namespace: string, name: string): Promise<{ ok: true; entries: TrailEntry[] } | { ok: false; errors: FieldErrors }> {
+    try {
+      const cm = await this.core.readNamespacedConfigMap({ namespace, name: trailName('ApiKey', name) });
+      const { entries, error } = parseEntries(cm.data?.[ENTRIES_KEY]);
+      return error ? { ok: false, errors: { _form: `the audit trail is unreadable: ${error}` } } : { ok: true, entries };
+    } catch (err) {
+      if (isNotFound(err)) return { ok: true, entries: [] };
+      const errors = fieldErrorsOf(err);
+      if (errors) return { ok: false, errors };
+      throw err;
+    }
   }
 
   /** The plaintext key from the workload Secret, read with the user's identity (RBAC decides). */

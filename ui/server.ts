@@ -64,6 +64,13 @@ function scopeOf(value: unknown): string | undefined {
   return ns;
 }
 
+/** A namespace in a key's path: required (unlike ?namespace=, where empty means all). */
+function namespaceParam(value: string): string {
+  const ns = scopeOf(value);
+  if (ns === undefined) throw Object.assign(new Error('a namespace is required'), { statusCode: 400 });
+  return ns;
+}
+
 export async function startUi(opts: UiOptions): Promise<RunningUi> {
   const token = randomBytes(24).toString('base64url');
   const session = { name: '', value: randomBytes(24).toString('base64url') };
@@ -149,7 +156,7 @@ export async function startUi(opts: UiOptions): Promise<RunningUi> {
   type KeyParams = { ns: string; name: string };
   const keyRoute = <B>(path: string, run: (p: KeyParams, body: B) => Promise<ActionResult>) =>
     app.post<{ Params: KeyParams; Body: B }>(path, async (req, reply) => {
-      scopeOf(req.params.ns);
+      namespaceParam(req.params.ns);
       const result = await run(req.params, (req.body ?? {}) as B);
       return reply.code(result.ok ? 200 : 422).send(result);
     });
@@ -171,9 +178,13 @@ export async function startUi(opts: UiOptions): Promise<RunningUi> {
   keyRoute<{ keyId?: string }>('/api/keys/:ns/:name/revoke', (p, b) =>
     actions.revoke(p.ns, p.name, typeof b.keyId === 'string' && b.keyId !== '' ? b.keyId : undefined));
   keyRoute('/api/keys/:ns/:name/handoff', (p) => actions.handoff(p.ns, p.name));
+  app.get<{ Params: KeyParams }>('/api/keys/:ns/:name/history', async (req, reply) => {
+    const result = await actions.history(namespaceParam(req.params.ns), req.params.name);
+    return reply.code(result.ok ? 200 : 422).send(result);
+  });
   app.post<{ Params: KeyParams }>('/api/keys/:ns/:name/reveal', async (req, reply) => {
     const { ns, name } = req.params;
-    scopeOf(ns);
+    namespaceParam(ns);
     const until = revealable.get(`${ns}/${name}`);
     if (until === undefined || until < Date.now()) {
       return reply.code(403).send({ ok: false, errors: { _form: 'a key can be revealed only right after you create, ' +

@@ -178,8 +178,40 @@ function connect() {
 
 // ---- detail ----
 
+/** The open key's audit trail: { id, resourceVersion, entries } or { id, resourceVersion, error }. */
+let history;
+
+async function loadHistory(k) {
+  const mine = { id: idOf(k), resourceVersion: k.resourceVersion };
+  history = { ...mine, loading: true };
+  const a = knownAccess.get(k.namespace)?.history;
+  const r = a && !a.allowed ? { ok: false, errors: { _form: `needs ${a.needs}` } } : await api(`${keyPath(k, 'history')}`);
+  if (history.id !== mine.id) return;
+  history = r.ok ? { ...mine, entries: r.entries } : { ...mine, error: Object.values(r.errors ?? {}).join('; ') };
+  renderDetail();
+}
+
+function historySection(k) {
+  if (!history || history.id !== idOf(k) || history.loading) return el('p', { class: 'muted' }, 'Loading the audit trail…');
+  if (history.error) return el('p', { class: 'muted' }, `Audit trail unavailable: ${history.error}`);
+  if (history.entries.length === 0) return el('p', { class: 'muted' }, 'No audit entries yet.');
+  return el('table', { class: 'history' },
+    el('thead', {}, el('tr', {}, ...['Time', 'Action', 'Key id', 'Who', 'Source IP', 'Details'].map((h) => el('th', { scope: 'col' }, h)))),
+    el('tbody', {}, history.entries.map((e) => el('tr', {},
+      el('td', { title: e.time }, relativeTime(e.time, now()) ?? e.time), el('td', {}, e.action), el('td', {}, e.keyId ?? ''),
+      el('td', {}, e.impersonatedBy ? `${e.actor} (impersonated by ${e.impersonatedBy})` : e.actor),
+      el('td', {}, e.sourceIp ?? 'unknown'),
+      el('td', {}, [e.fields?.length ? `changed ${e.fields.join(', ')}` : '', e.reason ?? ''].filter(Boolean).join('; '))))));
+}
+
+function createdBy() {
+  return history?.entries?.find((e) => e.action === 'create')?.actor;
+}
+
 function openDetail(id) {
   detailKey = id;
+  const k = keys.get(id);
+  if (k) void loadHistory(k);
   renderDetail();
   if (!$('#detail').open) $('#detail').showModal();
 }
@@ -189,6 +221,8 @@ const dl = (pairs) => el('dl', {}, pairs.filter(([, v]) => v !== undefined && v 
 function renderDetail() {
   const k = keys.get(detailKey);
   if (!k) return;
+  // The operator appends to the trail after each change of the key: re-read it when the key changed.
+  if (history && history.id === idOf(k) && history.resourceVersion !== k.resourceVersion && !history.loading) void loadHistory(k);
   const t = now();
   const s = k.spec;
   const st = k.status;
@@ -207,7 +241,7 @@ function renderDetail() {
       ['State', k.state], ['Team', s.team], ['Environment', s.environment ?? 'none'],
       ['Models', modelScope(k).text], ['Endpoints', listOrAll(s.allowedEndpoints, 'all the team allows')],
       ['IP allowlist', listOrAll(s.ipAllowlist, 'any source')], ['Expiration', s.expiration ?? 'Never'],
-      ['Expires', st.expiresAt ? when(st.expiresAt) : 'never'], ['Created', when(k.createdAt)], ['Last used', when(st.lastUsedAt)],
+      ['Expires', st.expiresAt ? when(st.expiresAt) : 'never'], ['Created', when(k.createdAt)], ['Created by', createdBy()], ['Last used', when(st.lastUsedAt)],
       ['Lifetime usage', `${st.usage?.requests ?? 0} requests, ${st.usage?.credits ?? 0} credits`],
       ['Rate limit', [s.rateLimit?.requestsPerMinute && `${s.rateLimit.requestsPerMinute} requests/min`,
         s.rateLimit?.tokensPerMinute && `${s.rateLimit.tokensPerMinute} tokens/min`].filter(Boolean).join(', ') || 'none'],
@@ -225,6 +259,8 @@ function renderDetail() {
         .map((h) => el('th', { scope: 'col' }, h)))),
       el('tbody', {}, rows)),
     rows.length === 0 ? el('p', { class: 'muted' }, 'No key id yet: the operator has not issued this key.') : null,
+    el('h3', {}, 'History'),
+    historySection(k),
     el('h3', {}, 'Conditions'),
     el('ul', {}, (st.conditions ?? []).map((c) => el('li', {}, `${c.type}=${c.status} ${c.reason}: ${c.message}`))),
   ].filter(Boolean));
