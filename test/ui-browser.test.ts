@@ -13,14 +13,15 @@ import OpenAI from 'openai';
 import { pino } from 'pino';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { GROUP, KINDS, VERSION, type ApiKeyStatus } from '../api/index.ts';
 import type { ApiKeyObject } from '../cli/keys/model.ts';
 import { runGateway, type RunningGateway } from '../gateway/main.ts';
 import { ENTRIES_KEY, trailName } from '../operator/audit/trail-store.ts';
 import { startUi, type RunningUi } from '../ui/server.ts';
 import { hasBrowser, launchBrowser, type TestBrowser } from './support/browser.ts';
-import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster, saKubeConfig } from './support/cluster.ts';
+import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster, impersonatedKubeConfig } from './support/cluster.ts';
+import { ensureHelm, renderChart } from './support/helm.ts';
 import { installCrds } from '../controlplane/controlplane.ts';
 import { crdYaml } from '../api/crd.ts';
 import { runOperator, type RunningOperator } from '../operator/main.ts';
@@ -322,20 +323,27 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
   describe('a user without rights', () => {
     let viewerUi: RunningUi;
     let viewer: Page;
+    const release = `ui${RUN}`;
+    const viewerRole = `${release}-nemokeys-key-viewer`;
     beforeAll(async () => {
-      const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
-      await rbac.createNamespacedRole({ namespace: NS, body: { metadata: { name: 'key-viewer' },
-        rules: [{ apiGroups: [GROUP], resources: [KINDS.apiKey.plural], verbs: ['get', 'list', 'watch'] }] } });
-      await rbac.createNamespacedRoleBinding({ namespace: NS, body: { metadata: { name: 'key-viewer' },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'key-viewer' },
-        subjects: [{ kind: 'ServiceAccount', name: 'viewer', namespace: NS }] } });
-      viewerUi = await startUi({ kc: await saKubeConfig(NS, 'viewer'), namespace: NS, listen: { host: '127.0.0.1', port: 0 }, idleAfterMs: 1000 });
+      // The chart's own key-viewer ClusterRole (what an SRE gets), bound in this namespace to an impersonated user.
+      const helm = await ensureHelm();
+      if (!helm) throw new Error('helm is needed to render the chart\'s roles (test/global-setup.ts builds it)');
+      const role = (await renderChart(helm, { release, namespace: RECORDS })).filter((o) => o.metadata.name === viewerRole);
+      expect(role).toHaveLength(1);
+      await installCrds({ kubectl: clusterKubectl(), kubeconfigPath: clusterKubeconfig() }, stringify(role[0]));
+      const user = `sre-${RUN}`;
+      await kc.makeApiClient(RbacAuthorizationV1Api).createNamespacedRoleBinding({ namespace: NS, body: {
+        metadata: { name: 'sre-key-viewer' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: viewerRole },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }] } });
+      viewerUi = await startUi({ kc: impersonatedKubeConfig(user), namespace: NS, listen: { host: '127.0.0.1', port: 0 }, idleAfterMs: 1000 });
       viewer = await browser.context.newPage();
       await viewer.goto(viewerUi.url);
     });
     afterAll(async () => {
       await viewer?.close();
       await viewerUi?.close();
+      await kc.makeApiClient(RbacAuthorizationV1Api).deleteClusterRole({ name: viewerRole }).catch(() => undefined);
     });
 
     it('sees the keys, with every action disabled and the permission it needs named', async () => {
