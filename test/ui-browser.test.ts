@@ -320,6 +320,33 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
     expect(await statusOf(chat(await secretKey('dev-checkout-service')))).toBe(200);
   });
 
+  it('manual hand-off: offered once the successor is used, it revokes the predecessor and the gateway refuses it', async () => {
+    // spec.rotation.handoff.mode is issue #10's field: the page shows the hand-off only where the field exists.
+    await custom().createNamespacedCustomObject({ ...RES, namespace: NS, body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'ApiKey',
+      metadata: { name: 'dev-manual' }, spec: { team: 'payments', allowedModels: ['gpt-4o-mini'], rotation: { handoff: { mode: 'Manual' } } } } });
+    const first = await ready('dev-manual');
+    const predecessor = await secretKey('dev-manual');
+    await row('dev-manual').getByRole('button', { name: 'Rotate' }).click();
+    await page.locator('#confirm').getByRole('button', { name: 'Rotate' }).click();
+    await page.getByRole('button', { name: 'Close' }).click();
+    const successorId = (await eventually(async () => {
+      const s = await status('dev-manual');
+      return s.currentKeyId !== first.currentKeyId && s.keys?.some((k) => k.id === first.currentKeyId && k.state === 'Superseded') ? s : undefined;
+    }, 30_000, 'successor issued, predecessor Superseded')).currentKeyId!;
+    await row('dev-manual').getByRole('button', { name: 'dev-manual' }).click();
+    const complete = page.locator('#detail').getByRole('button', { name: 'Complete hand-off' });
+    await expect.poll(() => complete.isDisabled()).toBe(true);
+    expect(await complete.getAttribute('title')).toBe('the successor has not been used yet');
+    await atGateway(successorId);
+    expect(await statusOf(chat(await secretKey('dev-manual')))).toBe(200);
+    await expect.poll(() => complete.isEnabled(), { timeout: 30_000 }).toBe(true);
+    await complete.click();
+    await expect.poll(() => page.locator('#toast').textContent()).toContain(`Key id ${first.currentKeyId} revoked`);
+    expect((await read('dev-manual')).spec?.revokedKeyIds).toEqual([first.currentKeyId]);
+    await eventually(async () => (await statusOf(chat(predecessor))) === 401, 30_000, 'the predecessor refused with 401');
+    await page.keyboard.press('Escape');
+  });
+
   describe('a user without rights', () => {
     let viewerUi: RunningUi;
     let viewer: Page;
