@@ -70,7 +70,11 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
   const row = (name: string, p = page) => p.locator(`tr[data-key="${NS}/${name}"]`);
   const shot = async (p: Page, file: string) => {
     const path = process.env.NEMOKEYS_SCREENSHOTS === '1' ? join(SCREENSHOTS, file) : undefined;
+    await p.evaluate("document.getElementById('toast').textContent = ''");
+    const viewport = p.viewportSize()!;
+    await p.setViewportSize({ ...viewport, height: 1150 }); // the whole detail dialog
     expect((await p.screenshot({ path, fullPage: false })).length).toBeGreaterThan(10_000);
+    await p.setViewportSize(viewport);
   };
 
   beforeAll(async () => {
