@@ -6,7 +6,8 @@ import { ANNOTATIONS, API_VERSION, GROUP, KINDS, VERSION } from '../api/constant
 import { ApiKeyClient } from '../cli/keys/client.ts';
 import { CliError } from '../cli/keys/errors.ts';
 import type { KubeTarget } from '../cli/keys/kubeconfig.ts';
-import { currentEntry, supersededIds, workloadSecret, type ApiKeyObject } from '../cli/keys/model.ts';
+import { workloadSecret, type ApiKeyObject } from '../cli/keys/model.ts';
+import { planManualHandoff } from './handoff.ts';
 import { planDuplicate, planRevokeKeyId, planRotate, secretOwnerConflict, unknownKeyIdMessage } from '../cli/keys/plans.ts';
 import { isNotFound } from '../kube/errors.ts';
 import { parseEntries, type TrailEntry } from '../operator/audit/trail.ts';
@@ -125,16 +126,7 @@ export class KeyActions {
    * successor has been used (its last-used time is the evidence), like `keys handoff` without --force.
    */
   handoff(namespace: string, name: string): Promise<ActionResult> {
-    return answer(() => this.revokeKeyIds(namespace, name, (obj) => {
-      const ids = supersededIds(obj);
-      const successor = currentEntry(obj);
-      if (ids.length === 0) return { refuse: 'no predecessor key id is waiting for hand-off (nothing is Superseded)' };
-      if (!successor?.lastUsedAt) {
-        return { refuse: `the successor key ${successor?.id ?? ''} has never been used: roll it out and confirm its ` +
-          'last used time before revoking the predecessors' };
-      }
-      return { ids };
-    }));
+    return answer(() => this.revokeKeyIds(namespace, name, planManualHandoff));
   }
 
   /** spec.revokedKeyIds += ids, a read-modify-write guarded by resourceVersion (a list merge-patches whole). */
