@@ -7,8 +7,8 @@ import { ApiKeyClient } from '../cli/keys/client.ts';
 import { CliError } from '../cli/keys/errors.ts';
 import type { KubeTarget } from '../cli/keys/kubeconfig.ts';
 import { workloadSecret, type ApiKeyObject } from '../cli/keys/model.ts';
-import { planManualHandoff } from './handoff.ts';
-import { planDuplicate, planRevokeKeyId, planRotate, secretOwnerConflict, unknownKeyIdMessage } from '../cli/keys/plans.ts';
+import { updateRevokedKeyIds } from '../cli/keys/revoke.ts';
+import { planDuplicate, planHandoff, planRevokeKeyId, planRotate, secretOwnerConflict, unknownKeyIdMessage } from '../cli/keys/plans.ts';
 import { isNotFound } from '../kube/errors.ts';
 import { parseEntries, type TrailEntry } from '../operator/audit/trail.ts';
 import { ENTRIES_KEY, trailName } from '../operator/audit/trail-store.ts';
@@ -18,7 +18,6 @@ const RES = { group: GROUP, version: VERSION, plural: KINDS.apiKey.plural };
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 /** Field manager of the page's writes, so managedFields tells which tool changed a key. */
 export const UI_FIELD_MANAGER = 'nemokeys-ui';
-const MAX_CONFLICT_RETRIES = 5;
 
 export type ActionResult =
   | { ok: true; message: string; name?: string; keyId?: string }
@@ -110,50 +109,44 @@ export class KeyActions {
     });
   }
 
-  /** Whole key (spec.revoked) or one key id (spec.revokedKeyIds). */
+  /** Whole key (spec.revoked) or one key id (spec.revokedKeyIds, the CLI's guarded read-modify-write). */
   revoke(namespace: string, name: string, keyId: string | undefined): Promise<ActionResult> {
     return answer(async () => {
       if (keyId === undefined) {
         await this.client.patch(namespace, name, { spec: { revoked: true } });
         return { ok: true, name, message: `ApiKey ${namespace}/${name} revoked: every key id is refused.` };
       }
-      return this.revokeKeyIds(namespace, name, () => ({ ids: [keyId] }));
+      let result: ActionResult = { ok: true, name, keyId, message: `Key id ${keyId} is already revoked.` };
+      await updateRevokedKeyIds(this.client, namespace, name, keyId, (obj) => {
+        const plan = planRevokeKeyId(obj, keyId);
+        if (plan.kind === 'unknown') throw new CliError(unknownKeyIdMessage(obj, keyId, plan.known));
+        if (plan.kind === 'already') return undefined;
+        return { revokedKeyIds: plan.revokedKeyIds, done: () => {
+          result = { ok: true, name, keyId, message: `Key id ${keyId} revoked.` +
+            (plan.isCurrent ? ' It was the current key: the operator issues a new one into the Secret.' : '') };
+        } };
+      });
+      return result;
     });
   }
 
   /**
-   * Manual hand-off (spec.rotation.handoff.mode Manual): revoke the Superseded predecessors once the
-   * successor has been used (its last-used time is the evidence), like `keys handoff` without --force.
+   * Manual hand-off (spec.rotation.handoff.mode: Manual): `keys handoff` without --force — revoke the
+   * predecessors once the successor has a last-used time.
    */
   handoff(namespace: string, name: string): Promise<ActionResult> {
-    return answer(() => this.revokeKeyIds(namespace, name, planManualHandoff));
-  }
-
-  /** spec.revokedKeyIds += ids, a read-modify-write guarded by resourceVersion (a list merge-patches whole). */
-  private async revokeKeyIds(namespace: string, name: string,
-    choose: (obj: ApiKeyObject) => { ids: string[] } | { refuse: string }): Promise<ActionResult> {
-    for (let attempt = 0; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
-      let obj = await this.client.get(namespace, name);
-      const chosen = choose(obj);
-      if ('refuse' in chosen) return refused(chosen.refuse);
-      let current = false;
-      const revoked: string[] = [];
-      for (const id of chosen.ids) {
-        const plan = planRevokeKeyId(obj, id);
-        if (plan.kind === 'unknown') return refused(unknownKeyIdMessage(obj, id, plan.known));
-        if (plan.kind === 'already') continue;
-        current ||= plan.isCurrent;
-        revoked.push(id);
-        obj = { ...obj, spec: { ...obj.spec, revokedKeyIds: plan.revokedKeyIds } };
-      }
-      if (revoked.length === 0) return { ok: true, name, message: `Key id ${chosen.ids.join(', ')} is already revoked.` };
-      const body = { metadata: { resourceVersion: obj.metadata.resourceVersion }, spec: { revokedKeyIds: obj.spec?.revokedKeyIds } };
-      if (await this.client.patchIfUnchanged(namespace, name, body)) {
-        return { ok: true, name, keyId: revoked.join(', '), message: `Key id ${revoked.join(', ')} revoked.` +
-          (current ? ' It was the current key: workloads fail until you rotate.' : '') };
-      }
-    }
-    return refused(`ApiKey ${namespace}/${name} kept changing; try again.`);
+    return answer(async () => {
+      let result: ActionResult = refused('nothing to hand off');
+      await updateRevokedKeyIds(this.client, namespace, name, 'the predecessors', (obj) => {
+        const plan = planHandoff(obj, false);
+        if (plan.kind === 'refuse') throw new CliError(plan.reason);
+        return { revokedKeyIds: plan.revokedKeyIds, done: () => {
+          result = { ok: true, name, keyId: plan.predecessors.join(', '), message: `Key id ${plan.predecessors.join(', ')} ` +
+            `revoked: hand-off to ${plan.successor} done.` };
+        } };
+      });
+      return result;
+    });
   }
 
   /** The key's audit trail (what `keys history` shows), oldest first; [] while the operator has recorded nothing. */
