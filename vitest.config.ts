@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{api,operator,gateway,cli,kube,charts,controlplane,image}/**/*.test.ts'],
+          include: ['{api,operator,gateway,cli,kube,charts,controlplane,image,ui}/**/*.test.ts'],
         },
       },
       {

@@ -81,6 +81,8 @@ async function runDev(opts: DevOptions): Promise<void> {
       observedGraceMs: 15_000 } } : {}),
   });
   const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0 });
+  const { startUiFromFlags } = await import('./ui.ts');
+  const page = await startUiFromFlags({ kubeconfig, namespace: 'checkout' });
   const gateway = await runGateway({
     upstream: upstream.url,
     listen: { host: '127.0.0.1', port: Number(opts.port) },
@@ -92,6 +94,7 @@ async function runDev(opts: DevOptions): Promise<void> {
 
   say(`
 nemokeys is running.
+  keys page          ${page.url}
   operator metrics   http://127.0.0.1:${operator.metricsPort}/metrics
   gateway            ${gateway.url}  (metrics ${gateway.metricsUrl})
   demo upstream      ${upstream.url}
@@ -114,6 +117,7 @@ Ctrl-C stops everything${opts.keepControlplane ? ' but the control plane' : ''}.
     process.once('SIGTERM', stop);
   });
   say('stopping…');
+  await page.close();
   await gateway.stop();
   await operator.stop();
   await upstream.close();

@@ -5,6 +5,7 @@ import { registerDev } from './dev.ts';
 import { registerGateway } from './gateway.ts';
 import { registerKeys } from './keys.ts';
 import { registerOperator } from './operator.ts';
+import { registerUi } from './ui.ts';
 
 // Each subcommand lives in its own module and loads its heavy dependencies only when it runs,
 // so `--help` stays fast and the gateway never loads operator code.
@@ -23,6 +24,7 @@ export function buildCli(): Command {
   registerControlPlane(program);
   registerDev(program);
   registerGateway(program);
+  registerUi(program);
   return program;
 }
 
