@@ -20,6 +20,8 @@ export interface OperatorProcessOptions {
   identity: string;
   /** info or lower: the metrics port is read from the "operator started" info line. */
   logLevel?: 'trace' | 'debug' | 'info';
+  /** --workers (default: the operator's own). */
+  workers?: number;
   /** Extra Node flags, e.g. --max-old-space-size. */
   nodeArgs?: string[];
 }
@@ -54,6 +56,7 @@ export function spawnOperator(opts: OperatorProcessOptions): OperatorProcess {
     opts.leaderElect ? '--leader-elect' : '--no-leader-elect',
     ...(opts.leaseNamespace ? ['--lease-namespace', opts.leaseNamespace] : []),
     ...(opts.leaseName ? ['--lease-name', opts.leaseName] : []),
+    ...(opts.workers !== undefined ? ['--workers', String(opts.workers)] : []),
   ];
   const child = spawn(NODE_24, args, {
     cwd: REPO,

@@ -1,5 +1,6 @@
 // Operator at scale on a real API server (its own etcd + kube-apiserver):
-//   npx node bench/operator.ts [N=1000]      # env: QUIET_MS=5000 IDLE_MS=20000 OPERATOR_NODE_ARGS=
+//   npx node bench/operator.ts [N=1000]      # env: WORKERS=<operator default> CEILING_MS=5000 QUIET_MS=5000
+//                                            #      IDLE_MS=20000 OPERATOR_NODE_ARGS=
 // 1. N ApiKeys exist before the operator starts (creation is timed apart: it is the client's cost);
 // 2. the operator (`nemokeys operator` as a child process) starts → time until all N are Ready, as
 //    seen by a watch on the API server, and the API writes that took;
@@ -7,9 +8,15 @@
 // 4. forced resync of everything: the operator is restarted, so every ApiKey is reconciled from a cold
 //    cache → API write requests (from apiserver_request_total) and resourceVersion changes (target 0);
 // 5. operator RSS (/proc) at N, after issuing and after the resync; invariant check (one key id each).
+// The API server's raw write ceiling (small Secret creates at the operator's concurrency) is measured
+// right before and right after issuing; keys/s is reported as a fraction of ceiling ÷ writes-per-key.
+import { loadavg } from 'node:os';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { GROUP, KINDS, VERSION } from '../api/constants.ts';
 import { customObjectInformer } from '../kube/informers.ts';
+import { DEFAULT_APIKEY_WORKERS } from '../operator/runtime/concurrency.ts';
+import { writeCeiling, type Ceiling } from './operator-ceiling.ts';
 import { createApiKeys, mib, startBenchEnv } from './operator-env.ts';
 import { spawnOperator, type OperatorProcess } from './operator-process.ts';
 import { isReady, oneKeyPerApiKeyViolations, readState, type ApiKeyView, type NamespaceState } from './operator-state.ts';
@@ -21,6 +28,10 @@ const QUIET_MS = Number(process.env.QUIET_MS ?? 5000);
 const IDLE_MS = Number(process.env.IDLE_MS ?? 20_000);
 /** e.g. --max-old-space-size=256: is the RSS retained memory or heap headroom V8 took because it could? */
 const NODE_ARGS = (process.env.OPERATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const WORKERS = Number(process.env.WORKERS ?? DEFAULT_APIKEY_WORKERS);
+const CEILING_MS = Number(process.env.CEILING_MS ?? 5000);
+const CEILING_NAMESPACE = 'bench-ceiling';
+const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 const t0 = performance.now();
 const say = (line: string) => process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(7)} s] ${line}\n`);
@@ -36,7 +47,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 const writes = () => apiWriteCounts(env.cp.kubectl, env.cp.kubeconfigPath);
 const operators: OperatorProcess[] = [];
 const start = (identity: string) => {
-  const op = spawnOperator({ kubeconfig: env.cp.kubeconfigPath, recordsNamespace: env.recordsNamespace, leaderElect: false, identity, logLevel: 'info', nodeArgs: NODE_ARGS });
+  const op = spawnOperator({ kubeconfig: env.cp.kubeconfigPath, recordsNamespace: env.recordsNamespace, leaderElect: false, identity, logLevel: 'info', nodeArgs: NODE_ARGS, workers: WORKERS });
   operators.push(op);
   return op;
 };
@@ -65,7 +76,15 @@ const versions = (s: NamespaceState): Map<string, string> => new Map([
 ]);
 const changed = (a: Map<string, string>, b: Map<string, string>) => [...b].filter(([k, v]) => a.get(k) !== v).length + [...a.keys()].filter((k) => !b.has(k)).length;
 
+const ceiling = async (when: string): Promise<Ceiling> => {
+  const c = await writeCeiling(env.kc, CEILING_NAMESPACE, WORKERS, CEILING_MS);
+  say(`API write ceiling ${when}: ${c.writesPerSecond.toFixed(0)} creates/s at concurrency ${c.concurrency} (${c.writes} in ${c.seconds.toFixed(1)} s); load ${load()}`);
+  return c;
+};
+
 try {
+  say(`load average ${load()}; operator workers ${WORKERS}`);
+  await env.kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: CEILING_NAMESPACE } } });
   // 1. the backlog
   let t = performance.now();
   await createApiKeys(env, 'key', N, 16);
@@ -85,7 +104,8 @@ try {
   });
   await watch.start();
 
-  // 2. issue
+  // 2. issue, bracketed by two measurements of the API server's write ceiling
+  const ceilingBefore = await ceiling('before issuing');
   const w0 = await writes();
   const first = start('bench-1');
   await first.metricsPort;
@@ -106,7 +126,13 @@ try {
   say(`all ${N} Ready ${(issueMs / 1000).toFixed(1)} s after the operator started (${(N / (issueMs / 1000)).toFixed(1)} keys/s); RSS ${mib(rssReady)} (peak ${mib(peakRss)})`);
   await quiet(first, N);
   const issueWrites = diffWrites(w0, await writes());
-  say(`writes to issue ${N} keys: ${totalWrites(issueWrites)} (${(totalWrites(issueWrites) / N).toFixed(2)}/key): ${formatWrites(issueWrites)}`);
+  const writesPerKey = totalWrites(issueWrites) / N;
+  say(`writes to issue ${N} keys: ${totalWrites(issueWrites)} (${writesPerKey.toFixed(2)}/key): ${formatWrites(issueWrites)}`);
+  const ceilingAfter = await ceiling('after issuing');
+  const keysPerSecond = N / (issueMs / 1000);
+  const ceilingWps = (ceilingBefore.writesPerSecond + ceilingAfter.writesPerSecond) / 2;
+  const fraction = keysPerSecond / (ceilingWps / writesPerKey);
+  say(`operator ${keysPerSecond.toFixed(1)} keys/s = ${(keysPerSecond * writesPerKey).toFixed(0)} writes/s = ${fraction.toFixed(2)} of the ceiling (${ceilingWps.toFixed(0)} writes/s ÷ ${writesPerKey.toFixed(2)} writes/key = ${(ceilingWps / writesPerKey).toFixed(0)} keys/s)`);
 
   // 3. idle
   const w1 = await writes();
@@ -135,8 +161,9 @@ try {
   watch.stop();
 
   process.stdout.write(`${JSON.stringify({
-    bench: 'operator', n: N, createSeconds: +(createMs / 1000).toFixed(1), readySeconds: +(issueMs / 1000).toFixed(1),
-    keysPerSecond: +(N / (issueMs / 1000)).toFixed(1), issueWritesPerKey: +(totalWrites(issueWrites) / N).toFixed(2),
+    bench: 'operator', n: N, workers: WORKERS, loadAverage: load(), ceilingWritesPerSecond: [Math.round(ceilingBefore.writesPerSecond), Math.round(ceilingAfter.writesPerSecond)],
+    fractionOfCeiling: +fraction.toFixed(2), createSeconds: +(createMs / 1000).toFixed(1), readySeconds: +(issueMs / 1000).toFixed(1),
+    keysPerSecond: +keysPerSecond.toFixed(1), issueWritesPerKey: +writesPerKey.toFixed(2),
     idleWrites: totalWrites(idleWrites), resyncWrites: totalWrites(resyncWrites), resyncRvChanges: rvChanges,
     resyncSeconds: +(resyncMs / 1000).toFixed(1), rssReadyMiB: Math.round((rssReady ?? 0) / 2 ** 20), rssPeakMiB: Math.round(peakRss / 2 ** 20),
     rssAfterResyncMiB: Math.round((rssResynced ?? 0) / 2 ** 20), violations: violations.length,

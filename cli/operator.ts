@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_RECORDS_NAMESPACE } from '../api/constants.ts';
 import { checkMailFrom, parseSmtpUrl } from '../operator/reminders/smtp-url.ts';
+import { DEFAULT_APIKEY_WORKERS, MAX_WORKERS } from '../operator/runtime/concurrency.ts';
 
 // `nemokeys operator`: runs the controllers (ApiKey, Team) with leader election. Flags mirror
 // controller-runtime's (--metrics-bind-address / --health-probe-bind-address / --leader-elect).
@@ -26,11 +27,18 @@ export interface OperatorFlags {
   auditClientCaFile?: string;
   smtpUrl?: string;
   mailFrom?: string;
+  workers?: string;
 }
 
 function port(flag: string, value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag} must be a port number (0-65535), got "${value}"`);
+  return n;
+}
+
+function workers(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) throw new Error(`--workers must be a whole number from 1 to ${MAX_WORKERS}, got "${value}"`);
   return n;
 }
 
@@ -54,6 +62,7 @@ export function operatorOptionsFromFlags(flags: OperatorFlags, podNamespace: str
     ...(flags.leaseName ? { leaseName: flags.leaseName } : {}),
     ...auditOptionsFromFlags(flags, env),
     ...mailOptionsFromFlags(flags, env),
+    ...(flags.workers !== undefined ? { apiKeyWorkers: workers(flags.workers) } : {}),
   };
 }
 
@@ -115,6 +124,7 @@ export function registerOperator(program: Command): void {
     .option('--smtp-url <url>', 'mail expiry reminders through this SMTP server: smtp://HOST:PORT or smtps://HOST:PORT ' +
       '(credentials from $NEMOKEYS_SMTP_USERNAME / $NEMOKEYS_SMTP_PASSWORD, never in the URL)')
     .option('--mail-from <addr>', 'sender address of the reminder emails (required with --smtp-url)')
+    .option('--workers <n>', `ApiKeys reconciled at once (each reconcile is a few API round trips; default ${DEFAULT_APIKEY_WORKERS}, chosen by bench/operator.ts)`)
     .action(async (flags: OperatorFlags) => {
       const options = operatorOptionsFromFlags(flags, process.env.POD_NAMESPACE, process.env);
       const { runOperator } = await import('../operator/main.ts');

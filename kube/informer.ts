@@ -21,8 +21,18 @@ export interface WatchLike {
 
 export interface ListResult<T> {
   items: T[];
-  metadata?: { resourceVersion?: string };
+  /** Typed (core) lists name the continue token `_continue`, custom-object lists `continue`. */
+  metadata?: { resourceVersion?: string; continue?: string; _continue?: string };
 }
+
+/** One page of a chunked list (like client-go's pager): `limit` objects from where `continue` left off. */
+export interface ListPage {
+  limit: number;
+  continue?: string;
+}
+
+/** Objects per list page: the initial list of 10 000 objects never sits in memory as one response. */
+export const LIST_PAGE_SIZE = 500;
 
 export interface InformerOptions<T extends KubernetesObject> {
   /** Used to build a client-node Watch unless `watcher` is given. */
@@ -30,10 +40,19 @@ export interface InformerOptions<T extends KubernetesObject> {
   watcher?: WatchLike;
   /** Collection path, e.g. `/api/v1/namespaces/ns/secrets` or `/apis/keys.nemorouter.io/v1alpha1/apikeys`. */
   path: string;
-  /** Lists the same collection with the same selectors (typed API call or custom-object list). */
-  list: () => Promise<ListResult<T>>;
+  /**
+   * Lists the same collection with the same selectors (typed API call or custom-object list), one page
+   * at a time: pass `page.limit` and `page.continue` on, return the server's continue token.
+   */
+  list: (page: ListPage) => Promise<ListResult<T>>;
   /** Watch events carry raw JSON; convert them to the shape `list` returns (e.g. V1Secret with Dates). */
   decode?: (raw: unknown) => T;
+  /**
+   * Applied to every listed and watched object before it is cached or announced (client-go's
+   * SetTransform): drop what no consumer reads (managedFields, Secret data) so memory holds only what
+   * reconciling needs. Must keep metadata.name, namespace and resourceVersion.
+   */
+  transform?: (obj: T) => T;
   labelSelector?: string;
   fieldSelector?: string;
   log: Logger;
@@ -152,17 +171,27 @@ class ListWatchInformer<T extends KubernetesObject> implements CachedInformer<T>
     this.abortWatch();
     this.phase = 'listing';
     this.lastActivity = this.now();
-    let result: ListResult<T>;
+    const items: T[] = [];
+    let listVersion = '';
     try {
-      result = await this.opts.list();
+      let cont: string | undefined;
+      do {
+        const page = await this.opts.list({ limit: LIST_PAGE_SIZE, ...(cont ? { continue: cont } : {}) });
+        if (epoch !== this.epoch || this.stopped) return;
+        // Transform page by page, so at most one page of untransformed objects is alive at a time.
+        for (const obj of page.items ?? []) items.push(this.transform(obj));
+        listVersion = page.metadata?.resourceVersion ?? listVersion;
+        cont = page.metadata?.continue || page.metadata?._continue || undefined;
+        this.lastActivity = this.now();
+      } while (cont);
     } catch (err) {
       if (epoch === this.epoch) this.fail(err, 'list');
       return;
     }
     if (epoch !== this.epoch || this.stopped) return;
     // After a failure or on resync, re-announce everything: events may have been missed.
-    const changes = this.store.replace(result.items ?? [], reason === 'restart' || reason === 'resync');
-    this.resourceVersion = result.metadata?.resourceVersion ?? '';
+    const changes = this.store.replace(items, reason === 'restart' || reason === 'resync');
+    this.resourceVersion = listVersion;
     this.lastActivity = this.now();
     if (reason !== 'initial') {
       this.opts.log.debug({ resource: this.resource, reason, objects: this.store.size }, 'informer relisted');
@@ -233,7 +262,7 @@ class ListWatchInformer<T extends KubernetesObject> implements CachedInformer<T>
     if (type === 'BOOKMARK') return;
     let obj: T;
     try {
-      obj = this.opts.decode ? this.opts.decode(raw) : (raw as T);
+      obj = this.transform(this.opts.decode ? this.opts.decode(raw) : (raw as T));
     } catch (err) {
       // client-node swallows exceptions thrown from event callbacks; a lost event must be loud.
       this.fail(new Error(`cannot decode ${type} event: ${err instanceof Error ? err.message : String(err)}`), 'watch');
@@ -293,6 +322,10 @@ class ListWatchInformer<T extends KubernetesObject> implements CachedInformer<T>
     const c = this.watchAbort;
     this.watchAbort = undefined;
     c?.abort();
+  }
+
+  private transform(obj: T): T {
+    return this.opts.transform ? this.opts.transform(obj) : obj;
   }
 
   private emit(obj: T, change: ChangeKind): void {

@@ -1,13 +1,15 @@
 // Ready-made informers for what nemokeys watches: Secrets (always with a label selector, so memory
 // does not grow with the cluster's Secrets) and our custom resources. They make list and watch
 // return the same shape: typed core objects come back from list as class instances with Date
-// fields, so raw watch events are deserialized the same way.
+// fields, so raw watch events are deserialized the same way. Lists are chunked, and every cached object
+// is compacted (kube/compact.ts): caches hold what reconciling reads, not what the API server stores.
 import { CoreV1Api, CustomObjectsApi, type KubernetesObject, type V1Secret } from '@kubernetes/client-node';
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import type { CachedInformer } from './cache-types.ts';
+import { compactObject, compactSecret } from './compact.ts';
 import { createInformer, type InformerOptions, type ListResult } from './informer.ts';
 
-type CommonOptions = Omit<InformerOptions<never>, 'path' | 'list' | 'decode' | 'labelSelector'> &
+type CommonOptions = Omit<InformerOptions<never>, 'path' | 'list' | 'decode' | 'labelSelector' | 'transform'> &
   Required<Pick<InformerOptions<never>, 'kc'>>;
 
 export function secretInformer(opts: CommonOptions & {
@@ -15,6 +17,8 @@ export function secretInformer(opts: CommonOptions & {
   namespace?: string;
   /** Required: an unselective Secret watch would cache every Secret of the cluster. */
   labelSelector: string;
+  /** Default: compactSecret (drops managedFields and other metadata no reconcile reads). */
+  transform?: (secret: V1Secret) => V1Secret;
 }): CachedInformer<V1Secret> {
   if (!opts.labelSelector) throw new Error('secretInformer: a label selector is required');
   const core = opts.kc.makeApiClient(CoreV1Api);
@@ -24,10 +28,11 @@ export function secretInformer(opts: CommonOptions & {
     resource: opts.resource ?? 'secrets',
     path: namespace ? `/api/v1/namespaces/${namespace}/secrets` : '/api/v1/secrets',
     labelSelector,
-    list: () => namespace
-      ? core.listNamespacedSecret({ namespace, labelSelector })
-      : core.listSecretForAllNamespaces({ labelSelector }),
+    list: ({ limit, continue: _continue }) => namespace
+      ? core.listNamespacedSecret({ namespace, labelSelector, limit, _continue })
+      : core.listSecretForAllNamespaces({ labelSelector, limit, _continue }),
     decode: (raw) => ObjectSerializer.deserialize(raw, 'V1Secret', '') as V1Secret,
+    transform: opts.transform ?? compactSecret,
   });
 }
 
@@ -37,6 +42,8 @@ export function customObjectInformer<T extends KubernetesObject>(opts: CommonOpt
   plural: string;
   namespace?: string;
   labelSelector?: string;
+  /** Default: compactObject (drops managedFields and the last-applied annotation). */
+  transform?: (obj: T) => T;
 }): CachedInformer<T> {
   const custom = opts.kc.makeApiClient(CustomObjectsApi);
   const { group, version, plural, namespace, labelSelector } = opts;
@@ -45,8 +52,9 @@ export function customObjectInformer<T extends KubernetesObject>(opts: CommonOpt
     resource: opts.resource ?? plural,
     path: `/apis/${group}/${version}${namespace ? `/namespaces/${namespace}` : ''}/${plural}`,
     labelSelector,
-    list: async () => (namespace
-      ? await custom.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector })
-      : await custom.listClusterCustomObject({ group, version, plural, labelSelector })) as ListResult<T>,
+    list: async ({ limit, continue: _continue }) => (namespace
+      ? await custom.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector, limit, _continue })
+      : await custom.listClusterCustomObject({ group, version, plural, labelSelector, limit, _continue })) as ListResult<T>,
+    transform: opts.transform ?? compactObject,
   });
 }

@@ -1,7 +1,8 @@
 import { CoreV1Api, type V1ConfigMap } from '@kubernetes/client-node';
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
-import { GROUP, KINDS, LABELS, MANAGED_BY, VERSION } from '../api/constants.ts';
+import { ANNOTATIONS, GROUP, KINDS, LABELS, MANAGED_BY, VERSION } from '../api/constants.ts';
 import { RECORD_SELECTOR } from '../api/record-secret.ts';
+import { compactMetadata, compactObject, pruneManagedFields } from '../kube/compact.ts';
 import { RecordIndex, UsageIndex } from './apikey/indexes.ts';
 import { createKubeWriter } from './apikey/kube-writer.ts';
 import { createApiKeyMetrics } from './apikey/metrics.ts';
@@ -29,6 +30,14 @@ export const USAGE_SELECTOR = `${LABELS.usage}=true`;
  */
 export const RESTART_DEBOUNCE_MS = 2_000;
 
+/**
+ * The planner reads managedFields for one thing: who last changed the spec or the rotate annotation
+ * (the audit actor, operator/apikey/plan.ts). The cache keeps exactly that much of them.
+ */
+export const ACTOR_FIELD_PATHS = [['f:spec'], ['f:metadata', 'f:annotations', `f:${ANNOTATIONS.rotate}`]] as const;
+const compactApiKey = (ak: ApiKeyObject): ApiKeyObject =>
+  ({ ...ak, metadata: compactMetadata(ak.metadata, pruneManagedFields(ak.metadata?.managedFields, ACTOR_FIELD_PATHS)) });
+
 export interface RegisterOptions {
   /** Wraps the ApiKey controller's writer (tests: crash injection). */
   wrapWriter?: (writer: ApiKeyWriter) => ApiKeyWriter;
@@ -41,7 +50,8 @@ export interface RegisterOptions {
 export async function registerControllers(ctx: OperatorContext, opts: RegisterOptions = {}): Promise<void> {
   const ns = ctx.recordsNamespace;
   const watched = ctx.watchNamespace ? { namespace: ctx.watchNamespace } : {};
-  const apiKeys = ctx.customObjectInformer<ApiKeyObject>({ group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, ...watched });
+  const apiKeys = ctx.customObjectInformer<ApiKeyObject>({ group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, ...watched,
+    transform: compactApiKey });
   const teams = ctx.customObjectInformer<TeamObject>({ group: GROUP, version: VERSION, plural: KINDS.team.plural, ...watched });
   const secrets = ctx.secretInformer({ labelSelector: WORKLOAD_SECRET_SELECTOR, resource: 'workload-secrets', ...watched });
   const records = ctx.secretInformer({ namespace: ns, labelSelector: RECORD_SELECTOR, resource: 'records' });
@@ -50,8 +60,9 @@ export async function registerControllers(ctx: OperatorContext, opts: RegisterOp
     resource: 'usage-reports',
     path: `/api/v1/namespaces/${ns}/configmaps`,
     labelSelector: USAGE_SELECTOR,
-    list: () => core.listNamespacedConfigMap({ namespace: ns, labelSelector: USAGE_SELECTOR }),
+    list: ({ limit, continue: _continue }) => core.listNamespacedConfigMap({ namespace: ns, labelSelector: USAGE_SELECTOR, limit, _continue }),
     decode: (raw) => ObjectSerializer.deserialize(raw, 'V1ConfigMap', '') as V1ConfigMap,
+    transform: compactObject,
   });
 
   const recordIndex = new RecordIndex(records, ns);
@@ -68,7 +79,7 @@ export async function registerControllers(ctx: OperatorContext, opts: RegisterOp
       metrics: createApiKeyMetrics(ctx.metrics.registry),
       restartTargets: restartTracker,
     }),
-    { workers: 4 },
+    { workers: ctx.apiKeyWorkers },
   );
   const restartQueue = ctx.runController(
     createRestartReconciler({

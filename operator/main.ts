@@ -32,6 +32,8 @@ export interface OperatorOptions {
   identity?: string;
   leaderTiming?: Pick<LeaderElectionOptions, 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>;
   informerTuning?: InformerTuning;
+  /** ApiKeys reconciled at once (default DEFAULT_APIKEY_WORKERS). */
+  apiKeyWorkers?: number;
   clock?: Clock;
   /** Default: registerControllers from ./controllers.ts. */
   registerControllers?: RegisterControllers;
@@ -98,7 +100,7 @@ export async function runOperator(opts: OperatorOptions): Promise<RunningOperato
   const startControllers = () => {
     metrics.leader.set(1);
     const m = createManager({ kc, clock, log, audit, metrics, readiness, recordsNamespace: opts.recordsNamespace,
-      watchNamespace: opts.watchNamespace, informerTuning: opts.informerTuning });
+      watchNamespace: opts.watchNamespace, informerTuning: opts.informerTuning, apiKeyWorkers: opts.apiKeyWorkers });
     manager = m;
     m.run(register).catch((err: unknown) => {
       if (stopping) return; // informers rejected because we are stopping

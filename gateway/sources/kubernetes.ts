@@ -2,6 +2,7 @@ import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-no
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import type { Logger } from 'pino';
 import { RECORD_SELECTOR } from '../../api/record-secret.ts';
+import { compactSecret } from '../../kube/compact.ts';
 import { createInformer, type InformerOptions } from '../../kube/informer.ts';
 import type { RecordStore } from '../records/store.ts';
 import { createSecretIndex } from './secret-index.ts';
@@ -42,13 +43,15 @@ export function startKubernetesSource(opts: KubernetesSourceOptions): Kubernetes
     kc,
     path: `/api/v1/namespaces/${namespace}/secrets`,
     labelSelector: RECORD_SELECTOR,
-    list: async () => {
-      const result = await core.listNamespacedSecret({ namespace, labelSelector: RECORD_SELECTOR });
-      // The informer applies the list right after this resolves; confirm the index after that.
-      setImmediate(() => index.flush(true));
+    list: async ({ limit, continue: _continue }) => {
+      const result = await core.listNamespacedSecret({ namespace, labelSelector: RECORD_SELECTOR, limit, _continue });
+      // The informer applies the list right after its last page resolves; confirm the index after that.
+      if (!result.metadata?._continue) setImmediate(() => index.flush(true));
       return result;
     },
     decode: (raw) => ObjectSerializer.deserialize(raw, 'V1Secret', '') as V1Secret,
+    // The index decodes records from data; nothing reads managedFields (docs/design.md §7: memory).
+    transform: compactSecret,
     log,
     resource: 'record-secrets',
     ...opts.informer,

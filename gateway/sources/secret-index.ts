@@ -34,22 +34,47 @@ export function createSecretIndex(store: RecordStore, opts: { logger?: SourceLog
   let synced = false;
   let invalid = 0;
 
+  /** Secret name → the record the store had for it before this batch (first change wins). */
+  const touched = new Map<string, KeyRecord | undefined>();
+  const touch = (name: string, before: KeyRecord | undefined) => {
+    if (!touched.has(name)) touched.set(name, before);
+  };
+
   const set = (name: string, next: Entry) => {
     const prev = byName.get(name);
     if (prev && !prev.record) invalid--;
     if (!next.record) invalid++;
     byName.set(name, next);
-    if (prev?.record !== next.record) dirty = true;
+    if (prev?.record !== next.record) {
+      dirty = true;
+      touch(name, prev?.record);
+    }
   };
 
   const flush = (confirmed = false) => {
     scheduled = false;
+    const wasSynced = synced;
     if (confirmed) synced = true;
     if (!synced || (!dirty && !confirmed)) return;
     dirty = false;
-    const records: KeyRecord[] = [];
-    for (const e of byName.values()) if (e.record) records.push(e.record);
-    store.replaceAll(records);
+    if (confirmed || !wasSynced) {
+      // A full list: rebuild (and re-confirm) the whole store.
+      touched.clear();
+      const records: KeyRecord[] = [];
+      for (const e of byName.values()) if (e.record) records.push(e.record);
+      store.replaceAll(records);
+      return;
+    }
+    // Watch events: only what changed since the last flush, in place.
+    const upserts: KeyRecord[] = [];
+    const removed: string[] = [];
+    for (const [name, before] of touched) {
+      const now = byName.get(name)?.record;
+      if (before && before.keyId !== now?.keyId) removed.push(before.keyId);
+      if (now) upserts.push(now);
+    }
+    touched.clear();
+    store.applyChanges(upserts, removed);
   };
 
   return {
@@ -63,8 +88,10 @@ export function createSecretIndex(store: RecordStore, opts: { logger?: SourceLog
         const prev = byName.get(name);
         if (prev) {
           byName.delete(name);
-          if (prev.record) dirty = true;
-          else invalid--;
+          if (prev.record) {
+            dirty = true;
+            touch(name, prev.record);
+          } else invalid--;
         }
       } else {
         const rv = secret.metadata?.resourceVersion;

@@ -15,7 +15,8 @@ import type { CachedInformer, Clock, Reconciler } from './types.ts';
 type Provided = 'kc' | 'log' | 'onRestart' | 'watcher';
 export type InformerSpec<T extends KubernetesObject> = Omit<InformerOptions<T>, Provided>;
 export type SecretInformerSpec = Omit<Parameters<typeof secretInformer>[0], Provided>;
-export type CustomObjectInformerSpec = Omit<Parameters<typeof customObjectInformer>[0], Provided>;
+export type CustomObjectInformerSpec<T extends KubernetesObject = KubernetesObject> =
+  Omit<Parameters<typeof customObjectInformer<T>>[0], Provided>;
 
 export interface ControllerRunOptions {
   workers?: number;
@@ -43,8 +44,10 @@ export interface OperatorContext {
   /** Secrets with a (required) label selector; omit namespace for all namespaces. */
   secretInformer(spec: SecretInformerSpec): CachedInformer<V1Secret>;
   /** Our custom resources (ApiKey, Team), all namespaces unless `namespace` is set. */
-  customObjectInformer<T extends KubernetesObject>(spec: CustomObjectInformerSpec): CachedInformer<T>;
+  customObjectInformer<T extends KubernetesObject>(spec: CustomObjectInformerSpec<T>): CachedInformer<T>;
   runController(reconciler: Reconciler, opts?: ControllerRunOptions): QueueHandle;
+  /** Workers of the ApiKey controller (--workers). */
+  apiKeyWorkers: number;
   /** Aborted when the operator stops or loses leadership: stop timers, end loops. */
   signal: AbortSignal;
 }

@@ -5,8 +5,9 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { createInformer, type InformerOptions } from '../../kube/informer.ts';
 import { customObjectInformer, secretInformer } from '../../kube/informers.ts';
-import type { OperatorContext, RegisterControllers } from './context.ts';
+import type { CustomObjectInformerSpec, OperatorContext, RegisterControllers } from './context.ts';
 import { runController, type ControllerHandle } from './controller.ts';
+import { DEFAULT_APIKEY_WORKERS } from './concurrency.ts';
 import type { Readiness } from './health.ts';
 import type { Audit } from './log.ts';
 import type { OperatorMetrics } from './metrics.ts';
@@ -24,6 +25,7 @@ export interface ManagerDeps {
   recordsNamespace: string;
   watchNamespace?: string;
   informerTuning?: InformerTuning;
+  apiKeyWorkers?: number;
 }
 
 export interface Manager {
@@ -67,10 +69,11 @@ export function createManager(deps: ManagerDeps): Manager {
     recordsNamespace: deps.recordsNamespace,
     ...(deps.watchNamespace ? { watchNamespace: deps.watchNamespace } : {}),
     signal: abort.signal,
+    apiKeyWorkers: deps.apiKeyWorkers ?? DEFAULT_APIKEY_WORKERS,
     createInformer: (spec) => track(createInformer({ ...provided, ...spec }), spec.resource ?? spec.path),
     secretInformer: (spec) => track(secretInformer({ ...provided, ...spec }),
       spec.resource ?? `secrets${spec.namespace ? `@${spec.namespace}` : ''}`),
-    customObjectInformer: <T extends KubernetesObject>(spec: Parameters<OperatorContext['customObjectInformer']>[0]) =>
+    customObjectInformer: <T extends KubernetesObject>(spec: CustomObjectInformerSpec<T>) =>
       track(customObjectInformer<T>({ ...provided, ...spec }), spec.resource ?? spec.plural),
     runController: (reconciler, opts = {}) => {
       const handle = runController(reconciler, { log: deps.log, metrics: deps.metrics },
