@@ -1,6 +1,7 @@
 import type { KeyRecord } from '../../api/record.ts';
 import { parseKey, verifyKey } from '../../api/keyformat.ts';
-import { clientIp, compileCidrs, inCidrs, type CidrList, type Ip } from '../client-ip.ts';
+import { clientIp, compileCidrs, type CidrList, type Ip } from '../client-ip.ts';
+import { ipRangeTable, type IpRangeTable } from '../ip-range-table.ts';
 import type { DenialReason } from '../errors.ts';
 import { keyStateDenial } from '../records/key-state.ts';
 import { passThrough, routeModel } from './routes.ts';
@@ -73,7 +74,7 @@ export function extractKey(headers: Readonly<Record<string, string | string[] | 
 
 interface CompiledScopes {
   expiresAtMs: number;
-  allowlist: CidrList;
+  allowlist: IpRangeTable;
 }
 // Records are immutable and swapped as a whole, so per-record derived data can be cached by identity.
 const compiledCache = new WeakMap<KeyRecord, CompiledScopes>();
@@ -82,7 +83,7 @@ function compiled(record: KeyRecord): CompiledScopes {
   if (c === undefined) {
     const expiresAtMs = record.expiresAt === null ? Number.POSITIVE_INFINITY : Date.parse(record.expiresAt);
     // an unparseable expiry is treated as already expired (fail closed)
-    c = { expiresAtMs: Number.isNaN(expiresAtMs) ? Number.NEGATIVE_INFINITY : expiresAtMs, allowlist: compileCidrs(record.scopes.ipAllowlist) };
+    c = { expiresAtMs: Number.isNaN(expiresAtMs) ? Number.NEGATIVE_INFINITY : expiresAtMs, allowlist: ipRangeTable(compileCidrs(record.scopes.ipAllowlist)) };
     compiledCache.set(record, c);
   }
   return c;
@@ -107,7 +108,7 @@ export function precheck(input: PrecheckInput): Admitted | Denied {
 
   // 3. source address (before anything can be counted against the key)
   const ip = scopes.allowlist.any ? undefined : clientIp(input.peer, input.headers['x-forwarded-for'], input.trustedProxies);
-  if (!inCidrs(ip, scopes.allowlist)) return { ok: false, reason: 'ip_not_allowed', record };
+  if (!scopes.allowlist.contains(ip)) return { ok: false, reason: 'ip_not_allowed', record };
 
   // 4. endpoint
   const segments = canonicalSegments(input.url);
