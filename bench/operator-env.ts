@@ -4,6 +4,7 @@
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
 import { crdYaml } from '../api/crd.ts';
+import { reuseConnections } from '../kube/connections.ts';
 import { installCrds, startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
 
 export interface BenchEnv {
@@ -16,7 +17,9 @@ export interface BenchEnv {
 
 export async function startBenchEnv(log: (line: string) => void): Promise<BenchEnv> {
   const cp = await startControlPlane({ log });
-  const kc = cp.kubeConfig();
+  // The bench's own client (creates, the ceiling, readiness watch) keeps its connections too, so the
+  // ceiling is the API server's, not the cost of a TLS handshake per request.
+  const kc = reuseConnections(cp.kubeConfig());
   await installCrds(cp, crdYaml());
   const env: BenchEnv = { cp, kc, namespace: 'bench-keys', recordsNamespace: 'bench-records', team: 'bench' };
   const core = kc.makeApiClient(CoreV1Api);

@@ -51,6 +51,12 @@ const start = (identity: string) => {
   operators.push(op);
   return op;
 };
+/** Where the RSS goes: V8 heap used / allocated and memory outside the heap (buffers, native). */
+const heap = async (op: OperatorProcess): Promise<string> => {
+  const [used, total, external] = await Promise.all(['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes']
+    .map((m) => op.metric(m)));
+  return `heap used ${mib(used)} of ${mib(total)}, external ${mib(external)}`;
+};
 const reconciles = async (op: OperatorProcess) => (await op.metric('nemokeys_operator_reconcile_total', { controller: 'apikey' })) ?? 0;
 
 /** Waits until the operator has done ≥ `min` reconciles, its queue is empty and nothing ran for QUIET_MS. */
@@ -117,7 +123,7 @@ try {
     peakRss = Math.max(peakRss, first.rssBytes() ?? 0);
     if (performance.now() - lastReport > 10_000) {
       lastReport = performance.now();
-      say(`ready ${ready.size}/${N}, operator RSS ${mib(first.rssBytes())}`);
+      say(`ready ${ready.size}/${N}, operator RSS ${mib(first.rssBytes())} (${await heap(first)}); load ${load()}`);
     }
     await sleep(250);
   }
@@ -153,7 +159,7 @@ try {
   const stateAfter = await readState(env.kc, env.namespace, env.recordsNamespace);
   const rvChanges = changed(before, versions(stateAfter));
   const rssResynced = second.rssBytes();
-  say(`resync (restart) reconciled ${await reconciles(second)} times in ~${(resyncMs / 1000).toFixed(1)} s: ${totalWrites(resyncWrites)} API writes (${formatWrites(resyncWrites)}), ${rvChanges} resourceVersion changes over ${before.size} objects; RSS ${mib(rssResynced)}`);
+  say(`resync (restart) reconciled ${await reconciles(second)} times in ~${(resyncMs / 1000).toFixed(1)} s: ${totalWrites(resyncWrites)} API writes (${formatWrites(resyncWrites)}), ${rvChanges} resourceVersion changes over ${before.size} objects; RSS ${mib(rssResynced)} (${await heap(second)})`);
 
   // 5. the result is right, not just fast
   const violations = oneKeyPerApiKeyViolations(stateAfter);

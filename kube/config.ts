@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { reuseConnections } from './connections.ts';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -80,5 +81,5 @@ export function loadKubeConfig(opts: { kubeconfig?: string; env?: KubeConfigEnv 
     throw new Error(`${describeKubeConfigSource(source)}: no current context with a cluster ` +
       `(current-context is "${kc.getCurrentContext() || ''}")`);
   }
-  return kc;
+  return reuseConnections(kc);
 }

@@ -51,7 +51,11 @@ export function createApiKeyMetrics(registry: Registry): ApiKeyMetrics {
   });
   for (const kind of ['7d', '1d', 'expired']) reminders.inc({ kind }, 0);
   return {
-    observe: (ref, team, status) => (status ? latest.set(ref, { team, status }) : latest.delete(ref)),
+    // Only what the gauges read: a full status per key would duplicate the informer cache at 10 000 keys.
+    observe: (ref, team, status) => (status ? latest.set(ref, { team, status: {
+      ...(status.currentKeyId ? { currentKeyId: status.currentKeyId } : {}),
+      keys: (status.keys ?? []).map((k) => ({ id: k.id, state: k.state, expiresAt: k.expiresAt })) as ApiKeyStatus['keys'],
+    } }) : latest.delete(ref)),
     forget: (ref) => latest.delete(ref),
     reminder: (kind) => reminders.inc({ kind }),
   };
