@@ -7,7 +7,8 @@
 // 3. idle: writes during a quiet window (target 0);
 // 4. forced resync of everything: the operator is restarted, so every ApiKey is reconciled from a cold
 //    cache → API write requests (from apiserver_request_total) and resourceVersion changes (target 0);
-// 5. operator RSS (/proc) at N, after issuing and after the resync; invariant check (one key id each).
+// 5. operator RSS (/proc) at N, after issuing and after the resync; invariant check (one key id each);
+// 6. a gateway (`nemokeys gateway` as a child process) loads the N records: its RSS.
 // The API server's raw write ceiling (small Secret creates at the operator's concurrency) is measured
 // right before and right after issuing; keys/s is reported as a fraction of ceiling ÷ writes-per-key.
 import { loadavg } from 'node:os';
@@ -18,6 +19,7 @@ import { customObjectInformer } from '../kube/informers.ts';
 import { DEFAULT_APIKEY_WORKERS } from '../operator/runtime/concurrency.ts';
 import { writeCeiling, type Ceiling } from './operator-ceiling.ts';
 import { createApiKeys, mib, startBenchEnv } from './operator-env.ts';
+import { spawnGateway } from './gateway-process.ts';
 import { spawnOperator, type OperatorProcess } from './operator-process.ts';
 import { isReady, oneKeyPerApiKeyViolations, readState, type ApiKeyView, type NamespaceState } from './operator-state.ts';
 import { apiWriteCounts, diffWrites, formatWrites, totalWrites } from './operator-writes.ts';
@@ -161,6 +163,28 @@ try {
   const rssResynced = second.rssBytes();
   say(`resync (restart) reconciled ${await reconciles(second)} times in ~${(resyncMs / 1000).toFixed(1)} s: ${totalWrites(resyncWrites)} API writes (${formatWrites(resyncWrites)}), ${rvChanges} resourceVersion changes over ${before.size} objects; RSS ${mib(rssResynced)} (${await heap(second)})`);
 
+  if (process.env.HEAP_SNAPSHOT) {
+    // Needs OPERATOR_NODE_ARGS="--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=DIR": V8 writes DIR/*.heapsnapshot.
+    second.kill('SIGUSR2');
+    await sleep(Number(process.env.HEAP_SNAPSHOT));
+  }
+
+  // 6. the gateway with N records (the operator's real record Secrets): RSS once all are loaded
+  const gateway = await spawnGateway({ kubeconfig: env.cp.kubeconfigPath, recordsNamespace: env.recordsNamespace, nodeArgs: NODE_ARGS });
+  const gwStarted = performance.now();
+  let gwPeak = 0;
+  while ((await gateway.records()) !== N) {
+    gwPeak = Math.max(gwPeak, gateway.rssBytes() ?? 0);
+    if (performance.now() - gwStarted > 120_000) throw new Error(`gateway did not load ${N} records in 120 s`);
+    await sleep(250);
+  }
+  const gwLoadedMs = performance.now() - gwStarted;
+  await sleep(QUIET_MS);
+  const gwRss = gateway.rssBytes();
+  gwPeak = Math.max(gwPeak, gwRss ?? 0);
+  say(`gateway loaded ${N} records in ${(gwLoadedMs / 1000).toFixed(1)} s; RSS ${mib(gwRss)} (peak ${mib(gwPeak)})`);
+  await gateway.stop();
+
   // 5. the result is right, not just fast
   const violations = oneKeyPerApiKeyViolations(stateAfter);
   say(`invariant (one key id per ApiKey, Secret = record = status): ${violations.length === 0 ? 'OK' : `${violations.length} violations, e.g. ${violations.slice(0, 3).join('; ')}`}`);
@@ -172,7 +196,8 @@ try {
     keysPerSecond: +keysPerSecond.toFixed(1), issueWritesPerKey: +writesPerKey.toFixed(2),
     idleWrites: totalWrites(idleWrites), resyncWrites: totalWrites(resyncWrites), resyncRvChanges: rvChanges,
     resyncSeconds: +(resyncMs / 1000).toFixed(1), rssReadyMiB: Math.round((rssReady ?? 0) / 2 ** 20), rssPeakMiB: Math.round(peakRss / 2 ** 20),
-    rssAfterResyncMiB: Math.round((rssResynced ?? 0) / 2 ** 20), violations: violations.length,
+    rssAfterResyncMiB: Math.round((rssResynced ?? 0) / 2 ** 20), gatewayRssMiB: Math.round((gwRss ?? 0) / 2 ** 20),
+    gatewayRssPeakMiB: Math.round(gwPeak / 2 ** 20), violations: violations.length,
   })}\n`);
 } finally {
   for (const op of operators) await op.stop();

@@ -109,7 +109,11 @@ export async function registerControllers(ctx: OperatorContext, opts: RegisterOp
   const teamOf = (ak: ApiKeyObject) => ak.spec?.team;
   apiKeys.onChange((ak, change) => {
     apiKeyQueue.enqueue(objectKey(ak));
-    if (specChanged(ak, change)) enqueueTargets(ak);
+    // The Team's status counts its keys: only an added or deleted key or a spec change (team moved;
+    // deletion also bumps the generation) can change it. Every status write of every key would make
+    // the Team reconcile — a scan of all keys — run back to back while 10 000 keys are issued.
+    if (!specChanged(ak, change)) return;
+    enqueueTargets(ak);
     const team = teamOf(ak);
     if (team) teamQueue.enqueue(`${ak.metadata?.namespace}/${team}`);
   });
