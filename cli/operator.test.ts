@@ -16,6 +16,7 @@ describe('operatorOptionsFromFlags', () => {
     { name: '--no-leader-elect', flags: { leaderElect: false }, pod: undefined, want: { leaderElection: false } },
     { name: 'ports 0 and kubeconfig pass through', flags: { metricsPort: '0', healthPort: '0', kubeconfig: '/k' }, pod: undefined,
       want: { metricsPort: 0, healthPort: 0, kubeconfig: '/k' } },
+    { name: '--workers', flags: { workers: '64' }, pod: undefined, want: { apiKeyWorkers: 64 } },
   ])('$name', ({ flags, pod, want }) => {
     expect(operatorOptionsFromFlags({ ...base, ...flags }, pod)).toMatchObject(want);
   });
@@ -24,6 +25,8 @@ describe('operatorOptionsFromFlags', () => {
     { flags: { metricsPort: 'eighty' }, error: /--metrics-port must be a port number/ },
     { flags: { healthPort: '70000' }, error: /--health-port must be a port number/ },
     { flags: { logLevel: 'loud' }, error: /--log-level must be one of/ },
+    { flags: { workers: '0' }, error: /--workers must be a whole number from 1 to 128/ },
+    { flags: { workers: '2.5' }, error: /--workers must be a whole number/ },
   ])('rejects $flags', ({ flags, error }) => {
     expect(() => operatorOptionsFromFlags({ ...base, ...flags }, undefined)).toThrow(error);
   });
@@ -61,7 +64,7 @@ describe('nemokeys operator (commander wiring)', () => {
     expect(cmd).toBeDefined();
     const help = cmd!.helpInformation();
     for (const flag of ['--kubeconfig', '--records-namespace', '--metrics-port', '--health-port', '--log-level',
-      '--leader-elect', '--no-leader-elect', '--lease-namespace', '--audit-webhook-port', '--smtp-url', '--mail-from']) {
+      '--leader-elect', '--no-leader-elect', '--lease-namespace', '--audit-webhook-port', '--smtp-url', '--mail-from', '--workers']) {
       expect(help).toContain(flag);
     }
     cmd!.parseOptions(['--no-leader-elect', '--metrics-port', '9000']);

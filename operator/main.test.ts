@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runOperator } from './main.ts';
+import { DEFAULT_APIKEY_WORKERS } from './runtime/concurrency.ts';
 import type { OperatorContext } from './runtime/context.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nemokeys-op-'));
@@ -52,9 +53,10 @@ describe('runOperator', () => {
       },
     });
     await until(() => reconciled.length === 1);
-    expect(Object.keys(ctxSeen!).sort()).toEqual(['audit', 'clock', 'createInformer', 'customObjectInformer', 'kc', 'log',
+    expect(Object.keys(ctxSeen!).sort()).toEqual(['apiKeyWorkers', 'audit', 'clock', 'createInformer', 'customObjectInformer', 'kc', 'log',
       'metrics', 'recordsNamespace', 'runController', 'secretInformer', 'signal']);
     expect(ctxSeen!.recordsNamespace).toBe('nemokeys-system');
+    expect(ctxSeen!.apiKeyWorkers).toBe(DEFAULT_APIKEY_WORKERS);
     expect(op.isLeader()).toBe(true);
     expect((await get(op.healthPort, '/readyz')).status).toBe(200);
     expect((await get(op.healthPort, '/healthz')).status).toBe(200);
