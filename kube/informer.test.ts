@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { createInformer, type ListResult, type WatchLike } from './informer.ts';
+import { createInformer, LIST_PAGE_SIZE, type ListResult, type WatchLike } from './informer.ts';
 
 type Obj = KubernetesObject;
 const obj = (name: string, rv: string, ns = 'ns'): Obj => ({ metadata: { name, namespace: ns, resourceVersion: rv } });
@@ -276,6 +276,35 @@ describe('createInformer', () => {
     expect(restarts).toEqual(['watch']);
     await vi.advanceTimersByTimeAsync(100);
     expect(lists).toBe(2);
+    informer.stop();
+  });
+
+  it('lists in pages (limit + continue) and transforms every listed and watched object before caching it', async () => {
+    const pages: Array<{ limit: number; continue?: string }> = [];
+    const watches: Array<{ emit: (type: string, o: unknown) => void }> = [];
+    const watcher: WatchLike = {
+      async watch(_path, _query, onEvent) {
+        watches.push({ emit: onEvent });
+        return new AbortController();
+      },
+    };
+    const informer = createInformer<Obj>({
+      watcher, log: pino({ level: 'silent' }), path: '/x', relistIntervalMs: 0, watchdogMs: 0,
+      list: async (page) => {
+        pages.push(page);
+        return page.continue === undefined
+          ? { items: [obj('a', '1'), obj('b', '2')], metadata: { resourceVersion: '9', continue: 'p2' } }
+          : { items: [obj('c', '3')], metadata: { resourceVersion: '9' } };
+      },
+      transform: (o) => ({ metadata: { ...o.metadata, labels: { compact: 'yes' } } }),
+    });
+    const seen: string[] = [];
+    informer.onChange((o, change) => seen.push(`${change}:${o.metadata?.name}:${o.metadata?.labels?.compact}`));
+    await informer.start();
+    expect(pages).toEqual([{ limit: LIST_PAGE_SIZE }, { limit: LIST_PAGE_SIZE, continue: 'p2' }]);
+    expect(seen).toEqual(['add:a:yes', 'add:b:yes', 'add:c:yes']);
+    watches[0]!.emit('ADDED', obj('d', '10'));
+    expect(informer.get('ns', 'd')?.metadata?.labels).toEqual({ compact: 'yes' });
     informer.stop();
   });
 });
