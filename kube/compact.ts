@@ -23,7 +23,8 @@ export function compactMetadata(meta: V1ObjectMeta | undefined, managedFields?: 
   }
   if (m.finalizers?.length) out.finalizers = m.finalizers;
   if (m.ownerReferences?.length) out.ownerReferences = m.ownerReferences;
-  if (m.deletionTimestamp) out.deletionTimestamp = m.deletionTimestamp;
+  // A Date whether the object came from a typed list (Date) or a raw watch event (RFC 3339 string).
+  if (m.deletionTimestamp) out.deletionTimestamp = new Date(m.deletionTimestamp);
   if (managedFields?.length) out.managedFields = managedFields;
   return out;
 }

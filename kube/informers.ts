@@ -31,7 +31,9 @@ export function secretInformer(opts: CommonOptions & {
     list: ({ limit, continue: _continue }) => namespace
       ? core.listNamespacedSecret({ namespace, labelSelector, limit, _continue })
       : core.listSecretForAllNamespaces({ labelSelector, limit, _continue }),
-    decode: (raw) => ObjectSerializer.deserialize(raw, 'V1Secret', '') as V1Secret,
+    // Typed list items and raw watch events both become the same plain object: with the default
+    // transform, deserializing watch events into V1Secret instances first would be wasted work.
+    ...(opts.transform ? { decode: (raw: unknown) => ObjectSerializer.deserialize(raw, 'V1Secret', '') as V1Secret } : {}),
     transform: opts.transform ?? compactSecret,
   });
 }

@@ -1,5 +1,4 @@
 import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
-import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import type { Logger } from 'pino';
 import { RECORD_SELECTOR } from '../../api/record-secret.ts';
 import { compactSecret } from '../../kube/compact.ts';
@@ -49,8 +48,8 @@ export function startKubernetesSource(opts: KubernetesSourceOptions): Kubernetes
       if (!result.metadata?._continue) setImmediate(() => index.flush(true));
       return result;
     },
-    decode: (raw) => ObjectSerializer.deserialize(raw, 'V1Secret', '') as V1Secret,
-    // The index decodes records from data; nothing reads managedFields (docs/design.md §7: memory).
+    // The index decodes records from data; nothing reads managedFields (docs/design.md §7.1). Raw watch
+    // events need no V1Secret instance first: the transform makes list and watch objects the same.
     transform: compactSecret,
     log,
     resource: 'record-secrets',
