@@ -101,4 +101,22 @@ describe('secret index', () => {
     runScheduled();
     expect(store.get(record.keyId)).toEqual(record);
   });
+
+  it('several changes to one Secret in one batch: the last one is what the store holds', () => {
+    const { store, swaps, index, runScheduled } = setup();
+    const [a, b, c] = [makeKeyAndRecord().record, makeKeyAndRecord().record, makeKeyAndRecord().record];
+    for (const r of [a, b, c]) index.onChange(secretOf(r), 'add');
+    index.flush(true);
+    index.onChange(secretOf(a), 'delete');
+    index.onChange(secretOf(a), 'add'); // deleted and re-created within the batch
+    index.onChange(secretOf({ ...b, revoked: true, state: 'Revoked' }), 'update');
+    index.onChange(secretOf(b), 'delete'); // revoked, then deleted
+    index.onChange(secretOf({ ...c, revoked: true, state: 'Revoked' }), 'update');
+    runScheduled();
+    expect(store.get(a.keyId)).toEqual(a);
+    expect(store.get(b.keyId)).toBeUndefined();
+    expect(store.get(c.keyId)?.revoked).toBe(true);
+    expect(store.size).toBe(2);
+    expect(swaps).toEqual([3, 2]); // one swap for the whole batch
+  });
 });
