@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { lastManagerOf } from '../operator/apikey/conditions.ts';
-import { compactMetadata, compactSecret, LAST_APPLIED_ANNOTATION, pruneManagedFields } from './compact.ts';
+import { compactCustomObject, compactMetadata, compactSecret, LAST_APPLIED_ANNOTATION, pruneManagedFields } from './compact.ts';
 
 const managedFields = [
   { manager: 'kubectl', operation: 'Update', time: new Date('2026-01-01T00:00:00Z'), fieldsType: 'FieldsV1',
@@ -34,12 +34,21 @@ describe('compactMetadata', () => {
 });
 
 describe('pruneManagedFields', () => {
-  it('keeps only the asked-for paths, and entries that touch none of them go', () => {
+  it('keeps every entry (manager, time, subresource) with only the asked-for paths of fieldsV1', () => {
     expect(pruneManagedFields(managedFields, PATHS)).toEqual([
       { manager: 'kubectl', operation: 'Update', time: managedFields[0]!.time, fieldsV1: { 'f:spec': {} } },
       { manager: 'argocd', operation: 'Apply', time: managedFields[1]!.time,
         fieldsV1: { 'f:metadata': { 'f:annotations': { 'f:keys.nemorouter.io/rotate': {} } } } },
+      { manager: 'nemokeys-operator', operation: 'Update', subresource: 'status', time: managedFields[2]!.time, fieldsV1: {} },
     ]);
+  });
+
+  it('a path and a longer path under it both survive, in either order', () => {
+    const both = [['f:metadata'], ['f:metadata', 'f:annotations', 'f:keys.nemorouter.io/rotate']];
+    for (const paths of [both, [...both].reverse()]) {
+      expect(pruneManagedFields([managedFields[1]!], paths)[0]!.fieldsV1)
+        .toEqual({ 'f:metadata': { 'f:annotations': { 'f:keys.nemorouter.io/rotate': {} } } });
+    }
   });
 
   // The planner's "who changed it" (the audit actor) must read the same from the pruned entries.
@@ -49,5 +58,13 @@ describe('pruneManagedFields', () => {
   ])('lastManagerOf(%j) is unchanged by pruning', (path, want) => {
     expect(lastManagerOf(managedFields, path, ['nemokeys-operator'])).toBe(want);
     expect(lastManagerOf(pruneManagedFields(managedFields, PATHS), path, ['nemokeys-operator'])).toBe(want);
+  });
+
+  it('the default for custom objects answers "who wrote spec / metadata" like the full managedFields', () => {
+    const obj = compactCustomObject({ metadata: { name: 'k', managedFields } });
+    for (const path of [['f:spec'], ['f:metadata']]) {
+      expect(lastManagerOf(obj.metadata!.managedFields, path, ['nemokeys-operator'])).toBe(lastManagerOf(managedFields, path, ['nemokeys-operator']));
+    }
+    expect(obj.metadata!.managedFields!.map((f) => f.time)).toEqual(managedFields.map((f) => f.time));
   });
 });

@@ -43,8 +43,9 @@ export function compactSecret(secret: V1Secret): V1Secret {
 }
 
 /**
- * managedFields reduced to what "who last changed field X" needs: manager, operation, subresource and
- * time, with fieldsV1 pruned to the given paths (e.g. ['f:spec']) — the deeper field sets are dropped.
+ * managedFields reduced to what "who last changed field X, and when" needs: every entry keeps manager,
+ * operation, subresource and time, with fieldsV1 pruned to the given paths (e.g. ['f:spec']) — the deeper
+ * field sets, usually most of an object's bytes, are dropped.
  */
 export function pruneManagedFields(entries: readonly V1ManagedFieldsEntry[] | undefined, paths: readonly (readonly string[])[]): V1ManagedFieldsEntry[] {
   const out: V1ManagedFieldsEntry[] = [];
@@ -56,13 +57,20 @@ export function pruneManagedFields(entries: readonly V1ManagedFieldsEntry[] | un
       if (node === undefined) continue;
       let at = fields;
       for (const p of path.slice(0, -1)) at = (at[p] ??= {}) as Record<string, unknown>;
-      at[path.at(-1)!] = {};
+      at[path.at(-1)!] ??= {};
     }
-    if (Object.keys(fields).length === 0) continue;
     const kept: V1ManagedFieldsEntry = { manager: e.manager, operation: e.operation, fieldsV1: fields };
     if (e.subresource) kept.subresource = e.subresource;
     if (e.time) kept.time = e.time;
     out.push(kept);
   }
   return out;
+}
+
+/** What a custom object's consumers read of managedFields by default: who wrote spec / metadata, when. */
+export const DEFAULT_FIELD_PATHS = [['f:spec'], ['f:metadata']] as const;
+
+/** A custom object: compact metadata with managedFields pruned to DEFAULT_FIELD_PATHS; spec and status kept. */
+export function compactCustomObject<T extends KubernetesObject>(obj: T): T {
+  return { ...obj, metadata: compactMetadata(obj.metadata, pruneManagedFields(obj.metadata?.managedFields, DEFAULT_FIELD_PATHS)) };
 }

@@ -6,7 +6,7 @@
 import { CoreV1Api, CustomObjectsApi, type KubernetesObject, type V1Secret } from '@kubernetes/client-node';
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import type { CachedInformer } from './cache-types.ts';
-import { compactObject, compactSecret } from './compact.ts';
+import { compactCustomObject, compactSecret } from './compact.ts';
 import { createInformer, type InformerOptions, type ListResult } from './informer.ts';
 
 type CommonOptions = Omit<InformerOptions<never>, 'path' | 'list' | 'decode' | 'labelSelector' | 'transform'> &
@@ -44,7 +44,7 @@ export function customObjectInformer<T extends KubernetesObject>(opts: CommonOpt
   plural: string;
   namespace?: string;
   labelSelector?: string;
-  /** Default: compactObject (drops managedFields and the last-applied annotation). */
+  /** Default: compactCustomObject (managedFields pruned to who wrote spec / metadata, when). */
   transform?: (obj: T) => T;
 }): CachedInformer<T> {
   const custom = opts.kc.makeApiClient(CustomObjectsApi);
@@ -57,6 +57,6 @@ export function customObjectInformer<T extends KubernetesObject>(opts: CommonOpt
     list: async ({ limit, continue: _continue }) => (namespace
       ? await custom.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector, limit, _continue })
       : await custom.listClusterCustomObject({ group, version, plural, labelSelector, limit, _continue })) as ListResult<T>,
-    transform: opts.transform ?? compactObject,
+    transform: opts.transform ?? compactCustomObject,
   });
 }
