@@ -13,15 +13,16 @@ const managedFields = [
 const PATHS = [['f:spec'], ['f:metadata', 'f:annotations', 'f:keys.nemorouter.io/rotate']] as const;
 
 describe('compactMetadata', () => {
-  it('keeps what reconciles read and drops managedFields, creationTimestamp and the last-applied copy', () => {
+  it('keeps what consumers read and drops managedFields and the last-applied copy', () => {
     const deletionTimestamp = new Date();
+    const creationTimestamp = new Date();
     const meta = compactMetadata({
       name: 'a', namespace: 'ns', uid: 'u', resourceVersion: '7', generation: 3, labels: { l: '1' },
       annotations: { x: 'y', [LAST_APPLIED_ANNOTATION]: '{"huge":"copy"}' }, finalizers: ['f'], deletionTimestamp,
       ownerReferences: [{ apiVersion: 'v1', kind: 'K', name: 'o', uid: 'ou', controller: true }],
-      creationTimestamp: new Date(), managedFields,
+      creationTimestamp, managedFields,
     });
-    expect(meta).toEqual({ name: 'a', namespace: 'ns', uid: 'u', resourceVersion: '7', generation: 3, labels: { l: '1' },
+    expect(meta).toEqual({ name: 'a', namespace: 'ns', uid: 'u', resourceVersion: '7', generation: 3, creationTimestamp, labels: { l: '1' },
       annotations: { x: 'y' }, finalizers: ['f'], deletionTimestamp,
       ownerReferences: [{ apiVersion: 'v1', kind: 'K', name: 'o', uid: 'ou', controller: true }] });
     expect(compactMetadata({ name: 'b', annotations: { [LAST_APPLIED_ANNOTATION]: '{}' } }).annotations).toBeUndefined();

@@ -1,8 +1,8 @@
 // Cache transforms (client-go's SetTransform): what an informer keeps of an object. At 10 000 ApiKeys
 // the operator caches 30 000 objects, and most of what the API server stores for them is read by
-// nothing: managedFields (often larger than the object), kubectl's last-applied-configuration copy of
-// the whole object, creation timestamps as Date instances. These functions return plain objects with
-// only the metadata a reconcile reads; everything else of the object is kept as it is.
+// nothing: managedFields (often larger than the object) and kubectl's last-applied-configuration copy
+// of the whole object. These functions return plain objects with only the metadata a consumer reads;
+// everything else of the object is kept as it is.
 import type { KubernetesObject, V1ManagedFieldsEntry, V1ObjectMeta, V1Secret } from '@kubernetes/client-node';
 
 export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -12,6 +12,8 @@ export function compactMetadata(meta: V1ObjectMeta | undefined, managedFields?: 
   const m = meta ?? {};
   const out: V1ObjectMeta = { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion };
   if (m.generation !== undefined) out.generation = m.generation;
+  // Shown as a key's age (the keys page, ui/view.ts).
+  if (m.creationTimestamp) out.creationTimestamp = m.creationTimestamp;
   if (m.labels) out.labels = m.labels;
   if (m.annotations) {
     if (LAST_APPLIED_ANNOTATION in m.annotations) {
