@@ -59,7 +59,11 @@ export function encodeRecordSecret(namespace: string, owner: RecordOwner, record
   } satisfies RecordSecret;
 }
 
-export type Decoded = { ok: true; record: KeyRecord } | { ok: false; error: string };
+/**
+ * `claim`: a valid record under another key id's Secret name. It grants nothing, but a reader must treat
+ * it as a claim on that key id (docs/design.md §4: duplicates fail closed), never drop it silently.
+ */
+export type Decoded = { ok: true; record: KeyRecord } | { ok: false; error: string; claim?: KeyRecord };
 
 const KEY_LIKE = new RegExp(KEY_SCANNER_PATTERN, 'g');
 
@@ -83,9 +87,11 @@ export function decodeRecordSecret(secret: RecordSecret): Decoded {
   if (b64 === undefined) return { ok: false, error: `Secret ${name} has no data["${RECORD_DATA_KEY}"]` };
   const parsed = decodeRecordText(Buffer.from(b64, 'base64').toString('utf8'));
   if (!parsed.ok) return { ok: false, error: `Secret ${name}: ${parsed.error}` };
-  // A record under someone else's name could shadow or, on delete, remove another key id.
-  if (name !== recordSecretName(parsed.record.keyId)) {
-    return { ok: false, error: `Secret ${name} holds key id ${parsed.record.keyId}; its name must be ${recordSecretName(parsed.record.keyId)}` };
+  // A record under someone else's name must neither grant access nor shadow the real one.
+  const expected = recordSecretName(parsed.record.keyId);
+  if (name !== expected) {
+    const error = `Secret ${name} holds key id ${parsed.record.keyId}; its name must be ${expected}`;
+    return { ok: false, error, claim: parsed.record };
   }
   return parsed;
 }

@@ -100,6 +100,14 @@ export class GatewayMetrics {
       },
     });
     new Gauge({
+      name: 'nemokeys_gateway_records_conflicting',
+      help: 'Key ids refused because the records source holds different records for them (fix the source).',
+      registers,
+      collect() {
+        this.set(store()?.conflicts ?? 0);
+      },
+    });
+    new Gauge({
       name: 'nemokeys_gateway_synced',
       help: '1 once the key records completed their first sync (before that every request gets 503).',
       registers,

@@ -13,11 +13,16 @@ describe('RecordStore.replaceAll', () => {
     const store = new RecordStore();
     store.replaceAll(list);
     expect(store.get(record.keyId)?.state).toBe('Revoked');
+    expect(store.conflicts).toBe(1);
+    store.replaceAll([record]);
+    expect(store.get(record.keyId)).toEqual(record);
+    expect(store.conflicts).toBe(0);
   });
 
   it('an identical duplicate is harmless', () => {
     const store = new RecordStore();
     store.replaceAll([record, { ...record }]);
     expect(store.get(record.keyId)).toEqual(record);
+    expect(store.conflicts).toBe(0);
   });
 });

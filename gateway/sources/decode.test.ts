@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RECORD_DATA_KEY } from '../../api/constants.ts';
 import { decodeRecordSecret, recordSecretName } from '../../api/record-secret.ts';
+import { RecordStore } from '../records/store.ts';
 import { decodeRecordFiles } from './decode.ts';
 import { makeKeyAndRecord, recordSecretManifest } from './testing.ts';
 
@@ -24,6 +25,11 @@ describe('decodeRecordSecret', () => {
       expect(d.ok).toBe(false);
       if (!d.ok) expect(d.error).toMatch(expected);
     }
+  });
+
+  it('a record under another key id\'s name is refused but reported as a claim on its key id', () => {
+    const d = decodeRecordSecret({ ...good, metadata: { ...good.metadata, name: 'nemokeys-key-other' } });
+    expect(d).toMatchObject({ ok: false, claim: record });
   });
 
   it('never quotes a key that was pasted into the data', () => {
@@ -50,10 +56,16 @@ describe('decodeRecordFiles', () => {
     ['a broken file is reported and skipped', [{ name: 'a.json', text: json(a) }, { name: 'bad.json', text: '{' }], [a.keyId], [/^bad\.json: record is not valid JSON/]],
     ['an invalid record is reported and skipped', [{ name: 'x.json', text: json({ ...b, hash: 'nothex' }) }], [], [/^x\.json: .*hex SHA-256/]],
     [
-      'a duplicate key id: the first file by name wins, whatever the input order',
+      'a duplicate key id with a different record: both passed on (the store refuses the key), reported',
       [{ name: 'z.json', text: json({ ...a, team: 'z' }) }, { name: 'm.json', text: json(a) }],
-      [a.keyId],
-      [/^z\.json: key id .* already defined by m\.json/],
+      [a.keyId, a.keyId],
+      [/^z\.json: key id .* also defined by m\.json with a different record; the key is refused/],
+    ],
+    [
+      'an identical copy: both passed on, reported as harmless',
+      [{ name: 'copy.json', text: json(a) }, { name: 'a.json', text: json(a) }],
+      [a.keyId, a.keyId],
+      [/^copy\.json: key id .* also defined by a\.json \(the same record; remove one\)/],
     ],
   ];
   it.each(cases)('%s', (_label, files, keyIds, errors) => {
@@ -63,9 +75,14 @@ describe('decodeRecordFiles', () => {
     errors.forEach((re, i) => expect(out.errors[i]).toMatch(re));
   });
 
-  it('keeps the record of the first file on a duplicate', () => {
-    const out = decodeRecordFiles([{ name: 'z.json', text: json({ ...a, team: 'z' }) }, { name: 'm.json', text: json(a) }]);
-    expect(out.records[0]?.team).toBe(a.team);
+  it('a stale copy next to the revoking file: the store refuses the key whichever file sorts first', () => {
+    const revoked = { ...a, state: 'Revoked' as const };
+    for (const [stale, revoking] of [['0-stale.json', 'z-revoked.json'], ['z-stale.json', '0-revoked.json']] as const) {
+      const store = new RecordStore();
+      store.replaceAll(decodeRecordFiles([{ name: stale, text: json(a) }, { name: revoking, text: json(revoked) }]).records);
+      expect(store.get(a.keyId)?.state).toBe('Revoked');
+      expect(store.conflicts).toBe(1);
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 import { decodeRecordText } from '../../api/record-secret.ts';
 import type { KeyRecord } from '../../api/record.ts';
+import { mergeClaims } from '../records/store.ts';
 
 // The directory source's decoding: one record per `*.json` file. Record Secrets are decoded by the one
 // codec in api/record-secret.ts (the operator encodes with it). Pure: the source decides what to log.
@@ -10,11 +11,13 @@ export type RecordFile = { name: string; text: string; readError?: string };
 export type DirectoryLoad = { records: KeyRecord[]; errors: string[] };
 
 /**
- * One record per `*.json` file. Files are taken in name order so a duplicate key id is resolved the same
- * way every time: the first file wins and the others are reported.
+ * One record per `*.json` file, every one passed on: the store refuses a key id that two files claim with
+ * different records (docs/design.md §4), so a stale copy cannot outlive the file that revokes the key and
+ * a planted file cannot shadow a real one. Files are taken in name order so reports read the same way.
  */
 export function decodeRecordFiles(files: readonly RecordFile[]): DirectoryLoad {
-  const byKeyId = new Map<string, { record: KeyRecord; file: string }>();
+  const firstFile = new Map<string, { record: KeyRecord; file: string }>();
+  const records: KeyRecord[] = [];
   const errors: string[] = [];
   for (const f of [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (!f.name.endsWith('.json')) continue;
@@ -27,12 +30,16 @@ export function decodeRecordFiles(files: readonly RecordFile[]): DirectoryLoad {
       errors.push(`${f.name}: ${parsed.error}`);
       continue;
     }
-    const first = byKeyId.get(parsed.record.keyId);
-    if (first) {
-      errors.push(`${f.name}: key id ${parsed.record.keyId} is already defined by ${first.file}; skipped`);
-      continue;
+    const { keyId } = parsed.record;
+    const first = firstFile.get(keyId);
+    if (first === undefined) firstFile.set(keyId, { record: parsed.record, file: f.name });
+    else if (mergeClaims(first.record, parsed.record) === parsed.record) {
+      errors.push(`${f.name}: key id ${keyId} is also defined by ${first.file} (the same record; remove one)`);
+    } else {
+      errors.push(`${f.name}: key id ${keyId} is also defined by ${first.file} with a different record; ` +
+        'the key is refused until only one file defines it');
     }
-    byKeyId.set(parsed.record.keyId, { record: parsed.record, file: f.name });
+    records.push(parsed.record);
   }
-  return { records: [...byKeyId.values()].map((v) => v.record), errors };
+  return { records, errors };
 }

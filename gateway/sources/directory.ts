@@ -11,7 +11,8 @@ import { errorText, silentLogger, type SourceLogger } from './log.ts';
 // fs.watch misses events on some filesystems (network mounts, some container volumes).
 // Each load reads the whole directory and swaps the store once, so a request never sees half a reload.
 // Write files atomically (write a temp file, then rename) so a reader never sees a half-written record;
-// a file that does not parse is reported and left out — fail closed, its key answers 401.
+// a file that does not parse is reported and left out — fail closed, its key answers 401. Two files for
+// one key id with different records fail closed too (docs/design.md §4).
 
 export interface DirectorySourceOptions {
   dir: string;
@@ -57,7 +58,7 @@ export async function startDirectorySource(opts: DirectorySourceOptions): Promis
     if (stopped) return;
     store.replaceAll(records);
     const now = new Set(errors);
-    for (const e of errors) if (!reported.has(e)) logger.warn({ dir }, `skipping record file ${e}`);
+    for (const e of errors) if (!reported.has(e)) logger.warn({ dir }, `record file ${e}`);
     reported = now;
   };
 

@@ -119,4 +119,31 @@ describe('secret index', () => {
     expect(store.size).toBe(2);
     expect(swaps).toEqual([3, 2]); // one swap for the whole batch
   });
+
+  it('a valid record under another Secret name revokes its key id while it exists, and never grants one', () => {
+    const { store, index, warnings, runScheduled } = setup();
+    const { record } = makeKeyAndRecord();
+    const planted = (r: KeyRecord) => {
+      const s = secretOf(r);
+      return { ...s, metadata: { ...s.metadata, name: 'nemokeys-key-planted' } };
+    };
+    index.onChange(secretOf(record), 'add');
+    index.flush(true);
+    index.onChange(planted({ ...record, scopes: { ...record.scopes, models: ['*'] }, team: 'other' }), 'add');
+    runScheduled();
+    expect(store.get(record.keyId)?.state).toBe('Revoked');
+    expect(store.conflicts).toBe(1);
+    expect(index.invalid).toBe(1);
+    expect(warnings[0]?.msg).toMatch(/its key id is refused while it exists/);
+    index.onChange(planted(record), 'delete');
+    runScheduled();
+    expect(store.get(record.keyId)).toEqual(record);
+    expect(store.conflicts).toBe(0);
+    expect(index.invalid).toBe(0);
+    // Alone, it grants nothing.
+    const other = makeKeyAndRecord().record;
+    index.onChange(planted(other), 'add');
+    runScheduled();
+    expect(store.get(other.keyId)?.state).toBe('Revoked');
+  });
 });

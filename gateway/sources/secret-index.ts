@@ -1,7 +1,7 @@
 import type { ChangeKind } from '../../kube/cache-types.ts';
 import type { KeyRecord } from '../../api/record.ts';
 import type { RecordStore } from '../records/store.ts';
-import { decodeRecordSecret, type RecordSecret } from '../../api/record-secret.ts';
+import { decodeRecordSecret, recordSecretName, type RecordSecret } from '../../api/record-secret.ts';
 import { silentLogger, type SourceLogger } from './log.ts';
 
 // Turns informer events on record Secrets into RecordStore swaps. Events are batched: the informer
@@ -10,8 +10,12 @@ import { silentLogger, type SourceLogger } from './log.ts';
 // resourceVersion did not change (a relist re-announces everything), and the store is not touched
 // when a batch changed nothing. A Secret that does not hold a valid record is logged once per version
 // and left out — if it used to be valid, its key id disappears (fail closed: 401, never stale access).
+// A valid record under another key id's Secret name is invalid too, but it still claims that key id: it
+// reaches the store as Revoked, so it can take access away and never grant it (docs/design.md §4). The
+// store gets every claim on a key id (the Secret named after it, plus any such misnamed ones).
 
-type Entry = { resourceVersion: string | undefined; record: KeyRecord | undefined };
+/** `record`: what the store gets from this Secret; `valid`: whether the Secret holds a correct record. */
+type Entry = { resourceVersion: string | undefined; record: KeyRecord | undefined; valid: boolean };
 
 export interface SecretIndex {
   /** The informer handler: records the change; the store is updated on the next flush. */
@@ -33,6 +37,28 @@ export function createSecretIndex(store: RecordStore, opts: { logger?: SourceLog
   let scheduled = false;
   let synced = false;
   let invalid = 0;
+  /** Key id → names of misnamed Secrets claiming it (rare: kept apart so the common case costs nothing). */
+  const misnamed = new Map<string, Set<string>>();
+  const trackMisnamed = (name: string, entry: Entry | undefined, add: boolean) => {
+    if (!entry?.record || entry.valid) return;
+    const keyId = entry.record.keyId;
+    const names = misnamed.get(keyId) ?? new Set<string>();
+    if (add) names.add(name);
+    else names.delete(name);
+    if (names.size > 0) misnamed.set(keyId, names);
+    else misnamed.delete(keyId);
+  };
+  /** Every record claiming `keyId`: the Secret named after it, then misnamed ones. */
+  const claimsOn = (keyId: string): KeyRecord[] => {
+    const claims: KeyRecord[] = [];
+    const own = byName.get(recordSecretName(keyId));
+    if (own?.valid && own.record) claims.push(own.record);
+    for (const name of misnamed.get(keyId) ?? []) {
+      const r = byName.get(name)?.record;
+      if (r) claims.push(r);
+    }
+    return claims;
+  };
 
   /** Secret name → the record the store had for it before this batch (first change wins). */
   const touched = new Map<string, KeyRecord | undefined>();
@@ -42,9 +68,11 @@ export function createSecretIndex(store: RecordStore, opts: { logger?: SourceLog
 
   const set = (name: string, next: Entry) => {
     const prev = byName.get(name);
-    if (prev && !prev.record) invalid--;
-    if (!next.record) invalid++;
+    if (prev && !prev.valid) invalid--;
+    if (!next.valid) invalid++;
+    trackMisnamed(name, prev, false);
     byName.set(name, next);
+    trackMisnamed(name, next, true);
     if (prev?.record !== next.record) {
       dirty = true;
       touch(name, prev?.record);
@@ -65,15 +93,21 @@ export function createSecretIndex(store: RecordStore, opts: { logger?: SourceLog
       store.replaceAll(records);
       return;
     }
-    // Watch events: only what changed since the last flush, in place.
-    const upserts: KeyRecord[] = [];
-    const removed: string[] = [];
+    // Watch events: only the key ids whose claims changed since the last flush, in place.
+    const keyIds = new Set<string>();
     for (const [name, before] of touched) {
+      if (before) keyIds.add(before.keyId);
       const now = byName.get(name)?.record;
-      if (before && before.keyId !== now?.keyId) removed.push(before.keyId);
-      if (now) upserts.push(now);
+      if (now) keyIds.add(now.keyId);
     }
     touched.clear();
+    const upserts: KeyRecord[] = [];
+    const removed: string[] = [];
+    for (const keyId of keyIds) {
+      const claims = claimsOn(keyId);
+      if (claims.length === 0) removed.push(keyId);
+      else upserts.push(...claims);
+    }
     store.applyChanges(upserts, removed);
   };
 
@@ -88,20 +122,25 @@ export function createSecretIndex(store: RecordStore, opts: { logger?: SourceLog
         const prev = byName.get(name);
         if (prev) {
           byName.delete(name);
+          trackMisnamed(name, prev, false);
           if (prev.record) {
             dirty = true;
             touch(name, prev.record);
-          } else invalid--;
+          }
+          if (!prev.valid) invalid--;
         }
       } else {
         const rv = secret.metadata?.resourceVersion;
         const prev = byName.get(name);
         if (prev && rv !== undefined && prev.resourceVersion === rv) return;
         const decoded = decodeRecordSecret(secret);
-        if (!decoded.ok) {
-          logger.warn({ secret: name, resourceVersion: rv, error: decoded.error }, 'skipping an invalid key record Secret');
+        if (decoded.ok) set(name, { resourceVersion: rv, record: decoded.record, valid: true });
+        else {
+          const claim = decoded.claim && { ...decoded.claim, state: 'Revoked' as const };
+          const effect = claim ? 'its key id is refused while it exists' : 'skipped';
+          logger.warn({ secret: name, resourceVersion: rv, error: decoded.error }, `invalid key record Secret; ${effect}`);
+          set(name, { resourceVersion: rv, record: claim, valid: false });
         }
-        set(name, { resourceVersion: rv, record: decoded.ok ? decoded.record : undefined });
       }
       if (dirty && synced && !scheduled) {
         scheduled = true;
