@@ -39,6 +39,9 @@ export interface StatusInputs {
 /** Ready reasons that are worth an Event even though Ready is True. */
 const NOTEWORTHY_READY = new Set<ConditionReason<'Ready'>>(['ScopesRestricted', 'ExpirationCapped']);
 
+/** How close to its expiry the current key is reported as expiring soon (the planner's default). */
+export const SOON_MS = 7 * 86_400_000;
+
 function expiredCondition(current: KeyEntry | undefined, soonMs: number, now: Date): DesiredCondition {
   if (current?.state === 'Expired') {
     return { type: 'Expired', status: 'True', reason: 'Expired', message: `key id ${current.id} expired at ${current.expiresAt}; requests with it get 401 until a replacement is issued (annotate keys.nemorouter.io/rotate or enable spec.rotation.automatic)` };
