@@ -5,7 +5,7 @@ import { buildApp } from '../gateway/app.ts';
 import { MemoryLimiter } from '../gateway/limits/memory.ts';
 import { GatewayMetrics } from '../gateway/metrics.ts';
 import { RecordStore } from '../gateway/records/store.ts';
-import { operatorKey } from './support/operator-records.ts';
+import { makeKeyAndRecord } from '../gateway/sources/testing.ts';
 import { UsageTracker } from '../gateway/usage/tracker.ts';
 import { startUpstream, type TestUpstream } from './support/upstream.ts';
 
@@ -17,7 +17,7 @@ let app: ReturnType<typeof buildApp>;
 let port: number;
 const records = new RecordStore();
 const metrics = new GatewayMetrics();
-const { key, record } = operatorKey({ models: ['gpt-4o-mini'], ipAllowlist: ['127.0.0.1', '::1'] });
+const { key, record } = makeKeyAndRecord({ scopes: { models: ['gpt-4o-mini'], ipAllowlist: ['127.0.0.1', '::1'] } });
 const secret = key.slice(key.lastIndexOf('_') + 1);
 
 beforeAll(async () => {

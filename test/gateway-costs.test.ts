@@ -7,8 +7,8 @@ import { MemoryLimiter } from '../gateway/limits/memory.ts';
 import { RecordStore } from '../gateway/records/store.ts';
 import { UsageTracker } from '../gateway/usage/tracker.ts';
 import { startLoggingUpstream, type LoggingUpstream } from './support/logging-upstream.ts';
+import { makeKeyAndRecord, type RecordOverrides } from '../gateway/sources/testing.ts';
 import { settledCredits } from './support/settled.ts';
-import { operatorKey, type KeySpec } from './support/operator-records.ts';
 
 // Costs with the official openai SDK, against a router that behaves like OpenAI: a stream reports
 // usage only when the request sets stream_options.include_usage (docs/design.md §4, "Costs"). Plain and
@@ -23,8 +23,8 @@ const records = new RecordStore();
 const limiter = new MemoryLimiter();
 const usage = new UsageTracker();
 
-function addKey(spec: KeySpec): { key: string; record: KeyRecord } {
-  const kr = operatorKey(spec);
+function addKey(spec: RecordOverrides): { key: string; record: KeyRecord } {
+  const kr = makeKeyAndRecord(spec);
   records.upsert(kr.record);
   return kr;
 }

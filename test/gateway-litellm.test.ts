@@ -10,7 +10,7 @@ import { RecordStore } from '../gateway/records/store.ts';
 import { UsageTracker } from '../gateway/usage/tracker.ts';
 import { EMBEDDING_MODEL, MOCK_REPLY, requireLitellm, startLitellm, type Litellm } from './support/litellm.ts';
 import { settledCredits } from './support/settled.ts';
-import { operatorKey, type KeySpec } from './support/operator-records.ts';
+import { makeKeyAndRecord, type RecordOverrides } from '../gateway/sources/testing.ts';
 import { parseResponses, rawExchange } from './support/raw-http.ts';
 
 // The gateway in front of a REAL router: the LiteLLM proxy (test/support/litellm.ts), offline with
@@ -32,8 +32,8 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
   const limiter = new MemoryLimiter();
   const usage = new UsageTracker();
 
-  function addKey(spec: KeySpec = {}): { key: string; record: KeyRecord } {
-    const kr = operatorKey(spec);
+  function addKey(spec: RecordOverrides = {}): { key: string; record: KeyRecord } {
+    const kr = makeKeyAndRecord(spec);
     records.upsert(kr.record);
     return kr;
   }
@@ -214,7 +214,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     const pathRoutes = ['/openai/deployments/gpt-4o/chat/completions', '/engines/gpt-4o/chat/completions'];
 
     it('in the body of /v1/chat/completions: 403 from the gateway, nothing served', async () => {
-      const { key } = addKey({ models: ['gpt-4o-mini'] });
+      const { key } = addKey({ scopes: { models: ['gpt-4o-mini'] } });
       const before = await quietCount();
       const err = await client(key).chat.completions.create({ model: 'gpt-4o', messages: HI }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
@@ -231,7 +231,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
       expect(((await direct.json()) as OpenAI.ChatCompletion).choices[0]!.message.content).toBe(MOCK_REPLY['gpt-4o']);
       expect(await servedSince(start, 1)).toMatchObject([{ model: 'gpt-4o' }]);
 
-      const { key } = addKey({ models: ['gpt-4o-mini'] });
+      const { key } = addKey({ scopes: { models: ['gpt-4o-mini'] } });
       const before = await quietCount();
       const res = await post(gatewayUrl, path, key, chat);
       expect(res.status).toBe(403);
@@ -241,7 +241,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     });
 
     it('the allowed model in a deployment path is served, streamed without a usage chunk it did not ask for', async () => {
-      const { key, record } = addKey({ models: ['gpt-4o-mini'], budget: { credits: 10_000, period: 'Never' } });
+      const { key, record } = addKey({ scopes: { models: ['gpt-4o-mini'] }, budget: { credits: 10_000, period: 'Never' } });
       const before = await quietCount();
       const res = await post(gatewayUrl, '/openai/deployments/gpt-4o-mini/chat/completions', key, { ...chat, stream: true });
       expect(res.status).toBe(200);
@@ -273,11 +273,11 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
       expect(await servedSince(before, 1)).toMatchObject([{ model: 'gpt-4o' }]);
     });
 
-    it.each<[string, KeySpec, string]>([
+    it.each<[string, RecordOverrides, string]>([
       // forwarded, framed: LiteLLM reads the whole second request as the GET's body, which is no JSON
-      ['a key that may use any model', { models: ['*'] }, 'Invalid JSON payload'],
+      ['a key that may use any model', { scopes: { models: ['*'] } }, 'Invalid JSON payload'],
       // a model-scoped key's body is read whatever the route: the gateway refuses it, no JSON object with a model
-      ['a key scoped to gpt-4o-mini', { models: ['gpt-4o-mini'], endpoints: ['/chat/completions', '/models'] }, 'invalid_request_error'],
+      ['a key scoped to gpt-4o-mini', { scopes: { models: ['gpt-4o-mini'], endpoints: ['/chat/completions', '/models'] } }, 'invalid_request_error'],
     ])('%s: a GET with a chunked body holding a second request produces no second completion', async (_n, spec, error) => {
       const { key } = addKey(spec);
       const before = await quietCount();

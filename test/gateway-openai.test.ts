@@ -9,7 +9,7 @@ import { MemoryLimiter } from '../gateway/limits/memory.ts';
 import { GatewayMetrics } from '../gateway/metrics.ts';
 import { RecordStore } from '../gateway/records/store.ts';
 import { UsageTracker } from '../gateway/usage/tracker.ts';
-import { operatorKey, type KeySpec } from './support/operator-records.ts';
+import { makeKeyAndRecord, type RecordOverrides } from '../gateway/sources/testing.ts';
 import { startUpstream, type TestUpstream } from './support/upstream.ts';
 
 // The official openai SDK against the gateway listening on a real port, with a real upstream behind
@@ -25,9 +25,9 @@ const metrics = new GatewayMetrics();
 let app: ReturnType<typeof buildApp>;
 const keys: string[] = [];
 
-/** A key and the record the operator renders for it (test/support/operator-records.ts). */
-function addKey(spec: KeySpec = {}): { key: string; record: KeyRecord } {
-  const kr = operatorKey(spec);
+/** A key and the record the operator renders for it (gateway/sources/testing.ts). */
+function addKey(spec: RecordOverrides = {}): { key: string; record: KeyRecord } {
+  const kr = makeKeyAndRecord(spec);
   keys.push(kr.key);
   records.upsert(kr.record);
   return kr;
@@ -125,7 +125,7 @@ describe('allowed traffic passes through unchanged', () => {
   });
 
   it('embeddings', async () => {
-    const { key } = addKey({ endpoints: ['/embeddings'], models: ['text-embedding-3-small'] });
+    const { key } = addKey({ scopes: { endpoints: ['/embeddings'], models: ['text-embedding-3-small'] } });
     const res = await client(key).embeddings.create({ model: 'text-embedding-3-small', input: ['a', 'b'], encoding_format: 'float' });
     expect(res.data[0]!.embedding).toEqual([0.1, 0.2, 0.3]);
     const echo = (res as unknown as { nemokeys_echo: { body: string } }).nemokeys_echo;
@@ -133,7 +133,7 @@ describe('allowed traffic passes through unchanged', () => {
   });
 
   it('image generation (no usage reported: costs the default reservation)', async () => {
-    const { key, record } = addKey({ endpoints: ['/v1/images/generations'], budget: { credits: 5, period: 'Daily' } });
+    const { key, record } = addKey({ scopes: { endpoints: ['/v1/images/generations'] }, budget: { credits: 5, period: 'Daily' } });
     const res = await client(key).images.generate({ model: 'dall-e-3', prompt: 'a cat' });
     expect(res.data?.[0]?.b64_json).toBe('iVBORw0KGgo=');
     await new Promise((r) => setTimeout(r, 20));
@@ -155,9 +155,9 @@ describe('each denial surfaces in the SDK', () => {
     ['unknown key', () => generateKey({ environment: 'prod' }).key, OpenAI.AuthenticationError, 401, 'authentication_error', 'invalid_api_key'],
     ['revoked', () => addKey({ state: 'Revoked' }).key, OpenAI.AuthenticationError, 401, 'authentication_error', 'revoked_api_key'],
     ['expired', () => addKey({ expiresAt: '2020-01-01T00:00:00Z' }).key, OpenAI.AuthenticationError, 401, 'authentication_error', 'expired_api_key'],
-    ['ip not allowed', () => addKey({ ipAllowlist: ['192.0.2.0/24', '2001:db8::/32'] }).key, OpenAI.AuthenticationError, 401, 'authentication_error', 'ip_not_allowed'],
-    ['endpoint not allowed', () => addKey({ endpoints: ['/embeddings'] }).key, OpenAI.PermissionDeniedError, 403, 'permission_error', 'endpoint_not_allowed'],
-    ['model not allowed', () => addKey({ models: ['gpt-4o'] }).key, OpenAI.PermissionDeniedError, 403, 'permission_error', 'model_not_allowed'],
+    ['ip not allowed', () => addKey({ scopes: { ipAllowlist: ['192.0.2.0/24', '2001:db8::/32'] } }).key, OpenAI.AuthenticationError, 401, 'authentication_error', 'ip_not_allowed'],
+    ['endpoint not allowed', () => addKey({ scopes: { endpoints: ['/embeddings'] } }).key, OpenAI.PermissionDeniedError, 403, 'permission_error', 'endpoint_not_allowed'],
+    ['model not allowed', () => addKey({ scopes: { models: ['gpt-4o'] } }).key, OpenAI.PermissionDeniedError, 403, 'permission_error', 'model_not_allowed'],
   ])('%s', async (_name, makeKey, cls, status, type, code) => {
     const before = upstream.seen.length;
     const err = await apiError(chat(makeKey()));
@@ -221,7 +221,7 @@ describe('real sockets: IPv4, IPv6 and IPv4-mapped peers', () => {
     ['IPv6 client, IPv4-only allowlist', ['127.0.0.0/8'], '[::1]', 401],
     ['IPv4 client, mapped-IPv6 allowlist entry', ['::ffff:127.0.0.0/104'], '127.0.0.1', 200],
   ])('%s', async (_name, ipAllowlist, host, status) => {
-    const { key } = addKey({ ipAllowlist });
+    const { key } = addKey({ scopes: { ipAllowlist } });
     const { port } = app.server.address() as AddressInfo;
     const res = await fetch(`http://${host}:${port}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
     expect(res.status).toBe(status);

@@ -7,7 +7,7 @@ import { RecordStore } from '../gateway/records/store.ts';
 import { UsageTracker } from '../gateway/usage/tracker.ts';
 import { requireRedis, startRedis, type RedisProcess } from './support/redis.ts';
 import { startUpstream, type TestUpstream } from './support/upstream.ts';
-import { operatorKey, type KeySpec } from './support/operator-records.ts';
+import { makeKeyAndRecord, type RecordOverrides } from '../gateway/sources/testing.ts';
 
 // Two gateway processes' worth of state (two apps, two Redis connections, two limiters) sharing ONE
 // real Redis enforce one rate limit and one budget exactly. Records come from the operator's renderer.
@@ -44,8 +44,8 @@ describe.skipIf(!haveRedis)('shared Redis limiter', () => {
   });
 
   /** One ApiKey, known to both gateways. */
-  function key(limits: Pick<KeySpec, 'rateLimit' | 'budget'>): { key: string; record: KeyRecord } {
-    const kr = operatorKey({ ...limits, uid: `uid-${n++}` });
+  function key(limits: Pick<RecordOverrides, 'rateLimit' | 'budget'>): { key: string; record: KeyRecord } {
+    const kr = makeKeyAndRecord({ ...limits, limitsKey: `uid-${n++}` });
     for (const s of records) s.upsert(kr.record);
     return kr;
   }
@@ -109,7 +109,7 @@ describe.skipIf(!haveRedis)('shared Redis limiter', () => {
 
   it('two key ids of one ApiKey share the counters (limitsKey)', async () => {
     const a = key({ rateLimit: { requestsPerMinute: 3 } });
-    const b = operatorKey({ rateLimit: { requestsPerMinute: 3 }, uid: a.record.limitsKey });
+    const b = makeKeyAndRecord({ rateLimit: { requestsPerMinute: 3 }, limitsKey: a.record.limitsKey });
     for (const s of records) s.upsert(b.record);
     const codes = [];
     for (let i = 0; i < 6; i++) codes.push((await call(i, i % 2 ? b.key : a.key)).statusCode);

@@ -9,7 +9,7 @@ import { MemoryLimiter } from '../gateway/limits/memory.ts';
 import { RecordStore } from '../gateway/records/store.ts';
 import { UsageTracker } from '../gateway/usage/tracker.ts';
 import { startLoggingUpstream, type LoggingUpstream } from './support/logging-upstream.ts';
-import { operatorKey } from './support/operator-records.ts';
+import { makeKeyAndRecord } from '../gateway/sources/testing.ts';
 import { parseResponses, rawExchange, rawSession, type Piece } from './support/raw-http.ts';
 
 // Hostile input against the gateway, attacked with raw sockets. The router behind is a LOGGING
@@ -25,9 +25,9 @@ let app: ReturnType<typeof buildApp>;
 let port: number;
 const records = new RecordStore();
 const logLines: string[] = [];
-const narrow = operatorKey({ models: ['gpt-4o-mini'], endpoints: ['/chat/completions', '/models', '/files'] });
-const wide = operatorKey({ models: ['*'] });
-const scoped = operatorKey({ models: ['gpt-4o-mini', 'whisper-1'] });
+const narrow = makeKeyAndRecord({ scopes: { models: ['gpt-4o-mini'], endpoints: ['/chat/completions', '/models', '/files'] } });
+const wide = makeKeyAndRecord({ scopes: { models: ['*'] } });
+const scoped = makeKeyAndRecord({ scopes: { models: ['gpt-4o-mini', 'whisper-1'] } });
 const keys = [narrow.key, wide.key, scoped.key];
 
 beforeAll(async () => {
@@ -380,7 +380,7 @@ describe('forwarding headers, as a reverse proxy handles them', () => {
 
 describe('refusals that leave a body unread close the connection', () => {
   it.each([
-    ['an unknown key', () => operatorKey().key, '/v1/files'],
+    ['an unknown key', () => makeKeyAndRecord().key, '/v1/files'],
     ['a model-scoped key on an unknown route', () => scoped.key, '/v1/messages'],
     ['a key whose endpoint scope refuses the route', () => narrow.key, '/v1/embeddings'],
   ])('%s, with a large body announced and never sent: answered and closed at once', async (_name, key, url) => {
@@ -395,7 +395,7 @@ describe('refusals that leave a body unread close the connection', () => {
 
 describe('Expect: 100-continue', () => {
   it('an unknown key gets its 401 without a 100 Continue first, and the connection closes', async () => {
-    const other = operatorKey().key;
+    const other = makeKeyAndRecord().key;
     const request = head('POST', '/v1/files', auth(other) + 'Content-Length: 5\r\nExpect: 100-continue\r\n') + '\r\n';
     const text = (await rawExchange(port, [request], { timeoutMs: 2_000 })).toString('latin1');
     expect(text).not.toContain('100 Continue');
@@ -404,7 +404,7 @@ describe('Expect: 100-continue', () => {
   });
 
   it('a rate-limited upload gets its 429 without a 100 Continue: the rate limit needs no body', async () => {
-    const limited = operatorKey({ rateLimit: { requestsPerMinute: 1 } });
+    const limited = makeKeyAndRecord({ rateLimit: { requestsPerMinute: 1 } });
     keys.push(limited.key);
     records.upsert(limited.record);
     const request = (last: boolean) =>

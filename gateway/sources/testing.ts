@@ -7,7 +7,8 @@ import { renderRecord, type RecordContent } from '../../operator/apikey/record.t
 
 // Test fixtures: a real key (for requests) with the record the operator's renderer produces for it —
 // never a hand-built record shape (docs/design.md §6: tests consume what the producer emits).
-// Used by unit tests, the integration tests in test/ and the gateway benchmarks; never by production code.
+// The one such helper: unit tests, the integration tests in test/ and the gateway benchmarks use it;
+// never production code (excluded from the image by .dockerignore).
 
 /** What a test may vary: the renderer's inputs, named like the record fields they end up in. */
 export interface RecordOverrides {
@@ -19,15 +20,21 @@ export interface RecordOverrides {
   rateLimit?: KeyRecord['rateLimit'];
   budget?: KeyRecord['budget'];
   owner?: KeyRecord['owner'];
-  /** The owning ApiKey's uid, which the renderer uses as the counters' bucket. */
+  /** The owning ApiKey's uid, which the renderer uses as the counters' bucket (default: one per call). */
   limitsKey?: string;
   updatedAt?: string;
 }
 
+let apiKeys = 0;
+
 const isKeyState = (s: string): s is KeyEntry['state'] => (KEY_STATES as readonly string[]).includes(s);
 
-export function makeKeyAndRecord(overrides: RecordOverrides = {}, environment: Environment = 'dev'): { key: string; record: KeyRecord } {
+/** A key and its record as the operator renders them for a distinct ApiKey (its own limits bucket). */
+export function makeKeyAndRecord(
+  overrides: RecordOverrides = {}, environment: Environment = 'dev',
+): { key: string; record: KeyRecord } {
   const g = generateKey({ environment });
+  const defaultUid = `00000000-0000-0000-0000-${String(++apiKeys).padStart(12, '0')}`;
   const state = overrides.state ?? 'Active';
   const entry: KeyEntry = { id: g.keyId, hint: g.hint, state: isKeyState(state) ? state : 'Active', createdAt: '2025-01-01T00:00:00.000Z' };
   if (overrides.expiresAt) entry.expiresAt = overrides.expiresAt;
@@ -36,7 +43,7 @@ export function makeKeyAndRecord(overrides: RecordOverrides = {}, environment: E
     hash: g.hash,
     owner: {
       namespace: 'team-a', name: 'checkout', ...overrides.owner, team: 'team-a',
-      uid: overrides.limitsKey ?? overrides.owner?.uid ?? '00000000-0000-0000-0000-000000000001',
+      uid: overrides.limitsKey ?? overrides.owner?.uid ?? defaultUid,
     },
     environment,
     scopes: { models: ['*'], endpoints: [], ipAllowlist: [], ...overrides.scopes },
