@@ -1,9 +1,14 @@
 // `nemokeys keys …` as a user runs it: a child process against the shared real API server. No operator
-// runs here, so the tests write status themselves (via /status) to simulate key lineage.
+// runs here: every status is produced by the operator's planner (operator/apikey/plan.ts, through
+// operator/apikey/testing.ts) and written via /status, never hand-built (docs/design.md §6).
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ANNOTATIONS, GROUP, KINDS, VERSION, type ApiKeySpecInput, type ApiKeyStatus } from '../api/index.ts';
+import type { KeyUsage } from '../api/index.ts';
+import type { GeneratedKey } from '../api/keyformat.ts';
+import type { TeamSpec } from '../api/team.ts';
+import type { PlanInputs } from '../operator/apikey/types.ts';
 import { crdYaml } from '../api/crd.ts';
 import { installCrds } from '../controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from './support/cluster.ts';
@@ -14,13 +19,50 @@ import { apiKey as plannedApiKey, inputs, reconcileUntilQuiet, team, testKeys, w
 const suffix = randomBytes(3).toString('hex');
 const NS = `cli-keys-${suffix}`;
 const NS2 = `cli-keys-b-${suffix}`;
-// Key ids as the operator mints them (Crockford-style base32, 16 characters).
-const OLD = 'aaaaaaaaaaaaaaaa';
-const CUR = 'cccccccccccccccc';
-const NEXT = 'nnnnnnnnnnnnnnnn';
 const RES = { group: GROUP, version: VERSION, plural: KINDS.apiKey.plural };
-const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
-const daysAhead = (d: number) => new Date(Date.now() + d * 86_400_000).toISOString();
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+const minutesAgo = (m: number) => new Date(Date.now() - m * MINUTE).toISOString();
+const mintedKeys = testKeys(77); // one generator: every key minted in this file is distinct
+
+/** One reconcile of the operator's planner, `agoMs` before now, after a rotate request or new usage. */
+type Step = { agoMs: number; rotate?: string; usage?: (keys: readonly GeneratedKey[]) => Map<string, KeyUsage> };
+
+/** The operator's planner reconciling an ApiKey through `steps`: the inputs it ends with, the keys it minted. */
+function planned(name: string, spec: ApiKeySpecInput, teamSpec: Partial<TeamSpec>, steps: Step[]) {
+  const apiKey = plannedApiKey(spec, { name });
+  let inp: PlanInputs = inputs({ namespace: NS, name, apiKey, team: team(teamSpec, spec.team) });
+  const minted: GeneratedKey[] = [];
+  const now = Date.now();
+  for (const step of steps) {
+    if (step.rotate) inp = withSpec(inp, {}, { [ANNOTATIONS.rotate]: step.rotate });
+    if (step.usage) inp = { ...inp, usage: step.usage(minted) };
+    const r = reconcileUntilQuiet(inp, new Date(now - step.agoMs), mintedKeys);
+    inp = r.inp;
+    minted.push(...r.minted);
+  }
+  return { inp, minted };
+}
+
+const PROD_SPEC: ApiKeySpecInput = {
+  team: 'checkout', environment: 'prod', allowedModels: ['gpt-4o-mini', 'gpt-5'],
+  allowedEndpoints: ['/chat/completions'], ipAllowlist: ['10.0.0.0/8'], expiration: '90d',
+  secret: { name: 'checkout-llm', key: 'OPENAI_API_KEY' },
+  rotation: { automatic: true, before: '14d', handoff: { idle: '2h' } }, rateLimit: { requestsPerMinute: 60 },
+  budget: { credits: 100000, period: 'Monthly' },
+};
+/** Issued 20 days ago, rotated 10 minutes ago; the predecessor was last used 30 minutes ago: handing off. */
+const prodLineage = () => planned('prod-checkout', PROD_SPEC, { allowedModels: ['gpt-4o-mini'] }, [
+  { agoMs: 20 * DAY },
+  { agoMs: 10 * MINUTE, rotate: 'r1' },
+  {
+    agoMs: 0,
+    usage: ([old, cur]) => new Map([
+      [old!.keyId, { requests: 1000, credits: 90000, lastUsedAt: minutesAgo(30) }],
+      [cur!.keyId, { requests: 234, credits: 8765, lastUsedAt: minutesAgo(5.5) }],
+    ]),
+  },
+]);
 
 describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () => {
   const custom = () => adminKubeConfig().makeApiClient(CustomObjectsApi);
@@ -32,23 +74,12 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
   const patchStatus = (name: string, status: ApiKeyStatus, namespace = NS) =>
     custom().patchNamespacedCustomObjectStatus({ ...RES, namespace, name, body: { status } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
-  const condition = (type: string, status: 'True' | 'False', reason: string, message: string) =>
-    ({ type, status, reason, message, lastTransitionTime: minutesAgo(10) });
-  const lineage = (): ApiKeyStatus => ({
-    currentKeyId: CUR,
-    secretName: 'checkout-llm',
-    expiresAt: daysAhead(80),
-    lastUsedAt: minutesAgo(5.5),
-    usage: { requests: 1234, credits: 98765 },
-    conditions: [
-      condition('Ready', 'True', 'ScopesRestricted', 'model gpt-5 is not allowed by Team "checkout"; the key gets gpt-4o-mini only'),
-      condition('Rotating', 'True', 'HandoffPending', `predecessor ${OLD} stays valid until hand-off`),
-    ],
-    keys: [
-      { id: OLD, hint: 'Wq7z', state: 'Superseded', createdAt: minutesAgo(60 * 24 * 20), lastUsedAt: minutesAgo(30), requests: 1000, credits: 90000 },
-      { id: CUR, hint: 'K9pX', state: 'Active', createdAt: minutesAgo(60), lastUsedAt: minutesAgo(5.5), requests: 234, credits: 8765 },
-    ],
-  });
+  // prod-checkout as the planner left it, and its key ids: predecessor, current, and (after --wait) successor.
+  let prod: PlanInputs;
+  let OLD: GeneratedKey;
+  let CUR: GeneratedKey;
+  let NEXT: GeneratedKey | undefined;
+  const prodKeyIds = () => [OLD.keyId, CUR.keyId, NEXT?.keyId];
 
   beforeAll(async () => {
     await installCrds({ kubectl: clusterKubectl(), kubeconfigPath: clusterKubeconfig() }, crdYaml());
@@ -56,15 +87,12 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
     for (const name of [NS, NS2]) await core.createNamespace({ body: { metadata: { name } } });
     // Created out of order: the CLI sorts.
     await create('stage-checkout', { team: 'checkout', environment: 'stage' });
-    await create('prod-checkout', {
-      team: 'checkout', environment: 'prod', allowedModels: ['gpt-4o-mini', 'gpt-5'], allowedEndpoints: ['/chat/completions'],
-      ipAllowlist: ['10.0.0.0/8'], expiration: '90d', secret: { name: 'checkout-llm', key: 'OPENAI_API_KEY' },
-      rotation: { automatic: true, before: '14d', handoff: { idle: '2h' } }, rateLimit: { requestsPerMinute: 60 },
-      budget: { credits: 100000, period: 'Monthly' },
-    });
+    await create('prod-checkout', PROD_SPEC);
     await create('dev-checkout', { team: 'checkout', environment: 'dev' });
     await create('dev-search', { team: 'search' }, NS2);
-    await patchStatus('prod-checkout', lineage());
+    const lineage = prodLineage();
+    [prod, OLD, CUR] = [lineage.inp, lineage.minted[0]!, lineage.minted[1]!];
+    await patchStatus('prod-checkout', prod.apiKey!.status!);
   });
 
   describe('list', () => {
@@ -77,7 +105,8 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
         'STATE', 'EXPIRES', 'LAST USED', 'REQUESTS', 'CREDITS']);
       expect(rows.map((row) => row[0])).toEqual(['dev-checkout', 'prod-checkout', 'stage-checkout']);
       expect(rows[1]).toEqual(['prod-checkout', 'checkout', 'prod', 'gpt-4o-mini,gpt-5', '/chat/completions', '10.0.0.0/8',
-        `${CUR} …K9pX`, OLD, 'Rotating', expect.stringMatching(/^in (79|80)d$/), '5m ago', '1234', '98765']);
+        `${CUR.keyId} …${CUR.hint}`, OLD.keyId, 'Rotating', expect.stringMatching(/^in (89|90)d$/), '5m ago', '1234',
+        '98765']);
       expect(rows[0]).toEqual(['dev-checkout', 'checkout', 'dev', '(team)', '(team)', 'any', '<none>', '-', 'Pending', 'Never', 'never', '0', '0']);
     });
 
@@ -96,7 +125,7 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
       const doc = JSON.parse(r.stdout) as { items: { name: string; state: string; keys: { id: string; state: string }[]; secret: object }[] };
       expect(doc.items.map((i) => i.name)).toEqual(['dev-checkout', 'prod-checkout', 'stage-checkout']);
       const prod = doc.items[1];
-      expect(prod?.keys.map((k) => [k.id, k.state])).toEqual([[OLD, 'Superseded'], [CUR, 'Active']]);
+      expect(prod?.keys.map((k) => [k.id, k.state])).toEqual([[OLD.keyId, 'Superseded'], [CUR.keyId, 'Active']]);
       expect(prod?.secret).toEqual({ name: 'checkout-llm', key: 'OPENAI_API_KEY' });
       expect(r.stdout).not.toContain('managedFields');
     });
@@ -115,20 +144,25 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
       const text = r.stdout;
       expect(text).toMatch(/^Team:\s+checkout$/m);
       expect(text).toMatch(/^ {2}Models:\s+gpt-4o-mini, gpt-5$/m);
-      expect(text).toMatch(/Scopes refused[^\n]*\n {2}Ready\/ScopesRestricted: model gpt-5 is not allowed/);
+      expect(text).toMatch(
+        /Scopes refused[^\n]*\n {2}Ready\/ScopesRestricted: .*Team "checkout" does not allow models gpt-5,/);
       expect(text).toMatch(/^Rotation:\s+automatic, 14d before expiry; hand-off after 2h idle, at most 7d overlap$/m);
       expect(text).toMatch(/^Rate limit:\s+60 requests\/min$/m);
       expect(text).toMatch(/^Budget:\s+100000 credits per month$/m);
       expect(text).toMatch(/^Secret:\s+checkout-llm \(data key OPENAI_API_KEY\)/m);
-      expect(text).toMatch(new RegExp(`^ {2}${OLD}\\s+…Wq7z\\s+Superseded\\s+20d ago\\s+never\\s+30m ago\\s+1000\\s+90000`, 'm'));
-      expect(text).toMatch(new RegExp(`^ {2}${CUR} \\(current\\)\\s+…K9pX\\s+Active`, 'm'));
+      expect(text).toMatch(new RegExp(
+        `^ {2}${OLD.keyId}\\s+…${OLD.hint}\\s+Superseded\\s+20d ago\\s+in (69|70)d\\s+30m ago\\s+1000\\s+90000`, 'm'));
+      expect(text).toMatch(new RegExp(
+        `^ {2}${CUR.keyId} \\(current\\)\\s+…${CUR.hint}\\s+Active\\s+10m ago\\s+in (89|90)d\\s+5m ago\\s+234\\s+8765`, 'm'));
       expect(text).toMatch(/^ {2}Rotating\s+True\s+HandoffPending\s+10m ago\s+predecessor/m);
     });
 
     it('-o json carries the same facts', async () => {
       const r = await keys(['describe', 'prod-checkout', '-n', NS, '-o', 'json']);
       const doc = JSON.parse(r.stdout) as { name: string; currentKeyId: string; rotation: { before: string }; budget: object };
-      expect(doc).toMatchObject({ name: 'prod-checkout', currentKeyId: CUR, rotation: { before: '14d' }, budget: { credits: 100000, period: 'Monthly' } });
+      expect(doc).toMatchObject({
+        name: 'prod-checkout', currentKeyId: CUR.keyId, rotation: { before: '14d' }, budget: { credits: 100000, period: 'Monthly' },
+      });
     });
   });
 
@@ -149,20 +183,23 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
     it('--wait returns the successor key id once status.currentKeyId moves', async () => {
       const before = (await read('prod-checkout')).metadata.annotations?.[ANNOTATIONS.rotate];
       const running = keys(['rotate', 'prod-checkout', '-n', NS, '--wait', '--timeout', '60s']);
-      // Play the operator: once the request is visible, issue the successor.
+      // Play the operator: once the request is visible, its planner serves it.
+      let request: string | undefined;
       for (let i = 0; i < 200; i++) {
-        if ((await read('prod-checkout')).metadata.annotations?.[ANNOTATIONS.rotate] !== before) break;
+        request = (await read('prod-checkout')).metadata.annotations?.[ANNOTATIONS.rotate];
+        if (request !== before) break;
         await new Promise((r) => setTimeout(r, 100));
       }
-      const s = lineage();
-      await patchStatus('prod-checkout', {
-        ...s, currentKeyId: NEXT,
-        keys: [...(s.keys ?? []).map((k) => ({ ...k, state: 'Superseded' as const })), { id: NEXT, hint: 'Zz12', state: 'Active', createdAt: minutesAgo(0) }],
-      });
+      const requested = withSpec(prod, {}, { [ANNOTATIONS.rotate]: request! });
+      const served = reconcileUntilQuiet(requested, new Date(), mintedKeys);
+      NEXT = served.minted[0]!;
+      await patchStatus('prod-checkout', served.inp.apiKey!.status!);
       const r = await running;
       expect(r.code).toBe(0);
-      expect(r.stdout).toContain(`current key ${CUR} …K9pX valid (Superseded)`);
-      expect(r.stdout).toContain(`New current key id: ${NEXT} …Zz12 (the previous key ${CUR} stays valid until the hand-off)`);
+      expect(r.stdout).toContain(`current key ${CUR.keyId} …${CUR.hint} valid (Superseded)`);
+      expect(r.stdout).toContain(
+        `New current key id: ${NEXT.keyId} …${NEXT.hint} (the previous key ${CUR.keyId} stays valid until the hand-off)`,
+      );
     });
 
     it('--wait gives up after --timeout with a non-zero exit and says what to check', async () => {
@@ -173,17 +210,20 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
   });
 
   describe('revoke', () => {
-    const THIRD = 'tttttttttttttttt';
-    const FOURTH = 'ffffffffffffffff';
+    // Manual hand-off: every predecessor stays Superseded until revoked.
+    const MANUAL: ApiKeySpecInput = { team: 'checkout', rotation: { handoff: { mode: 'Manual' } } };
+    /** Issued 100 minutes ago and rotated `rotations` times since: the key ids, oldest first. */
+    async function plannedRotations(name: string, rotations: number): Promise<string[]> {
+      const rotate = (i: number): Step => ({ agoMs: (rotations - i) * MINUTE, rotate: `r${i}` });
+      const steps = Array.from({ length: rotations }, (_, i) => rotate(i));
+      const { inp, minted } = planned(name, MANUAL, {}, [{ agoMs: 100 * MINUTE }, ...steps]);
+      await create(name, MANUAL);
+      await patchStatus(name, inp.apiKey!.status!);
+      return minted.map((k) => k.keyId);
+    }
+    let OLD: string, THIRD: string, FOURTH: string, CUR: string;
     beforeAll(async () => {
-      await create('rev-keys', { team: 'checkout' });
-      await patchStatus('rev-keys', {
-        currentKeyId: CUR,
-        keys: [
-          ...[OLD, THIRD, FOURTH].map((id) => ({ id, hint: 'abcd', state: 'Superseded' as const, createdAt: minutesAgo(100) })),
-          { id: CUR, hint: 'K9pX', state: 'Active' as const, createdAt: minutesAgo(1) },
-        ],
-      });
+      [OLD, THIRD, FOURTH, CUR] = (await plannedRotations('rev-keys', 3)) as [string, string, string, string];
       await create('rev-all', { team: 'checkout' });
     });
 
@@ -199,11 +239,7 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
     });
 
     it('--key-id re-reads and retries when someone else changed the ApiKey between its read and write', async () => {
-      await create('rev-race', { team: 'checkout' });
-      await patchStatus('rev-race', {
-        currentKeyId: CUR,
-        keys: [OLD, THIRD].map((id) => ({ id, hint: 'abcd', state: 'Superseded' as const, createdAt: minutesAgo(100) })),
-      });
+      const [OLD, THIRD] = (await plannedRotations('rev-race', 2)) as [string, string];
       let interfered = 0;
       const proxy = await interferingProxy(adminKubeConfig(), async (path) => {
         if (!path.includes('/rev-race') || interfered++ > 0) return;
@@ -236,7 +272,9 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
       expect(r.stderr).toContain('has no key id "zzzzzzzzzzzzzzzz"');
       expect(r.stderr).toContain('no key ids yet');
       const known = await keys(['revoke', 'prod-checkout', '-n', NS, '--key-id', 'zzzzzzzzzzzzzzzz']);
-      expect(known.stderr).toMatch(new RegExp(`Known key ids: ${OLD} \\(Superseded\\), ${CUR} \\(Superseded\\), ${NEXT} \\(Active\\)`));
+      const [old, cur, next] = prodKeyIds();
+      expect(known.stderr).toMatch(
+        new RegExp(`Known key ids: ${old} \\(Superseded\\), ${cur} \\(Superseded\\), ${next} \\(Active\\)`));
       expect((await read('rev-all')).metadata.resourceVersion).toBe(before);
     });
 
@@ -285,7 +323,7 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
 
   // The operator's planner produces these statuses (not a hand-built shape); the CLI as a user runs it reads them.
   describe('statuses from the operator planner: describe and handoff', () => {
-    const minted = testKeys(77);
+    const minted = mintedKeys;
     const spec: ApiKeySpecInput = { team: 'checkout', allowedModels: ['gpt-4o-mini', 'gpt-5'], rotation: { handoff: { mode: 'Manual' } } };
     /** Issued 2h ago, rotated 1h ago; `successorUsed`: the gateway reported a use 5 minutes ago. */
     async function plannedRotation(name: string, successorUsed: boolean) {
