@@ -1,6 +1,4 @@
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import pino from 'pino';
 import type { KeyRecord } from '../api/record.ts';
 import { startUpstream, type TestUpstream } from '../test/support/upstream.ts';
 import { buildApp, type GatewayDeps } from './app.ts';
@@ -9,6 +7,7 @@ import { MemoryLimiter } from './limits/memory.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { RecordStore } from './records/store.ts';
 import { makeKeyAndRecord, type RecordOverrides } from './sources/testing.ts';
+import { capturedLogger } from './testing-log.ts';
 import { UsageTracker } from './usage/tracker.ts';
 
 // The request path end to end through fastify.inject() and a real upstream on port 0.
@@ -247,14 +246,7 @@ describe('outside the proxied surface', () => {
 
 describe('the key never leaks', () => {
   it('not in logs (info level, every path), errors or metrics', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, cb) {
-        lines.push(String(chunk));
-        cb();
-      },
-    });
-    const logger = pino({ level: 'trace' }, sink);
+    const { logger, text } = capturedLogger('trace');
     const { app, key, metrics } = setup({ rateLimit: { requestsPerMinute: 1 }, scopes: { models: ['gpt-4o-mini'] } }, { logger });
     const secret = key.slice(key.lastIndexOf('_') + 1);
     const variants: Record<string, string>[] = [
@@ -271,7 +263,7 @@ describe('the key never leaks', () => {
         await app.inject({ method: 'POST', url, headers: { ...headers, 'content-type': 'application/json' }, payload: '{"model":"gpt-4o-mini"}' });
       }
     }
-    const logs = lines.join('');
+    const logs = text();
     expect(logs.length).toBeGreaterThan(0);
     expect(logs).toContain('request denied');
     expect(logs).not.toContain(secret);

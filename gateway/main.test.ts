@@ -3,7 +3,6 @@ import { connect, type AddressInfo } from 'node:net';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { pino } from 'pino';
@@ -12,21 +11,11 @@ import type { KeyRecord } from '../api/record.ts';
 import { startDemoUpstream, type DemoUpstream } from './demo-upstream.ts';
 import { redactUrl, runGateway, type RunningGateway } from './main.ts';
 import { makeKeyAndRecord } from './sources/testing.ts';
+import { capturedLogger } from './testing-log.ts';
 import { requireRedis, startRedis } from '../test/support/redis.ts';
 
 // runGateway in directory mode, end to end over real sockets: the record source, the request path,
 // the metrics server and the graceful stop, wired as `nemokeys gateway --records-dir` wires them.
-
-function capturedLogger() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(chunk.toString());
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), text: () => lines.join('') };
-}
 
 function connectResult(url: string): Promise<string> {
   const u = new URL(url);

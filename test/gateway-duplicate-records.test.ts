@@ -6,31 +6,19 @@
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import OpenAI from 'openai';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIELD_MANAGER } from '../api/constants.ts';
 import type { KeyRecord } from '../api/record.ts';
 import { startDemoUpstream, type DemoUpstream } from '../gateway/demo-upstream.ts';
 import { runGateway, type RunningGateway } from '../gateway/main.ts';
 import { makeKeyAndRecord, recordSecretManifest } from '../gateway/sources/testing.ts';
+import { capturedLogger } from '../gateway/testing-log.ts';
 import { applyObject, deleteIfExists } from '../kube/apply.ts';
 import { adminKubeConfig, hasCluster } from './support/cluster.ts';
 
 const uniq = () => Math.random().toString(36).slice(2, 8);
-
-function capturedLogger() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(chunk.toString());
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'trace' }, stream), text: () => lines.join('') };
-}
 
 /** The SDK's answer to one completion: 200, or the status and error code it raised. */
 async function answer(gw: RunningGateway, key: string): Promise<string> {
@@ -55,7 +43,7 @@ describe('duplicate records in a --records-dir fail closed', () => {
   let dir: string;
   let upstream: DemoUpstream;
   let gw: RunningGateway;
-  const log = capturedLogger();
+  const log = capturedLogger('trace');
   const alice = makeKeyAndRecord({ scopes: { models: ['gpt-4o-mini'] } });
   const write = (name: string, record: KeyRecord) => writeFileSync(join(dir, name), JSON.stringify(record));
 
@@ -96,7 +84,7 @@ describe.skipIf(!hasCluster())('a record Secret planted under another name on th
   let admin: KubeConfig;
   let upstream: DemoUpstream;
   let gw: RunningGateway;
-  const log = capturedLogger();
+  const log = capturedLogger('trace');
   const alice = makeKeyAndRecord({ scopes: { models: ['gpt-4o-mini'] } });
   const planted = () => {
     const s = recordSecretManifest({ ...alice.record, scopes: { ...alice.record.scopes, models: ['*'] } }, namespace);
