@@ -135,9 +135,13 @@ describe('secret index', () => {
     expect(store.conflicts).toBe(1);
     expect(index.invalid).toBe(1);
     expect(warnings[0]?.msg).toMatch(/its key id is refused while it exists/);
+    // The real record changing meanwhile does not lift the refusal.
+    index.onChange(secretOf({ ...record, rateLimit: { requestsPerMinute: 5 } }), 'update');
+    runScheduled();
+    expect(store.get(record.keyId)?.state).toBe('Revoked');
     index.onChange(planted(record), 'delete');
     runScheduled();
-    expect(store.get(record.keyId)).toEqual(record);
+    expect(store.get(record.keyId)).toEqual({ ...record, rateLimit: { requestsPerMinute: 5 } });
     expect(store.conflicts).toBe(0);
     expect(index.invalid).toBe(0);
     // Alone, it grants nothing.
