@@ -149,5 +149,14 @@ describe('secret index', () => {
     index.onChange(planted(other), 'add');
     runScheduled();
     expect(store.get(other.keyId)?.state).toBe('Revoked');
+    // The real Secret deleted first: the planted claim alone still refuses the key id.
+    index.onChange(planted(other), 'delete');
+    index.onChange(secretOf(other), 'add');
+    runScheduled();
+    index.onChange(planted(other), 'add');
+    index.onChange(secretOf(other), 'delete');
+    runScheduled();
+    expect(store.get(other.keyId)?.state).toBe('Revoked');
+    expect(store.conflicts).toBe(0);
   });
 });
