@@ -51,7 +51,8 @@ describe('duplicate records in a --records-dir fail closed', () => {
     dir = mkdtempSync(join(tmpdir(), 'nemokeys-dup-'));
     write('alice.json', alice.record);
     upstream = await startDemoUpstream();
-    gw = await runGateway({ upstream: upstream.url, recordsDir: dir, listen: { host: '127.0.0.1', port: 0 }, metricsPort: 0, logger: log.logger });
+    const listen = { host: '127.0.0.1', port: 0 };
+    gw = await runGateway({ upstream: upstream.url, recordsDir: dir, listen, metricsPort: 0, logger: log.logger });
   });
   afterAll(async () => {
     await gw?.stop();
@@ -61,7 +62,8 @@ describe('duplicate records in a --records-dir fail closed', () => {
 
   it.each([
     ['a revoking file sorted after the stale one', 'zz-revoke.json', { ...alice.record, state: 'Revoked' as const }],
-    ['a planted file with wider scopes, sorted first', '00-planted.json', { ...alice.record, scopes: { ...alice.record.scopes, models: ['*'] } }],
+    ['a planted file with wider scopes, sorted first', '00-planted.json',
+      { ...alice.record, scopes: { ...alice.record.scopes, models: ['*'] } }],
   ])('%s: 401 while both files exist, 200 again once the duplicate is removed', async (_label, name, duplicate) => {
     expect(await answer(gw, alice.key)).toBe('200');
     write(name, duplicate);

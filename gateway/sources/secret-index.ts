@@ -138,7 +138,8 @@ export function createSecretIndex(store: RecordStore, opts: { logger?: SourceLog
         else {
           const claim = decoded.claim && { ...decoded.claim, state: 'Revoked' as const };
           const effect = claim ? 'its key id is refused while it exists' : 'skipped';
-          logger.warn({ secret: name, resourceVersion: rv, error: decoded.error }, `invalid key record Secret; ${effect}`);
+          const fields = { secret: name, resourceVersion: rv, error: decoded.error };
+          logger.warn(fields, `invalid key record Secret; ${effect}`);
           set(name, { resourceVersion: rv, record: claim, valid: false });
         }
       }
