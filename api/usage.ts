@@ -13,6 +13,8 @@ import { timestamp } from './fields.ts';
 //   current budget window, so budgets survive restarts and are enforced across replicas (per key id,
 //   not per ApiKey, so each report names a key once; gateways sum them per ApiKey through the records).
 // - `instance`: a random id per gateway process, so two live replicas sharing a gateway id notice.
+// - `absorbed`: set on the operator's archive report only (api/usage-archive.ts): the reports of
+//   gone replicas folded into it, so nobody counts them twice.
 //
 // On the wire the report is compact JSON (arrays instead of objects, times in epoch ms), gzipped in
 // `binaryData`: 10 000 used keys take a few hundred KiB, far below the 1 MiB object limit (see
@@ -38,6 +40,7 @@ export const UsageReportSchema = z
     instance: z.string().optional(),
     updatedAt: timestamp(),
     keys: z.record(z.string(), KeyUsageSchema),
+    absorbed: z.record(z.string(), z.string()).optional(),
   })
   .strict();
 
@@ -57,6 +60,8 @@ const WireSchema = z
       z.tuple([count, count, count, z.number().int().min(0).max(999)]),
       z.tuple([count, count, count, z.number().int().min(0).max(999), z.string().min(1), count]),
     ])),
+    /** The archive only (api/usage-archive.ts): report ConfigMap name → resourceVersion it absorbed. */
+    absorbed: z.record(z.string(), z.string()).optional(),
   })
   .strict();
 
@@ -77,6 +82,7 @@ export function encodeUsageReport(report: UsageReport): { binaryData: Record<str
     ...(report.instance ? { instance: report.instance } : {}),
     updatedAt: updatedMs,
     keys,
+    ...(report.absorbed ? { absorbed: report.absorbed } : {}),
   };
   return { binaryData: { [USAGE_GZ_DATA_KEY]: gzipSync(JSON.stringify(wire)).toString('base64') } };
 }
@@ -111,6 +117,7 @@ function decodeWire(base64: string): DecodedUsageReport {
   }
   const report: UsageReport = { gateway: w.data.gateway, updatedAt: iso(w.data.updatedAt), keys };
   if (w.data.instance) report.instance = w.data.instance;
+  if (w.data.absorbed) report.absorbed = w.data.absorbed;
   return { ok: true, report };
 }
 

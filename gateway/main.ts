@@ -163,6 +163,7 @@ export async function runGateway(opts: GatewayOptions): Promise<RunningGateway> 
     const shared = limiter !== undefined && !(limiter instanceof MemoryLimiter);
     limiter ??= new MemoryLimiter();
 
+    const metrics = new GatewayMetrics({ perKeyLabels: opts.perKeyLabels ?? true });
     let synced: Promise<void>;
     let reporter: UsageReporter | undefined;
     if (opts.recordsDir) {
@@ -185,6 +186,7 @@ export async function runGateway(opts: GatewayOptions): Promise<RunningGateway> 
         gatewayId,
         intervalMs: opts.reportIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS,
         logger: log,
+        events: metrics.usageReport,
       });
       // Seeding reads the API server; serving must not wait for it (writes and budgets do, see reporter.ts).
       const started = reporter.start();
@@ -198,8 +200,6 @@ export async function runGateway(opts: GatewayOptions): Promise<RunningGateway> 
     // Directory mode has no reports: budgets are this process's own (nothing to wait for).
     const r = reporter;
     limiter = new ReportedSpendLimiter(limiter, ledger, { shared, seeded: () => r === undefined || r.seeded });
-
-    const metrics = new GatewayMetrics({ perKeyLabels: opts.perKeyLabels ?? true });
     const app = buildApp({
       records,
       usage,

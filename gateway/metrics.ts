@@ -41,6 +41,9 @@ export class GatewayMetrics {
   readonly #overhead: Histogram;
   readonly #upstream: Histogram;
   readonly #lastUsed: Gauge;
+  readonly #reportWritten: Gauge;
+  readonly #reportWriteErrors: Counter;
+  readonly #reportDuplicate: Gauge;
   /** limitsKey → models labelled for it that its scope does not name. */
   readonly #models = new Map<string, Set<string>>();
   readonly #maxModels: number;
@@ -53,12 +56,35 @@ export class GatewayMetrics {
   readonly #recordLabels = new WeakMap<KeyRecord, RecordLabels>();
   readonly #anonymousLabels: RecordLabels;
 
+  /** Hooks for the usage reporter (gateway/usage/reporter.ts UsageReportEvents). */
+  readonly usageReport = {
+    written: (at: Date) => this.#reportWritten.set(at.getTime() / 1000),
+    writeFailed: () => this.#reportWriteErrors.inc(),
+    duplicateId: () => this.#reportDuplicate.set(1),
+  };
+
   constructor(opts: GatewayMetricsOptions = {}) {
     this.perKeyLabels = opts.perKeyLabels ?? true;
     this.#maxModels = opts.maxModelsPerKey ?? 20;
     this.#anonymousLabels = { key: this.#keyLabels(undefined), requests: new Map(), denials: new Map(), lastUsed: undefined };
     const registers = [this.registry];
     const keyLabels = this.perKeyLabels ? ['namespace', 'apikey', 'team'] : ['namespace', 'team'];
+    this.#reportWritten = new Gauge({
+      name: 'nemokeys_gateway_usage_report_last_write_timestamp_seconds',
+      help: 'When this replica last wrote its usage report successfully (unix seconds; absent until the first write).',
+      registers,
+    });
+    this.#reportWriteErrors = new Counter({
+      name: 'nemokeys_gateway_usage_report_write_errors_total',
+      help: 'Usage report writes that failed (retried on the next interval).',
+      registers,
+    });
+    this.#reportDuplicate = new Gauge({
+      name: 'nemokeys_gateway_usage_report_duplicate_instance',
+      help: '1 once another live gateway process was seen writing the usage report under this gateway id.',
+      registers,
+    });
+    this.#reportDuplicate.set(0);
     this.#requests = new Counter({
       name: 'nemokeys_gateway_requests_total',
       help: 'Requests answered by the gateway, by key, model, endpoint and HTTP status.',

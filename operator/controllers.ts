@@ -16,6 +16,7 @@ import { restartTargetsOf, targetKey } from './rotation/restart-plan.ts';
 import { createRestartReconciler } from './rotation/restart-reconciler.ts';
 import { RestartTargetTracker } from './rotation/restart-status.ts';
 import { createKubeWorkloads, type WorkloadClient } from './rotation/workloads.ts';
+import { createFoldMetrics, createFoldReconciler, FOLD_KEY, kubeFoldWriter, type FoldWriter } from './usage/fold.ts';
 
 // Wires informers → handlers (which ONLY enqueue `namespace/name`) → controllers. Watches are kept
 // small: Secrets only by our labels, records and usage only in the records namespace.
@@ -45,6 +46,11 @@ export interface RegisterOptions {
   wrapWorkloads?: (workloads: WorkloadClient) => WorkloadClient;
   restartDebounceMs?: number;
   recheckMissingTargetMs?: number;
+  /** Wraps the usage fold's writer (tests: crash injection). */
+  wrapFoldWriter?: (writer: FoldWriter) => FoldWriter;
+  /** Reports not rewritten for this long are folded into the archive (operator/usage/fold.ts default). */
+  usageFoldAfterMs?: number;
+  usageFoldPeriodMs?: number;
 }
 
 export async function registerControllers(ctx: OperatorContext, opts: RegisterOptions = {}): Promise<void> {
@@ -133,6 +139,15 @@ export async function registerControllers(ctx: OperatorContext, opts: RegisterOp
     const owner = RecordIndex.ownerOf(r);
     if (owner) apiKeyQueue.enqueue(owner);
   });
+  // Reports of gone gateway replicas fold into one archive (operator/usage/fold.ts): a periodic pass.
+  const foldQueue = ctx.runController(createFoldReconciler({
+    reports: usage, namespace: ns, clock: ctx.clock, log: ctx.log.child({ controller: 'usage-fold' }),
+    writer: (opts.wrapFoldWriter ?? ((w) => w))(kubeFoldWriter(ctx.kc, ns)),
+    metrics: createFoldMetrics(ctx.metrics.registry),
+    ...(opts.usageFoldAfterMs !== undefined ? { foldAfterMs: opts.usageFoldAfterMs } : {}),
+    ...(opts.usageFoldPeriodMs !== undefined ? { periodMs: opts.usageFoldPeriodMs } : {}),
+  }), { workers: 1 });
+  foldQueue.enqueue(FOLD_KEY);
   usage.onChange((cm, change) => {
     for (const keyId of usageIndex.changedKeyIds(cm, change)) {
       const owner = recordIndex.ownerOfKeyId(keyId);

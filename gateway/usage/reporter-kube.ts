@@ -1,6 +1,7 @@
 import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { GATEWAY_FIELD_MANAGER, LABELS, MANAGED_BY } from '../../api/constants.ts';
 import { decodeUsageReport, encodeUsageReport, type UsageReport } from '../../api/usage.ts';
+import { countedReports, isAbsorbed, USAGE_ARCHIVE_NAME, type StoredReport } from '../../api/usage-archive.ts';
 import { apiErrorMessage, applyObject } from '../../kube/apply.ts';
 import { silentLogger, type SourceLogger } from '../sources/log.ts';
 import type { UsageReportStore } from './reporter.ts';
@@ -50,7 +51,7 @@ export function kubeUsageReportStore(opts: { kc: KubeConfig; namespace: string; 
         throw new Error(`listing usage ConfigMaps in ${namespace}: ${apiErrorMessage(err)}`);
       }
       let own: UsageReport | undefined;
-      const peers: UsageReport[] = [];
+      const stored: StoredReport[] = [];
       for (const cm of items) {
         const decoded = decodeUsageReport(cm);
         const self = cm.metadata?.name === name;
@@ -58,12 +59,16 @@ export function kubeUsageReportStore(opts: { kc: KubeConfig; namespace: string; 
           // Unreadable counts cannot be continued (own) or added (peer); say so rather than stop reporting.
           logger.warn({ configMap: `${namespace}/${cm.metadata?.name}`, err: decoded.error },
             self ? 'previous usage report is not valid; starting this gateway\'s counts from zero' : 'ignoring a usage report that is not valid');
-        } else if (self) {
-          own = decoded.report;
         } else {
-          peers.push(decoded.report);
+          stored.push({ name: cm.metadata?.name ?? '', resourceVersion: cm.metadata?.resourceVersion, report: decoded.report });
         }
       }
+      // Versions the operator's archive absorbed count there (api/usage-archive.ts): not as a peer, and
+      // not as our own to continue from — the archive already carries those counts, so we start from zero.
+      const archive = stored.find((r) => r.name === USAGE_ARCHIVE_NAME)?.report;
+      const mine = stored.find((r) => r.name === name);
+      if (mine && !isAbsorbed(archive, mine)) own = mine.report;
+      const peers = countedReports(stored).filter((r) => r.name !== name).map((r) => r.report);
       return { own, peers };
     },
     async write(report) {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LABELS } from '../../api/constants.ts';
 import { decodeUsageReport, UsageReportSchema, type UsageReport } from '../../api/usage.ts';
-import { createUsageReporter, type UsageReportStore } from './reporter.ts';
+import { createUsageReporter, heartbeatMs, type UsageReportStore } from './reporter.ts';
 import { usageConfigMap, usageConfigMapName } from './reporter-kube.ts';
 import { SpendLedger } from './spend.ts';
 import { UsageTracker } from './tracker.ts';
@@ -71,7 +71,7 @@ describe('usage reporter', () => {
     await reporter.stop();
   });
 
-  it('writes at most once per interval however many requests, and not at all when idle', async () => {
+  it('writes at most once per interval however many requests, and only a heartbeat when idle', async () => {
     const { s, store } = memoryStore();
     const tracker = new UsageTracker();
     const reporter = createUsageReporter({ tracker, store, gatewayId: 'gw', intervalMs: 1000 });
@@ -81,11 +81,17 @@ describe('usage reporter', () => {
       await vi.advanceTimersByTimeAsync(1000);
     }
     expect(s.written).toHaveLength(3);
-    await vi.advanceTimersByTimeAsync(10_000);
+    await vi.advanceTimersByTimeAsync(5000);
     expect(s.written).toHaveLength(3);
+    // idle: the report is rewritten once per heartbeat (6 intervals), so the operator never folds it
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(s.written).toHaveLength(4);
+    expect(Date.parse(s.written[3]!.updatedAt) - Date.parse(s.written[2]!.updatedAt)).toBe(heartbeatMs(1000));
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(s.written).toHaveLength(4);
     expect(s.current?.keys.k?.requests).toBe(3000);
     await reporter.stop();
-    expect(s.written).toHaveLength(3); // nothing new to flush
+    expect(s.written).toHaveLength(4); // nothing new to flush
   });
 
   it('writes nothing until the previous report could be read, then reports the sum', async () => {

@@ -8,7 +8,8 @@ import type { UsageTracker } from './tracker.ts';
 // operator can sum replicas into ApiKey status. Rules that keep the sum exact and the write rate bounded:
 // - seed first: the tracker starts from what this identity reported before, and nothing is written
 //   until that read succeeded (writing earlier would overwrite the old counts with smaller ones);
-// - at most one write per interval whatever the request rate, and none when nothing changed;
+// - at most one write per interval whatever the request rate, and none when nothing changed, except a
+//   heartbeat that keeps an existing report fresh (heartbeatMs: only gone replicas' reports get folded);
 // - a failed write is retried on the next tick (the counts are cumulative, so the next write carries it);
 // - stop() writes once more, so a graceful shutdown loses nothing.
 // Budgets (docs/design.md §4): the report also carries this identity's spend per budget window
@@ -30,6 +31,13 @@ export interface Retention {
   window(keyId: string): string | undefined;
 }
 
+/** What the reporter tells metrics (gateway/metrics.ts `nemokeys_gateway_usage_report_*`). */
+export interface UsageReportEvents {
+  written(at: Date): void;
+  writeFailed(): void;
+  duplicateId(): void;
+}
+
 export interface UsageReporterOptions {
   tracker: UsageTracker;
   store: UsageReportStore;
@@ -41,6 +49,7 @@ export interface UsageReporterOptions {
   intervalMs?: number;
   now?: () => Date;
   logger?: SourceLogger;
+  events?: UsageReportEvents;
 }
 
 export interface UsageReporter {
@@ -65,6 +74,14 @@ export const DEFAULT_REPORT_INTERVAL_MS = 10_000;
  * report with their spend (ApiKey status never goes back; their later use counts from zero here). Said once.
  */
 export const MAX_REPORTED_KEYS = 15_000;
+/**
+ * An idle replica still rewrites its report this often (every 6 intervals, at most 5 min apart): the
+ * operator folds reports not rewritten for an hour into its archive (operator/usage/fold.ts), which
+ * must only ever catch replicas that are gone — a live one continues cumulative counts the archive holds.
+ */
+export function heartbeatMs(intervalMs: number): number {
+  return Math.min(6 * intervalMs, 5 * 60_000);
+}
 
 export function createUsageReporter(opts: UsageReporterOptions): UsageReporter {
   const { tracker, store, gatewayId, intervalMs = DEFAULT_REPORT_INTERVAL_MS, now = () => new Date(), logger = silentLogger } = opts;
@@ -73,6 +90,9 @@ export function createUsageReporter(opts: UsageReporterOptions): UsageReporter {
   let seeded = false;
   let retryWrite = false;
   let writes = 0;
+  let lastWriteMs = 0;
+  /** This identity has a report out there (seeded from it, or written one): keep it fresh. */
+  let hasReport = false;
   let duplicateId = false;
   let saidTooMany = false;
   let inFlight: Promise<void> | undefined;
@@ -83,6 +103,7 @@ export function createUsageReporter(opts: UsageReporterOptions): UsageReporter {
     try {
       const { own, peers } = await store.list();
       if (own) {
+        hasReport = true;
         tracker.seed(own.keys);
         ledger.seed(own.keys);
       }
@@ -103,6 +124,7 @@ export function createUsageReporter(opts: UsageReporterOptions): UsageReporter {
       ledger.setPeers(peers);
       if (writes > 0 && own?.instance !== undefined && own.instance !== instance && !duplicateId) {
         duplicateId = true;
+        opts.events?.duplicateId();
         logger.error({ gatewayId }, `another live gateway writes its usage report under the same gateway id ${gatewayId}: ` +
           'the two overwrite each other\'s counts and budgets; give every replica its own --gateway-id (default: $POD_NAME)');
       }
@@ -124,7 +146,8 @@ export function createUsageReporter(opts: UsageReporterOptions): UsageReporter {
       logger.error({ gatewayId, dropped, max: MAX_REPORTED_KEYS }, 'more used keys than one usage report holds: the least recently used ' +
         'leave the report (their status counts stay; their budget spend here is no longer reported)');
     }
-    if (!tracker.dirty && !ledger.dirty && !retryWrite) return;
+    const heartbeatDue = hasReport && now().getTime() - lastWriteMs >= heartbeatMs(intervalMs);
+    if (!tracker.dirty && !ledger.dirty && !retryWrite && !heartbeatDue) return;
     const keys = tracker.snapshot();
     for (const [keyId, spend] of ledger.snapshot()) {
       const k = keys[keyId];
@@ -135,9 +158,13 @@ export function createUsageReporter(opts: UsageReporterOptions): UsageReporter {
       await store.write(report);
       retryWrite = false;
       writes++;
+      hasReport = true;
+      lastWriteMs = Date.parse(report.updatedAt);
+      opts.events?.written(new Date(lastWriteMs));
     } catch (err) {
       // snapshot() cleared the dirty flags; remember that this report still has to go out.
       retryWrite = true;
+      opts.events?.writeFailed();
       logger.warn({ gatewayId, err: errorText(err) }, 'usage report write failed; retrying on the next interval');
     }
   };

@@ -1,6 +1,7 @@
 import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node';
 import { LABELS } from '../../api/constants.ts';
 import { decodeUsageReport, type KeyUsage, type UsageReport } from '../../api/usage.ts';
+import { countedReports, type StoredReport } from '../../api/usage-archive.ts';
 import type { ChangeKind, ObjectCache } from '../runtime/types.ts';
 
 // Lookups the informer caches cannot answer in O(1): records of one ApiKey, and usage summed over
@@ -76,6 +77,7 @@ export class UsageIndex {
     if (signature === this.#signature) return this.#totals;
     const totals = new Map<string, KeyUsage>();
     const live = new Set<string>();
+    const stored: StoredReport[] = [];
     for (const cm of cms) {
       const id = `${cm.metadata?.namespace}/${cm.metadata?.name}`;
       live.add(id);
@@ -84,7 +86,11 @@ export class UsageIndex {
         p = { rv: cm.metadata?.resourceVersion, report: parseUsageReport(cm) };
         this.#parsed.set(id, p);
       }
-      for (const [keyId, u] of Object.entries(p.report?.keys ?? {})) {
+      if (p.report) stored.push({ name: cm.metadata?.name ?? '', resourceVersion: p.rv, report: p.report });
+    }
+    // versions the usage archive absorbed are counted there (api/usage-archive.ts)
+    for (const { report } of countedReports(stored)) {
+      for (const [keyId, u] of Object.entries(report.keys)) {
         const t = totals.get(keyId);
         totals.set(keyId, t
           ? { requests: t.requests + u.requests, credits: t.credits + u.credits, lastUsedAt: Date.parse(u.lastUsedAt) > Date.parse(t.lastUsedAt) ? u.lastUsedAt : t.lastUsedAt }
