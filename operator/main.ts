@@ -42,6 +42,10 @@ export interface OperatorOptions {
   mail?: MailerOptions;
   /** The audit trail and its receiver for kube-apiserver's audit webhook (operator/audit/wiring.ts). */
   audit?: AuditTrailOptions;
+  /** Usage reports not rewritten for this long are folded into the archive (default 1 h, operator/usage/fold.ts). */
+  usageFoldAfterMs?: number;
+  /** How often the fold pass runs (default 1 min). */
+  usageFoldPeriodMs?: number;
 }
 
 export type StopReason = 'stopped' | 'leadership-lost' | 'controllers-failed';
@@ -57,10 +61,13 @@ export interface RunningOperator {
   stop(): Promise<void>;
 }
 
-async function loadControllers(): Promise<RegisterControllers> {
+async function loadControllers(opts: Pick<OperatorOptions, 'usageFoldAfterMs' | 'usageFoldPeriodMs'>): Promise<RegisterControllers> {
   // Loaded only when no registerControllers is injected (tests inject stand-ins).
   const { registerControllers } = await import('./controllers.ts');
-  return registerControllers;
+  return (ctx) => registerControllers(ctx, {
+    ...(opts.usageFoldAfterMs !== undefined ? { usageFoldAfterMs: opts.usageFoldAfterMs } : {}),
+    ...(opts.usageFoldPeriodMs !== undefined ? { usageFoldPeriodMs: opts.usageFoldPeriodMs } : {}),
+  });
 }
 
 export async function runOperator(opts: OperatorOptions): Promise<RunningOperator> {
@@ -79,7 +86,7 @@ export async function runOperator(opts: OperatorOptions): Promise<RunningOperato
   const clock = opts.clock ?? systemClock;
   // The audit trail's and the reminders' leader-only controllers join the default set only: tests that
   // inject stand-ins get exactly what they inject.
-  const defaults = opts.registerControllers ? undefined : await loadControllers();
+  const defaults = opts.registerControllers ? undefined : await loadControllers(opts);
   metrics.leader.set(0);
 
   const host = opts.bindAddress ?? '0.0.0.0';

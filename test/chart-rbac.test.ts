@@ -1,6 +1,6 @@
 // RBAC on the real API server, with the real operator and gateway running as ONLY the chart's ServiceAccounts
 // (bearer tokens, RBAC enforced) through a key's life: leadership → issue (workload Secret, record, Event,
-// Ready) → gateway call → usage report → status → rotation (restart target patched) → deletion (finalizer
+// Ready) → gateway call → usage report → status → a gone replica's report folded → rotation (restart target patched) → deletion (finalizer
 // cleans the records). Sufficient: every step completes and nothing is refused. Minimal: dropping any one
 // rule of the chart breaks a step or gets refused.
 import { execFile } from 'node:child_process';
@@ -17,6 +17,7 @@ import { ANNOTATIONS, API_VERSION, GROUP, KINDS, LABELS, VERSION } from '../api/
 import { crdYaml } from '../api/crd.ts';
 import { startDemoUpstream } from '../gateway/demo-upstream.ts';
 import { runGateway, type RunningGateway } from '../gateway/main.ts';
+import { usageConfigMap } from '../gateway/usage/reporter-kube.ts';
 import { patchMetadata } from '../kube/apply.ts';
 import { runOperator, type RunningOperator } from '../operator/main.ts';
 import { installCrds } from '../controlplane/controlplane.ts';
@@ -98,7 +99,8 @@ async function lifecycle(opts: { stepTimeoutMs: number; drop?: string }): Promis
     const opKubeconfig = join(dir, 'operator.kubeconfig');
     await writeFile(opKubeconfig, (await saKubeConfig(system, `${release}-nemokeys-operator`)).exportConfig(), { mode: 0o600 });
     op = await runOperator({ kubeconfig: opKubeconfig, recordsNamespace: system, metricsPort: 0, healthPort: 0, bindAddress: '127.0.0.1',
-      logLevel: 'debug', leaderElection: true, leaseNamespace: system, identity: `op-${id}`, logDestination: capture(logs) });
+      logLevel: 'debug', leaderElection: true, leaseNamespace: system, identity: `op-${id}`, logDestination: capture(logs),
+      usageFoldAfterMs: 5_000, usageFoldPeriodMs: 300 });
     gw = await runGateway({ upstream: upstream.url, recordsNamespace: system, kubeConfig: await saKubeConfig(system, `${release}-nemokeys-gateway`),
       listen: { host: '127.0.0.1', port: 0 }, metricsPort: 0, gatewayId: `gw-${id}`, reportIntervalMs: 200, logger: pino({ level: 'debug' }, capture(logs)) });
 
@@ -129,6 +131,14 @@ async function lifecycle(opts: { stepTimeoutMs: number; drop?: string }): Promis
       await until(async () => (await chat(key)) === 200, 'gateway accepts the key');
       await chat(key);
       await until(async () => ((await getKey()).status?.usage?.requests ?? 0) >= 2, 'usage in status');
+    });
+    await step('a gone replica\'s usage report folds into the archive and is deleted', async () => {
+      const gone = usageConfigMap({ gateway: `gone-${id}`, updatedAt: new Date(Date.now() - 60_000).toISOString(),
+        keys: { [first]: { requests: 1, credits: 1, lastUsedAt: new Date(Date.now() - 60_000).toISOString() } } }, system);
+      await core.createNamespacedConfigMap({ namespace: system, body: gone });
+      await until(async () => (await core.listNamespacedConfigMap({ namespace: system, labelSelector: `${LABELS.usage}=true` }))
+        .items.every((c) => c.metadata?.name !== gone.metadata!.name), 'folded report deleted');
+      await until(async () => ((await getKey()).status?.usage?.requests ?? 0) >= 3, 'folded usage still in status');
     });
     let second = '';
     await step('rotation: successor served, restart target annotated', async () => {

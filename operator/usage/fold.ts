@@ -1,6 +1,6 @@
-import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { LABELS, MANAGED_BY } from '../../api/constants.ts';
+import { FIELD_MANAGER, LABELS, MANAGED_BY } from '../../api/constants.ts';
 import { USAGE_ARCHIVE_NAME } from '../../api/usage-archive.ts';
 import { decodeUsageReport, encodeUsageReport, type UsageReport } from '../../api/usage.ts';
 import { apiErrorMessage } from '../../kube/apply.ts';
@@ -9,8 +9,8 @@ import type { Clock, ObjectCache, ReconcileResult, Reconciler } from '../runtime
 import { planFold, type ListedReport } from './fold-plan.ts';
 
 // The leader's fold pass over the cached usage reports (plan: fold-plan.ts). One key, `fold`, requeued
-// every `periodMs` and on report changes; the archive write comes first (create, or replace at the
-// cached resourceVersion so a stale cache or a second operator loses with 409 and retries), then the
+// every `periodMs`; the archive write comes first (create, or a merge patch at the cached
+// resourceVersion so a stale cache or a second operator loses with 409 and retries), then the
 // deletes, each at the folded resourceVersion (a report that changed meanwhile is not deleted).
 
 export const FOLD_KEY = 'fold';
@@ -52,18 +52,22 @@ export function kubeFoldWriter(kc: KubeConfig, namespace: string): FoldWriter {
   const core = kc.makeApiClient(CoreV1Api);
   return {
     async writeArchive(report, resourceVersion) {
-      const body: V1ConfigMap = {
-        apiVersion: 'v1', kind: 'ConfigMap',
-        metadata: {
-          name: USAGE_ARCHIVE_NAME, namespace,
-          labels: { [LABELS.usage]: 'true', [LABELS.managedBy]: MANAGED_BY },
-          ...(resourceVersion ? { resourceVersion } : {}),
-        },
-        ...encodeUsageReport(report),
-      };
+      const payload = encodeUsageReport(report);
       try {
-        if (resourceVersion) await core.replaceNamespacedConfigMap({ name: USAGE_ARCHIVE_NAME, namespace, body });
-        else await core.createNamespacedConfigMap({ namespace, body });
+        if (resourceVersion) {
+          // a merge patch carrying the resourceVersion read: 409 if anyone wrote in between
+          await core.patchNamespacedConfigMap({
+            name: USAGE_ARCHIVE_NAME, namespace, fieldManager: FIELD_MANAGER,
+            body: { metadata: { resourceVersion }, ...payload },
+          }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+        } else {
+          const body: V1ConfigMap = {
+            apiVersion: 'v1', kind: 'ConfigMap',
+            metadata: { name: USAGE_ARCHIVE_NAME, namespace, labels: { [LABELS.usage]: 'true', [LABELS.managedBy]: MANAGED_BY } },
+            ...payload,
+          };
+          await core.createNamespacedConfigMap({ namespace, fieldManager: FIELD_MANAGER, body });
+        }
       } catch (err) {
         throw new Error(`writing the usage archive ${namespace}/${USAGE_ARCHIVE_NAME}: ${apiErrorMessage(err)}`);
       }
