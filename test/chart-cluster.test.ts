@@ -147,6 +147,7 @@ describe.skipIf(!helm || !hasCluster())('chart on the real API server', () => {
       // the audit trails (docs/design.md §8), one ConfigMap per ApiKey / Team next to it
       ['get', '', 'configmaps', W, true], ['create', '', 'configmaps', W, true], ['patch', '', 'configmaps', W, true],
       ['delete', '', 'configmaps', 'RECORDS', true], // folded usage reports (operator/usage/fold.ts)
+      ['create', '', 'configmaps', 'RECORDS', true], // the usage archive (and audit trails, cluster-wide)
       ['get', 'coordination.k8s.io', 'leases', 'RECORDS', true], ['update', 'coordination.k8s.io', 'leases', 'RECORDS', true],
       // …and nothing more:
       ['create', 'keys.nemorouter.io', 'apikeys', W, false], ['delete', 'keys.nemorouter.io', 'apikeys', W, false],

@@ -18,6 +18,8 @@ export interface GatewayProcessOptions {
 
 export interface GatewayProcess {
   url: string;
+  /** Its /metrics endpoint. */
+  metricsUrl: string;
   child: ChildProcess;
   /** Everything it wrote to stderr/stdout (JSON log lines). */
   output: string[];
@@ -49,5 +51,5 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
     }
     await sleep(100);
   }
-  return { url: `http://127.0.0.1:${port}`, child, output, kill };
+  return { url: `http://127.0.0.1:${port}`, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, child, output, kill };
 }

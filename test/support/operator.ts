@@ -7,7 +7,7 @@ import type { ApiKeyStatus } from '../../api/apikey.ts';
 import { API_VERSION, GROUP, KINDS, VERSION } from '../../api/constants.ts';
 import { crdYaml } from '../../api/crd.ts';
 import { statusCodeOf } from '../../kube/errors.ts';
-import { registerControllers } from '../../operator/controllers.ts';
+import { registerControllers, type RegisterOptions } from '../../operator/controllers.ts';
 import { runOperator, type RunningOperator } from '../../operator/main.ts';
 import type { OperatorContext, QueueHandle } from '../../operator/runtime/context.ts';
 import { installCrds } from '../../controlplane/controlplane.ts';
@@ -42,7 +42,11 @@ export interface TestOperator {
 }
 
 /** watchNamespace keeps an operator with a jumping clock away from other test files' leftover ApiKeys. */
-export async function startTestOperator(opts: { recordsNamespace: string; clock?: TestClock; watchNamespace?: string }): Promise<TestOperator> {
+export async function startTestOperator(opts: {
+  recordsNamespace: string; clock?: TestClock; watchNamespace?: string;
+  /** Options of registerControllers (crash injection, fold timing). */
+  controllers?: RegisterOptions;
+}): Promise<TestOperator> {
   await installCrds({ kubectl: clusterKubectl(), kubeconfigPath: clusterKubeconfig() }, crdYaml());
   const core = adminKubeConfig().makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name: opts.recordsNamespace } } }).catch(() => undefined);
@@ -75,7 +79,7 @@ export async function startTestOperator(opts: { recordsNamespace: string; clock?
           queues.set(reconciler.name, h);
           return h;
         },
-      }),
+      }, opts.controllers),
   });
   return {
     running,
