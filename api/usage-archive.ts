@@ -61,3 +61,16 @@ export function addKeys(into: Record<string, KeyUsage>, keys: Record<string, Key
     into[id] = next;
   }
 }
+
+/**
+ * A gateway's view of the listed reports: its own report to continue from (not when the archive absorbed
+ * that version: the archive carries those counts, so it starts from zero) and the reports to add as peers.
+ */
+export function ownAndPeers<T extends StoredReport>(reports: readonly T[], ownName: string): { own: T | undefined; peers: T[] } {
+  const archive = findArchive(reports)?.report;
+  const mine = reports.find((r) => r.name === ownName);
+  return {
+    own: mine && !isAbsorbed(archive, mine) ? mine : undefined,
+    peers: countedReports(reports).filter((r) => r.name !== ownName),
+  };
+}

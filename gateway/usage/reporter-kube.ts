@@ -1,7 +1,7 @@
 import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { GATEWAY_FIELD_MANAGER, LABELS, MANAGED_BY } from '../../api/constants.ts';
 import { decodeUsageReport, encodeUsageReport, type UsageReport } from '../../api/usage.ts';
-import { countedReports, isAbsorbed, USAGE_ARCHIVE_NAME, type StoredReport } from '../../api/usage-archive.ts';
+import { ownAndPeers, type StoredReport } from '../../api/usage-archive.ts';
 import { apiErrorMessage, applyObject } from '../../kube/apply.ts';
 import { silentLogger, type SourceLogger } from '../sources/log.ts';
 import type { UsageReportStore } from './reporter.ts';
@@ -50,7 +50,6 @@ export function kubeUsageReportStore(opts: { kc: KubeConfig; namespace: string; 
       } catch (err) {
         throw new Error(`listing usage ConfigMaps in ${namespace}: ${apiErrorMessage(err)}`);
       }
-      let own: UsageReport | undefined;
       const stored: StoredReport[] = [];
       for (const cm of items) {
         const decoded = decodeUsageReport(cm);
@@ -65,11 +64,8 @@ export function kubeUsageReportStore(opts: { kc: KubeConfig; namespace: string; 
       }
       // Versions the operator's archive absorbed count there (api/usage-archive.ts): not as a peer, and
       // not as our own to continue from — the archive already carries those counts, so we start from zero.
-      const archive = stored.find((r) => r.name === USAGE_ARCHIVE_NAME)?.report;
-      const mine = stored.find((r) => r.name === name);
-      if (mine && !isAbsorbed(archive, mine)) own = mine.report;
-      const peers = countedReports(stored).filter((r) => r.name !== name).map((r) => r.report);
-      return { own, peers };
+      const split = ownAndPeers(stored, name);
+      return { own: split.own?.report, peers: split.peers.map((r) => r.report) };
     },
     async write(report) {
       try {
