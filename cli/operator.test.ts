@@ -17,6 +17,7 @@ describe('operatorOptionsFromFlags', () => {
     { name: 'ports 0 and kubeconfig pass through', flags: { metricsPort: '0', healthPort: '0', kubeconfig: '/k' }, pod: undefined,
       want: { metricsPort: 0, healthPort: 0, kubeconfig: '/k' } },
     { name: '--workers', flags: { workers: '64' }, pod: undefined, want: { apiKeyWorkers: 64 } },
+    { name: '--usage-fold-after', flags: { usageFoldAfter: '2h' }, pod: undefined, want: { usageFoldAfterMs: 7_200_000 } },
   ])('$name', ({ flags, pod, want }) => {
     expect(operatorOptionsFromFlags({ ...base, ...flags }, pod)).toMatchObject(want);
   });
@@ -27,6 +28,8 @@ describe('operatorOptionsFromFlags', () => {
     { flags: { logLevel: 'loud' }, error: /--log-level must be one of/ },
     { flags: { workers: '0' }, error: /--workers must be a whole number from 1 to 128/ },
     { flags: { workers: '2.5' }, error: /--workers must be a whole number/ },
+    { flags: { usageFoldAfter: '5m' }, error: /--usage-fold-after 5m: expected a duration of at least 15m/ },
+    { flags: { usageFoldAfter: 'soon' }, error: /--usage-fold-after soon/ },
   ])('rejects $flags', ({ flags, error }) => {
     expect(() => operatorOptionsFromFlags({ ...base, ...flags }, undefined)).toThrow(error);
   });

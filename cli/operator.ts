@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_RECORDS_NAMESPACE } from '../api/constants.ts';
+import { parseDurationMs } from '../api/duration.ts';
 import { checkMailFrom, parseSmtpUrl } from '../operator/reminders/smtp-url.ts';
 import { DEFAULT_APIKEY_WORKERS, MAX_WORKERS } from '../operator/runtime/concurrency.ts';
 
@@ -28,6 +29,22 @@ export interface OperatorFlags {
   smtpUrl?: string;
   mailFrom?: string;
   workers?: string;
+  usageFoldAfter?: string;
+}
+
+/**
+ * Below this a live but idle gateway (it rewrites its report every 5 min at most, heartbeatMs in
+ * gateway/usage/reporter.ts) could be taken for gone and folded (docs/design.md §4).
+ */
+const MIN_FOLD_AFTER_MS = 15 * 60_000;
+
+function foldAfterMs(value: string | undefined): { usageFoldAfterMs?: number } {
+  if (value === undefined) return {};
+  const ms = parseDurationMs(value);
+  if (ms === undefined || ms < MIN_FOLD_AFTER_MS) {
+    throw new Error(`--usage-fold-after ${value}: expected a duration of at least 15m, like 1h (live gateways rewrite their report every 5 min at most)`);
+  }
+  return { usageFoldAfterMs: ms };
 }
 
 function port(flag: string, value: string): number {
@@ -63,6 +80,7 @@ export function operatorOptionsFromFlags(flags: OperatorFlags, podNamespace: str
     ...auditOptionsFromFlags(flags, env),
     ...mailOptionsFromFlags(flags, env),
     ...(flags.workers !== undefined ? { apiKeyWorkers: workers(flags.workers) } : {}),
+    ...foldAfterMs(flags.usageFoldAfter),
   };
 }
 
@@ -125,6 +143,8 @@ export function registerOperator(program: Command): void {
       '(credentials from $NEMOKEYS_SMTP_USERNAME / $NEMOKEYS_SMTP_PASSWORD, never in the URL)')
     .option('--mail-from <addr>', 'sender address of the reminder emails (required with --smtp-url)')
     .option('--workers <n>', `ApiKeys reconciled at once (each reconcile is a few API round trips; default ${DEFAULT_APIKEY_WORKERS}, chosen by bench/operator.ts)`)
+    .option('--usage-fold-after <duration>', 'fold usage reports not rewritten for this long (gone gateway replicas) ' +
+      'into the usage archive (at least 15m)', '1h')
     .action(async (flags: OperatorFlags) => {
       const options = operatorOptionsFromFlags(flags, process.env.POD_NAMESPACE, process.env);
       const { runOperator } = await import('../operator/main.ts');
