@@ -98,16 +98,28 @@ export interface FoldReconcilerOptions {
 export function createFoldReconciler(o: FoldReconcilerOptions): Reconciler {
   const foldAfterMs = o.foldAfterMs ?? DEFAULT_FOLD_AFTER_MS;
   const periodMs = o.periodMs ?? DEFAULT_FOLD_PERIOD_MS;
+  // decoded reports by name, re-decoded only when their resourceVersion changed (gunzip of every report
+  // every pass would cost more than the pass)
+  const decoded = new Map<string, ListedReport>();
   return {
     name: 'usage-fold',
     async reconcile(): Promise<ReconcileResult> {
       const listed: ListedReport[] = o.reports.list(o.namespace).map((cm) => {
+        const name = cm.metadata?.name ?? '';
+        const hit = decoded.get(name);
+        if (hit && hit.resourceVersion === cm.metadata?.resourceVersion) return hit;
         const d = decodeUsageReport(cm);
-        return { name: cm.metadata?.name ?? '', resourceVersion: cm.metadata?.resourceVersion, report: d.ok ? d.report : undefined };
+        const r = { name, resourceVersion: cm.metadata?.resourceVersion, report: d.ok ? d.report : undefined };
+        decoded.set(name, r);
+        return r;
       });
-      const archiveRv = listed.find((r) => r.name === USAGE_ARCHIVE_NAME)?.resourceVersion;
+      const names = new Set(listed.map((r) => r.name));
+      for (const name of decoded.keys()) if (!names.has(name)) decoded.delete(name);
+      const archive = listed.find((r) => r.name === USAGE_ARCHIVE_NAME);
+      const archiveRv = archive?.resourceVersion;
       const plan = planFold(listed, o.clock.now(), foldAfterMs);
       o.metrics.reports.set(listed.length);
+      o.metrics.absorbed.set(Object.keys(archive?.report?.absorbed ?? {}).length);
       if (plan.blocked) {
         o.metrics.passes.inc({ result: 'blocked' });
         o.log.error({ archive: `${o.namespace}/${USAGE_ARCHIVE_NAME}` }, plan.blocked);
@@ -116,7 +128,6 @@ export function createFoldReconciler(o: FoldReconcilerOptions): Reconciler {
       try {
         if (plan.archive) {
           await o.writer.writeArchive(plan.archive, archiveRv);
-          o.metrics.absorbed.set(Object.keys(plan.archive.absorbed ?? {}).length);
         }
         for (const d of plan.deletes) await o.writer.deleteReport(d.name, d.resourceVersion);
       } catch (err) {
