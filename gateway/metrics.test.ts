@@ -76,6 +76,18 @@ describe('GatewayMetrics', () => {
     );
   });
 
+  it('usage report health: last write, write errors, duplicate instance', async () => {
+    const m = new GatewayMetrics();
+    expect(await m.text()).toMatch(/^nemokeys_gateway_usage_report_duplicate_instance 0$/m);
+    m.usageReport.written(new Date(1_700_000_000_500));
+    m.usageReport.writeFailed();
+    m.usageReport.duplicateId();
+    const text = await m.text();
+    expect(text).toMatch(/^nemokeys_gateway_usage_report_last_write_timestamp_seconds 1700000000.5$/m);
+    expect(text).toMatch(/^nemokeys_gateway_usage_report_write_errors_total 1$/m);
+    expect(text).toMatch(/^nemokeys_gateway_usage_report_duplicate_instance 1$/m);
+  });
+
   it('perKeyLabels:false drops apikey and key_id', async () => {
     const m = new GatewayMetrics({ perKeyLabels: false });
     const { record } = makeKeyAndRecord();

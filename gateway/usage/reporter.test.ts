@@ -94,6 +94,28 @@ describe('usage reporter', () => {
     expect(s.written).toHaveLength(4); // nothing new to flush
   });
 
+  it('heartbeat: an idle replica keeps an existing report fresh, and creates none without usage', async () => {
+    const old = { gateway: 'gw', updatedAt: new Date(Date.now() - 3_600_000).toISOString(), keys: {} };
+    const seededFromOld = memoryStore(old);
+    const events = { written: vi.fn(), writeFailed: vi.fn(), duplicateId: vi.fn() };
+    const a = createUsageReporter({ tracker: new UsageTracker(), store: seededFromOld.store, gatewayId: 'gw', intervalMs: 1000, events });
+    await a.start();
+    await vi.advanceTimersByTimeAsync(1000); // the old report is rewritten at once: it must not look gone
+    expect(seededFromOld.s.written).toHaveLength(1);
+    expect(events.written).toHaveBeenCalledTimes(1);
+    seededFromOld.s.failWrites = true;
+    await vi.advanceTimersByTimeAsync(heartbeatMs(1000));
+    expect(events.writeFailed).toHaveBeenCalledTimes(1);
+    await a.stop();
+
+    const none = memoryStore();
+    const b = createUsageReporter({ tracker: new UsageTracker(), store: none.store, gatewayId: 'gw2', intervalMs: 1000 });
+    await b.start();
+    await vi.advanceTimersByTimeAsync(10 * heartbeatMs(1000));
+    expect(none.s.written).toHaveLength(0);
+    await b.stop();
+  });
+
   it('writes nothing until the previous report could be read, then reports the sum', async () => {
     const { s, store } = memoryStore({
       gateway: 'gw',
