@@ -144,6 +144,7 @@ export async function registerControllers(ctx: OperatorContext, opts: RegisterOp
     reports: usage, namespace: ns, clock: ctx.clock, log: ctx.log.child({ controller: 'usage-fold' }),
     writer: (opts.wrapFoldWriter ?? ((w) => w))(kubeFoldWriter(ctx.kc, ns)),
     metrics: createFoldMetrics(ctx.metrics.registry),
+    hasRecord: (keyId) => recordIndex.ownerOfKeyId(keyId) !== undefined,
     ...(opts.usageFoldAfterMs !== undefined ? { foldAfterMs: opts.usageFoldAfterMs } : {}),
     ...(opts.usageFoldPeriodMs !== undefined ? { periodMs: opts.usageFoldPeriodMs } : {}),
   }), { workers: 1 });

@@ -69,6 +69,14 @@ describe('planFold', () => {
     expect(plan).toMatchObject({ deletes: [], blocked: expect.stringContaining('does not decode') });
   });
 
+  it('drops key ids without a record from the archive once unused for the fold age (deleted ApiKeys)', () => {
+    const a = archive('a1', { gone1: use(1, 1, ago(2 * HOUR)), recent: use(1, 1, ago(1000)), kept: use(2, 2, ago(2 * HOUR)) }, {});
+    const plan = planFold([a], NOW, HOUR, (id) => id === 'kept');
+    expect(Object.keys(plan.archive?.keys ?? {}).sort()).toEqual(['kept', 'recent']);
+    const again = planFold([{ ...a, report: plan.archive }], NOW, HOUR, (id) => id === 'kept');
+    expect(again.archive).toBeUndefined(); // converged: nothing more to drop, no write
+  });
+
   it('merges counts and same-window spend; of two windows keeps the later use', () => {
     const a = archive('a1', { k1: use(5, 50, ago(3 * HOUR), { window: 'd0', credits: 50 }), k3: use(1, 1, ago(3 * HOUR)) }, {});
     const g2 = report('nemokeys-usage-g2', '8', ago(2 * HOUR), { k1: use(2, 20, ago(2 * HOUR), { window: 'd1', credits: 20 }) });

@@ -28,7 +28,13 @@ export interface FoldPlan {
   blocked?: string;
 }
 
-export function planFold(reports: readonly ListedReport[], now: Date, foldAfterMs: number): FoldPlan {
+/**
+ * `hasRecord`: whether a key id still has its record. The archive drops key ids without one (deleted
+ * ApiKeys), as the gateways' reports do, once they were last used longer than the fold age ago (so a
+ * record the operator's cache has not seen yet can never cost counts). Omitted: keep every key id.
+ */
+export function planFold(reports: readonly ListedReport[], now: Date, foldAfterMs: number,
+  hasRecord: (keyId: string) => boolean = () => true): FoldPlan {
   const stored = findArchive(reports);
   if (stored && !stored.report) {
     return { deletes: [], folded: [], blocked: `the usage archive ${USAGE_ARCHIVE_NAME} does not decode; not folding into it` };
@@ -56,13 +62,19 @@ export function planFold(reports: readonly ListedReport[], now: Date, foldAfterM
   // A name whose report is gone was deleted after being absorbed (only absorbed reports are deleted):
   // nothing can match it any more. A report that came back under that name is a fresh one (gateways
   // start from zero when their own report is absorbed) and is absorbed anew when it goes stale.
-  let forgotten = 0;
+  let dropped = 0;
+  for (const [keyId, u] of Object.entries(keys)) {
+    if (!hasRecord(keyId) && now.getTime() - Date.parse(u.lastUsedAt) >= foldAfterMs) {
+      delete keys[keyId];
+      dropped++;
+    }
+  }
   for (const name of Object.keys(absorbed)) {
     if (!listed.has(name)) {
       delete absorbed[name];
-      forgotten++;
+      dropped++;
     }
   }
-  if (folded.length === 0 && forgotten === 0) return { deletes, folded };
+  if (folded.length === 0 && dropped === 0) return { deletes, folded };
   return { archive: { gateway: USAGE_ARCHIVE_GATEWAY, updatedAt: now.toISOString(), keys, absorbed }, deletes, folded };
 }

@@ -91,6 +91,8 @@ export interface FoldReconcilerOptions {
   clock: Clock;
   log: Logger;
   metrics: FoldMetrics;
+  /** Whether a key id still has its record (key ids of deleted ApiKeys leave the archive). */
+  hasRecord?: (keyId: string) => boolean;
   foldAfterMs?: number;
   periodMs?: number;
 }
@@ -117,7 +119,7 @@ export function createFoldReconciler(o: FoldReconcilerOptions): Reconciler {
       for (const name of decoded.keys()) if (!names.has(name)) decoded.delete(name);
       const archive = listed.find((r) => r.name === USAGE_ARCHIVE_NAME);
       const archiveRv = archive?.resourceVersion;
-      const plan = planFold(listed, o.clock.now(), foldAfterMs);
+      const plan = planFold(listed, o.clock.now(), foldAfterMs, o.hasRecord);
       o.metrics.reports.set(listed.length);
       o.metrics.absorbed.set(Object.keys(archive?.report?.absorbed ?? {}).length);
       if (plan.blocked) {
