@@ -59,9 +59,7 @@ export function planFold(reports: readonly ListedReport[], now: Date, foldAfterM
     deletes.push({ name: r.name, resourceVersion: r.resourceVersion });
     folded.push(r.name);
   }
-  // A name whose report is gone was deleted after being absorbed (only absorbed reports are deleted):
-  // nothing can match it any more. A report that came back under that name is a fresh one (gateways
-  // start from zero when their own report is absorbed) and is absorbed anew when it goes stale.
+  // key ids of deleted ApiKeys leave, as they leave the gateways' reports
   let dropped = 0;
   for (const [keyId, u] of Object.entries(keys)) {
     if (!hasRecord(keyId) && now.getTime() - Date.parse(u.lastUsedAt) >= foldAfterMs) {
@@ -69,6 +67,9 @@ export function planFold(reports: readonly ListedReport[], now: Date, foldAfterM
       dropped++;
     }
   }
+  // A name whose report is gone was deleted after being absorbed (only absorbed reports are deleted):
+  // nothing can match it any more. A report that came back under that name is a fresh one (gateways
+  // start from zero when their own report is absorbed) and is absorbed anew when it goes stale.
   for (const name of Object.keys(absorbed)) {
     if (!listed.has(name)) {
       delete absorbed[name];
