@@ -67,6 +67,15 @@ async function runDev(opts: DevOptions): Promise<void> {
   } else {
     say('this control plane was started without an audit webhook: `keys history` will show unknown source IPs');
   }
+  // Only the operator writes audit trails (docs/design.md §8); here it runs with the admin kubeconfig.
+  const [{ auditTrailGuard }, { whoAmI }, { loadKubeConfig }] = await Promise.all([
+    import('../controlplane/audit-trail-guard.ts'), import('../operator/audit/wiring.ts'), import('../kube/config.ts')]);
+  const operatorUser = await whoAmI(loadKubeConfig({ kubeconfig }));
+  if (operatorUser) {
+    execFileSync(kubectl, ['apply', '--server-side', '--field-manager=nemokeys-dev', '-f', '-'], { env,
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'List',
+        items: auditTrailGuard({ name: 'nemokeys-audit-trail-guard', operatorUser }) }) });
+  }
   const operator = await runOperator({
     kubeconfig,
     recordsNamespace: DEFAULT_RECORDS_NAMESPACE,

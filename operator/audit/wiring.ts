@@ -37,7 +37,7 @@ export interface AuditTrail {
 }
 
 /** The operator's own user (SelfSubjectReview): its requests are not "changes by a person". */
-async function whoAmI(kc: KubeConfig): Promise<string | undefined> {
+export async function whoAmI(kc: KubeConfig): Promise<string | undefined> {
   const review = await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: {} });
   return review.status?.userInfo?.username;
 }
