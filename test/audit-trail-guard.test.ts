@@ -3,10 +3,10 @@
 // forge a trail; the operator (running as the chart's ServiceAccount) still writes entries; the garbage
 // collector still removes the trail of a deleted ApiKey and namespace deletion still completes. The same
 // attacks succeed in a namespace the binding does not cover: that is what the policy changes.
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
@@ -101,9 +101,14 @@ describe.skipIf(!helm || !hasCluster())('audit trail guard on the real API serve
   }, 120_000);
 
   afterAll(async () => {
+    for (const ns of [GUARDED, UNGUARDED, RECORDS, OPERATOR_NS]) await core.deleteNamespace({ name: ns }).catch(() => undefined);
     await op?.stop();
     await admin.makeApiClient(RbacAuthorizationV1Api).deleteClusterRoleBinding({ name: `${RELEASE}-operator` }).catch(() => undefined);
-    for (const ns of [UNGUARDED, RECORDS, OPERATOR_NS]) await core.deleteNamespace({ name: ns }).catch(() => undefined);
+    const vap = admin.makeApiClient(AdmissionregistrationV1Api);
+    const name = `${RELEASE}-nemokeys-audit-trail-guard`;
+    await vap.deleteValidatingAdmissionPolicyBinding({ name }).catch(() => undefined);
+    await vap.deleteValidatingAdmissionPolicy({ name }).catch(() => undefined);
+    rmSync(kubeconfigFile, { force: true });
   });
 
   it('the operator writes the trail; a namespace edit user cannot patch, replace, delete, relabel or forge it', async () => {

@@ -12,11 +12,13 @@ import {
   AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type V1ValidatingWebhookConfiguration,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
 import { crdYaml } from '../api/crd.ts';
 import { runHistory } from '../cli/keys/history.ts';
 import type { Io } from '../cli/keys/io.ts';
 import { loopbackReceiverTls } from '../controlplane/audit.ts';
+import { auditTrailGuard } from '../controlplane/audit-trail-guard.ts';
 import { installCrds, startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
 import { freePort } from '../controlplane/process.ts';
 import { validatingWebhookConfiguration } from '../operator/audit/admission.ts';
@@ -85,7 +87,9 @@ describe.skipIf(!hasCluster())('audit trail from kube-apiserver audit events', (
   beforeAll(async () => {
     auditPort = await freePort();
     cp = await startControlPlane({ audit: { url: `https://127.0.0.1:${auditPort}/audit`, loopbackTls: true } });
-    await installCrds(cp, crdYaml());
+    // With the audit trail guard, as a chart install has it: only the operator's ServiceAccount writes trails.
+    await installCrds(cp, [crdYaml(), ...auditTrailGuard({ name: 'nemokeys-audit-trail-guard', operatorUser: OPERATOR_USER })
+      .map((o) => stringify(o))].join('\n---\n'));
     const { cert, key, caFile } = loopbackReceiverTls(cp.dir);
     receiverTls = { cert, key };
     await cp.kubeConfig().makeApiClient(AdmissionregistrationV1Api).createValidatingWebhookConfiguration({
