@@ -61,6 +61,9 @@ describe.skipIf(!helm || !hasCluster())('chart on the real API server', () => {
       await kubectl(['delete', '--ignore-not-found', 'clusterrole', `${release}-nemokeys-${role}`]).catch(() => {});
     }
     await kubectl(['delete', '--ignore-not-found', 'clusterrolebinding', `${release}-nemokeys-operator`]).catch(() => {});
+    for (const kind of ['validatingadmissionpolicybinding', 'validatingadmissionpolicy']) {
+      await kubectl(['delete', '--ignore-not-found', kind, `${release}-nemokeys-audit-trail-guard`]).catch(() => {});
+    }
     await kubectl(['delete', 'namespace', ns, other, '--wait=false']).catch(() => {});
   });
 
@@ -101,7 +104,9 @@ describe.skipIf(!helm || !hasCluster())('chart on the real API server', () => {
     let op: KubeConfig;
 
     beforeAll(async () => {
-      const text = await helmTemplateText(helm!, { release, namespace: ns });
+      // The audit trail guard only for this file's namespace: cluster-wide it would refuse other files' operators.
+      const text = await helmTemplateText(helm!, { release, namespace: ns,
+        set: { 'auditTrailGuard.namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name': ns } });
       await kubectl(['apply', '--server-side', '--field-manager=nemokeys-chart-test', '-f', '-'], text);
       const core = admin.makeApiClient(CoreV1Api);
       for (const n of [ns, other]) {

@@ -8,7 +8,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type KubeConfig }
+  from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -89,7 +90,10 @@ async function lifecycle(opts: { stepTimeoutMs: number; drop?: string }): Promis
   try {
     await installCrds({ kubectl: clusterKubectl(), kubeconfigPath: clusterKubeconfig() }, crdYaml());
     for (const name of [system, app]) await core.createNamespace({ body: { metadata: { name } } });
-    const objs = withoutUserRoles(await renderChart(helm!, { release, namespace: system }));
+    // The audit trail guard covers only this run's app namespace: cluster-wide it would refuse every other
+    // test file's operator (test/audit-trail-guard.test.ts). Here the operator writes trails behind it.
+    const objs = withoutUserRoles(await renderChart(helm!, { release, namespace: system,
+      set: { 'auditTrailGuard.namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name': app } }));
     for (const role of objs.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole')) {
       role.rules = (role.rules as Rule[]).filter((_, i) => ruleName(role, i) !== opts.drop);
     }
@@ -165,6 +169,9 @@ async function lifecycle(opts: { stepTimeoutMs: number; drop?: string }): Promis
     const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
     await rbac.deleteClusterRoleBinding({ name: `${release}-nemokeys-operator` }).catch(() => {});
     await rbac.deleteClusterRole({ name: `${release}-nemokeys-operator` }).catch(() => {});
+    const guard = admin.makeApiClient(AdmissionregistrationV1Api);
+    await guard.deleteValidatingAdmissionPolicyBinding({ name: `${release}-nemokeys-audit-trail-guard` }).catch(() => {});
+    await guard.deleteValidatingAdmissionPolicy({ name: `${release}-nemokeys-audit-trail-guard` }).catch(() => {});
   }
   return { failedStep, refused: logs.filter((l) => /forbidden|\b403\b/i.test(l)) };
 }
