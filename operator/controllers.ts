@@ -9,7 +9,7 @@ import { createApiKeyMetrics } from './apikey/metrics.ts';
 import { createApiKeyReconciler } from './apikey/reconciler.ts';
 import type { ApiKeyObject, TeamObject } from './apikey/types.ts';
 import type { OperatorContext } from './runtime/context.ts';
-import { objectKey, type ChangeKind } from './runtime/types.ts';
+import { objectKey, type CachedInformer, type ChangeKind } from './runtime/types.ts';
 import { createTeamReconciler, kubeTeamStatusWriter } from './team/reconciler.ts';
 import type { ApiKeyWriter } from './apikey/writer.ts';
 import { restartTargetsOf, targetKey } from './rotation/restart-plan.ts';
@@ -53,7 +53,21 @@ export interface RegisterOptions {
   usageFoldPeriodMs?: number;
 }
 
+/**
+ * The ApiKey and Team caches, one watch each, for every controller of the process: the audit trail's and the
+ * reminders' controllers read these instead of opening their own (one copy of every ApiKey in memory, not three).
+ */
+export interface SharedInformers {
+  apiKeys: CachedInformer<ApiKeyObject>;
+  teams: CachedInformer<TeamObject>;
+}
+
 export async function registerControllers(ctx: OperatorContext, opts: RegisterOptions = {}): Promise<void> {
+  await registerKeyControllers(ctx, opts);
+}
+
+/** registerControllers, returning the ApiKey and Team caches for the controllers registered after it. */
+export async function registerKeyControllers(ctx: OperatorContext, opts: RegisterOptions = {}): Promise<SharedInformers> {
   const ns = ctx.recordsNamespace;
   const watched = ctx.watchNamespace ? { namespace: ctx.watchNamespace } : {};
   const apiKeys = ctx.customObjectInformer<ApiKeyObject>({ group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, ...watched,
@@ -155,4 +169,5 @@ export async function registerControllers(ctx: OperatorContext, opts: RegisterOp
       if (owner) apiKeyQueue.enqueue(owner);
     }
   });
+  return { apiKeys, teams };
 }

@@ -5,7 +5,7 @@
 import type { DestinationStream } from 'pino';
 import { loadKubeConfig } from '../kube/config.ts';
 import { apiErrorMessage } from '../kube/errors.ts';
-import type { RegisterControllers } from './runtime/context.ts';
+import type { OperatorContext, RegisterControllers } from './runtime/context.ts';
 import { Readiness, startOpsServer, type OpsServer } from './runtime/health.ts';
 import { DEFAULT_LEASE_NAME, defaultIdentity, LeaderElector, type LeaderElectionOptions } from './runtime/leader.ts';
 import { createAudit, createLogger, type LogLevel } from './runtime/log.ts';
@@ -61,10 +61,10 @@ export interface RunningOperator {
   stop(): Promise<void>;
 }
 
-async function loadControllers(opts: Pick<OperatorOptions, 'usageFoldAfterMs' | 'usageFoldPeriodMs'>): Promise<RegisterControllers> {
+async function loadControllers(opts: Pick<OperatorOptions, 'usageFoldAfterMs' | 'usageFoldPeriodMs'>) {
   // Loaded only when no registerControllers is injected (tests inject stand-ins).
-  const { registerControllers } = await import('./controllers.ts');
-  return (ctx) => registerControllers(ctx, {
+  const { registerKeyControllers } = await import('./controllers.ts');
+  return (ctx: OperatorContext) => registerKeyControllers(ctx, {
     ...(opts.usageFoldAfterMs !== undefined ? { usageFoldAfterMs: opts.usageFoldAfterMs } : {}),
     ...(opts.usageFoldPeriodMs !== undefined ? { usageFoldPeriodMs: opts.usageFoldPeriodMs } : {}),
   });
@@ -78,9 +78,9 @@ export async function runOperator(opts: OperatorOptions): Promise<RunningOperato
   const audit = trail.wrap(createAudit({ destination: opts.logDestination }));
   const mailer = opts.mail ? createMailer(opts.mail) : undefined;
   const register: RegisterControllers = opts.registerControllers ?? (async (ctx) => {
-    await defaults!(ctx);
-    await trail.register(ctx);
-    if (mailer) await registerReminders(ctx, mailer);
+    const informers = await defaults!(ctx); // the ApiKey and Team watches, shared with the controllers below
+    await trail.register(ctx, informers);
+    if (mailer) await registerReminders(ctx, mailer, informers);
   });
   const readiness = new Readiness();
   const clock = opts.clock ?? systemClock;

@@ -73,6 +73,11 @@ describe.skipIf(!hasCluster())('expiry reminder emails through a real SMTP serve
     expect(first.from).toBe('nemokeys@example.com');
     expect(first.subject).toMatch(new RegExp(`^\\[nemokeys\\] ApiKey ${ns}/soon \\(key id ${keyId}\\) expires in \\d+ minute\\(s\\)`));
     expect(first.messageId).toBe(`<${keyId}.1d.soon.${ns}@nemokeys>`);
+    // The reminders' and the audit trail's controllers read the key controllers' caches: one watch per kind.
+    const synced = logs.flatMap((c) => c.split('\n')).filter(Boolean).map((l) => JSON.parse(l) as { msg?: string; informers?: string[] })
+      .find((l) => l.msg === 'caches synced; starting workers');
+    const watches = (kind: string) => synced?.informers?.filter((n) => n.split('#')[0] === kind);
+    expect([watches('apikeys'), watches('teams')]).toEqual([['apikeys'], ['teams']]);
 
     // Restart between the two mails: the mark on the ApiKey keeps the reminder from going out again.
     await stopAll();

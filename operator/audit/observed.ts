@@ -3,9 +3,10 @@
 // none. The leader compares each ApiKey with its trail's snapshot; a difference still there after a
 // grace period (longer than kube-apiserver's batching + retries) becomes one "observed" entry: actor =
 // the field manager of the last write, source IP unknown. Idempotent by resourceVersion.
-import { FIELD_MANAGER, GROUP, KINDS, VERSION } from '../../api/constants.ts';
+import { FIELD_MANAGER } from '../../api/constants.ts';
 import { lastManagerOf } from '../apikey/conditions.ts';
 import type { OperatorContext } from '../runtime/context.ts';
+import type { SharedInformers } from '../controllers.ts';
 import { objectKey, splitKey, type ReconcileResult, type Reconciler } from '../runtime/types.ts';
 import { classify, snapshotHash, snapshotOf } from './changes.ts';
 import type { TrailStore } from './trail-store.ts';
@@ -26,9 +27,9 @@ function lastWriteTime(obj: ObjectMeta): string | undefined {
   return times.at(-1);
 }
 
-export async function registerObservedChanges(ctx: OperatorContext, opts: ObservedOptions): Promise<void> {
-  const apiKeys = ctx.customObjectInformer<ObjectMeta>({ group: GROUP, version: VERSION, plural: KINDS.apiKey.plural,
-    ...(ctx.watchNamespace ? { namespace: ctx.watchNamespace } : {}) });
+/** Reads the key controllers' ApiKey cache (operator/controllers.ts): no watch of its own. */
+export async function registerObservedChanges(ctx: OperatorContext, { apiKeys }: Pick<SharedInformers, 'apiKeys'>,
+  opts: ObservedOptions): Promise<void> {
   const seen = new Map<string, string>();
   const reconciler: Reconciler = {
     name: 'audit-observed',

@@ -6,6 +6,7 @@ import type { DestinationStream } from 'pino';
 import type { Registry } from 'prom-client';
 import { apiErrorMessage } from '../../kube/errors.ts';
 import type { Audit, Logger } from '../runtime/log.ts';
+import type { SharedInformers } from '../controllers.ts';
 import type { OperatorContext } from '../runtime/context.ts';
 import { registerObservedChanges } from './observed.ts';
 import { startAuditReceiver, type Receiver, type ReceiverOptions } from './receiver.ts';
@@ -32,7 +33,7 @@ export interface AuditTrail {
   /** The operator's audit stream, plus a trail entry for each action the operator took by itself. */
   wrap(audit: Audit): Audit;
   /** Leader-only part: changes no audit event arrived for (operator/audit/observed.ts). */
-  register(ctx: OperatorContext): Promise<void>;
+  register(ctx: OperatorContext, informers: Pick<SharedInformers, 'apiKeys'>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -74,7 +75,7 @@ export async function startAuditTrail(opts: AuditTrailOptions & {
       const p = recorder.recordOperatorAction(record).finally(() => pending.delete(p));
       pending.add(p);
     },
-    register: (ctx) => registerObservedChanges(ctx, {
+    register: (ctx, informers) => registerObservedChanges(ctx, informers, {
       store, graceMs: opts.observedGraceMs ?? (receiver ? 5 * 60_000 : 1000),
       onEntry: (ref, e) => recorder.emit({ kind: 'ApiKey', ...ref }, e),
     }),

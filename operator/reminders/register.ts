@@ -1,16 +1,13 @@
 // Wires the reminder controller into the leader's controllers (operator/main.ts).
-import { GROUP, KINDS, VERSION } from '../../api/constants.ts';
 import { createKubeWriter } from '../apikey/kube-writer.ts';
-import type { ApiKeyObject, TeamObject } from '../apikey/types.ts';
+import type { SharedInformers } from '../controllers.ts';
 import type { OperatorContext } from '../runtime/context.ts';
 import { objectKey } from '../runtime/types.ts';
 import { createReminderReconciler, kubeMarksWriter } from './controller.ts';
 import type { Mailer } from './mailer.ts';
 
-export async function registerReminders(ctx: OperatorContext, mailer: Mailer): Promise<void> {
-  const watched = ctx.watchNamespace ? { namespace: ctx.watchNamespace } : {};
-  const apiKeys = ctx.customObjectInformer<ApiKeyObject>({ group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, ...watched });
-  const teams = ctx.customObjectInformer<TeamObject>({ group: GROUP, version: VERSION, plural: KINDS.team.plural, ...watched });
+/** Reads the ApiKeys and Teams of the key controllers' caches (operator/controllers.ts): no watch of its own. */
+export async function registerReminders(ctx: OperatorContext, mailer: Mailer, { apiKeys, teams }: SharedInformers): Promise<void> {
   const writer = createKubeWriter(ctx.kc);
   const queue = ctx.runController(createReminderReconciler({
     apiKeys, teams, mailer, clock: ctx.clock, log: ctx.log.child({ controller: 'reminders' }), registry: ctx.metrics.registry,
