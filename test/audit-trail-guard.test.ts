@@ -158,13 +158,22 @@ describe.skipIf(!helm || !hasCluster())('audit trail guard on the real API serve
     expect(await httpStatusOf(trail(UNGUARDED, 'app'))).toBe(404);
   });
 
-  it('deleting the ApiKey still removes its trail (garbage collector); deleting the namespace still completes', async () => {
+  it('deleting the ApiKey still removes its trail (garbage collector), orphaning still works, deleting the namespace still completes', async () => {
     await createKey(GUARDED, 'gone');
     await eventually(async () => (await history(GUARDED, 'gone')).length > 0, 30_000, 'the create entry');
     await custom.deleteNamespacedCustomObject({ ...AK, namespace: GUARDED, name: 'gone' });
     await eventually(async () => (await httpStatusOf(trail(GUARDED, 'gone'))) === 404, 60_000, 'the trail collected');
 
-    expect((await core.listNamespacedConfigMap({ namespace: GUARDED, labelSelector: TRAIL_LABEL })).items.length).toBeGreaterThan(0);
+    // Orphaning: the garbage collector patches the trail's ownerReferences away (an UPDATE the guard lets it make).
+    await createKey(GUARDED, 'kept');
+    await eventually(async () => (await history(GUARDED, 'kept')).length > 0, 30_000, 'the create entry');
+    await custom.deleteNamespacedCustomObject({ ...AK, namespace: GUARDED, name: 'kept', propagationPolicy: 'Orphan' });
+    await eventually(async () => (await httpStatusOf(custom.getNamespacedCustomObject({ ...AK, namespace: GUARDED, name: 'kept' })))
+      === 404, 60_000, 'the ApiKey deleted, orphaning its trail');
+    expect((await trail(GUARDED, 'kept')).metadata?.ownerReferences ?? []).toEqual([]);
+
+    // What is left (an orphaned trail among them) goes with the namespace: the namespace controller deletes it.
+    expect((await core.listNamespacedConfigMap({ namespace: GUARDED, labelSelector: TRAIL_LABEL })).items.length).toBeGreaterThan(1);
     // The operator keeps running: its finalizer on the ApiKeys must be released for the namespace to go.
     await core.deleteNamespace({ name: GUARDED });
     await eventually(async () => {
