@@ -37,6 +37,9 @@ export const HANDOFF_MODES = ['Automatic', 'Manual'] as const;
 export const handoffMode = () =>
   z.enum(HANDOFF_MODES).describe('Automatic (default): predecessors are revoked once the hand-off is confirmed (idle/maxOverlap). ' +
     'Manual: every predecessor stays valid until you revoke it (spec.revokedKeyIds, `keys handoff`).');
+/** ConfigMap references per ApiKey (spec.ipAllowlistFrom). */
+export const IP_ALLOWLIST_FROM_MAX = 8;
+
 export const RESTART_TARGET_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
 
 const RotationSchema = z
@@ -65,6 +68,16 @@ export const ApiKeySpecSchema = z
     allowedModels: stringSet(modelName(), 256).optional().describe('Per-key model allowlist; empty means everything the team can use.'),
     allowedEndpoints: stringSet(endpointPath(), 64).optional().describe('Per-key endpoint allowlist; empty means all the team allows.'),
     ipAllowlist: stringSet(cidr(), 128).optional().describe('Source CIDR blocks; a bare address is /32 or /128; empty means any source.'),
+    ipAllowlistFrom: z
+      .array(z.object({
+        configMapKeyRef: z.object({
+          name: objectName('ConfigMap in this namespace'),
+          key: secretDataKey(),
+        }).strict().describe('A ConfigMap data key holding one CIDR or address per line (blank lines and # comments allowed).'),
+      }).strict())
+      .max(IP_ALLOWLIST_FROM_MAX)
+      .optional()
+      .describe('More source CIDRs, read from ConfigMaps in this namespace and added to ipAllowlist (docs/design.md §2).'),
     expiration: expiration().default('Never').describe('Never, a duration from the key id\'s creation (30d, 90d), or an RFC 3339 datetime.'),
     environment: z.enum(ENVIRONMENTS).optional().describe('Shown in the key prefix so a leaked key tells where it came from.'),
     secret: z

@@ -50,6 +50,7 @@ export const CONDITION_REASONS = {
     TeamInvalid: 'blocked',
     NoAllowedModels: 'scopeRefusal',
     NoAllowedEndpoints: 'scopeRefusal',
+    IpAllowlistUnresolved: 'blocked',
     SecretConflict: 'blocked',
     Revoked: 'blocked',
     Expired: 'blocked',

@@ -11,7 +11,7 @@ export const KEY_RECORD_SCHEMA_VERSION = 2;
  * Why a key id is suspended: its Team is missing or invalid, or the Team allows none of its models or
  * endpoints. The key id keeps its lineage state (status.keys[]) and works again once that is fixed.
  */
-export const SUSPENSION_REASONS = ['TeamNotFound', 'TeamInvalid', 'NoAllowedModels', 'NoAllowedEndpoints'] as const;
+export const SUSPENSION_REASONS = ['TeamNotFound', 'TeamInvalid', 'NoAllowedModels', 'NoAllowedEndpoints', 'IpAllowlistUnresolved'] as const;
 export type SuspensionReason = (typeof SUSPENSION_REASONS)[number];
 
 /** The lineage states, plus Suspended (usable in the lineage, refused until its Team allows it again). */

@@ -13,6 +13,7 @@ export const SUSPENSION_DETAILS: Record<SuspensionReason, string> = {
   TeamInvalid: 'Its Team has an invalid spec: the key owner must fix the Team.',
   NoAllowedModels: "Its Team allows none of the key's models: the key owner must change the key's allowedModels or the Team.",
   NoAllowedEndpoints: "Its Team allows none of the key's endpoints: the key owner must change the key's allowedEndpoints or the Team.",
+  IpAllowlistUnresolved: "Its ipAllowlistFrom list cannot be read: the key owner must fix the ConfigMap it names.",
 };
 
 /**

@@ -3,6 +3,7 @@ import type { TeamSpec } from '../../api/team.ts';
 import { firstDecision, type Policy } from './policies.ts';
 import type { Blocker } from './readiness.ts';
 import type { EffectiveScopes } from './scopes.ts';
+import type { ResolvedAllowlist } from './types.ts';
 import type { SecretInspection } from './workload-secret.ts';
 
 // What stops a key from being usable or issued (docs/design.md §5, "blockers"). At most one Team blocker
@@ -18,6 +19,8 @@ export interface BlockerInputs {
   scopes: EffectiveScopes | undefined;
   inspection: SecretInspection;
   secretName: string;
+  /** spec.ipAllowlistFrom as read; undefined when not read. */
+  allowlistFrom: ResolvedAllowlist | undefined;
 }
 
 const teamNotFound: Policy<BlockerInputs, Blocker> = ({ teamExists, spec, namespace }) =>
@@ -46,6 +49,22 @@ const noAllowedEndpoints: Policy<BlockerInputs, Blocker> = ({ scopes, spec, team
       'change spec.allowedEndpoints or the Team',
   };
 
+/**
+ * spec.ipAllowlistFrom that cannot be read, or reads as nothing, suspends the key (docs/design.md §2):
+ * the record's empty ipAllowlist means "any source", so an unreadable list must never render as one.
+ */
+const allowlistUnresolved: Policy<BlockerInputs, Blocker> = ({ spec, allowlistFrom, scopes }) => {
+  if (!spec.ipAllowlistFrom?.length) return undefined;
+  const fix = 'the key is suspended until spec.ipAllowlistFrom can be read';
+  const because = (message: string): Blocker => ({ reason: 'IpAllowlistUnresolved', suspends: true, message });
+  if (!allowlistFrom) return because(`spec.ipAllowlistFrom has not been read yet; ${fix}`);
+  if (!allowlistFrom.ok) return because(`spec.ipAllowlistFrom: ${allowlistFrom.error}; ${fix}`);
+  if (scopes && scopes.ipAllowlist.length === 0) {
+    return because(`spec.ipAllowlistFrom lists no address (an empty allowlist would allow any source); ${fix}`);
+  }
+  return undefined;
+};
+
 /** The Team policies, in precedence order. */
 export const TEAM_BLOCKERS: readonly Policy<BlockerInputs, Blocker>[] = [
   teamNotFound,
@@ -62,5 +81,6 @@ const secretConflict: Policy<BlockerInputs, Blocker> = ({ inspection, namespace,
   };
 
 export function blockersOf(input: BlockerInputs): Blocker[] {
-  return [firstDecision(TEAM_BLOCKERS, input), secretConflict(input)].filter((b) => b !== undefined);
+  return [firstDecision(TEAM_BLOCKERS, input), allowlistUnresolved(input), secretConflict(input)]
+    .filter((b) => b !== undefined);
 }

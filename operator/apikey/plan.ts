@@ -79,7 +79,7 @@ function know(start: Start): Known {
   return {
     ...start, ak, uid, ref: apiKeyRef(inp), spec, teamSpec, defaults, ...ownership(start.stored, uid),
     inspection: inspectWorkloadSecret(inp.secret, defaults.secret.key, inp.name),
-    scopes: teamSpec ? effectiveScopes(spec, teamSpec) : undefined,
+    scopes: teamSpec ? effectiveScopes(spec, teamSpec, inp.ipAllowlistFrom?.ok ? inp.ipAllowlistFrom.cidrs : []) : undefined,
     teamMaxMs: teamSpec?.maxExpiration ? parseDurationMs(teamSpec.maxExpiration) : undefined,
     expiration: parseExpiration(spec.expiration) ?? { kind: 'never' as const },
     specActor: specManager ? `user:${specManager}` : 'user:unknown',
@@ -104,6 +104,7 @@ function planLiveApiKey(start: Start): Plan {
   const blockers = blockersOf({
     namespace: k.inp.namespace, spec: k.spec, teamExists: k.inp.team !== undefined, teamSpec: k.teamSpec,
     scopes: k.scopes, inspection: k.inspection, secretName: k.defaults.secret.name,
+    allowlistFrom: k.inp.ipAllowlistFrom,
   });
   const pastDatetime = k.expiration.kind === 'datetime' && k.expiration.at.getTime() <= k.now.getTime();
   const issue = issueDecision(issueInputs(k, d));

@@ -47,13 +47,18 @@ function intersectEndpoints(team: readonly string[], key: readonly string[]): { 
   return { allowed: keyN.filter((e) => teamSet.has(e)), refused: keyN.filter((e) => !teamSet.has(e)) };
 }
 
-export function effectiveScopes(key: Pick<ApiKeySpec, 'allowedModels' | 'allowedEndpoints' | 'ipAllowlist'>, team: Pick<TeamSpec, 'allowedModels' | 'allowedEndpoints'>): EffectiveScopes {
+/** `fromLists`: the CIDRs read for spec.ipAllowlistFrom (docs/design.md §2), added to spec.ipAllowlist. */
+export function effectiveScopes(
+  key: Pick<ApiKeySpec, 'allowedModels' | 'allowedEndpoints' | 'ipAllowlist'>,
+  team: Pick<TeamSpec, 'allowedModels' | 'allowedEndpoints'>,
+  fromLists: readonly string[] = [],
+): EffectiveScopes {
   const models = intersectModels(team.allowedModels, key.allowedModels ?? []);
   const endpoints = intersectEndpoints(team.allowedEndpoints ?? [], key.allowedEndpoints ?? []);
   const scopes: EffectiveScopes = {
     models: models.allowed,
     endpoints: endpoints.allowed,
-    ipAllowlist: unique(key.ipAllowlist ?? []),
+    ipAllowlist: unique([...(key.ipAllowlist ?? []), ...fromLists]),
     refusedModels: models.refused,
     refusedEndpoints: endpoints.refused,
   };

@@ -42,7 +42,12 @@ export interface PlanInputs {
   minted?: MintedKey;
   /** `Kind/name` → exists, for spec.rotation.restartTargets; undefined while not checked yet. */
   restartTargets?: ReadonlyMap<string, boolean>;
+  /** spec.ipAllowlistFrom read from its ConfigMaps; undefined when not read (fails closed if referenced). */
+  ipAllowlistFrom?: ResolvedAllowlist;
 }
+
+/** The CIDRs of all spec.ipAllowlistFrom references, or why they could not be read. */
+export type ResolvedAllowlist = { ok: true; cidrs: string[] } | { ok: false; error: string };
 
 export interface PlannedEvent {
   type: 'Normal' | 'Warning';
