@@ -3,6 +3,7 @@ import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/Object
 import { ANNOTATIONS, GROUP, KINDS, LABELS, MANAGED_BY, VERSION } from '../api/constants.ts';
 import { RECORD_SELECTOR } from '../api/record-secret.ts';
 import { compactMetadata, compactObject, pruneManagedFields } from '../kube/compact.ts';
+import { allowlistSources } from './apikey/allowlist-sources.ts';
 import { RecordIndex, UsageIndex } from './apikey/indexes.ts';
 import { createKubeWriter } from './apikey/kube-writer.ts';
 import { createApiKeyMetrics } from './apikey/metrics.ts';
@@ -85,6 +86,7 @@ export async function registerKeyControllers(ctx: OperatorContext, opts: Registe
     transform: compactObject,
   });
 
+  const allowlists = allowlistSources(ctx);
   const recordIndex = new RecordIndex(records, ns);
   const usageIndex = new UsageIndex(usage);
   const writer = (opts.wrapWriter ?? ((w) => w))(createKubeWriter(ctx.kc));
@@ -98,6 +100,7 @@ export async function registerKeyControllers(ctx: OperatorContext, opts: Registe
       audit: (a) => ctx.audit({ ...a, apiKey: a.apiKey as `${string}/${string}` }),
       metrics: createApiKeyMetrics(ctx.metrics.registry),
       restartTargets: restartTracker,
+      allowlists: allowlists.sources,
     }),
     { workers: ctx.apiKeyWorkers },
   );
@@ -129,6 +132,7 @@ export async function registerKeyControllers(ctx: OperatorContext, opts: Registe
   const teamOf = (ak: ApiKeyObject) => ak.spec?.team;
   apiKeys.onChange((ak, change) => {
     apiKeyQueue.enqueue(objectKey(ak));
+    allowlists.sources.updateApiKey(ak, objectKey(ak), change);
     // The Team's status counts its keys: only an added or deleted key or a spec change (team moved;
     // deletion also bumps the generation) can change it. Every status write of every key would make
     // the Team reconcile — a scan of all keys — run back to back while 10 000 keys are issued.
@@ -163,6 +167,10 @@ export async function registerKeyControllers(ctx: OperatorContext, opts: Registe
     ...(opts.usageFoldPeriodMs !== undefined ? { periodMs: opts.usageFoldPeriodMs } : {}),
   }), { workers: 1 });
   foldQueue.enqueue(FOLD_KEY);
+  // An edited ipAllowlistFrom list re-renders the records of exactly the keys that reference it.
+  allowlists.configMaps.onChange((cm, change) => {
+    for (const key of allowlists.sources.referrersOf(cm, change)) apiKeyQueue.enqueue(key);
+  });
   usage.onChange((cm, change) => {
     for (const keyId of usageIndex.changedKeyIds(cm, change)) {
       const owner = recordIndex.ownerOfKeyId(keyId);

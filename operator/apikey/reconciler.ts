@@ -5,6 +5,7 @@ import { apiKeyDefaults } from '../../api/spec.ts';
 import type { RestartTargetTracker } from '../rotation/restart-status.ts';
 import type { Clock, ObjectCache, ReconcileResult, Reconciler } from '../runtime/types.ts';
 import { splitKey } from '../runtime/types.ts';
+import type { AllowlistSources } from './allowlist-sources.ts';
 import { applyPlan, type Written } from './apply.ts';
 import type { RecordIndex, UsageIndex } from './indexes.ts';
 import type { ApiKeyMetrics } from './metrics.ts';
@@ -40,6 +41,8 @@ export interface ApiKeyReconcilerDeps {
   monotonicNow?: () => number;
   /** Whether rotation.restartTargets exist, as the restart-target controller last saw them. */
   restartTargets?: Pick<RestartTargetTracker, 'stateFor'>;
+  /** Reads spec.ipAllowlistFrom; without it a key that references a list stays suspended (fails closed). */
+  allowlists?: Pick<AllowlistSources, 'resolve'>;
 }
 
 export const CACHE_WAIT_MS = 200;
@@ -94,6 +97,8 @@ export function createApiKeyReconciler(deps: ApiKeyReconcilerDeps): Reconciler &
     };
     const restartTargets = apiKey && deps.restartTargets?.stateFor(apiKey);
     if (restartTargets) inputs.restartTargets = restartTargets;
+    const refs = apiKey?.metadata?.deletionTimestamp ? undefined : spec?.ipAllowlistFrom;
+    if (refs?.length && deps.allowlists) inputs.ipAllowlistFrom = await deps.allowlists.resolve(namespace, refs);
     const now = deps.clock.now();
     let p = plan(inputs, now);
     let minted: GeneratedKey | undefined;

@@ -1,0 +1,125 @@
+import { CoreV1Api, type V1ConfigMap } from '@kubernetes/client-node';
+import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
+import type { ApiKeySpecInput } from '../../api/apikey.ts';
+import { parseCidrList, type CidrListResult } from '../../api/cidr-list.ts';
+import { LABELS, MANAGED_BY } from '../../api/constants.ts';
+import { compactObject } from '../../kube/compact.ts';
+import { isNotFound } from '../../kube/errors.ts';
+import type { OperatorContext } from '../runtime/context.ts';
+import type { CachedInformer, ChangeKind, ObjectCache } from '../runtime/types.ts';
+import type { ApiKeyObject, ResolvedAllowlist } from './types.ts';
+
+// spec.ipAllowlistFrom (docs/design.md §2): ConfigMaps the user keeps, unlabelled. The operator watches
+// ConfigMaps' METADATA only (the transform drops data, and our own audit trails and usage reports are
+// excluded by selector), reads a referenced ConfigMap's data with one GET when its resourceVersion
+// changed, and keeps only the parsed lists of referenced ConfigMaps. A change enqueues exactly the
+// ApiKeys that reference it (index below), so an edited list reaches the gateway without touching them.
+
+type Refs = NonNullable<ApiKeySpecInput['ipAllowlistFrom']>;
+
+/** Not ours: audit trails and usage reports are the bulk of ConfigMaps the operator would otherwise cache. */
+export const ALLOWLIST_CONFIGMAP_SELECTOR = `${LABELS.managedBy}!=${MANAGED_BY},!${LABELS.usage}`;
+
+/** Reads one ConfigMap; undefined when it does not exist. */
+export type ConfigMapRead = (namespace: string, name: string) => Promise<V1ConfigMap | undefined>;
+
+const dropData = (cm: V1ConfigMap): V1ConfigMap => compactObject({ metadata: cm.metadata }) as V1ConfigMap;
+
+export class AllowlistSources {
+  readonly #cache: ObjectCache<V1ConfigMap>;
+  readonly #read: ConfigMapRead;
+  /** `ns/configmap` → its data as last read, at that resourceVersion, with the lists parsed from it. */
+  readonly #fetched = new Map<string, { rv: string | undefined; data: Record<string, string>; lists: Map<string, CidrListResult> }>();
+  /** `ns/configmap` → ApiKeys (`ns/name`) referencing it, and back. */
+  readonly #referrers = new Map<string, Set<string>>();
+  readonly #refsOf = new Map<string, string[]>();
+
+  constructor(cache: ObjectCache<V1ConfigMap>, read: ConfigMapRead) {
+    this.#cache = cache;
+    this.#read = read;
+  }
+
+  /** All references' CIDRs, or the first reason one cannot be used (which ConfigMap, key and line). */
+  async resolve(namespace: string, refs: Refs): Promise<ResolvedAllowlist> {
+    const cidrs: string[] = [];
+    for (const { configMapKeyRef: { name, key } } of refs) {
+      const list = await this.#list(namespace, name, key);
+      if (!list.ok) return list;
+      cidrs.push(...list.cidrs);
+    }
+    return { ok: true, cidrs };
+  }
+
+  async #list(namespace: string, name: string, key: string): Promise<CidrListResult> {
+    const id = `${namespace}/${name}`;
+    const cachedRv = this.#cache.get(namespace, name)?.metadata?.resourceVersion;
+    let entry = this.#fetched.get(id);
+    if (!entry || cachedRv === undefined || entry.rv !== cachedRv) {
+      // Not in the watch cache (yet) or changed since read: the API server is the judge.
+      const cm = await this.#read(namespace, name);
+      if (!cm) {
+        this.#fetched.delete(id);
+        return { ok: false, error: `ConfigMap ${name} not found in namespace ${namespace}` };
+      }
+      entry = { rv: cm.metadata?.resourceVersion, data: cm.data ?? {}, lists: new Map() };
+      this.#fetched.set(id, entry);
+    }
+    let list = entry.lists.get(key);
+    if (!list) {
+      const text = entry.data[key];
+      list = text === undefined
+        ? { ok: false, error: `ConfigMap ${name} has no key "${key}"` }
+        : parseCidrList(text);
+      if (!list.ok && text !== undefined) list = { ok: false, error: `ConfigMap ${name} key "${key}": ${list.error}` };
+      entry.lists.set(key, list);
+    }
+    return list;
+  }
+
+  /** Keeps the referrer index; call for every ApiKey change. */
+  updateApiKey(ak: ApiKeyObject, key: string, change: ChangeKind): void {
+    for (const cm of this.#refsOf.get(key) ?? []) {
+      const set = this.#referrers.get(cm);
+      set?.delete(key);
+      if (set?.size === 0) this.#referrers.delete(cm);
+    }
+    const ns = ak.metadata?.namespace ?? '';
+    const cms = change === 'delete' ? [] : (ak.spec?.ipAllowlistFrom ?? []).map((r) => `${ns}/${r.configMapKeyRef.name}`);
+    if (cms.length === 0) this.#refsOf.delete(key);
+    else this.#refsOf.set(key, cms);
+    for (const cm of cms) this.#referrers.set(cm, (this.#referrers.get(cm) ?? new Set()).add(key));
+  }
+
+  /** The ApiKeys to reconcile after a ConfigMap changed; forgets its data once it is gone. */
+  referrersOf(cm: V1ConfigMap, change: ChangeKind): string[] {
+    const id = `${cm.metadata?.namespace}/${cm.metadata?.name}`;
+    if (change === 'delete') this.#fetched.delete(id);
+    return [...(this.#referrers.get(id) ?? [])];
+  }
+}
+
+/** The metadata-only ConfigMap informer and the GET behind AllowlistSources, for operator/controllers.ts. */
+export function allowlistSources(ctx: OperatorContext): {
+  sources: AllowlistSources;
+  configMaps: CachedInformer<V1ConfigMap>;
+} {
+  const core = ctx.kc.makeApiClient(CoreV1Api);
+  const ns = ctx.watchNamespace;
+  const labelSelector = ALLOWLIST_CONFIGMAP_SELECTOR;
+  const configMaps = ctx.createInformer<V1ConfigMap>({
+    resource: 'allowlist-configmaps',
+    path: ns ? `/api/v1/namespaces/${ns}/configmaps` : '/api/v1/configmaps',
+    labelSelector,
+    list: ({ limit, continue: _continue }) => ns
+      ? core.listNamespacedConfigMap({ namespace: ns, labelSelector, limit, _continue })
+      : core.listConfigMapForAllNamespaces({ labelSelector, limit, _continue }),
+    decode: (raw) => ObjectSerializer.deserialize(raw, 'V1ConfigMap', '') as V1ConfigMap,
+    transform: dropData,
+  });
+  const read: ConfigMapRead = (namespace, name) =>
+    core.readNamespacedConfigMap({ namespace, name }).catch((err: unknown) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    });
+  return { sources: new AllowlistSources(configMaps, read), configMaps };
+}
