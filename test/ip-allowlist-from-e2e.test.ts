@@ -3,7 +3,10 @@
 // publishes its ranges). Only the ConfigMap is edited — never the ApiKey (its generation is checked) —
 // and the gateway's answer for a request from 127.0.0.1 follows it; a broken line fails closed with a
 // condition that names the line.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import OpenAI from 'openai';
+import { parseAllDocuments } from 'yaml';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiKeyStatus } from '../api/apikey.ts';
@@ -114,4 +117,15 @@ describe.skipIf(!hasCluster())('spec.ipAllowlistFrom: a 5 000-line ConfigMap lis
 
     expect((await apiKey()).metadata.generation).toBe(generation); // the ApiKey was never touched
   }, 180_000);
+
+  it('examples/ci-ranges: the ConfigMap and ApiKey as shipped make a Ready key whose record carries the ranges', async () => {
+    const file = resolve(import.meta.dirname, '..', 'examples', 'ci-ranges', 'ci-ranges-key.yaml');
+    const [cm, ak] = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS());
+    await custom.createNamespacedCustomObject({ ...AK, plural: KINDS.team.plural, namespace: NS, body: { apiVersion: API_VERSION,
+      kind: 'Team', metadata: { name: ak.spec.team }, spec: { allowedModels: ak.spec.allowedModels } } });
+    await core.createNamespacedConfigMap({ namespace: NS, body: { ...cm, metadata: { ...cm.metadata, namespace: NS } } });
+    const { keyId } = await createReadyKey(kc, NS, ak.metadata.name, ak.spec);
+    const record = await eventually(async () => gw.records.get(keyId), 30_000, 'record at the gateway');
+    expect(record.scopes.ipAllowlist).toEqual(['192.0.2.0/24', '198.51.100.0/24', '2001:db8:ac10::/48']);
+  }, 60_000);
 });
