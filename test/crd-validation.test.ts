@@ -13,7 +13,7 @@ import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from '
 
 const NS = 'crd-validation';
 const long = (n: number) => 'a'.repeat(n);
-const many = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i));
+const many = <T,>(n: number, f: (i: number) => T) => Array.from({ length: n }, (_, i) => f(i));
 
 /** The Status object's message, as kubectl would print it. */
 function statusMessage(body: unknown): string {
@@ -50,6 +50,10 @@ const invalid: Case[] = [
   ['negative budget', 'ApiKey', key({ budget: { credits: -5 } }), [/spec\.budget\.credits/, /greater than or equal to 1/]],
   ['budget period weekly', 'ApiKey', key({ budget: { credits: 5, period: 'Weekly' } }), [/spec\.budget\.period/, /supported values/]],
   ['too many CIDRs', 'ApiKey', key({ ipAllowlist: many(129, (i) => `10.0.${i}.0/24`) }), [/spec\.ipAllowlist/, /at most 128 items/]],
+  ['ipAllowlistFrom with a bad ConfigMap name', 'ApiKey', key({ ipAllowlistFrom: [{ configMapKeyRef: { name: 'CI_Ranges', key: 'cidrs' } }] }),
+    [/spec\.ipAllowlistFrom\[0\]\.configMapKeyRef\.name/, /name of a ConfigMap/]],
+  ['too many ipAllowlistFrom references', 'ApiKey', key({ ipAllowlistFrom: many(9, (i) => ({ configMapKeyRef: { name: `r${i}`, key: 'k' } })) }),
+    [/spec\.ipAllowlistFrom/, /at most 8 items/]],
   ['duplicate models', 'ApiKey', key({ allowedModels: ['gpt-4o', 'gpt-4o'] }), [/spec\.allowedModels\[1\]/, /Duplicate value/]],
   ['oversized model name', 'ApiKey', key({ allowedModels: [long(300)] }), [/spec\.allowedModels\[0\]/, /may not be more than 253/]],
   ['secret data key with slash', 'ApiKey', key({ secret: { key: 'a/b' } }), [/spec\.secret\.key/, /Secret data key/]],
@@ -101,6 +105,7 @@ describe.skipIf(!hasCluster())('CRD validation on the real API server', () => {
       allowedModels: ['gpt-4o-mini', '*'],
       allowedEndpoints: ['/chat/completions', '/v1/embeddings'],
       ipAllowlist: ['10.0.0.0/8', '192.168.1.7', '2001:db8::/32', '::1'],
+      ipAllowlistFrom: [{ configMapKeyRef: { name: 'ci.ranges', key: 'github-actions.txt' } }],
       expiration: '2027-06-30T23:59:59.5+02:00',
       environment: 'prod',
       secret: { name: 'llm.key', key: 'OPENAI_API_KEY' },
@@ -141,7 +146,7 @@ describe.skipIf(!hasCluster())('CRD validation on the real API server', () => {
 
   it('applies every example with kubectl apply --server-side', () => {
     const dir = join(import.meta.dirname, '..', 'examples');
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
+    for (const file of readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.yaml')).sort()) {
       const out = execFileSync(clusterKubectl(), ['apply', '--server-side', '--field-manager=examples-test', '-f', join(dir, file)], {
         env: { ...process.env, KUBECONFIG: clusterKubeconfig() },
         encoding: 'utf8',
