@@ -153,13 +153,15 @@ describe.skipIf(!helm || !hasCluster())('chart on the real API server', () => {
       ['get', '', 'configmaps', W, true], ['create', '', 'configmaps', W, true], ['patch', '', 'configmaps', W, true],
       ['delete', '', 'configmaps', 'RECORDS', true], // folded usage reports (operator/usage/fold.ts)
       ['create', '', 'configmaps', 'RECORDS', true], // the usage archive (and audit trails, cluster-wide)
+      // spec.ipAllowlistFrom lists: a metadata-only watch of ConfigMaps in every namespace (docs/design.md §2)
+      ['list', '', 'configmaps', W, true], ['watch', '', 'configmaps', '', true],
       ['get', 'coordination.k8s.io', 'leases', 'RECORDS', true], ['update', 'coordination.k8s.io', 'leases', 'RECORDS', true],
       // …and nothing more:
       ['create', 'keys.nemorouter.io', 'apikeys', W, false], ['delete', 'keys.nemorouter.io', 'apikeys', W, false],
       ['update', 'keys.nemorouter.io', 'apikeys', W, false], ['update', 'keys.nemorouter.io', 'apikeys/status', W, false],
       ['patch', 'keys.nemorouter.io', 'teams', W, false], ['delete', 'keys.nemorouter.io', 'teams', W, false],
       ['update', '', 'secrets', W, false], ['patch', '', 'events', W, false], ['create', 'events.k8s.io', 'events', W, false],
-      ['list', '', 'configmaps', W, false], ['update', '', 'configmaps', W, false], ['delete', '', 'configmaps', W, false],
+      ['update', '', 'configmaps', W, false], ['delete', '', 'configmaps', W, false],
       ['list', 'apps', 'deployments', W, false], ['update', 'apps', 'deployments', W, false], ['delete', 'apps', 'deployments', W, false],
       ['create', '', 'pods', W, false],
       ['get', 'coordination.k8s.io', 'leases', W, false], ['delete', 'coordination.k8s.io', 'leases', 'RECORDS', false],
