@@ -1,5 +1,6 @@
 // `keys describe` rendering: one ApiKey → kubectl-describe-like text. Pure: the clock is a parameter.
 // Shows where the key lives (Secret name and data key), never what it is.
+import { sourceIpEntries } from './source-ips.ts';
 import { ANNOTATIONS } from '../../api/index.ts';
 import type { ApiKeyObject } from './model.ts';
 import { currentEntry, workloadSecret } from './model.ts';
@@ -112,7 +113,7 @@ export function renderDescribe(obj: ApiKeyObject, now: Date): string {
   const scopes: [string, string][] = [
     ['Models', listOr(spec.allowedModels, `(everything team ${team} allows)`)],
     ['Endpoints', listOr(spec.allowedEndpoints, `(everything team ${team} allows)`)],
-    ['Source IPs', listOr(spec.ipAllowlist, '(any)')],
+    ['Source IPs', listOr(sourceIpEntries(spec), '(any)')],
   ];
   const refusals = scopeRefusals(obj);
   const notes = attention(obj);

@@ -1,4 +1,5 @@
 // `keys list` rendering: ApiKey objects → table rows. Pure: the clock is a parameter.
+import { sourceIpEntries } from './source-ips.ts';
 import type { ApiKeyObject } from './model.ts';
 import { byName, currentEntry, supersededIds } from './model.ts';
 import { keyState } from './state.ts';
@@ -36,7 +37,7 @@ export function listRow(obj: ApiKeyObject, now: Date): string[] {
     spec.environment ?? '-',
     cellList(spec.allowedModels, '(team)'),
     cellList(spec.allowedEndpoints, '(team)'),
-    cellList(spec.ipAllowlist, 'any'),
+    cellList(sourceIpEntries(spec), 'any'),
     currentKeyCell(obj),
     cellList(supersededIds(obj), '-'),
     keyState(obj),

@@ -25,6 +25,11 @@ const scenarios: Array<[string, () => { inp: PlanInputs; now: Date }]> = [
   ['an invalid Team', () => ({ inp: reconcile({ ...fresh(), team: team({ allowedModels: [] }) }, at(HOUR)), now: at(HOUR) })],
   ['no allowed model', () => ({ inp: reconcile(inputs({ apiKey: apiKey({ allowedModels: ['o3'] }), team: team({ allowedModels: ['gpt-4o'] }) }), T0), now: T0 })],
   ['no allowed endpoint', () => ({ inp: reconcile(inputs({ apiKey: apiKey({ allowedEndpoints: ['/embeddings'] }), team: team({ allowedEndpoints: ['/chat/completions'] }) }), T0), now: T0 })],
+  ['an ipAllowlistFrom ConfigMap with a bad line', () => ({
+    inp: reconcile(inputs({ apiKey: apiKey({ ipAllowlistFrom: [{ configMapKeyRef: { name: 'ci-ranges', key: 'cidrs' } }] }),
+      ipAllowlistFrom: { ok: false, error: 'ConfigMap ci-ranges key "cidrs": line 3 ("x") is not a CIDR block or IP address' } }), T0),
+    now: T0,
+  })],
   ['a Secret of the same name someone else owns', () => ({
     inp: reconcile(inputs({ secret: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'checkout', namespace: NS }, data: {} } }), T0), now: T0,
   })],

@@ -1,7 +1,7 @@
 // The keys page: a live table of ApiKeys (server-sent events from the local server's watch), a detail
 // view per key id, and the actions — each within two clicks, disabled when RBAC says no.
 // Plain ES module, no framework: every value goes into the DOM as text, never as HTML.
-import { customExpiration, expirationChoice, expiresText, listOrAll, matches, modelScope, relativeTime, sortKeys } from './format.js';
+import { customExpiration, expirationChoice, expiresText, listOrAll, matches, modelScope, relativeTime, sortKeys, sourceIps } from './format.js';
 
 const $ = (sel) => document.querySelector(sel);
 const keys = new Map();
@@ -92,7 +92,7 @@ function row(k) {
     el('td', {}, el('span', { class: scopeOfModels.restricted ? 'scope restricted' : 'scope all' },
       scopeOfModels.restricted ? 'restricted: ' : '', scopeOfModels.text)),
     el('td', {}, listOrAll(k.spec.allowedEndpoints, 'all')),
-    el('td', {}, listOrAll(k.spec.ipAllowlist, 'any')),
+    el('td', {}, listOrAll(sourceIps(k.spec), 'any')),
     el('td', { title: k.status.expiresAt ?? '' }, expiresText(k, t) ?? ''),
     el('td', { class: 'last-used', title: k.status.lastUsedAt ?? '' }, relativeTime(k.status.lastUsedAt, t) ?? 'never'),
     el('td', { class: 'num requests' }, String(k.status.usage?.requests ?? 0)),
@@ -240,7 +240,7 @@ function renderDetail() {
     dl([
       ['State', k.state], ['Team', s.team], ['Environment', s.environment ?? 'none'],
       ['Models', modelScope(k).text], ['Endpoints', listOrAll(s.allowedEndpoints, 'all the team allows')],
-      ['IP allowlist', listOrAll(s.ipAllowlist, 'any source')], ['Expiration', s.expiration ?? 'Never'],
+      ['IP allowlist', listOrAll(sourceIps(s), 'any source')], ['Expiration', s.expiration ?? 'Never'],
       ['Expires', st.expiresAt ? when(st.expiresAt) : 'never'], ['Created', when(k.createdAt)], ['Created by', createdBy()], ['Last used', when(st.lastUsedAt)],
       ['Lifetime usage', `${st.usage?.requests ?? 0} requests, ${st.usage?.credits ?? 0} credits`],
       ['Rate limit', [s.rateLimit?.requestsPerMinute && `${s.rateLimit.requestsPerMinute} requests/min`,

@@ -20,6 +20,10 @@ export function modelScope(key) {
 
 export const listOrAll = (values, all) => (values && values.length > 0 ? values.join(', ') : all);
 
+/** spec.ipAllowlist plus each spec.ipAllowlistFrom ConfigMap named (as cli/keys/source-ips.ts). */
+export const sourceIps = (spec) => [...(spec.ipAllowlist ?? []),
+  ...(spec.ipAllowlistFrom ?? []).map((r) => `configmap ${r.configMapKeyRef.name}/${r.configMapKeyRef.key}`)];
+
 /** Expiry of the key (status.expiresAt once issued, else what the spec asks for). */
 export function expiresText(key, now) {
   if (key.status.expiresAt) return relativeTime(key.status.expiresAt, now);
