@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_RECORDS_NAMESPACE } from '../api/constants.ts';
+import { issue, writeClientKubeconfig } from '../controlplane/certs.ts';
 import { DEFAULT_DEV_DIR, upWithCrds } from './controlplane.ts';
 
 // `nemokeys dev`: the whole product on one machine — a real API server with the CRDs, the examples,
@@ -27,6 +28,24 @@ export function registerDev(program: Command): void {
     .action(async (opts: DevOptions) => runDev(opts));
 }
 
+/**
+ * The operator's own identity (system:masters, like the admin): the audit trail leaves out the
+ * operator's user's requests (it records its own actions itself, docs/design.md §8), so an operator
+ * running as the admin would drop every change the person at the keyboard makes from `keys history`.
+ * Kept in the control plane's pki directory, which `controlplane down` removes.
+ */
+export function devOperatorKubeconfig(dir: string, server: string): string {
+  const pki = { dir: join(dir, 'pki'), caCert: join(dir, 'pki', 'ca.crt'), caKey: join(dir, 'pki', 'ca.key') };
+  const cert = join(pki.dir, 'dev-operator.crt');
+  if (!existsSync(cert)) {
+    issue(pki, 'dev-operator', '/O=system:masters/CN=nemokeys-operator', ['basicConstraints=CA:FALSE',
+      'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth']);
+  }
+  const path = join(pki.dir, 'dev-operator.kubeconfig');
+  writeClientKubeconfig(path, server, pki, { user: 'nemokeys-operator', cert, key: join(pki.dir, 'dev-operator.key') });
+  return path;
+}
+
 async function runDev(opts: DevOptions): Promise<void> {
   const say = (l: string) => process.stdout.write(`${l}\n`);
   const dir = resolve(opts.dir);
@@ -49,7 +68,6 @@ async function runDev(opts: DevOptions): Promise<void> {
     env,
     input: kc('create', 'namespace', DEFAULT_RECORDS_NAMESPACE, '--dry-run=client', '-o', 'yaml'),
   });
-  say(kc('apply', '--server-side', '--field-manager=nemokeys-dev', '-f', EXAMPLES).trim());
 
   const [{ runOperator }, { runGateway }, { startDemoUpstream }] = await Promise.all([
     import('../operator/main.ts'),
@@ -77,7 +95,7 @@ async function runDev(opts: DevOptions): Promise<void> {
         items: auditTrailGuard({ name: 'nemokeys-audit-trail-guard', operatorUser }) }) });
   }
   const operator = await runOperator({
-    kubeconfig,
+    kubeconfig: devOperatorKubeconfig(dir, controlPlaneStatus({ dir })!.server),
     recordsNamespace: DEFAULT_RECORDS_NAMESPACE,
     metricsPort: 0,
     healthPort: 0,
@@ -89,6 +107,8 @@ async function runDev(opts: DevOptions): Promise<void> {
     ...(auditPort && tls ? { audit: { listen: { host: '127.0.0.1', port: auditPort }, tls: { cert: tls.cert, key: tls.key },
       observedGraceMs: 15_000 } } : {}),
   });
+  // After the operator: its audit receiver is listening, so the examples' creation is in `keys history`.
+  say(kc('apply', '--server-side', '--field-manager=nemokeys-dev', '-f', EXAMPLES).trim());
   const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0 });
   const { startUiFromFlags } = await import('./ui.ts');
   const page = await startUiFromFlags({ kubeconfig, namespace: 'checkout' });
