@@ -1,6 +1,7 @@
 // The receiver's HTTP contract with kube-apiserver's webhook backend: 200 only once the batch is recorded,
 // 500 (retried by kube-apiserver) when recording failed, 400 (not retried) for a body that never parses,
 // 401 without the bearer token. The recorder is a stand-in here; test/audit-trail.test.ts runs the real one.
+import { connect } from 'node:net';
 import { Registry } from 'prom-client';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -53,5 +54,19 @@ describe('audit receiver', () => {
     expect((await post({ kind: 'EventList', items: [] })).status).toBe(401);
     expect((await post({ kind: 'EventList', items: [] }, 'Bearer nope')).status).toBe(401);
     expect((await post({ kind: 'EventList', items: [] }, 'Bearer s3cret')).status).toBe(200);
+  });
+
+  it('close() does not wait for a connection kube-apiserver keeps open mid-request (Ctrl-C in nemokeys dev)', async () => {
+    let received = 0;
+    await start(async (c) => { received += c.length; return c.length; });
+    const socket = connect(receiver!.port, '127.0.0.1');
+    socket.on('error', () => {}); // the reset is the point
+    const closed = new Promise<void>((done) => socket.once('close', () => done()));
+    await new Promise((done) => socket.once('connect', done));
+    socket.write('POST /audit HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{');
+    await receiver!.close(); // without forceCloseConnections this never resolves: the test times out
+    receiver = undefined;
+    await closed; // the server ended the half-sent request's connection
+    expect(received).toBe(0);
   });
 });

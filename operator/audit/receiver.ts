@@ -45,6 +45,9 @@ export async function startAuditReceiver(opts: ReceiverOptions): Promise<Receive
   });
   const app: FastifyInstance = Fastify({
     logger: false, bodyLimit: 64 * 1024 * 1024,
+    // kube-apiserver keeps its webhook connections open: without this, close() (operator stop, Ctrl-C in
+    // `nemokeys dev`) waits for them. A batch cut off is re-sent (idempotent by audit ID) or observed.
+    forceCloseConnections: true,
     ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key,
       ...(opts.tls.clientCa ? { ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) } } : {}),
   }) as unknown as FastifyInstance;
