@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_RECORDS_NAMESPACE } from '../api/constants.ts';
@@ -22,8 +23,8 @@ export function registerDev(program: Command): void {
     .command('dev')
     .description('run everything locally: control plane + CRDs + examples + operator + gateway + demo upstream')
     .option('--dir <dir>', 'control-plane state directory', DEFAULT_DEV_DIR)
-    .option('--port <port>', 'gateway port', '8787')
-    .option('--metrics-port <port>', 'gateway metrics port', '9797')
+    .option('--port <port>', 'gateway port (0: a free one)', '8787')
+    .option('--metrics-port <port>', 'gateway metrics port (0: a free one)', '9797')
     .option('--keep-controlplane', 'leave the control plane running on exit', false)
     .action(async (opts: DevOptions) => runDev(opts));
 }
@@ -46,9 +47,22 @@ export function devOperatorKubeconfig(dir: string, server: string): string {
   return path;
 }
 
+/** Before anything starts (a busy port used to fail after the control plane was up, leaving it running). */
+export async function assertPortFree(port: number, flag: string): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((ok, fail) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => fail(err.code !== 'EADDRINUSE' ? err : new Error(
+      `port ${port} on 127.0.0.1 is in use (another nemokeys dev?): pass ${flag} PORT, or ${flag} 0 for a free one`)));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => ok()));
+  });
+}
+
 async function runDev(opts: DevOptions): Promise<void> {
   const say = (l: string) => process.stdout.write(`${l}\n`);
   const dir = resolve(opts.dir);
+  await assertPortFree(Number(opts.port), '--port');
+  await assertPortFree(Number(opts.metricsPort), '--metrics-port');
   const { controlPlaneStatus, controlPlaneDown } = await import('../controlplane/detached.ts');
   const running = controlPlaneStatus({ dir });
   let kubeconfig: string;
