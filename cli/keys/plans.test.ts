@@ -123,6 +123,9 @@ describe('planHandoff (statuses produced by the operator planner)', () => {
     const refused = planHandoff(servedApiKey(inp), false);
     expect(refused).toMatchObject({ kind: 'refuse', reason: expect.stringContaining(`successor key ${succ}`) });
     expect(refused.kind === 'refuse' && refused.reason).toMatch(/never been used.*--force/s);
+    // The hint works from any namespace context, and speaks of the one predecessor as "it".
+    expect(refused.kind === 'refuse' && refused.reason).toContain(`workloads still using it. Roll the new key out, confirm its ` +
+      `LAST USED in "keys describe ${servedApiKey(inp).metadata.name} -n ${servedApiKey(inp).metadata.namespace}"`);
     expect(planHandoff(servedApiKey(inp), true)).toMatchObject({ kind: 'patch', revokedKeyIds: [pred], predecessors: [pred], successor: succ });
   });
 

@@ -88,15 +88,16 @@ export function planHandoff(obj: ApiKeyObject, force: boolean): HandoffPlan {
   const successor = currentEntry(obj);
   if (predecessors.length === 0) {
     return { kind: 'refuse', reason: `ApiKey ${name} has no predecessor key id waiting for hand-off (nothing is Superseded). ` +
-      `Rotate first: keys rotate ${obj.metadata.name}` };
+      `Rotate first: keys rotate ${obj.metadata.name} -n ${obj.metadata.namespace}` };
   }
   if (!successor || successor.state !== 'Active') {
-    return { kind: 'refuse', reason: `ApiKey ${name} has no active successor key yet; wait until "keys describe ${obj.metadata.name}" shows one.` };
+    return { kind: 'refuse', reason: `ApiKey ${name} has no active successor key yet; wait until "keys describe ${obj.metadata.name} -n ${obj.metadata.namespace}" shows one.` };
   }
   if (successor.lastUsedAt === undefined && !force) {
     return { kind: 'refuse', reason: `The successor key ${successor.id} …${successor.hint} of ApiKey ${name} has never been used, so ` +
-      `revoking ${predecessors.join(', ')} could cut off workloads still using them. Roll the new key out, confirm its ` +
-      `LAST USED in "keys describe ${obj.metadata.name}", then run this again (or pass --force to revoke anyway).` };
+      `revoking ${predecessors.join(', ')} could cut off workloads still using ${predecessors.length > 1 ? 'them' : 'it'}. ` +
+      `Roll the new key out, confirm its LAST USED in "keys describe ${obj.metadata.name} -n ${obj.metadata.namespace}", ` +
+      'then run this again (or pass --force to revoke anyway).' };
   }
   const existing = obj.spec?.revokedKeyIds ?? [];
   return {
