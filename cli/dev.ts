@@ -99,17 +99,18 @@ async function runDev(opts: DevOptions): Promise<void> {
   } else {
     say('this control plane was started without an audit webhook: `keys history` will show unknown source IPs');
   }
-  // Only the operator writes audit trails (docs/design.md §8); here it runs with the admin kubeconfig.
+  // Only the operator writes audit trails (docs/design.md §8); here it runs as its own user (devOperatorKubeconfig).
+  const operatorKubeconfig = devOperatorKubeconfig(dir, controlPlaneStatus({ dir })!.server);
   const [{ auditTrailGuard }, { whoAmI }, { loadKubeConfig }] = await Promise.all([
     import('../controlplane/audit-trail-guard.ts'), import('../operator/audit/wiring.ts'), import('../kube/config.ts')]);
-  const operatorUser = await whoAmI(loadKubeConfig({ kubeconfig }));
+  const operatorUser = await whoAmI(loadKubeConfig({ kubeconfig: operatorKubeconfig }));
   if (operatorUser) {
     execFileSync(kubectl, ['apply', '--server-side', '--field-manager=nemokeys-dev', '-f', '-'], { env,
       input: JSON.stringify({ apiVersion: 'v1', kind: 'List',
         items: auditTrailGuard({ name: 'nemokeys-audit-trail-guard', operatorUser }) }) });
   }
   const operator = await runOperator({
-    kubeconfig: devOperatorKubeconfig(dir, controlPlaneStatus({ dir })!.server),
+    kubeconfig: operatorKubeconfig,
     recordsNamespace: DEFAULT_RECORDS_NAMESPACE,
     metricsPort: 0,
     healthPort: 0,
