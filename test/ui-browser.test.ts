@@ -3,6 +3,8 @@
 // after requests through the gateway, create / duplicate / edit / rotate / revoke through the page —
 // each effect observed where it happens (API server objects, the gateway's answers) — a user without
 // rights, and cross-origin requests refused. NEMOKEYS_SCREENSHOTS=1 writes the README's screenshots.
+// Own control plane with the audit webhook to this file's operator (test/support/audited-control-plane.ts): the
+// page acts as the user `alice`, and its detail view shows her, 127.0.0.1 and the API server's time.
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,10 +22,10 @@ import { runGateway, type RunningGateway } from '../gateway/main.ts';
 import { ENTRIES_KEY, trailName } from '../operator/audit/trail-store.ts';
 import { startUi, type RunningUi } from '../ui/server.ts';
 import { hasBrowser, launchBrowser, type TestBrowser } from './support/browser.ts';
-import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster, impersonatedKubeConfig } from './support/cluster.ts';
+import { startAuditedControlPlane } from './support/audited-control-plane.ts';
+import { hasCluster, impersonatedKubeConfig } from './support/cluster.ts';
 import { ensureHelm, renderChart } from './support/helm.ts';
-import { installCrds } from '../controlplane/controlplane.ts';
-import { crdYaml } from '../api/crd.ts';
+import { installCrds, type ControlPlane } from '../controlplane/controlplane.ts';
 import { runOperator, type RunningOperator } from '../operator/main.ts';
 import { eventually } from './support/operator.ts';
 import { startUpstream, type TestUpstream } from './support/upstream.ts';
@@ -34,6 +36,8 @@ const RECORDS = `ui-records-${RUN}`;
 const EXAMPLES = resolve(import.meta.dirname, '..', 'examples');
 const SCREENSHOTS = resolve(import.meta.dirname, '..', 'docs', 'ui');
 const RES = { group: GROUP, version: VERSION, plural: KINDS.apiKey.plural };
+const USER = 'alice';
+const MICROSECONDS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 const EXAMPLE_KEYS = ['ci-checkout-evals', 'dev-checkout-service', 'prod-checkout-service', 'prod-search-indexer', 'stage-checkout-service'];
 
 /** examples/*.yaml, moved into this test's namespace (the Namespace document itself is skipped). */
@@ -45,6 +49,7 @@ function exampleObjects(): { kind: string; metadata: { name: string; namespace?:
 }
 
 describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser', () => {
+  let cp: ControlPlane;
   let kc: KubeConfig;
   let op: RunningOperator;
   let upstream: TestUpstream;
@@ -68,6 +73,26 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
   const chat = (key: string) => client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
   const statusOf = (p: Promise<unknown>) => p.then(() => 200, (e: { status?: number }) => e.status ?? -1);
   const row = (name: string, p = page) => p.locator(`tr[data-key="${NS}/${name}"]`);
+  /** Runs a page action; the wall-clock interval around it holds the API server's receive time. */
+  const timed = async (act: () => Promise<void>) => {
+    const before = Date.now();
+    await act();
+    return { before, after: Date.now() };
+  };
+  /** The open detail's audit history has `action` by the page's user, from 127.0.0.1, at the API server's time. */
+  const expectAuditRow = async (action: string, window: { before: number; after: number }) => {
+    const entry = page.locator('#detail table.history tbody tr')
+      .filter({ has: page.locator('td:nth-child(2)', { hasText: new RegExp(`^${action}$`) }) })
+      .filter({ has: page.locator('td:nth-child(4)', { hasText: new RegExp(`^${USER}impersonated by `) }) });
+    await expect.poll(() => entry.count(), { timeout: 30_000 }).toBe(1);
+    const cells = (await entry.locator('td').allInnerTexts()).map((t) => t.trim());
+    expect(cells[3]).toBe(`${USER}\nimpersonated by nemokeys-admin`);
+    expect(cells[4]).toBe('127.0.0.1');
+    const time = (await entry.locator('td').first().getAttribute('title'))!;
+    expect(time).toMatch(MICROSECONDS);
+    expect(Date.parse(time)).toBeGreaterThanOrEqual(window.before - 1);
+    expect(Date.parse(time)).toBeLessThanOrEqual(window.after + 1);
+  };
   const shot = async (p: Page, file: string) => {
     const path = process.env.NEMOKEYS_SCREENSHOTS === '1' ? join(SCREENSHOTS, file) : undefined;
     await p.evaluate("document.getElementById('toast').textContent = ''");
@@ -78,25 +103,33 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
   };
 
   beforeAll(async () => {
-    kc = adminKubeConfig();
-    await installCrds({ kubectl: clusterKubectl(), kubeconfigPath: clusterKubeconfig() }, crdYaml());
+    const audited = await startAuditedControlPlane();
+    cp = audited.cp;
+    kc = cp.kubeConfig();
+    // The page's user: a person (impersonated by the admin), allowed everything here.
+    await kc.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({ body: { metadata: { name: `${USER}-admin` },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: USER }] } });
+    const userKc = impersonatedKubeConfig(USER, kc);
     for (const name of [NS, RECORDS]) await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
-    // The operator as shipped (its default controllers, so the audit trail the detail view shows is the real one).
-    op = await runOperator({ kubeconfig: clusterKubeconfig(), recordsNamespace: RECORDS, watchNamespace: NS, metricsPort: 0,
+    // The operator as shipped (its default controllers and the audit receiver: the detail's trail is the real one).
+    op = await runOperator({ kubeconfig: cp.kubeconfigPath, recordsNamespace: RECORDS, watchNamespace: NS, metricsPort: 0,
       healthPort: 0, bindAddress: '127.0.0.1', logLevel: 'warn', leaderElection: false, leaseNamespace: RECORDS,
-      logDestination: new Writable({ write: (_c, _e, cb) => cb() }) });
+      logDestination: new Writable({ write: (_c, _e, cb) => cb() }), audit: audited.audit });
+    // The examples are applied by alice too (the operator skips its own user's requests, here the admin's).
     for (const o of exampleObjects()) {
       const plural = o.kind === 'Team' ? KINDS.team.plural : KINDS.apiKey.plural;
-      await custom().createNamespacedCustomObject({ group: GROUP, version: VERSION, plural, namespace: NS, body: o });
+      await userKc.makeApiClient(CustomObjectsApi)
+        .createNamespacedCustomObject({ group: GROUP, version: VERSION, plural, namespace: NS, body: o });
     }
     upstream = await startUpstream();
     gateway = await runGateway({
-      upstream: upstream.url, recordsNamespace: RECORDS, kubeConfig: adminKubeConfig(), listen: { host: '127.0.0.1', port: 0 },
+      upstream: upstream.url, recordsNamespace: RECORDS, kubeConfig: cp.kubeConfig(), listen: { host: '127.0.0.1', port: 0 },
       metricsPort: 0, gatewayId: `ui-${RUN}`, reportIntervalMs: 300, logger: pino({ level: 'silent' }),
     });
     await gateway.synced;
     // Every example key older than 1 s without use counts as a revoke candidate (the default is 30 days).
-    ui = await startUi({ kc: adminKubeConfig(), namespace: NS, listen: { host: '127.0.0.1', port: 0 }, idleAfterMs: 1000 });
+    ui = await startUi({ kc: userKc, namespace: NS, listen: { host: '127.0.0.1', port: 0 }, idleAfterMs: 1000 });
     browser = await launchBrowser();
     page = await browser.context.newPage();
     await page.goto(ui.url);
@@ -108,6 +141,7 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
     await gateway?.stop();
     await upstream?.close();
     await op?.stop();
+    await cp?.stop();
   });
 
   it('the token in the URL became an HttpOnly SameSite=Strict cookie and left the address bar', async () => {
@@ -210,8 +244,10 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
     await expect.poll(() => page.locator('#err-ips').textContent()).toMatch(/^entry 2: .*CIDR/i);
     expect(await form.getByLabel('IP allowlist', { exact: true }).getAttribute('aria-invalid')).toBe('true');
     await form.getByLabel('IP allowlist', { exact: true }).fill('');
-    await form.getByRole('button', { name: 'Create' }).click();
-    await expect.poll(() => page.locator('#confirm-title').textContent()).toBe('Created dev-notebook');
+    const created = await timed(async () => {
+      await form.getByRole('button', { name: 'Create' }).click();
+      await expect.poll(() => page.locator('#confirm-title').textContent()).toBe('Created dev-notebook');
+    });
 
     expect((await read('dev-notebook')).spec).toMatchObject({ team: 'payments', environment: 'dev', allowedModels: ['gpt-4o-mini'],
       expiration: '30d', rateLimit: { requestsPerMinute: 10 }, budget: { credits: 1000, period: 'Monthly' } });
@@ -231,9 +267,8 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
     await eventually(async () => (await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ namespace: NS,
       name: trailName('ApiKey', 'dev-notebook') })).data?.[ENTRIES_KEY]?.includes('"create"'), 30_000, 'trail entry');
     await row('dev-notebook').getByRole('button', { name: 'dev-notebook' }).click();
-    const history = page.locator('#detail table.history');
-    await expect.poll(() => history.locator('tbody tr').first().textContent()).toMatch(/create.*nemokeys-ui/);
-    expect(await page.locator('#detail dl').textContent()).toMatch(/Created by.*nemokeys-ui/);
+    await expectAuditRow('create', created);
+    expect(await page.locator('#detail dl').textContent()).toMatch(new RegExp(`Created by\\s*${USER}(?! \\()`));
     await page.keyboard.press('Escape');
   });
 
@@ -284,8 +319,10 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
     const oldRequests = before.keys?.find((k) => k.id === oldId)?.requests ?? 0;
     oldKey = await secretKey('dev-checkout-service');
     await row('dev-checkout-service').getByRole('button', { name: 'Rotate' }).click();
-    await page.locator('#confirm').getByRole('button', { name: 'Rotate' }).click();
-    await expect.poll(() => page.locator('#confirm-title').textContent()).toBe('Rotating dev-checkout-service');
+    const rotated = await timed(async () => {
+      await page.locator('#confirm').getByRole('button', { name: 'Rotate' }).click();
+      await expect.poll(() => page.locator('#confirm-title').textContent()).toBe('Rotating dev-checkout-service');
+    });
     const after = await eventually(async () => {
       const s = await status('dev-checkout-service');
       return s.currentKeyId && s.currentKeyId !== oldId ? s : undefined;
@@ -310,6 +347,8 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
     expect(await newRow.textContent()).toContain('(current)');
     expect(await oldRow.locator('.last-used').textContent()).toMatch(/^\d+s ago$/);
     expect(await newRow.locator('.last-used').textContent()).toMatch(/^\d+s ago$/);
+    await expectAuditRow('rotate', rotated);
+    expect(await detail.locator('dl').textContent()).toMatch(new RegExp(`Created by\\s*${USER}(?! \\()`));
     await shot(page, 'key-detail.png');
     await page.keyboard.press('Escape');
   });
@@ -362,12 +401,12 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
       if (!helm) throw new Error('helm is needed to render the chart\'s roles (test/global-setup.ts builds it)');
       const role = (await renderChart(helm, { release, namespace: RECORDS })).filter((o) => o.metadata.name === viewerRole);
       expect(role).toHaveLength(1);
-      await installCrds({ kubectl: clusterKubectl(), kubeconfigPath: clusterKubeconfig() }, stringify(role[0]));
+      await installCrds(cp, stringify(role[0]));
       const user = `sre-${RUN}`;
       await kc.makeApiClient(RbacAuthorizationV1Api).createNamespacedRoleBinding({ namespace: NS, body: {
         metadata: { name: 'sre-key-viewer' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: viewerRole },
         subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }] } });
-      viewerUi = await startUi({ kc: impersonatedKubeConfig(user), namespace: NS, listen: { host: '127.0.0.1', port: 0 }, idleAfterMs: 1000 });
+      viewerUi = await startUi({ kc: impersonatedKubeConfig(user, kc), namespace: NS, listen: { host: '127.0.0.1', port: 0 }, idleAfterMs: 1000 });
       viewer = await browser.context.newPage();
       await viewer.goto(viewerUi.url);
     });

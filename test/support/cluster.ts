@@ -47,11 +47,10 @@ export async function httpStatusOf(call: Promise<unknown>): Promise<number> {
 }
 
 /**
- * Admin credentials that act as `user` (Impersonate-User): RBAC judges the request as that user, who holds
- * only what the test binds to it. No groups: bindings name the user.
+ * Admin credentials (of the shared cluster unless `admin` is given) that act as `user` (Impersonate-User): RBAC
+ * judges the request as that user, who holds only what the test binds to it. No groups: bindings name the user.
  */
-export function impersonatedKubeConfig(user: string): KubeConfig {
-  const admin = adminKubeConfig();
+export function impersonatedKubeConfig(user: string, admin: KubeConfig = adminKubeConfig()): KubeConfig {
   const cluster = admin.getCurrentCluster()!;
   const kc = new KubeConfig();
   kc.loadFromOptions({
