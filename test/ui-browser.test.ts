@@ -73,6 +73,10 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
   const chat = (key: string) => client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
   const statusOf = (p: Promise<unknown>) => p.then(() => 200, (e: { status?: number }) => e.status ?? -1);
   const row = (name: string, p = page) => p.locator(`tr[data-key="${NS}/${name}"]`);
+  /** The operator's audit trail of `name` (what `keys history` prints) has an `action` entry. */
+  const inTrail = (name: string, action: string) => eventually(async () => (await kc.makeApiClient(CoreV1Api)
+    .readNamespacedConfigMap({ namespace: NS, name: trailName('ApiKey', name) })).data?.[ENTRIES_KEY]?.includes(`"${action}"`),
+  30_000, `${action} in the trail of ${name}`);
   /** Runs a page action; the wall-clock interval around it holds the API server's receive time. */
   const timed = async (act: () => Promise<void>) => {
     const before = Date.now();
@@ -264,8 +268,7 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
     await expect.poll(() => page.content()).not.toContain(plaintext);
 
     // Who created it, from the operator's audit trail (the same entries `keys history` prints).
-    await eventually(async () => (await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ namespace: NS,
-      name: trailName('ApiKey', 'dev-notebook') })).data?.[ENTRIES_KEY]?.includes('"create"'), 30_000, 'trail entry');
+    await inTrail('dev-notebook', 'create');
     await row('dev-notebook').getByRole('button', { name: 'dev-notebook' }).click();
     await expectAuditRow('create', created);
     expect(await page.locator('#detail dl').textContent()).toMatch(new RegExp(`Created by\\s*${USER}(?! \\()`));
@@ -337,6 +340,7 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
     expect(await statusOf(chat(newKey))).toBe(200);
     expect(await statusOf(chat(oldKey))).toBe(200); // a forgotten consumer: the predecessor still works until the hand-off
 
+    await inTrail('dev-checkout-service', 'rotate'); // the detail loads the trail when it opens
     await row('dev-checkout-service').getByRole('button', { name: 'dev-checkout-service' }).click();
     const detail = page.locator('#detail');
     const oldRow = detail.locator(`tr[data-key-id="${oldId}"]`);

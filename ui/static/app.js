@@ -199,7 +199,8 @@ function historySection(k) {
     el('thead', {}, el('tr', {}, ...['Time', 'Action', 'Key id', 'Who', 'Source IP', 'Details'].map((h) => el('th', { scope: 'col' }, h)))),
     el('tbody', {}, history.entries.map((e) => el('tr', {},
       el('td', { title: e.time }, relativeTime(e.time, now()) ?? e.time), el('td', {}, e.action), el('td', {}, e.keyId ?? ''),
-      el('td', {}, e.impersonatedBy ? `${e.actor} (impersonated by ${e.impersonatedBy})` : e.actor),
+      // The person first; who impersonated them on a line of its own, so long names never break the person's.
+      el('td', {}, e.actor, e.impersonatedBy ? el('small', { class: 'via muted' }, `impersonated by ${e.impersonatedBy}`) : null),
       el('td', {}, e.sourceIp ?? 'unknown'),
       el('td', {}, [e.fields?.length ? `changed ${e.fields.join(', ')}` : '', e.reason ?? ''].filter(Boolean).join('; '))))));
 }
