@@ -5,26 +5,22 @@
 // restart leaves no duplicate and no gap. Own control plane: its audit webhook points at this file's
 // operator (control plane start ≈ 6 s).
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import {
-  AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type V1ValidatingWebhookConfiguration,
-} from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
-import { crdYaml } from '../api/crd.ts';
 import { runHistory } from '../cli/keys/history.ts';
 import type { Io } from '../cli/keys/io.ts';
-import { loopbackReceiverTls } from '../controlplane/audit.ts';
 import { auditTrailGuard } from '../controlplane/audit-trail-guard.ts';
-import { installCrds, startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
-import { freePort } from '../controlplane/process.ts';
-import { validatingWebhookConfiguration } from '../operator/audit/admission.ts';
+import type { ControlPlane } from '../controlplane/controlplane.ts';
 import { parseEntries, type TrailEntry } from '../operator/audit/trail.ts';
 import { ENTRIES_KEY, trailName } from '../operator/audit/trail-store.ts';
+import type { AuditTrailOptions } from '../operator/audit/wiring.ts';
 import { runOperator, type RunningOperator } from '../operator/main.ts';
+import { startAuditedControlPlane } from './support/audited-control-plane.ts';
 import { hasCluster } from './support/cluster.ts';
 import { createTeam, eventually } from './support/operator.ts';
 
@@ -36,9 +32,8 @@ const MICROSECONDS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 
 describe.skipIf(!hasCluster())('audit trail from kube-apiserver audit events', () => {
   let cp: ControlPlane;
-  let auditPort: number;
+  let audit: AuditTrailOptions;
   let operatorKubeconfig: string;
-  let receiverTls: { cert: string; key: string };
   let op: RunningOperator | undefined;
   const logs: string[] = [];
 
@@ -74,7 +69,7 @@ describe.skipIf(!hasCluster())('audit trail from kube-apiserver audit events', (
       kubeconfig: operatorKubeconfig, recordsNamespace: OPERATOR_NS, metricsPort: 0, healthPort: 0,
       bindAddress: '127.0.0.1', logLevel: 'info', leaderElection: false, leaseNamespace: OPERATOR_NS,
       logDestination: new Writable({ write(chunk, _e, cb) { logs.push(...String(chunk).split('\n').filter(Boolean)); cb(); } }),
-      audit: { listen: { host: '127.0.0.1', port: auditPort }, tls: receiverTls, observedGraceMs: 8_000 },
+      audit: { ...audit, observedGraceMs: 8_000 },
     });
   };
   const inWindow = (e: TrailEntry | undefined, w: { before: number; after: number }) => {
@@ -85,16 +80,9 @@ describe.skipIf(!hasCluster())('audit trail from kube-apiserver audit events', (
   };
 
   beforeAll(async () => {
-    auditPort = await freePort();
-    cp = await startControlPlane({ audit: { url: `https://127.0.0.1:${auditPort}/audit`, loopbackTls: true } });
     // With the audit trail guard, as a chart install has it: only the operator's ServiceAccount writes trails.
-    await installCrds(cp, [crdYaml(), ...auditTrailGuard({ name: 'nemokeys-audit-trail-guard', operatorUser: OPERATOR_USER })
-      .map((o) => stringify(o))].join('\n---\n'));
-    const { cert, key, caFile } = loopbackReceiverTls(cp.dir);
-    receiverTls = { cert, key };
-    await cp.kubeConfig().makeApiClient(AdmissionregistrationV1Api).createValidatingWebhookConfiguration({
-      body: validatingWebhookConfiguration(`https://127.0.0.1:${auditPort}/admission`, readFileSync(caFile, 'utf8')) as V1ValidatingWebhookConfiguration,
-    });
+    ({ cp, audit } = await startAuditedControlPlane(
+      auditTrailGuard({ name: 'nemokeys-audit-trail-guard', operatorUser: OPERATOR_USER }).map((o) => stringify(o))));
     // The operator runs as its own ServiceAccount: its requests are told apart from people's.
     const saKc = await cp.serviceAccountKubeConfig(OPERATOR_NS, 'nemokeys-operator');
     await cp.kubeConfig().makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({ body: {
