@@ -1,7 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import type { Command } from 'commander';
 import { DEFAULT_RECORDS_NAMESPACE } from '../api/constants.ts';
 import { issue, writeClientKubeconfig } from '../controlplane/certs.ts';
@@ -135,6 +136,10 @@ async function runDev(opts: DevOptions): Promise<void> {
     kubeconfig,
     logLevel: 'warn',
   });
+  // The hints below read the dev key's Secret at once: print them only when the operator has issued it.
+  // Async, because the operator reconciles in this very process (execFileSync would block it).
+  await promisify(execFile)(kubectl, ['wait', '--for=condition=Ready', 'apikey/dev-checkout-service', '-n', 'checkout',
+    '--timeout=120s'], { env });
 
   say(`
 nemokeys is running.
