@@ -4,12 +4,12 @@ import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ApiException, ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { auditArgs, type AuditWebhookOptions } from './audit.ts';
 import { ensureBinaries, type Binaries } from './build.ts';
 import { controllerManagerArgs, waitControllerManagerReady } from './controller-manager.ts';
 import { apiserverArgs, etcdArgs, preparePlan, tlsClient, waitApiserverReady, waitEtcdReady } from './plan.ts';
-import { logTail, spawnLogged, stopChild } from './process.ts';
+import { logTail, spawnLogged, stopChild, waitFor } from './process.ts';
 
 export interface ControlPlaneOptions {
   /** Working dir (certs, etcd data, logs, kubeconfig). Default: a fresh temp dir removed by stop(). */
@@ -145,8 +145,8 @@ function kubectl(cp: Pick<ControlPlane, 'kubectl' | 'kubeconfigPath'>, args: str
 }
 
 /**
- * Server-side applies `yamlText` (any kinds) and waits until every CRD in it is Established, so
- * callers can create custom resources right away. Returns the CRD names.
+ * Server-side applies `yamlText` (any kinds) and waits until every CRD in it is Established AND its
+ * storage answers a list, so callers can create and list custom resources right away. Returns the CRD names.
  */
 export async function installCrds(cp: Pick<ControlPlane, 'kubectl' | 'kubeconfigPath'>, yamlText: string,
   timeoutSeconds = 60): Promise<string[]> {
@@ -156,7 +156,36 @@ export async function installCrds(cp: Pick<ControlPlane, 'kubectl' | 'kubeconfig
   if (crds.length > 0) {
     await kubectl(cp, ['wait', '--for=condition=Established', `--timeout=${timeoutSeconds}s`, ...crds]);
   }
-  return crds.map((c) => c.slice(c.indexOf('/') + 1));
+  const names = crds.map((c) => c.slice(c.indexOf('/') + 1));
+  await waitCrdStorageReady(cp.kubeconfigPath, names, timeoutSeconds * 1000);
+  return names;
+}
+
+/**
+ * Established is not enough: the API server builds a new CRD's watch cache after that, and until then
+ * every list answers `429 storage is (re)initializing` (client-node does not retry it; kubectl does).
+ * Ready = a cluster-wide list of each served version succeeds.
+ */
+async function waitCrdStorageReady(kubeconfigPath: string, names: string[], timeoutMs: number): Promise<void> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  const ext = kc.makeApiClient(ApiextensionsV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  for (const name of names) {
+    const crd = await ext.readCustomResourceDefinition({ name });
+    for (const v of crd.spec.versions.filter((v) => v.served)) {
+      const target = { group: crd.spec.group, version: v.name, plural: crd.spec.names.plural, limit: 1 };
+      await waitFor(`${name} ${v.name} storage ready (a list answers)`, async () => {
+        try {
+          await custom.listClusterCustomObject(target);
+          return true;
+        } catch (err) {
+          if (err instanceof ApiException && err.code === 429) return false;
+          throw err;
+        }
+      }, { timeoutMs });
+    }
+  }
 }
 
 export type { Binaries };

@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { reuseConnections } from './connections.ts';
+import { applyImpersonation } from './impersonation.ts';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -81,5 +82,6 @@ export function loadKubeConfig(opts: { kubeconfig?: string; env?: KubeConfigEnv 
     throw new Error(`${describeKubeConfigSource(source)}: no current context with a cluster ` +
       `(current-context is "${kc.getCurrentContext() || ''}")`);
   }
-  return reuseConnections(kc);
+  const files = source.kind === 'env' ? source.paths : source.kind === 'in-cluster' ? [] : [source.path];
+  return reuseConnections(applyImpersonation(kc, files));
 }

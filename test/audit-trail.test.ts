@@ -120,6 +120,16 @@ describe.skipIf(!hasCluster())('audit trail from kube-apiserver audit events', (
     expect(entries[1]!.fields).toEqual(['spec.allowedModels', 'spec.rateLimit.requestsPerMinute']);
     expect(entries[2]!.fields).toEqual([`metadata.annotations[${GROUP}/rotate]`]);
     expect(entries[3]!.keyId).toBe(first);
+    // the create names the key the operator issued for it; the rotate its successor (and predecessor)
+    const successor = (await status('svc'))?.currentKeyId;
+    expect(successor).not.toBe(first);
+    const named = (h: TrailEntry[]) => [h[0]?.keyId, h[2]?.keyId, h[2]?.predecessorKeyId];
+    let last: TrailEntry[] = [];
+    await eventually(async () => {
+      last = await history('svc');
+      return named(last).join() === [first, successor, first].join();
+    }, 30_000, 'create and rotate name the issued key ids').catch(() => {});
+    expect(named(last)).toEqual([first, successor, first]);
     [created, edited, rotated, revoked].forEach((w, i) => inWindow(entries[i], w));
     // the JSON audit stream carries the same entries
     const stream = logs.filter((l) => l.includes('"stream":"audit"') && l.includes('"object":"audit-trail/svc"'));

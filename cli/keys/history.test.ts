@@ -17,6 +17,12 @@ describe('renderHistory', () => {
     ]);
   });
 
+  it('a rotate names its successor as key id and the predecessor in the details', () => {
+    const rotate: TrailEntry = { id: 'r', time: '2026-11-27T21:00:00Z', action: 'rotate', keyId: 'K2', predecessorKeyId: 'K1',
+      actor: 'alice', sourceIp: '127.0.0.1' };
+    expect(renderHistory([rotate])).toContain('rotate   K2       alice   127.0.0.1   successor of K1');
+  });
+
   it('says so when there is nothing yet', () => {
     expect(renderHistory([])).toBe('No audit entries yet.\n');
   });

@@ -21,7 +21,8 @@ export function renderHistory(entries: readonly TrailEntry[]): string {
     e.time, e.action, e.keyId ?? '-',
     e.impersonatedBy ? `${e.actor} (as impersonated by ${e.impersonatedBy})` : e.actor,
     e.sourceIp ?? 'unknown',
-    [e.fields?.length ? `changed ${e.fields.join(',')}` : '', e.reason ?? ''].filter(Boolean).join('; ') || '-',
+    [e.predecessorKeyId ? `successor of ${e.predecessorKeyId}` : '', e.fields?.length ? `changed ${e.fields.join(',')}` : '',
+      e.reason ?? ''].filter(Boolean).join('; ') || '-',
   ]));
 }
 

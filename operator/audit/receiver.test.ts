@@ -20,7 +20,8 @@ describe('audit receiver', () => {
   afterEach(async () => { await receiver?.close(); });
 
   const start = async (record: (c: AuditedChange[]) => Promise<number>, token?: string) => {
-    const recorder: Recorder = { recordChanges: record, recordOperatorAction: async () => {}, emit: () => {} };
+    const recorder: Recorder = { recordChanges: record, recordOperatorAction: async () => {},
+      recordIssuedKey: async () => {}, emit: () => {} };
     receiver = await startAuditReceiver({ host: '127.0.0.1', port: 0, recorder, log: pino({ level: 'silent' }),
       registry: new Registry(), ...(token ? { token } : {}) });
     return (body: unknown, auth?: string) => fetch(`http://127.0.0.1:${receiver!.port}/audit`, {

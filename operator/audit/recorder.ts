@@ -12,12 +12,12 @@ import { classifiedFromAnnotations } from './admission.ts';
 import { classify, snapshotHash, snapshotOf } from './changes.ts';
 import type { AuditedChange } from './event.ts';
 import type { Baseline, TrailStore, TrailRef } from './trail-store.ts';
-import type { TrailEntry } from './trail.ts';
+import { fillIssuedKeyId, keyIssuedFor, type IssuedKey, type TrailEntry } from './trail.ts';
 
 interface KubeObject {
   metadata?: { uid?: string; annotations?: Record<string, string>; deletionTimestamp?: unknown };
   spec?: unknown;
-  status?: { currentKeyId?: string };
+  status?: { currentKeyId?: string; keys?: { id: string; createdAt: string }[] };
 }
 
 export interface RecorderDeps {
@@ -38,6 +38,8 @@ export interface Recorder {
   recordChanges(changes: AuditedChange[]): Promise<number>;
   /** The operator's own action (expiry, automatic rotation, hand-off, …); persisted with retries. */
   recordOperatorAction(record: AuditRecord, actor?: string): Promise<void>;
+  /** A person's create / rotate got its key from the operator: name that key id in their entry. */
+  recordIssuedKey(record: AuditRecord): Promise<void>;
   /** Writes an entry someone else put in the trail to the audit stream. */
   emit(ref: Omit<TrailRef, 'uid'>, e: TrailEntry): void;
 }
@@ -93,12 +95,19 @@ export function createRecorder(deps: RecorderDeps): Recorder {
       // down or not installed) compare with the baseline — exact unless several changes came in one batch.
       const annotated = classifiedFromAnnotations(c.annotations);
       const what = annotated ?? classify(c.verb, state.baseline?.snapshot, after);
-      const keyId = what.revokedKeyId ?? annotated?.keyId ?? current?.status?.currentKeyId;
+      // A create / rotate names the key the operator issued for it (a rotate also its predecessor), once
+      // issued; an event that arrives first leaves it for recordIssuedKey (not the current key: a late
+      // event would name a later key).
+      const issuing = what.action === 'create' || what.action === 'rotate';
+      const keyId = what.revokedKeyId ?? annotated?.keyId ?? (issuing ? undefined : current?.status?.currentKeyId);
+      const issued = issuing ? keyIssuedFor(current?.status?.keys, c.time, keyId) : undefined;
+      const keyIds = issued && what.action === 'rotate' && keyId ? { keyId: issued, predecessorKeyId: keyId }
+        : issued && what.action === 'create' ? { keyId: issued } : keyId ? { keyId } : {};
       const entry: TrailEntry = {
         id: c.auditId, time: c.time, action: what.action, actor: c.actor.username,
         ...(c.actor.groups.length ? { groups: c.actor.groups } : {}),
         ...(c.actor.impersonatedBy ? { impersonatedBy: c.actor.impersonatedBy } : {}),
-        ...(keyId ? { keyId } : {}),
+        ...keyIds,
         ...(c.sourceIp ? { sourceIp: c.sourceIp } : {}),
         ...(what.fields.length ? { fields: what.fields } : {}),
       };
@@ -140,6 +149,22 @@ export function createRecorder(deps: RecorderDeps): Recorder {
         throw new Error(`audit trail: ${failed.length} object(s) not recorded: ${apiErrorMessage(failed[0]!.reason)}`);
       }
       return mine.length;
+    },
+
+    async recordIssuedKey(r) {
+      if ((r.action !== 'create' && r.action !== 'rotate') || (r.action === 'rotate' && !r.relatedKeyId)) return;
+      const issued: IssuedKey = { action: r.action, keyId: r.keyId, ...(r.relatedKeyId ? { predecessor: r.relatedKeyId } : {}) };
+      const [namespace, name] = r.apiKey.split('/') as [string, string];
+      try {
+        const uid = (await fetch('ApiKey', namespace, name))?.metadata?.uid;
+        await deps.store.update({ kind: 'ApiKey', namespace, name, ...(uid ? { uid } : {}) }, (state) => {
+          const filled = fillIssuedKeyId(state.entries, issued);
+          return filled ? { add: [filled], remove: [filled.id] } : { add: [] };
+        });
+      } catch (err) {
+        failures.inc();
+        deps.log.warn({ apiKey: r.apiKey, keyId: r.keyId, error: apiErrorMessage(err) }, 'audit trail: issued key id not filled in');
+      }
     },
 
     async recordOperatorAction(r, actor) {

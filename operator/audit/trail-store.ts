@@ -76,10 +76,11 @@ export function createTrailStore(kc: KubeConfig, opts: { maxEntries?: number; wa
       for (let attempt = 0; ; attempt++) {
         const cm = await get(ref);
         const state = stateOf(cm, ref);
-        const known = new Set(state.entries.map((e) => e.id));
         const { add, remove = [], baseline } = update(state);
-        const added = add.filter((e) => !known.has(e.id));
         const kept = state.entries.filter((e) => !remove.includes(e.id));
+        // Known = what stays: removing an entry and adding one with its id replaces it.
+        const known = new Set(kept.map((e) => e.id));
+        const added = add.filter((e) => !known.has(e.id));
         const snapshotJson = baseline ? JSON.stringify(baseline) : cm?.data?.[SNAPSHOT_KEY];
         if (added.length === 0 && kept.length === state.entries.length && snapshotJson === cm?.data?.[SNAPSHOT_KEY]) {
           return { added: [] };

@@ -12,7 +12,10 @@ export const trailEntry = z.object({
   /** When the API server received the request (or the operator acted), RFC 3339. */
   time: z.string(),
   action: z.enum(TRAIL_ACTIONS),
+  /** The key id the change concerns; for a rotate, the successor it created (once known). */
   keyId: z.string().max(64).optional(),
+  /** For a rotate: the key id it superseded. */
+  predecessorKeyId: z.string().max(64).optional(),
   actor: z.string().max(1024),
   groups: z.array(z.string()).optional(),
   impersonatedBy: z.string().optional(),
@@ -35,6 +38,40 @@ function microsOf(time: string): number {
   const seconds = Date.parse(m ? `${m[1]}${m[3]}` : time);
   if (Number.isNaN(seconds)) return 0;
   return seconds * 1000 + Number((m?.[2] ?? '').padEnd(6, '0').slice(0, 6));
+}
+
+/** The operator issued key `keyId` for a user's create or rotate (`predecessor` for a rotate). */
+export interface IssuedKey {
+  action: 'create' | 'rotate';
+  keyId: string;
+  predecessor?: string;
+}
+
+/**
+ * Pure: the trail entry of the user's change that `issued` completes, with the issued key id filled in,
+ * or undefined when there is none to fill. A person's create / rotate is recorded from its audit event,
+ * often before the operator has issued the key: a create then has no key id yet, a rotate names the
+ * predecessor. Exactly once: an entry that already names the issued key id (or a filled one) is left alone.
+ */
+export function fillIssuedKeyId(entries: readonly TrailEntry[], issued: IssuedKey): TrailEntry | undefined {
+  if (entries.some((e) => e.action === issued.action && e.keyId === issued.keyId)) return undefined;
+  const open = entries.findLast((e) => e.action === issued.action && (issued.action === 'create'
+    ? e.keyId === undefined
+    : e.predecessorKeyId === undefined && issued.predecessor !== undefined && e.keyId === issued.predecessor));
+  if (!open) return undefined;
+  return { ...open, keyId: issued.keyId, ...(issued.predecessor ? { predecessorKeyId: issued.predecessor } : {}) };
+}
+
+/**
+ * Pure: the key the operator issued for a create / rotate received at `changeTime`: the first key created
+ * in that second or later (the operator issues after the change; createdAt has whole seconds), other than
+ * `predecessor`. Undefined while the operator has not issued it (recordIssuedKey fills it in then).
+ */
+export function keyIssuedFor(keys: readonly { id: string; createdAt: string }[] | undefined, changeTime: string,
+  predecessor?: string): string | undefined {
+  const second = Math.floor(microsOf(changeTime) / 1_000_000) * 1000;
+  return [...(keys ?? [])].filter((k) => k.id !== predecessor && Date.parse(k.createdAt) >= second)
+    .sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt))[0]?.id;
 }
 
 /** Oldest first by time (then id, so the order is total); dedupe by id; keep the newest `max`. */

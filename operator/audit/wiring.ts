@@ -71,8 +71,9 @@ export async function startAuditTrail(opts: AuditTrailOptions & {
     wrap: (audit) => (record) => {
       audit(record);
       // Actions people asked for are in the trail already: from their audit event, or as an observed change.
-      if (record.actor.startsWith('user:')) return;
-      const p = recorder.recordOperatorAction(record).finally(() => pending.delete(p));
+      // Their entry may predate the key the operator just issued for it: fill the key id in.
+      const p = (record.actor.startsWith('user:') ? recorder.recordIssuedKey(record) : recorder.recordOperatorAction(record))
+        .finally(() => pending.delete(p));
       pending.add(p);
     },
     register: (ctx, informers) => registerObservedChanges(ctx, informers, {
