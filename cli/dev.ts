@@ -1,11 +1,10 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
 import { DEFAULT_RECORDS_NAMESPACE } from '../api/constants.ts';
-import { issue, writeClientKubeconfig } from '../controlplane/certs.ts';
 import { DEFAULT_DEV_DIR, upWithCrds } from './controlplane.ts';
 
 // `nemokeys dev`: the whole product on one machine — a real API server with the CRDs, the examples,
@@ -30,25 +29,6 @@ export function registerDev(program: Command): void {
     .action(async (opts: DevOptions) => runDev(opts));
 }
 
-/**
- * The operator's own identity (system:masters, like the admin): the audit trail leaves out the
- * operator's user's requests (it records its own actions itself, docs/design.md §8), so an operator
- * running as the admin would drop every change the person at the keyboard makes from `keys history`.
- * Kept in the control plane's pki directory, which `controlplane down` removes.
- */
-export function devOperatorKubeconfig(dir: string, server: string): string {
-  const pki = { dir: join(dir, 'pki'), caCert: join(dir, 'pki', 'ca.crt'), caKey: join(dir, 'pki', 'ca.key') };
-  const cert = join(pki.dir, 'dev-operator.crt');
-  if (!existsSync(cert)) {
-    issue(pki, 'dev-operator', '/O=system:masters/CN=nemokeys-operator', ['basicConstraints=CA:FALSE',
-      'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth']);
-  }
-  const path = join(pki.dir, 'dev-operator.kubeconfig');
-  writeClientKubeconfig(path, server, pki, { user: 'nemokeys-operator', cert, key: join(pki.dir, 'dev-operator.key') });
-  return path;
-}
-
-/** Before anything starts (a busy port used to fail after the control plane was up, leaving it running). */
 export async function assertPortFree(port: number, flag: string): Promise<void> {
   if (port === 0) return;
   await new Promise<void>((ok, fail) => {
@@ -101,6 +81,7 @@ async function runDev(opts: DevOptions): Promise<void> {
     say('this control plane was started without an audit webhook: `keys history` will show unknown source IPs');
   }
   // Only the operator writes audit trails (docs/design.md §8); here it runs as its own user (devOperatorKubeconfig).
+  const { devOperatorKubeconfig } = await import('../controlplane/dev-operator.ts');
   const operatorKubeconfig = devOperatorKubeconfig(dir, controlPlaneStatus({ dir })!.server);
   const [{ auditTrailGuard }, { whoAmI }, { loadKubeConfig }] = await Promise.all([
     import('../controlplane/audit-trail-guard.ts'), import('../operator/audit/wiring.ts'), import('../kube/config.ts')]);
