@@ -162,14 +162,14 @@ describe.skipIf(!helm || !hasCluster())('audit trail guard on the real API serve
     await createKey(GUARDED, 'gone');
     await eventually(async () => (await history(GUARDED, 'gone')).length > 0, 30_000, 'the create entry');
     await custom.deleteNamespacedCustomObject({ ...AK, namespace: GUARDED, name: 'gone' });
-    await eventually(async () => (await httpStatusOf(trail(GUARDED, 'gone'))) === 404, 60_000, 'the trail collected');
+    await eventually(async () => (await httpStatusOf(trail(GUARDED, 'gone'))) === 404, 120_000, 'the trail collected');
 
     // Orphaning: the garbage collector patches the trail's ownerReferences away (an UPDATE the guard lets it make).
     await createKey(GUARDED, 'kept');
     await eventually(async () => (await history(GUARDED, 'kept')).length > 0, 30_000, 'the create entry');
     await custom.deleteNamespacedCustomObject({ ...AK, namespace: GUARDED, name: 'kept', propagationPolicy: 'Orphan' });
     await eventually(async () => (await httpStatusOf(custom.getNamespacedCustomObject({ ...AK, namespace: GUARDED, name: 'kept' })))
-      === 404, 60_000, 'the ApiKey deleted, orphaning its trail');
+      === 404, 120_000, 'the ApiKey deleted, orphaning its trail');
     expect((await trail(GUARDED, 'kept')).metadata?.ownerReferences ?? []).toEqual([]);
 
     // What is left (an orphaned trail among them) goes with the namespace: the namespace controller deletes it.
@@ -180,6 +180,6 @@ describe.skipIf(!helm || !hasCluster())('audit trail guard on the real API serve
       const ns = await core.readNamespace({ name: GUARDED }).catch(() => undefined);
       if (!ns) return true;
       throw new Error(JSON.stringify(ns.status?.conditions?.filter((c) => c.status === 'True')));
-    }, 90_000, 'the namespace deleted');
-  }, 150_000);
+    }, 120_000, 'the namespace deleted');
+  }, 420_000);
 });
