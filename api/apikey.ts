@@ -2,7 +2,20 @@ import { z } from 'zod';
 import { conditionList } from './conditions.ts';
 import { MAX_KEY_HISTORY } from './constants.ts';
 import { KEY_ID_PATTERN } from './keyformat.ts';
-import { celString, cidr, dnsLabel, emailAddress, duration, endpointPath, expiration, modelName, objectName, secretDataKey, stringSet, timestamp } from './fields.ts';
+import {
+  celString,
+  cidr,
+  dnsLabel,
+  emailAddress,
+  duration,
+  endpointPath,
+  expiration,
+  modelName,
+  objectName,
+  secretDataKey,
+  stringSet,
+  timestamp,
+} from './fields.ts';
 
 const KEY_ID_REGEX = new RegExp(KEY_ID_PATTERN);
 const keyIdField = () =>
@@ -18,7 +31,8 @@ const keyIdField = () =>
  */
 export const REVOCATION_IS_FINAL = {
   rule: '!has(oldSelf.revokedKeyIds) || (has(self.revokedKeyIds) && oldSelf.revokedKeyIds.all(x, x in self.revokedKeyIds))',
-  message: 'spec.revokedKeyIds: revocation is final; a key id cannot be removed from the list (rotate to get a new key id)',
+  message:
+    'spec.revokedKeyIds: revocation is final; a key id cannot be removed from the list (rotate to get a new key id)',
   fieldPath: '.revokedKeyIds',
 } as const;
 
@@ -35,8 +49,12 @@ export const BUDGET_PERIODS = ['Never', 'Daily', 'Monthly'] as const;
 /** Automatic: the operator revokes a predecessor once the hand-off is confirmed. Manual: the user does. */
 export const HANDOFF_MODES = ['Automatic', 'Manual'] as const;
 export const handoffMode = () =>
-  z.enum(HANDOFF_MODES).describe('Automatic (default): predecessors are revoked once the hand-off is confirmed (idle/maxOverlap). ' +
-    'Manual: every predecessor stays valid until you revoke it (spec.revokedKeyIds, `keys handoff`).');
+  z
+    .enum(HANDOFF_MODES)
+    .describe(
+      'Automatic (default): predecessors are revoked once the hand-off is confirmed (idle/maxOverlap). ' +
+        'Manual: every predecessor stays valid until you revoke it (spec.revokedKeyIds, `keys handoff`).',
+    );
 /** ConfigMap references per ApiKey (spec.ipAllowlistFrom). */
 export const IP_ALLOWLIST_FROM_MAX = 8;
 
@@ -45,11 +63,15 @@ export const RESTART_TARGET_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] a
 const RotationSchema = z
   .object({
     automatic: z.boolean().default(false).describe('Generate a successor rotation.before ahead of expiry.'),
-    before: duration().optional().describe('How long before expiry the successor is generated (default: a third of the lifetime).'),
+    before: duration()
+      .optional()
+      .describe('How long before expiry the successor is generated (default: a third of the lifetime).'),
     handoff: z
       .object({
         mode: handoffMode().optional(),
-        idle: duration().default('1h').describe('Predecessor idle time, after the successor is in use, that confirms the hand-off.'),
+        idle: duration()
+          .default('1h')
+          .describe('Predecessor idle time, after the successor is in use, that confirms the hand-off.'),
         maxOverlap: duration().default('7d').describe('Hard cap on how long predecessor and successor are both valid.'),
       })
       .strict()
@@ -64,25 +86,49 @@ const RotationSchema = z
 
 export const ApiKeySpecSchema = z
   .object({
-    team: dnsLabel('Team in this namespace').min(1).describe('The Team (same namespace) whose permissions this key inherits.'),
-    allowedModels: stringSet(modelName(), 256).optional().describe('Per-key model allowlist; empty means everything the team can use.'),
-    allowedEndpoints: stringSet(endpointPath(), 64).optional().describe('Per-key endpoint allowlist; empty means all the team allows.'),
-    ipAllowlist: stringSet(cidr(), 128).optional().describe('Source CIDR blocks; a bare address is /32 or /128; empty means any source.'),
+    team: dnsLabel('Team in this namespace')
+      .min(1)
+      .describe('The Team (same namespace) whose permissions this key inherits.'),
+    allowedModels: stringSet(modelName(), 256)
+      .optional()
+      .describe('Per-key model allowlist; empty means everything the team can use.'),
+    allowedEndpoints: stringSet(endpointPath(), 64)
+      .optional()
+      .describe('Per-key endpoint allowlist; empty means all the team allows.'),
+    ipAllowlist: stringSet(cidr(), 128)
+      .optional()
+      .describe('Source CIDR blocks; a bare address is /32 or /128; empty means any source.'),
     ipAllowlistFrom: z
-      .array(z.object({
-        configMapKeyRef: z.object({
-          name: objectName('ConfigMap in this namespace'),
-          key: secretDataKey(),
-        }).strict().describe('A ConfigMap data key holding one CIDR or address per line (blank lines and # comments allowed).'),
-      }).strict())
+      .array(
+        z
+          .object({
+            configMapKeyRef: z
+              .object({
+                name: objectName('ConfigMap in this namespace'),
+                key: secretDataKey(),
+              })
+              .strict()
+              .describe(
+                'A ConfigMap data key holding one CIDR or address per line (blank lines and # comments allowed).',
+              ),
+          })
+          .strict(),
+      )
       .max(IP_ALLOWLIST_FROM_MAX)
       .optional()
-      .describe('More source CIDRs, read from ConfigMaps in this namespace and added to ipAllowlist (docs/design.md §2).'),
-    expiration: expiration().default('Never').describe('Never, a duration from the key id\'s creation (30d, 90d), or an RFC 3339 datetime.'),
-    environment: z.enum(ENVIRONMENTS).optional().describe('Shown in the key prefix so a leaked key tells where it came from.'),
+      .describe(
+        'More source CIDRs, read from ConfigMaps in this namespace and added to ipAllowlist (docs/design.md §2).',
+      ),
+    expiration: expiration()
+      .default('Never')
+      .describe("Never, a duration from the key id's creation (30d, 90d), or an RFC 3339 datetime."),
+    environment: z
+      .enum(ENVIRONMENTS)
+      .optional()
+      .describe('Shown in the key prefix so a leaked key tells where it came from.'),
     secret: z
       .object({
-        name: objectName('Secret').optional().describe('Workload Secret name; default: the ApiKey\'s name.'),
+        name: objectName('Secret').optional().describe("Workload Secret name; default: the ApiKey's name."),
         key: secretDataKey().default('api-key').describe('Data key in the workload Secret.'),
       })
       .strict()
@@ -97,7 +143,14 @@ export const ApiKeySpecSchema = z
       .optional(),
     budget: z
       .object({
-        credits: z.number().int().min(1).max(1_000_000_000_000).describe('Credits per period; a request costs the usage.total_tokens the router reports, else what it reserved (max_tokens or the gateway default).'),
+        credits: z
+          .number()
+          .int()
+          .min(1)
+          .max(1_000_000_000_000)
+          .describe(
+            'Credits per period; a request costs the usage.total_tokens the router reports, else what it reserved (max_tokens or the gateway default).',
+          ),
         period: z.enum(BUDGET_PERIODS).default('Never'),
       })
       .strict()
@@ -105,10 +158,12 @@ export const ApiKeySpecSchema = z
     revoked: z.boolean().default(false).describe('Revokes every key id of this ApiKey.'),
     contacts: stringSet(emailAddress(), 20)
       .optional()
-      .describe('Email addresses that get this key\'s expiry reminders (with the team\'s contacts).'),
+      .describe("Email addresses that get this key's expiry reminders (with the team's contacts)."),
     revokedKeyIds: stringSet(keyIdField(), REVOKED_KEY_IDS_MAX)
       .optional()
-      .describe('Revokes just these key ids (e.g. a superseded key a forgotten consumer still uses). Final: an id cannot be removed again.'),
+      .describe(
+        'Revokes just these key ids (e.g. a superseded key a forgotten consumer still uses). Final: an id cannot be removed again.',
+      ),
   })
   .strict()
   .meta({ 'x-kubernetes-validations': [REVOCATION_IS_FINAL] });
@@ -126,7 +181,11 @@ export const KeyEntrySchema = z
     supersededAt: timestamp().optional(),
     revokedAt: timestamp().optional(),
     revokedReason: z.string().max(256).optional(),
-    reminders: z.array(z.enum(['7d', '1d', 'expired'])).max(3).optional().describe('Expiry reminders already sent.'),
+    reminders: z
+      .array(z.enum(['7d', '1d', 'expired']))
+      .max(3)
+      .optional()
+      .describe('Expiry reminders already sent.'),
   })
   .strict();
 
@@ -138,7 +197,10 @@ export const ApiKeyStatusSchema = z
     secretName: z.string().max(253).optional(),
     expiresAt: timestamp().optional(),
     lastUsedAt: timestamp().optional(),
-    usage: z.object({ requests: z.number().int().min(0), credits: z.number().int().min(0) }).strict().optional(),
+    usage: z
+      .object({ requests: z.number().int().min(0), credits: z.number().int().min(0) })
+      .strict()
+      .optional(),
     keys: z
       .array(KeyEntrySchema)
       .max(MAX_KEY_HISTORY)

@@ -5,7 +5,10 @@ describe('parseCidrList', () => {
   it.each([
     ['', []],
     ['10.0.0.0/8\n', ['10.0.0.0/8']],
-    ['# GitHub Actions\n\n  192.0.2.0/24  \r\n2001:db8::/32 # v6\n127.0.0.1', ['192.0.2.0/24', '2001:db8::/32', '127.0.0.1']],
+    [
+      '# GitHub Actions\n\n  192.0.2.0/24  \r\n2001:db8::/32 # v6\n127.0.0.1',
+      ['192.0.2.0/24', '2001:db8::/32', '127.0.0.1'],
+    ],
   ])('reads %j', (text, cidrs) => {
     expect(parseCidrList(text)).toEqual({ ok: true, cidrs });
   });
@@ -20,7 +23,10 @@ describe('parseCidrList', () => {
   });
 
   it('refuses a list past the entry limit', () => {
-    const text = Array.from({ length: CIDR_LIST_MAX_ENTRIES + 1 }, (_, i) => `10.${i >> 8 & 255}.${i & 255}.${i >> 16}`).join('\n');
+    const text = Array.from(
+      { length: CIDR_LIST_MAX_ENTRIES + 1 },
+      (_, i) => `10.${(i >> 8) & 255}.${i & 255}.${i >> 16}`,
+    ).join('\n');
     expect(parseCidrList(text)).toMatchObject({ ok: false, error: expect.stringContaining('more than') });
   });
 });

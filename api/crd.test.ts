@@ -27,7 +27,16 @@ describe('CRD generation', () => {
   });
 
   it('rejects constructs the API server would refuse', () => {
-    expect(() => toStructuralSchema(z.object({ a: z.string().regex(/^(?!x)/).max(3) }))).toThrow(/lookaround/);
+    expect(() =>
+      toStructuralSchema(
+        z.object({
+          a: z
+            .string()
+            .regex(/^(?!x)/)
+            .max(3),
+        }),
+      ),
+    ).toThrow(/lookaround/);
     expect(() => toStructuralSchema(z.object({ a: z.string() }))).toThrow(/maxLength/);
     expect(() => toStructuralSchema(z.object({ a: z.array(z.string().max(1)) }))).toThrow(/maxItems/);
     expect(() => toStructuralSchema(z.object({ a: z.union([z.string().max(1), z.number()]) }))).toThrow(/anyOf/);

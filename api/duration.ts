@@ -23,7 +23,11 @@ export const DURATION_CEL_RULE =
 
 export function formatDuration(ms: number): string {
   const s = Math.round(ms / 1000);
-  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60]] as const) {
+  for (const [unit, size] of [
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const) {
     if (s % size === 0 && s >= size) return `${s / size}${unit}`;
   }
   return `${s}s`;

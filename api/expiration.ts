@@ -6,10 +6,7 @@ export const DATETIME_REGEX =
 export const EXPIRATION_HINT =
   'Never, a duration such as 30d or 90d (unit s, m, h or d; at most 3660d), or an RFC 3339 datetime such as 2027-01-31T00:00:00Z';
 
-export type Expiration =
-  | { kind: 'never' }
-  | { kind: 'duration'; ms: number }
-  | { kind: 'datetime'; at: Date };
+export type Expiration = { kind: 'never' } | { kind: 'duration'; ms: number } | { kind: 'datetime'; at: Date };
 
 /** Parses spec.expiration; undefined when it is not valid (the CRD's CEL rule rejects the same strings). */
 export function parseExpiration(text: string | undefined): Expiration | undefined {

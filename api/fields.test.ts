@@ -7,7 +7,11 @@ import { TeamSpecSchema } from './team.ts';
 
 describe('durations', () => {
   it.each([
-    ['90s', 90_000], ['15m', 900_000], ['1h', 3_600_000], ['30d', 2_592_000_000], ['3660d', 316_224_000_000],
+    ['90s', 90_000],
+    ['15m', 900_000],
+    ['1h', 3_600_000],
+    ['30d', 2_592_000_000],
+    ['3660d', 316_224_000_000],
   ])('%s = %d ms', (text, ms) => {
     expect(parseDurationMs(text)).toBe(ms);
     expect(parseDurationMs(formatDuration(ms))).toBe(ms);
@@ -23,7 +27,9 @@ describe('expiration', () => {
     expect(expiresAtFor(parseExpiration('Never')!, created)).toBeNull();
     expect(expiresAtFor(parseExpiration(undefined)!, created)).toBeNull();
     expect(expiresAtFor(parseExpiration('30d')!, created)?.toISOString()).toBe('2026-01-31T00:00:00.000Z');
-    expect(expiresAtFor(parseExpiration('2027-02-01T10:00:00+02:00')!, created)?.toISOString()).toBe('2027-02-01T08:00:00.000Z');
+    expect(expiresAtFor(parseExpiration('2027-02-01T10:00:00+02:00')!, created)?.toISOString()).toBe(
+      '2027-02-01T08:00:00.000Z',
+    );
   });
   it.each(['never', 'tomorrow', '2027-13-01T00:00:00Z', '2027-01-01', '2027-01-01 00:00:00Z', '30 days', '0d'])(
     'rejects %j',
@@ -32,20 +38,39 @@ describe('expiration', () => {
 });
 
 describe('CIDR / address', () => {
-  it.each(['10.0.0.0/8', '192.168.1.7', '0.0.0.0/0', '2001:db8::/32', '::1', '::/0', '::ffff:10.0.0.1'])('accepts %s', (s) =>
-    expect(isCidrOrAddress(s)).toBe(true),
+  it.each(['10.0.0.0/8', '192.168.1.7', '0.0.0.0/0', '2001:db8::/32', '::1', '::/0', '::ffff:10.0.0.1'])(
+    'accepts %s',
+    (s) => expect(isCidrOrAddress(s)).toBe(true),
   );
-  it.each(['10.0.0.0/33', '10.0.0', '300.1.1.1', 'fe80::1%eth0', '2001:db8::/129', 'localhost', '', '10.0.0.0/8/8', '010.0.0.1'])(
-    'rejects %j',
-    (s) => expect(isCidrOrAddress(s)).toBe(false),
-  );
+  it.each([
+    '10.0.0.0/33',
+    '10.0.0',
+    '300.1.1.1',
+    'fe80::1%eth0',
+    '2001:db8::/129',
+    'localhost',
+    '',
+    '10.0.0.0/8/8',
+    '010.0.0.1',
+  ])('rejects %j', (s) => expect(isCidrOrAddress(s)).toBe(false));
 });
 
 describe('email address (contacts)', () => {
   const ok = (s: string) => emailAddress().safeParse(s).success;
-  it.each(['ops@example.com', "o'brien+keys@mail.example.co.uk", 'A.B@x-y.io'])('accepts %s', (s) => expect(ok(s)).toBe(true));
-  it.each(['Ops <ops@example.com>', 'ops@localhost', 'ops', '@example.com', 'a@b@example.com', 'a b@example.com',
-    'a@example.com\r\nBcc: x@evil.io', 'a@-example.com', `${'a'.repeat(250)}@example.com`])('rejects %j', (s) => expect(ok(s)).toBe(false));
+  it.each(['ops@example.com', "o'brien+keys@mail.example.co.uk", 'A.B@x-y.io'])('accepts %s', (s) =>
+    expect(ok(s)).toBe(true),
+  );
+  it.each([
+    'Ops <ops@example.com>',
+    'ops@localhost',
+    'ops',
+    '@example.com',
+    'a@b@example.com',
+    'a b@example.com',
+    'a@example.com\r\nBcc: x@evil.io',
+    'a@-example.com',
+    `${'a'.repeat(250)}@example.com`,
+  ])('rejects %j', (s) => expect(ok(s)).toBe(false));
 });
 
 describe('spec schemas', () => {

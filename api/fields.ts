@@ -30,9 +30,7 @@ export const duration = () =>
 
 export const expiration = () =>
   celString(40, (s) => parseExpiration(s) !== undefined, {
-    rule:
-      `self == 'Never' || (${DURATION_CEL_RULE}) || ` +
-      `self.matches(${celRegex(DATETIME_REGEX)})`,
+    rule: `self == 'Never' || (${DURATION_CEL_RULE}) || ` + `self.matches(${celRegex(DATETIME_REGEX)})`,
     message: `must be ${EXPIRATION_HINT}`,
   });
 
@@ -51,7 +49,7 @@ export function isCidrOrAddress(text: string): boolean {
 
 export const cidr = () =>
   celString(64, isCidrOrAddress, {
-    rule: "isCIDR(self) || isIP(self)",
+    rule: 'isCIDR(self) || isIP(self)',
     message: 'must be a CIDR block such as 10.0.0.0/8 or 2001:db8::/32, or a single IPv4/IPv6 address',
   });
 
@@ -91,7 +89,8 @@ export const secretDataKey = () =>
 
 // A plain mailbox (local@domain), no display name: what an SMTP RCPT TO takes. Deliberately simple —
 // the mail server is the judge of deliverability; this only keeps typos and header injection out.
-const EMAIL_REGEX = /^[A-Za-z0-9.!#$%&'*+\/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+const EMAIL_REGEX =
+  /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 export const emailAddress = () =>
   celString(254, (s) => EMAIL_REGEX.test(s), {
     rule: `self.matches(${celRegex(EMAIL_REGEX)})`,

@@ -2,8 +2,17 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { crc32 } from 'node:zlib';
 import {
-  KEY_ID_PATTERN, KEY_SCANNER_PATTERN, MAX_KEY_LENGTH, MIN_KEY_LENGTH,
-  generateKey, generateKeyId, hashKey, isKeyId, keyHint, parseKey, verifyKey,
+  KEY_ID_PATTERN,
+  KEY_SCANNER_PATTERN,
+  MAX_KEY_LENGTH,
+  MIN_KEY_LENGTH,
+  generateKey,
+  generateKeyId,
+  hashKey,
+  isKeyId,
+  keyHint,
+  parseKey,
+  verifyKey,
 } from './keyformat.ts';
 import type { Environment } from './keyformat.ts';
 
@@ -19,13 +28,18 @@ function seeded(seed: number): (n: number) => Buffer {
   return (n) => {
     const b = Buffer.alloc(n);
     for (let i = 0; i < n; i++) {
-      x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
       b[i] = x >>> 24;
     }
     return b;
   };
 }
-const arbKey = fc.record({ env: fc.constantFrom(...ENVS), seed: fc.integer() })
+const arbKey = fc
+  .record({ env: fc.constantFrom(...ENVS), seed: fc.integer() })
   .map(({ env, seed }) => generateKey({ environment: env, random: seeded(seed) }).key);
 const printable = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i));
 
@@ -48,12 +62,18 @@ describe('generateKey / parseKey round trip', () => {
   });
 
   it('checksum is base62 CRC32 of the prefix, left-padded with 0', () => {
-    fc.assert(fc.property(arbKey, (key) => {
-      const body = key.slice(0, -6);
-      let v = BigInt(crc32(body)), enc = '';
-      while (v > 0n) { enc = BASE62[Number(v % 62n)] + enc; v /= 62n; }
-      expect(key.slice(-6)).toBe(enc.padStart(6, '0'));
-    }));
+    fc.assert(
+      fc.property(arbKey, (key) => {
+        const body = key.slice(0, -6);
+        let v = BigInt(crc32(body)),
+          enc = '';
+        while (v > 0n) {
+          enc = BASE62[Number(v % 62n)] + enc;
+          v /= 62n;
+        }
+        expect(key.slice(-6)).toBe(enc.padStart(6, '0'));
+      }),
+    );
   });
 
   it('rejects an invalid environment at generation time', () => {
@@ -75,45 +95,68 @@ describe('parseKey rejects damaged keys before any lookup', () => {
   });
 
   it('any single-character substitution with arbitrary unicode', () => {
-    fc.assert(fc.property(arbKey, fc.nat(), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }), (key, p, c) => {
-      const i = p % key.length;
-      fc.pre(c !== key[i]);
-      expect(parseKey(key.slice(0, i) + c + key.slice(i + 1)).ok).toBe(false);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(arbKey, fc.nat(), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }), (key, p, c) => {
+        const i = p % key.length;
+        fc.pre(c !== key[i]);
+        expect(parseKey(key.slice(0, i) + c + key.slice(i + 1)).ok).toBe(false);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('any truncation, deletion, or extra character', () => {
-    fc.assert(fc.property(arbKey, fc.nat(), fc.string({ unit: 'binary', minLength: 1, maxLength: 3 }), (key, p, extra) => {
-      const i = p % (key.length + 1);
-      expect(parseKey(key.slice(0, Math.min(i, key.length - 1))).ok).toBe(false);
-      expect(parseKey(key.slice(i)).ok).toBe(i === 0);
-      if (i < key.length) expect(parseKey(key.slice(0, i) + key.slice(i + 1)).ok).toBe(false);
-      expect(parseKey(key.slice(0, i) + extra + key.slice(i)).ok).toBe(false);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(arbKey, fc.nat(), fc.string({ unit: 'binary', minLength: 1, maxLength: 3 }), (key, p, extra) => {
+        const i = p % (key.length + 1);
+        expect(parseKey(key.slice(0, Math.min(i, key.length - 1))).ok).toBe(false);
+        expect(parseKey(key.slice(i)).ok).toBe(i === 0);
+        if (i < key.length) expect(parseKey(key.slice(0, i) + key.slice(i + 1)).ok).toBe(false);
+        expect(parseKey(key.slice(0, i) + extra + key.slice(i)).ok).toBe(false);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('wrong prefix or environment', () => {
     const { key } = generateKey({ environment: 'prod' });
     const rest = key.slice('nr_prod_'.length);
-    for (const prefix of ['NR_prod_', 'nx_prod_', 'nr-prod_', 'nr_PROD_', 'nr_prox_', 'nr_test_', 'nr__', 'nrprod_', 'nr_prod', 'nr_dev_', 'nr_stage_', 'nr_key_', 'sk_prod_']) {
+    for (const prefix of [
+      'NR_prod_',
+      'nx_prod_',
+      'nr-prod_',
+      'nr_PROD_',
+      'nr_prox_',
+      'nr_test_',
+      'nr__',
+      'nrprod_',
+      'nr_prod',
+      'nr_dev_',
+      'nr_stage_',
+      'nr_key_',
+      'sk_prod_',
+    ]) {
       expect(parseKey(prefix + rest).ok).toBe(false);
     }
     // re-labelling a key's environment (same length) is caught by the checksum
     const dev = generateKey({ environment: 'dev' }).key;
-    expect(parseKey('nr_key_' + dev.slice('nr_dev_'.length))).toEqual({ ok: false, reason: 'checksum' });
+    expect(parseKey(`nr_key_${dev.slice('nr_dev_'.length)}`)).toEqual({ ok: false, reason: 'checksum' });
   });
 
   it('swapped case, whole key or any single letter', () => {
-    fc.assert(fc.property(arbKey, (key) => {
-      const swap = (c: string) => (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase());
-      expect(parseKey(key.toUpperCase()).ok).toBe(false);
-      expect(parseKey(key.toLowerCase()).ok).toBe(key === key.toLowerCase());
-      expect(parseKey([...key].map(swap).join('')).ok).toBe(false);
-      for (let i = 0; i < key.length; i++) {
-        const c = key.charAt(i);
-        if (swap(c) !== c) expect(parseKey(key.slice(0, i) + swap(c) + key.slice(i + 1)).ok).toBe(false);
-      }
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(arbKey, (key) => {
+        const swap = (c: string) => (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase());
+        expect(parseKey(key.toUpperCase()).ok).toBe(false);
+        expect(parseKey(key.toLowerCase()).ok).toBe(key === key.toLowerCase());
+        expect(parseKey([...key].map(swap).join('')).ok).toBe(false);
+        for (let i = 0; i < key.length; i++) {
+          const c = key.charAt(i);
+          if (swap(c) !== c) expect(parseKey(key.slice(0, i) + swap(c) + key.slice(i + 1)).ok).toBe(false);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('no checksum collision silently accepted in 10k random well-formed mutations', () => {
@@ -121,18 +164,21 @@ describe('parseKey rejects damaged keys before any lookup', () => {
       key: arbKey,
       edits: fc.array(fc.tuple(fc.nat(), fc.nat()), { minLength: 1, maxLength: 8 }),
     });
-    fc.assert(fc.property(mutation, ({ key, edits }) => {
-      const idStart = key.indexOf('_', 3) + 1;
-      const chars = [...key];
-      for (const [p, r] of edits) {
-        const i = idStart + (p % (key.length - idStart));
-        if (i === idStart + 16) continue; // keep the separator
-        const alphabet = i < idStart + 16 ? BASE32 : BASE62; // stay well-formed: only the checksum can object
-        chars[i] = alphabet.charAt(r % alphabet.length);
-      }
-      const mutated = chars.join('');
-      if (mutated !== key) expect(parseKey(mutated)).toEqual({ ok: false, reason: 'checksum' });
-    }), { numRuns: 10_000, seed: 0x5eed });
+    fc.assert(
+      fc.property(mutation, ({ key, edits }) => {
+        const idStart = key.indexOf('_', 3) + 1;
+        const chars = [...key];
+        for (const [p, r] of edits) {
+          const i = idStart + (p % (key.length - idStart));
+          if (i === idStart + 16) continue; // keep the separator
+          const alphabet = i < idStart + 16 ? BASE32 : BASE62; // stay well-formed: only the checksum can object
+          chars[i] = alphabet.charAt(r % alphabet.length);
+        }
+        const mutated = chars.join('');
+        if (mutated !== key) expect(parseKey(mutated)).toEqual({ ok: false, reason: 'checksum' });
+      }),
+      { numRuns: 10_000, seed: 0x5eed },
+    );
   });
 
   it('reasons: missing / malformed / checksum; never throws, never echoes input', () => {
@@ -141,16 +187,25 @@ describe('parseKey rejects damaged keys before any lookup', () => {
     expect(parseKey(null)).toEqual({ ok: false, reason: 'missing' });
     expect(parseKey(42 as unknown as string)).toEqual({ ok: false, reason: 'missing' });
     expect(parseKey('Bearer xyz')).toEqual({ ok: false, reason: 'malformed' });
-    fc.assert(fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 80 }), arbKey.map((k) => k.slice(0, -1) + 'x')), (s) => {
-      const r = parseKey(s);
-      if (!r.ok) expect(Object.keys(r).sort()).toEqual(['ok', 'reason']);
-      else expect(JSON.stringify(r)).not.toContain(s.slice(-38));
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ unit: 'binary', maxLength: 80 }),
+          arbKey.map((k) => `${k.slice(0, -1)}x`),
+        ),
+        (s) => {
+          const r = parseKey(s);
+          if (!r.ok) expect(Object.keys(r).sort()).toEqual(['ok', 'reason']);
+          else expect(JSON.stringify(r)).not.toContain(s.slice(-38));
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   it('huge strings (1MB) are rejected as malformed quickly', () => {
     const huge = generateKey({}).key + 'a'.repeat(1 << 20);
-    const nonAscii = 'nr_dev_' + 'é'.repeat(55);
+    const nonAscii = `nr_dev_${'é'.repeat(55)}`;
     expect(parseKey(huge)).toEqual({ ok: false, reason: 'malformed' });
     expect(parseKey(nonAscii)).toEqual({ ok: false, reason: 'malformed' });
     const t0 = performance.now();
@@ -168,8 +223,18 @@ describe('verifyKey / hashKey', () => {
     expect(verifyKey(other.key, hash)).toBe(false);
     expect(verifyKey(key, other.hash)).toBe(false);
     const flipped = hash.slice(0, -1) + (hash.endsWith('0') ? '1' : '0');
-    for (const bad of ['', 'zz', hash.slice(0, 63), hash + '0', hash.slice(0, 62) + 'zz', hash.slice(0, 63) + '\u0010',
-      hash.slice(0, 63) + 'é', ' '.repeat(64), flipped, Buffer.from(hash, 'hex').toString('base64')]) {
+    for (const bad of [
+      '',
+      'zz',
+      hash.slice(0, 63),
+      `${hash}0`,
+      `${hash.slice(0, 62)}zz`,
+      `${hash.slice(0, 63)}\u0010`,
+      `${hash.slice(0, 63)}é`,
+      ' '.repeat(64),
+      flipped,
+      Buffer.from(hash, 'hex').toString('base64'),
+    ]) {
       expect(verifyKey(key, bad)).toBe(false);
     }
     expect(verifyKey(key, undefined as unknown as string)).toBe(false);
@@ -192,10 +257,18 @@ describe('key ids', () => {
   it('isKeyId / KEY_ID_PATTERN agree and reject non-Crockford chars', () => {
     expect(generateKeyId(() => Buffer.alloc(10))).toBe('0'.repeat(16));
     expect(generateKeyId(() => Buffer.alloc(10, 0xff))).toBe('z'.repeat(16));
-    fc.assert(fc.property(fc.string({ unit: 'binary-ascii', minLength: 15, maxLength: 17 }), (s) => {
-      expect(isKeyId(s)).toBe(keyIdRe.test(s));
-    }));
-    for (const bad of ['0123456789abcdei', '0123456789abcdel', '0123456789abcdeo', '0123456789abcdeu', '0123456789ABCDEF']) {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary-ascii', minLength: 15, maxLength: 17 }), (s) => {
+        expect(isKeyId(s)).toBe(keyIdRe.test(s));
+      }),
+    );
+    for (const bad of [
+      '0123456789abcdei',
+      '0123456789abcdel',
+      '0123456789abcdeo',
+      '0123456789abcdeu',
+      '0123456789ABCDEF',
+    ]) {
       expect(isKeyId(bad)).toBe(false);
     }
     expect(() => generateKeyId(() => Buffer.alloc(9))).toThrow();

@@ -1,10 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { isUsableRecord, KEY_RECORD_SCHEMA_VERSION, parseKeyRecord } from './record.ts';
 
-const v1 = (state: string, revoked: boolean) => JSON.stringify({
-  schemaVersion: 1, keyId: 'aaaaaaaaaaaaaaaa', hash: 'a'.repeat(64), owner: { namespace: 'n', name: 'k', uid: 'u' }, team: 't',
-  state, revoked, expiresAt: null, scopes: { models: ['*'], endpoints: [], ipAllowlist: [] }, limitsKey: 'u', updatedAt: '2026-01-01T00:00:00Z',
-});
+const v1 = (state: string, revoked: boolean) =>
+  JSON.stringify({
+    schemaVersion: 1,
+    keyId: 'aaaaaaaaaaaaaaaa',
+    hash: 'a'.repeat(64),
+    owner: { namespace: 'n', name: 'k', uid: 'u' },
+    team: 't',
+    state,
+    revoked,
+    expiresAt: null,
+    scopes: { models: ['*'], endpoints: [], ipAllowlist: [] },
+    limitsKey: 'u',
+    updatedAt: '2026-01-01T00:00:00Z',
+  });
 
 describe('key record versions', () => {
   it.each([
@@ -23,7 +33,9 @@ describe('key record versions', () => {
     const { revoked: _dropped, ...base } = JSON.parse(v1('Active', false)) as Record<string, unknown>;
     const bad = parseKeyRecord(JSON.stringify({ ...base, schemaVersion: 2, suspendedReason: 'TeamNotFound' }));
     expect(!bad.ok && bad.error).toMatch(/suspendedReason is only allowed with state Suspended/);
-    const good = parseKeyRecord(JSON.stringify({ ...base, schemaVersion: 2, state: 'Suspended', suspendedReason: 'TeamNotFound' }));
+    const good = parseKeyRecord(
+      JSON.stringify({ ...base, schemaVersion: 2, state: 'Suspended', suspendedReason: 'TeamNotFound' }),
+    );
     expect(good.ok).toBe(true);
     expect(good.ok && isUsableRecord(good.record)).toBe(false);
   });

@@ -11,7 +11,13 @@ export const KEY_RECORD_SCHEMA_VERSION = 2;
  * Why a key id is suspended: its Team is missing or invalid, or the Team allows none of its models or
  * endpoints. The key id keeps its lineage state (status.keys[]) and works again once that is fixed.
  */
-export const SUSPENSION_REASONS = ['TeamNotFound', 'TeamInvalid', 'NoAllowedModels', 'NoAllowedEndpoints', 'IpAllowlistUnresolved'] as const;
+export const SUSPENSION_REASONS = [
+  'TeamNotFound',
+  'TeamInvalid',
+  'NoAllowedModels',
+  'NoAllowedEndpoints',
+  'IpAllowlistUnresolved',
+] as const;
 export type SuspensionReason = (typeof SUSPENSION_REASONS)[number];
 
 /** The lineage states, plus Suspended (usable in the lineage, refused until its Team allows it again). */
@@ -42,10 +48,16 @@ export const KeyRecordSchema = z
     /** Effective scopes = key ∩ team. models ["*"] = all; endpoints [] = all; ipAllowlist [] = any source. */
     scopes: ScopesSchema,
     rateLimit: z
-      .object({ requestsPerMinute: z.number().int().positive().optional(), tokensPerMinute: z.number().int().positive().optional() })
+      .object({
+        requestsPerMinute: z.number().int().positive().optional(),
+        tokensPerMinute: z.number().int().positive().optional(),
+      })
       .strict()
       .optional(),
-    budget: z.object({ credits: z.number().int().positive(), period: z.enum(BUDGET_PERIODS) }).strict().optional(),
+    budget: z
+      .object({ credits: z.number().int().positive(), period: z.enum(BUDGET_PERIODS) })
+      .strict()
+      .optional(),
     /** Counters (rate limit, budget) are per ApiKey, shared by all its key ids: this names the bucket. */
     limitsKey: z.string().min(1),
     /** When the operator last rendered this record (diagnostics; counters never key on it). */
@@ -89,9 +101,12 @@ export function parseKeyRecord(text: string): { ok: true; record: KeyRecord } | 
 /** Stable JSON (sorted object keys), so an unchanged record renders byte-identical and causes no write. */
 export function canonical(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
   );
 }
 
 /** Whether the gateway lets the key id through (before its expiry and scope checks): Active or Superseded. */
-export const isUsableRecord = (r: Pick<KeyRecord, 'state'>): boolean => r.state === 'Active' || r.state === 'Superseded';
+export const isUsableRecord = (r: Pick<KeyRecord, 'state'>): boolean =>
+  r.state === 'Active' || r.state === 'Superseded';

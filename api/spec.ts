@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ApiKeySpecSchema, type ApiKeySpec, type ApiKeySpecInput, type HandoffMode } from './apikey.ts';
 import { DEFAULT_SECRET_DATA_KEY } from './constants.ts';
 import { parseDurationMs } from './duration.ts';
@@ -20,7 +20,8 @@ export interface TeamLike {
 
 export type Parsed<T> = { ok: true; spec: T } | { ok: false; error: string };
 
-const describeIssues = (e: z.ZodError): string => `spec is invalid: ${e.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+const describeIssues = (e: z.ZodError): string =>
+  `spec is invalid: ${e.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
 
 function memoised<O extends object, T>(schema: z.ZodType<T>, specOf: (o: O) => unknown): (o: O) => Parsed<T> {
   const cache = new WeakMap<O, Parsed<T>>();
@@ -35,7 +36,10 @@ function memoised<O extends object, T>(schema: z.ZodType<T>, specOf: (o: O) => u
   };
 }
 
-export const parseApiKeySpec: (ak: ApiKeyLike) => Parsed<ApiKeySpec> = memoised(ApiKeySpecSchema, (ak: ApiKeyLike) => ak.spec);
+export const parseApiKeySpec: (ak: ApiKeyLike) => Parsed<ApiKeySpec> = memoised(
+  ApiKeySpecSchema,
+  (ak: ApiKeyLike) => ak.spec,
+);
 export const parseTeamSpec: (team: TeamLike) => Parsed<TeamSpec> = memoised(TeamSpecSchema, (t: TeamLike) => t.spec);
 
 export interface ApiKeyDefaults {
@@ -52,7 +56,11 @@ const DEFAULT_MAX_OVERLAP_MS = 7 * 86_400_000;
  * hand-off is the key's own setting, else its Team's default, else Automatic after 1h idle, at most 7d.
  * Takes the raw spec too (the CLI reads objects it does not validate), so it never throws.
  */
-export function apiKeyDefaults(name: string, spec: Partial<ApiKeySpecInput> | undefined, team?: Partial<TeamSpecInput>): ApiKeyDefaults {
+export function apiKeyDefaults(
+  name: string,
+  spec: Partial<ApiKeySpecInput> | undefined,
+  team?: Partial<TeamSpecInput>,
+): ApiKeyDefaults {
   const h = spec?.rotation?.handoff;
   const teamMode = team?.defaults?.rotation?.handoff?.mode;
   return {

@@ -5,9 +5,7 @@ import { duration, emailAddress, endpointPath, modelName, stringSet } from './fi
 
 export const TeamSpecSchema = z
   .object({
-    allowedModels: stringSet(modelName(), 256)
-      .min(1)
-      .describe('Models the team may call; "*" means every model.'),
+    allowedModels: stringSet(modelName(), 256).min(1).describe('Models the team may call; "*" means every model.'),
     allowedEndpoints: stringSet(endpointPath(), 64)
       .optional()
       .describe('Endpoint paths the team may call (with or without /v1); empty means all.'),
@@ -19,11 +17,16 @@ export const TeamSpecSchema = z
       .describe('Email addresses that get expiry reminders for every key of this team.'),
     defaults: z
       .object({
-        rotation: z.object({ handoff: z.object({ mode: handoffMode().optional() }).strict().optional() }).strict().optional(),
+        rotation: z
+          .object({ handoff: z.object({ mode: handoffMode().optional() }).strict().optional() })
+          .strict()
+          .optional(),
       })
       .strict()
       .optional()
-      .describe('Defaults for the ApiKeys of this team, at the same paths as in ApiKey.spec (a key\'s own setting wins).'),
+      .describe(
+        "Defaults for the ApiKeys of this team, at the same paths as in ApiKey.spec (a key's own setting wins).",
+      ),
   })
   .strict();
 

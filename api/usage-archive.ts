@@ -26,7 +26,10 @@ export function findArchive<T extends { name: string }>(reports: readonly T[]): 
 }
 
 /** True when the archive already holds exactly this version of a report: count it there, not here. */
-export function isAbsorbed(archive: Pick<UsageReport, 'absorbed'> | undefined, r: Pick<StoredReport, 'name' | 'resourceVersion'>): boolean {
+export function isAbsorbed(
+  archive: Pick<UsageReport, 'absorbed'> | undefined,
+  r: Pick<StoredReport, 'name' | 'resourceVersion'>,
+): boolean {
   return r.resourceVersion !== undefined && archive?.absorbed?.[r.name] === r.resourceVersion;
 }
 
@@ -53,9 +56,10 @@ export function addKeys(into: Record<string, KeyUsage>, keys: Record<string, Key
       credits: t.credits + u.credits,
       lastUsedAt: Date.parse(u.lastUsedAt) > Date.parse(t.lastUsedAt) ? u.lastUsedAt : t.lastUsedAt,
     };
-    if (t.spend && u.spend && t.spend.window === u.spend.window) next.spend = { window: t.spend.window, credits: t.spend.credits + u.spend.credits };
+    if (t.spend && u.spend && t.spend.window === u.spend.window)
+      next.spend = { window: t.spend.window, credits: t.spend.credits + u.spend.credits };
     else if (t.spend || u.spend) {
-      const later = Date.parse(u.lastUsedAt) > Date.parse(t.lastUsedAt) ? u.spend ?? t.spend : t.spend ?? u.spend;
+      const later = Date.parse(u.lastUsedAt) > Date.parse(t.lastUsedAt) ? (u.spend ?? t.spend) : (t.spend ?? u.spend);
       next.spend = { ...later! };
     }
     into[id] = next;
@@ -66,7 +70,10 @@ export function addKeys(into: Record<string, KeyUsage>, keys: Record<string, Key
  * A gateway's view of the listed reports: its own report to continue from (not when the archive absorbed
  * that version: the archive carries those counts, so it starts from zero) and the reports to add as peers.
  */
-export function ownAndPeers<T extends StoredReport>(reports: readonly T[], ownName: string): { own: T | undefined; peers: T[] } {
+export function ownAndPeers<T extends StoredReport>(
+  reports: readonly T[],
+  ownName: string,
+): { own: T | undefined; peers: T[] } {
   const archive = findArchive(reports)?.report;
   const mine = reports.find((r) => r.name === ownName);
   return {

@@ -56,10 +56,13 @@ const WireSchema = z
     instance: z.string().optional(),
     updatedAt: count,
     /** key id → [requests, credits, seconds from lastUsedAt to updatedAt, lastUsedAt's ms part, spend window, spend credits] */
-    keys: z.record(z.string(), z.union([
-      z.tuple([count, count, count, z.number().int().min(0).max(999)]),
-      z.tuple([count, count, count, z.number().int().min(0).max(999), z.string().min(1), count]),
-    ])),
+    keys: z.record(
+      z.string(),
+      z.union([
+        z.tuple([count, count, count, z.number().int().min(0).max(999)]),
+        z.tuple([count, count, count, z.number().int().min(0).max(999), z.string().min(1), count]),
+      ]),
+    ),
     /** The archive only (api/usage-archive.ts): report ConfigMap name → resourceVersion it absorbed. */
     absorbed: z.record(z.string(), z.string()).optional(),
   })
@@ -90,13 +93,19 @@ export function encodeUsageReport(report: UsageReport): { binaryData: Record<str
 export type DecodedUsageReport = { ok: true; report: UsageReport } | { ok: false; error: string };
 
 /** Decodes a usage ConfigMap's payload; never throws (a bad report gets a message saying what is wrong). */
-export function decodeUsageReport(cm: { data?: Record<string, string>; binaryData?: Record<string, string> }): DecodedUsageReport {
+export function decodeUsageReport(cm: {
+  data?: Record<string, string>;
+  binaryData?: Record<string, string>;
+}): DecodedUsageReport {
   const gz = cm.binaryData?.[USAGE_GZ_DATA_KEY];
   if (gz !== undefined) return decodeWire(gz);
   const legacy = cm.data?.[USAGE_DATA_KEY];
-  if (legacy === undefined) return { ok: false, error: `neither binaryData.${USAGE_GZ_DATA_KEY} nor data.${USAGE_DATA_KEY} is set` };
+  if (legacy === undefined)
+    return { ok: false, error: `neither binaryData.${USAGE_GZ_DATA_KEY} nor data.${USAGE_DATA_KEY} is set` };
   const parsed = UsageReportSchema.safeParse(parseJson(legacy));
-  return parsed.success ? { ok: true, report: parsed.data } : { ok: false, error: `data.${USAGE_DATA_KEY}: ${z.prettifyError(parsed.error)}` };
+  return parsed.success
+    ? { ok: true, report: parsed.data }
+    : { ok: false, error: `data.${USAGE_DATA_KEY}: ${z.prettifyError(parsed.error)}` };
 }
 
 function decodeWire(base64: string): DecodedUsageReport {

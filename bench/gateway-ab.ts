@@ -53,15 +53,25 @@ try {
   const nginx = await startNginx(Number(upstreamPort), tmp, children);
   if (nginx !== undefined) targets.push({ name: 'nginx', pid: nginx.pid, line: String(nginx.port) });
   else console.warn('nginx not found (apt-get install nginx-light): no gateway ÷ nginx ratio');
-  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say ok.' }], max_tokens: 4 });
+  const body = JSON.stringify({
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'Say ok.' }],
+    max_tokens: 4,
+  });
   const results = new Map<string, { us: number[]; rps: number[] }>(targets.map((t) => [t.name, { us: [], rps: [] }]));
   for (const t of targets) {
     const [port, key] = t.line.split(' ');
     const lua = join(tmp, `${t.pid}.lua`);
-    const lines = [`wrk.method = "POST"`, `wrk.body = ${JSON.stringify(body)}`, `wrk.headers["content-type"] = "application/json"`];
+    const lines = [
+      `wrk.method = "POST"`,
+      `wrk.body = ${JSON.stringify(body)}`,
+      `wrk.headers["content-type"] = "application/json"`,
+    ];
     if (key !== undefined) lines.push(`wrk.headers["authorization"] = "Bearer ${key}"`);
-    writeFileSync(lua, lines.join('\n') + '\n');
-    Object.assign(t, { args: ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '-s', lua, `http://127.0.0.1:${port}/v1/chat/completions`] });
+    writeFileSync(lua, `${lines.join('\n')}\n`);
+    Object.assign(t, {
+      args: ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '-s', lua, `http://127.0.0.1:${port}/v1/chat/completions`],
+    });
     await wrk((t as unknown as { args: string[] }).args); // warm-up (JIT, keep-alive sockets)
   }
   for (let r = 0; r < ROUNDS; r++) {
@@ -80,17 +90,23 @@ try {
   }
   const [mine, theirs] = [results.get('gateway (this)')!.us, results.get('gateway (other)')!.us];
   const ratios = mine.map((us, i) => us / theirs[i]!);
-  console.log(`\nthis ÷ other per round: ${ratios.map((x) => x.toFixed(2)).join(' ')} (median ${median(ratios).toFixed(2)})`);
+  console.log(
+    `\nthis ÷ other per round: ${ratios.map((x) => x.toFixed(2)).join(' ')} (median ${median(ratios).toFixed(2)})`,
+  );
   const nginxRps = results.get('nginx')?.rps;
   if (nginxRps !== undefined) {
     for (const name of ['gateway (this)', 'gateway (other)']) {
       const r = results.get(name)!.rps.map((x, i) => x / nginxRps[i]!);
-      console.log(`${name} ÷ nginx req/s per round: ${r.map((x) => x.toFixed(2)).join(' ')} (median ${median(r).toFixed(2)})`);
+      console.log(
+        `${name} ÷ nginx req/s per round: ${r.map((x) => x.toFixed(2)).join(' ')} (median ${median(r).toFixed(2)})`,
+      );
     }
   }
   console.log('\n| target | CPU µs/req (median, range) | req/s (median) |\n|---|---|---|');
   for (const [name, { us, rps }] of results) {
-    console.log(`| ${name} | ${median(us).toFixed(0)} (${Math.min(...us).toFixed(0)}–${Math.max(...us).toFixed(0)}) | ${median(rps).toFixed(0)} |`);
+    console.log(
+      `| ${name} | ${median(us).toFixed(0)} (${Math.min(...us).toFixed(0)}–${Math.max(...us).toFixed(0)}) | ${median(rps).toFixed(0)} |`,
+    );
   }
 } finally {
   for (const c of children) c.kill('SIGTERM');

@@ -22,7 +22,11 @@ const v4Addr = (i: number, host: number) => `10.${((2 * i) >> 8) & 255}.${(2 * i
 const v6Addr = (i: number, host: number) => `2001:db8:${(2 * i).toString(16)}::${host}`;
 const families = {
   ipv4: { block: (i: number) => `${v4Addr(i, 0)}/24`, inside: (n: number) => v4Addr(n >> 1, 7), outside: '192.0.2.1' },
-  ipv6: { block: (i: number) => `${v6Addr(i, 0)}/48`, inside: (n: number) => v6Addr(n >> 1, 7), outside: '2001:db9::1' },
+  ipv6: {
+    block: (i: number) => `${v6Addr(i, 0)}/48`,
+    inside: (n: number) => v6Addr(n >> 1, 7),
+    outside: '2001:db9::1',
+  },
 };
 
 const cpuMicros = (n: number, f: () => unknown): number => {
@@ -33,7 +37,13 @@ const cpuMicros = (n: number, f: () => unknown): number => {
 };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-interface Case { name: string; check: () => unknown; linear: () => unknown; samples: number[]; linearSamples: number[] }
+interface Case {
+  name: string;
+  check: () => unknown;
+  linear: () => unknown;
+  samples: number[];
+  linearSamples: number[];
+}
 const cases: Case[] = [];
 for (const [family, f] of Object.entries(families)) {
   for (const n of SIZES) {
@@ -43,21 +53,41 @@ for (const [family, f] of Object.entries(families)) {
     store.replaceAll([record]);
     const list = compileCidrs(allowlist);
     if (ipRangeTable(list).ranges !== n) throw new Error(`${family}: ${n} blocks should stay ${n} ranges`);
-    for (const [where, peer] of [['inside', f.inside(n)], ['outside', f.outside]] as const) {
+    for (const [where, peer] of [
+      ['inside', f.inside(n)],
+      ['outside', f.outside],
+    ] as const) {
       const input = {
-        synced: true, lookup: (id: string) => store.get(id), headers: { authorization: `Bearer ${key}` },
-        method: 'POST', url: '/v1/chat/completions', peer, trustedProxies: compileCidrs([]), nowMs: Date.now(),
+        synced: true,
+        lookup: (id: string) => store.get(id),
+        headers: { authorization: `Bearer ${key}` },
+        method: 'POST',
+        url: '/v1/chat/completions',
+        peer,
+        trustedProxies: compileCidrs([]),
+        nowMs: Date.now(),
       };
       const want = where === 'inside' ? 'ok' : 'ip_not_allowed';
       const got = precheck(input);
-      if ((got.ok ? 'ok' : got.reason) !== want) throw new Error(`${family} ${n} ${where}: want ${want}, got ${JSON.stringify(got)}`);
+      if ((got.ok ? 'ok' : got.reason) !== want)
+        throw new Error(`${family} ${n} ${where}: want ${want}, got ${JSON.stringify(got)}`);
       const ip = parseIp(peer);
-      cases.push({ name: `${family} ${String(n).padStart(5)} blocks, source ${where}`, check: () => precheck(input), linear: () => inCidrs(ip, list), samples: [], linearSamples: [] });
+      cases.push({
+        name: `${family} ${String(n).padStart(5)} blocks, source ${where}`,
+        check: () => precheck(input),
+        linear: () => inCidrs(ip, list),
+        samples: [],
+        linearSamples: [],
+      });
     }
   }
 }
 
-process.stdout.write(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; ${ROUNDS} rounds × ${CHECKS} checks per case\n`);
+process.stdout.write(
+  `load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}; ${ROUNDS} rounds × ${CHECKS} checks per case\n`,
+);
 for (const c of cases) cpuMicros(CHECKS / 5, c.check); // warm-up
 for (let r = 0; r < ROUNDS; r++) {
   for (const c of cases) {
@@ -70,7 +100,19 @@ const rows = cases.map((c) => {
   const group = c.name.replace(/\s+\d+ blocks/, '');
   const m = median(c.samples);
   if (!base.has(group)) base.set(group, m);
-  return { case: c.name, precheckUs: +m.toFixed(2), vsOneBlock: +(m / base.get(group)!).toFixed(2), linearScanUs: +median(c.linearSamples).toFixed(2) };
+  return {
+    case: c.name,
+    precheckUs: +m.toFixed(2),
+    vsOneBlock: +(m / base.get(group)!).toFixed(2),
+    linearScanUs: +median(c.linearSamples).toFixed(2),
+  };
 });
-for (const r of rows) process.stdout.write(`${r.case}: precheck ${r.precheckUs.toFixed(2)} µs (×${r.vsOneBlock.toFixed(2)} of 1 block); the old linear scan alone ${r.linearScanUs.toFixed(2)} µs\n`);
-process.stdout.write(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n${JSON.stringify({ bench: 'gateway-allowlist', rows })}\n`);
+for (const r of rows)
+  process.stdout.write(
+    `${r.case}: precheck ${r.precheckUs.toFixed(2)} µs (×${r.vsOneBlock.toFixed(2)} of 1 block); the old linear scan alone ${r.linearScanUs.toFixed(2)} µs\n`,
+  );
+process.stdout.write(
+  `load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}\n${JSON.stringify({ bench: 'gateway-allowlist', rows })}\n`,
+);

@@ -25,7 +25,14 @@ function send(agent: http.Agent, t: Target): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const req = http.request(
-      { agent, host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { ...t.headers, 'content-length': Buffer.byteLength(t.body) } },
+      {
+        agent,
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: 'POST',
+        headers: { ...t.headers, 'content-length': Buffer.byteLength(t.body) },
+      },
       (res) => {
         if (res.statusCode !== 200) reject(new Error(`${t.name}: HTTP ${res.statusCode}`));
         res.resume();
@@ -66,12 +73,19 @@ export async function fixedRate(t: Target, rps: number, seconds: number): Promis
 }
 
 /** Requests per second with `connections` concurrent keep-alive connections for `seconds`. */
-export async function maxThroughput(t: Target, connections: number, seconds: number, wrk: string | undefined, tmp: string): Promise<number> {
+export async function maxThroughput(
+  t: Target,
+  connections: number,
+  seconds: number,
+  wrk: string | undefined,
+  tmp: string,
+): Promise<number> {
   if (wrk !== undefined) {
     const script = join(tmp, `wrk-${t.name}.lua`);
     const lines = [`wrk.method = "POST"`, `wrk.body = ${JSON.stringify(t.body)}`];
-    for (const [k, v] of Object.entries(t.headers)) lines.push(`wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`);
-    writeFileSync(script, lines.join('\n') + '\n');
+    for (const [k, v] of Object.entries(t.headers))
+      lines.push(`wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`);
+    writeFileSync(script, `${lines.join('\n')}\n`);
     // warm-up, then the measured run
     await runWrk(wrk, ['-t1', `-c${connections}`, '-d2s', '-s', script, t.url]);
     const out = await runWrk(wrk, ['-t1', `-c${connections}`, `-d${seconds}s`, '-s', script, t.url]);

@@ -7,10 +7,13 @@ import type { AddressInfo } from 'node:net';
 const upstreamPort = Number(process.argv[2]);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
 const server = http.createServer((req, res) => {
-  const up = http.request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers, agent }, (ures) => {
-    res.writeHead(ures.statusCode ?? 502, ures.headers);
-    ures.pipe(res);
-  });
+  const up = http.request(
+    { host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers, agent },
+    (ures) => {
+      res.writeHead(ures.statusCode ?? 502, ures.headers);
+      ures.pipe(res);
+    },
+  );
   up.on('error', () => {
     res.statusCode = 502;
     res.end();

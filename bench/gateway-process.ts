@@ -12,18 +12,45 @@ export interface GatewayProcess {
   stop(): Promise<void>;
 }
 
-export async function spawnGateway(opts: { kubeconfig: string; recordsNamespace: string; nodeArgs?: string[] }): Promise<GatewayProcess> {
+export async function spawnGateway(opts: {
+  kubeconfig: string;
+  recordsNamespace: string;
+  nodeArgs?: string[];
+}): Promise<GatewayProcess> {
   const [port, metricsPort, closed] = [await freePort(), await freePort(), await freePort()];
-  const child = spawn(NODE_24, [...(opts.nodeArgs ?? []), `${REPO}/bin/nemokeys.ts`, 'gateway', '--upstream', `http://127.0.0.1:${closed}`,
-    '--listen', `127.0.0.1:${port}`, '--metrics-port', String(metricsPort), '--records-namespace', opts.recordsNamespace,
-    '--kubeconfig', opts.kubeconfig, '--gateway-id', 'bench-gateway', '--log-level', 'warn', '--no-per-key-labels'],
-  { cwd: REPO, env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(
+    NODE_24,
+    [
+      ...(opts.nodeArgs ?? []),
+      `${REPO}/bin/nemokeys.ts`,
+      'gateway',
+      '--upstream',
+      `http://127.0.0.1:${closed}`,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--metrics-port',
+      String(metricsPort),
+      '--records-namespace',
+      opts.recordsNamespace,
+      '--kubeconfig',
+      opts.kubeconfig,
+      '--gateway-id',
+      'bench-gateway',
+      '--log-level',
+      'warn',
+      '--no-per-key-labels',
+    ],
+    { cwd: REPO, env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   return {
     pid: child.pid!,
     records: async () => {
       try {
-        return sumMetric(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(), 'nemokeys_gateway_records_loaded');
+        return sumMetric(
+          await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(),
+          'nemokeys_gateway_records_loaded',
+        );
       } catch {
         return undefined;
       }

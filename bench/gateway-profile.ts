@@ -79,15 +79,18 @@ function summarise(p: Profile): void {
     file.set(f, (file.get(f) ?? 0) + dt);
     if (CALLERS.includes(n.callFrame.functionName)) {
       const chain: string[] = [];
-      for (let id: number | undefined = n.id; id !== undefined && chain.length < 8; id = parent.get(id)) chain.push(frameName(byId.get(id)!));
+      for (let id: number | undefined = n.id; id !== undefined && chain.length < 8; id = parent.get(id))
+        chain.push(frameName(byId.get(id)!));
       const key = chain.join('\n      <- ');
       stacks.set(key, (stacks.get(key) ?? 0) + dt);
     }
   }
-  for (const [k, v] of [...stacks].sort((a, b) => b[1] - a[1]).slice(0, 10)) console.log(`${((100 * v) / total).toFixed(1).padStart(5)} %  ${k}`);
+  for (const [k, v] of [...stacks].sort((a, b) => b[1] - a[1]).slice(0, 10))
+    console.log(`${((100 * v) / total).toFixed(1).padStart(5)} %  ${k}`);
   const show = (title: string, m: Map<string, number>) => {
     console.log(`\n${title}`);
-    for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, TOP)) console.log(`${((100 * v) / total).toFixed(1).padStart(5)} %  ${k}`);
+    for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, TOP))
+      console.log(`${((100 * v) / total).toFixed(1).padStart(5)} %  ${k}`);
   };
   show('self time by function', fn);
   show('self time by file', file);
@@ -100,13 +103,34 @@ try {
   const prof = await start(['--cpu-prof', '--cpu-prof-dir', tmp, script, upstreamPort, '10000']);
   const [port, key] = prof.line.split(' ');
   const lua = join(tmp, 'post.lua');
-  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say ok.' }], max_tokens: 4 });
+  const body = JSON.stringify({
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'Say ok.' }],
+    max_tokens: 4,
+  });
   writeFileSync(
     lua,
-    [`wrk.method = "POST"`, `wrk.body = ${JSON.stringify(body)}`, `wrk.headers["content-type"] = "application/json"`, `wrk.headers["authorization"] = "Bearer ${key ?? ''}"`].join('\n') + '\n',
+    `${[
+      `wrk.method = "POST"`,
+      `wrk.body = ${JSON.stringify(body)}`,
+      `wrk.headers["content-type"] = "application/json"`,
+      `wrk.headers["authorization"] = "Bearer ${key ?? ''}"`,
+    ].join('\n')}\n`,
   );
-  const out = await run('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '-s', lua, `http://127.0.0.1:${port}/v1/chat/completions`]);
-  console.log(out.split('\n').filter((l) => /Requests\/sec|Non-2xx/.test(l)).join('\n'));
+  const out = await run('wrk', [
+    '-t1',
+    `-c${CONNECTIONS}`,
+    `-d${SECONDS}s`,
+    '-s',
+    lua,
+    `http://127.0.0.1:${port}/v1/chat/completions`,
+  ]);
+  console.log(
+    out
+      .split('\n')
+      .filter((l) => /Requests\/sec|Non-2xx/.test(l))
+      .join('\n'),
+  );
   const exited = new Promise((r) => prof.child.once('exit', r));
   prof.child.kill('SIGTERM');
   await exited;

@@ -17,7 +17,11 @@ const all = [];
 for (let i = 0; i < keyCount - 1; i++) all.push(makeKeyAndRecord({ limitsKey: `bench/${i}` }).record);
 const { key, record } = makeKeyAndRecord({
   limitsKey: 'bench/under-test',
-  scopes: { models: ['gpt-4o', 'gpt-4o-mini'], endpoints: ['/chat/completions', '/embeddings'], ipAllowlist: ['10.0.0.0/8', '127.0.0.0/8', '::1'] },
+  scopes: {
+    models: ['gpt-4o', 'gpt-4o-mini'],
+    endpoints: ['/chat/completions', '/embeddings'],
+    ipAllowlist: ['10.0.0.0/8', '127.0.0.0/8', '::1'],
+  },
   rateLimit: { requestsPerMinute: 1_000_000, tokensPerMinute: 1_000_000_000 },
   budget: { credits: 1_000_000_000_000, period: 'Monthly' },
 });

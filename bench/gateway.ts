@@ -37,7 +37,9 @@ async function startChild(cmd: string, args: string[], name?: string): Promise<s
 function keyCheckMicros(): { precheckUs: number; parseUs: number; verifyUs: number } {
   const store = new RecordStore();
   const all = Array.from({ length: KEYS - 1 }, (_, i) => makeKeyAndRecord({ limitsKey: `k/${i}` }).record);
-  const { key, record } = makeKeyAndRecord({ scopes: { models: ['gpt-4o-mini'], endpoints: ['/chat/completions'], ipAllowlist: ['10.0.0.0/8', '127.0.0.0/8'] } });
+  const { key, record } = makeKeyAndRecord({
+    scopes: { models: ['gpt-4o-mini'], endpoints: ['/chat/completions'], ipAllowlist: ['10.0.0.0/8', '127.0.0.0/8'] },
+  });
   store.replaceAll([...all, record]);
   const input = {
     synced: true,
@@ -70,12 +72,20 @@ const fmt = (n: number) => n.toFixed(3);
 async function main(): Promise<void> {
   const node = process.execPath;
   const upstreamPort = Number(await startChild(node, [join(here, 'gateway-upstream.ts')], 'direct'));
-  const [gwPort, key] = (await startChild(node, [join(here, 'gateway-server.ts'), String(upstreamPort), String(KEYS)], 'gateway')).split(' ');
+  const [gwPort, key] = (
+    await startChild(node, [join(here, 'gateway-server.ts'), String(upstreamPort), String(KEYS)], 'gateway')
+  ).split(' ');
   const nginx = await startNginx(upstreamPort, tmp, children);
   if (nginx !== undefined) pids.nginx = nginx.pid;
   const nginxPort = nginx?.port;
-  const nodeProxyPort = Number(await startChild(node, [join(here, 'gateway-nodeproxy.ts'), String(upstreamPort)], 'node-proxy'));
-  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say ok.' }], max_tokens: 4 });
+  const nodeProxyPort = Number(
+    await startChild(node, [join(here, 'gateway-nodeproxy.ts'), String(upstreamPort)], 'node-proxy'),
+  );
+  const body = JSON.stringify({
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'Say ok.' }],
+    max_tokens: 4,
+  });
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
   const targets: Target[] = [
     { name: 'direct', url: `http://127.0.0.1:${upstreamPort}/v1/chat/completions`, headers, body },
@@ -86,9 +96,14 @@ async function main(): Promise<void> {
   if (!nginxPort) console.warn('nginx not found (apt-get install nginx-light): skipping the nginx baseline');
 
   const k = keyCheckMicros();
-  console.log(`key check (${KEYS} records): precheck ${k.precheckUs.toFixed(2)} µs = parseKey ${k.parseUs.toFixed(2)} µs + verifyKey(sha256) ${k.verifyUs.toFixed(2)} µs + scopes/IP`);
+  console.log(
+    `key check (${KEYS} records): precheck ${k.precheckUs.toFixed(2)} µs = parseKey ${k.parseUs.toFixed(2)} µs + verifyKey(sha256) ${k.verifyUs.toFixed(2)} µs + scopes/IP`,
+  );
 
-  const rows: string[] = ['| rate | target | p50 ms | p99 ms | added p50 ms | added p99 ms |', '|---|---|---|---|---|---|'];
+  const rows: string[] = [
+    '| rate | target | p50 ms | p99 ms | added p50 ms | added p99 ms |',
+    '|---|---|---|---|---|---|',
+  ];
   for (const rps of RATES) {
     const res: Record<string, { p50: number; p99: number }> = {};
     for (const t of targets) {

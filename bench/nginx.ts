@@ -19,7 +19,10 @@ export function which(name: string, extra: string[] = []): string | undefined {
 
 async function waitListening(port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/`).then(
+      () => true,
+      () => false,
+    );
     if (ok) return;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -27,7 +30,11 @@ async function waitListening(port: number): Promise<void> {
 }
 
 /** nginx proxy_pass to the upstream (1 worker, upstream keep-alive), or undefined when nginx is not installed. */
-export async function startNginx(upstreamPort: number, tmp: string, children: ChildProcess[]): Promise<{ port: number; pid: number } | undefined> {
+export async function startNginx(
+  upstreamPort: number,
+  tmp: string,
+  children: ChildProcess[],
+): Promise<{ port: number; pid: number } | undefined> {
   const nginx = which('nginx', ['/usr/sbin', '/usr/local/sbin']);
   if (nginx === undefined) return undefined;
   const port = await freePort();

@@ -13,7 +13,13 @@ export interface Ceiling {
 
 let runs = 0;
 
-export async function writeCeiling(kc: KubeConfig, namespace: string, concurrency: number, ms: number, warmupMs = 1_000): Promise<Ceiling> {
+export async function writeCeiling(
+  kc: KubeConfig,
+  namespace: string,
+  concurrency: number,
+  ms: number,
+  warmupMs = 1_000,
+): Promise<Ceiling> {
   const core = kc.makeApiClient(CoreV1Api);
   const run = runs++;
   let next = 0;
@@ -24,7 +30,11 @@ export async function writeCeiling(kc: KubeConfig, namespace: string, concurrenc
     while (performance.now() < stopAt) {
       await core.createNamespacedSecret({
         namespace,
-        body: { metadata: { name: `ceiling-${run}-${next++}` }, type: 'Opaque', data: { k: Buffer.from('0123456789abcdef').toString('base64') } },
+        body: {
+          metadata: { name: `ceiling-${run}-${next++}` },
+          type: 'Opaque',
+          data: { k: Buffer.from('0123456789abcdef').toString('base64') },
+        },
       });
       if (performance.now() >= countFrom) counted++;
     }

@@ -11,7 +11,10 @@ import { startBenchEnv } from './operator-env.ts';
 const LEVELS = (process.env.LEVELS ?? '1,2,4,8,16,32,64,128').split(',').map(Number);
 const CEILING_MS = Number(process.env.CEILING_MS ?? 4000);
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 const env = await startBenchEnv(() => {});
 try {
@@ -21,7 +24,9 @@ try {
     for (const level of LEVELS) {
       const c = await writeCeiling(env.kc, 'bench-ceiling', level, CEILING_MS);
       samples.get(level)!.push(c.writesPerSecond);
-      process.stdout.write(`round ${r + 1} concurrency ${String(level).padStart(3)}: ${c.writesPerSecond.toFixed(0)} creates/s; load ${load()}\n`);
+      process.stdout.write(
+        `round ${r + 1} concurrency ${String(level).padStart(3)}: ${c.writesPerSecond.toFixed(0)} creates/s; load ${load()}\n`,
+      );
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

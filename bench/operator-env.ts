@@ -23,9 +23,13 @@ export async function startBenchEnv(log: (line: string) => void): Promise<BenchE
   await installCrds(cp, crdYaml());
   const env: BenchEnv = { cp, kc, namespace: 'bench-keys', recordsNamespace: 'bench-records', team: 'bench' };
   const core = kc.makeApiClient(CoreV1Api);
-  for (const name of [env.namespace, env.recordsNamespace]) await core.createNamespace({ body: { metadata: { name } } });
+  for (const name of [env.namespace, env.recordsNamespace])
+    await core.createNamespace({ body: { metadata: { name } } });
   await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-    group: GROUP, version: VERSION, plural: KINDS.team.plural, namespace: env.namespace,
+    group: GROUP,
+    version: VERSION,
+    plural: KINDS.team.plural,
+    namespace: env.namespace,
     body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name: env.team }, spec: { allowedModels: ['*'] } },
   });
   return env;
@@ -38,14 +42,23 @@ export async function createApiKeys(env: BenchEnv, prefix: string, n: number, co
   const worker = async () => {
     for (let i = next++; i < n; i = next++) {
       await custom.createNamespacedCustomObject({
-        group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, namespace: env.namespace,
-        body: { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name: `${prefix}-${i}` }, spec: { team: env.team, expiration: '90d' } },
+        group: GROUP,
+        version: VERSION,
+        plural: KINDS.apiKey.plural,
+        namespace: env.namespace,
+        body: {
+          apiVersion: API_VERSION,
+          kind: 'ApiKey',
+          metadata: { name: `${prefix}-${i}` },
+          spec: { team: env.team, expiration: '90d' },
+        },
       });
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
 }
 
-export const mib = (bytes: number | undefined): string => (bytes === undefined ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(0)} MiB`);
+export const mib = (bytes: number | undefined): string =>
+  bytes === undefined ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 
 export { freePort } from '../controlplane/process.ts';

@@ -48,11 +48,21 @@ export interface OperatorProcess {
 
 export function spawnOperator(opts: OperatorProcessOptions): OperatorProcess {
   const args = [
-    ...(opts.nodeArgs ?? []), CLI, 'operator',
-    '--kubeconfig', opts.kubeconfig,
-    '--records-namespace', opts.recordsNamespace,
-    '--metrics-port', '0', '--health-port', '0', '--bind-address', '127.0.0.1',
-    '--log-level', opts.logLevel ?? 'info',
+    ...(opts.nodeArgs ?? []),
+    CLI,
+    'operator',
+    '--kubeconfig',
+    opts.kubeconfig,
+    '--records-namespace',
+    opts.recordsNamespace,
+    '--metrics-port',
+    '0',
+    '--health-port',
+    '0',
+    '--bind-address',
+    '127.0.0.1',
+    '--log-level',
+    opts.logLevel ?? 'info',
     opts.leaderElect ? '--leader-elect' : '--no-leader-elect',
     ...(opts.leaseNamespace ? ['--lease-namespace', opts.leaseNamespace] : []),
     ...(opts.leaseName ? ['--lease-name', opts.leaseName] : []),
@@ -66,7 +76,10 @@ export function spawnOperator(opts: OperatorProcessOptions): OperatorProcess {
   const lines: string[] = [];
   let resolvePort!: (port: number) => void;
   let rejectPort!: (err: Error) => void;
-  const metricsPort = new Promise<number>((res, rej) => { resolvePort = res; rejectPort = rej; });
+  const metricsPort = new Promise<number>((res, rej) => {
+    resolvePort = res;
+    rejectPort = rej;
+  });
   metricsPort.catch(() => {});
   const onData = (buffer: { rest: string }) => (chunk: Buffer) => {
     const text = buffer.rest + chunk.toString('utf8');
@@ -78,7 +91,9 @@ export function spawnOperator(opts: OperatorProcessOptions): OperatorProcess {
       if (line.includes('"operator started"')) {
         try {
           resolvePort((JSON.parse(line) as { metricsPort: number }).metricsPort);
-        } catch { /* not JSON: keep waiting */ }
+        } catch {
+          /* not JSON: keep waiting */
+        }
       }
     }
   };
@@ -88,7 +103,11 @@ export function spawnOperator(opts: OperatorProcessOptions): OperatorProcess {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => {
     child.on('exit', (code, signal) => {
       running = false;
-      rejectPort(new Error(`operator ${opts.identity} exited (${code ?? signal}) before it started:\n${lines.slice(-20).join('\n')}`));
+      rejectPort(
+        new Error(
+          `operator ${opts.identity} exited (${code ?? signal}) before it started:\n${lines.slice(-20).join('\n')}`,
+        ),
+      );
       res({ code, signal });
     });
   });

@@ -38,19 +38,39 @@ async function listAll<T>(page: (cont: string | undefined) => Promise<ListPage<T
 
 export function listApiKeys(kc: KubeConfig, namespace: string): Promise<ApiKeyView[]> {
   const custom = kc.makeApiClient(CustomObjectsApi);
-  return listAll(async (cont) => (await custom.listNamespacedCustomObject({
-    group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, namespace, limit: PAGE, _continue: cont,
-  })) as ListPage<ApiKeyView>);
+  return listAll(
+    async (cont) =>
+      (await custom.listNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: KINDS.apiKey.plural,
+        namespace,
+        limit: PAGE,
+        _continue: cont,
+      })) as ListPage<ApiKeyView>,
+  );
 }
 
 export async function readState(kc: KubeConfig, namespace: string, recordsNamespace: string): Promise<NamespaceState> {
   const core = kc.makeApiClient(CoreV1Api);
   const [apiKeys, secrets, records] = await Promise.all([
     listApiKeys(kc, namespace),
-    listAll((cont) => core.listNamespacedSecret({ namespace, labelSelector: `${LABELS.workloadSecret}=true`, limit: PAGE, _continue: cont })),
-    listAll((cont) => core.listNamespacedSecret({
-      namespace: recordsNamespace, labelSelector: `${LABELS.record}=true,${LABELS.apiKeyNamespace}=${namespace}`, limit: PAGE, _continue: cont,
-    })),
+    listAll((cont) =>
+      core.listNamespacedSecret({
+        namespace,
+        labelSelector: `${LABELS.workloadSecret}=true`,
+        limit: PAGE,
+        _continue: cont,
+      }),
+    ),
+    listAll((cont) =>
+      core.listNamespacedSecret({
+        namespace: recordsNamespace,
+        labelSelector: `${LABELS.record}=true,${LABELS.apiKeyNamespace}=${namespace}`,
+        limit: PAGE,
+        _continue: cont,
+      }),
+    ),
   ]);
   return { apiKeys, secrets, records };
 }
@@ -89,23 +109,32 @@ export function oneKeyPerApiKeyViolations(state: NamespaceState, dataKey = 'api-
     }
     expectedIds.add(id);
     const ids = (s?.keys ?? []).map((k) => `${k.id}:${k.state}`);
-    if (ids.length !== 1 || ids[0] !== `${id}:Active`) problems.push(`${name}: status.keys is [${ids.join(', ')}], want exactly [${id}:Active]`);
+    if (ids.length !== 1 || ids[0] !== `${id}:Active`)
+      problems.push(`${name}: status.keys is [${ids.join(', ')}], want exactly [${id}:Active]`);
     const secret = secrets.get(s?.secretName ?? name);
-    const plaintext = secret?.data?.[dataKey] ? Buffer.from(secret.data[dataKey], 'base64').toString('utf8') : undefined;
+    const plaintext = secret?.data?.[dataKey]
+      ? Buffer.from(secret.data[dataKey], 'base64').toString('utf8')
+      : undefined;
     const parsed = parseKey(plaintext);
-    if (!parsed.ok || parsed.keyId !== id) problems.push(`${name}: Secret holds key id ${parsed.ok ? parsed.keyId : `none (${parsed.reason})`}, status says ${id}`);
+    if (!parsed.ok || parsed.keyId !== id)
+      problems.push(
+        `${name}: Secret holds key id ${parsed.ok ? parsed.keyId : `none (${parsed.reason})`}, status says ${id}`,
+      );
     const recs = recordsById.get(id) ?? [];
     if (recs.length !== 1) {
       problems.push(`${name}: ${recs.length} records for key id ${id}`);
       continue;
     }
     const rec = recordOf(recs[0]!);
-    if (!rec || rec.owner.name !== name || rec.owner.uid !== ak.metadata.uid) problems.push(`${name}: record of ${id} is unreadable or owned by someone else`);
+    if (!rec || rec.owner.name !== name || rec.owner.uid !== ak.metadata.uid)
+      problems.push(`${name}: record of ${id} is unreadable or owned by someone else`);
     else if (rec.state !== 'Active') problems.push(`${name}: record of ${id} is ${rec.state}`);
-    else if (plaintext === undefined || !verifyKey(plaintext, rec.hash)) problems.push(`${name}: Secret's plaintext does not verify against the record of ${id}`);
+    else if (plaintext === undefined || !verifyKey(plaintext, rec.hash))
+      problems.push(`${name}: Secret's plaintext does not verify against the record of ${id}`);
   }
   for (const id of recordsById.keys()) if (!expectedIds.has(id)) problems.push(`orphan record for key id ${id}`);
   const names = new Set(state.apiKeys.map((k) => k.status?.secretName ?? k.metadata.name));
-  for (const s of state.secrets) if (!names.has(s.metadata?.name ?? '')) problems.push(`orphan workload Secret ${s.metadata?.name}`);
+  for (const s of state.secrets)
+    if (!names.has(s.metadata?.name ?? '')) problems.push(`orphan workload Secret ${s.metadata?.name}`);
   return problems;
 }

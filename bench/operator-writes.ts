@@ -11,7 +11,9 @@ const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'APPLY', 'DELETE', 'DELETECOLL
 export type WriteCounts = Map<string, number>;
 
 export async function apiWriteCounts(kubectl: string, kubeconfig: string): Promise<WriteCounts> {
-  const { stdout } = await run(kubectl, ['--kubeconfig', kubeconfig, 'get', '--raw', '/metrics'], { maxBuffer: 256 * 1024 * 1024 });
+  const { stdout } = await run(kubectl, ['--kubeconfig', kubeconfig, 'get', '--raw', '/metrics'], {
+    maxBuffer: 256 * 1024 * 1024,
+  });
   const counts: WriteCounts = new Map();
   for (const line of stdout.split('\n')) {
     if (!line.startsWith('apiserver_request_total{')) continue;
@@ -39,4 +41,9 @@ export function diffWrites(before: WriteCounts, after: WriteCounts, only: RegExp
 export const totalWrites = (w: WriteCounts): number => [...w.values()].reduce((a, b) => a + b, 0);
 
 export const formatWrites = (w: WriteCounts): string =>
-  w.size === 0 ? 'none' : [...w].sort().map(([k, v]) => `${k}: ${v}`).join(', ');
+  w.size === 0
+    ? 'none'
+    : [...w]
+        .sort()
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(', ');

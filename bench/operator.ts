@@ -23,7 +23,13 @@ import { createApiKeys, mib, startBenchEnv } from './operator-env.ts';
 import { spawnGateway } from './gateway-process.ts';
 import { cpuSeconds } from './processes.ts';
 import { spawnOperator, type OperatorProcess } from './operator-process.ts';
-import { isReady, oneKeyPerApiKeyViolations, readState, type ApiKeyView, type NamespaceState } from './operator-state.ts';
+import {
+  isReady,
+  oneKeyPerApiKeyViolations,
+  readState,
+  type ApiKeyView,
+  type NamespaceState,
+} from './operator-state.ts';
 import { apiWriteCounts, diffWrites, formatWrites, totalWrites } from './operator-writes.ts';
 
 const N = Number(process.argv[2] ?? 1000);
@@ -35,10 +41,14 @@ const NODE_ARGS = (process.env.OPERATOR_NODE_ARGS ?? '').split(' ').filter(Boole
 const WORKERS = Number(process.env.WORKERS ?? DEFAULT_APIKEY_WORKERS);
 const CEILING_MS = Number(process.env.CEILING_MS ?? 5000);
 const CEILING_NAMESPACE = 'bench-ceiling';
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 const t0 = performance.now();
-const say = (line: string) => process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(7)} s] ${line}\n`);
+const say = (line: string) =>
+  process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(7)} s] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const env = await startBenchEnv((l) => say(`controlplane: ${l}`));
@@ -51,17 +61,29 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 const writes = () => apiWriteCounts(env.cp.kubectl, env.cp.kubeconfigPath);
 const operators: OperatorProcess[] = [];
 const start = (identity: string) => {
-  const op = spawnOperator({ kubeconfig: env.cp.kubeconfigPath, recordsNamespace: env.recordsNamespace, leaderElect: false, identity, logLevel: 'info', nodeArgs: NODE_ARGS, workers: WORKERS });
+  const op = spawnOperator({
+    kubeconfig: env.cp.kubeconfigPath,
+    recordsNamespace: env.recordsNamespace,
+    leaderElect: false,
+    identity,
+    logLevel: 'info',
+    nodeArgs: NODE_ARGS,
+    workers: WORKERS,
+  });
   operators.push(op);
   return op;
 };
 /** Where the RSS goes: V8 heap used / allocated and memory outside the heap (buffers, native). */
 const heap = async (op: OperatorProcess): Promise<string> => {
-  const [used, total, external] = await Promise.all(['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes']
-    .map((m) => op.metric(m)));
+  const [used, total, external] = await Promise.all(
+    ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes'].map((m) =>
+      op.metric(m),
+    ),
+  );
   return `heap used ${mib(used)} of ${mib(total)}, external ${mib(external)}`;
 };
-const reconciles = async (op: OperatorProcess) => (await op.metric('nemokeys_operator_reconcile_total', { controller: 'apikey' })) ?? 0;
+const reconciles = async (op: OperatorProcess) =>
+  (await op.metric('nemokeys_operator_reconcile_total', { controller: 'apikey' })) ?? 0;
 
 /** Waits until the operator has done ≥ `min` reconciles, its queue is empty and nothing ran for QUIET_MS. */
 async function quiet(op: OperatorProcess, min: number): Promise<void> {
@@ -79,16 +101,20 @@ async function quiet(op: OperatorProcess, min: number): Promise<void> {
   }
 }
 
-const versions = (s: NamespaceState): Map<string, string> => new Map([
-  ...s.apiKeys.map((k) => [`apikey/${k.metadata.name}`, k.metadata.resourceVersion] as const),
-  ...s.secrets.map((x) => [`secret/${x.metadata?.name}`, x.metadata?.resourceVersion ?? ''] as const),
-  ...s.records.map((x) => [`record/${x.metadata?.name}`, x.metadata?.resourceVersion ?? ''] as const),
-]);
-const changed = (a: Map<string, string>, b: Map<string, string>) => [...b].filter(([k, v]) => a.get(k) !== v).length + [...a.keys()].filter((k) => !b.has(k)).length;
+const versions = (s: NamespaceState): Map<string, string> =>
+  new Map([
+    ...s.apiKeys.map((k) => [`apikey/${k.metadata.name}`, k.metadata.resourceVersion] as const),
+    ...s.secrets.map((x) => [`secret/${x.metadata?.name}`, x.metadata?.resourceVersion ?? ''] as const),
+    ...s.records.map((x) => [`record/${x.metadata?.name}`, x.metadata?.resourceVersion ?? ''] as const),
+  ]);
+const changed = (a: Map<string, string>, b: Map<string, string>) =>
+  [...b].filter(([k, v]) => a.get(k) !== v).length + [...a.keys()].filter((k) => !b.has(k)).length;
 
 const ceiling = async (when: string): Promise<Ceiling> => {
   const c = await writeCeiling(env.kc, CEILING_NAMESPACE, WORKERS, CEILING_MS);
-  say(`API write ceiling ${when}: ${c.writesPerSecond.toFixed(0)} creates/s at concurrency ${c.concurrency} (${c.writes} in ${c.seconds.toFixed(1)} s); load ${load()}`);
+  say(
+    `API write ceiling ${when}: ${c.writesPerSecond.toFixed(0)} creates/s at concurrency ${c.concurrency} (${c.writes} in ${c.seconds.toFixed(1)} s); load ${load()}`,
+  );
   return c;
 };
 
@@ -105,7 +131,12 @@ try {
   const ready = new Set<string>();
   let allReadyAt: number | undefined;
   const watch = customObjectInformer<ApiKeyView & { apiVersion?: string; kind?: string }>({
-    kc: env.kc, log: pino({ level: 'silent' }), group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, namespace: env.namespace,
+    kc: env.kc,
+    log: pino({ level: 'silent' }),
+    group: GROUP,
+    version: VERSION,
+    plural: KINDS.apiKey.plural,
+    namespace: env.namespace,
   });
   watch.onChange((k) => {
     if (isReady(k)) ready.add(k.metadata.name);
@@ -136,18 +167,24 @@ try {
   // CPU time the kernel charged the operator: the number a loaded, shared machine distorts least.
   const cpuMsPerKey = ((cpuSeconds(first.pid) - cpuAtStart) * 1000) / N;
   const rssReady = first.rssBytes();
-  say(`all ${N} Ready ${(issueMs / 1000).toFixed(1)} s after the operator started (${(N / (issueMs / 1000)).toFixed(1)} keys/s, operator CPU ${cpuMsPerKey.toFixed(2)} ms/key); RSS ${mib(rssReady)} (peak ${mib(peakRss)})`);
+  say(
+    `all ${N} Ready ${(issueMs / 1000).toFixed(1)} s after the operator started (${(N / (issueMs / 1000)).toFixed(1)} keys/s, operator CPU ${cpuMsPerKey.toFixed(2)} ms/key); RSS ${mib(rssReady)} (peak ${mib(peakRss)})`,
+  );
   await quiet(first, N);
   const issueWrites = diffWrites(w0, await writes());
   const writesPerKey = totalWrites(issueWrites) / N;
-  say(`writes to issue ${N} keys: ${totalWrites(issueWrites)} (${writesPerKey.toFixed(2)}/key): ${formatWrites(issueWrites)}`);
+  say(
+    `writes to issue ${N} keys: ${totalWrites(issueWrites)} (${writesPerKey.toFixed(2)}/key): ${formatWrites(issueWrites)}`,
+  );
   const ceilingAfter = await ceiling('after issuing');
   const keysPerSecond = N / (issueMs / 1000);
   // The better of the two: a load spike from another tenant during one measurement must not make the
   // ceiling look low and the operator's fraction of it look high.
   const ceilingWps = Math.max(ceilingBefore.writesPerSecond, ceilingAfter.writesPerSecond);
   const fraction = keysPerSecond / (ceilingWps / writesPerKey);
-  say(`operator ${keysPerSecond.toFixed(1)} keys/s = ${(keysPerSecond * writesPerKey).toFixed(0)} writes/s = ${fraction.toFixed(2)} of the ceiling (${ceilingWps.toFixed(0)} writes/s ÷ ${writesPerKey.toFixed(2)} writes/key = ${(ceilingWps / writesPerKey).toFixed(0)} keys/s)`);
+  say(
+    `operator ${keysPerSecond.toFixed(1)} keys/s = ${(keysPerSecond * writesPerKey).toFixed(0)} writes/s = ${fraction.toFixed(2)} of the ceiling (${ceilingWps.toFixed(0)} writes/s ÷ ${writesPerKey.toFixed(2)} writes/key = ${(ceilingWps / writesPerKey).toFixed(0)} keys/s)`,
+  );
 
   // 3. idle
   const w1 = await writes();
@@ -168,7 +205,9 @@ try {
   const stateAfter = await readState(env.kc, env.namespace, env.recordsNamespace);
   const rvChanges = changed(before, versions(stateAfter));
   const rssResynced = second.rssBytes();
-  say(`resync (restart) reconciled ${await reconciles(second)} times in ~${(resyncMs / 1000).toFixed(1)} s: ${totalWrites(resyncWrites)} API writes (${formatWrites(resyncWrites)}), ${rvChanges} resourceVersion changes over ${before.size} objects; RSS ${mib(rssResynced)} (${await heap(second)})`);
+  say(
+    `resync (restart) reconciled ${await reconciles(second)} times in ~${(resyncMs / 1000).toFixed(1)} s: ${totalWrites(resyncWrites)} API writes (${formatWrites(resyncWrites)}), ${rvChanges} resourceVersion changes over ${before.size} objects; RSS ${mib(rssResynced)} (${await heap(second)})`,
+  );
 
   if (process.env.HEAP_SNAPSHOT) {
     // Needs OPERATOR_NODE_ARGS="--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=DIR": V8 writes DIR/*.heapsnapshot.
@@ -177,7 +216,11 @@ try {
   }
 
   // 6. the gateway with N records (the operator's real record Secrets): RSS once all are loaded
-  const gateway = await spawnGateway({ kubeconfig: env.cp.kubeconfigPath, recordsNamespace: env.recordsNamespace, nodeArgs: NODE_ARGS });
+  const gateway = await spawnGateway({
+    kubeconfig: env.cp.kubeconfigPath,
+    recordsNamespace: env.recordsNamespace,
+    nodeArgs: NODE_ARGS,
+  });
   const gwStarted = performance.now();
   let gwPeak = 0;
   while ((await gateway.records()) !== N) {
@@ -194,18 +237,36 @@ try {
 
   // 5. the result is right, not just fast
   const violations = oneKeyPerApiKeyViolations(stateAfter);
-  say(`invariant (one key id per ApiKey, Secret = record = status): ${violations.length === 0 ? 'OK' : `${violations.length} violations, e.g. ${violations.slice(0, 3).join('; ')}`}`);
+  say(
+    `invariant (one key id per ApiKey, Secret = record = status): ${violations.length === 0 ? 'OK' : `${violations.length} violations, e.g. ${violations.slice(0, 3).join('; ')}`}`,
+  );
   watch.stop();
 
-  process.stdout.write(`${JSON.stringify({
-    bench: 'operator', n: N, workers: WORKERS, loadAverage: load(), ceilingWritesPerSecond: [Math.round(ceilingBefore.writesPerSecond), Math.round(ceilingAfter.writesPerSecond)],
-    fractionOfCeiling: +fraction.toFixed(2), createSeconds: +(createMs / 1000).toFixed(1), readySeconds: +(issueMs / 1000).toFixed(1),
-    keysPerSecond: +keysPerSecond.toFixed(1), operatorCpuMsPerKey: +cpuMsPerKey.toFixed(2), issueWritesPerKey: +writesPerKey.toFixed(2),
-    idleWrites: totalWrites(idleWrites), resyncWrites: totalWrites(resyncWrites), resyncRvChanges: rvChanges,
-    resyncSeconds: +(resyncMs / 1000).toFixed(1), rssReadyMiB: Math.round((rssReady ?? 0) / 2 ** 20), rssPeakMiB: Math.round(peakRss / 2 ** 20),
-    rssAfterResyncMiB: Math.round((rssResynced ?? 0) / 2 ** 20), gatewayRssMiB: Math.round((gwRss ?? 0) / 2 ** 20),
-    gatewayRssPeakMiB: Math.round(gwPeak / 2 ** 20), violations: violations.length,
-  })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({
+      bench: 'operator',
+      n: N,
+      workers: WORKERS,
+      loadAverage: load(),
+      ceilingWritesPerSecond: [Math.round(ceilingBefore.writesPerSecond), Math.round(ceilingAfter.writesPerSecond)],
+      fractionOfCeiling: +fraction.toFixed(2),
+      createSeconds: +(createMs / 1000).toFixed(1),
+      readySeconds: +(issueMs / 1000).toFixed(1),
+      keysPerSecond: +keysPerSecond.toFixed(1),
+      operatorCpuMsPerKey: +cpuMsPerKey.toFixed(2),
+      issueWritesPerKey: +writesPerKey.toFixed(2),
+      idleWrites: totalWrites(idleWrites),
+      resyncWrites: totalWrites(resyncWrites),
+      resyncRvChanges: rvChanges,
+      resyncSeconds: +(resyncMs / 1000).toFixed(1),
+      rssReadyMiB: Math.round((rssReady ?? 0) / 2 ** 20),
+      rssPeakMiB: Math.round(peakRss / 2 ** 20),
+      rssAfterResyncMiB: Math.round((rssResynced ?? 0) / 2 ** 20),
+      gatewayRssMiB: Math.round((gwRss ?? 0) / 2 ** 20),
+      gatewayRssPeakMiB: Math.round(gwPeak / 2 ** 20),
+      violations: violations.length,
+    })}\n`,
+  );
 } finally {
   for (const op of operators) await op.stop();
   await env.cp.stop();

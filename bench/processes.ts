@@ -5,7 +5,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 // (its port, usually) when ready, and is measured by the CPU time the kernel charged it.
 
 /** Spawns `cmd args`, remembers it in `children` (for cleanup), resolves with its first stdout line. */
-export function startChild(cmd: string, args: string[], children: ChildProcess[]): Promise<{ child: ChildProcess; line: string }> {
+export function startChild(
+  cmd: string,
+  args: string[],
+  children: ChildProcess[],
+): Promise<{ child: ChildProcess; line: string }> {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   return new Promise((resolve, reject) => {

@@ -50,7 +50,8 @@ export async function measureRevocation(o: RevocationProbeOptions): Promise<Revo
   for (;;) {
     const s = await status(o.gatewayUrl, o.key);
     if (s.code === 200) break;
-    if (performance.now() > warmDeadline) throw new Error(`${o.name}: key never answered 200 (last ${s.code} ${s.body.slice(0, 200)})`);
+    if (performance.now() > warmDeadline)
+      throw new Error(`${o.name}: key never answered 200 (last ${s.code} ${s.body.slice(0, 200)})`);
     await sleep(50);
   }
 
@@ -69,7 +70,9 @@ export async function measureRevocation(o: RevocationProbeOptions): Promise<Revo
         continue;
       }
       if (s.code === 401 && sentAt !== undefined) return { at, body: s.body };
-      throw new Error(`${o.name}: unexpected ${s.code} ${sentAt === undefined ? 'before' : 'after'} the revocation: ${s.body.slice(0, 200)}`);
+      throw new Error(
+        `${o.name}: unexpected ${s.code} ${sentAt === undefined ? 'before' : 'after'} the revocation: ${s.body.slice(0, 200)}`,
+      );
     }
     return undefined;
   })();
@@ -79,14 +82,26 @@ export async function measureRevocation(o: RevocationProbeOptions): Promise<Revo
   const custom = o.kc.makeApiClient(CustomObjectsApi);
   sentAt = performance.now();
   await custom.patchNamespacedCustomObject(
-    { group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, namespace: o.namespace, name: o.name, body: { spec: o.keyId ? { revokedKeyIds: [o.keyId] } : { revoked: true } } },
+    {
+      group: GROUP,
+      version: VERSION,
+      plural: KINDS.apiKey.plural,
+      namespace: o.namespace,
+      name: o.name,
+      body: { spec: o.keyId ? { revokedKeyIds: [o.keyId] } : { revoked: true } },
+    },
     setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
   );
   ackAt = performance.now();
-  const timer = setTimeout(() => { stop = true; }, timeoutMs);
+  const timer = setTimeout(() => {
+    stop = true;
+  }, timeoutMs);
   try {
     const first = await poller;
-    if (!first) throw new Error(`${o.name}: no 401 within ${timeoutMs} ms of the revocation (${okAfterAck} requests still allowed)`);
+    if (!first)
+      throw new Error(
+        `${o.name}: no 401 within ${timeoutMs} ms of the revocation (${okAfterAck} requests still allowed)`,
+      );
     // Revoked stays revoked: no later request may get through again (e.g. a stale record winning).
     for (let i = 0; i < STAYS_REVOKED_CHECKS; i++) {
       const s = await status(o.gatewayUrl, o.key);
@@ -94,8 +109,11 @@ export async function measureRevocation(o: RevocationProbeOptions): Promise<Revo
     }
     const parsed = JSON.parse(first.body) as { error?: RevocationTry['error'] };
     return {
-      name: o.name, okBefore, okAfterAck,
-      ackTo401Ms: first.at - ackAt, sendTo401Ms: first.at - sentAt,
+      name: o.name,
+      okBefore,
+      okAfterAck,
+      ackTo401Ms: first.at - ackAt,
+      sendTo401Ms: first.at - sentAt,
       error: parsed.error ?? {},
     };
   } finally {

@@ -11,7 +11,10 @@ export const CHART_CRDS_DIR = resolve(import.meta.dirname, 'nemokeys', 'crds');
 const yamlFiles = async (dir: string) => (await readdir(dir)).filter((f) => f.endsWith('.yaml')).sort();
 
 /** Makes the chart's crds/ an exact copy of the repo's: copies every file and removes ones that are gone. */
-export async function syncCrds(from = REPO_CRDS_DIR, to = CHART_CRDS_DIR): Promise<{ copied: string[]; removed: string[] }> {
+export async function syncCrds(
+  from = REPO_CRDS_DIR,
+  to = CHART_CRDS_DIR,
+): Promise<{ copied: string[]; removed: string[] }> {
   await mkdir(to, { recursive: true });
   const source = await yamlFiles(from);
   const removed = (await yamlFiles(to)).filter((f) => !source.includes(f));

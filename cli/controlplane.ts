@@ -24,9 +24,13 @@ export async function upWithCrds(dir: string, version?: string): Promise<{ kubec
 export function registerControlPlane(program: Command): void {
   const cp = program
     .command('controlplane')
-    .description('run a real Kubernetes API server (kube-apiserver + kube-controller-manager + etcd, built from Go modules) on loopback');
+    .description(
+      'run a real Kubernetes API server (kube-apiserver + kube-controller-manager + etcd, built from Go modules) on loopback',
+    );
   cp.command('up')
-    .description('start it detached, install the CRDs, write DIR/kubeconfig (the first run builds the binaries: minutes)')
+    .description(
+      'start it detached, install the CRDs, write DIR/kubeconfig (the first run builds the binaries: minutes)',
+    )
     .option('--dir <dir>', 'state directory', DEFAULT_DEV_DIR)
     .option('--k8s-version <version>', 'Kubernetes version (default: NEMOKEYS_K8S_VERSION or the tested one)')
     .action(async (opts: { dir: string; k8sVersion?: string }) => {
@@ -39,7 +43,9 @@ export function registerControlPlane(program: Command): void {
     .action(async (opts: { dir: string }) => {
       const { controlPlaneDown } = await import('../controlplane/detached.ts');
       const wasRunning = await controlPlaneDown({ dir: resolve(opts.dir) });
-      process.stdout.write(wasRunning ? `stopped the control plane in ${opts.dir}\n` : `no control plane was running in ${opts.dir}\n`);
+      process.stdout.write(
+        wasRunning ? `stopped the control plane in ${opts.dir}\n` : `no control plane was running in ${opts.dir}\n`,
+      );
     });
   cp.command('status')
     .description('say whether a control plane runs in DIR')
@@ -50,6 +56,9 @@ export function registerControlPlane(program: Command): void {
       if (!s) {
         process.stdout.write(`no control plane running in ${opts.dir}\n`);
         process.exitCode = 1;
-      } else process.stdout.write(`running v${s.version} at ${s.server} since ${s.startedAt}\nexport KUBECONFIG=${s.kubeconfig}\n`);
+      } else
+        process.stdout.write(
+          `running v${s.version} at ${s.server} since ${s.startedAt}\nexport KUBECONFIG=${s.kubeconfig}\n`,
+        );
     });
 }

@@ -19,7 +19,7 @@ export function registerCrds(program: Command): void {
   program
     .command('crds')
     .description('print the CustomResourceDefinitions generated from the schemas in api/')
-    .option('--write [dir]', 'write one file per CRD (default: the repo\'s crds/ folder) instead of printing')
+    .option('--write [dir]', "write one file per CRD (default: the repo's crds/ folder) instead of printing")
     .action(async (opts: { write?: string | boolean }) => {
       if (opts.write) {
         const files = await writeCrds(typeof opts.write === 'string' ? resolve(opts.write) : CRDS_DIR);

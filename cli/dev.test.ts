@@ -5,7 +5,10 @@ import { assertPortFree } from './dev.ts';
 
 describe('nemokeys dev port check', () => {
   let taken: Server | undefined;
-  afterEach(async () => { await new Promise((done) => (taken ? taken.close(done) : done(undefined))); taken = undefined; });
+  afterEach(async () => {
+    await new Promise((done) => (taken ? taken.close(done) : done(undefined)));
+    taken = undefined;
+  });
 
   const occupy = async (): Promise<number> => {
     taken = createServer();
@@ -16,7 +19,8 @@ describe('nemokeys dev port check', () => {
   it('refuses a port in use, naming the flag that picks another', async () => {
     const port = await occupy();
     await expect(assertPortFree(port, '--metrics-port')).rejects.toThrow(
-      `port ${port} on 127.0.0.1 is in use (another nemokeys dev?): pass --metrics-port PORT, or --metrics-port 0 for a free one`);
+      `port ${port} on 127.0.0.1 is in use (another nemokeys dev?): pass --metrics-port PORT, or --metrics-port 0 for a free one`,
+    );
   });
 
   it('accepts a free port (and leaves it free) and 0', async () => {

@@ -33,8 +33,15 @@ export async function assertPortFree(port: number, flag: string): Promise<void> 
   if (port === 0) return;
   await new Promise<void>((ok, fail) => {
     const probe = createServer();
-    probe.once('error', (err: NodeJS.ErrnoException) => fail(err.code !== 'EADDRINUSE' ? err : new Error(
-      `port ${port} on 127.0.0.1 is in use (another nemokeys dev?): pass ${flag} PORT, or ${flag} 0 for a free one`)));
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      fail(
+        err.code !== 'EADDRINUSE'
+          ? err
+          : new Error(
+              `port ${port} on 127.0.0.1 is in use (another nemokeys dev?): pass ${flag} PORT, or ${flag} 0 for a free one`,
+            ),
+      ),
+    );
     probe.listen(port, '127.0.0.1', () => probe.close(() => ok()));
   });
 }
@@ -54,7 +61,9 @@ async function runDev(opts: DevOptions): Promise<void> {
     ({ kubectl } = await ensureBinaries());
     kubeconfig = running.kubeconfig;
   } else {
-    say('starting the control plane (the first run builds kube-apiserver, kube-controller-manager, etcd and kubectl from Go modules: ~10-20 minutes)');
+    say(
+      'starting the control plane (the first run builds kube-apiserver, kube-controller-manager, etcd and kubectl from Go modules: ~10-20 minutes)',
+    );
     ({ kubeconfig, kubectl } = await upWithCrds(dir));
   }
   const env = { ...process.env, KUBECONFIG: kubeconfig };
@@ -75,8 +84,12 @@ async function runDev(opts: DevOptions): Promise<void> {
   const tls = auditPort ? loopbackReceiverTls(dir) : undefined;
   if (auditPort && tls) {
     const { validatingWebhookConfiguration } = await import('../operator/audit/admission.ts');
-    execFileSync(kubectl, ['apply', '--server-side', '--field-manager=nemokeys-dev', '-f', '-'], { env,
-      input: JSON.stringify(validatingWebhookConfiguration(`https://127.0.0.1:${auditPort}/admission`, readFileSync(tls.caFile, 'utf8'))) });
+    execFileSync(kubectl, ['apply', '--server-side', '--field-manager=nemokeys-dev', '-f', '-'], {
+      env,
+      input: JSON.stringify(
+        validatingWebhookConfiguration(`https://127.0.0.1:${auditPort}/admission`, readFileSync(tls.caFile, 'utf8')),
+      ),
+    });
   } else {
     say('this control plane was started without an audit webhook: `keys history` will show unknown source IPs');
   }
@@ -84,12 +97,20 @@ async function runDev(opts: DevOptions): Promise<void> {
   const { devOperatorKubeconfig } = await import('../controlplane/dev-operator.ts');
   const operatorKubeconfig = devOperatorKubeconfig(dir, controlPlaneStatus({ dir })!.server);
   const [{ auditTrailGuard }, { whoAmI }, { loadKubeConfig }] = await Promise.all([
-    import('../controlplane/audit-trail-guard.ts'), import('../operator/audit/wiring.ts'), import('../kube/config.ts')]);
+    import('../controlplane/audit-trail-guard.ts'),
+    import('../operator/audit/wiring.ts'),
+    import('../kube/config.ts'),
+  ]);
   const operatorUser = await whoAmI(loadKubeConfig({ kubeconfig: operatorKubeconfig }));
   if (operatorUser) {
-    execFileSync(kubectl, ['apply', '--server-side', '--field-manager=nemokeys-dev', '-f', '-'], { env,
-      input: JSON.stringify({ apiVersion: 'v1', kind: 'List',
-        items: auditTrailGuard({ name: 'nemokeys-audit-trail-guard', operatorUser }) }) });
+    execFileSync(kubectl, ['apply', '--server-side', '--field-manager=nemokeys-dev', '-f', '-'], {
+      env,
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: auditTrailGuard({ name: 'nemokeys-audit-trail-guard', operatorUser }),
+      }),
+    });
   }
   const operator = await runOperator({
     kubeconfig: operatorKubeconfig,
@@ -101,8 +122,15 @@ async function runDev(opts: DevOptions): Promise<void> {
     leaseNamespace: DEFAULT_RECORDS_NAMESPACE,
     // Local batches arrive within seconds: 15 s is long enough to wait for an audit event before
     // recording a change as observed (the 5 min default covers kube-apiserver's default batching).
-    ...(auditPort && tls ? { audit: { listen: { host: '127.0.0.1', port: auditPort }, tls: { cert: tls.cert, key: tls.key },
-      observedGraceMs: 15_000 } } : {}),
+    ...(auditPort && tls
+      ? {
+          audit: {
+            listen: { host: '127.0.0.1', port: auditPort },
+            tls: { cert: tls.cert, key: tls.key },
+            observedGraceMs: 15_000,
+          },
+        }
+      : {}),
   });
   // After the operator: its audit receiver is listening, so the examples' creation is in `keys history`.
   say(kc('apply', '--server-side', '--field-manager=nemokeys-dev', '-f', EXAMPLES).trim());
@@ -119,8 +147,11 @@ async function runDev(opts: DevOptions): Promise<void> {
   });
   // The hints below read the dev key's Secret at once: print them only when the operator has issued it.
   // Async, because the operator reconciles in this very process (execFileSync would block it).
-  await promisify(execFile)(kubectl, ['wait', '--for=condition=Ready', 'apikey/dev-checkout-service', '-n', 'checkout',
-    '--timeout=120s'], { env });
+  await promisify(execFile)(
+    kubectl,
+    ['wait', '--for=condition=Ready', 'apikey/dev-checkout-service', '-n', 'checkout', '--timeout=120s'],
+    { env },
+  );
 
   say(`
 nemokeys is running.

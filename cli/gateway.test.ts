@@ -81,9 +81,13 @@ describe('gatewayOptionsFromFlags', () => {
 
   it('takes the Redis URL from the environment unless --redis is given', () => {
     expect(gatewayOptionsFromFlags(base, { [REDIS_URL_ENV]: 'redis://:pw@r:6379' }).redis).toBe('redis://:pw@r:6379');
-    expect(gatewayOptionsFromFlags({ ...base, redis: 'redis://other' }, { [REDIS_URL_ENV]: 'redis://:pw@r:6379' }).redis).toBe('redis://other');
+    expect(
+      gatewayOptionsFromFlags({ ...base, redis: 'redis://other' }, { [REDIS_URL_ENV]: 'redis://:pw@r:6379' }).redis,
+    ).toBe('redis://other');
     expect(gatewayOptionsFromFlags(base, { [REDIS_URL_ENV]: '' }).redis).toBeUndefined();
-    expect(() => gatewayOptionsFromFlags(base, { [REDIS_URL_ENV]: 'r:6379' })).toThrow(/\$NEMOKEYS_REDIS_URL: expected a redis:\/\//);
+    expect(() => gatewayOptionsFromFlags(base, { [REDIS_URL_ENV]: 'r:6379' })).toThrow(
+      /\$NEMOKEYS_REDIS_URL: expected a redis:\/\//,
+    );
   });
 
   it.each<[string, GatewayFlags, RegExp]>([
@@ -93,7 +97,11 @@ describe('gatewayOptionsFromFlags', () => {
     ['no record source', { upstream: base.upstream }, /--records-namespace NS .* or --records-dir DIR/],
     ['both record sources', { ...base, recordsDir: '/x' }, /exclusive/],
     ['bad namespace', { ...base, recordsNamespace: 'Bad_NS' }, /--records-namespace Bad_NS: not a valid namespace/],
-    ['kubeconfig without kubernetes', { upstream: base.upstream, recordsDir: '/x', kubeconfig: '/k' }, /--kubeconfig is only used with --records-namespace/],
+    [
+      'kubeconfig without kubernetes',
+      { upstream: base.upstream, recordsDir: '/x', kubeconfig: '/k' },
+      /--kubeconfig is only used with --records-namespace/,
+    ],
     ['bad listen', { ...base, listen: 'nope' }, /--listen nope/],
     ['bad metrics port', { ...base, metricsPort: '99999' }, /--metrics-port 99999: expected a port/],
     ['metrics on the listen port', { ...base, listen: ':9000', metricsPort: '9000' }, /own port/],
@@ -102,9 +110,21 @@ describe('gatewayOptionsFromFlags', () => {
     ['bad log level', { ...base, logLevel: 'loud' }, /--log-level loud: expected one of/],
     ['bad report interval', { ...base, reportInterval: '10' }, /--report-interval 10/],
     ['empty gateway id', { ...base, gatewayId: '  ' }, /--gateway-id must not be empty/],
-    ['zero reservation', { ...base, defaultReservation: '0' }, /--default-reservation 0: expected a whole number above 0/],
-    ['bad multipart bound', { ...base, maxMultipartBytes: '10MB' }, /--max-multipart-bytes 10MB: expected a whole number/],
-    ['pass-through route not a path', { ...base, passThroughRoutes: 'messages' }, /--pass-through-routes: "messages" is not a path/],
+    [
+      'zero reservation',
+      { ...base, defaultReservation: '0' },
+      /--default-reservation 0: expected a whole number above 0/,
+    ],
+    [
+      'bad multipart bound',
+      { ...base, maxMultipartBytes: '10MB' },
+      /--max-multipart-bytes 10MB: expected a whole number/,
+    ],
+    [
+      'pass-through route not a path',
+      { ...base, passThroughRoutes: 'messages' },
+      /--pass-through-routes: "messages" is not a path/,
+    ],
   ])('%s → a message naming the flag', (_label, flags, message) => {
     expect(() => gatewayOptionsFromFlags(flags, {})).toThrow(message);
   });
@@ -118,15 +138,33 @@ describe('nemokeys gateway (process)', () => {
     const { join, resolve } = await import('node:path');
     const dir = mkdtempSync(join(tmpdir(), 'nemokeys-cli-gw-'));
     const bin = resolve(import.meta.dirname, '..', 'bin', 'nemokeys.ts');
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', bin, 'gateway', '--upstream', 'http://127.0.0.1:1',
-      '--records-dir', dir, '--listen', '127.0.0.1:0', '--metrics-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        '--disable-warning=ExperimentalWarning',
+        bin,
+        'gateway',
+        '--upstream',
+        'http://127.0.0.1:1',
+        '--records-dir',
+        dir,
+        '--listen',
+        '127.0.0.1:0',
+        '--metrics-port',
+        '0',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     try {
       await expect.poll(() => out, { timeout: 20_000, interval: 50 }).toMatch(/gateway listening/);
-      const line = JSON.parse(out.split('\n').find((l) => l.includes('gateway listening'))!) as { url: string; metricsUrl: string };
+      const line = JSON.parse(out.split('\n').find((l) => l.includes('gateway listening'))!) as {
+        url: string;
+        metricsUrl: string;
+      };
       expect((await fetch(`${line.metricsUrl}/readyz`)).status).toBe(200);
       // No key at all: the gateway answers itself, in the OpenAI error shape.
       const res = await fetch(`${line.url}/v1/models`);

@@ -37,24 +37,31 @@ export const REDIS_URL_ENV = 'NEMOKEYS_REDIS_URL';
 export function parseListen(text: string, flag = '--listen'): { host: string; port: number } {
   const m = /^(?:(\[[0-9a-fA-F:.]+\]|[^:[\]]*):)?(\d{1,5})$/.exec(text.trim());
   const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new Error(`${flag} ${text}: expected HOST:PORT, :PORT or PORT (e.g. 0.0.0.0:8000, [::]:8000)`);
+  if (!m || port > 65535)
+    throw new Error(`${flag} ${text}: expected HOST:PORT, :PORT or PORT (e.g. 0.0.0.0:8000, [::]:8000)`);
   const host = m[1] ? m[1].replace(/^\[|\]$/g, '') : '0.0.0.0';
   return { host, port };
 }
 
 function parsePositive(text: string, flag: string, example: string): number {
-  if (!/^\d{1,12}$/.test(text) || Number(text) < 1) throw new Error(`${flag} ${text}: expected a whole number above 0, e.g. ${example}`);
+  if (!/^\d{1,12}$/.test(text) || Number(text) < 1)
+    throw new Error(`${flag} ${text}: expected a whole number above 0, e.g. ${example}`);
   return Number(text);
 }
 
 function parsePort(text: string, flag: string): number {
-  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new Error(`${flag} ${text}: expected a port number 0-65535`);
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535)
+    throw new Error(`${flag} ${text}: expected a port number 0-65535`);
   return Number(text);
 }
 
 /** Turns flags (+ environment) into runGateway options, or throws one error naming the flag to fix. */
-export function gatewayOptionsFromFlags(flags: GatewayFlags, env: Record<string, string | undefined> = process.env): GatewayOptions {
-  if (!flags.upstream) throw new Error('--upstream URL is required: where the router listens, e.g. --upstream http://127.0.0.1:4000');
+export function gatewayOptionsFromFlags(
+  flags: GatewayFlags,
+  env: Record<string, string | undefined> = process.env,
+): GatewayOptions {
+  if (!flags.upstream)
+    throw new Error('--upstream URL is required: where the router listens, e.g. --upstream http://127.0.0.1:4000');
   let upstream: URL;
   try {
     upstream = new URL(flags.upstream);
@@ -65,13 +72,19 @@ export function gatewayOptionsFromFlags(flags: GatewayFlags, env: Record<string,
     throw new Error(`--upstream ${flags.upstream}: must be an http:// or https:// URL`);
   }
   if (flags.recordsNamespace && flags.recordsDir) {
-    throw new Error('--records-namespace and --records-dir are exclusive: records come from Kubernetes or from a directory, not both');
+    throw new Error(
+      '--records-namespace and --records-dir are exclusive: records come from Kubernetes or from a directory, not both',
+    );
   }
   if (!flags.recordsNamespace && !flags.recordsDir) {
-    throw new Error('where do key records come from? Pass --records-namespace NS (Kubernetes) or --records-dir DIR (JSON files)');
+    throw new Error(
+      'where do key records come from? Pass --records-namespace NS (Kubernetes) or --records-dir DIR (JSON files)',
+    );
   }
   if (flags.recordsNamespace && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(flags.recordsNamespace)) {
-    throw new Error(`--records-namespace ${flags.recordsNamespace}: not a valid namespace name (lowercase letters, digits and '-')`);
+    throw new Error(
+      `--records-namespace ${flags.recordsNamespace}: not a valid namespace name (lowercase letters, digits and '-')`,
+    );
   }
   if (flags.recordsDir && flags.kubeconfig) throw new Error('--kubeconfig is only used with --records-namespace');
   const listen = parseListen(flags.listen ?? '0.0.0.0:8000');
@@ -79,26 +92,40 @@ export function gatewayOptionsFromFlags(flags: GatewayFlags, env: Record<string,
   if (metricsPort !== 0 && metricsPort === listen.port) {
     throw new Error(`--metrics-port ${metricsPort} is the --listen port too; give metrics their own port`);
   }
-  const trustedProxies = (flags.trustedProxies ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const trustedProxies = (flags.trustedProxies ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   try {
     compileCidrs(trustedProxies, { strict: true });
   } catch (err) {
-    throw new Error(`--trusted-proxies: ${(err as Error).message}; expected comma-separated CIDRs like 10.0.0.0/8,fd00::/8`);
+    throw new Error(
+      `--trusted-proxies: ${(err as Error).message}; expected comma-separated CIDRs like 10.0.0.0/8,fd00::/8`,
+    );
   }
   const redis = flags.redis ?? (env[REDIS_URL_ENV] || undefined);
   if (redis !== undefined && !/^rediss?:\/\/.+/.test(redis)) {
-    throw new Error(`${flags.redis !== undefined ? '--redis' : `$${REDIS_URL_ENV}`}: expected a redis:// or rediss:// URL, e.g. redis://redis:6379/0`);
+    throw new Error(
+      `${flags.redis !== undefined ? '--redis' : `$${REDIS_URL_ENV}`}: expected a redis:// or rediss:// URL, e.g. redis://redis:6379/0`,
+    );
   }
   const logLevel = flags.logLevel ?? 'info';
-  if (!LOG_LEVELS.includes(logLevel)) throw new Error(`--log-level ${logLevel}: expected one of ${LOG_LEVELS.join(', ')}`);
+  if (!LOG_LEVELS.includes(logLevel))
+    throw new Error(`--log-level ${logLevel}: expected one of ${LOG_LEVELS.join(', ')}`);
   const reportIntervalMs = parseDurationMs(flags.reportInterval ?? '10s');
-  if (reportIntervalMs === undefined) throw new Error(`--report-interval ${flags.reportInterval}: expected a duration like 10s or 1m`);
+  if (reportIntervalMs === undefined)
+    throw new Error(`--report-interval ${flags.reportInterval}: expected a duration like 10s or 1m`);
   if (flags.gatewayId !== undefined && !flags.gatewayId.trim()) throw new Error('--gateway-id must not be empty');
   const upstreamKey = env[UPSTREAM_KEY_ENV];
-  const passThroughRoutes = (flags.passThroughRoutes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const passThroughRoutes = (flags.passThroughRoutes ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const route of passThroughRoutes) {
     if (!/^\/[A-Za-z0-9._~\-/]*$/.test(route) || route.includes('//')) {
-      throw new Error(`--pass-through-routes: ${JSON.stringify(route)} is not a path; expected comma-separated paths like /v1/messages`);
+      throw new Error(
+        `--pass-through-routes: ${JSON.stringify(route)} is not a path; expected comma-separated paths like /v1/messages`,
+      );
     }
   }
   return {
@@ -115,7 +142,11 @@ export function gatewayOptionsFromFlags(flags: GatewayFlags, env: Record<string,
     reportIntervalMs,
     upstreamAuthorization: upstreamKey ? `Bearer ${upstreamKey}` : undefined,
     defaultReservationTokens: parsePositive(flags.defaultReservation ?? '256', '--default-reservation', '256'),
-    maxMultipartBytes: parsePositive(flags.maxMultipartBytes ?? String(32 * 1024 * 1024), '--max-multipart-bytes', '33554432'),
+    maxMultipartBytes: parsePositive(
+      flags.maxMultipartBytes ?? String(32 * 1024 * 1024),
+      '--max-multipart-bytes',
+      '33554432',
+    ),
     passThroughRoutes,
     streamUsage: flags.streamUsage ?? true,
   };
@@ -145,25 +176,50 @@ function stopOnSignals(stop: () => Promise<void>): void {
 export function registerGateway(program: Command): void {
   program
     .command('gateway')
-    .description('run the gateway: checks every request\'s API key against the key records, then proxies it to the router')
+    .description(
+      "run the gateway: checks every request's API key against the key records, then proxies it to the router",
+    )
     .option('--upstream <url>', 'the OpenAI-compatible router to forward allowed requests to (required)')
     .option('--listen <host:port>', 'where clients connect', '0.0.0.0:8000')
     .option('--records-namespace <ns>', 'watch the key record Secrets the operator writes into this namespace')
-    .option('--records-dir <dir>', 'read key records from *.json files in this directory instead (hot reload; usage only in metrics)')
+    .option(
+      '--records-dir <dir>',
+      'read key records from *.json files in this directory instead (hot reload; usage only in metrics)',
+    )
     .option('--metrics-port <n>', 'port of /metrics, /healthz and /readyz', '9090')
-    .option('--redis <url>', `share rate-limit and budget counters between replicas through Redis (default: $${REDIS_URL_ENV})`)
+    .option(
+      '--redis <url>',
+      `share rate-limit and budget counters between replicas through Redis (default: $${REDIS_URL_ENV})`,
+    )
     .option('--trusted-proxies <cidrs>', 'comma-separated CIDRs of proxies whose X-Forwarded-For is believed')
     .option('--no-per-key-labels', 'drop apikey/key_id labels from metrics (for very many keys)')
-    .option('--gateway-id <id>', 'this replica\'s name in usage reports (default: $POD_NAME or the hostname)')
+    .option('--gateway-id <id>', "this replica's name in usage reports (default: $POD_NAME or the hostname)")
     .option('--report-interval <duration>', 'how often usage is reported when it changed', '10s')
     .option('--kubeconfig <path>', 'kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--log-level <level>', LOG_LEVELS.join(' | '), 'info')
-    .option('--default-reservation <tokens>', 'tokens a model request reserves against budgets and token limits when it sets no max_tokens', '256')
-    .option('--max-multipart-bytes <n>', 'largest multipart body (audio, image edits) read for its model field, for model-scoped keys', '33554432')
-    .option('--pass-through-routes <paths>', 'comma-separated routes model-scoped keys may call although the gateway cannot tell their model')
-    .option('--no-stream-usage', 'do not add stream_options.include_usage to streamed requests (streams are then charged their reservation)')
-    .addHelpText('after', `\nEnvironment: $${UPSTREAM_KEY_ENV} is sent to the router as its bearer credential, if it needs one;\n` +
-      `$${REDIS_URL_ENV} is the default for --redis (keeps a Redis password out of the process arguments).`)
+    .option(
+      '--default-reservation <tokens>',
+      'tokens a model request reserves against budgets and token limits when it sets no max_tokens',
+      '256',
+    )
+    .option(
+      '--max-multipart-bytes <n>',
+      'largest multipart body (audio, image edits) read for its model field, for model-scoped keys',
+      '33554432',
+    )
+    .option(
+      '--pass-through-routes <paths>',
+      'comma-separated routes model-scoped keys may call although the gateway cannot tell their model',
+    )
+    .option(
+      '--no-stream-usage',
+      'do not add stream_options.include_usage to streamed requests (streams are then charged their reservation)',
+    )
+    .addHelpText(
+      'after',
+      `\nEnvironment: $${UPSTREAM_KEY_ENV} is sent to the router as its bearer credential, if it needs one;\n` +
+        `$${REDIS_URL_ENV} is the default for --redis (keeps a Redis password out of the process arguments).`,
+    )
     .action(async (flags: GatewayFlags) => {
       const options = gatewayOptionsFromFlags(flags);
       const { runGateway } = await import('../gateway/main.ts');

@@ -71,7 +71,9 @@ export function registerKeys(program: Command): void {
   keys
     .command('handoff')
     .argument('<name>', 'ApiKey name')
-    .description('finish a rotation: revoke the predecessor key ids once the successor has been used (see LAST USED in describe)')
+    .description(
+      'finish a rotation: revoke the predecessor key ids once the successor has been used (see LAST USED in describe)',
+    )
     .option('--force', 'revoke the predecessors even though the successor was never used')
     .action(async (name: string, _opts: object, cmd: Command) => {
       const { runHandoff } = await import('./keys/handoff.ts');

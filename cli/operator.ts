@@ -42,26 +42,33 @@ function foldAfterMs(value: string | undefined): { usageFoldAfterMs?: number } {
   if (value === undefined) return {};
   const ms = parseDurationMs(value);
   if (ms === undefined || ms < MIN_FOLD_AFTER_MS) {
-    throw new Error(`--usage-fold-after ${value}: expected a duration of at least 15m, like 1h (live gateways rewrite their report every 5 min at most)`);
+    throw new Error(
+      `--usage-fold-after ${value}: expected a duration of at least 15m, like 1h (live gateways rewrite their report every 5 min at most)`,
+    );
   }
   return { usageFoldAfterMs: ms };
 }
 
 function port(flag: string, value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag} must be a port number (0-65535), got "${value}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new Error(`${flag} must be a port number (0-65535), got "${value}"`);
   return n;
 }
 
 function workers(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) throw new Error(`--workers must be a whole number from 1 to ${MAX_WORKERS}, got "${value}"`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS)
+    throw new Error(`--workers must be a whole number from 1 to ${MAX_WORKERS}, got "${value}"`);
   return n;
 }
 
 /** Pure: flags (and the Pod's namespace) → runOperator options. */
-export function operatorOptionsFromFlags(flags: OperatorFlags, podNamespace: string | undefined,
-  env: Record<string, string | undefined> = {}) {
+export function operatorOptionsFromFlags(
+  flags: OperatorFlags,
+  podNamespace: string | undefined,
+  env: Record<string, string | undefined> = {},
+) {
   if (!(LOG_LEVELS as readonly string[]).includes(flags.logLevel)) {
     throw new Error(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${flags.logLevel}"`);
   }
@@ -90,20 +97,26 @@ function auditOptionsFromFlags(flags: OperatorFlags, env: Record<string, string 
   if (tlsFlags.some(Boolean) && !tlsFlags.every(Boolean)) {
     throw new Error('--audit-tls-cert-file and --audit-tls-key-file go together');
   }
-  if (flags.auditClientCaFile && !flags.auditTlsCertFile) throw new Error('--audit-client-ca-file needs --audit-tls-cert-file');
+  if (flags.auditClientCaFile && !flags.auditTlsCertFile)
+    throw new Error('--audit-client-ca-file needs --audit-tls-cert-file');
   if (flags.auditWebhookPort === undefined) {
     if (tlsFlags.some(Boolean)) throw new Error('--audit-tls-* needs --audit-webhook-port');
     return {};
   }
   const token = env.NEMOKEYS_AUDIT_TOKEN || undefined;
-  const tls = flags.auditTlsCertFile && flags.auditTlsKeyFile ? {
-    cert: readFileSync(flags.auditTlsCertFile, 'utf8'), key: readFileSync(flags.auditTlsKeyFile, 'utf8'),
-    ...(flags.auditClientCaFile ? { clientCa: readFileSync(flags.auditClientCaFile, 'utf8') } : {}),
-  } : undefined;
+  const tls =
+    flags.auditTlsCertFile && flags.auditTlsKeyFile
+      ? {
+          cert: readFileSync(flags.auditTlsCertFile, 'utf8'),
+          key: readFileSync(flags.auditTlsKeyFile, 'utf8'),
+          ...(flags.auditClientCaFile ? { clientCa: readFileSync(flags.auditClientCaFile, 'utf8') } : {}),
+        }
+      : undefined;
   return {
     audit: {
       listen: { host: flags.bindAddress, port: port('--audit-webhook-port', flags.auditWebhookPort) },
-      ...(token ? { token } : {}), ...(tls ? { tls } : {}),
+      ...(token ? { token } : {}),
+      ...(tls ? { tls } : {}),
     },
   };
 }
@@ -116,7 +129,9 @@ function mailOptionsFromFlags(flags: OperatorFlags, env: Record<string, string |
   const username = env.NEMOKEYS_SMTP_USERNAME || undefined;
   const password = env.NEMOKEYS_SMTP_PASSWORD || undefined;
   if (password && !username) throw new Error('NEMOKEYS_SMTP_PASSWORD is set but NEMOKEYS_SMTP_USERNAME is not');
-  return { mail: { url: flags.smtpUrl, from: checkMailFrom(flags.mailFrom), ...(username ? { username, password } : {}) } };
+  return {
+    mail: { url: flags.smtpUrl, from: checkMailFrom(flags.mailFrom), ...(username ? { username, password } : {}) },
+  };
 }
 
 export function registerOperator(program: Command): void {
@@ -132,19 +147,35 @@ export function registerOperator(program: Command): void {
     .option('--log-level <level>', LOG_LEVELS.join(' | '), 'info')
     .option('--leader-elect', 'elect a leader through a Lease so only one replica reconciles', true)
     .option('--no-leader-elect', 'run the controllers without leader election (exactly one replica!)')
-    .option('--lease-namespace <ns>', 'namespace of the leader Lease (default: $POD_NAMESPACE, else the records namespace)')
+    .option(
+      '--lease-namespace <ns>',
+      'namespace of the leader Lease (default: $POD_NAMESPACE, else the records namespace)',
+    )
     .option('--lease-name <name>', 'name of the leader Lease', 'nemokeys-operator-leader')
-    .option('--audit-webhook-port <n>', 'receive kube-apiserver audit events (POST /audit) on this port; ' +
-      'bearer token from $NEMOKEYS_AUDIT_TOKEN when set (default: no receiver, IPs unknown)')
+    .option(
+      '--audit-webhook-port <n>',
+      'receive kube-apiserver audit events (POST /audit) on this port; ' +
+        'bearer token from $NEMOKEYS_AUDIT_TOKEN when set (default: no receiver, IPs unknown)',
+    )
     .option('--audit-tls-cert-file <path>', 'serve the audit receiver over HTTPS with this certificate (PEM)')
     .option('--audit-tls-key-file <path>', 'private key of --audit-tls-cert-file (PEM)')
-    .option('--audit-client-ca-file <path>', 'require a client certificate signed by this CA (kube-apiserver\'s)')
-    .option('--smtp-url <url>', 'mail expiry reminders through this SMTP server: smtp://HOST:PORT or smtps://HOST:PORT ' +
-      '(credentials from $NEMOKEYS_SMTP_USERNAME / $NEMOKEYS_SMTP_PASSWORD, never in the URL)')
+    .option('--audit-client-ca-file <path>', "require a client certificate signed by this CA (kube-apiserver's)")
+    .option(
+      '--smtp-url <url>',
+      'mail expiry reminders through this SMTP server: smtp://HOST:PORT or smtps://HOST:PORT ' +
+        '(credentials from $NEMOKEYS_SMTP_USERNAME / $NEMOKEYS_SMTP_PASSWORD, never in the URL)',
+    )
     .option('--mail-from <addr>', 'sender address of the reminder emails (required with --smtp-url)')
-    .option('--workers <n>', `ApiKeys reconciled at once (each reconcile is a few API round trips; default ${DEFAULT_APIKEY_WORKERS}, chosen by bench/operator.ts)`)
-    .option('--usage-fold-after <duration>', 'fold usage reports not rewritten for this long (gone gateway replicas) ' +
-      'into the usage archive (at least 15m)', '1h')
+    .option(
+      '--workers <n>',
+      `ApiKeys reconciled at once (each reconcile is a few API round trips; default ${DEFAULT_APIKEY_WORKERS}, chosen by bench/operator.ts)`,
+    )
+    .option(
+      '--usage-fold-after <duration>',
+      'fold usage reports not rewritten for this long (gone gateway replicas) ' +
+        'into the usage archive (at least 15m)',
+      '1h',
+    )
     .action(async (flags: OperatorFlags) => {
       const options = operatorOptionsFromFlags(flags, process.env.POD_NAMESPACE, process.env);
       const { runOperator } = await import('../operator/main.ts');

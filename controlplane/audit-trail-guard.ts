@@ -14,12 +14,22 @@ export interface GuardObject {
 }
 
 /** The policy and its binding: `operatorUser` is the one writer of trails; the binding covers `namespaceSelector`. */
-export function auditTrailGuard(opts: { name: string; operatorUser: string; namespaceSelector?: Record<string, unknown> }): GuardObject[] {
-  if (opts.operatorUser.includes("'")) throw new Error(`operator user ${JSON.stringify(opts.operatorUser)} cannot contain a quote`);
+export function auditTrailGuard(opts: {
+  name: string;
+  operatorUser: string;
+  namespaceSelector?: Record<string, unknown>;
+}): GuardObject[] {
+  if (opts.operatorUser.includes("'"))
+    throw new Error(`operator user ${JSON.stringify(opts.operatorUser)} cannot contain a quote`);
   const text = readFileSync(AUDIT_TRAIL_GUARD_PATH, 'utf8')
-    .replaceAll('__NAME__', opts.name).replaceAll('__OPERATOR_USER__', opts.operatorUser);
-  return text.split('\n---\n').map((part) => parseAllDocuments(part)[0]!.toJS() as GuardObject).map((doc) =>
-    doc.kind === 'ValidatingAdmissionPolicyBinding'
-      ? { ...doc, spec: { ...doc.spec, matchResources: { namespaceSelector: opts.namespaceSelector ?? {} } } }
-      : doc);
+    .replaceAll('__NAME__', opts.name)
+    .replaceAll('__OPERATOR_USER__', opts.operatorUser);
+  return text
+    .split('\n---\n')
+    .map((part) => parseAllDocuments(part)[0]!.toJS() as GuardObject)
+    .map((doc) =>
+      doc.kind === 'ValidatingAdmissionPolicyBinding'
+        ? { ...doc, spec: { ...doc.spec, matchResources: { namespaceSelector: opts.namespaceSelector ?? {} } } }
+        : doc,
+    );
 }

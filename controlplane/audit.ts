@@ -27,8 +27,11 @@ export interface AuditWebhookOptions {
  * of a receiver on loopback: one CA, nothing more to issue. For `nemokeys dev` and tests only.
  */
 export function loopbackReceiverTls(dir: string): { cert: string; key: string; caFile: string } {
-  return { cert: readFileSync(join(dir, 'pki', 'serving.crt'), 'utf8'), key: readFileSync(join(dir, 'pki', 'serving.key'), 'utf8'),
-    caFile: join(dir, 'pki', 'ca.crt') };
+  return {
+    cert: readFileSync(join(dir, 'pki', 'serving.crt'), 'utf8'),
+    key: readFileSync(join(dir, 'pki', 'serving.key'), 'utf8'),
+    caFile: join(dir, 'pki', 'ca.crt'),
+  };
 }
 
 /** Writes the policy and the webhook kubeconfig into `dir`; returns the kube-apiserver flags. */
@@ -36,14 +39,25 @@ export function auditArgs(dir: string, opts: AuditWebhookOptions): string[] {
   const policy = join(dir, 'audit-policy.yaml');
   writeFileSync(policy, readFileSync(AUDIT_POLICY_PATH));
   const webhookConfig = join(dir, 'audit-webhook.kubeconfig');
-  writeFileSync(webhookConfig, stringify({
-    apiVersion: 'v1', kind: 'Config',
-    clusters: [{ name: 'nemokeys-audit',
-      cluster: { server: opts.url, ...(opts.loopbackTls ? { 'certificate-authority': loopbackReceiverTls(dir).caFile } : {}) } }],
-    users: [{ name: 'kube-apiserver', user: {} }],
-    contexts: [{ name: 'audit', context: { cluster: 'nemokeys-audit', user: 'kube-apiserver' } }],
-    'current-context': 'audit',
-  }));
+  writeFileSync(
+    webhookConfig,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [
+        {
+          name: 'nemokeys-audit',
+          cluster: {
+            server: opts.url,
+            ...(opts.loopbackTls ? { 'certificate-authority': loopbackReceiverTls(dir).caFile } : {}),
+          },
+        },
+      ],
+      users: [{ name: 'kube-apiserver', user: {} }],
+      contexts: [{ name: 'audit', context: { cluster: 'nemokeys-audit', user: 'kube-apiserver' } }],
+      'current-context': 'audit',
+    }),
+  );
   return [
     `--audit-policy-file=${policy}`,
     `--audit-webhook-config-file=${webhookConfig}`,

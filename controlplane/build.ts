@@ -69,7 +69,10 @@ export function hasGo(): boolean {
 }
 
 const BINARY_FILES: Record<keyof typeof TARGETS, string> = {
-  kubeApiserver: 'kube-apiserver', kubeControllerManager: 'kube-controller-manager', kubectl: 'kubectl', etcd: 'etcd',
+  kubeApiserver: 'kube-apiserver',
+  kubeControllerManager: 'kube-controller-manager',
+  kubectl: 'kubectl',
+  etcd: 'etcd',
 };
 const BINARY_KEYS = Object.keys(BINARY_FILES) as (keyof typeof TARGETS)[];
 
@@ -120,8 +123,10 @@ export async function ensureBinaries(opts: EnsureBinariesOptions = {}): Promise<
   const bins = assets ?? cachePaths(version);
 
   if (!hasGo()) {
-    throw new Error(`Go toolchain not found on PATH: install Go >= 1.25 to build ${missingFrom(bins).join(', ')}, ` +
-      'or set KUBEBUILDER_ASSETS to a directory holding kube-apiserver, kube-controller-manager, etcd and kubectl');
+    throw new Error(
+      `Go toolchain not found on PATH: install Go >= 1.25 to build ${missingFrom(bins).join(', ')}, ` +
+        'or set KUBEBUILDER_ASSETS to a directory holding kube-apiserver, kube-controller-manager, etcd and kubectl',
+    );
   }
   await mkdir(dir, { recursive: true });
   return withBuildLock(dir, log, async () => {
@@ -131,11 +136,18 @@ export async function ensureBinaries(opts: EnsureBinariesOptions = {}): Promise<
   });
 }
 
-async function buildMissing(version: string, dir: string, bins: Binaries, missing: (keyof typeof TARGETS)[],
-  log: (l: string) => void): Promise<Binaries> {
+async function buildMissing(
+  version: string,
+  dir: string,
+  bins: Binaries,
+  missing: (keyof typeof TARGETS)[],
+  log: (l: string) => void,
+): Promise<Binaries> {
   log(`building Kubernetes v${version} (${missing.join(', ')}) from source into ${dir}`);
-  log('first run only: downloading modules and compiling takes a long time (measured ~17 CPU-minutes, ' +
-    '~30 min wall on a busy 2-core VM); later runs reuse the cached binaries');
+  log(
+    'first run only: downloading modules and compiling takes a long time (measured ~17 CPU-minutes, ' +
+      '~30 min wall on a busy 2-core VM); later runs reuse the cached binaries',
+  );
   await mkdir(dir, { recursive: true });
   // A private work dir per build: concurrent runs never trample each other's go.mod/go.sum.
   const work = await mkdtemp(join(dir, 'build-'));
@@ -160,7 +172,11 @@ async function buildMissing(version: string, dir: string, bins: Binaries, missin
  * Writes the two wrapper modules into `work`. The repo keeps go.mod/go.sum for the default version;
  * when the generated go.mod matches the committed one we reuse its go.sum so hashes stay pinned.
  */
-async function writeModules(work: string, version: string, log: (l: string) => void): Promise<Record<'apiserver' | 'etcd', string>> {
+async function writeModules(
+  work: string,
+  version: string,
+  log: (l: string) => void,
+): Promise<Record<'apiserver' | 'etcd', string>> {
   log(`resolving k8s.io/kubernetes@v${version} via the Go module proxy`);
   const info = JSON.parse(await run('go', ['mod', 'download', '-json', `k8s.io/kubernetes@v${version}`], work));
   if (info.Error) throw new Error(`go mod download k8s.io/kubernetes@v${version}: ${info.Error}`);
@@ -185,8 +201,14 @@ function goEnv(): NodeJS.ProcessEnv {
   return { ...process.env, CGO_ENABLED: '0', GOTOOLCHAIN: 'local' };
 }
 
-async function goBuild(cwd: string, pkg: string, out: string, version: string,
-  log: (l: string) => void, started: number): Promise<void> {
+async function goBuild(
+  cwd: string,
+  pkg: string,
+  out: string,
+  version: string,
+  log: (l: string) => void,
+  started: number,
+): Promise<void> {
   const args = ['build', '-mod=mod', '-trimpath', '-v', '-ldflags', versionLdflags(version), '-o', out, pkg];
   const name = pkg === '.' ? 'etcd' : pkg.split('/').pop()!;
   let packages = 0;

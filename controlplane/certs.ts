@@ -38,15 +38,36 @@ function genKey(path: string): void {
   openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path]);
 }
 
-export function issue(pki: { dir: string; caCert: string; caKey: string }, name: string, subj: string, ext: string[]): void {
+export function issue(
+  pki: { dir: string; caCert: string; caKey: string },
+  name: string,
+  subj: string,
+  ext: string[],
+): void {
   const key = join(pki.dir, `${name}.key`);
   const csr = join(pki.dir, `${name}.csr`);
   const extFile = join(pki.dir, `${name}.ext`);
   genKey(key);
   openssl(['req', '-new', '-key', key, '-subj', subj, '-out', csr]);
-  writeFileSync(extFile, ext.join('\n') + '\n');
-  openssl(['x509', '-req', '-in', csr, '-CA', pki.caCert, '-CAkey', pki.caKey, '-CAcreateserial',
-    '-days', '3650', '-sha256', '-extfile', extFile, '-out', join(pki.dir, `${name}.crt`)]);
+  writeFileSync(extFile, `${ext.join('\n')}\n`);
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    pki.caCert,
+    '-CAkey',
+    pki.caKey,
+    '-CAcreateserial',
+    '-days',
+    '3650',
+    '-sha256',
+    '-extfile',
+    extFile,
+    '-out',
+    join(pki.dir, `${name}.crt`),
+  ]);
 }
 
 /** Creates CA, apiserver serving cert, admin client cert (O=system:masters) and the SA signing key. */
@@ -56,18 +77,47 @@ export function createPki(dir: string): Pki {
   const caCert = join(pkiDir, 'ca.crt');
   const caKey = join(pkiDir, 'ca.key');
   genKey(caKey);
-  openssl(['req', '-x509', '-new', '-key', caKey, '-subj', '/CN=nemokeys-test-ca', '-days', '3650',
-    '-sha256', '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', caCert]);
+  openssl([
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    caKey,
+    '-subj',
+    '/CN=nemokeys-test-ca',
+    '-days',
+    '3650',
+    '-sha256',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+    '-out',
+    caCert,
+  ]);
   const ca = { dir: pkiDir, caCert, caKey };
   // SANs cover loopback plus the in-cluster names clients might verify against.
-  const sans = ['IP:127.0.0.1', 'IP:::1', 'IP:10.0.0.1', 'DNS:localhost', 'DNS:kubernetes',
-    'DNS:kubernetes.default', 'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local'];
-  issue(ca, 'serving', '/CN=kube-apiserver', ['basicConstraints=CA:FALSE',
-    'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=serverAuth',
-    `subjectAltName=${sans.join(',')}`]);
-  issue(ca, 'admin', '/O=system:masters/CN=nemokeys-admin', ['basicConstraints=CA:FALSE',
-    'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth']);
+  const sans = [
+    'IP:127.0.0.1',
+    'IP:::1',
+    'IP:10.0.0.1',
+    'DNS:localhost',
+    'DNS:kubernetes',
+    'DNS:kubernetes.default',
+    'DNS:kubernetes.default.svc',
+    'DNS:kubernetes.default.svc.cluster.local',
+  ];
+  issue(ca, 'serving', '/CN=kube-apiserver', [
+    'basicConstraints=CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    'extendedKeyUsage=serverAuth',
+    `subjectAltName=${sans.join(',')}`,
+  ]);
+  issue(ca, 'admin', '/O=system:masters/CN=nemokeys-admin', [
+    'basicConstraints=CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    'extendedKeyUsage=clientAuth',
+  ]);
   const saKey = join(pkiDir, 'sa.key');
   const saPub = join(pkiDir, 'sa.pub');
   genKey(saKey);
@@ -76,10 +126,16 @@ export function createPki(dir: string): Pki {
   const tokenFile = join(pkiDir, 'tokens.csv');
   writeFileSync(tokenFile, `${adminToken},nemokeys-admin,nemokeys-admin,"system:masters"\n`, { mode: 0o600 });
   return {
-    ...ca, dir: pkiDir,
-    servingCert: join(pkiDir, 'serving.crt'), servingKey: join(pkiDir, 'serving.key'),
-    adminCert: join(pkiDir, 'admin.crt'), adminKey: join(pkiDir, 'admin.key'),
-    saKey, saPub, tokenFile, adminToken,
+    ...ca,
+    dir: pkiDir,
+    servingCert: join(pkiDir, 'serving.crt'),
+    servingKey: join(pkiDir, 'serving.key'),
+    adminCert: join(pkiDir, 'admin.crt'),
+    adminKey: join(pkiDir, 'admin.key'),
+    saKey,
+    saPub,
+    tokenFile,
+    adminToken,
   };
 }
 
@@ -91,17 +147,25 @@ export function writeAdminKubeconfig(path: string, server: string, pki: Pki): vo
 }
 
 /** Self-contained kubeconfig for one client-certificate identity of `pki`. */
-export function writeClientKubeconfig(path: string, server: string, pki: Pick<Pki, 'caCert'>,
-  client: { user: string; cert: string; key: string }): void {
+export function writeClientKubeconfig(
+  path: string,
+  server: string,
+  pki: Pick<Pki, 'caCert'>,
+  client: { user: string; cert: string; key: string },
+): void {
   const doc = {
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'nemokeys-test', cluster: { server, 'certificate-authority-data': b64(pki.caCert) } }],
-    users: [{
-      name: client.user,
-      user: { 'client-certificate-data': b64(client.cert), 'client-key-data': b64(client.key) },
-    }],
-    contexts: [{ name: 'nemokeys-test', context: { cluster: 'nemokeys-test', user: client.user, namespace: 'default' } }],
+    users: [
+      {
+        name: client.user,
+        user: { 'client-certificate-data': b64(client.cert), 'client-key-data': b64(client.key) },
+      },
+    ],
+    contexts: [
+      { name: 'nemokeys-test', context: { cluster: 'nemokeys-test', user: client.user, namespace: 'default' } },
+    ],
     'current-context': 'nemokeys-test',
   };
   writeFileSync(path, stringify(doc), { mode: 0o600 });

@@ -32,12 +32,16 @@ export const CONTROLLERS = [
 
 /** Issues the controller-manager's client certificate (its well-known RBAC user) and its kubeconfig. */
 export function prepareControllerManager(dir: string, server: string, pki: Pki): ControllerManagerPlan {
-  issue(pki, 'controller-manager', '/CN=system:kube-controller-manager', ['basicConstraints=CA:FALSE',
-    'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth']);
+  issue(pki, 'controller-manager', '/CN=system:kube-controller-manager', [
+    'basicConstraints=CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    'extendedKeyUsage=clientAuth',
+  ]);
   const kubeconfigPath = join(dir, 'controller-manager.kubeconfig');
   writeClientKubeconfig(kubeconfigPath, server, pki, {
     user: 'system:kube-controller-manager',
-    cert: join(pki.dir, 'controller-manager.crt'), key: join(pki.dir, 'controller-manager.key'),
+    cert: join(pki.dir, 'controller-manager.crt'),
+    key: join(pki.dir, 'controller-manager.key'),
   });
   return { kubeconfigPath, log: join(dir, 'kube-controller-manager.log') };
 }
@@ -63,10 +67,18 @@ export function controllerManagerArgs(cm: ControllerManagerPlan, pki: Pki): stri
  * Ready = the aggregation controller has filled the built-in `view` ClusterRole, which the API server
  * creates with an aggregation rule and no rules of its own: proof the controllers are running.
  */
-export async function waitControllerManagerReady(server: string, tls: TlsClient, died: () => string | undefined,
-  timeoutMs = 120_000): Promise<void> {
-  await waitFor('kube-controller-manager (ClusterRole view aggregated)', async () => {
-    const res = await httpsGet(`${server}/apis/rbac.authorization.k8s.io/v1/clusterroles/view`, tls);
-    return res.status === 200 && ((JSON.parse(res.body) as { rules?: unknown[] }).rules?.length ?? 0) > 0;
-  }, { timeoutMs, died });
+export async function waitControllerManagerReady(
+  server: string,
+  tls: TlsClient,
+  died: () => string | undefined,
+  timeoutMs = 120_000,
+): Promise<void> {
+  await waitFor(
+    'kube-controller-manager (ClusterRole view aggregated)',
+    async () => {
+      const res = await httpsGet(`${server}/apis/rbac.authorization.k8s.io/v1/clusterroles/view`, tls);
+      return res.status === 200 && ((JSON.parse(res.body) as { rules?: unknown[] }).rules?.length ?? 0) > 0;
+    },
+    { timeoutMs, died },
+  );
 }

@@ -76,7 +76,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     await waitEtcdReady(plan, exitedLog(e, plan.logs.etcd));
     await startApiServer();
     const cm = plan.controllerManager;
-    controllerManager = spawnLogged(bins.kubeControllerManager, controllerManagerArgs(cm, plan.pki), { logFile: cm.log });
+    controllerManager = spawnLogged(bins.kubeControllerManager, controllerManagerArgs(cm, plan.pki), {
+      logFile: cm.log,
+    });
     await waitControllerManagerReady(plan.server, tlsClient(plan), exitedLog(controllerManager, cm.log));
   } catch (err) {
     await stop().catch(() => {});
@@ -90,10 +92,16 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     return kc;
   };
   return {
-    dir, server: plan.server, kubeconfigPath: plan.kubeconfigPath, kubectl: bins.kubectl, version: bins.version,
+    dir,
+    server: plan.server,
+    kubeconfigPath: plan.kubeconfigPath,
+    kubectl: bins.kubectl,
+    version: bins.version,
     kubeConfig,
     serviceAccountKubeConfig: (ns, name) => serviceAccountKubeConfig(kubeConfig(), ns, name),
-    stopApiServer, startApiServer, stop,
+    stopApiServer,
+    startApiServer,
+    stop,
   };
 }
 
@@ -110,14 +118,20 @@ async function ignoreConflict(p: Promise<unknown>): Promise<void> {
  * returns a bearer-token KubeConfig for it. Only needs an admin KubeConfig, so tests using the
  * shared cluster (a kubeconfig path) can call it too.
  */
-export async function serviceAccountKubeConfig(admin: KubeConfig, namespace: string, name: string): Promise<KubeConfig> {
+export async function serviceAccountKubeConfig(
+  admin: KubeConfig,
+  namespace: string,
+  name: string,
+): Promise<KubeConfig> {
   const cluster = admin.getCurrentCluster();
   if (!cluster) throw new Error('admin KubeConfig has no current cluster');
   const core = admin.makeApiClient(CoreV1Api);
   await ignoreConflict(core.createNamespace({ body: { metadata: { name: namespace } } }));
   await ignoreConflict(core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } }));
   const tr = await core.createNamespacedServiceAccountToken({
-    name, namespace, body: { spec: { audiences: [], expirationSeconds: 24 * 3600 } },
+    name,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: 24 * 3600 } },
   });
   const token = tr.status?.token;
   if (!token) throw new Error(`TokenRequest for ${namespace}/${name} returned no token`);
@@ -133,13 +147,21 @@ export async function serviceAccountKubeConfig(admin: KubeConfig, namespace: str
   return kc;
 }
 
-function kubectl(cp: Pick<ControlPlane, 'kubectl' | 'kubeconfigPath'>, args: string[], stdin?: string): Promise<string> {
+function kubectl(
+  cp: Pick<ControlPlane, 'kubectl' | 'kubeconfigPath'>,
+  args: string[],
+  stdin?: string,
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(cp.kubectl, ['--kubeconfig', cp.kubeconfigPath, ...args],
-      { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const child = execFile(
+      cp.kubectl,
+      ['--kubeconfig', cp.kubeconfigPath, ...args],
+      { maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
         if (err) reject(new Error(`kubectl ${args.join(' ')} failed: ${stderr || err.message}`));
         else resolve(stdout);
-      });
+      },
+    );
     if (stdin !== undefined) child.stdin?.end(stdin);
   });
 }
@@ -148,11 +170,20 @@ function kubectl(cp: Pick<ControlPlane, 'kubectl' | 'kubeconfigPath'>, args: str
  * Server-side applies `yamlText` (any kinds) and waits until every CRD in it is Established AND its
  * storage answers a list, so callers can create and list custom resources right away. Returns the CRD names.
  */
-export async function installCrds(cp: Pick<ControlPlane, 'kubectl' | 'kubeconfigPath'>, yamlText: string,
-  timeoutSeconds = 60): Promise<string[]> {
-  const out = await kubectl(cp, ['apply', '--server-side', '--field-manager=nemokeys-test',
-    '--force-conflicts', '-o', 'name', '-f', '-'], yamlText);
-  const crds = out.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('customresourcedefinition'));
+export async function installCrds(
+  cp: Pick<ControlPlane, 'kubectl' | 'kubeconfigPath'>,
+  yamlText: string,
+  timeoutSeconds = 60,
+): Promise<string[]> {
+  const out = await kubectl(
+    cp,
+    ['apply', '--server-side', '--field-manager=nemokeys-test', '--force-conflicts', '-o', 'name', '-f', '-'],
+    yamlText,
+  );
+  const crds = out
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('customresourcedefinition'));
   if (crds.length > 0) {
     await kubectl(cp, ['wait', '--for=condition=Established', `--timeout=${timeoutSeconds}s`, ...crds]);
   }
@@ -175,15 +206,19 @@ async function waitCrdStorageReady(kubeconfigPath: string, names: string[], time
     const crd = await ext.readCustomResourceDefinition({ name });
     for (const v of crd.spec.versions.filter((v) => v.served)) {
       const target = { group: crd.spec.group, version: v.name, plural: crd.spec.names.plural, limit: 1 };
-      await waitFor(`${name} ${v.name} storage ready (a list answers)`, async () => {
-        try {
-          await custom.listClusterCustomObject(target);
-          return true;
-        } catch (err) {
-          if (err instanceof ApiException && err.code === 429) return false;
-          throw err;
-        }
-      }, { timeoutMs });
+      await waitFor(
+        `${name} ${v.name} storage ready (a list answers)`,
+        async () => {
+          try {
+            await custom.listClusterCustomObject(target);
+            return true;
+          } catch (err) {
+            if (err instanceof ApiException && err.code === 429) return false;
+            throw err;
+          }
+        },
+        { timeoutMs },
+      );
     }
   }
 }

@@ -29,8 +29,19 @@ interface PidFile {
 }
 
 /** Everything controlPlaneUp creates in DIR; Down removes exactly these and never the user's files. */
-const OWNED = ['pids.json', 'kubeconfig', 'pki', 'etcd-data', 'apiserver-certs', 'etcd.log', 'kube-apiserver.log',
-  'controller-manager.kubeconfig', 'kube-controller-manager.log', 'audit-policy.yaml', 'audit-webhook.kubeconfig'];
+const OWNED = [
+  'pids.json',
+  'kubeconfig',
+  'pki',
+  'etcd-data',
+  'apiserver-certs',
+  'etcd.log',
+  'kube-apiserver.log',
+  'controller-manager.kubeconfig',
+  'kube-controller-manager.log',
+  'audit-policy.yaml',
+  'audit-webhook.kubeconfig',
+];
 
 function readPids(dir: string): PidFile | undefined {
   const path = join(dir, 'pids.json');
@@ -62,8 +73,10 @@ export async function controlPlaneUp(opts: DetachedOptions): Promise<string> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`[controlplane] ${l}\n`));
   const existing = readPids(dir);
   if (existing && (isOurs(existing.etcd, 'etcd') || isOurs(existing.apiserver, 'kube-apiserver'))) {
-    throw new Error(`a control plane is already running in ${dir} (etcd pid ${existing.etcd}, ` +
-      `kube-apiserver pid ${existing.apiserver}, ${existing.server}); stop it first with controlPlaneDown`);
+    throw new Error(
+      `a control plane is already running in ${dir} (etcd pid ${existing.etcd}, ` +
+        `kube-apiserver pid ${existing.apiserver}, ${existing.server}); stop it first with controlPlaneDown`,
+    );
   }
   // A controller-manager that outlived its API server would keep retrying against a dead port.
   if (existing) await stopAll(existing);
@@ -74,23 +87,35 @@ export async function controlPlaneUp(opts: DetachedOptions): Promise<string> {
   const auditPort = await freePort();
   const etcd = spawnLogged(bins.etcd, etcdArgs(plan), { logFile: plan.logs.etcd, detached: true });
   const pids: PidFile = {
-    etcd: etcd.pid ?? 0, apiserver: 0, server: plan.server, kubeconfig: plan.kubeconfigPath,
-    version: bins.version, startedAt: new Date().toISOString(), auditPort,
+    etcd: etcd.pid ?? 0,
+    apiserver: 0,
+    server: plan.server,
+    kubeconfig: plan.kubeconfigPath,
+    version: bins.version,
+    startedAt: new Date().toISOString(),
+    auditPort,
   };
-  const save = () => writeFileSync(join(dir, 'pids.json'), JSON.stringify(pids, null, 2) + '\n');
+  const save = () => writeFileSync(join(dir, 'pids.json'), `${JSON.stringify(pids, null, 2)}\n`);
   save(); // written before waiting, so a failed start can still be torn down by controlPlaneDown
   const died = (child: ChildProcess, logFile: string) => () =>
-    child.exitCode === null && child.signalCode === null ? undefined
+    child.exitCode === null && child.signalCode === null
+      ? undefined
       : `exit ${child.exitCode ?? child.signalCode}; last log lines of ${logFile}:\n${logTail(logFile)}`;
   try {
     await waitEtcdReady(plan, died(etcd, plan.logs.etcd));
-    const args = [...apiserverArgs(plan), ...auditArgs(dir, { url: `https://127.0.0.1:${auditPort}/audit`, loopbackTls: true })];
+    const args = [
+      ...apiserverArgs(plan),
+      ...auditArgs(dir, { url: `https://127.0.0.1:${auditPort}/audit`, loopbackTls: true }),
+    ];
     const api = spawnLogged(bins.kubeApiserver, args, { logFile: plan.logs.apiserver, detached: true });
     pids.apiserver = api.pid ?? 0;
     save();
     await waitApiserverReady(plan, died(api, plan.logs.apiserver));
     const cm = plan.controllerManager;
-    const kcm = spawnLogged(bins.kubeControllerManager, controllerManagerArgs(cm, plan.pki), { logFile: cm.log, detached: true });
+    const kcm = spawnLogged(bins.kubeControllerManager, controllerManagerArgs(cm, plan.pki), {
+      logFile: cm.log,
+      detached: true,
+    });
     pids.controllerManager = kcm.pid ?? 0;
     save();
     await waitControllerManagerReady(plan.server, tlsClient(plan), died(kcm, cm.log));

@@ -12,8 +12,11 @@ export function devOperatorKubeconfig(dir: string, server: string): string {
   const pki = { dir: join(dir, 'pki'), caCert: join(dir, 'pki', 'ca.crt'), caKey: join(dir, 'pki', 'ca.key') };
   const cert = join(pki.dir, 'dev-operator.crt');
   if (!existsSync(cert)) {
-    issue(pki, 'dev-operator', '/O=system:masters/CN=nemokeys-operator', ['basicConstraints=CA:FALSE',
-      'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth']);
+    issue(pki, 'dev-operator', '/O=system:masters/CN=nemokeys-operator', [
+      'basicConstraints=CA:FALSE',
+      'keyUsage=critical,digitalSignature,keyEncipherment',
+      'extendedKeyUsage=clientAuth',
+    ]);
   }
   const path = join(pki.dir, 'dev-operator.kubeconfig');
   writeClientKubeconfig(path, server, pki, { user: 'nemokeys-operator', cert, key: join(pki.dir, 'dev-operator.key') });

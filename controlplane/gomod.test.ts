@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { apiserverGoMod, etcdGoMod, etcdVersionFrom, normaliseVersion, stagingModules, versionLdflags } from './gomod.ts';
+import {
+  apiserverGoMod,
+  etcdGoMod,
+  etcdVersionFrom,
+  normaliseVersion,
+  stagingModules,
+  versionLdflags,
+} from './gomod.ts';
 
 // Trimmed from k8s.io/kubernetes v1.34.12's go.mod: the shape our generator depends on.
 const K8S_GO_MOD = `module k8s.io/kubernetes

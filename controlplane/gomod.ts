@@ -36,7 +36,8 @@ export function goDirective(goMod: string): string {
 /** etcd server version the given Kubernetes release was built/tested against (from its require block). */
 export function etcdVersionFrom(kubernetesGoMod: string): string {
   // Prefer the server module (what we build); the client is always bumped in lockstep.
-  const m = /^\s*go\.etcd\.io\/etcd\/server\/v3\s+(v3\.\d+\.\d+)/m.exec(kubernetesGoMod) ??
+  const m =
+    /^\s*go\.etcd\.io\/etcd\/server\/v3\s+(v3\.\d+\.\d+)/m.exec(kubernetesGoMod) ??
     /^\s*go\.etcd\.io\/etcd\/client\/v3\s+(v3\.\d+\.\d+)/m.exec(kubernetesGoMod);
   if (!m) throw new Error('k8s.io/kubernetes go.mod does not require go.etcd.io/etcd/*/v3');
   return m[1]!;

@@ -29,7 +29,13 @@ export async function preparePlan(dir: string): Promise<Plan> {
   const kubeconfigPath = join(dir, 'kubeconfig');
   writeAdminKubeconfig(kubeconfigPath, server, pki);
   return {
-    dir, etcdPort, peerPort, apiPort, server, kubeconfigPath, pki,
+    dir,
+    etcdPort,
+    peerPort,
+    apiPort,
+    server,
+    kubeconfigPath,
+    pki,
     logs: { etcd: join(dir, 'etcd.log'), apiserver: join(dir, 'kube-apiserver.log') },
     controllerManager: prepareControllerManager(dir, server, pki),
   };
@@ -39,20 +45,27 @@ export function etcdArgs(p: Plan): string[] {
   const client = `http://127.0.0.1:${p.etcdPort}`;
   const peer = `http://127.0.0.1:${p.peerPort}`;
   return [
-    '--name=nemokeys', `--data-dir=${join(p.dir, 'etcd-data')}`,
-    `--listen-client-urls=${client}`, `--advertise-client-urls=${client}`,
-    `--listen-peer-urls=${peer}`, `--initial-advertise-peer-urls=${peer}`,
+    '--name=nemokeys',
+    `--data-dir=${join(p.dir, 'etcd-data')}`,
+    `--listen-client-urls=${client}`,
+    `--advertise-client-urls=${client}`,
+    `--listen-peer-urls=${peer}`,
+    `--initial-advertise-peer-urls=${peer}`,
     `--initial-cluster=nemokeys=${peer}`,
     // Test data is disposable: skipping fsync makes etcd (and so every API write) much faster.
-    '--unsafe-no-fsync', '--log-level=warn',
+    '--unsafe-no-fsync',
+    '--log-level=warn',
   ];
 }
 
 export function apiserverArgs(p: Plan): string[] {
   return [
     `--etcd-servers=http://127.0.0.1:${p.etcdPort}`,
-    '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${p.apiPort}`,
-    `--tls-cert-file=${p.pki.servingCert}`, `--tls-private-key-file=${p.pki.servingKey}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${p.apiPort}`,
+    `--tls-cert-file=${p.pki.servingCert}`,
+    `--tls-private-key-file=${p.pki.servingKey}`,
     `--client-ca-file=${p.pki.caCert}`,
     // RBAC only (no AlwaysAllow): tests must prove our Roles are sufficient.
     '--authorization-mode=RBAC',
@@ -64,7 +77,8 @@ export function apiserverArgs(p: Plan): string[] {
     `--cert-dir=${join(p.dir, 'apiserver-certs')}`,
     // No kubelets or pods exist here; a loopback endpoint for the `kubernetes` Service is pointless.
     '--endpoint-reconciler-type=none',
-    '--allow-privileged=true', '--profiling=false',
+    '--allow-privileged=true',
+    '--profiling=false',
     // Open watches (the controller-manager's, the operator's) otherwise hold a stopping API server until
     // it is killed: end them within a second so a restart takes a moment, not the kill timeout.
     '--shutdown-watch-termination-grace-period=1s',
@@ -76,21 +90,30 @@ export function tlsClient(p: Pick<Plan, 'pki'>): TlsClient {
 }
 
 export async function waitEtcdReady(p: Plan, died: () => string | undefined, timeoutMs = 60_000): Promise<void> {
-  await waitFor('etcd /health', async () => {
-    try {
-      const res = await fetch(`http://127.0.0.1:${p.etcdPort}/health`, { signal: AbortSignal.timeout(2000) });
-      return res.ok && ((await res.json()) as { health?: string }).health === 'true';
-    } catch {
-      return false;
-    }
-  }, { timeoutMs, died });
+  await waitFor(
+    'etcd /health',
+    async () => {
+      try {
+        const res = await fetch(`http://127.0.0.1:${p.etcdPort}/health`, { signal: AbortSignal.timeout(2000) });
+        return res.ok && ((await res.json()) as { health?: string }).health === 'true';
+      } catch {
+        return false;
+      }
+    },
+    { timeoutMs, died },
+  );
 }
 
 /** Ready = /readyz is 200 and the bootstrap controller has created namespace `default`. */
 export async function waitApiserverReady(p: Plan, died: () => string | undefined, timeoutMs = 180_000): Promise<void> {
   const tls = tlsClient(p);
-  await waitFor('kube-apiserver /readyz', async () => (await httpsGet(`${p.server}/readyz`, tls)).status === 200,
-    { timeoutMs, died });
-  await waitFor('namespace default', async () =>
-    (await httpsGet(`${p.server}/api/v1/namespaces/default`, tls)).status === 200, { timeoutMs, died });
+  await waitFor('kube-apiserver /readyz', async () => (await httpsGet(`${p.server}/readyz`, tls)).status === 200, {
+    timeoutMs,
+    died,
+  });
+  await waitFor(
+    'namespace default',
+    async () => (await httpsGet(`${p.server}/api/v1/namespaces/default`, tls)).status === 200,
+    { timeoutMs, died },
+  );
 }

@@ -137,10 +137,14 @@ export function httpsGet(url: string, tls: TlsClient, timeoutMs = 5000): Promise
  * Polls until `check` returns true. `died` lets us fail fast with the log instead of waiting out
  * the whole timeout when a process crashed on a bad flag.
  */
-export async function waitFor(what: string, check: () => Promise<boolean>, opts: {
-  timeoutMs: number;
-  died?: () => string | undefined;
-}): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  opts: {
+    timeoutMs: number;
+    died?: () => string | undefined;
+  },
+): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
     const dead = opts.died?.();

@@ -50,8 +50,16 @@ function setup(overrides: RecordOverrides = {}, deps: Partial<GatewayDeps> = {})
   const metrics = new GatewayMetrics();
   const app = buildApp({ records, usage, upstream: upstream.url, limiter, metrics, clock: () => NOW, ...deps });
   const auth = { authorization: `Bearer ${key}` };
-  const chat = (body: unknown = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }, headers: Record<string, string> = {}) =>
-    app.inject({ method: 'POST', url: '/v1/chat/completions', headers: { ...auth, 'content-type': 'application/json', ...headers }, payload: typeof body === 'string' ? body : JSON.stringify(body) });
+  const chat = (
+    body: unknown = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] },
+    headers: Record<string, string> = {},
+  ) =>
+    app.inject({
+      method: 'POST',
+      url: '/v1/chat/completions',
+      headers: { ...auth, 'content-type': 'application/json', ...headers },
+      payload: typeof body === 'string' ? body : JSON.stringify(body),
+    });
   return { app, key, record, records, limiter, usage, metrics, auth, chat };
 }
 
@@ -65,7 +73,9 @@ describe('fail closed', () => {
     expect(r.json()).toMatchObject({ error: { code: 'gateway_not_ready' } });
     expect(upstream.seen).toHaveLength(0);
     records.replaceAll([record]);
-    expect((await app.inject({ method: 'GET', url: '/v1/models', headers: { authorization: `Bearer ${key}` } })).statusCode).toBe(200);
+    expect(
+      (await app.inject({ method: 'GET', url: '/v1/models', headers: { authorization: `Bearer ${key}` } })).statusCode,
+    ).toBe(200);
   });
 });
 
@@ -73,7 +83,13 @@ describe('pass-through', () => {
   it('forwards the body byte for byte and strips the client key', async () => {
     const { chat, key } = setup({}, { upstreamAuthorization: 'Bearer router-secret' });
     const raw = '{ "model" : "gpt-4o-mini",\n "messages": [{"role":"user","content":"héllo"}], "extra": 1 }';
-    const r = await chat(raw, { 'x-api-key': key, 'api-key': key, 'x-custom': 'kept', 'proxy-authorization': 'Basic x', 'accept-encoding': 'gzip' });
+    const r = await chat(raw, {
+      'x-api-key': key,
+      'api-key': key,
+      'x-custom': 'kept',
+      'proxy-authorization': 'Basic x',
+      'accept-encoding': 'gzip',
+    });
     expect(r.statusCode).toBe(200);
     const seen = upstream.seen[0]!;
     expect(seen.body.toString('utf8')).toBe(raw);
@@ -90,13 +106,21 @@ describe('pass-through', () => {
   it('streams a large non-model body unchanged, beyond the model-check bound', async () => {
     const { app, auth } = setup({}, { maxBodyBytes: 1024 });
     const big = Buffer.alloc(3 * 1024 * 1024, 'a');
-    const r = await app.inject({ method: 'POST', url: '/v1/files', headers: { ...auth, 'content-type': 'application/octet-stream' }, payload: big });
+    const r = await app.inject({
+      method: 'POST',
+      url: '/v1/files',
+      headers: { ...auth, 'content-type': 'application/octet-stream' },
+      payload: big,
+    });
     expect(r.statusCode).toBe(200);
     expect(upstream.seen[0]!.body.equals(big)).toBe(true);
   });
 
   it('502 in the OpenAI shape when the upstream is unreachable: nothing charged, no rate-limit slot spent, last-used unmoved', async () => {
-    const { key, record } = makeKeyAndRecord({ budget: { credits: 100, period: 'Never' }, rateLimit: { requestsPerMinute: 1 } });
+    const { key, record } = makeKeyAndRecord({
+      budget: { credits: 100, period: 'Never' },
+      rateLimit: { requestsPerMinute: 1 },
+    });
     const records = new RecordStore();
     records.replaceAll([record]);
     const limiter = new CountingLimiter();
@@ -125,18 +149,35 @@ describe('costs', () => {
   it.each([
     ['JSON usage', { model: 'gpt-4o-mini', messages: [] }, '/v1/chat/completions', 7],
     ['final SSE chunk', { model: 'gpt-4o-mini', messages: [], stream: true }, '/v1/chat/completions', 7],
-    ['no usage reported: the reservation (the default, no max_tokens)', { model: 'dall-e-3', prompt: 'cat' }, '/v1/images/generations', 256],
-    ['no usage reported: the reservation (max_tokens)', { model: 'dall-e-3', prompt: 'cat', max_tokens: 40 }, '/v1/images/generations', 40],
+    [
+      'no usage reported: the reservation (the default, no max_tokens)',
+      { model: 'dall-e-3', prompt: 'cat' },
+      '/v1/images/generations',
+      256,
+    ],
+    [
+      'no usage reported: the reservation (max_tokens)',
+      { model: 'dall-e-3', prompt: 'cat', max_tokens: 40 },
+      '/v1/images/generations',
+      40,
+    ],
   ])('%s', async (_name, body, url, cost) => {
     const { app, auth, limiter, usage, record, metrics } = setup({ budget: { credits: 1000, period: 'Monthly' } });
-    const r = await app.inject({ method: 'POST', url, headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+    const r = await app.inject({
+      method: 'POST',
+      url,
+      headers: { ...auth, 'content-type': 'application/json' },
+      payload: JSON.stringify(body),
+    });
     expect(r.statusCode).toBe(200);
     await new Promise((res) => setImmediate(res));
     expect(limiter.charges).toEqual([cost]);
     expect(limiter.inner.budgetUsed(record.limitsKey, record, NOW)).toBe(cost);
     expect(usage.snapshot()[record.keyId]).toMatchObject({ requests: 1, credits: cost });
     const text = await metrics.text();
-    expect(text).toMatch(new RegExp(`nemokeys_gateway_requests_total\\{[^}]*endpoint="${url.slice(3)}",code="200"\\} 1`));
+    expect(text).toMatch(
+      new RegExp(`nemokeys_gateway_requests_total\\{[^}]*endpoint="${url.slice(3)}",code="200"\\} 1`),
+    );
     expect(text).toContain('nemokeys_gateway_overhead_seconds_count 1');
     expect(text).toContain('nemokeys_gateway_upstream_seconds_count 1');
   });
@@ -144,17 +185,68 @@ describe('costs', () => {
 
 describe('denials: status, shape, and nothing consumed', () => {
   const TEN = '10.0.0.0/8';
-  it.each<[string, RecordOverrides, { url?: string; body?: string; remote?: string; headers?: Record<string, string> }, number, string, string]>([
-    ['revoked', { state: 'Revoked', rateLimit: { requestsPerMinute: 1 } }, {}, 401, 'authentication_error', 'revoked_api_key'],
+  it.each<
+    [
+      string,
+      RecordOverrides,
+      { url?: string; body?: string; remote?: string; headers?: Record<string, string> },
+      number,
+      string,
+      string,
+    ]
+  >([
+    [
+      'revoked',
+      { state: 'Revoked', rateLimit: { requestsPerMinute: 1 } },
+      {},
+      401,
+      'authentication_error',
+      'revoked_api_key',
+    ],
     ['expired', { expiresAt: new Date(NOW - 1).toISOString() }, {}, 401, 'authentication_error', 'expired_api_key'],
-    ['ip not allowed', { scopes: { ipAllowlist: [TEN] }, budget: { credits: 5, period: 'Never' } }, {}, 401, 'authentication_error', 'ip_not_allowed'],
-    ['ip not allowed despite XFF', { scopes: { ipAllowlist: [TEN] } }, { headers: { 'x-forwarded-for': '10.1.1.1' } }, 401, 'authentication_error', 'ip_not_allowed'],
-    ['endpoint not allowed', { scopes: { endpoints: ['/embeddings'] } }, {}, 403, 'permission_error', 'endpoint_not_allowed'],
+    [
+      'ip not allowed',
+      { scopes: { ipAllowlist: [TEN] }, budget: { credits: 5, period: 'Never' } },
+      {},
+      401,
+      'authentication_error',
+      'ip_not_allowed',
+    ],
+    [
+      'ip not allowed despite XFF',
+      { scopes: { ipAllowlist: [TEN] } },
+      { headers: { 'x-forwarded-for': '10.1.1.1' } },
+      401,
+      'authentication_error',
+      'ip_not_allowed',
+    ],
+    [
+      'endpoint not allowed',
+      { scopes: { endpoints: ['/embeddings'] } },
+      {},
+      403,
+      'permission_error',
+      'endpoint_not_allowed',
+    ],
     ['model not allowed', { scopes: { models: ['gpt-4o'] } }, {}, 403, 'permission_error', 'model_not_allowed'],
     ['invalid JSON', {}, { body: '{"model":' }, 400, 'invalid_request_error', 'invalid_request'],
     ['missing model', {}, { body: '{"messages":[]}' }, 400, 'invalid_request_error', 'invalid_request'],
-    ['ambiguous path (double slash)', {}, { url: '/v1//chat/completions' }, 400, 'invalid_request_error', 'invalid_request'],
-    ['huge JSON', {}, { body: JSON.stringify({ model: 'gpt-4o-mini', pad: 'x'.repeat(2 * 1024 * 1024) }) }, 413, 'invalid_request_error', 'request_too_large'],
+    [
+      'ambiguous path (double slash)',
+      {},
+      { url: '/v1//chat/completions' },
+      400,
+      'invalid_request_error',
+      'invalid_request',
+    ],
+    [
+      'huge JSON',
+      {},
+      { body: JSON.stringify({ model: 'gpt-4o-mini', pad: 'x'.repeat(2 * 1024 * 1024) }) },
+      413,
+      'invalid_request_error',
+      'request_too_large',
+    ],
   ])('%s → %s', async (_name, overrides, req, status, type, code) => {
     const { app, auth, limiter, usage, metrics, key } = setup(overrides);
     const r = await app.inject({
@@ -172,7 +264,9 @@ describe('denials: status, shape, and nothing consumed', () => {
     expect(limiter.charges).toEqual([]);
     expect(usage.snapshot()).toEqual({});
     expect(upstream.seen).toHaveLength(0);
-    expect(await metrics.text()).toMatch(/nemokeys_gateway_denials_total\{reason="[a-z_]+",namespace="team-a",apikey="checkout",team="team-a"\} 1/);
+    expect(await metrics.text()).toMatch(
+      /nemokeys_gateway_denials_total\{reason="[a-z_]+",namespace="team-a",apikey="checkout",team="team-a"\} 1/,
+    );
   });
 
   it('an allowlisted source passes (inject peer in the allowlist)', async () => {
@@ -182,7 +276,8 @@ describe('denials: status, shape, and nothing consumed', () => {
 
   it('X-Forwarded-For from a trusted proxy decides the source', async () => {
     const { app, auth } = setup({ scopes: { ipAllowlist: ['192.0.2.0/24'] } }, { trustedProxies: ['127.0.0.1/32'] });
-    const go = (xff: string) => app.inject({ method: 'GET', url: '/v1/models', headers: { ...auth, 'x-forwarded-for': xff } });
+    const go = (xff: string) =>
+      app.inject({ method: 'GET', url: '/v1/models', headers: { ...auth, 'x-forwarded-for': xff } });
     expect((await go('192.0.2.77')).statusCode).toBe(200);
     expect((await go('192.0.2.77, 203.0.113.5')).statusCode).toBe(401);
     expect((await go('[::ffff:192.0.2.77]:1234')).statusCode).toBe(200);
@@ -192,8 +287,17 @@ describe('denials: status, shape, and nothing consumed', () => {
   it('chunked body over the bound is refused while reading', async () => {
     const { app, auth } = setup({}, { maxBodyBytes: 64 });
     const { Readable } = await import('node:stream');
-    const payload = Readable.from([Buffer.from('{"model":"gpt-4o-mini","pad":"'), Buffer.alloc(200, 'x'), Buffer.from('"}')]);
-    const r = await app.inject({ method: 'POST', url: '/v1/chat/completions', headers: { ...auth, 'content-type': 'application/json' }, payload });
+    const payload = Readable.from([
+      Buffer.from('{"model":"gpt-4o-mini","pad":"'),
+      Buffer.alloc(200, 'x'),
+      Buffer.from('"}'),
+    ]);
+    const r = await app.inject({
+      method: 'POST',
+      url: '/v1/chat/completions',
+      headers: { ...auth, 'content-type': 'application/json' },
+      payload,
+    });
     expect(r.statusCode).toBe(413);
   });
 
@@ -247,7 +351,10 @@ describe('outside the proxied surface', () => {
 describe('the key never leaks', () => {
   it('not in logs (info level, every path), errors or metrics', async () => {
     const { logger, text } = capturedLogger('trace');
-    const { app, key, metrics } = setup({ rateLimit: { requestsPerMinute: 1 }, scopes: { models: ['gpt-4o-mini'] } }, { logger });
+    const { app, key, metrics } = setup(
+      { rateLimit: { requestsPerMinute: 1 }, scopes: { models: ['gpt-4o-mini'] } },
+      { logger },
+    );
     const secret = key.slice(key.lastIndexOf('_') + 1);
     const variants: Record<string, string>[] = [
       { authorization: `Bearer ${key}` },
@@ -259,8 +366,18 @@ describe('the key never leaks', () => {
     ];
     for (const headers of variants) {
       for (const url of ['/v1/chat/completions', '/v1/../x', '/v1/embeddings']) {
-        await app.inject({ method: 'POST', url, headers: { ...headers, 'content-type': 'application/json' }, payload: '{"model":"gpt-4o"}' });
-        await app.inject({ method: 'POST', url, headers: { ...headers, 'content-type': 'application/json' }, payload: '{"model":"gpt-4o-mini"}' });
+        await app.inject({
+          method: 'POST',
+          url,
+          headers: { ...headers, 'content-type': 'application/json' },
+          payload: '{"model":"gpt-4o"}',
+        });
+        await app.inject({
+          method: 'POST',
+          url,
+          headers: { ...headers, 'content-type': 'application/json' },
+          payload: '{"model":"gpt-4o-mini"}',
+        });
       }
     }
     const logs = text();
@@ -274,7 +391,12 @@ describe('the key never leaks', () => {
 
 describe('pass-through routes for model-scoped keys', () => {
   const post = (app: ReturnType<typeof setup>['app'], auth: Record<string, string>, model: string) =>
-    app.inject({ method: 'POST', url: '/v1/messages', headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify({ model, messages: [] }) });
+    app.inject({
+      method: 'POST',
+      url: '/v1/messages',
+      headers: { ...auth, 'content-type': 'application/json' },
+      payload: JSON.stringify({ model, messages: [] }),
+    });
 
   it('an unknown route is refused to a model-scoped key with a message saying why', async () => {
     const { app, auth } = setup({ scopes: { models: ['gpt-4o-mini'] } });

@@ -65,7 +65,6 @@ interface RequestState {
   timing: ForwardTiming | undefined;
 }
 
-
 const STATE = 'nemokeysGateway';
 type StatefulRequest = FastifyRequest & { [STATE]: RequestState | null };
 
@@ -193,10 +192,17 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
     done();
   });
 
-  async function proxy(request: FastifyRequest, reply: FastifyReply, state: RequestState, record: KeyRecord): Promise<void> {
+  async function proxy(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    state: RequestState,
+    record: KeyRecord,
+  ): Promise<void> {
     const framing = clientFraming(request.headers);
     if (framing === undefined) {
-      deny(request, reply, 'bad_request', record, { detail: 'The request body framing (Content-Length / Transfer-Encoding) is invalid.' });
+      deny(request, reply, 'bad_request', record, {
+        detail: 'The request body framing (Content-Length / Transfer-Encoding) is invalid.',
+      });
       return;
     }
     // `Expect: 100-continue`: the client sends its body only once every check that can go without it
@@ -210,7 +216,13 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
       if (awaitingContinue) reply.raw.writeContinue();
       const inspected = await inspectBody(request.raw, record, state.modelSource, state.pathModel, framing, bodyLimits);
       if (!inspected.ok) {
-        deny(request, reply, inspected.reason, record, inspected.detail === undefined ? {} : { detail: inspected.detail });
+        deny(
+          request,
+          reply,
+          inspected.reason,
+          record,
+          inspected.detail === undefined ? {} : { detail: inspected.detail },
+        );
         return;
       }
       state.model = inspected.model;
@@ -223,10 +235,11 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
       }
     }
     // model routes reserve the output the client allows (else the default); the rest 1, as they cost
-    const estimate = state.model !== undefined || state.modelSource !== 'none' ? reservationEstimate(json, defaultReservation) : 1;
+    const estimate =
+      state.model !== undefined || state.modelSource !== 'none' ? reservationEstimate(json, defaultReservation) : 1;
 
     const now = clock();
-    let admission;
+    let admission: Awaited<ReturnType<Limiter['admit']>>;
     try {
       const pending = deps.limiter.admit(record.limitsKey, record, estimate, now);
       admission = pending instanceof Promise ? await pending : pending; // the memory limiter answers synchronously
@@ -237,7 +250,13 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
     }
     if (!admission.ok) {
       const reason = admission.reason === 'rate_limit' ? 'rate_limited' : 'budget_exhausted';
-      deny(request, reply, reason, record, admission.retryAfterS === undefined ? {} : { retryAfterS: admission.retryAfterS });
+      deny(
+        request,
+        reply,
+        reason,
+        record,
+        admission.retryAfterS === undefined ? {} : { retryAfterS: admission.retryAfterS },
+      );
       return;
     }
 
@@ -273,8 +292,8 @@ export function buildApp(deps: GatewayDeps): FastifyInstance {
           metrics.keyUsed(record, now);
         }
         const outcome = { cost, refundRequest: routerFailed };
-        Promise.resolve(deps.limiter.settle(record.limitsKey, record, reservation, outcome, clock())).catch((err: unknown) =>
-          request.log.error({ err: (err as Error).message }, 'could not settle usage'),
+        Promise.resolve(deps.limiter.settle(record.limitsKey, record, reservation, outcome, clock())).catch(
+          (err: unknown) => request.log.error({ err: (err as Error).message }, 'could not settle usage'),
         );
       },
     });

@@ -37,9 +37,11 @@ describe('parseIp', () => {
   });
 
   it('never throws on arbitrary input', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 120 }), (s) => {
-      parseIp(s);
-    }));
+    fc.assert(
+      fc.property(fc.string({ maxLength: 120 }), (s) => {
+        parseIp(s);
+      }),
+    );
   });
 });
 
@@ -84,7 +86,12 @@ describe('clientIp (X-Forwarded-For)', () => {
     ['untrusted peer ignores XFF', '203.0.113.9', '1.1.1.1', 'ipv4 203.0.113.9'],
     ['trusted peer, one hop', '10.0.0.2', '198.51.100.7', 'ipv4 198.51.100.7'],
     ['client-typed left entries are ignored', '10.0.0.2', '6.6.6.6, 198.51.100.7', 'ipv4 198.51.100.7'],
-    ['right-most untrusted through a trusted chain', '10.0.0.2', '6.6.6.6, 198.51.100.7, 10.1.1.1', 'ipv4 198.51.100.7'],
+    [
+      'right-most untrusted through a trusted chain',
+      '10.0.0.2',
+      '6.6.6.6, 198.51.100.7, 10.1.1.1',
+      'ipv4 198.51.100.7',
+    ],
     ['all trusted: the left-most', '10.0.0.2', '10.9.9.9, 10.1.1.1', 'ipv4 10.9.9.9'],
     ['mapped peer is folded before the trust check', '::ffff:10.0.0.2', '198.51.100.7', 'ipv4 198.51.100.7'],
     ['IPv6 hops with brackets and ports', 'fd00::1', '[2001:db8::7]:5555', 'ipv6 2001:db8::7'],

@@ -138,7 +138,11 @@ export function peerTrusted(peer: string | undefined, trusted: CidrList): boolea
  * entries are whatever the client typed, so they are only reached through a chain of trusted hops.
  * Garbage inside that trusted chain makes the client unknown (undefined).
  */
-export function clientIp(peer: string | undefined, forwardedFor: string | string[] | undefined, trusted: CidrList): Ip | undefined {
+export function clientIp(
+  peer: string | undefined,
+  forwardedFor: string | string[] | undefined,
+  trusted: CidrList,
+): Ip | undefined {
   const peerIp = parsePeer(peer);
   // trusted.any comes from an empty trustedProxies list, which means "trust no proxy"
   if (peerIp === undefined || forwardedFor === undefined || trusted.any) return peerIp;

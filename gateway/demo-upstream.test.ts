@@ -15,16 +15,28 @@ describe('demo upstream', () => {
   afterAll(() => upstream.close());
 
   it('computes a deterministic reply and word-count usage', () => {
-    expect(demoChatReply({ messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hello there' }] })).toEqual({
+    expect(
+      demoChatReply({
+        messages: [
+          { role: 'system', content: 'be brief' },
+          { role: 'user', content: 'hello there' },
+        ],
+      }),
+    ).toEqual({
       reply: 'You said: hello there',
       promptTokens: 4,
       completionTokens: 4,
     });
-    expect(demoChatReply({ messages: [{ role: 'user', content: 'a b c d e' }], max_tokens: 3 }).reply).toBe('You said: a');
+    expect(demoChatReply({ messages: [{ role: 'user', content: 'a b c d e' }], max_tokens: 3 }).reply).toBe(
+      'You said: a',
+    );
   });
 
   it('answers a chat completion with usage', async () => {
-    const r = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'ping pong' }] });
+    const r = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'ping pong' }],
+    });
     expect(r.choices[0]?.message.content).toBe('You said: ping pong');
     expect(r.usage).toEqual({ prompt_tokens: 2, completion_tokens: 4, total_tokens: 6 });
     expect(r.model).toBe('gpt-4o-mini');
@@ -58,7 +70,11 @@ describe('demo upstream', () => {
     expect(e.usage.total_tokens).toBe(3);
     const img = await client.images.generate({ model: 'dall-e-3', prompt: 'a cat', n: 2 });
     expect(img.data).toHaveLength(2);
-    expect(Buffer.from(img.data?.[0]?.b64_json ?? '', 'base64').subarray(1, 4).toString()).toBe('PNG');
+    expect(
+      Buffer.from(img.data?.[0]?.b64_json ?? '', 'base64')
+        .subarray(1, 4)
+        .toString(),
+    ).toBe('PNG');
     const models = [];
     for await (const m of client.models.list()) models.push(m.id);
     expect(models).toContain('gpt-4o-mini');

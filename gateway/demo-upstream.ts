@@ -1,4 +1,10 @@
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 // A tiny OpenAI-compatible upstream for `nemokeys dev`, demos and tests: chat completions (plain and
@@ -35,13 +41,19 @@ type ChatMessage = { role?: unknown; content?: unknown };
 function textOf(content: unknown): string {
   if (typeof content === 'string') return content;
   if (Array.isArray(content)) {
-    return content.map((p: { type?: unknown; text?: unknown }) => (p?.type === 'text' && typeof p.text === 'string' ? p.text : '')).join(' ');
+    return content
+      .map((p: { type?: unknown; text?: unknown }) => (p?.type === 'text' && typeof p.text === 'string' ? p.text : ''))
+      .join(' ');
   }
   return '';
 }
 
 /** The reply and its usage for a chat request: pure, so tests can compute expected credits. */
-export function demoChatReply(body: { messages?: ChatMessage[]; max_tokens?: number }): { reply: string; promptTokens: number; completionTokens: number } {
+export function demoChatReply(body: { messages?: ChatMessage[]; max_tokens?: number }): {
+  reply: string;
+  promptTokens: number;
+  completionTokens: number;
+} {
   const messages = Array.isArray(body.messages) ? body.messages : [];
   const promptTokens = messages.reduce((n, m) => n + countTokens(textOf(m.content)), 0);
   const lastUser = [...messages].reverse().find((m) => m.role === 'user');
@@ -78,7 +90,11 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 function chat(res: ServerResponse, body: Record<string, unknown>): void {
   const model = typeof body.model === 'string' ? body.model : 'gpt-4o-mini';
   const { reply, promptTokens, completionTokens } = demoChatReply(body);
-  const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+  const usage = {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+  };
   const base = { id: id('chatcmpl'), created: nowSeconds(), model };
   if (body.stream !== true) {
     send(res, 200, {
@@ -94,7 +110,7 @@ function chat(res: ServerResponse, body: Record<string, unknown>): void {
   const chunk = (delta: object, finish: string | null) =>
     event({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] });
   chunk({ role: 'assistant', content: '' }, null);
-  reply.split(' ').forEach((word, i) => chunk({ content: i === 0 ? word : ` ${word}` }, null));
+  for (const [i, word] of reply.split(' ').entries()) chunk({ content: i === 0 ? word : ` ${word}` }, null);
   chunk({}, 'stop');
   event({ ...base, object: 'chat.completion.chunk', choices: [], usage });
   res.end('data: [DONE]\n\n');
@@ -109,9 +125,13 @@ function embeddings(res: ServerResponse, body: Record<string, unknown>): void {
     model: typeof body.model === 'string' ? body.model : 'text-embedding-3-small',
     data: texts.map((t, index) => {
       // Deterministic pseudo-vector from the text's char codes.
-      const vector = Array.from({ length: EMBEDDING_DIMENSIONS }, (_, d) => ((t.charCodeAt(d % Math.max(1, t.length)) || 0) % 97) / 97);
+      const vector = Array.from(
+        { length: EMBEDDING_DIMENSIONS },
+        (_, d) => ((t.charCodeAt(d % Math.max(1, t.length)) || 0) % 97) / 97,
+      );
       // The openai SDK asks for base64 (little-endian float32) by default.
-      const embedding = body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
+      const embedding =
+        body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
       return { object: 'embedding', index, embedding };
     }),
     usage: { prompt_tokens: tokens, total_tokens: tokens },
@@ -121,7 +141,10 @@ function embeddings(res: ServerResponse, body: Record<string, unknown>): void {
 function images(res: ServerResponse, body: Record<string, unknown>): void {
   const n = typeof body.n === 'number' && body.n > 0 ? Math.min(body.n, 4) : 1;
   // No usage: the gateway charges 1 credit per request when the upstream reports none.
-  send(res, 200, { created: nowSeconds(), data: Array.from({ length: n }, () => ({ b64_json: TINY_PNG, revised_prompt: body.prompt })) });
+  send(res, 200, {
+    created: nowSeconds(),
+    data: Array.from({ length: n }, () => ({ b64_json: TINY_PNG, revised_prompt: body.prompt })),
+  });
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, onRequest?: (r: SeenRequest) => void): Promise<void> {
@@ -139,7 +162,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, onRequest?: (r:
   onRequest?.({ method, path, headers: req.headers, body });
   const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
   if (method === 'GET' && path === '/models') {
-    return send(res, 200, { object: 'list', data: DEMO_MODELS.map((m) => ({ id: m, object: 'model', created: 0, owned_by: 'nemokeys-demo' })) });
+    return send(res, 200, {
+      object: 'list',
+      data: DEMO_MODELS.map((m) => ({ id: m, object: 'model', created: 0, owned_by: 'nemokeys-demo' })),
+    });
   }
   if (method === 'GET' && path.startsWith('/models/')) {
     const m = decodeURIComponent(path.slice('/models/'.length));

@@ -145,14 +145,29 @@ export function shouldRetry(reason: DenialReason): boolean {
 
 /** 502 when the upstream router cannot be reached: not a denial, the request was allowed. */
 export const UPSTREAM_ERROR_BODY = JSON.stringify({
-  error: { message: 'The upstream router could not be reached.', type: 'api_error', param: null, code: 'upstream_unavailable' },
+  error: {
+    message: 'The upstream router could not be reached.',
+    type: 'api_error',
+    param: null,
+    code: 'upstream_unavailable',
+  },
 });
 
 /** Anything unexpected: a fixed message, never the underlying error (it could quote request input). */
 export const INTERNAL_ERROR_BODY = JSON.stringify({
-  error: { message: 'The gateway failed to handle the request.', type: 'api_error', param: null, code: 'internal_error' },
+  error: {
+    message: 'The gateway failed to handle the request.',
+    type: 'api_error',
+    param: null,
+    code: 'internal_error',
+  },
 });
 
 export const NOT_FOUND_BODY = JSON.stringify({
-  error: { message: 'Unsupported method for this gateway.', type: 'invalid_request_error', param: null, code: 'unsupported_method' },
+  error: {
+    message: 'Unsupported method for this gateway.',
+    type: 'invalid_request_error',
+    param: null,
+    code: 'unsupported_method',
+  },
 });

@@ -59,7 +59,9 @@ describe('ipRangeTable', () => {
     const outcomes = { true: 0, false: 0 };
     for (let i = 0; i < 5_000; i++) {
       const six = rand(2) === 1;
-      const entries = Array.from({ length: 1 + rand(20) }, () => (six ? `${v6()}/${32 + rand(97)}` : `${v4()}/${rand(33)}`));
+      const entries = Array.from({ length: 1 + rand(20) }, () =>
+        six ? `${v6()}/${32 + rand(97)}` : `${v4()}/${rand(33)}`,
+      );
       const list = compileCidrs(entries);
       const t = ipRangeTable(list);
       for (let j = 0; j < 5; j++) {

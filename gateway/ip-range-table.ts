@@ -22,7 +22,9 @@ class Ranges {
 
   constructor(width: number, blocks: readonly (readonly [number[], number])[]) {
     this.width = width;
-    const ranges = blocks.map(([words, bits]) => blockRange(words, bits)).sort((a, b) => compare(a[0], 0, b[0], 0, width));
+    const ranges = blocks
+      .map(([words, bits]) => blockRange(words, bits))
+      .sort((a, b) => compare(a[0], 0, b[0], 0, width));
     const merged: [number[], number[]][] = [];
     for (const [start, end] of ranges) {
       const last = merged.at(-1);
@@ -94,19 +96,30 @@ function isAfterSuccessor(start: readonly number[], end: readonly number[]): boo
   return false; // end is the family's last address: nothing can come after it
 }
 
-const v4Words = (octets: readonly number[]): number[] => [(octets[0]! << 8) | octets[1]!, (octets[2]! << 8) | octets[3]!];
+const v4Words = (octets: readonly number[]): number[] => [
+  (octets[0]! << 8) | octets[1]!,
+  (octets[2]! << 8) | octets[3]!,
+];
 
 /** Compiles a parsed CIDR list (client-ip.ts compileCidrs) into range tables for both families. */
 export function ipRangeTable(list: CidrList): IpRangeTable {
-  const v4 = new Ranges(2, list.v4.map(([addr, bits]) => [v4Words(addr.octets), bits] as const));
-  const v6 = new Ranges(8, list.v6.map(([addr, bits]) => [addr.parts, bits] as const));
+  const v4 = new Ranges(
+    2,
+    list.v4.map(([addr, bits]) => [v4Words(addr.octets), bits] as const),
+  );
+  const v6 = new Ranges(
+    8,
+    list.v6.map(([addr, bits]) => [addr.parts, bits] as const),
+  );
   return {
     any: list.any,
     ranges: v4.count + v6.count,
     contains(ip) {
       if (list.any) return true;
       if (ip === undefined) return false;
-      return ip.kind() === 'ipv4' ? v4.contains(v4Words((ip as { octets: number[] }).octets)) : v6.contains((ip as { parts: number[] }).parts);
+      return ip.kind() === 'ipv4'
+        ? v4.contains(v4Words((ip as { octets: number[] }).octets))
+        : v6.contains((ip as { parts: number[] }).parts);
     },
   };
 }

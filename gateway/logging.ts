@@ -55,5 +55,8 @@ function serializeError(err: Error) {
 }
 
 export function gatewayLogger(logger: FastifyBaseLogger): FastifyBaseLogger {
-  return logger.child({ component: 'gateway' }, { redact: REDACTED_PATHS, serializers: { req: serializeRequest, err: serializeError } });
+  return logger.child(
+    { component: 'gateway' },
+    { redact: REDACTED_PATHS, serializers: { req: serializeRequest, err: serializeError } },
+  );
 }

@@ -64,9 +64,14 @@ describe('runGateway with --records-dir', () => {
   });
 
   it('serves keys from the directory and enforces their scopes', async () => {
-    const r = await client(alice.key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    const r = await client(alice.key).chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     expect(r.choices[0]?.message.content).toBe('You said: hi');
-    await expect(client(alice.key).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] })).rejects.toMatchObject({ status: 403 });
+    await expect(
+      client(alice.key).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
+    ).rejects.toMatchObject({ status: 403 });
     const unknown = makeKeyAndRecord().key;
     await expect(client(unknown).models.list()).rejects.toMatchObject({ status: 401 });
     expect(gw.usage.snapshot()[alice.record.keyId]?.requests).toBe(1);
@@ -76,7 +81,10 @@ describe('runGateway with --records-dir', () => {
     await client(bob.key).models.list();
     writeRecord(dir, { ...bob.record, state: 'Revoked' });
     await expect
-      .poll(async () => (await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${bob.key}` } })).status, { timeout: 5000, interval: 50 })
+      .poll(
+        async () => (await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${bob.key}` } })).status,
+        { timeout: 5000, interval: 50 },
+      )
       .toBe(401);
   });
 
@@ -136,9 +144,17 @@ describe('runGateway shutdown', () => {
   });
 
   it('refuses to start without exactly one record source, and with a missing directory', async () => {
-    await expect(runGateway({ upstream: 'http://127.0.0.1:1', logger: pino({ level: 'silent' }) })).rejects.toThrow(/exactly one record source/);
+    await expect(runGateway({ upstream: 'http://127.0.0.1:1', logger: pino({ level: 'silent' }) })).rejects.toThrow(
+      /exactly one record source/,
+    );
     await expect(
-      runGateway({ upstream: 'http://127.0.0.1:1', recordsDir: '/nonexistent/nemokeys', listen: { host: '127.0.0.1', port: 0 }, metricsPort: 0, logger: pino({ level: 'silent' }) }),
+      runGateway({
+        upstream: 'http://127.0.0.1:1',
+        recordsDir: '/nonexistent/nemokeys',
+        listen: { host: '127.0.0.1', port: 0 },
+        metricsPort: 0,
+        logger: pino({ level: 'silent' }),
+      }),
     ).rejects.toThrow(/--records-dir \/nonexistent\/nemokeys/);
   });
 
@@ -159,13 +175,23 @@ describe.skipIf(!requireRedis())('runGateway with --redis', () => {
     writeRecord(dir, record);
     const baseline = await clients();
     const start = () =>
-      runGateway({ upstream: upstream.url, recordsDir: dir, redis: redis.url, listen: { host: '127.0.0.1', port: 0 }, metricsPort: 0, logger: pino({ level: 'silent' }) });
+      runGateway({
+        upstream: upstream.url,
+        recordsDir: dir,
+        redis: redis.url,
+        listen: { host: '127.0.0.1', port: 0 },
+        metricsPort: 0,
+        logger: pino({ level: 'silent' }),
+      });
     const a = await start();
     const b = await start();
     try {
-      const status = async (gw: RunningGateway) => (await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status;
+      const status = async (gw: RunningGateway) =>
+        (await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status;
       // Per-process counters would allow 3 + 3; one shared counter allows 3 in total.
-      expect([await status(a), await status(b), await status(a), await status(b), await status(a)]).toEqual([200, 200, 200, 429, 429]);
+      expect([await status(a), await status(b), await status(a), await status(b), await status(a)]).toEqual([
+        200, 200, 200, 429, 429,
+      ]);
       expect(await clients()).toBeGreaterThan(baseline);
     } finally {
       await a.stop();
@@ -208,7 +234,12 @@ describe('runGateway start failures', () => {
     const gatewayPort = (probe.address() as AddressInfo).port;
     await new Promise<void>((r) => probe.close(() => r()));
     const dir = mkdtempSync(join(tmpdir(), 'nemokeys-gw-'));
-    const opts = { upstream: 'http://127.0.0.1:1', recordsDir: dir, listen: { host: '127.0.0.1', port: gatewayPort }, logger: pino({ level: 'silent' }) };
+    const opts = {
+      upstream: 'http://127.0.0.1:1',
+      recordsDir: dir,
+      listen: { host: '127.0.0.1', port: gatewayPort },
+      logger: pino({ level: 'silent' }),
+    };
     try {
       await expect(runGateway({ ...opts, metricsPort: taken })).rejects.toThrow(/EADDRINUSE/);
       // The gateway port opened by the failed start was closed again, so it can be taken now.

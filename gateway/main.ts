@@ -14,7 +14,12 @@ import { RecordStore } from './records/store.ts';
 import { startDirectorySource } from './sources/directory.ts';
 import { startKubernetesSource, type KubernetesSourceOptions } from './sources/kubernetes.ts';
 import { errorText } from './sources/log.ts';
-import { createUsageReporter, DEFAULT_REPORT_INTERVAL_MS, type Retention, type UsageReporter } from './usage/reporter.ts';
+import {
+  createUsageReporter,
+  DEFAULT_REPORT_INTERVAL_MS,
+  type Retention,
+  type UsageReporter,
+} from './usage/reporter.ts';
 import { kubeUsageReportStore } from './usage/reporter-kube.ts';
 import { SpendLedger } from './usage/spend.ts';
 import { UsageTracker } from './usage/tracker.ts';
@@ -118,7 +123,13 @@ async function closeGracefully(app: FastifyInstance, graceMs: number): Promise<v
 /** What usage reports keep: key ids that still have a record, budget spend of their ApiKey's current window. */
 function retention(records: RecordStore, nowMs: number): Retention {
   const budgetOf = (id: string) => records.get(id)?.budget;
-  return { keyId: (id) => records.get(id) !== undefined, window: (id) => { const b = budgetOf(id); return b && budgetWindow(b, nowMs).id; } };
+  return {
+    keyId: (id) => records.get(id) !== undefined,
+    window: (id) => {
+      const b = budgetOf(id);
+      return b && budgetWindow(b, nowMs).id;
+    },
+  };
 }
 
 export async function runGateway(opts: GatewayOptions): Promise<RunningGateway> {
@@ -152,7 +163,9 @@ export async function runGateway(opts: GatewayOptions): Promise<RunningGateway> 
     if (!limiter && opts.redis) {
       const { RedisLimiter } = await import('./limits/redis.ts');
       try {
-        limiter = await RedisLimiter.connect(opts.redis, { baseline: (lk, window) => ledger.own(lk, window) + ledger.peers(lk, window) });
+        limiter = await RedisLimiter.connect(opts.redis, {
+          baseline: (lk, window) => ledger.own(lk, window) + ledger.peers(lk, window),
+        });
       } catch (err) {
         throw new Error(`--redis ${redactUrl(opts.redis)}: cannot connect: ${errorText(err)}`);
       }
@@ -167,7 +180,11 @@ export async function runGateway(opts: GatewayOptions): Promise<RunningGateway> 
     let synced: Promise<void>;
     let reporter: UsageReporter | undefined;
     if (opts.recordsDir) {
-      const source = await startDirectorySource({ dir: opts.recordsDir, store: records, logger: logger.child({ component: 'records' }) });
+      const source = await startDirectorySource({
+        dir: opts.recordsDir,
+        store: records,
+        logger: logger.child({ component: 'records' }),
+      });
       cleanups.push(() => source.stop());
       synced = Promise.resolve();
       logger.info({ dir: opts.recordsDir }, 'directory mode: usage is exposed in metrics only (no usage reports)');
@@ -209,7 +226,9 @@ export async function runGateway(opts: GatewayOptions): Promise<RunningGateway> 
       trustedProxies: opts.trustedProxies ?? [],
       logger,
       upstreamAuthorization: opts.upstreamAuthorization,
-      ...(opts.defaultReservationTokens !== undefined ? { defaultReservationTokens: opts.defaultReservationTokens } : {}),
+      ...(opts.defaultReservationTokens !== undefined
+        ? { defaultReservationTokens: opts.defaultReservationTokens }
+        : {}),
       ...(opts.maxMultipartBytes !== undefined ? { maxMultipartBytes: opts.maxMultipartBytes } : {}),
       ...(opts.passThroughRoutes !== undefined ? { passThroughRoutes: opts.passThroughRoutes } : {}),
       ...(opts.streamUsage !== undefined ? { streamUsage: opts.streamUsage } : {}),

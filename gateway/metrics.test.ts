@@ -30,7 +30,9 @@ describe('GatewayMetrics', () => {
       'nemokeys_gateway_requests_total{namespace="team-a",apikey="checkout",team="team-a",model="gpt-4o-mini",endpoint="/chat/completions",code="200"} 1',
     );
     expect(text).toContain('nemokeys_gateway_denials_total{reason="missing_key",namespace="",apikey="",team=""} 1');
-    expect(text).toContain(`nemokeys_gateway_key_last_used_timestamp_seconds{namespace="team-a",apikey="checkout",key_id="${record.keyId}"} 1700000000`);
+    expect(text).toContain(
+      `nemokeys_gateway_key_last_used_timestamp_seconds{namespace="team-a",apikey="checkout",key_id="${record.keyId}"} 1700000000`,
+    );
   });
 
   it('keeps series apart per record, model, endpoint, code and reason while reusing label sets', async () => {
@@ -53,7 +55,11 @@ describe('GatewayMetrics', () => {
     m.denial('expired', a);
     m.denial('revoked', b);
     const text = await m.text();
-    const series = (name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`)).sort();
+    const series = (name: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(`${name}{`))
+        .sort();
     expect(series('nemokeys_gateway_requests_total')).toEqual(
       [
         'apikey="a",team="team-a",model="m1",endpoint="/chat/completions",code="200"} 2',
@@ -95,7 +101,9 @@ describe('GatewayMetrics', () => {
     m.keyUsed(record, 1_700_000_000_000);
     const text = await m.text();
     expect(text).not.toMatch(/apikey=|key_id=/);
-    expect(text).toContain('nemokeys_gateway_requests_total{namespace="team-a",team="team-a",model="gpt-4o-mini",endpoint="/chat/completions",code="200"} 1');
+    expect(text).toContain(
+      'nemokeys_gateway_requests_total{namespace="team-a",team="team-a",model="gpt-4o-mini",endpoint="/chat/completions",code="200"} 1',
+    );
   });
 
   it('bounds the model label per key: one key allowed "*" cannot push other keys\' models into "other"', async () => {

@@ -66,7 +66,12 @@ export class GatewayMetrics {
   constructor(opts: GatewayMetricsOptions = {}) {
     this.perKeyLabels = opts.perKeyLabels ?? true;
     this.#maxModels = opts.maxModelsPerKey ?? 20;
-    this.#anonymousLabels = { key: this.#keyLabels(undefined), requests: new Map(), denials: new Map(), lastUsed: undefined };
+    this.#anonymousLabels = {
+      key: this.#keyLabels(undefined),
+      requests: new Map(),
+      denials: new Map(),
+      lastUsed: undefined,
+    };
     const registers = [this.registry];
     const keyLabels = this.perKeyLabels ? ['namespace', 'apikey', 'team'] : ['namespace', 'team'];
     this.#reportWritten = new Gauge({
@@ -220,9 +225,10 @@ export class GatewayMetrics {
 
   keyUsed(record: KeyRecord, nowMs: number): void {
     const l = this.#labelsOf(record);
-    const labels = (l.lastUsed ??= this.perKeyLabels
+    l.lastUsed ??= this.perKeyLabels
       ? { namespace: record.owner.namespace, apikey: record.owner.name, key_id: record.keyId }
-      : { namespace: record.owner.namespace });
+      : { namespace: record.owner.namespace };
+    const labels = l.lastUsed;
     this.#lastUsed.set(labels, nowMs / 1000);
     if (this.perKeyLabels) this.#lastUsedSeries.set(record.keyId, labels);
   }

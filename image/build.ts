@@ -24,7 +24,11 @@ export interface RunResult {
 }
 
 /** Runs a command; resolves with its exit code and output. `echo` also streams its output to ours. */
-export function run(bin: string, args: string[], opts: { echo?: boolean; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(
+  bin: string,
+  args: string[],
+  opts: { echo?: boolean; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs });
     let stdout = '';
@@ -37,19 +41,25 @@ export function run(bin: string, args: string[], opts: { echo?: boolean; timeout
       stderr += d;
       if (opts.echo) process.stderr.write(d);
     });
-    child.on('error', reject).on('close', (code, signal) => resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    child
+      .on('error', reject)
+      .on('close', (code, signal) => resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
   });
 }
 
 async function podman(args: string[], opts: { echo?: boolean; timeoutMs?: number } = {}): Promise<string> {
   const res = await run('podman', args, opts);
-  if (res.code !== 0) throw new Error(`podman ${args.join(' ')} failed (exit ${res.code}):\n${res.stderr.slice(-4000)}`);
+  if (res.code !== 0)
+    throw new Error(`podman ${args.join(' ')} failed (exit ${res.code}):\n${res.stderr.slice(-4000)}`);
   return res.stdout.trim();
 }
 
 /** Whether podman is installed (the image tests need it; see test/image.test.ts). */
 export async function hasPodman(): Promise<boolean> {
-  return run('podman', ['--version']).then((r) => r.code === 0, () => false);
+  return run('podman', ['--version']).then(
+    (r) => r.code === 0,
+    () => false,
+  );
 }
 
 /**
@@ -73,7 +83,13 @@ export async function localBaseRecipe(): Promise<string> {
 
 /** The recipe label of the base image in local storage: undefined = absent, '' = not ours (pulled). */
 async function storedBaseRecipe(): Promise<string | undefined> {
-  const res = await run('podman', ['image', 'inspect', '--format', `{{index .Labels "${LOCAL_BASE_LABEL}"}}`, BASE_IMAGE]);
+  const res = await run('podman', [
+    'image',
+    'inspect',
+    '--format',
+    `{{index .Labels "${LOCAL_BASE_LABEL}"}}`,
+    BASE_IMAGE,
+  ]);
   if (res.code !== 0) return undefined;
   const label = res.stdout.trim();
   return label === '<no value>' ? '' : label;
@@ -119,17 +135,31 @@ export interface BuiltImage {
  * base is in local storage by now (ensureBase); --network=host: `npm ci` reaches the registry the way the
  * host does.
  */
-export async function buildImage(opts: { dockerfile?: string; tag?: string; echo?: boolean; log?: (l: string) => void } = {}):
-  Promise<BuiltImage> {
+export async function buildImage(
+  opts: { dockerfile?: string; tag?: string; echo?: boolean; log?: (l: string) => void } = {},
+): Promise<BuiltImage> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`[image] ${l}\n`));
   const tag = opts.tag ?? DEFAULT_TAG;
   if (!(await hasPodman())) {
-    throw new Error('podman is not installed: apt-get install podman buildah runc debootstrap (README, "Container image")');
+    throw new Error(
+      'podman is not installed: apt-get install podman buildah runc debootstrap (README, "Container image")',
+    );
   }
   const base = await ensureBase(log);
   const started = Date.now();
-  await podman(['build', '--pull=never', '--network=host', '--file', opts.dockerfile ?? join(REPO, 'Dockerfile'),
-    '--tag', tag, REPO], { echo: opts.echo });
+  await podman(
+    [
+      'build',
+      '--pull=never',
+      '--network=host',
+      '--file',
+      opts.dockerfile ?? join(REPO, 'Dockerfile'),
+      '--tag',
+      tag,
+      REPO,
+    ],
+    { echo: opts.echo },
+  );
   const seconds = (Date.now() - started) / 1000;
   const [id, size] = (await podman(['image', 'inspect', '--format', '{{.Id}} {{.Size}}', tag])).split(' ');
   return { id: id!, tag, base, seconds, sizeBytes: Number(size) };
@@ -138,6 +168,8 @@ export async function buildImage(opts: { dockerfile?: string; tag?: string; echo
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const tag = process.argv[2] ?? DEFAULT_TAG;
   const built = await buildImage({ tag, echo: true });
-  console.log(`\nbuilt ${built.tag} (${built.id.slice(0, 12)}) from the Dockerfile in ${built.seconds.toFixed(1)} s; ` +
-    `${(built.sizeBytes / 1e6).toFixed(0)} MB; base ${BASE_IMAGE}: ${built.base}`);
+  console.log(
+    `\nbuilt ${built.tag} (${built.id.slice(0, 12)}) from the Dockerfile in ${built.seconds.toFixed(1)} s; ` +
+      `${(built.sizeBytes / 1e6).toFixed(0)} MB; base ${BASE_IMAGE}: ${built.base}`,
+  );
 }

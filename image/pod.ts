@@ -29,15 +29,20 @@ export function quantityBytes(q: string): number {
 /** Kubernetes' $(VAR) expansion in command, args and env values: known names only; $$ escapes. */
 export function expandVars(text: string, env: Map<string, string>): string {
   return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (all, name: string | undefined) =>
-    name === undefined ? '$' : (env.get(name) ?? all));
+    name === undefined ? '$' : (env.get(name) ?? all),
+  );
 }
 
 function fieldValue(path: string, pod: V1PodSpec, ctx: PodRunContext): string {
   switch (path) {
-    case 'metadata.name': return ctx.podName;
-    case 'metadata.namespace': return ctx.namespace;
-    case 'spec.serviceAccountName': return pod.serviceAccountName ?? 'default';
-    default: throw new Error(`env fieldRef ${path} is not supported`);
+    case 'metadata.name':
+      return ctx.podName;
+    case 'metadata.namespace':
+      return ctx.namespace;
+    case 'spec.serviceAccountName':
+      return pod.serviceAccountName ?? 'default';
+    default:
+      throw new Error(`env fieldRef ${path} is not supported`);
   }
 }
 
@@ -50,7 +55,8 @@ export function containerEnv(pod: V1PodSpec, c: V1Container, ctx: PodRunContext)
   }
   for (const e of c.env ?? []) {
     if (e.valueFrom) {
-      if (!e.valueFrom.fieldRef) throw new Error(`env ${e.name}: only fieldRef values are supported (not ${Object.keys(e.valueFrom)})`);
+      if (!e.valueFrom.fieldRef)
+        throw new Error(`env ${e.name}: only fieldRef values are supported (not ${Object.keys(e.valueFrom)})`);
       env.set(e.name, fieldValue(e.valueFrom.fieldRef.fieldPath, pod, ctx));
     } else {
       env.set(e.name, expandVars(e.value ?? '', env));
@@ -68,7 +74,10 @@ function automountsToken(pod: V1PodSpec): boolean {
 export function effectiveSecurityContext(pod: V1PodSpec, c: V1Container): V1SecurityContext {
   const p = pod.securityContext ?? {};
   const inherited: V1SecurityContext = {
-    runAsUser: p.runAsUser, runAsGroup: p.runAsGroup, runAsNonRoot: p.runAsNonRoot, seccompProfile: p.seccompProfile,
+    runAsUser: p.runAsUser,
+    runAsGroup: p.runAsGroup,
+    runAsNonRoot: p.runAsNonRoot,
+    seccompProfile: p.seccompProfile,
   };
   const own = Object.fromEntries(Object.entries(c.securityContext ?? {}).filter(([, v]) => v !== undefined));
   return { ...inherited, ...own };
@@ -81,7 +90,8 @@ function securityFlags(sc: V1SecurityContext, c: V1Container): string[] {
     if (sc.runAsUser === undefined) throw new Error(`container ${c.name}: runAsNonRoot needs a numeric runAsUser here`);
     if (sc.runAsUser === 0) throw new Error(`container ${c.name}: runAsNonRoot with runAsUser 0`);
   }
-  if (sc.runAsUser !== undefined) flags.push(`--user=${sc.runAsUser}${sc.runAsGroup !== undefined ? `:${sc.runAsGroup}` : ''}`);
+  if (sc.runAsUser !== undefined)
+    flags.push(`--user=${sc.runAsUser}${sc.runAsGroup !== undefined ? `:${sc.runAsGroup}` : ''}`);
   // podman's --read-only adds writable tmpfs on /tmp, /var/tmp and /run by default; a pod gets none of them.
   if (sc.readOnlyRootFilesystem) flags.push('--read-only', '--read-only-tmpfs=false');
   if (sc.allowPrivilegeEscalation === false) flags.push('--security-opt=no-new-privileges');
@@ -90,7 +100,8 @@ function securityFlags(sc: V1SecurityContext, c: V1Container): string[] {
   for (const cap of sc.capabilities?.add ?? []) flags.push(`--cap-add=${cap}`);
   const seccomp = sc.seccompProfile?.type;
   if (seccomp === 'Unconfined') flags.push('--security-opt=seccomp=unconfined');
-  else if (seccomp !== undefined && seccomp !== 'RuntimeDefault') throw new Error(`seccomp profile ${seccomp} is not supported`);
+  else if (seccomp !== undefined && seccomp !== 'RuntimeDefault')
+    throw new Error(`seccomp profile ${seccomp} is not supported`);
   return flags;
 }
 
@@ -116,10 +127,15 @@ function mountFlags(pod: V1PodSpec, c: V1Container, ctx: PodRunContext): string[
  */
 export function podmanRunArgs(pod: V1PodSpec, containerName: string, ctx: PodRunContext): string[] {
   const c = pod.containers.find((x) => x.name === containerName);
-  if (!c) throw new Error(`pod has no container ${containerName} (has ${pod.containers.map((x) => x.name).join(', ')})`);
+  if (!c)
+    throw new Error(`pod has no container ${containerName} (has ${pod.containers.map((x) => x.name).join(', ')})`);
   if (!c.image) throw new Error(`container ${c.name} has no image`);
   const env = containerEnv(pod, c, ctx);
-  const flags = [`--name=${ctx.podName}-${c.name}`, '--network=host', `--pull=${PULL[c.imagePullPolicy ?? 'IfNotPresent']}`];
+  const flags = [
+    `--name=${ctx.podName}-${c.name}`,
+    '--network=host',
+    `--pull=${PULL[c.imagePullPolicy ?? 'IfNotPresent']}`,
+  ];
   flags.push(...securityFlags(effectiveSecurityContext(pod, c), c));
   for (const g of pod.securityContext?.supplementalGroups ?? []) flags.push(`--group-add=${g}`);
   if (pod.securityContext?.fsGroup !== undefined) flags.push(`--group-add=${pod.securityContext.fsGroup}`);
@@ -129,7 +145,8 @@ export function podmanRunArgs(pod: V1PodSpec, containerName: string, ctx: PodRun
   if (memory !== undefined) flags.push(`--memory=${quantityBytes(String(memory))}`);
   const cpu = c.resources?.limits?.cpu;
   if (cpu !== undefined) flags.push(`--cpus=${/^\d+m$/.test(String(cpu)) ? parseInt(String(cpu), 10) / 1000 : cpu}`);
-  if (pod.terminationGracePeriodSeconds !== undefined) flags.push(`--stop-timeout=${pod.terminationGracePeriodSeconds}`);
+  if (pod.terminationGracePeriodSeconds !== undefined)
+    flags.push(`--stop-timeout=${pod.terminationGracePeriodSeconds}`);
   if (c.workingDir) flags.push(`--workdir=${c.workingDir}`);
   // `command` replaces the image's ENTRYPOINT (and then its CMD too); `args` replace CMD.
   if (c.command) flags.push(`--entrypoint=${JSON.stringify(c.command.map((x) => expandVars(x, env)))}`);
@@ -147,9 +164,10 @@ export interface HttpProbe {
 export function probeUrl(c: V1Container, probe: V1Probe | undefined, host = '127.0.0.1'): HttpProbe {
   const get = probe?.httpGet;
   if (!get) throw new Error(`container ${c.name}: expected an httpGet probe`);
-  const port = typeof get.port === 'number' || /^\d+$/.test(String(get.port))
-    ? Number(get.port)
-    : c.ports?.find((p) => p.name === get.port)?.containerPort;
+  const port =
+    typeof get.port === 'number' || /^\d+$/.test(String(get.port))
+      ? Number(get.port)
+      : c.ports?.find((p) => p.name === get.port)?.containerPort;
   if (port === undefined) throw new Error(`container ${c.name}: probe port ${get.port} is not one of its ports`);
   return {
     url: `${(get.scheme ?? 'HTTP').toLowerCase()}://${host}:${port}${get.path ?? '/'}`,

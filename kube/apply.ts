@@ -3,14 +3,21 @@
 // type explicitly: client-node's generated custom-object patch defaults to JSON Patch, which is
 // never what we mean.
 import {
-  CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions,
-  type KubeConfig, type KubernetesObject,
+  CustomObjectsApi,
+  KubernetesObjectApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type KubernetesObject,
 } from '@kubernetes/client-node';
 import { isNotFound } from './errors.ts';
 
 export { apiErrorMessage, isConflict, isGone, isNotFound, statusCodeOf } from './errors.ts';
 
-interface Clients { objects: KubernetesObjectApi; custom: CustomObjectsApi }
+interface Clients {
+  objects: KubernetesObjectApi;
+  custom: CustomObjectsApi;
+}
 const clientCache = new WeakMap<KubeConfig, Clients>();
 
 /** One client set per KubeConfig: KubernetesObjectApi caches API discovery per instance. */
@@ -44,10 +51,18 @@ export interface ApplyOptions {
  */
 export async function applyObject<T extends KubernetesObject>(kc: KubeConfig, obj: T, opts: ApplyOptions): Promise<T> {
   if ((obj as { stringData?: unknown }).stringData !== undefined) {
-    throw new Error(`applyObject ${obj.kind} ${obj.metadata?.name}: use data (base64), not stringData, with server-side apply`);
+    throw new Error(
+      `applyObject ${obj.kind} ${obj.metadata?.name}: use data (base64), not stringData, with server-side apply`,
+    );
   }
-  return clients(kc).objects.patch<T>(obj, undefined, undefined, opts.fieldManager, opts.force ?? true,
-    PatchStrategy.ServerSideApply);
+  return clients(kc).objects.patch<T>(
+    obj,
+    undefined,
+    undefined,
+    opts.fieldManager,
+    opts.force ?? true,
+    PatchStrategy.ServerSideApply,
+  );
 }
 
 export interface CustomResourceRef {
@@ -63,8 +78,12 @@ export interface CustomResourceRef {
  * Arrays (conditions, keys) are replaced whole, so pass the complete desired list.
  * With `resourceVersion` the write fails with 409 if the object changed since it was read.
  */
-export async function patchCustomStatus<S>(kc: KubeConfig, ref: CustomResourceRef, status: S,
-  opts: { fieldManager: string; resourceVersion?: string }): Promise<KubernetesObject> {
+export async function patchCustomStatus<S>(
+  kc: KubeConfig,
+  ref: CustomResourceRef,
+  status: S,
+  opts: { fieldManager: string; resourceVersion?: string },
+): Promise<KubernetesObject> {
   const body: Record<string, unknown> = { status };
   if (opts.resourceVersion) body.metadata = { resourceVersion: opts.resourceVersion };
   return clients(kc).custom.patchNamespacedCustomObjectStatus(
@@ -82,21 +101,36 @@ export interface MetadataPatch {
 }
 
 /** JSON-merge-patches metadata (finalizers, labels, annotations) of any object. */
-export async function patchMetadata<T extends KubernetesObject>(kc: KubeConfig, ref: ObjectRef, metadata: MetadataPatch,
-  opts: { fieldManager: string }): Promise<T> {
+export async function patchMetadata<T extends KubernetesObject>(
+  kc: KubeConfig,
+  ref: ObjectRef,
+  metadata: MetadataPatch,
+  opts: { fieldManager: string },
+): Promise<T> {
   const body = {
-    apiVersion: ref.apiVersion, kind: ref.kind,
+    apiVersion: ref.apiVersion,
+    kind: ref.kind,
     metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}), ...metadata },
   };
-  return clients(kc).objects.patch<T>(body as T, undefined, undefined, opts.fieldManager, undefined,
-    PatchStrategy.MergePatch);
+  return clients(kc).objects.patch<T>(
+    body as T,
+    undefined,
+    undefined,
+    opts.fieldManager,
+    undefined,
+    PatchStrategy.MergePatch,
+  );
 }
 
 /** Deletes the object; returns false when it was already gone (deletes are idempotent for us). */
-export async function deleteIfExists(kc: KubeConfig, ref: ObjectRef,
-  opts: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; uid?: string } = {}): Promise<boolean> {
+export async function deleteIfExists(
+  kc: KubeConfig,
+  ref: ObjectRef,
+  opts: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; uid?: string } = {},
+): Promise<boolean> {
   const spec: KubernetesObject = {
-    apiVersion: ref.apiVersion, kind: ref.kind,
+    apiVersion: ref.apiVersion,
+    kind: ref.kind,
     metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) },
   };
   // A uid precondition makes sure we never delete a same-named successor created in the meantime.
@@ -114,7 +148,8 @@ export async function deleteIfExists(kc: KubeConfig, ref: ObjectRef,
 export async function readIfExists<T extends KubernetesObject>(kc: KubeConfig, ref: ObjectRef): Promise<T | undefined> {
   try {
     return await clients(kc).objects.read<T>({
-      apiVersion: ref.apiVersion, kind: ref.kind,
+      apiVersion: ref.apiVersion,
+      kind: ref.kind,
       metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) },
     });
   } catch (err) {

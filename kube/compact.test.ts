@@ -1,14 +1,36 @@
 import { describe, expect, it } from 'vitest';
 import { lastManagerOf } from '../operator/apikey/conditions.ts';
-import { compactCustomObject, compactMetadata, compactSecret, LAST_APPLIED_ANNOTATION, pruneManagedFields } from './compact.ts';
+import {
+  compactCustomObject,
+  compactMetadata,
+  compactSecret,
+  LAST_APPLIED_ANNOTATION,
+  pruneManagedFields,
+} from './compact.ts';
 
 const managedFields = [
-  { manager: 'kubectl', operation: 'Update', time: new Date('2026-01-01T00:00:00Z'), fieldsType: 'FieldsV1',
-    fieldsV1: { 'f:spec': { 'f:team': {}, 'f:allowedModels': {} }, 'f:metadata': { 'f:labels': { 'f:a': {} } } } },
-  { manager: 'argocd', operation: 'Apply', time: new Date('2026-01-02T00:00:00Z'), fieldsType: 'FieldsV1',
-    fieldsV1: { 'f:metadata': { 'f:annotations': { 'f:keys.nemorouter.io/rotate': {}, 'f:other': {} } } } },
-  { manager: 'nemokeys-operator', operation: 'Update', subresource: 'status', time: new Date('2026-01-03T00:00:00Z'),
-    fieldsType: 'FieldsV1', fieldsV1: { 'f:status': { 'f:keys': {} } } },
+  {
+    manager: 'kubectl',
+    operation: 'Update',
+    time: new Date('2026-01-01T00:00:00Z'),
+    fieldsType: 'FieldsV1',
+    fieldsV1: { 'f:spec': { 'f:team': {}, 'f:allowedModels': {} }, 'f:metadata': { 'f:labels': { 'f:a': {} } } },
+  },
+  {
+    manager: 'argocd',
+    operation: 'Apply',
+    time: new Date('2026-01-02T00:00:00Z'),
+    fieldsType: 'FieldsV1',
+    fieldsV1: { 'f:metadata': { 'f:annotations': { 'f:keys.nemorouter.io/rotate': {}, 'f:other': {} } } },
+  },
+  {
+    manager: 'nemokeys-operator',
+    operation: 'Update',
+    subresource: 'status',
+    time: new Date('2026-01-03T00:00:00Z'),
+    fieldsType: 'FieldsV1',
+    fieldsV1: { 'f:status': { 'f:keys': {} } },
+  },
 ];
 const PATHS = [['f:spec'], ['f:metadata', 'f:annotations', 'f:keys.nemorouter.io/rotate']] as const;
 
@@ -17,20 +39,49 @@ describe('compactMetadata', () => {
     const deletionTimestamp = new Date();
     const creationTimestamp = new Date();
     const meta = compactMetadata({
-      name: 'a', namespace: 'ns', uid: 'u', resourceVersion: '7', generation: 3, labels: { l: '1' },
-      annotations: { x: 'y', [LAST_APPLIED_ANNOTATION]: '{"huge":"copy"}' }, finalizers: ['f'], deletionTimestamp,
+      name: 'a',
+      namespace: 'ns',
+      uid: 'u',
+      resourceVersion: '7',
+      generation: 3,
+      labels: { l: '1' },
+      annotations: { x: 'y', [LAST_APPLIED_ANNOTATION]: '{"huge":"copy"}' },
+      finalizers: ['f'],
+      deletionTimestamp,
       ownerReferences: [{ apiVersion: 'v1', kind: 'K', name: 'o', uid: 'ou', controller: true }],
-      creationTimestamp, managedFields,
+      creationTimestamp,
+      managedFields,
     });
-    expect(meta).toEqual({ name: 'a', namespace: 'ns', uid: 'u', resourceVersion: '7', generation: 3, creationTimestamp, labels: { l: '1' },
-      annotations: { x: 'y' }, finalizers: ['f'], deletionTimestamp,
-      ownerReferences: [{ apiVersion: 'v1', kind: 'K', name: 'o', uid: 'ou', controller: true }] });
-    expect(compactMetadata({ name: 'b', annotations: { [LAST_APPLIED_ANNOTATION]: '{}' } }).annotations).toBeUndefined();
+    expect(meta).toEqual({
+      name: 'a',
+      namespace: 'ns',
+      uid: 'u',
+      resourceVersion: '7',
+      generation: 3,
+      creationTimestamp,
+      labels: { l: '1' },
+      annotations: { x: 'y' },
+      finalizers: ['f'],
+      deletionTimestamp,
+      ownerReferences: [{ apiVersion: 'v1', kind: 'K', name: 'o', uid: 'ou', controller: true }],
+    });
+    expect(
+      compactMetadata({ name: 'b', annotations: { [LAST_APPLIED_ANNOTATION]: '{}' } }).annotations,
+    ).toBeUndefined();
   });
 
   it('compactSecret keeps type and data', () => {
-    expect(compactSecret({ metadata: { name: 's', resourceVersion: '1', managedFields }, type: 'Opaque', data: { k: 'dg==' } }))
-      .toEqual({ metadata: { name: 's', resourceVersion: '1', namespace: undefined, uid: undefined }, type: 'Opaque', data: { k: 'dg==' } });
+    expect(
+      compactSecret({
+        metadata: { name: 's', resourceVersion: '1', managedFields },
+        type: 'Opaque',
+        data: { k: 'dg==' },
+      }),
+    ).toEqual({
+      metadata: { name: 's', resourceVersion: '1', namespace: undefined, uid: undefined },
+      type: 'Opaque',
+      data: { k: 'dg==' },
+    });
   });
 });
 
@@ -38,17 +89,28 @@ describe('pruneManagedFields', () => {
   it('keeps every entry (manager, time, subresource) with only the asked-for paths of fieldsV1', () => {
     expect(pruneManagedFields(managedFields, PATHS)).toEqual([
       { manager: 'kubectl', operation: 'Update', time: managedFields[0]!.time, fieldsV1: { 'f:spec': {} } },
-      { manager: 'argocd', operation: 'Apply', time: managedFields[1]!.time,
-        fieldsV1: { 'f:metadata': { 'f:annotations': { 'f:keys.nemorouter.io/rotate': {} } } } },
-      { manager: 'nemokeys-operator', operation: 'Update', subresource: 'status', time: managedFields[2]!.time, fieldsV1: {} },
+      {
+        manager: 'argocd',
+        operation: 'Apply',
+        time: managedFields[1]!.time,
+        fieldsV1: { 'f:metadata': { 'f:annotations': { 'f:keys.nemorouter.io/rotate': {} } } },
+      },
+      {
+        manager: 'nemokeys-operator',
+        operation: 'Update',
+        subresource: 'status',
+        time: managedFields[2]!.time,
+        fieldsV1: {},
+      },
     ]);
   });
 
   it('a path and a longer path under it both survive, in either order', () => {
     const both = [['f:metadata'], ['f:metadata', 'f:annotations', 'f:keys.nemorouter.io/rotate']];
     for (const paths of [both, [...both].reverse()]) {
-      expect(pruneManagedFields([managedFields[1]!], paths)[0]!.fieldsV1)
-        .toEqual({ 'f:metadata': { 'f:annotations': { 'f:keys.nemorouter.io/rotate': {} } } });
+      expect(pruneManagedFields([managedFields[1]!], paths)[0]!.fieldsV1).toEqual({
+        'f:metadata': { 'f:annotations': { 'f:keys.nemorouter.io/rotate': {} } },
+      });
     }
   });
 
@@ -64,7 +126,9 @@ describe('pruneManagedFields', () => {
   it('the default for custom objects answers "who wrote spec / metadata" like the full managedFields', () => {
     const obj = compactCustomObject({ metadata: { name: 'k', managedFields } });
     for (const path of [['f:spec'], ['f:metadata']]) {
-      expect(lastManagerOf(obj.metadata!.managedFields, path, ['nemokeys-operator'])).toBe(lastManagerOf(managedFields, path, ['nemokeys-operator']));
+      expect(lastManagerOf(obj.metadata!.managedFields, path, ['nemokeys-operator'])).toBe(
+        lastManagerOf(managedFields, path, ['nemokeys-operator']),
+      );
     }
     expect(obj.metadata!.managedFields!.map((f) => f.time)).toEqual(managedFields.map((f) => f.time));
   });

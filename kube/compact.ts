@@ -49,7 +49,10 @@ export function compactSecret(secret: V1Secret): V1Secret {
  * operation, subresource and time, with fieldsV1 pruned to the given paths (e.g. ['f:spec']) — the deeper
  * field sets, usually most of an object's bytes, are dropped.
  */
-export function pruneManagedFields(entries: readonly V1ManagedFieldsEntry[] | undefined, paths: readonly (readonly string[])[]): V1ManagedFieldsEntry[] {
+export function pruneManagedFields(
+  entries: readonly V1ManagedFieldsEntry[] | undefined,
+  paths: readonly (readonly string[])[],
+): V1ManagedFieldsEntry[] {
   const out: V1ManagedFieldsEntry[] = [];
   for (const e of entries ?? []) {
     const fields: Record<string, unknown> = {};
@@ -58,7 +61,10 @@ export function pruneManagedFields(entries: readonly V1ManagedFieldsEntry[] | un
       for (const p of path) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[p] : undefined;
       if (node === undefined) continue;
       let at = fields;
-      for (const p of path.slice(0, -1)) at = (at[p] ??= {}) as Record<string, unknown>;
+      for (const p of path.slice(0, -1)) {
+        at[p] ??= {};
+        at = at[p] as Record<string, unknown>;
+      }
       at[path.at(-1)!] ??= {};
     }
     const kept: V1ManagedFieldsEntry = { manager: e.manager, operation: e.operation, fieldsV1: fields };
@@ -74,5 +80,8 @@ export const DEFAULT_FIELD_PATHS = [['f:spec'], ['f:metadata']] as const;
 
 /** A custom object: compact metadata with managedFields pruned to DEFAULT_FIELD_PATHS; spec and status kept. */
 export function compactCustomObject<T extends KubernetesObject>(obj: T): T {
-  return { ...obj, metadata: compactMetadata(obj.metadata, pruneManagedFields(obj.metadata?.managedFields, DEFAULT_FIELD_PATHS)) };
+  return {
+    ...obj,
+    metadata: compactMetadata(obj.metadata, pruneManagedFields(obj.metadata?.managedFields, DEFAULT_FIELD_PATHS)),
+  };
 }

@@ -25,7 +25,10 @@ export interface KubeConfigEnv {
 }
 
 const defaultEnv = (): KubeConfigEnv => ({
-  env: process.env, exists: existsSync, home: homedir(), serviceAccountDir: SERVICE_ACCOUNT_DIR,
+  env: process.env,
+  exists: existsSync,
+  home: homedir(),
+  serviceAccountDir: SERVICE_ACCOUNT_DIR,
 });
 
 /** Pure: decides which source to load, or explains why there is none. */
@@ -43,16 +46,22 @@ export function resolveKubeConfigSource(flagPath: string | undefined, e: KubeCon
   if (e.env.KUBERNETES_SERVICE_HOST && e.exists(join(e.serviceAccountDir, 'token'))) return { kind: 'in-cluster' };
   const homeConfig = join(e.home, '.kube', 'config');
   if (e.exists(homeConfig)) return { kind: 'home', path: homeConfig };
-  throw new Error('no Kubernetes configuration found: pass --kubeconfig PATH, set KUBECONFIG, run in a Pod ' +
-    `with a ServiceAccount token, or create ${homeConfig}`);
+  throw new Error(
+    'no Kubernetes configuration found: pass --kubeconfig PATH, set KUBECONFIG, run in a Pod ' +
+      `with a ServiceAccount token, or create ${homeConfig}`,
+  );
 }
 
 export function describeKubeConfigSource(s: KubeConfigSource): string {
   switch (s.kind) {
-    case 'flag': return `--kubeconfig ${s.path}`;
-    case 'env': return `KUBECONFIG ${s.paths.join(delimiter)}`;
-    case 'in-cluster': return 'in-cluster ServiceAccount';
-    case 'home': return s.path;
+    case 'flag':
+      return `--kubeconfig ${s.path}`;
+    case 'env':
+      return `KUBECONFIG ${s.paths.join(delimiter)}`;
+    case 'in-cluster':
+      return 'in-cluster ServiceAccount';
+    case 'home':
+      return s.path;
   }
 }
 
@@ -79,8 +88,10 @@ export function loadKubeConfig(opts: { kubeconfig?: string; env?: KubeConfigEnv 
       break;
   }
   if (!kc.getCurrentCluster()) {
-    throw new Error(`${describeKubeConfigSource(source)}: no current context with a cluster ` +
-      `(current-context is "${kc.getCurrentContext() || ''}")`);
+    throw new Error(
+      `${describeKubeConfigSource(source)}: no current context with a cluster ` +
+        `(current-context is "${kc.getCurrentContext() || ''}")`,
+    );
   }
   const files = source.kind === 'env' ? source.paths : source.kind === 'in-cluster' ? [] : [source.path];
   return reuseConnections(applyImpersonation(kc, files));

@@ -19,7 +19,10 @@ export const isNotFound = (err: unknown): boolean => statusCodeOf(err) === 404;
 export const isConflict = (err: unknown): boolean => statusCodeOf(err) === 409;
 export const isGone = (err: unknown): boolean => statusCodeOf(err) === 410;
 
-interface StatusBody { message?: unknown; reason?: unknown }
+interface StatusBody {
+  message?: unknown;
+  reason?: unknown;
+}
 
 function statusBody(body: unknown): StatusBody | undefined {
   if (body && typeof body === 'object') return body as StatusBody;
@@ -55,8 +58,10 @@ export function apiErrorMessage(err: unknown): string {
   if (err instanceof Error) {
     const code = statusCodeOf(err);
     const cause = (err as { cause?: unknown }).cause;
-    const causeText = cause instanceof Error && cause.message && !err.message.includes(cause.message)
-      ? ` (${oneLine(cause.message)})` : '';
+    const causeText =
+      cause instanceof Error && cause.message && !err.message.includes(cause.message)
+        ? ` (${oneLine(cause.message)})`
+        : '';
     return `${code ? `${code} ` : ''}${oneLine(err.message || err.name)}${causeText}`;
   }
   if (err && typeof err === 'object') {
@@ -71,9 +76,18 @@ export function apiErrorMessage(err: unknown): string {
 
 function httpReason(code: number): string {
   const reasons: Record<number, string> = {
-    400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 409: 'Conflict',
-    410: 'Gone', 415: 'UnsupportedMediaType', 422: 'Invalid', 429: 'TooManyRequests',
-    500: 'InternalError', 503: 'ServiceUnavailable', 504: 'Timeout',
+    400: 'BadRequest',
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'NotFound',
+    409: 'Conflict',
+    410: 'Gone',
+    415: 'UnsupportedMediaType',
+    422: 'Invalid',
+    429: 'TooManyRequests',
+    500: 'InternalError',
+    503: 'ServiceUnavailable',
+    504: 'Timeout',
   };
   return reasons[code] ?? 'Error';
 }

@@ -43,8 +43,10 @@ export function impersonationHeaders(imp: Impersonation, user: string): Record<s
   const headers: Record<string, string> = {};
   const one = (what: string, values: string[]): string => {
     if (values.length > 1) {
-      throw new Error(`kubeconfig user "${user}": ${what} lists ${values.length} values (${values.join(', ')}); ` +
-        'nemokeys can impersonate one value per field: keep one, or bind the role to the user instead');
+      throw new Error(
+        `kubeconfig user "${user}": ${what} lists ${values.length} values (${values.join(', ')}); ` +
+          'nemokeys can impersonate one value per field: keep one, or bind the role to the user instead',
+      );
     }
     return values[0]!;
   };
@@ -70,7 +72,9 @@ export function applyImpersonation(kc: KubeConfig, files: string[]): KubeConfig 
     if (!headers) {
       const imp = impersonationOf(docs, user.name);
       if (imp && !user.impersonateUser) {
-        throw new Error(`kubeconfig user "${user.name}": as-groups / as-uid / as-user-extra need "as" (the user to act as)`);
+        throw new Error(
+          `kubeconfig user "${user.name}": as-groups / as-uid / as-user-extra need "as" (the user to act as)`,
+        );
       }
       headers = imp ? impersonationHeaders(imp, user.name) : {};
       byUser.set(user.name, headers);

@@ -35,14 +35,25 @@ function harness(opts: { relistIntervalMs?: number; watchdogMs?: number } = {}) 
   const log = pino({ level: 'debug' }, { write: (s: string) => logs.push(JSON.parse(s)) });
   const restarts: string[] = [];
   const informer = createInformer<Obj>({
-    watcher, list, log, path: '/api/v1/namespaces/ns/secrets', labelSelector: 'app=x',
-    relistIntervalMs: opts.relistIntervalMs ?? 0, watchdogMs: opts.watchdogMs ?? 0,
-    backoff: { baseMs: 100, maxMs: 1000 }, onRestart: (_r, stage) => restarts.push(stage),
+    watcher,
+    list,
+    log,
+    path: '/api/v1/namespaces/ns/secrets',
+    labelSelector: 'app=x',
+    relistIntervalMs: opts.relistIntervalMs ?? 0,
+    watchdogMs: opts.watchdogMs ?? 0,
+    backoff: { baseMs: 100, maxMs: 1000 },
+    onRestart: (_r, stage) => restarts.push(stage),
   });
   const seen: string[] = [];
   informer.onChange((o, change) => seen.push(`${change}:${o.metadata?.name}@${o.metadata?.resourceVersion}`));
   return {
-    informer, watches, answers, logs, restarts, seen,
+    informer,
+    watches,
+    answers,
+    logs,
+    restarts,
+    seen,
     lists: () => lists,
     lastWatch: () => watches.at(-1)!,
     take: () => seen.splice(0),
@@ -60,7 +71,9 @@ describe('createInformer', () => {
     const h = harness();
     h.answers.push(list('10', obj('a', '5'), obj('b', '6')));
     let resolved = false;
-    const started = h.informer.start().then(() => { resolved = true; });
+    const started = h.informer.start().then(() => {
+      resolved = true;
+    });
     expect(h.informer.synced).toBe(false);
     await flush();
     await started;
@@ -68,9 +81,18 @@ describe('createInformer', () => {
     expect(h.informer.synced).toBe(true);
     expect(h.take()).toEqual(['add:a@5', 'add:b@6']);
     expect(h.informer.get('ns', 'a')?.metadata?.resourceVersion).toBe('5');
-    expect(h.informer.list('ns').map((o) => o.metadata?.name).sort()).toEqual(['a', 'b']);
+    expect(
+      h.informer
+        .list('ns')
+        .map((o) => o.metadata?.name)
+        .sort(),
+    ).toEqual(['a', 'b']);
     expect(h.informer.list('other')).toEqual([]);
-    expect(h.lastWatch().query).toMatchObject({ resourceVersion: '10', labelSelector: 'app=x', allowWatchBookmarks: true });
+    expect(h.lastWatch().query).toMatchObject({
+      resourceVersion: '10',
+      labelSelector: 'app=x',
+      allowWatchBookmarks: true,
+    });
     h.informer.stop();
   });
 
@@ -105,8 +127,14 @@ describe('createInformer', () => {
   });
 
   it.each([
-    ['an ERROR event with code 410', (w: FakeWatch) => w.emit('ERROR', { kind: 'Status', code: 410, reason: 'Expired' })],
-    ['an HTTP 410 when (re)connecting', (w: FakeWatch) => w.done(Object.assign(new Error('Gone'), { statusCode: 410 }))],
+    [
+      'an ERROR event with code 410',
+      (w: FakeWatch) => w.emit('ERROR', { kind: 'Status', code: 410, reason: 'Expired' }),
+    ],
+    [
+      'an HTTP 410 when (re)connecting',
+      (w: FakeWatch) => w.done(Object.assign(new Error('Gone'), { statusCode: 410 })),
+    ],
   ])('relists on %s without counting a restart, announcing only the differences', async (_name, expire) => {
     const h = harness();
     h.answers.push(list('10', obj('a', '5'), obj('b', '6')), list('30', obj('a', '5'), obj('c', '25')));
@@ -124,7 +152,14 @@ describe('createInformer', () => {
   it('restarts after other errors with capped exponential backoff and re-announces every object', async () => {
     const h = harness();
     const down = Object.assign(new Error('fetch failed'), { cause: new Error('connect ECONNREFUSED') });
-    h.answers.push(list('10', obj('a', '5'), obj('b', '6')), down, down, down, down, list('40', obj('a', '5'), obj('b', '7')));
+    h.answers.push(
+      list('10', obj('a', '5'), obj('b', '6')),
+      down,
+      down,
+      down,
+      down,
+      list('40', obj('a', '5'), obj('b', '7')),
+    );
     await h.informer.start();
     h.take();
     const first = h.lastWatch();
@@ -200,8 +235,12 @@ describe('createInformer', () => {
   it('survives handlers that throw or reject, and still calls the other handlers', async () => {
     const h = harness();
     h.answers.push(list('10'));
-    h.informer.onChange(() => { throw new Error('boom'); });
-    h.informer.onChange(async () => { throw new Error('async boom'); });
+    h.informer.onChange(() => {
+      throw new Error('boom');
+    });
+    h.informer.onChange(async () => {
+      throw new Error('async boom');
+    });
     const after: string[] = [];
     h.informer.onChange((o) => after.push(o.metadata!.name!));
     await h.informer.start();
@@ -219,7 +258,10 @@ describe('createInformer', () => {
     const h = harness();
     h.answers.push(new Error('forbidden'));
     const started = h.informer.start();
-    const outcome = started.then(() => 'resolved', (e: Error) => e.message);
+    const outcome = started.then(
+      () => 'resolved',
+      (e: Error) => e.message,
+    );
     await flush();
     expect(h.restarts).toEqual(['list']);
     h.informer.stop();
@@ -244,10 +286,18 @@ describe('createInformer', () => {
     const restarts: string[] = [];
     let attempts = 0;
     const informer = createInformer<Obj>({
-      watcher: { watch: async () => { attempts++; throw new Error('exec plugin failed'); } },
+      watcher: {
+        watch: async () => {
+          attempts++;
+          throw new Error('exec plugin failed');
+        },
+      },
       list: async () => list('1', obj('a', '1')),
       log: pino({ level: 'debug' }, { write: (s: string) => logs.push(JSON.parse(s)) }),
-      path: '/x', relistIntervalMs: 0, watchdogMs: 0, backoff: { baseMs: 100, maxMs: 100 },
+      path: '/x',
+      relistIntervalMs: 0,
+      watchdogMs: 0,
+      backoff: { baseMs: 100, maxMs: 100 },
       onRestart: (_r, stage) => restarts.push(stage),
     });
     await informer.start();
@@ -264,10 +314,25 @@ describe('createInformer', () => {
     let watchCb: ((type: string, o: unknown) => void) | undefined;
     let lists = 0;
     const informer = createInformer<Obj>({
-      watcher: { watch: async (_p, _q, onEvent) => { watchCb = onEvent; return new AbortController(); } },
-      list: async () => { lists++; return list('1', obj('a', '1')); },
-      decode: (raw) => { if ((raw as Obj).metadata?.name === 'bad') throw new Error('unknown shape'); return raw as Obj; },
-      log: pino({ level: 'silent' }), path: '/x', relistIntervalMs: 0, watchdogMs: 0, backoff: { baseMs: 100, maxMs: 100 },
+      watcher: {
+        watch: async (_p, _q, onEvent) => {
+          watchCb = onEvent;
+          return new AbortController();
+        },
+      },
+      list: async () => {
+        lists++;
+        return list('1', obj('a', '1'));
+      },
+      decode: (raw) => {
+        if ((raw as Obj).metadata?.name === 'bad') throw new Error('unknown shape');
+        return raw as Obj;
+      },
+      log: pino({ level: 'silent' }),
+      path: '/x',
+      relistIntervalMs: 0,
+      watchdogMs: 0,
+      backoff: { baseMs: 100, maxMs: 100 },
       onRestart: (_r, stage) => restarts.push(stage),
     });
     await informer.start();
@@ -289,7 +354,11 @@ describe('createInformer', () => {
       },
     };
     const informer = createInformer<Obj>({
-      watcher, log: pino({ level: 'silent' }), path: '/x', relistIntervalMs: 0, watchdogMs: 0,
+      watcher,
+      log: pino({ level: 'silent' }),
+      path: '/x',
+      relistIntervalMs: 0,
+      watchdogMs: 0,
       list: async (page) => {
         pages.push(page);
         return page.continue === undefined

@@ -15,8 +15,12 @@ import { ObjectStore } from './object-store.ts';
 
 /** The part of client-node's Watch we use; injectable so the state machine is unit-testable. */
 export interface WatchLike {
-  watch(path: string, query: Record<string, string | number | boolean | undefined>,
-    onEvent: (type: string, obj: unknown) => void, done: (err: unknown) => void): Promise<AbortController>;
+  watch(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    onEvent: (type: string, obj: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController>;
 }
 
 export interface ListResult<T> {
@@ -141,7 +145,10 @@ class ListWatchInformer<T extends KubernetesObject> implements CachedInformer<T>
     }
     const watchdogMs = this.opts.watchdogMs ?? INFORMER_DEFAULTS.watchdogMs;
     if (watchdogMs > 0) {
-      this.timers.watchdog = setInterval(() => this.checkWatchdog(watchdogMs), Math.max(10, Math.floor(watchdogMs / 4)));
+      this.timers.watchdog = setInterval(
+        () => this.checkWatchdog(watchdogMs),
+        Math.max(10, Math.floor(watchdogMs / 4)),
+      );
       this.timers.watchdog.unref();
     }
     void this.relist('initial');
@@ -221,7 +228,9 @@ class ListWatchInformer<T extends KubernetesObject> implements CachedInformer<T>
     };
     let controller: AbortController;
     try {
-      controller = await this.watcher.watch(this.opts.path, query,
+      controller = await this.watcher.watch(
+        this.opts.path,
+        query,
         (type, obj) => {
           if (epoch !== this.epoch) return;
           delivered = true;
@@ -230,7 +239,8 @@ class ListWatchInformer<T extends KubernetesObject> implements CachedInformer<T>
         (err) => {
           if (epoch !== this.epoch) return;
           this.onWatchDone(err, this.now() - startedAt, delivered);
-        });
+        },
+      );
     } catch (err) {
       if (epoch === this.epoch) this.fail(err, 'watch');
       return;
@@ -251,8 +261,12 @@ class ListWatchInformer<T extends KubernetesObject> implements CachedInformer<T>
         this.opts.log.debug({ resource: this.resource }, 'watch resourceVersion expired (410 event); relisting');
         void this.relist('expired');
       } else {
-        this.fail(Object.assign(new Error(`watch ERROR event: ${status.message ?? status.reason ?? 'unknown'}`),
-          { statusCode: status.code }), 'watch');
+        this.fail(
+          Object.assign(new Error(`watch ERROR event: ${status.message ?? status.reason ?? 'unknown'}`), {
+            statusCode: status.code,
+          }),
+          'watch',
+        );
       }
       return;
     }
@@ -308,8 +322,10 @@ class ListWatchInformer<T extends KubernetesObject> implements CachedInformer<T>
     this.failures++;
     const delay = backoffDelay(this.failures, this.opts.backoff ?? INFORMER_DEFAULTS.backoff);
     this.phase = 'backoff';
-    this.opts.log.warn({ resource: this.resource, stage, error: apiErrorMessage(err), failures: this.failures,
-      retryInMs: delay }, 'informer failed; restarting after backoff');
+    this.opts.log.warn(
+      { resource: this.resource, stage, error: apiErrorMessage(err), failures: this.failures, retryInMs: delay },
+      'informer failed; restarting after backoff',
+    );
     this.opts.onRestart?.(this.resource, stage);
     clearTimeout(this.timers.retry);
     this.timers.retry = setTimeout(() => {
@@ -341,7 +357,15 @@ class ListWatchInformer<T extends KubernetesObject> implements CachedInformer<T>
 
   private handlerFailed(obj: T, change: ChangeKind, err: unknown): void {
     // Name and namespace only: the object may be a Secret with key material in it.
-    this.opts.log.error({ resource: this.resource, change, namespace: obj.metadata?.namespace,
-      name: obj.metadata?.name, error: err instanceof Error ? err.message : String(err) }, 'informer handler threw');
+    this.opts.log.error(
+      {
+        resource: this.resource,
+        change,
+        namespace: obj.metadata?.namespace,
+        name: obj.metadata?.name,
+        error: err instanceof Error ? err.message : String(err),
+      },
+      'informer handler threw',
+    );
   }
 }

@@ -37,8 +37,10 @@ export const RESTART_DEBOUNCE_MS = 2_000;
  * (the audit actor, operator/apikey/plan.ts). The cache keeps exactly that much of them.
  */
 export const ACTOR_FIELD_PATHS = [['f:spec'], ['f:metadata', 'f:annotations', `f:${ANNOTATIONS.rotate}`]] as const;
-const compactApiKey = (ak: ApiKeyObject): ApiKeyObject =>
-  ({ ...ak, metadata: compactMetadata(ak.metadata, pruneManagedFields(ak.metadata?.managedFields, ACTOR_FIELD_PATHS)) });
+const compactApiKey = (ak: ApiKeyObject): ApiKeyObject => ({
+  ...ak,
+  metadata: compactMetadata(ak.metadata, pruneManagedFields(ak.metadata?.managedFields, ACTOR_FIELD_PATHS)),
+});
 
 export interface RegisterOptions {
   /** Wraps the ApiKey controller's writer (tests: crash injection). */
@@ -68,20 +70,38 @@ export async function registerControllers(ctx: OperatorContext, opts: RegisterOp
 }
 
 /** registerControllers, returning the ApiKey and Team caches for the controllers registered after it. */
-export async function registerKeyControllers(ctx: OperatorContext, opts: RegisterOptions = {}): Promise<SharedInformers> {
+export async function registerKeyControllers(
+  ctx: OperatorContext,
+  opts: RegisterOptions = {},
+): Promise<SharedInformers> {
   const ns = ctx.recordsNamespace;
   const watched = ctx.watchNamespace ? { namespace: ctx.watchNamespace } : {};
-  const apiKeys = ctx.customObjectInformer<ApiKeyObject>({ group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, ...watched,
-    transform: compactApiKey });
-  const teams = ctx.customObjectInformer<TeamObject>({ group: GROUP, version: VERSION, plural: KINDS.team.plural, ...watched });
-  const secrets = ctx.secretInformer({ labelSelector: WORKLOAD_SECRET_SELECTOR, resource: 'workload-secrets', ...watched });
+  const apiKeys = ctx.customObjectInformer<ApiKeyObject>({
+    group: GROUP,
+    version: VERSION,
+    plural: KINDS.apiKey.plural,
+    ...watched,
+    transform: compactApiKey,
+  });
+  const teams = ctx.customObjectInformer<TeamObject>({
+    group: GROUP,
+    version: VERSION,
+    plural: KINDS.team.plural,
+    ...watched,
+  });
+  const secrets = ctx.secretInformer({
+    labelSelector: WORKLOAD_SECRET_SELECTOR,
+    resource: 'workload-secrets',
+    ...watched,
+  });
   const records = ctx.secretInformer({ namespace: ns, labelSelector: RECORD_SELECTOR, resource: 'records' });
   const core = ctx.kc.makeApiClient(CoreV1Api);
   const usage = ctx.createInformer<V1ConfigMap>({
     resource: 'usage-reports',
     path: `/api/v1/namespaces/${ns}/configmaps`,
     labelSelector: USAGE_SELECTOR,
-    list: ({ limit, continue: _continue }) => core.listNamespacedConfigMap({ namespace: ns, labelSelector: USAGE_SELECTOR, limit, _continue }),
+    list: ({ limit, continue: _continue }) =>
+      core.listNamespacedConfigMap({ namespace: ns, labelSelector: USAGE_SELECTOR, limit, _continue }),
     decode: (raw) => ObjectSerializer.deserialize(raw, 'V1ConfigMap', '') as V1ConfigMap,
     transform: compactObject,
   });
@@ -93,7 +113,12 @@ export async function registerKeyControllers(ctx: OperatorContext, opts: Registe
   const restartTracker = new RestartTargetTracker();
   const apiKeyQueue = ctx.runController(
     createApiKeyReconciler({
-      apiKeys, teams, secrets, records, recordIndex, usage: usageIndex,
+      apiKeys,
+      teams,
+      secrets,
+      records,
+      recordIndex,
+      usage: usageIndex,
       writer,
       clock: ctx.clock,
       recordsNamespace: ns,
@@ -106,7 +131,11 @@ export async function registerKeyControllers(ctx: OperatorContext, opts: Registe
   );
   const restartQueue = ctx.runController(
     createRestartReconciler({
-      apiKeys, secrets, events: writer, tracker: restartTracker, clock: ctx.clock,
+      apiKeys,
+      secrets,
+      events: writer,
+      tracker: restartTracker,
+      clock: ctx.clock,
       workloads: (opts.wrapWorkloads ?? ((w) => w))(createKubeWorkloads(ctx.kc)),
       onTargetStateChange: (key) => apiKeyQueue.enqueue(key),
       ...(opts.recheckMissingTargetMs !== undefined ? { recheckMissingMs: opts.recheckMissingTargetMs } : {}),
@@ -122,12 +151,16 @@ export async function registerKeyControllers(ctx: OperatorContext, opts: Registe
   const seenGeneration = new Map<string, number | undefined>();
   const specChanged = (ak: ApiKeyObject, change: ChangeKind): boolean => {
     const key = objectKey(ak);
-    const changed = change === 'delete' || !seenGeneration.has(key) || seenGeneration.get(key) !== ak.metadata?.generation;
+    const changed =
+      change === 'delete' || !seenGeneration.has(key) || seenGeneration.get(key) !== ak.metadata?.generation;
     if (change === 'delete') seenGeneration.delete(key);
     else seenGeneration.set(key, ak.metadata?.generation);
     return changed;
   };
-  const teamQueue = ctx.runController(createTeamReconciler({ teams, apiKeys, write: kubeTeamStatusWriter(ctx.kc), clock: ctx.clock }), { workers: 1 });
+  const teamQueue = ctx.runController(
+    createTeamReconciler({ teams, apiKeys, write: kubeTeamStatusWriter(ctx.kc), clock: ctx.clock }),
+    { workers: 1 },
+  );
 
   const teamOf = (ak: ApiKeyObject) => ak.spec?.team;
   apiKeys.onChange((ak, change) => {
@@ -144,7 +177,8 @@ export async function registerKeyControllers(ctx: OperatorContext, opts: Registe
   teams.onChange((team) => {
     teamQueue.enqueue(objectKey(team));
     // A Team change re-renders the records of all its keys (and a new Team un-blocks them).
-    for (const ak of apiKeys.list(team.metadata?.namespace)) if (teamOf(ak) === team.metadata?.name) apiKeyQueue.enqueue(objectKey(ak));
+    for (const ak of apiKeys.list(team.metadata?.namespace))
+      if (teamOf(ak) === team.metadata?.name) apiKeyQueue.enqueue(objectKey(ak));
   });
   secrets.onChange((s) => {
     const owner = s.metadata?.labels?.[LABELS.apiKeyName];
@@ -158,14 +192,20 @@ export async function registerKeyControllers(ctx: OperatorContext, opts: Registe
     if (owner) apiKeyQueue.enqueue(owner);
   });
   // Reports of gone gateway replicas fold into one archive (operator/usage/fold.ts): a periodic pass.
-  const foldQueue = ctx.runController(createFoldReconciler({
-    reports: usage, namespace: ns, clock: ctx.clock, log: ctx.log.child({ controller: 'usage-fold' }),
-    writer: (opts.wrapFoldWriter ?? ((w) => w))(kubeFoldWriter(ctx.kc, ns)),
-    metrics: createFoldMetrics(ctx.metrics.registry),
-    hasRecord: (keyId) => recordIndex.ownerOfKeyId(keyId) !== undefined,
-    ...(opts.usageFoldAfterMs !== undefined ? { foldAfterMs: opts.usageFoldAfterMs } : {}),
-    ...(opts.usageFoldPeriodMs !== undefined ? { periodMs: opts.usageFoldPeriodMs } : {}),
-  }), { workers: 1 });
+  const foldQueue = ctx.runController(
+    createFoldReconciler({
+      reports: usage,
+      namespace: ns,
+      clock: ctx.clock,
+      log: ctx.log.child({ controller: 'usage-fold' }),
+      writer: (opts.wrapFoldWriter ?? ((w) => w))(kubeFoldWriter(ctx.kc, ns)),
+      metrics: createFoldMetrics(ctx.metrics.registry),
+      hasRecord: (keyId) => recordIndex.ownerOfKeyId(keyId) !== undefined,
+      ...(opts.usageFoldAfterMs !== undefined ? { foldAfterMs: opts.usageFoldAfterMs } : {}),
+      ...(opts.usageFoldPeriodMs !== undefined ? { periodMs: opts.usageFoldPeriodMs } : {}),
+    }),
+    { workers: 1 },
+  );
   foldQueue.enqueue(FOLD_KEY);
   // An edited ipAllowlistFrom list re-renders the records of exactly the keys that reference it.
   allowlists.configMaps.onChange((cm, change) => {

@@ -12,18 +12,32 @@ import type { OperatorContext } from './runtime/context.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nemokeys-op-'));
 const kubeconfig = join(dir, 'kubeconfig');
-writeFileSync(kubeconfig, `apiVersion: v1
+writeFileSync(
+  kubeconfig,
+  `apiVersion: v1
 kind: Config
 clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
 users: [{name: u, user: {token: t}}]
 contexts: [{name: x, context: {cluster: c, user: u}}]
 current-context: x
-`);
+`,
+);
 
-const silent = new Writable({ write(_c, _e, cb) { cb(); } });
+const silent = new Writable({
+  write(_c, _e, cb) {
+    cb();
+  },
+});
 const base = {
-  kubeconfig, recordsNamespace: 'nemokeys-system', metricsPort: 0, healthPort: 0, bindAddress: '127.0.0.1',
-  logLevel: 'info' as const, leaderElection: false, leaseNamespace: 'nemokeys-system', logDestination: silent,
+  kubeconfig,
+  recordsNamespace: 'nemokeys-system',
+  metricsPort: 0,
+  healthPort: 0,
+  bindAddress: '127.0.0.1',
+  logLevel: 'info' as const,
+  leaderElection: false,
+  leaseNamespace: 'nemokeys-system',
+  logDestination: silent,
   informerTuning: { backoff: { baseMs: 50, maxMs: 100 }, relistIntervalMs: 0, watchdogMs: 0 },
 };
 
@@ -48,13 +62,31 @@ describe('runOperator', () => {
       ...base,
       registerControllers: async (ctx) => {
         ctxSeen = ctx;
-        const q = ctx.runController({ name: 'probe', reconcile: async (k) => { reconciled.push(k); return {}; } });
+        const q = ctx.runController({
+          name: 'probe',
+          reconcile: async (k) => {
+            reconciled.push(k);
+            return {};
+          },
+        });
         q.enqueue('ns/a');
       },
     });
     await until(() => reconciled.length === 1);
-    expect(Object.keys(ctxSeen!).sort()).toEqual(['apiKeyWorkers', 'audit', 'clock', 'createInformer', 'customObjectInformer', 'kc', 'log',
-      'metrics', 'recordsNamespace', 'runController', 'secretInformer', 'signal']);
+    expect(Object.keys(ctxSeen!).sort()).toEqual([
+      'apiKeyWorkers',
+      'audit',
+      'clock',
+      'createInformer',
+      'customObjectInformer',
+      'kc',
+      'log',
+      'metrics',
+      'recordsNamespace',
+      'runController',
+      'secretInformer',
+      'signal',
+    ]);
     expect(ctxSeen!.recordsNamespace).toBe('nemokeys-system');
     expect(ctxSeen!.apiKeyWorkers).toBe(DEFAULT_APIKEY_WORKERS);
     expect(op.isLeader()).toBe(true);
@@ -76,13 +108,22 @@ describe('runOperator', () => {
       ...base,
       registerControllers: async (ctx) => {
         const secrets = ctx.secretInformer({ labelSelector: 'nemokeys.test/x=y' });
-        const q = ctx.runController({ name: 'gated', reconcile: async (k) => { reconciled.push(k); return {}; } });
+        const q = ctx.runController({
+          name: 'gated',
+          reconcile: async (k) => {
+            reconciled.push(k);
+            return {};
+          },
+        });
         secrets.onChange((s) => q.enqueue(`${s.metadata?.namespace}/${s.metadata?.name}`));
         q.enqueue('ns/early');
       },
     });
-    await until(async () => (await get(op.metricsPort, '/metrics')).body
-      .includes('nemokeys_operator_informer_restarts_total{resource="secrets"} 2'));
+    await until(async () =>
+      (await get(op.metricsPort, '/metrics')).body.includes(
+        'nemokeys_operator_informer_restarts_total{resource="secrets"} 2',
+      ),
+    );
     const ready = await get(op.healthPort, '/readyz');
     expect(ready.status).toBe(503);
     expect(ready.body).toContain('informer/secrets');
@@ -93,7 +134,12 @@ describe('runOperator', () => {
   });
 
   it('reports controllers-failed when registerControllers throws', async () => {
-    const op = await runOperator({ ...base, registerControllers: async () => { throw new Error('bad wiring'); } });
+    const op = await runOperator({
+      ...base,
+      registerControllers: async () => {
+        throw new Error('bad wiring');
+      },
+    });
     expect(await op.done).toBe('controllers-failed');
   });
 });

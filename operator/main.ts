@@ -64,24 +64,33 @@ export interface RunningOperator {
 async function loadControllers(opts: Pick<OperatorOptions, 'usageFoldAfterMs' | 'usageFoldPeriodMs'>) {
   // Loaded only when no registerControllers is injected (tests inject stand-ins).
   const { registerKeyControllers } = await import('./controllers.ts');
-  return (ctx: OperatorContext) => registerKeyControllers(ctx, {
-    ...(opts.usageFoldAfterMs !== undefined ? { usageFoldAfterMs: opts.usageFoldAfterMs } : {}),
-    ...(opts.usageFoldPeriodMs !== undefined ? { usageFoldPeriodMs: opts.usageFoldPeriodMs } : {}),
-  });
+  return (ctx: OperatorContext) =>
+    registerKeyControllers(ctx, {
+      ...(opts.usageFoldAfterMs !== undefined ? { usageFoldAfterMs: opts.usageFoldAfterMs } : {}),
+      ...(opts.usageFoldPeriodMs !== undefined ? { usageFoldPeriodMs: opts.usageFoldPeriodMs } : {}),
+    });
 }
 
 export async function runOperator(opts: OperatorOptions): Promise<RunningOperator> {
   const log = createLogger({ level: opts.logLevel, destination: opts.logDestination });
   const kc = loadKubeConfig({ kubeconfig: opts.kubeconfig });
   const metrics = createOperatorMetrics();
-  const trail = await startAuditTrail({ kc, log, registry: metrics.registry, destination: opts.logDestination, ...opts.audit });
+  const trail = await startAuditTrail({
+    kc,
+    log,
+    registry: metrics.registry,
+    destination: opts.logDestination,
+    ...opts.audit,
+  });
   const audit = trail.wrap(createAudit({ destination: opts.logDestination }));
   const mailer = opts.mail ? createMailer(opts.mail) : undefined;
-  const register: RegisterControllers = opts.registerControllers ?? (async (ctx) => {
-    const informers = await defaults!(ctx); // the ApiKey and Team watches, shared with the controllers below
-    await trail.register(ctx, informers);
-    if (mailer) await registerReminders(ctx, mailer, informers);
-  });
+  const register: RegisterControllers =
+    opts.registerControllers ??
+    (async (ctx) => {
+      const informers = await defaults!(ctx); // the ApiKey and Team watches, shared with the controllers below
+      await trail.register(ctx, informers);
+      if (mailer) await registerReminders(ctx, mailer, informers);
+    });
   const readiness = new Readiness();
   const clock = opts.clock ?? systemClock;
   // The audit trail's and the reminders' leader-only controllers join the default set only: tests that
@@ -91,23 +100,41 @@ export async function runOperator(opts: OperatorOptions): Promise<RunningOperato
 
   const host = opts.bindAddress ?? '0.0.0.0';
   const servers: OpsServer[] = [];
-  const metricsServer = await startOpsServer({ port: opts.metricsPort, host, registry: metrics.registry,
-    ...(opts.metricsPort === opts.healthPort && opts.metricsPort !== 0 ? { readiness } : {}) });
+  const metricsServer = await startOpsServer({
+    port: opts.metricsPort,
+    host,
+    registry: metrics.registry,
+    ...(opts.metricsPort === opts.healthPort && opts.metricsPort !== 0 ? { readiness } : {}),
+  });
   servers.push(metricsServer);
-  const healthServer = opts.metricsPort === opts.healthPort && opts.metricsPort !== 0
-    ? metricsServer : await startOpsServer({ port: opts.healthPort, host, readiness });
+  const healthServer =
+    opts.metricsPort === opts.healthPort && opts.metricsPort !== 0
+      ? metricsServer
+      : await startOpsServer({ port: opts.healthPort, host, readiness });
   if (healthServer !== metricsServer) servers.push(healthServer);
 
   let manager: Manager | undefined;
   let stopping: Promise<void> | undefined;
   let resolveDone!: (r: StopReason) => void;
-  const done = new Promise<StopReason>((r) => { resolveDone = r; });
+  const done = new Promise<StopReason>((r) => {
+    resolveDone = r;
+  });
   let elector: LeaderElector | undefined;
 
   const startControllers = () => {
     metrics.leader.set(1);
-    const m = createManager({ kc, clock, log, audit, metrics, readiness, recordsNamespace: opts.recordsNamespace,
-      watchNamespace: opts.watchNamespace, informerTuning: opts.informerTuning, apiKeyWorkers: opts.apiKeyWorkers });
+    const m = createManager({
+      kc,
+      clock,
+      log,
+      audit,
+      metrics,
+      readiness,
+      recordsNamespace: opts.recordsNamespace,
+      watchNamespace: opts.watchNamespace,
+      informerTuning: opts.informerTuning,
+      apiKeyWorkers: opts.apiKeyWorkers,
+    });
     manager = m;
     m.run(register).catch((err: unknown) => {
       if (stopping) return; // informers rejected because we are stopping
@@ -137,8 +164,11 @@ export async function runOperator(opts: OperatorOptions): Promise<RunningOperato
 
   if (opts.leaderElection) {
     elector = new LeaderElector({
-      kc, namespace: opts.leaseNamespace, name: opts.leaseName ?? DEFAULT_LEASE_NAME,
-      identity: opts.identity ?? defaultIdentity(), log: log.child({ component: 'leader-election' }),
+      kc,
+      namespace: opts.leaseNamespace,
+      name: opts.leaseName ?? DEFAULT_LEASE_NAME,
+      identity: opts.identity ?? defaultIdentity(),
+      log: log.child({ component: 'leader-election' }),
       ...opts.leaderTiming,
       onStartedLeading: startControllers,
       onStoppedLeading: (reason) => {
@@ -150,8 +180,16 @@ export async function runOperator(opts: OperatorOptions): Promise<RunningOperato
     log.warn('leader election disabled: run exactly one replica');
     startControllers();
   }
-  log.info({ metricsPort: metricsServer.port, healthPort: healthServer.port, recordsNamespace: opts.recordsNamespace,
-    leaderElection: opts.leaderElection, server: kc.getCurrentCluster()?.server }, 'operator started');
+  log.info(
+    {
+      metricsPort: metricsServer.port,
+      healthPort: healthServer.port,
+      recordsNamespace: opts.recordsNamespace,
+      leaderElection: opts.leaderElection,
+      server: kc.getCurrentCluster()?.server,
+    },
+    'operator started',
+  );
 
   return {
     metricsPort: metricsServer.port,

@@ -5,7 +5,17 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { ALERTS, EXPORTED_METRICS, alertRules, dashboardQueries, ensurePromtool, grafanaToPromql, metricNames, promtool, type RulesFile } from './support/promtool.ts';
+import {
+  ALERTS,
+  EXPORTED_METRICS,
+  alertRules,
+  dashboardQueries,
+  ensurePromtool,
+  grafanaToPromql,
+  metricNames,
+  promtool,
+  type RulesFile,
+} from './support/promtool.ts';
 
 const CHART = resolve(import.meta.dirname, '..', 'charts', 'nemokeys');
 /** promtool unit-test files in charts/nemokeys/tests (expiry spans days, so it has its own file). */
@@ -30,19 +40,29 @@ describe.skipIf(!bin)('alert rules (promtool)', () => {
 
   it('the unit tests cover every alert with a firing and a quiet evaluation', async () => {
     type UnitTests = { tests: { alert_rule_test?: { alertname: string; exp_alerts?: unknown[] }[] }[] };
-    const files = await Promise.all(UNIT_TESTS.map(async (f) => parse(await readFile(join(CHART, 'tests', f), 'utf8')) as UnitTests));
+    const files = await Promise.all(
+      UNIT_TESTS.map(async (f) => parse(await readFile(join(CHART, 'tests', f), 'utf8')) as UnitTests),
+    );
     const cases = files.flatMap((f) => f.tests).flatMap((t) => t.alert_rule_test ?? []);
     for (const rule of await alertRules()) {
       const mine = cases.filter((c) => c.alertname === rule.alert);
-      expect(mine.some((c) => (c.exp_alerts ?? []).length > 0), `${rule.alert} never expected to fire`).toBe(true);
-      expect(mine.some((c) => (c.exp_alerts ?? []).length === 0), `${rule.alert} never expected to stay quiet`).toBe(true);
+      expect(
+        mine.some((c) => (c.exp_alerts ?? []).length > 0),
+        `${rule.alert} never expected to fire`,
+      ).toBe(true);
+      expect(
+        mine.some((c) => (c.exp_alerts ?? []).length === 0),
+        `${rule.alert} never expected to stay quiet`,
+      ).toBe(true);
     }
   });
 
   // The unit tests have teeth: an alert that never fires, or always fires, makes them fail.
   it('breaking any one alert (never fires / always fires) fails the unit tests', async () => {
     const original = parse(await readFile(ALERTS, 'utf8')) as RulesFile;
-    const mutants = (await alertRules()).flatMap((r) => ['vector(1) == 0', 'vector(1)'].map((expr) => ({ alert: r.alert, expr })));
+    const mutants = (await alertRules()).flatMap((r) =>
+      ['vector(1) == 0', 'vector(1)'].map((expr) => ({ alert: r.alert, expr })),
+    );
     const survivors: string[] = [];
     const tryMutant = async ({ alert, expr }: { alert: string; expr: string }) => {
       const dir = await mkdtemp(join(tmpdir(), 'nemokeys-alerts-'));
@@ -62,7 +82,14 @@ describe.skipIf(!bin)('alert rules (promtool)', () => {
   it('every dashboard query parses as PromQL', async () => {
     const queries = await dashboardQueries();
     expect(queries.length).toBeGreaterThan(10);
-    const rules = { groups: [{ name: 'dashboard', rules: queries.map((q, i) => ({ record: `dashboard:query_${i}`, expr: grafanaToPromql(q.expr) })) }] };
+    const rules = {
+      groups: [
+        {
+          name: 'dashboard',
+          rules: queries.map((q, i) => ({ record: `dashboard:query_${i}`, expr: grafanaToPromql(q.expr) })),
+        },
+      ],
+    };
     const dir = await mkdtemp(join(tmpdir(), 'nemokeys-dash-'));
     await writeFile(join(dir, 'rules.yaml'), stringify(rules));
     const res = await run(['check', 'rules', join(dir, 'rules.yaml')]);
@@ -93,14 +120,20 @@ describe('alerts and dashboard only use exported metrics', () => {
         used.add(n);
       }
     }
-    for (const n of ['nemokeys_gateway_requests_total', 'nemokeys_gateway_key_last_used_timestamp_seconds',
-      'nemokeys_gateway_denials_total', 'nemokeys_gateway_overhead_seconds', 'nemokeys_apikey_expiry_timestamp_seconds']) {
+    for (const n of [
+      'nemokeys_gateway_requests_total',
+      'nemokeys_gateway_key_last_used_timestamp_seconds',
+      'nemokeys_gateway_denials_total',
+      'nemokeys_gateway_overhead_seconds',
+      'nemokeys_apikey_expiry_timestamp_seconds',
+    ]) {
       expect(used.has(n), `dashboard has no panel for ${n}`).toBe(true);
     }
   });
 
   it('metricNames strips histogram suffixes', () => {
-    expect(metricNames('rate(nemokeys_gateway_overhead_seconds_bucket[5m]) / nemokeys_gateway_overhead_seconds_count'))
-      .toEqual(['nemokeys_gateway_overhead_seconds']);
+    expect(
+      metricNames('rate(nemokeys_gateway_overhead_seconds_bucket[5m]) / nemokeys_gateway_overhead_seconds_count'),
+    ).toEqual(['nemokeys_gateway_overhead_seconds']);
   });
 });

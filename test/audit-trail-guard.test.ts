@@ -6,7 +6,14 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions } from '@kubernetes/client-node';
+import {
+  AdmissionregistrationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  RbacAuthorizationV1Api,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
@@ -18,8 +25,14 @@ import { installCrds, serviceAccountKubeConfig } from '../controlplane/controlpl
 import type { TrailEntry } from '../operator/audit/trail.ts';
 import { TRAIL_LABEL, trailName } from '../operator/audit/trail-store.ts';
 import { runOperator, type RunningOperator } from '../operator/main.ts';
-import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster, httpStatusOf, impersonatedKubeConfig }
-  from './support/cluster.ts';
+import {
+  adminKubeConfig,
+  clusterKubeconfig,
+  clusterKubectl,
+  hasCluster,
+  httpStatusOf,
+  impersonatedKubeConfig,
+} from './support/cluster.ts';
 import { ensureHelm, renderChart, type K8sObject } from './support/helm.ts';
 import { createTeam, eventually } from './support/operator.ts';
 
@@ -41,7 +54,10 @@ describe.skipIf(!helm)('audit trail guard as rendered', () => {
   it('one source: the chart renders files/audit-trail-guard.yaml for the operator ServiceAccount, as `nemokeys dev` does', async () => {
     const rendered = guardObjects(await renderChart(helm!, { namespace: 'nk-ns' }));
     expect(rendered.map((o) => o.kind)).toEqual(['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
-    const ours = auditTrailGuard({ name: 'nk-nemokeys-audit-trail-guard', operatorUser: 'system:serviceaccount:nk-ns:nk-nemokeys-operator' });
+    const ours = auditTrailGuard({
+      name: 'nk-nemokeys-audit-trail-guard',
+      operatorUser: 'system:serviceaccount:nk-ns:nk-nemokeys-operator',
+    });
     expect(rendered.map((o) => o.spec)).toEqual(ours.map((o) => o.spec));
     expect(JSON.stringify(rendered[0]!.spec)).toContain(`'${TRAIL_LABEL}' in oldObject.metadata.labels`);
     expect(guardObjects(await renderChart(helm!, { set: { 'auditTrailGuard.enabled': false } }))).toEqual([]);
@@ -59,51 +75,92 @@ describe.skipIf(!helm || !hasCluster())('audit trail guard on the real API serve
 
   const history = async (namespace: string, name: string): Promise<TrailEntry[]> => {
     let out = '';
-    const io: Io = { out: (t) => { out += t; }, err: () => {}, now: () => new Date(), sleep: async () => {} };
+    const io: Io = {
+      out: (t) => {
+        out += t;
+      },
+      err: () => {},
+      now: () => new Date(),
+      sleep: async () => {},
+    };
     await runHistory(name, { kubeconfig: clusterKubeconfig(), namespace, output: 'json' }, io);
     return JSON.parse(out) as TrailEntry[];
   };
   // Keys are made by the admin: what `edit` may do with ApiKeys is test/roles.test.ts; here only trails matter.
-  const createKey = (namespace: string, name: string) => custom.createNamespacedCustomObject({ ...AK, namespace,
-    body: { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name }, spec: { team: 'payments', allowedModels: ['*'] } } });
-  const trail = (namespace: string, key: string) => core.readNamespacedConfigMap({ namespace, name: trailName('ApiKey', key) });
+  const createKey = (namespace: string, name: string) =>
+    custom.createNamespacedCustomObject({
+      ...AK,
+      namespace,
+      body: {
+        apiVersion: API_VERSION,
+        kind: 'ApiKey',
+        metadata: { name },
+        spec: { team: 'payments', allowedModels: ['*'] },
+      },
+    });
+  const trail = (namespace: string, key: string) =>
+    core.readNamespacedConfigMap({ namespace, name: trailName('ApiKey', key) });
 
   beforeAll(async () => {
-    const objs = await renderChart(helm!, { release: RELEASE, namespace: OPERATOR_NS,
-      set: { [`auditTrailGuard.namespaceSelector.matchLabels.${SELECTOR_LABEL.replaceAll('.', '\\.')}`]: RUN } });
+    const objs = await renderChart(helm!, {
+      release: RELEASE,
+      namespace: OPERATOR_NS,
+      set: { [`auditTrailGuard.namespaceSelector.matchLabels.${SELECTOR_LABEL.replaceAll('.', '\\.')}`]: RUN },
+    });
     const guard = guardObjects(objs);
     expect(guard).toHaveLength(2);
-    await installCrds({ kubectl: clusterKubectl(), kubeconfigPath: clusterKubeconfig() },
-      [crdYaml(), ...guard.map((o) => stringify(o))].join('\n---\n'));
+    await installCrds(
+      { kubectl: clusterKubectl(), kubeconfigPath: clusterKubeconfig() },
+      [crdYaml(), ...guard.map((o) => stringify(o))].join('\n---\n'),
+    );
     // The operator runs as the chart's ServiceAccount (RBAC is not what this file tests: cluster-admin).
     const sa = `${RELEASE}-nemokeys-operator`;
     const saKc = await serviceAccountKubeConfig(admin, OPERATOR_NS, sa);
-    await admin.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({ body: {
-      metadata: { name: `${RELEASE}-operator` },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
-      subjects: [{ kind: 'ServiceAccount', name: sa, namespace: OPERATOR_NS }],
-    } });
+    await admin.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({
+      body: {
+        metadata: { name: `${RELEASE}-operator` },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+        subjects: [{ kind: 'ServiceAccount', name: sa, namespace: OPERATOR_NS }],
+      },
+    });
     for (const ns of [GUARDED, UNGUARDED]) {
-      await core.createNamespace({ body: { metadata: { name: ns, labels: ns === GUARDED ? { [SELECTOR_LABEL]: RUN } : {} } } });
+      await core.createNamespace({
+        body: { metadata: { name: ns, labels: ns === GUARDED ? { [SELECTOR_LABEL]: RUN } : {} } },
+      });
       await createTeam(admin, ns, 'payments');
-      await admin.makeApiClient(RbacAuthorizationV1Api).createNamespacedRoleBinding({ namespace: ns, body: {
-        metadata: { name: 'dev-edit' },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' },
-        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: DEV }],
-      } });
+      await admin.makeApiClient(RbacAuthorizationV1Api).createNamespacedRoleBinding({
+        namespace: ns,
+        body: {
+          metadata: { name: 'dev-edit' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' },
+          subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: DEV }],
+        },
+      });
     }
     await core.createNamespace({ body: { metadata: { name: RECORDS } } });
     kubeconfigFile = join(tmpdir(), `audit-trail-guard-${RUN}.kubeconfig`);
     writeFileSync(kubeconfigFile, saKc.exportConfig());
     // No audit webhook on the shared control plane: entries are "observed" (field manager), 1 s after the change.
-    op = await runOperator({ kubeconfig: kubeconfigFile, recordsNamespace: RECORDS, metricsPort: 0, healthPort: 0,
-      bindAddress: '127.0.0.1', logLevel: 'warn', leaderElection: false, leaseNamespace: RECORDS });
+    op = await runOperator({
+      kubeconfig: kubeconfigFile,
+      recordsNamespace: RECORDS,
+      metricsPort: 0,
+      healthPort: 0,
+      bindAddress: '127.0.0.1',
+      logLevel: 'warn',
+      leaderElection: false,
+      leaseNamespace: RECORDS,
+    });
   }, 120_000);
 
   afterAll(async () => {
-    for (const ns of [GUARDED, UNGUARDED, RECORDS, OPERATOR_NS]) await core.deleteNamespace({ name: ns }).catch(() => undefined);
+    for (const ns of [GUARDED, UNGUARDED, RECORDS, OPERATOR_NS])
+      await core.deleteNamespace({ name: ns }).catch(() => undefined);
     await op?.stop();
-    await admin.makeApiClient(RbacAuthorizationV1Api).deleteClusterRoleBinding({ name: `${RELEASE}-operator` }).catch(() => undefined);
+    await admin
+      .makeApiClient(RbacAuthorizationV1Api)
+      .deleteClusterRoleBinding({ name: `${RELEASE}-operator` })
+      .catch(() => undefined);
     const vap = admin.makeApiClient(AdmissionregistrationV1Api);
     const name = `${RELEASE}-nemokeys-audit-trail-guard`;
     await vap.deleteValidatingAdmissionPolicyBinding({ name }).catch(() => undefined);
@@ -113,28 +170,59 @@ describe.skipIf(!helm || !hasCluster())('audit trail guard on the real API serve
 
   it('the operator writes the trail; a namespace edit user cannot patch, replace, delete, relabel or forge it', async () => {
     await createKey(GUARDED, 'app');
-    await eventually(async () => (await history(GUARDED, 'app')).find((e) => e.action === 'create'), 30_000, 'the create entry');
+    await eventually(
+      async () => (await history(GUARDED, 'app')).find((e) => e.action === 'create'),
+      30_000,
+      'the create entry',
+    );
     const name = trailName('ApiKey', 'app');
     const before = await trail(GUARDED, 'app');
 
-    const patched = devCore.patchNamespacedConfigMap({ namespace: GUARDED, name, body: { data: { 'entries.json': '[]' } } }, mergePatch);
+    const patched = devCore.patchNamespacedConfigMap(
+      { namespace: GUARDED, name, body: { data: { 'entries.json': '[]' } } },
+      mergePatch,
+    );
     expect(await httpStatusOf(patched)).toBe(403);
     const current = await devCore.readNamespacedConfigMap({ namespace: GUARDED, name }); // reading is fine
-    expect(await httpStatusOf(devCore.replaceNamespacedConfigMap({ namespace: GUARDED, name,
-      body: { ...current, data: { 'entries.json': '[]' } } }))).toBe(403);
-    expect(await httpStatusOf(devCore.patchNamespacedConfigMap({ namespace: GUARDED, name,
-      body: { metadata: { labels: { [TRAIL_LABEL]: null } } } }, mergePatch))).toBe(403);
+    expect(
+      await httpStatusOf(
+        devCore.replaceNamespacedConfigMap({
+          namespace: GUARDED,
+          name,
+          body: { ...current, data: { 'entries.json': '[]' } },
+        }),
+      ),
+    ).toBe(403);
+    expect(
+      await httpStatusOf(
+        devCore.patchNamespacedConfigMap(
+          { namespace: GUARDED, name, body: { metadata: { labels: { [TRAIL_LABEL]: null } } } },
+          mergePatch,
+        ),
+      ),
+    ).toBe(403);
     expect(await httpStatusOf(devCore.deleteNamespacedConfigMap({ namespace: GUARDED, name }))).toBe(403);
-    expect(await httpStatusOf(devCore.deleteCollectionNamespacedConfigMap({ namespace: GUARDED, labelSelector: TRAIL_LABEL })))
-      .toBe(403);
+    expect(
+      await httpStatusOf(
+        devCore.deleteCollectionNamespacedConfigMap({ namespace: GUARDED, labelSelector: TRAIL_LABEL }),
+      ),
+    ).toBe(403);
     // A forged trail for a key that has none yet, and any ConfigMap pretending to be a trail.
-    const forged = (n: string) => devCore.createNamespacedConfigMap({ namespace: GUARDED,
-      body: { metadata: { name: n, labels: { [TRAIL_LABEL]: 'apikey' } }, data: { 'entries.json': '[]' } } });
+    const forged = (n: string) =>
+      devCore.createNamespacedConfigMap({
+        namespace: GUARDED,
+        body: { metadata: { name: n, labels: { [TRAIL_LABEL]: 'apikey' } }, data: { 'entries.json': '[]' } },
+      });
     expect(await httpStatusOf(forged(trailName('ApiKey', 'later')))).toBe(403);
     expect(await httpStatusOf(forged(`fake-${RUN}`))).toBe(403);
     // The refusal says why; ordinary ConfigMaps are untouched by the guard.
-    await expect(devCore.deleteNamespacedConfigMap({ namespace: GUARDED, name })).rejects.toThrow(/audit trails: only the nemokeys operator/);
-    await devCore.createNamespacedConfigMap({ namespace: GUARDED, body: { metadata: { name: `plain-${RUN}` }, data: { a: '1' } } });
+    await expect(devCore.deleteNamespacedConfigMap({ namespace: GUARDED, name })).rejects.toThrow(
+      /audit trails: only the nemokeys operator/,
+    );
+    await devCore.createNamespacedConfigMap({
+      namespace: GUARDED,
+      body: { metadata: { name: `plain-${RUN}` }, data: { a: '1' } },
+    });
     await devCore.deleteNamespacedConfigMap({ namespace: GUARDED, name: `plain-${RUN}` });
 
     const after = await trail(GUARDED, 'app');
@@ -142,9 +230,15 @@ describe.skipIf(!helm || !hasCluster())('audit trail guard on the real API serve
     expect(after.metadata?.labels?.[TRAIL_LABEL]).toBe('apikey');
 
     // The operator still records the next change.
-    await custom.patchNamespacedCustomObject({ ...AK, namespace: GUARDED, name: 'app', body: { spec: { allowedModels: ['gpt-4o'] } } },
-      mergePatch);
-    const edit = await eventually(async () => (await history(GUARDED, 'app')).find((e) => e.action === 'edit'), 30_000, 'the edit entry');
+    await custom.patchNamespacedCustomObject(
+      { ...AK, namespace: GUARDED, name: 'app', body: { spec: { allowedModels: ['gpt-4o'] } } },
+      mergePatch,
+    );
+    const edit = await eventually(
+      async () => (await history(GUARDED, 'app')).find((e) => e.action === 'edit'),
+      30_000,
+      'the edit entry',
+    );
     expect(edit.fields).toContain('spec.allowedModels');
   });
 
@@ -152,7 +246,10 @@ describe.skipIf(!helm || !hasCluster())('audit trail guard on the real API serve
     await createKey(UNGUARDED, 'app');
     await eventually(async () => (await history(UNGUARDED, 'app')).length > 0, 30_000, 'the create entry');
     const name = trailName('ApiKey', 'app');
-    await devCore.patchNamespacedConfigMap({ namespace: UNGUARDED, name, body: { data: { 'entries.json': '[]' } } }, mergePatch);
+    await devCore.patchNamespacedConfigMap(
+      { namespace: UNGUARDED, name, body: { data: { 'entries.json': '[]' } } },
+      mergePatch,
+    );
     expect(await history(UNGUARDED, 'app')).toEqual([]);
     await devCore.deleteNamespacedConfigMap({ namespace: UNGUARDED, name });
     expect(await httpStatusOf(trail(UNGUARDED, 'app'))).toBe(404);
@@ -168,18 +265,28 @@ describe.skipIf(!helm || !hasCluster())('audit trail guard on the real API serve
     await createKey(GUARDED, 'kept');
     await eventually(async () => (await history(GUARDED, 'kept')).length > 0, 30_000, 'the create entry');
     await custom.deleteNamespacedCustomObject({ ...AK, namespace: GUARDED, name: 'kept', propagationPolicy: 'Orphan' });
-    await eventually(async () => (await httpStatusOf(custom.getNamespacedCustomObject({ ...AK, namespace: GUARDED, name: 'kept' })))
-      === 404, 120_000, 'the ApiKey deleted, orphaning its trail');
+    await eventually(
+      async () =>
+        (await httpStatusOf(custom.getNamespacedCustomObject({ ...AK, namespace: GUARDED, name: 'kept' }))) === 404,
+      120_000,
+      'the ApiKey deleted, orphaning its trail',
+    );
     expect((await trail(GUARDED, 'kept')).metadata?.ownerReferences ?? []).toEqual([]);
 
     // What is left (an orphaned trail among them) goes with the namespace: the namespace controller deletes it.
-    expect((await core.listNamespacedConfigMap({ namespace: GUARDED, labelSelector: TRAIL_LABEL })).items.length).toBeGreaterThan(1);
+    expect(
+      (await core.listNamespacedConfigMap({ namespace: GUARDED, labelSelector: TRAIL_LABEL })).items.length,
+    ).toBeGreaterThan(1);
     // The operator keeps running: its finalizer on the ApiKeys must be released for the namespace to go.
     await core.deleteNamespace({ name: GUARDED });
-    await eventually(async () => {
-      const ns = await core.readNamespace({ name: GUARDED }).catch(() => undefined);
-      if (!ns) return true;
-      throw new Error(JSON.stringify(ns.status?.conditions?.filter((c) => c.status === 'True')));
-    }, 120_000, 'the namespace deleted');
+    await eventually(
+      async () => {
+        const ns = await core.readNamespace({ name: GUARDED }).catch(() => undefined);
+        if (!ns) return true;
+        throw new Error(JSON.stringify(ns.status?.conditions?.filter((c) => c.status === 'True')));
+      },
+      120_000,
+      'the namespace deleted',
+    );
   }, 420_000);
 });

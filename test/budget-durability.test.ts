@@ -39,7 +39,10 @@ class Traffic {
     const client = new OpenAI({ apiKey: this.key, baseURL: `${url}/v1`, maxRetries: 0, timeout: 10_000 });
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+        const res = await client.chat.completions.create({
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: 'hi' }],
+        });
         this.log.push({ at: Date.now(), status: 200, credits: res.usage?.total_tokens ?? 1 });
         return 200;
       } catch (err) {
@@ -91,7 +94,10 @@ class Traffic {
   /** When the admitted credits first reached the budget. */
   get exhaustedAt(): number {
     let sum = 0;
-    for (const r of this.log) if ((sum += r.credits) >= BUDGET) return r.at;
+    for (const r of this.log) {
+      sum += r.credits;
+      if (sum >= BUDGET) return r.at;
+    }
     throw new Error('budget never reached');
   }
   deniedForBudget(statuses: number[]): boolean {
@@ -101,7 +107,9 @@ class Traffic {
 }
 
 const report = (what: string, t: Traffic, bound: number) =>
-  process.stdout.write(`[budget-durability] ${what}: budget ${BUDGET}, admitted ${t.admitted}, overshoot ${t.overshoot} credits (bound ${bound})\n`);
+  process.stdout.write(
+    `[budget-durability] ${what}: budget ${BUDGET}, admitted ${t.admitted}, overshoot ${t.overshoot} credits (bound ${bound})\n`,
+  );
 
 describe.skipIf(!hasCluster())('budgets across restarts and replicas (real gateway processes)', () => {
   let kc: KubeConfig;
@@ -110,8 +118,14 @@ describe.skipIf(!hasCluster())('budgets across restarts and replicas (real gatew
   const gateways: GatewayProcess[] = [];
 
   const gateway = async (gatewayId: string, extra: Partial<GatewayProcessOptions> = {}) => {
-    const gw = await startGatewayProcess({ upstream: upstream.url, kubeconfig: clusterKubeconfig(), recordsNamespace: RECORDS,
-      gatewayId: `${gatewayId}-${RUN}`, reportInterval: `${INTERVAL_MS / 1000}s`, ...extra });
+    const gw = await startGatewayProcess({
+      upstream: upstream.url,
+      kubeconfig: clusterKubeconfig(),
+      recordsNamespace: RECORDS,
+      gatewayId: `${gatewayId}-${RUN}`,
+      reportInterval: `${INTERVAL_MS / 1000}s`,
+      ...extra,
+    });
     gateways.push(gw);
     return gw;
   };
@@ -144,8 +158,16 @@ describe.skipIf(!hasCluster())('budgets across restarts and replicas (real gatew
     report('SIGTERM restart', t, 0);
     expect(t.overshoot).toBe(0);
     // what the user sees: the ApiKey's status says the budget was spent once, not twice
-    const credits = async () => ((await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: GROUP, version: VERSION,
-      plural: KINDS.apiKey.plural, namespace: NS, name: 'sigterm' })) as { status?: ApiKeyStatus }).status?.usage?.credits;
+    const credits = async () =>
+      (
+        (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: KINDS.apiKey.plural,
+          namespace: NS,
+          name: 'sigterm',
+        })) as { status?: ApiKeyStatus }
+      ).status?.usage?.credits;
     await expect.poll(credits, { timeout: 30_000, interval: 200 }).toBe(BUDGET);
   }, 90_000);
 
@@ -164,29 +186,33 @@ describe.skipIf(!hasCluster())('budgets across restarts and replicas (real gatew
     expect(t.overshoot).toBeLessThanOrEqual(bound);
   }, 90_000);
 
-  it.skipIf(!haveRedis)('with Redis: stays exhausted across a Redis restart without persistence', async () => {
-    let redis: RedisProcess | undefined;
-    try {
-      redis = await startRedis();
-      const t = new Traffic(await budgetKey('redis'));
-      const a = await gateway('redis-a', { redis: redis.url });
-      const b = await gateway('redis-b', { redis: redis.url });
-      await t.untilDenied([a.url, b.url], 150);
-      expect(t.overshoot).toBe(0); // one shared counter: exact while Redis is up
-      const lostAt = Date.now();
-      await redis.restart();
-      // The replica that seeds the empty counter knows its own spend exactly and the other's as of
-      // its last report, read up to one interval later: at most two intervals of spend are missing.
-      const bound = t.creditsBetween(lostAt - 2 * INTERVAL_MS - WRITE_SLACK_MS, lostAt);
-      await t.untilDenied([a.url, b.url], 0);
-      expect(t.deniedForBudget(await t.burst([a.url, b.url], 10, 0))).toBe(true);
-      report('Redis restart (no persistence), 2 replicas', t, bound);
-      expect(bound).toBeLessThan(BUDGET);
-      expect(t.overshoot).toBeLessThanOrEqual(bound);
-    } finally {
-      await redis?.stop();
-    }
-  }, 90_000);
+  it.skipIf(!haveRedis)(
+    'with Redis: stays exhausted across a Redis restart without persistence',
+    async () => {
+      let redis: RedisProcess | undefined;
+      try {
+        redis = await startRedis();
+        const t = new Traffic(await budgetKey('redis'));
+        const a = await gateway('redis-a', { redis: redis.url });
+        const b = await gateway('redis-b', { redis: redis.url });
+        await t.untilDenied([a.url, b.url], 150);
+        expect(t.overshoot).toBe(0); // one shared counter: exact while Redis is up
+        const lostAt = Date.now();
+        await redis.restart();
+        // The replica that seeds the empty counter knows its own spend exactly and the other's as of
+        // its last report, read up to one interval later: at most two intervals of spend are missing.
+        const bound = t.creditsBetween(lostAt - 2 * INTERVAL_MS - WRITE_SLACK_MS, lostAt);
+        await t.untilDenied([a.url, b.url], 0);
+        expect(t.deniedForBudget(await t.burst([a.url, b.url], 10, 0))).toBe(true);
+        report('Redis restart (no persistence), 2 replicas', t, bound);
+        expect(bound).toBeLessThan(BUDGET);
+        expect(t.overshoot).toBeLessThanOrEqual(bound);
+      } finally {
+        await redis?.stop();
+      }
+    },
+    90_000,
+  );
 
   it('two in-process replicas, traffic spread over both: one budget, overshoot within two intervals of spend', async () => {
     const t = new Traffic(await budgetKey('replicas'));

@@ -17,9 +17,16 @@ const one = (objs: K8sObject[], kind: string, name?: string) => {
   return found[0]!;
 };
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
-type Container = { name: string; args: string[]; securityContext: Record<string, unknown>; ports: { name: string; containerPort: number }[];
-  livenessProbe: { httpGet: { port: string; path: string } }; readinessProbe: { httpGet: { port: string; path: string } } };
-const podSpec = (d: K8sObject) => (d.spec as { template: { spec: Record<string, unknown> & { containers: Container[] } } }).template.spec;
+type Container = {
+  name: string;
+  args: string[];
+  securityContext: Record<string, unknown>;
+  ports: { name: string; containerPort: number }[];
+  livenessProbe: { httpGet: { port: string; path: string } };
+  readinessProbe: { httpGet: { port: string; path: string } };
+};
+const podSpec = (d: K8sObject) =>
+  (d.spec as { template: { spec: Record<string, unknown> & { containers: Container[] } } }).template.spec;
 
 describe('chart CRDs', () => {
   it('are identical to the generated crds/ (run `npx node charts/sync-crds.ts` after `npx nemokeys crds --write`)', async () => {
@@ -33,8 +40,14 @@ describe('chart CRDs', () => {
 
 describe.skipIf(!helm)('helm chart', () => {
   it('passes helm lint --strict, with defaults and with every optional feature on', async () => {
-    for (const set of [[], ['--set', 'prometheusRule.enabled=true,metrics.serviceMonitor.enabled=true,operator.replicas=2,' +
-      'gateway.metricsService.enabled=true,gateway.metricsService.selector.app=router']]) {
+    for (const set of [
+      [],
+      [
+        '--set',
+        'prometheusRule.enabled=true,metrics.serviceMonitor.enabled=true,operator.replicas=2,' +
+          'gateway.metricsService.enabled=true,gateway.metricsService.selector.app=router',
+      ],
+    ]) {
       const res = await runTool(helm!, ['lint', CHART_DIR, '--strict', ...set]);
       expect(res.code, res.stdout + res.stderr).toBe(0);
     }
@@ -46,8 +59,15 @@ describe.skipIf(!helm)('helm chart', () => {
     expect(res.code, res.stderr).toBe(0);
     const list = await runTool('tar', ['-tzf', join(dir, 'nemokeys-0.1.0.tgz')]);
     const files = list.stdout.split('\n').filter(Boolean);
-    for (const f of ['crds/keys.nemorouter.io_apikeys.yaml', 'files/alerts.yaml', 'files/dashboard.json', 'values.schema.json',
-      'examples/router-with-gateway.yaml', 'templates/operator-rbac.yaml', 'README.md']) {
+    for (const f of [
+      'crds/keys.nemorouter.io_apikeys.yaml',
+      'files/alerts.yaml',
+      'files/dashboard.json',
+      'values.schema.json',
+      'examples/router-with-gateway.yaml',
+      'templates/operator-rbac.yaml',
+      'README.md',
+    ]) {
       expect(files, f).toContain(`nemokeys/${f}`);
     }
     expect(files.filter((f) => f.startsWith('nemokeys/tests/'))).toEqual([]);
@@ -61,12 +81,30 @@ describe.skipIf(!helm)('helm chart', () => {
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     expect(pod.serviceAccountName).toBe('nk-nemokeys-operator');
     const c = pod.containers[0]!;
-    expect(c.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
-      capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(c.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     expect(c.securityContext.runAsUser).toBeGreaterThan(0);
-    expect(c.args).toEqual(expect.arrayContaining(['operator', '--records-namespace=nemokeys-system', '--metrics-port=8080',
-      '--health-port=8081', '--leader-elect', '--lease-namespace=nemokeys-system']));
-    expect(c.ports).toEqual(expect.arrayContaining([{ name: 'health', containerPort: 8081 }, { name: 'metrics', containerPort: 8080 }]));
+    expect(c.args).toEqual(
+      expect.arrayContaining([
+        'operator',
+        '--records-namespace=nemokeys-system',
+        '--metrics-port=8080',
+        '--health-port=8081',
+        '--leader-elect',
+        '--lease-namespace=nemokeys-system',
+      ]),
+    );
+    expect(c.ports).toEqual(
+      expect.arrayContaining([
+        { name: 'health', containerPort: 8081 },
+        { name: 'metrics', containerPort: 8080 },
+      ]),
+    );
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
     expect(one(objs, 'PodDisruptionBudget').spec).toMatchObject({ maxUnavailable: 1 });
@@ -75,7 +113,10 @@ describe.skipIf(!helm)('helm chart', () => {
   });
 
   it('grants RBAC without wildcards; gateway rights are namespaced to the records namespace only', async () => {
-    const objs = await renderChart(helm!, { namespace: 'ops', set: { 'recordsNamespace.name': 'llm', 'recordsNamespace.create': true } });
+    const objs = await renderChart(helm!, {
+      namespace: 'ops',
+      set: { 'recordsNamespace.name': 'llm', 'recordsNamespace.create': true },
+    });
     const rules = objs.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole').flatMap((r) => r.rules as Rule[]);
     for (const r of rules) {
       expect([...r.verbs, ...r.resources, ...r.apiGroups]).not.toContain('*');
@@ -83,8 +124,12 @@ describe.skipIf(!helm)('helm chart', () => {
       expect(r.verbs).not.toContain('impersonate');
     }
     // The only ClusterRole a component's identity holds; the others are for people (test/roles.test.ts).
-    expect(find(objs, 'ClusterRole').map((r) => r.metadata.name))
-      .toEqual(['nk-nemokeys-operator', 'nk-nemokeys-key-viewer', 'nk-nemokeys-key-editor', 'nk-nemokeys-team-admin']);
+    expect(find(objs, 'ClusterRole').map((r) => r.metadata.name)).toEqual([
+      'nk-nemokeys-operator',
+      'nk-nemokeys-key-viewer',
+      'nk-nemokeys-key-editor',
+      'nk-nemokeys-team-admin',
+    ]);
     expect(find(objs, 'ClusterRoleBinding').map((r) => r.metadata.name)).toEqual(['nk-nemokeys-operator']);
     const gwRole = one(objs, 'Role', 'nk-nemokeys-gateway');
     expect(gwRole.metadata.namespace).toBe('llm');
@@ -100,7 +145,8 @@ describe.skipIf(!helm)('helm chart', () => {
     // The gateway's ServiceAccount can live in the router's own namespace.
     const elsewhere = await renderChart(helm!, { set: { 'gateway.namespace': 'router' } });
     expect(one(elsewhere, 'RoleBinding', 'nk-nemokeys-gateway').subjects).toEqual([
-      { kind: 'ServiceAccount', name: 'nk-nemokeys-gateway', namespace: 'router' }]);
+      { kind: 'ServiceAccount', name: 'nk-nemokeys-gateway', namespace: 'router' },
+    ]);
     expect(one(elsewhere, 'RoleBinding', 'nk-nemokeys-gateway').metadata.namespace).toBe('nemokeys-system');
   });
 
@@ -115,24 +161,38 @@ describe.skipIf(!helm)('helm chart', () => {
   });
 
   it('renders the PrometheusRule by default exactly when the cluster serves monitoring.coreos.com/v1 PrometheusRule', async () => {
-    const withOperator = await renderChart(helm!, { extra: ['--api-versions', 'monitoring.coreos.com/v1/PrometheusRule'] });
+    const withOperator = await renderChart(helm!, {
+      extra: ['--api-versions', 'monitoring.coreos.com/v1/PrometheusRule'],
+    });
     expect(find(withOperator, 'PrometheusRule')).toHaveLength(1);
-    const forcedOff = await renderChart(helm!, { set: { 'prometheusRule.enabled': false },
-      extra: ['--api-versions', 'monitoring.coreos.com/v1/PrometheusRule'] });
+    const forcedOff = await renderChart(helm!, {
+      set: { 'prometheusRule.enabled': false },
+      extra: ['--api-versions', 'monitoring.coreos.com/v1/PrometheusRule'],
+    });
     expect(find(forcedOff, 'PrometheusRule')).toHaveLength(0);
-    await expect(renderChart(helm!, { set: { 'prometheusRule.enabled': 'sometimes' } })).rejects.toThrow(/prometheusRule/);
+    await expect(renderChart(helm!, { set: { 'prometheusRule.enabled': 'sometimes' } })).rejects.toThrow(
+      /prometheusRule/,
+    );
   });
 
   it('keeps monitoring objects off by default (their CRDs may not exist)', async () => {
     const kinds = (await renderChart(helm!)).map((o) => o.kind);
     expect(kinds).not.toContain('ServiceMonitor');
     expect(kinds).not.toContain('PrometheusRule');
-    const on = await renderChart(helm!, { set: { 'metrics.serviceMonitor.enabled': true, 'gateway.metricsService.enabled': true,
-      'gateway.metricsService.selector.app': 'router' } });
+    const on = await renderChart(helm!, {
+      set: {
+        'metrics.serviceMonitor.enabled': true,
+        'gateway.metricsService.enabled': true,
+        'gateway.metricsService.selector.app': 'router',
+      },
+    });
     const monitors = find(on, 'ServiceMonitor');
     expect(monitors).toHaveLength(2);
-    for (const m of monitors) expect((m.spec as { endpoints: { honorLabels: boolean }[] }).endpoints[0]!.honorLabels).toBe(true);
-    expect((one(on, 'Service', 'nk-nemokeys-gateway-metrics').spec as { selector: unknown }).selector).toEqual({ app: 'router' });
+    for (const m of monitors)
+      expect((m.spec as { endpoints: { honorLabels: boolean }[] }).endpoints[0]!.honorLabels).toBe(true);
+    expect((one(on, 'Service', 'nk-nemokeys-gateway-metrics').spec as { selector: unknown }).selector).toEqual({
+      app: 'router',
+    });
   });
 
   it('passes --no-leader-elect (the CLI elects by default) and grants no Lease rights when election is off', async () => {
@@ -144,19 +204,39 @@ describe.skipIf(!helm)('helm chart', () => {
   });
 
   it('mail and audit receiver: flags, credentials from Secrets (never args), the audit Service on every replica', async () => {
-    const objs = await renderChart(helm!, { set: { 'operator.mail.smtpUrl': 'smtp://mail.example.com:587',
-      'operator.mail.from': 'keys@example.com', 'operator.mail.credentialsSecret': 'smtp', 'operator.audit.webhookPort': 9443,
-      'operator.audit.tlsSecret': 'audit-tls', 'operator.audit.tokenSecret': 'audit-token' } });
-    const c = podSpec(one(objs, 'Deployment')).containers[0]! as unknown as { args: string[]; env: { name: string; valueFrom?: unknown }[] };
-    expect(c.args).toEqual(expect.arrayContaining(['--smtp-url=smtp://mail.example.com:587', '--mail-from=keys@example.com',
-      '--audit-webhook-port=9443', '--audit-tls-cert-file=/etc/nemokeys/audit-tls/tls.crt']));
+    const objs = await renderChart(helm!, {
+      set: {
+        'operator.mail.smtpUrl': 'smtp://mail.example.com:587',
+        'operator.mail.from': 'keys@example.com',
+        'operator.mail.credentialsSecret': 'smtp',
+        'operator.audit.webhookPort': 9443,
+        'operator.audit.tlsSecret': 'audit-tls',
+        'operator.audit.tokenSecret': 'audit-token',
+      },
+    });
+    const c = podSpec(one(objs, 'Deployment')).containers[0]! as unknown as {
+      args: string[];
+      env: { name: string; valueFrom?: unknown }[];
+    };
+    expect(c.args).toEqual(
+      expect.arrayContaining([
+        '--smtp-url=smtp://mail.example.com:587',
+        '--mail-from=keys@example.com',
+        '--audit-webhook-port=9443',
+        '--audit-tls-cert-file=/etc/nemokeys/audit-tls/tls.crt',
+      ]),
+    );
     expect(c.env.filter((e) => e.name.startsWith('NEMOKEYS_')).map((e) => [e.name, e.valueFrom])).toEqual([
       ['NEMOKEYS_SMTP_USERNAME', { secretKeyRef: { name: 'smtp', key: 'username' } }],
       ['NEMOKEYS_SMTP_PASSWORD', { secretKeyRef: { name: 'smtp', key: 'password' } }],
       ['NEMOKEYS_AUDIT_TOKEN', { secretKeyRef: { name: 'audit-token', key: 'token' } }],
     ]);
-    expect((one(objs, 'Service', 'nk-nemokeys-operator-audit').spec as { ports: unknown[] }).ports).toEqual([{ name: 'audit', port: 443, targetPort: 'audit' }]);
-    expect(find(await renderChart(helm!), 'Service').map((s) => s.metadata.name)).not.toContain('nk-nemokeys-operator-audit');
+    expect((one(objs, 'Service', 'nk-nemokeys-operator-audit').spec as { ports: unknown[] }).ports).toEqual([
+      { name: 'audit', port: 443, targetPort: 'audit' },
+    ]);
+    expect(find(await renderChart(helm!), 'Service').map((s) => s.metadata.name)).not.toContain(
+      'nk-nemokeys-operator-audit',
+    );
   });
 
   it('passes only flags the CLI knows (operator Deployment, gateway sidecar example)', async () => {
@@ -166,13 +246,20 @@ describe.skipIf(!helm)('helm chart', () => {
       expect(res.code, res.stderr).toBe(0);
       return res.stdout;
     };
-    const objs = await renderChart(helm!, { set: { 'operator.leaderElection.enabled': true,
-      'operator.mail.smtpUrl': 'smtp://mail.example.com:587', 'operator.mail.from': 'keys@example.com',
-      'operator.audit.webhookPort': 9443, 'operator.audit.tlsSecret': 'audit-tls' } });
+    const objs = await renderChart(helm!, {
+      set: {
+        'operator.leaderElection.enabled': true,
+        'operator.mail.smtpUrl': 'smtp://mail.example.com:587',
+        'operator.mail.from': 'keys@example.com',
+        'operator.audit.webhookPort': 9443,
+        'operator.audit.tlsSecret': 'audit-tls',
+      },
+    });
     const opHelp = await help('operator');
     for (const f of flagsOf(podSpec(one(objs, 'Deployment')).containers[0]!.args)) expect(opHelp, f).toContain(f);
     const example = parseAllDocuments(await readFile(join(CHART_DIR, 'examples', 'router-with-gateway.yaml'), 'utf8'))
-      .map((d) => d.toJS() as K8sObject).find((o) => o.kind === 'Deployment')!;
+      .map((d) => d.toJS() as K8sObject)
+      .find((o) => o.kind === 'Deployment')!;
     const sidecar = podSpec(example).containers.find((c) => c.name === 'nemokeys-gateway')!;
     expect(sidecar.args[0]).toBe('gateway');
     const gwHelp = await help('gateway');
@@ -180,7 +267,11 @@ describe.skipIf(!helm)('helm chart', () => {
   });
 
   const invalid: [string, Record<string, string | number | boolean>, RegExp][] = [
-    ['two active operators', { 'operator.replicas': 2, 'operator.leaderElection.enabled': false }, /leaderElection\/enabled/],
+    [
+      'two active operators',
+      { 'operator.replicas': 2, 'operator.leaderElection.enabled': false },
+      /leaderElection\/enabled/,
+    ],
     ['root user', { 'securityContext.runAsUser': 0 }, /runAsUser/],
     ['unknown value (typo)', { 'operator.replica': 2 }, /additional properties 'replica'/],
     ['upstream without scheme', { 'gateway.upstream': 'localhost:4000' }, /upstream/],
@@ -194,4 +285,3 @@ describe.skipIf(!helm)('helm chart', () => {
     await expect(helmTemplateText(helm!, { set })).rejects.toThrow(message);
   });
 });
-

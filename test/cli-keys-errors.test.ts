@@ -12,7 +12,15 @@ import { crdYaml } from '../api/crd.ts';
 import { installCrds } from '../controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster, saKubeConfig } from './support/cluster.ts';
 import { classifyKubeError, explainFailure } from '../cli/keys/errors.ts';
-import { CLI_ENTRY, NODE_BIN_DIR, cells, runKeys, runProcess, tempDir, writeKubeconfig } from '../cli/keys/testing-process.ts';
+import {
+  CLI_ENTRY,
+  NODE_BIN_DIR,
+  cells,
+  runKeys,
+  runProcess,
+  tempDir,
+  writeKubeconfig,
+} from '../cli/keys/testing-process.ts';
 
 const suffix = randomBytes(3).toString('hex');
 const NS = `cli-keys-err-${suffix}`;
@@ -22,12 +30,14 @@ const noStackTrace = (stderr: string) => expect(stderr).not.toMatch(/^\s+at /m);
 
 describe('keys --help', () => {
   it.each([[[]], [['list']], [['describe']], [['rotate']], [['revoke']], [['duplicate']]])(
-    'keys %j --help works without any cluster', async (sub) => {
+    'keys %j --help works without any cluster',
+    async (sub) => {
       const r = await runKeys([...sub, '--help'], '/nonexistent/kubeconfig');
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/^Usage: nemokeys keys/);
       expect(r.stdout).toContain('--kubeconfig');
-    });
+    },
+  );
 });
 
 describe.skipIf(!hasCluster())('nemokeys keys errors against the real API server', () => {
@@ -39,17 +49,35 @@ describe.skipIf(!hasCluster())('nemokeys keys errors against the real API server
     const core = admin.makeApiClient(CoreV1Api);
     const custom = admin.makeApiClient(CustomObjectsApi);
     for (const name of [NS, NS2]) await core.createNamespace({ body: { metadata: { name } } });
-    for (const [ns, name] of [[NS, 'beta'], [NS, 'alpha'], [NS2, 'gamma']] as const) {
-      await custom.createNamespacedCustomObject({ ...RES, namespace: ns, body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'ApiKey', metadata: { name }, spec: { team: 't' } } });
+    for (const [ns, name] of [
+      [NS, 'beta'],
+      [NS, 'alpha'],
+      [NS2, 'gamma'],
+    ] as const) {
+      await custom.createNamespacedCustomObject({
+        ...RES,
+        namespace: ns,
+        body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'ApiKey', metadata: { name }, spec: { team: 't' } },
+      });
     }
     // "reader" may read ApiKeys in NS but not change them; "nobody" has no RBAC at all.
     const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
-    await rbac.createNamespacedRole({ namespace: NS, body: { metadata: { name: 'apikey-reader' }, rules: [{ apiGroups: [GROUP], resources: [KINDS.apiKey.plural], verbs: ['get', 'list'] }] } });
+    await rbac.createNamespacedRole({
+      namespace: NS,
+      body: {
+        metadata: { name: 'apikey-reader' },
+        rules: [{ apiGroups: [GROUP], resources: [KINDS.apiKey.plural], verbs: ['get', 'list'] }],
+      },
+    });
     await saKubeConfig(NS, 'reader');
-    await rbac.createNamespacedRoleBinding({ namespace: NS, body: {
-      metadata: { name: 'reader' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'apikey-reader' },
-      subjects: [{ kind: 'ServiceAccount', name: 'reader', namespace: NS }],
-    } });
+    await rbac.createNamespacedRoleBinding({
+      namespace: NS,
+      body: {
+        metadata: { name: 'reader' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'apikey-reader' },
+        subjects: [{ kind: 'ServiceAccount', name: 'reader', namespace: NS }],
+      },
+    });
   });
 
   describe('unknown ApiKey', () => {
@@ -72,19 +100,33 @@ describe.skipIf(!hasCluster())('nemokeys keys errors against the real API server
   });
 
   describe('404s as the real API server sends them', () => {
-    const failureOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => classifyKubeError(e));
+    const failureOf = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => classifyKubeError(e),
+      );
     it('an API group nobody installed classifies as "CRDs missing" (the branch the CLI explains)', async () => {
       const custom = adminKubeConfig().makeApiClient(CustomObjectsApi);
       const absent = { group: `absent-${suffix}.example.com`, version: 'v1', plural: 'apikeys', namespace: NS };
       expect(await failureOf(custom.listNamespacedCustomObject(absent))).toEqual({ kind: 'crd-missing' });
-      expect(await failureOf(custom.getNamespacedCustomObject({ ...absent, name: 'x' }))).toEqual({ kind: 'crd-missing' });
-      expect(explainFailure({ kind: 'crd-missing' }, { verb: 'list', namespace: NS }, { source: 's', context: 'c', server: 'https://x' }))
-        .toContain('the nemokeys CRDs are not installed');
+      expect(await failureOf(custom.getNamespacedCustomObject({ ...absent, name: 'x' }))).toEqual({
+        kind: 'crd-missing',
+      });
+      expect(
+        explainFailure(
+          { kind: 'crd-missing' },
+          { verb: 'list', namespace: NS },
+          { source: 's', context: 'c', server: 'https://x' },
+        ),
+      ).toContain('the nemokeys CRDs are not installed');
     });
     it('a missing ApiKey of an installed CRD is "not found", not "CRDs missing"', async () => {
       const custom = adminKubeConfig().makeApiClient(CustomObjectsApi);
-      expect(await failureOf(custom.getNamespacedCustomObject({ ...RES, namespace: NS, name: 'nope' })))
-        .toEqual({ kind: 'not-found', resource: 'apikeys', name: 'nope' });
+      expect(await failureOf(custom.getNamespacedCustomObject({ ...RES, namespace: NS, name: 'nope' }))).toEqual({
+        kind: 'not-found',
+        resource: 'apikeys',
+        name: 'nope',
+      });
     });
   });
 
@@ -116,7 +158,13 @@ describe.skipIf(!hasCluster())('nemokeys keys errors against the real API server
       const kc = writeKubeconfig(`reader-${suffix}`, await saKubeConfig(NS, 'reader'));
       const list = await keys(['list'], kc);
       expect(list.code).toBe(0);
-      expect(list.stdout.trimEnd().split('\n').slice(1).map((l) => cells(l)[0])).toEqual(['alpha', 'beta']);
+      expect(
+        list.stdout
+          .trimEnd()
+          .split('\n')
+          .slice(1)
+          .map((l) => cells(l)[0]),
+      ).toEqual(['alpha', 'beta']);
       const rotate = await keys(['rotate', 'alpha'], kc);
       expect(rotate.code).toBe(1);
       expect(rotate.stderr).toContain(`you may not patch apikeys.keys.nemorouter.io in namespace "${NS}"`);
@@ -132,7 +180,9 @@ describe.skipIf(!hasCluster())('nemokeys keys errors against the real API server
       const kc = new KubeConfig();
       kc.loadFromOptions({
         clusters: [{ name: 'c', server, caData: cluster?.caData, skipTLSVerify: false }],
-        users: [{ name: 'u', token }], contexts: [{ name, cluster: 'c', user: 'u' }], currentContext: name,
+        users: [{ name: 'u', token }],
+        contexts: [{ name, cluster: 'c', user: 'u' }],
+        currentContext: name,
       });
       return writeKubeconfig(name, kc);
     };
@@ -145,7 +195,9 @@ describe.skipIf(!hasCluster())('nemokeys keys errors against the real API server
       const path = kubeconfigFor('gone', server, 'x');
       const r = await keys(['list'], path);
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`cannot reach the Kubernetes API server at ${server} (context "gone" from KUBECONFIG ${path}): connect ECONNREFUSED`);
+      expect(r.stderr).toContain(
+        `cannot reach the Kubernetes API server at ${server} (context "gone" from KUBECONFIG ${path}): connect ECONNREFUSED`,
+      );
       noStackTrace(r.stderr);
       const flag = await runKeys(['list', '--kubeconfig', path], '/nonexistent');
       expect(flag.stderr).toContain(`(context "gone" from --kubeconfig ${path})`);
@@ -172,12 +224,16 @@ describe.skipIf(!hasCluster())('nemokeys keys errors against the real API server
   });
 
   describe('kubectl plugin', () => {
-    it('`kubectl nemokeys keys list` runs bin/nemokeys.ts through kubectl\'s plugin lookup', async () => {
+    it("`kubectl nemokeys keys list` runs bin/nemokeys.ts through kubectl's plugin lookup", async () => {
       const pluginDir = join(tempDir(), `plugins-${suffix}`);
       mkdirSync(pluginDir);
       symlinkSync(CLI_ENTRY, join(pluginDir, 'kubectl-nemokeys'));
       // Node 24 (node_modules/.bin) first: the shebang runs `env -S node …`.
-      const env = { PATH: `${NODE_BIN_DIR}:${pluginDir}:${process.env.PATH ?? ''}`, HOME: process.env.HOME, KUBECONFIG: clusterKubeconfig() };
+      const env = {
+        PATH: `${NODE_BIN_DIR}:${pluginDir}:${process.env.PATH ?? ''}`,
+        HOME: process.env.HOME,
+        KUBECONFIG: clusterKubeconfig(),
+      };
       const r = await runProcess(clusterKubectl(), ['nemokeys', 'keys', 'list', '-n', NS], env);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);

@@ -14,7 +14,14 @@ import { installCrds } from '../controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from './support/cluster.ts';
 import type { ApiKeyObject } from '../cli/keys/model.ts';
 import { cells, interferingProxy, runKeys } from '../cli/keys/testing-process.ts';
-import { apiKey as plannedApiKey, inputs, reconcileUntilQuiet, team, testKeys, withSpec } from '../operator/apikey/testing.ts';
+import {
+  apiKey as plannedApiKey,
+  inputs,
+  reconcileUntilQuiet,
+  team,
+  testKeys,
+  withSpec,
+} from '../operator/apikey/testing.ts';
 
 const suffix = randomBytes(3).toString('hex');
 const NS = `cli-keys-${suffix}`;
@@ -45,24 +52,31 @@ function planned(name: string, spec: ApiKeySpecInput, teamSpec: Partial<TeamSpec
 }
 
 const PROD_SPEC: ApiKeySpecInput = {
-  team: 'checkout', environment: 'prod', allowedModels: ['gpt-4o-mini', 'gpt-5'],
-  allowedEndpoints: ['/chat/completions'], ipAllowlist: ['10.0.0.0/8'], expiration: '90d',
+  team: 'checkout',
+  environment: 'prod',
+  allowedModels: ['gpt-4o-mini', 'gpt-5'],
+  allowedEndpoints: ['/chat/completions'],
+  ipAllowlist: ['10.0.0.0/8'],
+  expiration: '90d',
   secret: { name: 'checkout-llm', key: 'OPENAI_API_KEY' },
-  rotation: { automatic: true, before: '14d', handoff: { idle: '2h' } }, rateLimit: { requestsPerMinute: 60 },
+  rotation: { automatic: true, before: '14d', handoff: { idle: '2h' } },
+  rateLimit: { requestsPerMinute: 60 },
   budget: { credits: 100000, period: 'Monthly' },
 };
 /** Issued 20 days ago, rotated 10 minutes ago; the predecessor was last used 30 minutes ago: handing off. */
-const prodLineage = () => planned('prod-checkout', PROD_SPEC, { allowedModels: ['gpt-4o-mini'] }, [
-  { agoMs: 20 * DAY },
-  { agoMs: 10 * MINUTE, rotate: 'r1' },
-  {
-    agoMs: 0,
-    usage: ([old, cur]) => new Map([
-      [old!.keyId, { requests: 1000, credits: 90000, lastUsedAt: minutesAgo(30) }],
-      [cur!.keyId, { requests: 234, credits: 8765, lastUsedAt: minutesAgo(5.5) }],
-    ]),
-  },
-]);
+const prodLineage = () =>
+  planned('prod-checkout', PROD_SPEC, { allowedModels: ['gpt-4o-mini'] }, [
+    { agoMs: 20 * DAY },
+    { agoMs: 10 * MINUTE, rotate: 'r1' },
+    {
+      agoMs: 0,
+      usage: ([old, cur]) =>
+        new Map([
+          [old!.keyId, { requests: 1000, credits: 90000, lastUsedAt: minutesAgo(30) }],
+          [cur!.keyId, { requests: 234, credits: 8765, lastUsedAt: minutesAgo(5.5) }],
+        ]),
+    },
+  ]);
 
 describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () => {
   const custom = () => adminKubeConfig().makeApiClient(CustomObjectsApi);
@@ -70,10 +84,16 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
   const read = (name: string, namespace = NS) =>
     custom().getNamespacedCustomObject({ ...RES, namespace, name }) as Promise<ApiKeyObject>;
   const create = (name: string, spec: ApiKeySpecInput, namespace = NS) =>
-    custom().createNamespacedCustomObject({ ...RES, namespace, body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'ApiKey', metadata: { name }, spec } });
+    custom().createNamespacedCustomObject({
+      ...RES,
+      namespace,
+      body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'ApiKey', metadata: { name }, spec },
+    });
   const patchStatus = (name: string, status: ApiKeyStatus, namespace = NS) =>
-    custom().patchNamespacedCustomObjectStatus({ ...RES, namespace, name, body: { status } },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    custom().patchNamespacedCustomObjectStatus(
+      { ...RES, namespace, name, body: { status } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
   // prod-checkout as the planner left it, and its key ids: predecessor, current, and (after --wait) successor.
   let prod: PlanInputs;
   let OLD: GeneratedKey;
@@ -101,13 +121,52 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       const [header, ...rows] = r.stdout.trimEnd().split('\n').map(cells);
-      expect(header).toEqual(['NAME', 'TEAM', 'ENV', 'MODELS', 'ENDPOINTS', 'IPS', 'CURRENT KEY', 'SUPERSEDED',
-        'STATE', 'EXPIRES', 'LAST USED', 'REQUESTS', 'CREDITS']);
+      expect(header).toEqual([
+        'NAME',
+        'TEAM',
+        'ENV',
+        'MODELS',
+        'ENDPOINTS',
+        'IPS',
+        'CURRENT KEY',
+        'SUPERSEDED',
+        'STATE',
+        'EXPIRES',
+        'LAST USED',
+        'REQUESTS',
+        'CREDITS',
+      ]);
       expect(rows.map((row) => row[0])).toEqual(['dev-checkout', 'prod-checkout', 'stage-checkout']);
-      expect(rows[1]).toEqual(['prod-checkout', 'checkout', 'prod', 'gpt-4o-mini,gpt-5', '/chat/completions', '10.0.0.0/8',
-        `${CUR.keyId} …${CUR.hint}`, OLD.keyId, 'Rotating', expect.stringMatching(/^in (89|90)d$/), '5m ago', '1234',
-        '98765']);
-      expect(rows[0]).toEqual(['dev-checkout', 'checkout', 'dev', '(team)', '(team)', 'any', '<none>', '-', 'Pending', 'Never', 'never', '0', '0']);
+      expect(rows[1]).toEqual([
+        'prod-checkout',
+        'checkout',
+        'prod',
+        'gpt-4o-mini,gpt-5',
+        '/chat/completions',
+        '10.0.0.0/8',
+        `${CUR.keyId} …${CUR.hint}`,
+        OLD.keyId,
+        'Rotating',
+        expect.stringMatching(/^in (89|90)d$/),
+        '5m ago',
+        '1234',
+        '98765',
+      ]);
+      expect(rows[0]).toEqual([
+        'dev-checkout',
+        'checkout',
+        'dev',
+        '(team)',
+        '(team)',
+        'any',
+        '<none>',
+        '-',
+        'Pending',
+        'Never',
+        'never',
+        '0',
+        '0',
+      ]);
     });
 
     it('-A adds NAMESPACE and spans namespaces, still sorted by name', async () => {
@@ -122,10 +181,15 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
     it('-o json is a parseable document with lineage and no annotations', async () => {
       const r = await keys(['list', '-n', NS, '-o', 'json']);
       expect(r.code).toBe(0);
-      const doc = JSON.parse(r.stdout) as { items: { name: string; state: string; keys: { id: string; state: string }[]; secret: object }[] };
+      const doc = JSON.parse(r.stdout) as {
+        items: { name: string; state: string; keys: { id: string; state: string }[]; secret: object }[];
+      };
       expect(doc.items.map((i) => i.name)).toEqual(['dev-checkout', 'prod-checkout', 'stage-checkout']);
       const prod = doc.items[1];
-      expect(prod?.keys.map((k) => [k.id, k.state])).toEqual([[OLD.keyId, 'Superseded'], [CUR.keyId, 'Active']]);
+      expect(prod?.keys.map((k) => [k.id, k.state])).toEqual([
+        [OLD.keyId, 'Superseded'],
+        [CUR.keyId, 'Active'],
+      ]);
       expect(prod?.secret).toEqual({ name: 'checkout-llm', key: 'OPENAI_API_KEY' });
       expect(r.stdout).not.toContain('managedFields');
     });
@@ -145,23 +209,40 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
       expect(text).toMatch(/^Team:\s+checkout$/m);
       expect(text).toMatch(/^ {2}Models:\s+gpt-4o-mini, gpt-5$/m);
       expect(text).toMatch(
-        /Scopes refused[^\n]*\n {2}Ready\/ScopesRestricted: .*Team "checkout" does not allow models gpt-5,/);
+        /Scopes refused[^\n]*\n {2}Ready\/ScopesRestricted: .*Team "checkout" does not allow models gpt-5,/,
+      );
       expect(text).toMatch(/^Rotation:\s+automatic, 14d before expiry; hand-off after 2h idle, at most 7d overlap$/m);
       expect(text).toMatch(/^Rate limit:\s+60 requests\/min$/m);
       expect(text).toMatch(/^Budget:\s+100000 credits per month$/m);
       expect(text).toMatch(/^Secret:\s+checkout-llm \(data key OPENAI_API_KEY\)/m);
-      expect(text).toMatch(new RegExp(
-        `^ {2}${OLD.keyId}\\s+…${OLD.hint}\\s+Superseded\\s+20d ago\\s+in (69|70)d\\s+30m ago\\s+1000\\s+90000`, 'm'));
-      expect(text).toMatch(new RegExp(
-        `^ {2}${CUR.keyId} \\(current\\)\\s+…${CUR.hint}\\s+Active\\s+10m ago\\s+in (89|90)d\\s+5m ago\\s+234\\s+8765`, 'm'));
+      expect(text).toMatch(
+        new RegExp(
+          `^ {2}${OLD.keyId}\\s+…${OLD.hint}\\s+Superseded\\s+20d ago\\s+in (69|70)d\\s+30m ago\\s+1000\\s+90000`,
+          'm',
+        ),
+      );
+      expect(text).toMatch(
+        new RegExp(
+          `^ {2}${CUR.keyId} \\(current\\)\\s+…${CUR.hint}\\s+Active\\s+10m ago\\s+in (89|90)d\\s+5m ago\\s+234\\s+8765`,
+          'm',
+        ),
+      );
       expect(text).toMatch(/^ {2}Rotating\s+True\s+HandoffPending\s+10m ago\s+predecessor/m);
     });
 
     it('-o json carries the same facts', async () => {
       const r = await keys(['describe', 'prod-checkout', '-n', NS, '-o', 'json']);
-      const doc = JSON.parse(r.stdout) as { name: string; currentKeyId: string; rotation: { before: string }; budget: object };
+      const doc = JSON.parse(r.stdout) as {
+        name: string;
+        currentKeyId: string;
+        rotation: { before: string };
+        budget: object;
+      };
       expect(doc).toMatchObject({
-        name: 'prod-checkout', currentKeyId: CUR.keyId, rotation: { before: '14d' }, budget: { credits: 100000, period: 'Monthly' },
+        name: 'prod-checkout',
+        currentKeyId: CUR.keyId,
+        rotation: { before: '14d' },
+        budget: { credits: 100000, period: 'Monthly' },
       });
     });
   });
@@ -205,7 +286,9 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
     it('--wait gives up after --timeout with a non-zero exit and says what to check', async () => {
       const r = await keys(['rotate', 'dev-checkout', '-n', NS, '--wait', '--timeout', '2s']);
       expect(r.code).not.toBe(0);
-      expect(r.stderr).toMatch(/timed out after 2s: status.currentKeyId of .*dev-checkout is still <none>. Is the nemokeys operator running\?/);
+      expect(r.stderr).toMatch(
+        /timed out after 2s: status.currentKeyId of .*dev-checkout is still <none>. Is the nemokeys operator running\?/,
+      );
     });
   });
 
@@ -221,9 +304,9 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
       await patchStatus(name, inp.apiKey!.status!);
       return minted.map((k) => k.keyId);
     }
-    let OLD: string, THIRD: string, FOURTH: string, CUR: string;
+    let OLD: string, _THIRD: string, _FOURTH: string, CUR: string;
     beforeAll(async () => {
-      [OLD, THIRD, FOURTH, CUR] = (await plannedRotations('rev-keys', 3)) as [string, string, string, string];
+      [OLD, _THIRD, _FOURTH, CUR] = (await plannedRotations('rev-keys', 3)) as [string, string, string, string];
       await create('rev-all', { team: 'checkout' });
     });
 
@@ -244,8 +327,10 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
       const proxy = await interferingProxy(adminKubeConfig(), async (path) => {
         if (!path.includes('/rev-race') || interfered++ > 0) return;
         // Another writer revokes THIRD after the CLI read the ApiKey, before its write arrives.
-        await custom().patchNamespacedCustomObject({ ...RES, namespace: NS, name: 'rev-race', body: { spec: { revokedKeyIds: [THIRD] } } },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+        await custom().patchNamespacedCustomObject(
+          { ...RES, namespace: NS, name: 'rev-race', body: { spec: { revokedKeyIds: [THIRD] } } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
       });
       try {
         const r = await runKeys(['revoke', 'rev-race', '-n', NS, '--key-id', OLD], proxy.kubeconfig);
@@ -274,7 +359,8 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
       const known = await keys(['revoke', 'prod-checkout', '-n', NS, '--key-id', 'zzzzzzzzzzzzzzzz']);
       const [old, cur, next] = prodKeyIds();
       expect(known.stderr).toMatch(
-        new RegExp(`Known key ids: ${old} \\(Superseded\\), ${cur} \\(Superseded\\), ${next} \\(Active\\)`));
+        new RegExp(`Known key ids: ${old} \\(Superseded\\), ${cur} \\(Superseded\\), ${next} \\(Active\\)`),
+      );
       expect((await read('rev-all')).metadata.resourceVersion).toBe(before);
     });
 
@@ -315,38 +401,69 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
       const exists = await keys(['duplicate', 'dev-checkout', 'stage-checkout', '-n', NS]);
       expect(exists.code).not.toBe(0);
       expect(exists.stderr).toContain(`ApiKey "stage-checkout" already exists in namespace "${NS}"`);
-      const clash = await keys(['duplicate', 'dev-checkout', 'dev-checkout-2', '-n', NS, '--secret-name', 'checkout-llm']);
+      const clash = await keys([
+        'duplicate',
+        'dev-checkout',
+        'dev-checkout-2',
+        '-n',
+        NS,
+        '--secret-name',
+        'checkout-llm',
+      ]);
       expect(clash.code).not.toBe(0);
-      expect(clash.stderr).toContain('ApiKey prod-checkout already writes Secret checkout-llm; choose another with --secret-name');
+      expect(clash.stderr).toContain(
+        'ApiKey prod-checkout already writes Secret checkout-llm; choose another with --secret-name',
+      );
     });
   });
 
   // The operator's planner produces these statuses (not a hand-built shape); the CLI as a user runs it reads them.
   describe('statuses from the operator planner: describe and handoff', () => {
     const minted = mintedKeys;
-    const spec: ApiKeySpecInput = { team: 'checkout', allowedModels: ['gpt-4o-mini', 'gpt-5'], rotation: { handoff: { mode: 'Manual' } } };
+    const spec: ApiKeySpecInput = {
+      team: 'checkout',
+      allowedModels: ['gpt-4o-mini', 'gpt-5'],
+      rotation: { handoff: { mode: 'Manual' } },
+    };
     /** Issued 2h ago, rotated 1h ago; `successorUsed`: the gateway reported a use 5 minutes ago. */
     async function plannedRotation(name: string, successorUsed: boolean) {
       const now = Date.now();
-      const base = inputs({ namespace: NS, name, apiKey: plannedApiKey(spec, { name }), team: team({ allowedModels: ['gpt-4o-mini'] }, 'checkout') });
+      const base = inputs({
+        namespace: NS,
+        name,
+        apiKey: plannedApiKey(spec, { name }),
+        team: team({ allowedModels: ['gpt-4o-mini'] }, 'checkout'),
+      });
       const issued = reconcileUntilQuiet(base, new Date(now - 2 * 3_600_000), minted);
-      const rotated = reconcileUntilQuiet(withSpec(issued.inp, {}, { [ANNOTATIONS.rotate]: 'r1' }), new Date(now - 3_600_000), minted);
+      const rotated = reconcileUntilQuiet(
+        withSpec(issued.inp, {}, { [ANNOTATIONS.rotate]: 'r1' }),
+        new Date(now - 3_600_000),
+        minted,
+      );
       const [pred, succ] = [issued.minted[0]!.keyId, rotated.minted[0]!.keyId];
-      const usage = new Map(successorUsed ? [[succ, { requests: 4, credits: 28, lastUsedAt: new Date(now - 5 * 60_000).toISOString() }]] : []);
+      const usage = new Map(
+        successorUsed
+          ? [[succ, { requests: 4, credits: 28, lastUsedAt: new Date(now - 5 * 60_000).toISOString() }]]
+          : [],
+      );
       const final = reconcileUntilQuiet({ ...rotated.inp, usage }, new Date(now), minted).inp;
       await create(name, spec);
       await patchStatus(name, final.apiKey!.status!);
       return { pred, succ };
     }
 
-    it('describe shows the planner\'s lineage with last used per key id, the manual hand-off and the refused scope', async () => {
+    it("describe shows the planner's lineage with last used per key id, the manual hand-off and the refused scope", async () => {
       const { pred, succ } = await plannedRotation('planned-used', true);
       const r = await keys(['describe', 'planned-used', '-n', NS]);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^ {2}${pred}\\s+…\\S+\\s+Superseded\\s+2h ago\\s+never\\s+never`, 'm'));
-      expect(r.stdout).toMatch(new RegExp(`^ {2}${succ} \\(current\\)\\s+…\\S+\\s+Active\\s+1h ago\\s+never\\s+5m ago\\s+4\\s+28`, 'm'));
+      expect(r.stdout).toMatch(
+        new RegExp(`^ {2}${succ} \\(current\\)\\s+…\\S+\\s+Active\\s+1h ago\\s+never\\s+5m ago\\s+4\\s+28`, 'm'),
+      );
       expect(r.stdout).toMatch(/^ {2}Rotating\s+True\s+HandoffManual\s+/m);
-      expect(r.stdout).toMatch(/^Rotation:\s+manual \(keys rotate\); manual hand-off: predecessors stay valid until you revoke them/m);
+      expect(r.stdout).toMatch(
+        /^Rotation:\s+manual \(keys rotate\); manual hand-off: predecessors stay valid until you revoke them/m,
+      );
       expect(r.stdout).toMatch(/Scopes refused[^\n]*\n {2}Ready\/ScopesRestricted: .*gpt-5/);
       expect(r.stdout).toMatch(/^Attention:\n {2}Note Rotating\/HandoffManual: manual hand-off/m);
 

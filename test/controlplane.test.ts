@@ -10,7 +10,14 @@ import { ApiException, CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/cli
 import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
 import { controlPlaneDown, controlPlaneStatus, controlPlaneUp } from '../controlplane/detached.ts';
 import { pidAlive } from '../controlplane/process.ts';
-import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster, saKubeConfig, httpStatusOf } from './support/cluster.ts';
+import {
+  adminKubeConfig,
+  clusterKubeconfig,
+  clusterKubectl,
+  hasCluster,
+  saKubeConfig,
+  httpStatusOf,
+} from './support/cluster.ts';
 
 const run = promisify(execFile);
 
@@ -32,15 +39,21 @@ describe.skipIf(!hasCluster())('shared control plane', () => {
 
     // Granting the permission flips it, so the 403 above came from RBAC and not a broken token.
     const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
-    await rbac.createNamespacedRole({ namespace, body: {
-      metadata: { name: 'secret-reader' },
-      rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['list'] }],
-    } });
-    await rbac.createNamespacedRoleBinding({ namespace, body: {
-      metadata: { name: 'secret-reader' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'secret-reader' },
-      subjects: [{ kind: 'ServiceAccount', name: 'nobody', namespace }],
-    } });
+    await rbac.createNamespacedRole({
+      namespace,
+      body: {
+        metadata: { name: 'secret-reader' },
+        rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['list'] }],
+      },
+    });
+    await rbac.createNamespacedRoleBinding({
+      namespace,
+      body: {
+        metadata: { name: 'secret-reader' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'secret-reader' },
+        subjects: [{ kind: 'ServiceAccount', name: 'nobody', namespace }],
+      },
+    });
     await expect.poll(() => httpStatusOf(sa.listNamespacedSecret({ namespace })), { timeout: 10_000 }).toBe(200);
     // Still scoped: the Role does not reach other namespaces.
     expect(await httpStatusOf(sa.listNamespacedSecret({ namespace: 'default' }))).toBe(403);
@@ -54,16 +67,36 @@ describe.skipIf(!hasCluster())('shared control plane', () => {
     await core.createNamespace({ body: { metadata: { name: namespace } } });
     // Garbage collection by ownerReferences.
     const owner = await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'owner' } } });
-    await core.createNamespacedSecret({ namespace, body: { metadata: { name: 'dependent', ownerReferences: [{
-      apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata!.uid! }] } } });
+    await core.createNamespacedSecret({
+      namespace,
+      body: {
+        metadata: {
+          name: 'dependent',
+          ownerReferences: [
+            {
+              apiVersion: 'v1',
+              kind: 'ConfigMap',
+              name: 'owner',
+              uid: owner.metadata!.uid!,
+            },
+          ],
+        },
+      },
+    });
     await core.deleteNamespacedConfigMap({ namespace, name: 'owner' });
-    await expect.poll(() => httpStatusOf(core.readNamespacedSecret({ namespace, name: 'dependent' })), { timeout: 30_000 }).toBe(404);
+    await expect
+      .poll(() => httpStatusOf(core.readNamespacedSecret({ namespace, name: 'dependent' })), { timeout: 30_000 })
+      .toBe(404);
     // Aggregation into the built-in view role, and back out when the labelled role goes.
     const name = `kcm-aggregated-${namespace}`;
-    const viewHas = async () => ((await rbac.readClusterRole({ name: 'view' })).rules ?? [])
-      .some((r) => r.resources?.includes(name));
-    await rbac.createClusterRole({ body: { metadata: { name, labels: { 'rbac.authorization.k8s.io/aggregate-to-view': 'true' } },
-      rules: [{ apiGroups: ['example.invalid'], resources: [name], verbs: ['get'] }] } });
+    const viewHas = async () =>
+      ((await rbac.readClusterRole({ name: 'view' })).rules ?? []).some((r) => r.resources?.includes(name));
+    await rbac.createClusterRole({
+      body: {
+        metadata: { name, labels: { 'rbac.authorization.k8s.io/aggregate-to-view': 'true' } },
+        rules: [{ apiGroups: ['example.invalid'], resources: [name], verbs: ['get'] }],
+      },
+    });
     await expect.poll(viewHas, { timeout: 30_000 }).toBe(true);
     await rbac.deleteClusterRole({ name });
     await expect.poll(viewHas, { timeout: 30_000 }).toBe(false);
@@ -85,9 +118,13 @@ describe.skipIf(!hasCluster())('startControlPlane', () => {
 
   it('keeps data across an API server restart (etcd survives)', async () => {
     const core = cp.kubeConfig().makeApiClient(CoreV1Api);
-    await core.createNamespacedConfigMap({ namespace: 'default', body: {
-      metadata: { name: 'survivor' }, data: { answer: '42' },
-    } });
+    await core.createNamespacedConfigMap({
+      namespace: 'default',
+      body: {
+        metadata: { name: 'survivor' },
+        data: { answer: '42' },
+      },
+    });
     await cp.stopApiServer();
     await expect(core.readNamespacedConfigMap({ namespace: 'default', name: 'survivor' })).rejects.toThrow();
     await cp.startApiServer();

@@ -17,18 +17,34 @@ describe.skipIf(!hasCluster())('installCrds', () => {
   it('a fresh CRD can be listed cluster-wide the moment installCrds returns', async () => {
     // Several fresh CRDs, each listed right away: one lucky fast cache must not hide the race.
     const groups = Array.from({ length: 3 }, () => `t${Math.random().toString(36).slice(2, 8)}.example.com`);
-    const yamlText = groups.map((group) => stringify({
-      apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition',
-      metadata: { name: `widgets.${group}` },
-      spec: { group, scope: 'Namespaced', names: { plural: 'widgets', singular: 'widget', kind: 'Widget' },
-        versions: [{ name: 'v1', served: true, storage: true,
-          schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }] },
-    })).join('---\n');
+    const yamlText = groups
+      .map((group) =>
+        stringify({
+          apiVersion: 'apiextensions.k8s.io/v1',
+          kind: 'CustomResourceDefinition',
+          metadata: { name: `widgets.${group}` },
+          spec: {
+            group,
+            scope: 'Namespaced',
+            names: { plural: 'widgets', singular: 'widget', kind: 'Widget' },
+            versions: [
+              {
+                name: 'v1',
+                served: true,
+                storage: true,
+                schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+              },
+            ],
+          },
+        }),
+      )
+      .join('---\n');
     names.push(...groups.map((g) => `widgets.${g}`));
     await installCrds({ kubectl: clusterKubectl(), kubeconfigPath: clusterKubeconfig() }, yamlText);
     const custom = adminKubeConfig().makeApiClient(CustomObjectsApi);
-    const statuses = await Promise.all(groups.map((group) =>
-      httpStatusOf(custom.listClusterCustomObject({ group, version: 'v1', plural: 'widgets' }))));
+    const statuses = await Promise.all(
+      groups.map((group) => httpStatusOf(custom.listClusterCustomObject({ group, version: 'v1', plural: 'widgets' }))),
+    );
     expect(statuses).toEqual([200, 200, 200]);
   });
 });

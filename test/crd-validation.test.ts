@@ -13,7 +13,7 @@ import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from '
 
 const NS = 'crd-validation';
 const long = (n: number) => 'a'.repeat(n);
-const many = <T,>(n: number, f: (i: number) => T) => Array.from({ length: n }, (_, i) => f(i));
+const many = <T>(n: number, f: (i: number) => T) => Array.from({ length: n }, (_, i) => f(i));
 
 /** The Status object's message, as kubectl would print it. */
 function statusMessage(body: unknown): string {
@@ -28,41 +28,139 @@ const invalid: Case[] = [
   ['team without models', 'Team', { allowedModels: [] }, [/spec\.allowedModels/, /at least 1 item/]],
   ['team missing models', 'Team', {}, [/spec\.allowedModels/, /Required value/]],
   ['team model with spaces', 'Team', { allowedModels: ['gpt 4'] }, [/spec\.allowedModels\[0\]/, /model name/]],
-  ['team endpoint without slash', 'Team', { allowedModels: ['*'], allowedEndpoints: ['chat'] }, [/spec\.allowedEndpoints\[0\]/, /starting with "\/"/]],
-  ['team maxExpiration in weeks', 'Team', { allowedModels: ['*'], maxExpiration: '2w' }, [/spec\.maxExpiration/, /unit s, m, h or d/]],
-  ['team contact with a display name', 'Team', { allowedModels: ['*'], contacts: ['Ops <ops@example.com>'] }, [/spec\.contacts\[0\]/, /email address/]],
-  ['key contact without a domain', 'ApiKey', key({ contacts: ['ops@localhost'] }), [/spec\.contacts\[0\]/, /email address/]],
-  ['key contact with a header injection', 'ApiKey', key({ contacts: ['a@example.com\r\nBcc: x@evil.io'] }), [/spec\.contacts\[0\]/, /email address/]],
+  [
+    'team endpoint without slash',
+    'Team',
+    { allowedModels: ['*'], allowedEndpoints: ['chat'] },
+    [/spec\.allowedEndpoints\[0\]/, /starting with "\/"/],
+  ],
+  [
+    'team maxExpiration in weeks',
+    'Team',
+    { allowedModels: ['*'], maxExpiration: '2w' },
+    [/spec\.maxExpiration/, /unit s, m, h or d/],
+  ],
+  [
+    'team contact with a display name',
+    'Team',
+    { allowedModels: ['*'], contacts: ['Ops <ops@example.com>'] },
+    [/spec\.contacts\[0\]/, /email address/],
+  ],
+  [
+    'key contact without a domain',
+    'ApiKey',
+    key({ contacts: ['ops@localhost'] }),
+    [/spec\.contacts\[0\]/, /email address/],
+  ],
+  [
+    'key contact with a header injection',
+    'ApiKey',
+    key({ contacts: ['a@example.com\r\nBcc: x@evil.io'] }),
+    [/spec\.contacts\[0\]/, /email address/],
+  ],
   ['empty team', 'ApiKey', { team: '' }, [/spec\.team/, /name of a Team/]],
   ['missing team', 'ApiKey', {}, [/spec\.team/, /Required value/]],
   ['team name with capitals', 'ApiKey', key({ team: 'Payments' }), [/spec\.team/, /lowercase/]],
   ['CIDR prefix too long', 'ApiKey', key({ ipAllowlist: ['10.0.0.0/33'] }), [/spec\.ipAllowlist\[0\]/, /CIDR block/]],
   ['hostname as CIDR', 'ApiKey', key({ ipAllowlist: ['vpn.example.com'] }), [/spec\.ipAllowlist\[0\]/, /CIDR block/]],
-  ['IPv6 prefix too long', 'ApiKey', key({ ipAllowlist: ['2001:db8::/129'] }), [/spec\.ipAllowlist\[0\]/, /CIDR block/]],
+  [
+    'IPv6 prefix too long',
+    'ApiKey',
+    key({ ipAllowlist: ['2001:db8::/129'] }),
+    [/spec\.ipAllowlist\[0\]/, /CIDR block/],
+  ],
   ['expiration in words', 'ApiKey', key({ expiration: '30 days' }), [/spec\.expiration/, /Never, a duration/]],
   ['expiration lowercase never', 'ApiKey', key({ expiration: 'never' }), [/spec\.expiration/, /Never, a duration/]],
   ['expiration 13th month', 'ApiKey', key({ expiration: '2027-13-01T00:00:00Z' }), [/spec\.expiration/, /RFC 3339/]],
   ['expiration date without time', 'ApiKey', key({ expiration: '2027-01-01' }), [/spec\.expiration/, /RFC 3339/]],
   ['expiration absurdly long', 'ApiKey', key({ expiration: '99999d' }), [/spec\.expiration/, /at most 3660d/]],
-  ['unknown environment', 'ApiKey', key({ environment: 'qa' }), [/spec\.environment/, /supported values: "dev", "stage", "prod"/]],
-  ['zero requests per minute', 'ApiKey', key({ rateLimit: { requestsPerMinute: 0 } }), [/spec\.rateLimit\.requestsPerMinute/, /greater than or equal to 1/]],
-  ['absurd tokens per minute', 'ApiKey', key({ rateLimit: { tokensPerMinute: 10_000_000_000 } }), [/spec\.rateLimit\.tokensPerMinute/, /less than or equal to/]],
-  ['negative budget', 'ApiKey', key({ budget: { credits: -5 } }), [/spec\.budget\.credits/, /greater than or equal to 1/]],
-  ['budget period weekly', 'ApiKey', key({ budget: { credits: 5, period: 'Weekly' } }), [/spec\.budget\.period/, /supported values/]],
-  ['too many CIDRs', 'ApiKey', key({ ipAllowlist: many(129, (i) => `10.0.${i}.0/24`) }), [/spec\.ipAllowlist/, /at most 128 items/]],
-  ['ipAllowlistFrom with a bad ConfigMap name', 'ApiKey', key({ ipAllowlistFrom: [{ configMapKeyRef: { name: 'CI_Ranges', key: 'cidrs' } }] }),
-    [/spec\.ipAllowlistFrom\[0\]\.configMapKeyRef\.name/, /name of a ConfigMap/]],
-  ['too many ipAllowlistFrom references', 'ApiKey', key({ ipAllowlistFrom: many(9, (i) => ({ configMapKeyRef: { name: `r${i}`, key: 'k' } })) }),
-    [/spec\.ipAllowlistFrom/, /at most 8 items/]],
-  ['duplicate models', 'ApiKey', key({ allowedModels: ['gpt-4o', 'gpt-4o'] }), [/spec\.allowedModels\[1\]/, /Duplicate value/]],
-  ['oversized model name', 'ApiKey', key({ allowedModels: [long(300)] }), [/spec\.allowedModels\[0\]/, /may not be more than 253/]],
+  [
+    'unknown environment',
+    'ApiKey',
+    key({ environment: 'qa' }),
+    [/spec\.environment/, /supported values: "dev", "stage", "prod"/],
+  ],
+  [
+    'zero requests per minute',
+    'ApiKey',
+    key({ rateLimit: { requestsPerMinute: 0 } }),
+    [/spec\.rateLimit\.requestsPerMinute/, /greater than or equal to 1/],
+  ],
+  [
+    'absurd tokens per minute',
+    'ApiKey',
+    key({ rateLimit: { tokensPerMinute: 10_000_000_000 } }),
+    [/spec\.rateLimit\.tokensPerMinute/, /less than or equal to/],
+  ],
+  [
+    'negative budget',
+    'ApiKey',
+    key({ budget: { credits: -5 } }),
+    [/spec\.budget\.credits/, /greater than or equal to 1/],
+  ],
+  [
+    'budget period weekly',
+    'ApiKey',
+    key({ budget: { credits: 5, period: 'Weekly' } }),
+    [/spec\.budget\.period/, /supported values/],
+  ],
+  [
+    'too many CIDRs',
+    'ApiKey',
+    key({ ipAllowlist: many(129, (i) => `10.0.${i}.0/24`) }),
+    [/spec\.ipAllowlist/, /at most 128 items/],
+  ],
+  [
+    'ipAllowlistFrom with a bad ConfigMap name',
+    'ApiKey',
+    key({ ipAllowlistFrom: [{ configMapKeyRef: { name: 'CI_Ranges', key: 'cidrs' } }] }),
+    [/spec\.ipAllowlistFrom\[0\]\.configMapKeyRef\.name/, /name of a ConfigMap/],
+  ],
+  [
+    'too many ipAllowlistFrom references',
+    'ApiKey',
+    key({ ipAllowlistFrom: many(9, (i) => ({ configMapKeyRef: { name: `r${i}`, key: 'k' } })) }),
+    [/spec\.ipAllowlistFrom/, /at most 8 items/],
+  ],
+  [
+    'duplicate models',
+    'ApiKey',
+    key({ allowedModels: ['gpt-4o', 'gpt-4o'] }),
+    [/spec\.allowedModels\[1\]/, /Duplicate value/],
+  ],
+  [
+    'oversized model name',
+    'ApiKey',
+    key({ allowedModels: [long(300)] }),
+    [/spec\.allowedModels\[0\]/, /may not be more than 253/],
+  ],
   ['secret data key with slash', 'ApiKey', key({ secret: { key: 'a/b' } }), [/spec\.secret\.key/, /Secret data key/]],
-  ['rotation before in weeks', 'ApiKey', key({ rotation: { automatic: true, before: '1w' } }), [/spec\.rotation\.before/, /unit s, m, h or d/]],
-  ['restart target kind Pod', 'ApiKey', key({ rotation: { restartTargets: [{ kind: 'Pod', name: 'x' }] } }), [/spec\.rotation\.restartTargets\[0\]\.kind/, /supported values/]],
-  ['revoked key id malformed', 'ApiKey', key({ revokedKeyIds: ['not-a-key-id'] }), [/spec\.revokedKeyIds\[0\]/, /key id/]],
+  [
+    'rotation before in weeks',
+    'ApiKey',
+    key({ rotation: { automatic: true, before: '1w' } }),
+    [/spec\.rotation\.before/, /unit s, m, h or d/],
+  ],
+  [
+    'restart target kind Pod',
+    'ApiKey',
+    key({ rotation: { restartTargets: [{ kind: 'Pod', name: 'x' }] } }),
+    [/spec\.rotation\.restartTargets\[0\]\.kind/, /supported values/],
+  ],
+  [
+    'revoked key id malformed',
+    'ApiKey',
+    key({ revokedKeyIds: ['not-a-key-id'] }),
+    [/spec\.revokedKeyIds\[0\]/, /key id/],
+  ],
   ['revoked as string', 'ApiKey', key({ revoked: 'yes' }), [/spec\.revoked/, /boolean/]],
   ['unknown field', 'ApiKey', key({ surprise: true }), [/spec\.surprise/, /unknown field/]],
-  ['unknown nested field', 'ApiKey', key({ rateLimit: { requestsPerHour: 5 } }), [/spec\.rateLimit\.requestsPerHour/, /unknown field/]],
+  [
+    'unknown nested field',
+    'ApiKey',
+    key({ rateLimit: { requestsPerHour: 5 } }),
+    [/spec\.rateLimit\.requestsPerHour/, /unknown field/],
+  ],
 ];
 
 describe.skipIf(!hasCluster())('CRD validation on the real API server', () => {
@@ -81,7 +179,10 @@ describe.skipIf(!hasCluster())('CRD validation on the real API server', () => {
 
   beforeAll(async () => {
     await installCrds({ kubectl: clusterKubectl(), kubeconfigPath: clusterKubeconfig() }, crdYaml());
-    await adminKubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NS } } }).catch(() => {});
+    await adminKubeConfig()
+      .makeApiClient(CoreV1Api)
+      .createNamespace({ body: { metadata: { name: NS } } })
+      .catch(() => {});
   });
 
   it('has at least 20 invalid cases', () => expect(invalid.length).toBeGreaterThanOrEqual(20));
@@ -109,7 +210,12 @@ describe.skipIf(!hasCluster())('CRD validation on the real API server', () => {
       expiration: '2027-06-30T23:59:59.5+02:00',
       environment: 'prod',
       secret: { name: 'llm.key', key: 'OPENAI_API_KEY' },
-      rotation: { automatic: true, before: '14d', handoff: { idle: '30m' }, restartTargets: [{ kind: 'Deployment', name: 'web' }] },
+      rotation: {
+        automatic: true,
+        before: '14d',
+        handoff: { idle: '30m' },
+        restartTargets: [{ kind: 'Deployment', name: 'web' }],
+      },
       rateLimit: { requestsPerMinute: 1_000_000, tokensPerMinute: 1_000_000_000 },
       budget: { credits: 1_000_000_000_000, period: 'Monthly' },
       revokedKeyIds: ['0123456789abcdef'],
@@ -123,10 +229,22 @@ describe.skipIf(!hasCluster())('CRD validation on the real API server', () => {
     const [a, b] = ['0123456789abcdef', 'fedcba9876543210'];
     await create('ApiKey', 'final-revoke', { team: 'payments' });
     const patch = (spec: Record<string, unknown>) =>
-      custom().patchNamespacedCustomObject(
-        { group: GROUP, version: VERSION, namespace: NS, plural: KINDS.apiKey.plural, name: 'final-revoke', body: { spec } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      ).then(() => 'accepted', (e: unknown) => (e instanceof ApiException ? statusMessage(e.body) : String(e)));
+      custom()
+        .patchNamespacedCustomObject(
+          {
+            group: GROUP,
+            version: VERSION,
+            namespace: NS,
+            plural: KINDS.apiKey.plural,
+            name: 'final-revoke',
+            body: { spec },
+          },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        )
+        .then(
+          () => 'accepted',
+          (e: unknown) => (e instanceof ApiException ? statusMessage(e.body) : String(e)),
+        );
     expect(await patch({ revokedKeyIds: [a] })).toBe('accepted');
     expect(await patch({ revokedKeyIds: [a, b] })).toBe('accepted');
     expect(await patch({ revokedKeyIds: [b, a] })).toBe('accepted'); // order is not meaning
@@ -146,11 +264,17 @@ describe.skipIf(!hasCluster())('CRD validation on the real API server', () => {
 
   it('applies every example with kubectl apply --server-side', () => {
     const dir = join(import.meta.dirname, '..', 'examples');
-    for (const file of readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.yaml')).sort()) {
-      const out = execFileSync(clusterKubectl(), ['apply', '--server-side', '--field-manager=examples-test', '-f', join(dir, file)], {
-        env: { ...process.env, KUBECONFIG: clusterKubeconfig() },
-        encoding: 'utf8',
-      });
+    for (const file of readdirSync(dir, { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.yaml'))
+      .sort()) {
+      const out = execFileSync(
+        clusterKubectl(),
+        ['apply', '--server-side', '--field-manager=examples-test', '-f', join(dir, file)],
+        {
+          env: { ...process.env, KUBECONFIG: clusterKubeconfig() },
+          encoding: 'utf8',
+        },
+      );
       expect(out, file).toMatch(/serverside-applied|unchanged/);
     }
   });

@@ -15,14 +15,16 @@ const READY = 'Ctrl-C stops everything.';
 
 /** Pids of live processes whose command line mentions `needle` (the dev run's private state dir). */
 function processesMentioning(needle: string): string[] {
-  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((pid) => {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      return cmd.includes(needle) ? [`${pid}: ${cmd.slice(0, 200)}`] : [];
-    } catch {
-      return [];
-    }
-  });
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .flatMap((pid) => {
+      try {
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+        return cmd.includes(needle) ? [`${pid}: ${cmd.slice(0, 200)}`] : [];
+      } catch {
+        return [];
+      }
+    });
 }
 
 function alive(pid: number): boolean {
@@ -45,8 +47,8 @@ describe.skipIf(!hasCluster())('nemokeys dev: the printed hints, followed litera
   afterAll(async () => {
     if (child && child.exitCode === null && child.signalCode === null) {
       // etcd, kube-apiserver, kube-controller-manager name the state dir in their arguments; dev itself too.
-    expect(processesMentioning(work).length).toBeGreaterThanOrEqual(4);
-    child.kill('SIGINT');
+      expect(processesMentioning(work).length).toBeGreaterThanOrEqual(4);
+      child.kill('SIGINT');
       await new Promise((done) => setTimeout(done, 15_000));
       if (child.exitCode === null) child.kill('SIGKILL');
     }
@@ -62,10 +64,19 @@ describe.skipIf(!hasCluster())('nemokeys dev: the printed hints, followed litera
       env: { PATH: `${NODE_BIN_DIR}:${process.env.PATH ?? ''}`, HOME: process.env.HOME },
     });
     child = dev;
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     await new Promise<void>((done, fail) => {
-      const timer = setInterval(() => { if (stdout.includes(READY)) { clearInterval(timer); done(); } }, 100);
+      const timer = setInterval(() => {
+        if (stdout.includes(READY)) {
+          clearInterval(timer);
+          done();
+        }
+      }, 100);
       dev.once('exit', (code) => {
         clearInterval(timer);
         fail(new Error(`dev exited ${code} before it was ready\n${stdout}\n${stderr}`));
@@ -86,8 +97,10 @@ describe.skipIf(!hasCluster())('nemokeys dev: the printed hints, followed litera
     const block = stdout.split('In another shell:\n')[1]!.split('\n\n')[0]!;
     const script = join(work, 'hints.sh');
     writeFileSync(script, `shopt -s expand_aliases\nset -euo pipefail\n${block}\n`);
-    const shell = await runProcess('bash', [script], { PATH: `${NODE_BIN_DIR}:${process.env.PATH ?? ''}`,
-      HOME: process.env.HOME });
+    const shell = await runProcess('bash', [script], {
+      PATH: `${NODE_BIN_DIR}:${process.env.PATH ?? ''}`,
+      HOME: process.env.HOME,
+    });
     expect(shell.code, `${block}\n--- stdout\n${shell.stdout}\n--- stderr\n${shell.stderr}`).toBe(0);
     expect(shell.stdout).toMatch(/apikey\.keys\.nemorouter\.io\/dev-checkout-service/); // kubectl get teams,apikeys
     expect(shell.stdout).toContain('"chat.completion"'); // curl answered by the demo upstream via the gateway
@@ -95,8 +108,14 @@ describe.skipIf(!hasCluster())('nemokeys dev: the printed hints, followed litera
 
     // The plaintext key: where the hint says it is (the workload Secret), and nowhere in dev's output.
     const kubectl = /alias kubectl=(\S+)/.exec(stdout)![1]!;
-    const key = Buffer.from(execFileSync(kubectl, ['get', 'secret', 'dev-checkout-service', '-n', 'checkout',
-      '-o', 'jsonpath={.data.api-key}'], { env: { KUBECONFIG: kubeconfig, HOME: work }, encoding: 'utf8' }), 'base64').toString();
+    const key = Buffer.from(
+      execFileSync(
+        kubectl,
+        ['get', 'secret', 'dev-checkout-service', '-n', 'checkout', '-o', 'jsonpath={.data.api-key}'],
+        { env: { KUBECONFIG: kubeconfig, HOME: work }, encoding: 'utf8' },
+      ),
+      'base64',
+    ).toString();
     expect(key.length).toBeGreaterThan(20);
 
     // The keys page URL: its token logs in once (303 + session cookie), then the page loads.

@@ -11,7 +11,12 @@ import { CLI_ENTRY, NODE_BIN_DIR, REPO, runKeys } from '../cli/keys/testing-proc
 import { controlPlaneDown, controlPlaneStatus } from '../controlplane/detached.ts';
 import { hasCluster } from './support/cluster.ts';
 
-interface Entry { action: string; actor: string; impersonatedBy?: string; sourceIp?: string }
+interface Entry {
+  action: string;
+  actor: string;
+  impersonatedBy?: string;
+  sourceIp?: string;
+}
 
 describe.skipIf(!hasCluster())('nemokeys dev (child process)', () => {
   const dir = join(mkdtempSync(join(tmpdir(), 'nemokeys-dev-test-')), 'controlplane');
@@ -22,8 +27,10 @@ describe.skipIf(!hasCluster())('nemokeys dev (child process)', () => {
   });
 
   it('keys history shows the person and source IP of each change; SIGINT stops everything', async () => {
-    child = spawn(join(NODE_BIN_DIR, 'node'), [CLI_ENTRY, 'dev', '--dir', dir, '--port', '0', '--metrics-port', '0'],
-      { cwd: REPO, env: { ...process.env, PATH: `${NODE_BIN_DIR}:${process.env.PATH ?? ''}` } });
+    child = spawn(join(NODE_BIN_DIR, 'node'), [CLI_ENTRY, 'dev', '--dir', dir, '--port', '0', '--metrics-port', '0'], {
+      cwd: REPO,
+      env: { ...process.env, PATH: `${NODE_BIN_DIR}:${process.env.PATH ?? ''}` },
+    });
     const printed = await new Promise<string>((done, fail) => {
       let out = '';
       child!.stdout!.on('data', (c: Buffer) => {
@@ -34,19 +41,45 @@ describe.skipIf(!hasCluster())('nemokeys dev (child process)', () => {
     });
     const kubeconfig = /export KUBECONFIG=(\S+)/.exec(printed)![1]!;
     const kubectl = /alias kubectl=(\S+)/.exec(printed)![1]!;
-    execFileSync(kubectl, ['patch', 'apikey', 'stage-checkout-service', '-n', 'checkout', '--type', 'merge',
-      '-p', '{"spec":{"rateLimit":{"requestsPerMinute":61}}}', '--as', 'carol', '--as-group', 'system:masters'],
-    { env: { ...process.env, KUBECONFIG: kubeconfig } });
+    execFileSync(
+      kubectl,
+      [
+        'patch',
+        'apikey',
+        'stage-checkout-service',
+        '-n',
+        'checkout',
+        '--type',
+        'merge',
+        '-p',
+        '{"spec":{"rateLimit":{"requestsPerMinute":61}}}',
+        '--as',
+        'carol',
+        '--as-group',
+        'system:masters',
+      ],
+      { env: { ...process.env, KUBECONFIG: kubeconfig } },
+    );
 
     let entries: Entry[] = [];
-    await expect.poll(async () => {
-      const r = await runKeys(['history', 'stage-checkout-service', '-n', 'checkout', '-o', 'json'], kubeconfig);
-      entries = r.code === 0 ? (JSON.parse(r.stdout) as Entry[]) : [];
-      return r.code === 0 ? entries.map((e) => e.action) : r.stderr;
-    }, { timeout: 60_000, interval: 1000 }).toEqual(['create', 'edit']);
+    await expect
+      .poll(
+        async () => {
+          const r = await runKeys(['history', 'stage-checkout-service', '-n', 'checkout', '-o', 'json'], kubeconfig);
+          entries = r.code === 0 ? (JSON.parse(r.stdout) as Entry[]) : [];
+          return r.code === 0 ? entries.map((e) => e.action) : r.stderr;
+        },
+        { timeout: 60_000, interval: 1000 },
+      )
+      .toEqual(['create', 'edit']);
     // The examples were applied by the admin; carol's edit is hers (impersonated), both from loopback.
     expect(entries[0]).toMatchObject({ action: 'create', actor: 'nemokeys-admin', sourceIp: '127.0.0.1' });
-    expect(entries[1]).toMatchObject({ action: 'edit', actor: 'carol', impersonatedBy: 'nemokeys-admin', sourceIp: '127.0.0.1' });
+    expect(entries[1]).toMatchObject({
+      action: 'edit',
+      actor: 'carol',
+      impersonatedBy: 'nemokeys-admin',
+      sourceIp: '127.0.0.1',
+    });
 
     child.kill('SIGINT');
     const code = await new Promise<number | null>((done) => child!.once('exit', done));

@@ -23,7 +23,14 @@ const secret = key.slice(key.lastIndexOf('_') + 1);
 beforeAll(async () => {
   upstream = await startUpstream();
   records.replaceAll([record]);
-  app = buildApp({ records, usage: new UsageTracker(), upstream: upstream.url, limiter: new MemoryLimiter(), metrics, maxBodyBytes: 4096 });
+  app = buildApp({
+    records,
+    usage: new UsageTracker(),
+    upstream: upstream.url,
+    limiter: new MemoryLimiter(),
+    metrics,
+    maxBodyBytes: 4096,
+  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   port = (app.server.address() as AddressInfo).port;
 });
@@ -48,28 +55,64 @@ function raw(request: string | Buffer): Promise<{ status: number; text: string }
 }
 
 const auth = `Authorization: Bearer ${key}\r\n`;
-const req = (line: string, headers: string, body = '') => `${line}\r\nHost: x\r\n${headers}Connection: close\r\n\r\n${body}`;
+const req = (line: string, headers: string, body = '') =>
+  `${line}\r\nHost: x\r\n${headers}Connection: close\r\n\r\n${body}`;
 const json = (body: string) => `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
 
 describe('malformed requests on a real socket', () => {
   it.each<[string, string | Buffer, number]>([
-    ['dot-dot path (not normalised by a client)', req('POST /v1/embeddings/../chat/completions HTTP/1.1', auth + json('{"model":"gpt-4o-mini"}'), '{"model":"gpt-4o-mini"}'), 400],
+    [
+      'dot-dot path (not normalised by a client)',
+      req(
+        'POST /v1/embeddings/../chat/completions HTTP/1.1',
+        auth + json('{"model":"gpt-4o-mini"}'),
+        '{"model":"gpt-4o-mini"}',
+      ),
+      400,
+    ],
     ['encoded dot-dot', req('GET /v1/%2e%2e/admin HTTP/1.1', auth), 400],
     ['encoded slash', req('GET /v1/chat%2fcompletions HTTP/1.1', auth), 400],
     ['double slash', req('GET //v1/models HTTP/1.1', auth), 400],
     ['absolute-form target to another host', req('GET http://evil.example/v1/models HTTP/1.1', auth), 400],
     ['invalid JSON', req('POST /v1/chat/completions HTTP/1.1', auth + json('{"model":'), '{"model":'), 400],
-    ['missing model', req('POST /v1/chat/completions HTTP/1.1', auth + json('{"messages":[]}'), '{"messages":[]}'), 400],
-    ['model of the wrong type', req('POST /v1/chat/completions HTTP/1.1', auth + json('{"model":{"$ne":1}}'), '{"model":{"$ne":1}}'), 400],
-    ['declared body over the bound', req('POST /v1/chat/completions HTTP/1.1', auth + 'Content-Type: application/json\r\nContent-Length: 999999999\r\n'), 413],
-    ['gzip body on a model route', req('POST /v1/chat/completions HTTP/1.1', auth + json('xxxx') + 'Content-Encoding: gzip\r\n', 'xxxx'), 400],
+    [
+      'missing model',
+      req('POST /v1/chat/completions HTTP/1.1', auth + json('{"messages":[]}'), '{"messages":[]}'),
+      400,
+    ],
+    [
+      'model of the wrong type',
+      req('POST /v1/chat/completions HTTP/1.1', auth + json('{"model":{"$ne":1}}'), '{"model":{"$ne":1}}'),
+      400,
+    ],
+    [
+      'declared body over the bound',
+      req(
+        'POST /v1/chat/completions HTTP/1.1',
+        `${auth}Content-Type: application/json\r\nContent-Length: 999999999\r\n`,
+      ),
+      413,
+    ],
+    [
+      'gzip body on a model route',
+      req('POST /v1/chat/completions HTTP/1.1', `${auth + json('xxxx')}Content-Encoding: gzip\r\n`, 'xxxx'),
+      400,
+    ],
     ['key with a trailing garbage byte', req('GET /v1/models HTTP/1.1', `Authorization: Bearer ${key}\u00e9\r\n`), 401],
-    ['two different keys', req('GET /v1/models HTTP/1.1', auth + `X-Api-Key: ${key.slice(0, -1)}x\r\n`), 401],
+    ['two different keys', req('GET /v1/models HTTP/1.1', `${auth}X-Api-Key: ${key.slice(0, -1)}x\r\n`), 401],
     ['empty bearer', req('GET /v1/models HTTP/1.1', 'Authorization: Bearer \r\n'), 401],
     ['bearer with only spaces', req('GET /v1/models HTTP/1.1', 'Authorization: Bearer      \r\n'), 401],
-    ['header with a NUL byte (parser rejects)', req('GET /v1/models HTTP/1.1', `Authorization: Bearer ${key}\0\r\n`), 400],
-    ['Content-Length and Transfer-Encoding together (smuggling)', req('POST /v1/files HTTP/1.1', auth + 'Content-Length: 4\r\nTransfer-Encoding: chunked\r\n', '0\r\n\r\n'), 400],
-    ['oversized headers', req('GET /v1/models HTTP/1.1', auth + `X-Pad: ${'a'.repeat(20_000)}\r\n`), 431],
+    [
+      'header with a NUL byte (parser rejects)',
+      req('GET /v1/models HTTP/1.1', `Authorization: Bearer ${key}\0\r\n`),
+      400,
+    ],
+    [
+      'Content-Length and Transfer-Encoding together (smuggling)',
+      req('POST /v1/files HTTP/1.1', `${auth}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n`, '0\r\n\r\n'),
+      400,
+    ],
+    ['oversized headers', req('GET /v1/models HTTP/1.1', `${auth}X-Pad: ${'a'.repeat(20_000)}\r\n`), 431],
     ['garbage request line', 'HELLO\r\n\r\n', 400],
   ])('%s → %s', async (_name, request, status) => {
     const before = upstream.seen.length;
@@ -99,14 +142,36 @@ describe('fuzzed headers and bodies through inject', () => {
       fc.json({ maxDepth: 3 }),
       fc.string({ maxLength: 200 }),
     );
-    const path = fc.constantFrom('/v1/chat/completions', '/v1/embeddings', '/v1/models', '/v1/x/../y', '/v1/%zz', '/', '/v1/audio/transcriptions');
+    const path = fc.constantFrom(
+      '/v1/chat/completions',
+      '/v1/embeddings',
+      '/v1/models',
+      '/v1/x/../y',
+      '/v1/%zz',
+      '/',
+      '/v1/audio/transcriptions',
+    );
     await fc.assert(
-      fc.asyncProperty(fc.record({ authorization: headerValue, 'x-api-key': fc.option(headerValue, { nil: undefined }) }), body, path, async (headers, payload, url) => {
-        const clean = Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined)) as Record<string, string>;
-        const r = await app.inject({ method: 'POST', url, headers: { ...clean, 'content-type': 'application/json' }, payload, remoteAddress: '127.0.0.1' });
-        expect(r.statusCode).toBeLessThan(500);
-        expect(r.body).not.toContain(secret);
-      }),
+      fc.asyncProperty(
+        fc.record({ authorization: headerValue, 'x-api-key': fc.option(headerValue, { nil: undefined }) }),
+        body,
+        path,
+        async (headers, payload, url) => {
+          const clean = Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined)) as Record<
+            string,
+            string
+          >;
+          const r = await app.inject({
+            method: 'POST',
+            url,
+            headers: { ...clean, 'content-type': 'application/json' },
+            payload,
+            remoteAddress: '127.0.0.1',
+          });
+          expect(r.statusCode).toBeLessThan(500);
+          expect(r.body).not.toContain(secret);
+        },
+      ),
       { numRuns: 300 },
     );
     expect(await metrics.text()).not.toContain(secret);

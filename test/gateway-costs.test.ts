@@ -52,7 +52,10 @@ beforeEach(() => {
 describe('charged what the router reports', () => {
   it('a plain completion', async () => {
     const { key, record } = addKey({ budget: { credits: 1000, period: 'Never' } });
-    const res = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    const res = await client(key).chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     expect(res.usage?.total_tokens).toBe(57);
     expect(await settledCredits(usage, record.keyId)).toBe(57);
     expect(limiter.budgetUsed(record.limitsKey, record, Date.now())).toBe(57);
@@ -68,14 +71,21 @@ describe('charged what the router reports', () => {
     // ... the client sees neither the usage chunk nor a usage field it did not ask for
     expect(chunks).toHaveLength(3);
     for (const c of chunks) expect(c).not.toHaveProperty('usage');
-    expect(chunks.map((c) => (c.choices as { delta: { content: string } }[])[0]!.delta.content).join('')).toBe('w0 w1 w2 ');
+    expect(chunks.map((c) => (c.choices as { delta: { content: string } }[])[0]!.delta.content).join('')).toBe(
+      'w0 w1 w2 ',
+    );
     expect(await settledCredits(usage, record.keyId)).toBe(57);
     expect(limiter.budgetUsed(record.limitsKey, record, Date.now())).toBe(57);
   });
 
   it('a streamed completion that asked for usage gets it, and is charged it', async () => {
     const { key, record } = addKey({ budget: { credits: 1000, period: 'Never' } });
-    const stream = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [], stream: true, stream_options: { include_usage: true } });
+    const stream = await client(key).chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const chunks = [];
     for await (const c of stream) chunks.push(c);
     expect(chunks).toHaveLength(4);
@@ -86,13 +96,20 @@ describe('charged what the router reports', () => {
   it('tokens per minute are charged the same way', async () => {
     const { key, record } = addKey({ rateLimit: { tokensPerMinute: 100 } });
     for (let i = 0; i < 2; i++) {
-      const stream = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [], stream: true, max_tokens: 10 });
+      const stream = await client(key).chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [],
+        stream: true,
+        max_tokens: 10,
+      });
       for await (const _ of stream);
     }
     await settledCredits(usage, record.keyId);
     await new Promise((r) => setTimeout(r, 20));
     // 2 × 57 reported ≥ 100: the third request in this minute is refused
-    const err = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [] }).catch((e: unknown) => e);
+    const err = await client(key)
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: [] })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     expect((err as InstanceType<typeof OpenAI.APIError>).code).toBe('rate_limit_exceeded');
   });
@@ -101,10 +118,17 @@ describe('charged what the router reports', () => {
 describe('budgets', () => {
   it('a budget smaller than one streamed response is exhausted by it: the next request gets 429 insufficient_quota', async () => {
     const { key, record } = addKey({ budget: { credits: 20, period: 'Monthly' } });
-    const stream = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [], stream: true, max_tokens: 5 });
+    const stream = await client(key).chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [],
+      stream: true,
+      max_tokens: 5,
+    });
     for await (const _ of stream);
     expect(await settledCredits(usage, record.keyId)).toBe(57);
-    const err = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [], stream: true }).catch((e: unknown) => e);
+    const err = await client(key)
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: [], stream: true })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     expect((err as InstanceType<typeof OpenAI.APIError>).code).toBe('insufficient_quota');
     expect(upstream.log).toHaveLength(1);
@@ -115,7 +139,10 @@ describe('budgets', () => {
     upstream.streamChunks = 20;
     upstream.streamDelayMs = 30;
     const ac = new AbortController();
-    const stream = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [], stream: true, max_tokens: 300 }, { signal: ac.signal });
+    const stream = await client(key).chat.completions.create(
+      { model: 'gpt-4o-mini', messages: [], stream: true, max_tokens: 300 },
+      { signal: ac.signal },
+    );
     for await (const _ of stream) {
       ac.abort();
       break;
@@ -128,7 +155,10 @@ describe('budgets', () => {
     const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
     upstream.headerDelayMs = 300;
     const ac = new AbortController();
-    const pending = client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [], max_tokens: 120 }, { signal: ac.signal });
+    const pending = client(key).chat.completions.create(
+      { model: 'gpt-4o-mini', messages: [], max_tokens: 120 },
+      { signal: ac.signal },
+    );
     for (let i = 0; i < 200 && upstream.log.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
     ac.abort();
     await pending.catch(() => undefined);
@@ -141,8 +171,15 @@ describe('budgets', () => {
     const { key, record } = addKey({ budget: { credits: 100, period: 'Never' } });
     upstream.streamChunks = 5;
     upstream.streamDelayMs = 40;
-    const first = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [], stream: true, max_tokens: 150 });
-    const second = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [] }).catch((e: unknown) => e);
+    const first = await client(key).chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [],
+      stream: true,
+      max_tokens: 150,
+    });
+    const second = await client(key)
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: [] })
+      .catch((e: unknown) => e);
     expect((second as InstanceType<typeof OpenAI.APIError>).code).toBe('insufficient_quota');
     for await (const _ of first);
     expect(await settledCredits(usage, record.keyId)).toBe(57);

@@ -62,8 +62,11 @@ describe('duplicate records in a --records-dir fail closed', () => {
 
   it.each([
     ['a revoking file sorted after the stale one', 'zz-revoke.json', { ...alice.record, state: 'Revoked' as const }],
-    ['a planted file with wider scopes, sorted first', '00-planted.json',
-      { ...alice.record, scopes: { ...alice.record.scopes, models: ['*'] } }],
+    [
+      'a planted file with wider scopes, sorted first',
+      '00-planted.json',
+      { ...alice.record, scopes: { ...alice.record.scopes, models: ['*'] } },
+    ],
   ])('%s: 401 while both files exist, 200 again once the duplicate is removed', async (_label, name, duplicate) => {
     expect(await answer(gw, alice.key)).toBe('200');
     write(name, duplicate);
@@ -99,8 +102,13 @@ describe.skipIf(!hasCluster())('a record Secret planted under another name on th
     await applyObject(admin, recordSecretManifest(alice.record, namespace), { fieldManager: FIELD_MANAGER });
     upstream = await startDemoUpstream();
     gw = await runGateway({
-      upstream: upstream.url, recordsNamespace: namespace, kubeConfig: admin, listen: { host: '127.0.0.1', port: 0 },
-      metricsPort: 0, gatewayId: `gw-${uniq()}`, logger: log.logger,
+      upstream: upstream.url,
+      recordsNamespace: namespace,
+      kubeConfig: admin,
+      listen: { host: '127.0.0.1', port: 0 },
+      metricsPort: 0,
+      gatewayId: `gw-${uniq()}`,
+      logger: log.logger,
       informer: { backoff: { baseMs: 100, maxMs: 500 }, watchdogMs: 5_000 },
     });
     await gw.synced;
@@ -108,7 +116,10 @@ describe.skipIf(!hasCluster())('a record Secret planted under another name on th
   afterAll(async () => {
     await gw?.stop();
     await upstream?.close();
-    await admin?.makeApiClient(CoreV1Api).deleteNamespace({ name: namespace }).catch(() => {});
+    await admin
+      ?.makeApiClient(CoreV1Api)
+      .deleteNamespace({ name: namespace })
+      .catch(() => {});
   });
 
   it('two record Secrets for one key id: 401 while both exist, 200 again once the planted one is deleted', async () => {

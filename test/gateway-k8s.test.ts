@@ -33,7 +33,9 @@ async function statusFor(gw: RunningGateway, key: string): Promise<number> {
 }
 
 async function grantChartGatewayRole(admin: KubeConfig, namespace: string, serviceAccount: string) {
-  const rules = chartGatewayRoleRules(readFileSync(join(import.meta.dirname, '..', 'charts', 'nemokeys', 'templates', 'gateway-rbac.yaml'), 'utf8'));
+  const rules = chartGatewayRoleRules(
+    readFileSync(join(import.meta.dirname, '..', 'charts', 'nemokeys', 'templates', 'gateway-rbac.yaml'), 'utf8'),
+  );
   const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
   await rbac.createNamespacedRole({ namespace, body: { metadata: { name: 'nemokeys-gateway' }, rules } });
   await rbac.createNamespacedRoleBinding({
@@ -61,7 +63,10 @@ describe.skipIf(!hasCluster())('gateway with --records-namespace (shared API ser
   afterAll(async () => {
     await gw?.stop();
     await upstream?.close();
-    await admin.makeApiClient(CoreV1Api).deleteNamespace({ name: namespace }).catch(() => {});
+    await admin
+      .makeApiClient(CoreV1Api)
+      .deleteNamespace({ name: namespace })
+      .catch(() => {});
   });
 
   it('fails closed with 503 until it can list the records, then serves them', async () => {
@@ -104,7 +109,12 @@ describe.skipIf(!hasCluster())('gateway with --records-namespace (shared API ser
     console.info(`[gateway-k8s] revocation enforced ${Date.now() - written} ms after the Secret write`);
     expect(await statusFor(gw, bob.key)).toBe(200);
 
-    await deleteIfExists(admin, { apiVersion: 'v1', kind: 'Secret', name: recordSecretName(bob.record.keyId), namespace });
+    await deleteIfExists(admin, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      name: recordSecretName(bob.record.keyId),
+      namespace,
+    });
     await expect.poll(() => statusFor(gw, bob.key), { timeout: 10_000, interval: 20 }).toBe(401);
     expect(gw.records.synced).toBe(true);
   });
@@ -169,7 +179,12 @@ describe.skipIf(!hasCluster())('gateway across an API server restart (private co
     await cp.startApiServer();
     // Changes made after recovery arrive: one revocation, one deletion.
     await putRecord(admin, namespace, { ...alice.record, state: 'Revoked' });
-    await deleteIfExists(admin, { apiVersion: 'v1', kind: 'Secret', name: recordSecretName(bob.record.keyId), namespace });
+    await deleteIfExists(admin, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      name: recordSecretName(bob.record.keyId),
+      namespace,
+    });
     await expect.poll(() => statusFor(gw, alice.key), { timeout: 20_000, interval: 50 }).toBe(401);
     await expect.poll(() => statusFor(gw, bob.key), { timeout: 20_000, interval: 50 }).toBe(401);
     expect(gw.records.synced).toBe(true);

@@ -37,7 +37,8 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     records.upsert(kr.record);
     return kr;
   }
-  const client = (apiKey: string) => new OpenAI({ apiKey, baseURL: `${gatewayUrl}/v1`, maxRetries: 0, timeout: 20_000 });
+  const client = (apiKey: string) =>
+    new OpenAI({ apiKey, baseURL: `${gatewayUrl}/v1`, maxRetries: 0, timeout: 20_000 });
 
   // LiteLLM's success callback runs after the response is sent: counts are read once they are quiet.
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -80,15 +81,18 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     await litellm?.stop();
   });
 
-  it('LiteLLM serves only its master key: the gateway\'s requests succeed because it sends that credential', async () => {
+  it("LiteLLM serves only its master key: the gateway's requests succeed because it sends that credential", async () => {
     const before = await quietCount();
-    const res = await post(litellm.url, '/v1/chat/completions', 'sk-not-the-master-key', { model: 'gpt-4o-mini', messages: HI });
+    const res = await post(litellm.url, '/v1/chat/completions', 'sk-not-the-master-key', {
+      model: 'gpt-4o-mini',
+      messages: HI,
+    });
     // without a database LiteLLM cannot look other keys up and refuses them (400 no_db_connection)
     expect([400, 401]).toContain(res.status);
     expect(await servedSince(before)).toEqual([]);
   });
 
-  it('chat: the reply is the router\'s, and the key is charged the tokens LiteLLM reported', async () => {
+  it("chat: the reply is the router's, and the key is charged the tokens LiteLLM reported", async () => {
     const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
     const before = await quietCount();
     const res = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: HI });
@@ -101,7 +105,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     expect(limiter.budgetUsed(record.limitsKey, record, Date.now())).toBe(served[0]!.totalTokens);
   });
 
-  it('a streamed chat that did not ask for usage: no usage chunk reaches the client, the budget is charged LiteLLM\'s tokens', async () => {
+  it("a streamed chat that did not ask for usage: no usage chunk reaches the client, the budget is charged LiteLLM's tokens", async () => {
     const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
     const before = await quietCount();
     const stream = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: HI, stream: true });
@@ -118,7 +122,7 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     expect(limiter.budgetUsed(record.limitsKey, record, Date.now())).toBe(served[0]!.totalTokens);
   });
 
-  it('a streamed chat that asked for usage gets LiteLLM\'s usage chunk, and is charged it', async () => {
+  it("a streamed chat that asked for usage gets LiteLLM's usage chunk, and is charged it", async () => {
     const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
     const stream = await client(key).chat.completions.create({
       model: 'gpt-4o',
@@ -135,20 +139,31 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
   it('a budget smaller than one streamed response is exhausted by it; the next request never reaches LiteLLM', async () => {
     const { key } = addKey({ budget: { credits: 3, period: 'Monthly' } });
     const start = await quietCount();
-    const stream = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: HI, stream: true, max_tokens: 2 });
+    const stream = await client(key).chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: HI,
+      stream: true,
+      max_tokens: 2,
+    });
     for await (const _ of stream);
     expect(await servedSince(start, 1)).toHaveLength(1);
     const before = await quietCount();
-    const err = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: HI }).catch((e: unknown) => e);
+    const err = await client(key)
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: HI })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     expect((err as InstanceType<typeof OpenAI.APIError>).code).toBe('insufficient_quota');
     expect(await servedSince(before)).toEqual([]);
   });
 
-  it('embeddings: LiteLLM\'s vector comes back; its total_tokens 0 is no report, so the key pays its reservation', async () => {
+  it("embeddings: LiteLLM's vector comes back; its total_tokens 0 is no report, so the key pays its reservation", async () => {
     const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
     const before = await quietCount();
-    const res = await client(key).embeddings.create({ model: EMBEDDING_MODEL, input: 'hello', encoding_format: 'float' });
+    const res = await client(key).embeddings.create({
+      model: EMBEDDING_MODEL,
+      input: 'hello',
+      encoding_format: 'float',
+    });
     expect(res.data[0]!.embedding).toEqual([0.25, -0.5, 0.75]);
     expect(await servedSince(before, 1)).toMatchObject([{ model: EMBEDDING_MODEL }]);
     // LiteLLM's mock embedding reports prompt_tokens 10 but total_tokens 0 (docs/design.md §4, "Costs")
@@ -156,10 +171,15 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     expect(await settledCredits(usage, record.keyId)).toBe(DEFAULT_RESERVATION_TOKENS);
   });
 
-  it('a streamed legacy completion: no usage reaches the client, the key is charged LiteLLM\'s tokens', async () => {
+  it("a streamed legacy completion: no usage reaches the client, the key is charged LiteLLM's tokens", async () => {
     const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
     const before = await quietCount();
-    const stream = await client(key).completions.create({ model: 'gpt-4o-mini', prompt: 'hi', stream: true, max_tokens: 40 });
+    const stream = await client(key).completions.create({
+      model: 'gpt-4o-mini',
+      prompt: 'hi',
+      stream: true,
+      max_tokens: 40,
+    });
     let text = '';
     for await (const c of stream) {
       expect(c).not.toHaveProperty('usage');
@@ -177,7 +197,14 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     let sdk: (key: string) => OpenAI;
     beforeAll(async () => {
       const upstreamAuthorization = `Bearer ${litellm.masterKey}`;
-      plain = buildApp({ records, usage, limiter, upstream: new URL(litellm.url), upstreamAuthorization, streamUsage: false });
+      plain = buildApp({
+        records,
+        usage,
+        limiter,
+        upstream: new URL(litellm.url),
+        upstreamAuthorization,
+        streamUsage: false,
+      });
       await plain.listen({ port: 0, host: '127.0.0.1' });
       const base = `http://127.0.0.1:${(plain.server.address() as AddressInfo).port}/v1`;
       sdk = (apiKey) => new OpenAI({ apiKey, baseURL: base, maxRetries: 0, timeout: 20_000 });
@@ -189,7 +216,12 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     it('chat: LiteLLM reports no usage, the stream costs its reservation', async () => {
       const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
       const before = await quietCount();
-      const stream = await sdk(key).chat.completions.create({ model: 'gpt-4o-mini', messages: HI, stream: true, max_tokens: 50 });
+      const stream = await sdk(key).chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: HI,
+        stream: true,
+        max_tokens: 50,
+      });
       for await (const c of stream) expect(c).not.toHaveProperty('usage');
       const served = await servedSince(before, 1);
       expect(served).toMatchObject([{ model: 'gpt-4o-mini', stream: true }]);
@@ -199,7 +231,12 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
 
     it('legacy completions: LiteLLM puts total_tokens 0 on every chunk, which is no report: charged the reservation, not 0', async () => {
       const { key, record } = addKey({ budget: { credits: 10_000, period: 'Never' } });
-      const stream = await sdk(key).completions.create({ model: 'gpt-4o-mini', prompt: 'hi', stream: true, max_tokens: 40 });
+      const stream = await sdk(key).completions.create({
+        model: 'gpt-4o-mini',
+        prompt: 'hi',
+        stream: true,
+        max_tokens: 40,
+      });
       const reported: (number | undefined)[] = [];
       for await (const c of stream) reported.push(c.usage?.total_tokens);
       expect(reported.length).toBeGreaterThan(0);
@@ -216,7 +253,9 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     it('in the body of /v1/chat/completions: 403 from the gateway, nothing served', async () => {
       const { key } = addKey({ scopes: { models: ['gpt-4o-mini'] } });
       const before = await quietCount();
-      const err = await client(key).chat.completions.create({ model: 'gpt-4o', messages: HI }).catch((e: unknown) => e);
+      const err = await client(key)
+        .chat.completions.create({ model: 'gpt-4o', messages: HI })
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
       expect(await servedSince(before)).toEqual([]);
       // the allowed model passes
@@ -241,9 +280,15 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
     });
 
     it('the allowed model in a deployment path is served, streamed without a usage chunk it did not ask for', async () => {
-      const { key, record } = addKey({ scopes: { models: ['gpt-4o-mini'] }, budget: { credits: 10_000, period: 'Never' } });
+      const { key, record } = addKey({
+        scopes: { models: ['gpt-4o-mini'] },
+        budget: { credits: 10_000, period: 'Never' },
+      });
       const before = await quietCount();
-      const res = await post(gatewayUrl, '/openai/deployments/gpt-4o-mini/chat/completions', key, { ...chat, stream: true });
+      const res = await post(gatewayUrl, '/openai/deployments/gpt-4o-mini/chat/completions', key, {
+        ...chat,
+        stream: true,
+      });
       expect(res.status).toBe(200);
       const body = await res.text();
       expect(body).not.toContain('"usage"');
@@ -277,21 +322,30 @@ describe.skipIf(!haveLitellm)('the gateway in front of a real LiteLLM proxy', ()
       // forwarded, framed: LiteLLM reads the whole second request as the GET's body, which is no JSON
       ['a key that may use any model', { scopes: { models: ['*'] } }, 'Invalid JSON payload'],
       // a model-scoped key's body is read whatever the route: the gateway refuses it, no JSON object with a model
-      ['a key scoped to gpt-4o-mini', { scopes: { models: ['gpt-4o-mini'], endpoints: ['/chat/completions', '/models'] } }, 'invalid_request_error'],
-    ])('%s: a GET with a chunked body holding a second request produces no second completion', async (_n, spec, error) => {
-      const { key } = addKey(spec);
-      const before = await quietCount();
-      // the second request carries the master key: were it parsed by LiteLLM, it would be served
-      const attack = getModels(key, second(litellm.masterKey));
-      const follow = `GET /v1/models HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${key}\r\nConnection: close\r\n\r\n`;
-      const responses = parseResponses(await rawExchange(port, [attack, { pauseMs: 200 }, follow], { timeoutMs: 10_000 }));
-      expect(responses.map((r) => r.status)).toEqual([400, 200]);
-      expect(responses[0]!.body).toContain(error);
-      // a legitimate completion afterwards, likely on the same upstream connection, gets its own answer
-      const ok = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: HI });
-      expect(ok.choices[0]!.message.content).toBe(MOCK_REPLY['gpt-4o-mini']);
-      expect(await servedSince(before, 1)).toMatchObject([{ model: 'gpt-4o-mini' }]);
-      expect(await servedSince(before)).toHaveLength(1);
-    });
+      [
+        'a key scoped to gpt-4o-mini',
+        { scopes: { models: ['gpt-4o-mini'], endpoints: ['/chat/completions', '/models'] } },
+        'invalid_request_error',
+      ],
+    ])(
+      '%s: a GET with a chunked body holding a second request produces no second completion',
+      async (_n, spec, error) => {
+        const { key } = addKey(spec);
+        const before = await quietCount();
+        // the second request carries the master key: were it parsed by LiteLLM, it would be served
+        const attack = getModels(key, second(litellm.masterKey));
+        const follow = `GET /v1/models HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${key}\r\nConnection: close\r\n\r\n`;
+        const responses = parseResponses(
+          await rawExchange(port, [attack, { pauseMs: 200 }, follow], { timeoutMs: 10_000 }),
+        );
+        expect(responses.map((r) => r.status)).toEqual([400, 200]);
+        expect(responses[0]!.body).toContain(error);
+        // a legitimate completion afterwards, likely on the same upstream connection, gets its own answer
+        const ok = await client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: HI });
+        expect(ok.choices[0]!.message.content).toBe(MOCK_REPLY['gpt-4o-mini']);
+        expect(await servedSince(before, 1)).toMatchObject([{ model: 'gpt-4o-mini' }]);
+        expect(await servedSince(before)).toHaveLength(1);
+      },
+    );
   });
 });

@@ -33,7 +33,8 @@ function addKey(spec: RecordOverrides = {}): { key: string; record: KeyRecord } 
   return kr;
 }
 
-const client = (apiKey: string, base = gatewayUrl) => new OpenAI({ apiKey, baseURL: `${base}/v1`, maxRetries: 0, timeout: 10_000 });
+const client = (apiKey: string, base = gatewayUrl) =>
+  new OpenAI({ apiKey, baseURL: `${base}/v1`, maxRetries: 0, timeout: 10_000 });
 
 async function apiError(p: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
   try {
@@ -64,12 +65,17 @@ beforeEach(() => {
 describe('allowed traffic passes through unchanged', () => {
   it('chat completions (plain)', async () => {
     const { key } = addKey();
-    const body = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'Hello ünïcode' }], temperature: 0.2 };
+    const body = {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user' as const, content: 'Hello ünïcode' }],
+      temperature: 0.2,
+    };
     const { data, response } = await client(key).chat.completions.create(body).withResponse();
     expect(data.choices[0]!.message.content).toMatch(/^echo: \d+ bytes$/);
     expect(data.usage?.total_tokens).toBe(7);
     expect(response.headers.get('x-upstream')).toBe('test');
-    const echo = (data as unknown as { nemokeys_echo: { body: string; headers: Record<string, string> } }).nemokeys_echo;
+    const echo = (data as unknown as { nemokeys_echo: { body: string; headers: Record<string, string> } })
+      .nemokeys_echo;
     expect(JSON.parse(echo.body)).toEqual(body);
     expect(echo.headers.authorization).toBeUndefined();
     expect(JSON.stringify(echo.headers)).not.toContain(key);
@@ -119,21 +125,33 @@ describe('allowed traffic passes through unchanged', () => {
     expect(upstream.abortedStreams).toBe(aborted + 1);
     upstream.release();
     // no usage was seen before the client left: the request costs its reservation (max_tokens), never 0 or 1
-    for (let i = 0; i < 200 && usage.snapshot()[record.keyId]?.credits === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 200 && usage.snapshot()[record.keyId]?.credits === undefined; i++)
+      await new Promise((r) => setTimeout(r, 10));
     expect(usage.snapshot()[record.keyId]?.credits).toBe(50);
     expect(limiter.budgetUsed(record.limitsKey, record, Date.now())).toBe(50);
   });
 
   it('embeddings', async () => {
     const { key } = addKey({ scopes: { endpoints: ['/embeddings'], models: ['text-embedding-3-small'] } });
-    const res = await client(key).embeddings.create({ model: 'text-embedding-3-small', input: ['a', 'b'], encoding_format: 'float' });
+    const res = await client(key).embeddings.create({
+      model: 'text-embedding-3-small',
+      input: ['a', 'b'],
+      encoding_format: 'float',
+    });
     expect(res.data[0]!.embedding).toEqual([0.1, 0.2, 0.3]);
     const echo = (res as unknown as { nemokeys_echo: { body: string } }).nemokeys_echo;
-    expect(JSON.parse(echo.body)).toEqual({ model: 'text-embedding-3-small', input: ['a', 'b'], encoding_format: 'float' });
+    expect(JSON.parse(echo.body)).toEqual({
+      model: 'text-embedding-3-small',
+      input: ['a', 'b'],
+      encoding_format: 'float',
+    });
   });
 
   it('image generation (no usage reported: costs the default reservation)', async () => {
-    const { key, record } = addKey({ scopes: { endpoints: ['/v1/images/generations'] }, budget: { credits: 5, period: 'Daily' } });
+    const { key, record } = addKey({
+      scopes: { endpoints: ['/v1/images/generations'] },
+      budget: { credits: 5, period: 'Daily' },
+    });
     const res = await client(key).images.generate({ model: 'dall-e-3', prompt: 'a cat' });
     expect(res.data?.[0]?.b64_json).toBe('iVBORw0KGgo=');
     await new Promise((r) => setTimeout(r, 20));
@@ -148,16 +166,59 @@ describe('allowed traffic passes through unchanged', () => {
 });
 
 describe('each denial surfaces in the SDK', () => {
-  const chat = (key: string, model = 'gpt-4o-mini') => client(key).chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }] });
+  const chat = (key: string, model = 'gpt-4o-mini') =>
+    client(key).chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }] });
 
   it.each<[string, () => string, unknown, number, string, string]>([
     ['malformed key', () => 'sk-not-ours', OpenAI.AuthenticationError, 401, 'authentication_error', 'invalid_api_key'],
-    ['unknown key', () => generateKey({ environment: 'prod' }).key, OpenAI.AuthenticationError, 401, 'authentication_error', 'invalid_api_key'],
-    ['revoked', () => addKey({ state: 'Revoked' }).key, OpenAI.AuthenticationError, 401, 'authentication_error', 'revoked_api_key'],
-    ['expired', () => addKey({ expiresAt: '2020-01-01T00:00:00Z' }).key, OpenAI.AuthenticationError, 401, 'authentication_error', 'expired_api_key'],
-    ['ip not allowed', () => addKey({ scopes: { ipAllowlist: ['192.0.2.0/24', '2001:db8::/32'] } }).key, OpenAI.AuthenticationError, 401, 'authentication_error', 'ip_not_allowed'],
-    ['endpoint not allowed', () => addKey({ scopes: { endpoints: ['/embeddings'] } }).key, OpenAI.PermissionDeniedError, 403, 'permission_error', 'endpoint_not_allowed'],
-    ['model not allowed', () => addKey({ scopes: { models: ['gpt-4o'] } }).key, OpenAI.PermissionDeniedError, 403, 'permission_error', 'model_not_allowed'],
+    [
+      'unknown key',
+      () => generateKey({ environment: 'prod' }).key,
+      OpenAI.AuthenticationError,
+      401,
+      'authentication_error',
+      'invalid_api_key',
+    ],
+    [
+      'revoked',
+      () => addKey({ state: 'Revoked' }).key,
+      OpenAI.AuthenticationError,
+      401,
+      'authentication_error',
+      'revoked_api_key',
+    ],
+    [
+      'expired',
+      () => addKey({ expiresAt: '2020-01-01T00:00:00Z' }).key,
+      OpenAI.AuthenticationError,
+      401,
+      'authentication_error',
+      'expired_api_key',
+    ],
+    [
+      'ip not allowed',
+      () => addKey({ scopes: { ipAllowlist: ['192.0.2.0/24', '2001:db8::/32'] } }).key,
+      OpenAI.AuthenticationError,
+      401,
+      'authentication_error',
+      'ip_not_allowed',
+    ],
+    [
+      'endpoint not allowed',
+      () => addKey({ scopes: { endpoints: ['/embeddings'] } }).key,
+      OpenAI.PermissionDeniedError,
+      403,
+      'permission_error',
+      'endpoint_not_allowed',
+    ],
+    [
+      'model not allowed',
+      () => addKey({ scopes: { models: ['gpt-4o'] } }).key,
+      OpenAI.PermissionDeniedError,
+      403,
+      'permission_error',
+      'model_not_allowed',
+    ],
   ])('%s', async (_name, makeKey, cls, status, type, code) => {
     const before = upstream.seen.length;
     const err = await apiError(chat(makeKey()));
@@ -193,7 +254,9 @@ describe('each denial surfaces in the SDK', () => {
 
   it('missing model → BadRequestError; huge body → 413', async () => {
     const { key } = addKey();
-    const bad = await apiError(client(key).chat.completions.create({ messages: [] } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming));
+    const bad = await apiError(
+      client(key).chat.completions.create({ messages: [] } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming),
+    );
     expect(bad).toBeInstanceOf(OpenAI.BadRequestError);
     const huge = await apiError(chat(key, 'x'.repeat(2 * 1024 * 1024)));
     expect(huge.status).toBe(413);

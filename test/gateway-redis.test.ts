@@ -33,7 +33,9 @@ describe.skipIf(!haveRedis)('shared Redis limiter', () => {
       const limiter = await RedisLimiter.connect(redis.url, { baseline: (lk) => reported.get(lk) ?? 0 });
       limiters.push(limiter);
       // one fixed instant: no minute or month boundary can split a test's requests into two windows
-      apps.push(buildApp({ records: store, usage: new UsageTracker(), upstream: upstream.url, limiter, clock: () => NOW }));
+      apps.push(
+        buildApp({ records: store, usage: new UsageTracker(), upstream: upstream.url, limiter, clock: () => NOW }),
+      );
     }
   });
   afterAll(async () => {
@@ -134,7 +136,9 @@ describe.skipIf(!haveRedis)('shared Redis limiter', () => {
     try {
       expect((await call(0, k)).statusCode).toBe(200); // 35 < 40: one more request
       const [budgetKey] = await probe.keys(`nemokeys:{${record.limitsKey}}:credits:*`);
-      await expect.poll(async () => Number(await probe.hget(budgetKey!, 'c')), { timeout: 2000, interval: 10 }).toBe(42);
+      await expect
+        .poll(async () => Number(await probe.hget(budgetKey!, 'c')), { timeout: 2000, interval: 10 })
+        .toBe(42);
       // the other gateway finds the counter seeded: it does not add the reports' 35 again
       expect((await call(1, k)).statusCode).toBe(429);
       expect(Number(await probe.hget(budgetKey!, 'c'))).toBe(42);
@@ -149,7 +153,10 @@ describe.skipIf(!haveRedis)('shared Redis limiter', () => {
   });
 
   it('reserve, then settle, on the shared counters: a reservation weighs on both gateways until it settles', async () => {
-    const { record } = key({ budget: { credits: 100, period: 'Never' }, rateLimit: { requestsPerMinute: 2, tokensPerMinute: 1000 } });
+    const { record } = key({
+      budget: { credits: 100, period: 'Never' },
+      rateLimit: { requestsPerMinute: 2, tokensPerMinute: 1000 },
+    });
     const [a, b] = limiters as [RedisLimiter, RedisLimiter];
     const first = await a.admit(record.limitsKey, record, 150, NOW);
     if (!first.ok) throw new Error('the first request must be admitted');
@@ -181,5 +188,4 @@ describe.skipIf(!haveRedis)('shared Redis limiter', () => {
     expect(r.statusCode).toBe(503);
     expect(r.json()).toMatchObject({ error: { code: 'limiter_unavailable' } });
   });
-
 });

@@ -12,7 +12,14 @@ import { startDemoUpstream, type DemoUpstream } from '../gateway/demo-upstream.t
 import { runGateway, type RunningGateway } from '../gateway/main.ts';
 import { usageConfigMapName } from '../gateway/usage/reporter-kube.ts';
 import { adminKubeConfig, hasCluster } from './support/cluster.ts';
-import { createReadyKey, createTeam, eventually, realTimeClock, startTestOperator, type TestOperator } from './support/operator.ts';
+import {
+  createReadyKey,
+  createTeam,
+  eventually,
+  realTimeClock,
+  startTestOperator,
+  type TestOperator,
+} from './support/operator.ts';
 
 const uniq = () => Math.random().toString(36).slice(2, 8);
 const INTERVAL_MS = 300;
@@ -63,12 +70,20 @@ describe.skipIf(!hasCluster())('usage reports from gateway replicas', () => {
       gatewayId,
       reportIntervalMs: INTERVAL_MS,
       logger: logs
-        ? pino({ level: 'info' }, new Writable({ write(c, _e, cb) { logs.push(...String(c).split('\n').filter(Boolean)); cb(); } }))
+        ? pino(
+            { level: 'info' },
+            new Writable({
+              write(c, _e, cb) {
+                logs.push(...String(c).split('\n').filter(Boolean));
+                cb();
+              },
+            }),
+          )
         : pino({ level: 'silent' }),
     });
     running.push(gw);
     await gw.synced;
-    await eventually(async () => gw.records.get(record.keyId), 30_000, 'the key\'s record at the gateway');
+    await eventually(async () => gw.records.get(record.keyId), 30_000, "the key's record at the gateway");
     return gw;
   };
 
@@ -95,8 +110,18 @@ describe.skipIf(!hasCluster())('usage reports from gateway replicas', () => {
     const N = 40;
     for (let i = 0; i < N; i++) expectedCredits += await chat(i % 3 === 0 ? b : a, key, i);
     expectedRequests += N;
-    await expect.poll(async () => sumOf(await usageReports(core, namespace), record.keyId, 'requests'), { timeout: 10_000, interval: 100 }).toBe(N);
-    await expect.poll(async () => sumOf(await usageReports(core, namespace), record.keyId, 'credits'), { timeout: 10_000, interval: 100 }).toBe(expectedCredits);
+    await expect
+      .poll(async () => sumOf(await usageReports(core, namespace), record.keyId, 'requests'), {
+        timeout: 10_000,
+        interval: 100,
+      })
+      .toBe(N);
+    await expect
+      .poll(async () => sumOf(await usageReports(core, namespace), record.keyId, 'credits'), {
+        timeout: 10_000,
+        interval: 100,
+      })
+      .toBe(expectedCredits);
     const reports = await usageReports(core, namespace);
     expect(reports.map((r) => r.gateway).sort()).toEqual(['replica-a', 'replica-b']);
     expect(reports.find((r) => r.gateway === 'replica-b')?.keys[record.keyId]?.requests).toBe(Math.ceil(N / 3));
@@ -106,7 +131,8 @@ describe.skipIf(!hasCluster())('usage reports from gateway replicas', () => {
   });
 
   it('a replica restarted with the same identity continues its counts', async () => {
-    const before = (await usageReports(core, namespace)).find((r) => r.gateway === 'replica-a')?.keys[record.keyId]?.requests ?? 0;
+    const before =
+      (await usageReports(core, namespace)).find((r) => r.gateway === 'replica-a')?.keys[record.keyId]?.requests ?? 0;
     expect(before).toBeGreaterThan(0);
     const old = running.find((g) => g.gatewayId === 'replica-a')!;
     await old.stop(); // flushes
@@ -115,7 +141,11 @@ describe.skipIf(!hasCluster())('usage reports from gateway replicas', () => {
     for (let i = 0; i < M; i++) expectedCredits += await chat(fresh, key, 100 + i);
     expectedRequests += M;
     await expect
-      .poll(async () => (await usageReports(core, namespace)).find((r) => r.gateway === 'replica-a')?.keys[record.keyId]?.requests, { timeout: 10_000, interval: 100 })
+      .poll(
+        async () =>
+          (await usageReports(core, namespace)).find((r) => r.gateway === 'replica-a')?.keys[record.keyId]?.requests,
+        { timeout: 10_000, interval: 100 },
+      )
       .toBe(before + M);
     const reports = await usageReports(core, namespace);
     expect(sumOf(reports, record.keyId, 'requests')).toBe(expectedRequests);
@@ -146,13 +176,19 @@ describe.skipIf(!hasCluster())('usage reports from gateway replicas', () => {
         }),
       );
       await expect
-        .poll(async () => (await usageReports(core, namespace)).find((r) => r.gateway === gw.gatewayId)?.keys[record.keyId]?.requests, { timeout: 10_000, interval: 100 })
+        .poll(
+          async () =>
+            (await usageReports(core, namespace)).find((r) => r.gateway === gw.gatewayId)?.keys[record.keyId]?.requests,
+          { timeout: 10_000, interval: 100 },
+        )
         .toBe(BURST);
       const elapsed = Date.now() - started;
       // Let any write still in flight land before counting.
       await new Promise((r) => setTimeout(r, INTERVAL_MS));
       const intervals = Math.ceil((Date.now() - started) / INTERVAL_MS);
-      console.info(`[gateway-usage] ${BURST} requests in ${elapsed} ms → ${versions.size} ConfigMap writes (bound ${intervals + 1})`);
+      console.info(
+        `[gateway-usage] ${BURST} requests in ${elapsed} ms → ${versions.size} ConfigMap writes (bound ${intervals + 1})`,
+      );
       expect(versions.size).toBeGreaterThan(0);
       expect(versions.size).toBeLessThanOrEqual(intervals + 1);
       expect(versions.size).toBeLessThan(BURST / 10);
@@ -164,15 +200,24 @@ describe.skipIf(!hasCluster())('usage reports from gateway replicas', () => {
   it('the key ids of a deleted ApiKey leave the report', async () => {
     const gw = await start(`prune-${uniq()}`);
     const doomed = await createReadyKey(admin, workloads, 'doomed', { team: 'team' });
-    await eventually(async () => gw.records.get(doomed.keyId), 30_000, 'the doomed key\'s record at the gateway');
+    await eventually(async () => gw.records.get(doomed.keyId), 30_000, "the doomed key's record at the gateway");
     await chat(gw, doomed.key, 1);
     await chat(gw, key, 2);
     const mine = async () => (await usageReports(core, namespace)).find((r) => r.gateway === gw.gatewayId);
-    await expect.poll(async () => (await mine())?.keys[doomed.keyId]?.requests, { timeout: 10_000, interval: 100 }).toBe(1);
-    await admin.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({ group: GROUP, version: VERSION,
-      plural: KINDS.apiKey.plural, namespace: workloads, name: 'doomed' });
+    await expect
+      .poll(async () => (await mine())?.keys[doomed.keyId]?.requests, { timeout: 10_000, interval: 100 })
+      .toBe(1);
+    await admin.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: KINDS.apiKey.plural,
+      namespace: workloads,
+      name: 'doomed',
+    });
     // the operator removes its records; the gateway's next report leaves the key id out, keeps the others
-    await expect.poll(async () => Object.keys((await mine())?.keys ?? {}), { timeout: 30_000, interval: 200 }).toEqual([record.keyId]);
+    await expect
+      .poll(async () => Object.keys((await mine())?.keys ?? {}), { timeout: 30_000, interval: 200 })
+      .toEqual([record.keyId]);
   });
 
   it('two live replicas with the same gateway id: the one overwritten says so', async () => {
@@ -180,11 +225,21 @@ describe.skipIf(!hasCluster())('usage reports from gateway replicas', () => {
     const twin = `twin-${uniq()}`;
     const a = await start(twin, logs);
     await chat(a, key, 1);
-    await expect.poll(async () => (await usageReports(core, namespace)).some((r) => r.gateway === twin), { timeout: 10_000, interval: 100 }).toBe(true);
+    await expect
+      .poll(async () => (await usageReports(core, namespace)).some((r) => r.gateway === twin), {
+        timeout: 10_000,
+        interval: 100,
+      })
+      .toBe(true);
     const b = await start(twin, logs);
     await chat(b, key, 2);
     await expect
-      .poll(() => logs.filter((l) => l.includes('another live gateway writes its usage report under the same gateway id')).length, { timeout: 10_000, interval: 100 })
+      .poll(
+        () =>
+          logs.filter((l) => l.includes('another live gateway writes its usage report under the same gateway id'))
+            .length,
+        { timeout: 10_000, interval: 100 },
+      )
       .toBeGreaterThan(0);
     expect(logs.find((l) => l.includes('another live gateway'))).toMatch(/"level":50/);
   });

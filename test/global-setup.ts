@@ -16,12 +16,15 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | void> {
   if (!readyBinaries() && !hasGo()) {
-    const msg = 'Go toolchain not found and no cached/KUBEBUILDER_ASSETS binaries: cannot build kube-apiserver, kube-controller-manager + etcd';
+    const msg =
+      'Go toolchain not found and no cached/KUBEBUILDER_ASSETS binaries: cannot build kube-apiserver, kube-controller-manager + etcd';
     // In CI a silently skipped integration suite would be a green build that proved nothing.
     if (process.env.CI) throw new Error(`${msg} (CI is set, so this is fatal)`);
     const bar = '!'.repeat(100);
-    console.warn(`\n${bar}\n!!! WARNING: ${msg}.\n!!! ALL INTEGRATION TESTS AGAINST THE REAL API SERVER WILL BE SKIPPED.\n` +
-      `!!! Install Go >= 1.25 (or set KUBEBUILDER_ASSETS) to run them.\n${bar}\n`);
+    console.warn(
+      `\n${bar}\n!!! WARNING: ${msg}.\n!!! ALL INTEGRATION TESTS AGAINST THE REAL API SERVER WILL BE SKIPPED.\n` +
+        `!!! Install Go >= 1.25 (or set KUBEBUILDER_ASSETS) to run them.\n${bar}\n`,
+    );
     project.provide('kubeconfig', undefined);
     project.provide('kubectl', undefined);
     return;

@@ -6,7 +6,13 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Container, type V1PodSpec } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type V1Container,
+  type V1PodSpec,
+} from '@kubernetes/client-node';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -21,9 +27,13 @@ import { chartNotes, ensureHelm, helmTemplateText, reportMissingTool, sidecarFro
 import { createTeam, eventually } from './support/operator.ts';
 
 const helm = await ensureHelm();
-const podman = (await hasPodman()) ||
-  reportMissingTool('podman', 'the image tests build and run the image with it',
-    'Run .ci/run, or apt-get install podman buildah runc debootstrap.');
+const podman =
+  (await hasPodman()) ||
+  reportMissingTool(
+    'podman',
+    'the image tests build and run the image with it',
+    'Run .ci/run, or apt-get install podman buildah runc debootstrap.',
+  );
 const uniq = Math.random().toString(36).slice(2, 8);
 // Per run, so a parallel run elsewhere never swaps the image under these pods; untagged at the end.
 const IMAGE_TAG = `localhost/nemokeys:test-${uniq}`;
@@ -34,14 +44,35 @@ const WITHOUT_LOCAL_BASE_EXTRAS = ['--unsetenv=NODE_EXTRA_CA_CERTS'];
 /** Tests and their scaffolding beside the code: fake writers, failure injection, test-only helpers. */
 const SCAFFOLDING = /\.test\.ts$|(^|\/)(testing|testing-[^/]*|fake-[^/]*|failure-injection[^/]*)\.ts$/;
 /** What insideView shows for the chart's hardened containers, whatever the pod. */
-const HARDENED = { uid: 1000, gid: 1000, rootWrite: 'EROFS', hasToken: true, kubeconfigEnv: null, homeKubeconfig: false,
-  noNewPrivs: '1', capEff: '0000000000000000' };
+const HARDENED = {
+  uid: 1000,
+  gid: 1000,
+  rootWrite: 'EROFS',
+  hasToken: true,
+  kubeconfigEnv: null,
+  homeKubeconfig: false,
+  noNewPrivs: '1',
+  capEff: '0000000000000000',
+};
 
 /** A throwaway container as uid 1000 on a read-only root and no network, like the smallest hardened pod. */
 function runInImage(image: string, args: string[], entrypoint?: string[]) {
-  return run('podman', ['run', '--rm', ...WITHOUT_LOCAL_BASE_EXTRAS, '--network=none', '--read-only',
-    '--read-only-tmpfs=false', '--user=1000:1000', ...(entrypoint ? [`--entrypoint=${JSON.stringify(entrypoint)}`] : []),
-    image, ...args], { timeoutMs: 120_000 });
+  return run(
+    'podman',
+    [
+      'run',
+      '--rm',
+      ...WITHOUT_LOCAL_BASE_EXTRAS,
+      '--network=none',
+      '--read-only',
+      '--read-only-tmpfs=false',
+      '--user=1000:1000',
+      ...(entrypoint ? [`--entrypoint=${JSON.stringify(entrypoint)}`] : []),
+      image,
+      ...args,
+    ],
+    { timeoutMs: 120_000 },
+  );
 }
 
 /**
@@ -75,8 +106,9 @@ const started: Container[] = [];
 
 function startContainer(args: string[]): Container {
   const name = /^--name=(.*)$/.exec(args.find((a) => a.startsWith('--name='))!)![1]!;
-  const child = spawn('podman', ['run', '--rm', ...WITHOUT_LOCAL_BASE_EXTRAS, ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('podman', ['run', '--rm', ...WITHOUT_LOCAL_BASE_EXTRAS, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-20_000)));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-20_000)));
@@ -105,7 +137,12 @@ async function waitProbe(c: Container, container: V1Container, probe: V1Containe
 
 /** How a running container really runs, seen from inside it: user, writable paths, credentials, privileges. */
 async function insideView(c: Container): Promise<Record<string, unknown>> {
-  const res = await run('podman', ['exec', c.name, 'node', '-e', `
+  const res = await run('podman', [
+    'exec',
+    c.name,
+    'node',
+    '-e',
+    `
     const fs = require('node:fs');
     const write = (p) => { try { fs.writeFileSync(p, 'x'); fs.rmSync(p); return 'ok'; } catch (e) { return e.code; } };
     const status = fs.readFileSync('/proc/self/status', 'utf8');
@@ -116,7 +153,8 @@ async function insideView(c: Container): Promise<Record<string, unknown>> {
       namespace: fs.readFileSync(sa + 'namespace', 'utf8'), hasToken: fs.readFileSync(sa + 'token', 'utf8').length > 0,
       kubeconfigEnv: process.env.KUBECONFIG ?? null,
       homeKubeconfig: fs.existsSync(require('node:os').homedir() + '/.kube/config'),
-      noNewPrivs: field('NoNewPrivs'), capEff: field('CapEff') }));`]);
+      noNewPrivs: field('NoNewPrivs'), capEff: field('CapEff') }));`,
+  ]);
   if (res.code !== 0) throw new Error(`podman exec ${c.name}: ${res.stderr}`);
   return JSON.parse(res.stdout) as Record<string, unknown>;
 }
@@ -127,7 +165,9 @@ async function insideView(c: Container): Promise<Record<string, unknown>> {
  */
 async function serviceAccountVolume(admin: KubeConfig, namespace: string, serviceAccount: string): Promise<string> {
   const tr = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
-    name: serviceAccount, namespace, body: { spec: { audiences: [], expirationSeconds: 3607 } },
+    name: serviceAccount,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: 3607 } },
   });
   const cluster = admin.getCurrentCluster()!;
   const ca = cluster.caData ? Buffer.from(cluster.caData, 'base64') : await readFile(cluster.caFile!);
@@ -141,9 +181,13 @@ async function serviceAccountVolume(admin: KubeConfig, namespace: string, servic
 
 function kubectl(args: string[], stdin?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(clusterKubectl(), ['--kubeconfig', clusterKubeconfig(), ...args], { maxBuffer: 32 << 20 },
-      (err, stdout, stderr) => (err ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr || err.message}`))
-        : resolve(stdout)));
+    const child = execFile(
+      clusterKubectl(),
+      ['--kubeconfig', clusterKubeconfig(), ...args],
+      { maxBuffer: 32 << 20 },
+      (err, stdout, stderr) =>
+        err ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout),
+    );
     if (stdin !== undefined) child.stdin!.end(stdin);
   });
 }
@@ -161,8 +205,10 @@ describe.skipIf(!podman)('the container image, built from the Dockerfile', () =>
 
   beforeAll(async () => {
     image = await buildImage({ tag: IMAGE_TAG, log: (l) => console.log(`[image] ${l}`) });
-    console.log(`[image] built ${image.id.slice(0, 12)} from the Dockerfile in ${image.seconds.toFixed(1)} s, ` +
-      `${(image.sizeBytes / 1e6).toFixed(0)} MB, base: ${image.base}`);
+    console.log(
+      `[image] built ${image.id.slice(0, 12)} from the Dockerfile in ${image.seconds.toFixed(1)} s, ` +
+        `${(image.sizeBytes / 1e6).toFixed(0)} MB, base: ${image.base}`,
+    );
   }, 900_000);
 
   afterAll(async () => {
@@ -172,7 +218,7 @@ describe.skipIf(!podman)('the container image, built from the Dockerfile', () =>
     for (const d of tempDirs) await rm(d, { recursive: true, force: true });
   });
 
-  it('is built from the repo\'s Dockerfile: Node 24, runs as uid 1000', async () => {
+  it("is built from the repo's Dockerfile: Node 24, runs as uid 1000", async () => {
     expect(image.sizeBytes).toBeGreaterThan(50e6);
     const inspect = JSON.parse((await run('podman', ['image', 'inspect', image.id])).stdout)[0];
     expect(inspect.Config.User).toBe('1000:1000');
@@ -184,14 +230,30 @@ describe.skipIf(!podman)('the container image, built from the Dockerfile', () =>
   });
 
   it('holds production code and dependencies only: no tests, test scaffolding or dev dependencies', async () => {
-    const list = await runInImage(image.id, ['-e', `
+    const list = await runInImage(
+      image.id,
+      [
+        '-e',
+        `
       const { readdirSync } = require('node:fs');
       const files = readdirSync('/app', { recursive: true }).filter((f) => !f.startsWith('node_modules/'));
-      console.log(JSON.stringify({ files, modules: readdirSync('/app/node_modules') }));`], ['node']);
+      console.log(JSON.stringify({ files, modules: readdirSync('/app/node_modules') }));`,
+      ],
+      ['node'],
+    );
     expect(list.code, list.stderr).toBe(0);
     const { files, modules } = JSON.parse(list.stdout) as { files: string[]; modules: string[] };
     const top = new Set(files.map((f) => f.split('/')[0]));
-    expect([...top].sort()).toEqual(['api', 'bin', 'cli', 'gateway', 'kube', 'node_modules', 'operator', 'package.json']);
+    expect([...top].sort()).toEqual([
+      'api',
+      'bin',
+      'cli',
+      'gateway',
+      'kube',
+      'node_modules',
+      'operator',
+      'package.json',
+    ]);
     expect(files.filter((f) => SCAFFOLDING.test(f))).toEqual([]);
     for (const dev of ['vitest', 'typescript', 'fast-check', 'openai', 'node']) expect(modules, dev).not.toContain(dev);
     expect(modules).toContain('@kubernetes');
@@ -201,23 +263,34 @@ describe.skipIf(!podman)('the container image, built from the Dockerfile', () =>
   });
 
   it('every production module loads with the production dependencies', async () => {
-    const res = await runInImage(image.id, ['-e', `
+    const res = await runInImage(
+      image.id,
+      [
+        '-e',
+        `
       const { readdirSync } = require('node:fs');
       const mods = readdirSync('/app', { recursive: true })
         .filter((f) => f.endsWith('.ts') && !f.startsWith('node_modules/') && !f.startsWith('bin/'));
       (async () => { for (const m of mods) await import('/app/' + m); console.log('loaded', mods.length); })()
-        .catch((e) => { console.error(e); process.exit(1); });`], ['node', '--disable-warning=ExperimentalWarning']);
+        .catch((e) => { console.error(e); process.exit(1); });`,
+      ],
+      ['node', '--disable-warning=ExperimentalWarning'],
+    );
     expect(res.code, res.stderr).toBe(0);
     expect(Number(/loaded (\d+)/.exec(res.stdout)?.[1])).toBeGreaterThan(50);
   });
 
-  it('every relative import in the image resolves, except the workstation-only commands\' folders', async () => {
+  it("every relative import in the image resolves, except the workstation-only commands' folders", async () => {
     // Commands that lazily import a folder the image does not ship; each needs a reason to stay out.
     const notShipped: Record<string, string> = {
       controlplane: '`nemokeys controlplane` / `dev` run kube-apiserver built with Go on a workstation',
       ui: '`nemokeys ui` serves the keys page from a workstation',
     };
-    const res = await runInImage(image.id, ['-e', `
+    const res = await runInImage(
+      image.id,
+      [
+        '-e',
+        `
       const { existsSync, readdirSync, readFileSync } = require('node:fs');
       const { dirname, relative, resolve } = require('node:path');
       const missing = new Set();
@@ -229,33 +302,42 @@ describe.skipIf(!podman)('the container image, built from the Dockerfile', () =>
           if (!existsSync(target)) missing.add(relative('/app', target));
         }
       }
-      console.log(JSON.stringify([...missing]));`], ['node']);
+      console.log(JSON.stringify([...missing]));`,
+      ],
+      ['node'],
+    );
     expect(res.code, res.stderr).toBe(0);
     const missing = JSON.parse(res.stdout) as string[];
     expect(missing.filter((m) => !(m.split('/')[0]! in notShipped))).toEqual([]);
-    expect(missing.some((m) => m.startsWith('controlplane/')), 'the scan sees cli/controlplane.ts\'s imports').toBe(true);
+    expect(
+      missing.some((m) => m.startsWith('controlplane/')),
+      "the scan sees cli/controlplane.ts's imports",
+    ).toBe(true);
   });
 
   it('starts `--help`, `operator` and `gateway` as uid 1000 on a read-only root', async () => {
     expect(await startProblems(image.id)).toEqual([]);
   });
 
-  it.each(['operator', 'gateway'])('an image whose Dockerfile drops %s/ from its COPY lines fails the start check',
+  it.each(['operator', 'gateway'])(
+    'an image whose Dockerfile drops %s/ from its COPY lines fails the start check',
     async (folder) => {
-    const dockerfile = await readFile(join(REPO, 'Dockerfile'), 'utf8');
-    const line = new RegExp(`^COPY ${folder} \\./${folder}\\n`, 'm');
-    expect(dockerfile).toMatch(line);
-    const dir = await mkdtemp(join(tmpdir(), 'nemokeys-mutant-'));
-    tempDirs.push(dir);
-    await writeFile(join(dir, 'Dockerfile'), dockerfile.replace(line, ''));
-    const tag = `localhost/nemokeys-mutant:${folder}-${uniq}`;
-    const mutant = await buildImage({ dockerfile: join(dir, 'Dockerfile'), tag, log: () => {} });
-    mutants.push(mutant.tag);
-    const problems = await startProblems(mutant.id);
-    expect(problems.join('\n')).toMatch(/ERR_MODULE_NOT_FOUND|Cannot find module/);
-  }, 600_000);
+      const dockerfile = await readFile(join(REPO, 'Dockerfile'), 'utf8');
+      const line = new RegExp(`^COPY ${folder} \\./${folder}\\n`, 'm');
+      expect(dockerfile).toMatch(line);
+      const dir = await mkdtemp(join(tmpdir(), 'nemokeys-mutant-'));
+      tempDirs.push(dir);
+      await writeFile(join(dir, 'Dockerfile'), dockerfile.replace(line, ''));
+      const tag = `localhost/nemokeys-mutant:${folder}-${uniq}`;
+      const mutant = await buildImage({ dockerfile: join(dir, 'Dockerfile'), tag, log: () => {} });
+      mutants.push(mutant.tag);
+      const problems = await startProblems(mutant.id);
+      expect(problems.join('\n')).toMatch(/ERR_MODULE_NOT_FOUND|Cannot find module/);
+    },
+    600_000,
+  );
 
-  describe.skipIf(!helm || !hasCluster())('the chart\'s pods, run from the image on the real API server', () => {
+  describe.skipIf(!helm || !hasCluster())("the chart's pods, run from the image on the real API server", () => {
     const release = `img${uniq}`;
     const ns = `image-${uniq}`; // release namespace = records namespace = the router pod's namespace
     const app = `image-app-${uniq}`; // where the Team and ApiKey live
@@ -277,20 +359,28 @@ describe.skipIf(!podman)('the container image, built from the Dockerfile', () =>
       await kubectl(['delete', 'namespace', ns, app, '--wait=false']).catch(() => '');
     });
 
-    it('the operator pod from the chart\'s Deployment (non-root, read-only root, token mount) issues a key', async () => {
+    it("the operator pod from the chart's Deployment (non-root, read-only root, token mount) issues a key", async () => {
       const [metricsPort, healthPort] = [await freePort(), await freePort()];
       const text = await helmTemplateText(helm!, {
-        release, namespace: ns,
+        release,
+        namespace: ns,
         set: {
-          'image.repository': 'localhost/nemokeys', 'image.tag': `test-${uniq}`,
+          'image.repository': 'localhost/nemokeys',
+          'image.tag': `test-${uniq}`,
           // Host networking: free loopback ports instead of the defaults, one namespace to reconcile.
-          'operator.metricsPort': metricsPort, 'operator.healthPort': healthPort,
-          'operator.extraArgs[0]': '--bind-address=127.0.0.1', 'operator.extraArgs[1]': `--namespace=${app}`,
+          'operator.metricsPort': metricsPort,
+          'operator.healthPort': healthPort,
+          'operator.extraArgs[0]': '--bind-address=127.0.0.1',
+          'operator.extraArgs[1]': `--namespace=${app}`,
         },
       });
       await kubectl(['apply', '--server-side', '--field-manager=nemokeys-image-test', '-f', '-'], text);
-      const deploy = parseAllDocuments(text).map((d) => d.toJS()).find((o) => o?.kind === 'Deployment') as
-        { metadata: { name: string }; spec: { template: { spec: V1PodSpec } } };
+      const deploy = parseAllDocuments(text)
+        .map((d) => d.toJS())
+        .find((o) => o?.kind === 'Deployment') as {
+        metadata: { name: string };
+        spec: { template: { spec: V1PodSpec } };
+      };
       const spec = deploy.spec.template.spec;
       const podName = `${deploy.metadata.name}-${uniq}`;
       const saDir = await serviceAccountVolume(admin, ns, spec.serviceAccountName!);
@@ -306,16 +396,31 @@ describe.skipIf(!podman)('the container image, built from the Dockerfile', () =>
       // Its only credentials are the mounted token: the key it issues came through the real API server.
       await createTeam(admin, app, 'team');
       await admin.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-        group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, namespace: app,
-        body: { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name: 'svc' },
-          spec: { team: 'team', environment: 'dev', expiration: '30d' } },
+        group: GROUP,
+        version: VERSION,
+        plural: KINDS.apiKey.plural,
+        namespace: app,
+        body: {
+          apiVersion: API_VERSION,
+          kind: 'ApiKey',
+          metadata: { name: 'svc' },
+          spec: { team: 'team', environment: 'dev', expiration: '30d' },
+        },
       });
-      const secretName = await eventually(async () => {
-        const ak = await admin.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
-          group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, namespace: app, name: 'svc' }) as
-          { status?: { secretName?: string; conditions?: { type: string; status: string }[] } };
-        return ak.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && ak.status.secretName;
-      }, 60_000, 'ApiKey Ready').catch((e: Error) => {
+      const secretName = await eventually(
+        async () => {
+          const ak = (await admin.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            plural: KINDS.apiKey.plural,
+            namespace: app,
+            name: 'svc',
+          })) as { status?: { secretName?: string; conditions?: { type: string; status: string }[] } };
+          return ak.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && ak.status.secretName;
+        },
+        60_000,
+        'ApiKey Ready',
+      ).catch((e: Error) => {
         throw new Error(`${e.message}\n--- operator output:\n${operator.output()}`);
       });
       const secret = await admin.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace: app, name: secretName });
@@ -334,11 +439,14 @@ describe.skipIf(!podman)('the container image, built from the Dockerfile', () =>
       expect(issuedKey, 'needs the key the operator pod issued').toBeDefined();
       const [routerPort, gatewayPort] = [await freePort(), await freePort()];
       const notes = await chartNotes(helm!, clusterKubeconfig(), {
-        release, namespace: ns,
+        release,
+        namespace: ns,
         set: {
-          'image.repository': 'localhost/nemokeys', 'image.tag': `test-${uniq}`,
+          'image.repository': 'localhost/nemokeys',
+          'image.tag': `test-${uniq}`,
           'gateway.upstream': `http://127.0.0.1:${routerPort}`,
-          'gateway.port': gatewayPort, 'gateway.metricsPort': await freePort(),
+          'gateway.port': gatewayPort,
+          'gateway.metricsPort': await freePort(),
           // Host networking: loopback only (a later --listen wins over the chart's 0.0.0.0).
           'gateway.extraArgs[0]': `--listen=127.0.0.1:${gatewayPort}`,
         },
@@ -347,10 +455,16 @@ describe.skipIf(!podman)('the container image, built from the Dockerfile', () =>
       const gateway = sidecar.container as unknown as V1Container;
       // The user's router, bound to loopback as the notes ask: here the demo upstream from the same image.
       const router: V1Container = {
-        name: 'router', image: IMAGE_TAG, imagePullPolicy: 'Never',
+        name: 'router',
+        image: IMAGE_TAG,
+        imagePullPolicy: 'Never',
         args: ['demo-upstream', `--listen=127.0.0.1:${routerPort}`],
-        securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsUser: 1000,
-          capabilities: { drop: ['ALL'] } },
+        securityContext: {
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          runAsUser: 1000,
+          capabilities: { drop: ['ALL'] },
+        },
       };
       const spec: V1PodSpec = {
         serviceAccountName: sidecar.serviceAccountName,
@@ -359,8 +473,12 @@ describe.skipIf(!podman)('the container image, built from the Dockerfile', () =>
       };
       const saDir = await serviceAccountVolume(admin, ns, sidecar.serviceAccountName);
       tempDirs.push(saDir);
-      const ctx: PodRunContext = { podName: `llm-router-${uniq}`, namespace: ns, serviceAccountDir: saDir,
-        apiServer: apiServerOf(admin) };
+      const ctx: PodRunContext = {
+        podName: `llm-router-${uniq}`,
+        namespace: ns,
+        serviceAccountDir: saDir,
+        apiServer: apiServerOf(admin),
+      };
       startContainer(podmanRunArgs(spec, router.name, ctx));
       gw = startContainer(podmanRunArgs(spec, gateway.name, ctx));
       await waitProbe(gw, gateway, gateway.readinessProbe);
@@ -374,7 +492,12 @@ describe.skipIf(!podman)('the container image, built from the Dockerfile', () =>
       const ok = await eventually(() => client(issuedKey).chat.completions.create(hello), 30_000, 'a completion');
       expect(ok.choices[0]!.message.content).toBe('You said: hello');
       const bad = issuedKey.slice(0, -1) + (issuedKey.endsWith('A') ? 'B' : 'A');
-      const denied = await client(bad).chat.completions.create(hello).then(() => undefined, (e: unknown) => e);
+      const denied = await client(bad)
+        .chat.completions.create(hello)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(denied).toBeInstanceOf(OpenAI.APIError);
       expect((denied as InstanceType<typeof OpenAI.APIError>).status).toBe(401);
 
@@ -385,7 +508,7 @@ describe.skipIf(!podman)('the container image, built from the Dockerfile', () =>
       expect(gw.output()).not.toContain(issuedKey);
     });
 
-    it('both stop on SIGTERM (the kubelet\'s stop) with exit 0 within their grace period', async () => {
+    it("both stop on SIGTERM (the kubelet's stop) with exit 0 within their grace period", async () => {
       for (const c of [gw, operator]) {
         expect(c, 'started by the tests above').toBeDefined();
         expect(await stopContainer(c), c.output()).toBe(0);

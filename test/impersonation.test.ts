@@ -36,19 +36,36 @@ describe.skipIf(!hasCluster())('kubeconfig impersonation', () => {
     await installCrds({ kubectl: clusterKubectl(), kubeconfigPath: clusterKubeconfig() }, crdYaml());
     await admin.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NS } } });
     const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
-    await rbac.createNamespacedRole({ namespace: NS, body: { metadata: { name: 'key-lister' },
-      rules: [{ apiGroups: [GROUP], resources: [KINDS.apiKey.plural], verbs: ['list'] }] } });
-    await rbac.createNamespacedRoleBinding({ namespace: NS, body: { metadata: { name: 'sre-lists-keys' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'key-lister' },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: SRE }] } });
+    await rbac.createNamespacedRole({
+      namespace: NS,
+      body: {
+        metadata: { name: 'key-lister' },
+        rules: [{ apiGroups: [GROUP], resources: [KINDS.apiKey.plural], verbs: ['list'] }],
+      },
+    });
+    await rbac.createNamespacedRoleBinding({
+      namespace: NS,
+      body: {
+        metadata: { name: 'sre-lists-keys' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'key-lister' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: SRE }],
+      },
+    });
   });
   afterAll(async () => {
     rmSync(dir, { recursive: true, force: true });
-    await admin.makeApiClient(CoreV1Api).deleteNamespace({ name: NS }).catch(() => {});
+    await admin
+      .makeApiClient(CoreV1Api)
+      .deleteNamespace({ name: NS })
+      .catch(() => {});
   });
 
-  const listKeys = (path: string) => httpStatusOf(loadKubeConfig({ kubeconfig: path })
-    .makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ ...AK, namespace: NS }));
+  const listKeys = (path: string) =>
+    httpStatusOf(
+      loadKubeConfig({ kubeconfig: path })
+        .makeApiClient(CustomObjectsApi)
+        .listNamespacedCustomObject({ ...AK, namespace: NS }),
+    );
 
   it('as + as-groups: the group binding applies (Impersonate-Group is sent)', async () => {
     expect(await listKeys(kubeconfigAs('group.yaml', { as: `dave-${RUN}`, 'as-groups': [SRE] }))).toBe(200);
@@ -59,7 +76,8 @@ describe.skipIf(!hasCluster())('kubeconfig impersonation', () => {
   });
 
   it('as-groups without as is bad input with a clear message', () => {
-    expect(() => loadKubeConfig({ kubeconfig: kubeconfigAs('noas.yaml', { 'as-groups': [SRE] }) }))
-      .toThrow(/as-groups .* need "as"/);
+    expect(() => loadKubeConfig({ kubeconfig: kubeconfigAs('noas.yaml', { 'as-groups': [SRE] }) })).toThrow(
+      /as-groups .* need "as"/,
+    );
   });
 });

@@ -71,10 +71,14 @@ describe.skipIf(!hasCluster())('secret informer against the real API server', ()
   const events: Array<{ change: ChangeKind; name: string }> = [];
   const restarts: string[] = [];
 
-  const put = (name: string, labelled: boolean, value = 'v1') => core.createNamespacedSecret({
-    namespace: ns,
-    body: { metadata: { name, labels: labelled ? { [LABEL]: selectorValue } : { other: 'x' } }, data: { k: Buffer.from(value).toString('base64') } },
-  });
+  const put = (name: string, labelled: boolean, value = 'v1') =>
+    core.createNamespacedSecret({
+      namespace: ns,
+      body: {
+        metadata: { name, labels: labelled ? { [LABEL]: selectorValue } : { other: 'x' } },
+        data: { k: Buffer.from(value).toString('base64') },
+      },
+    });
 
   beforeAll(async () => {
     admin = adminKubeConfig();
@@ -89,11 +93,18 @@ describe.skipIf(!hasCluster())('secret informer against the real API server', ()
     const viaProxy = new KubeConfig();
     viaProxy.loadFromString(admin.exportConfig());
     const cluster = viaProxy.getCurrentCluster()!;
-    viaProxy.clusters = viaProxy.clusters.map((c) => c.name === cluster.name ? { ...c, server: `https://127.0.0.1:${proxy.port}` } : c);
+    viaProxy.clusters = viaProxy.clusters.map((c) =>
+      c.name === cluster.name ? { ...c, server: `https://127.0.0.1:${proxy.port}` } : c,
+    );
 
     informer = secretInformer({
-      kc: viaProxy, namespace: ns, labelSelector: `${LABEL}=${selectorValue}`,
-      log: pino({ level: 'silent' }), backoff: { baseMs: 100, maxMs: 1000 }, relistIntervalMs: 0, watchdogMs: 0,
+      kc: viaProxy,
+      namespace: ns,
+      labelSelector: `${LABEL}=${selectorValue}`,
+      log: pino({ level: 'silent' }),
+      backoff: { baseMs: 100, maxMs: 1000 },
+      relistIntervalMs: 0,
+      watchdogMs: 0,
       onRestart: (_r, stage) => restarts.push(stage),
     });
     informer.onChange((o, change) => events.push({ change, name: o.metadata!.name! }));
@@ -106,7 +117,11 @@ describe.skipIf(!hasCluster())('secret informer against the real API server', ()
     await core?.deleteNamespace({ name: ns }).catch(() => {});
   });
 
-  const names = () => informer.list(ns).map((s) => s.metadata!.name!).sort();
+  const names = () =>
+    informer
+      .list(ns)
+      .map((s) => s.metadata!.name!)
+      .sort();
 
   it('lists only the selected Secrets and keeps list and watch objects in the same typed shape', async () => {
     expect(informer.synced).toBe(true);
@@ -127,9 +142,18 @@ describe.skipIf(!hasCluster())('secret informer against the real API server', ()
     }
     expect(Buffer.from(fromWatch.data!.k!, 'base64').toString()).toBe('v1');
 
-    await core.replaceNamespacedSecret({ name: 'managed-1', namespace: ns, body: {
-      metadata: { name: 'managed-1', labels: { [LABEL]: selectorValue } }, data: { k: Buffer.from('v2').toString('base64') } } });
-    await until('managed-1 update', () => Buffer.from(informer.get(ns, 'managed-1')!.data!.k!, 'base64').toString() === 'v2');
+    await core.replaceNamespacedSecret({
+      name: 'managed-1',
+      namespace: ns,
+      body: {
+        metadata: { name: 'managed-1', labels: { [LABEL]: selectorValue } },
+        data: { k: Buffer.from('v2').toString('base64') },
+      },
+    });
+    await until(
+      'managed-1 update',
+      () => Buffer.from(informer.get(ns, 'managed-1')!.data!.k!, 'base64').toString() === 'v2',
+    );
     expect(events.filter((e) => e.name === 'managed-1').map((e) => e.change)).toEqual(['add', 'update']);
   });
 
@@ -162,8 +186,13 @@ describe.skipIf(!hasCluster())('secret informer against the real API server', ()
     const pid = apiserverPid(Number(new URL(admin.getCurrentCluster()!.server).port));
     const frozenRestarts: string[] = [];
     const direct = secretInformer({
-      kc: admin, namespace: ns, labelSelector: `${LABEL}=${selectorValue}`,
-      log: pino({ level: 'silent' }), backoff: { baseMs: 100, maxMs: 500 }, relistIntervalMs: 0, watchdogMs: 1500,
+      kc: admin,
+      namespace: ns,
+      labelSelector: `${LABEL}=${selectorValue}`,
+      log: pino({ level: 'silent' }),
+      backoff: { baseMs: 100, maxMs: 500 },
+      relistIntervalMs: 0,
+      watchdogMs: 1500,
       onRestart: (_r, stage) => frozenRestarts.push(stage),
     });
     const seen: string[] = [];
@@ -189,14 +218,16 @@ describe.skipIf(!hasCluster())('secret informer against the real API server', ()
 
 /** The shared kube-apiserver serving `port` (only this run's control plane listens there). */
 function apiserverPid(port: number): number {
-  const pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
-    try {
-      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      return argv[0]!.endsWith('kube-apiserver') && argv.includes(`--secure-port=${port}`);
-    } catch {
-      return false;
-    }
-  });
+  const pids = readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+        return argv[0]!.endsWith('kube-apiserver') && argv.includes(`--secure-port=${port}`);
+      } catch {
+        return false;
+      }
+    });
   if (pids.length !== 1) throw new Error(`expected one kube-apiserver on port ${port}, found ${pids.length}`);
   return Number(pids[0]);
 }

@@ -29,7 +29,11 @@ type Answer = { status: number; code?: string | null };
 function ranges(extra?: string): string {
   const lines = ['# CI provider ranges, refreshed nightly', ''];
   for (let i = 0; lines.length < LINES - 1; i++) {
-    lines.push(i % 2 ? `2001:db8:${(i >> 8).toString(16)}:${(i & 255).toString(16)}00::/56` : `10.${(i >> 8) & 255}.${i & 255}.0/24`);
+    lines.push(
+      i % 2
+        ? `2001:db8:${(i >> 8).toString(16)}:${(i & 255).toString(16)}00::/56`
+        : `10.${(i >> 8) & 255}.${i & 255}.0/24`,
+    );
   }
   lines.push(extra ?? '192.0.2.0/24');
   return `${lines.join('\n')}\n`;
@@ -43,8 +47,10 @@ describe.skipIf(!hasCluster())('spec.ipAllowlistFrom: a 5 000-line ConfigMap lis
   const custom = kc.makeApiClient(CustomObjectsApi);
   const chat = async (key: string): Promise<Answer> => {
     try {
-      await new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0 })
-        .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+      await new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0 }).chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'hi' }],
+      });
       return { status: 200 };
     } catch (e) {
       if (!(e instanceof OpenAI.APIError)) throw e;
@@ -52,17 +58,35 @@ describe.skipIf(!hasCluster())('spec.ipAllowlistFrom: a 5 000-line ConfigMap lis
     }
   };
   const until = (what: string, f: () => Promise<Answer>, expected: Answer) =>
-    eventually(async () => { const a = await f(); return a.status === expected.status && a.code === expected.code ? a : undefined; },
-      30_000, what);
-  const apiKey = async () => (await custom.getNamespacedCustomObject({ ...AK, namespace: NS, name: 'ci-deploy' })) as
-    { metadata: { generation: number }; status?: ApiKeyStatus };
+    eventually(
+      async () => {
+        const a = await f();
+        return a.status === expected.status && a.code === expected.code ? a : undefined;
+      },
+      30_000,
+      what,
+    );
+  const apiKey = async () =>
+    (await custom.getNamespacedCustomObject({ ...AK, namespace: NS, name: 'ci-deploy' })) as {
+      metadata: { generation: number };
+      status?: ApiKeyStatus;
+    };
   const ready = async () => (await apiKey()).status?.conditions?.find((c) => c.type === 'Ready');
-  const setRanges = (text: string) => core.replaceNamespacedConfigMap({ namespace: NS, name: 'ci-ranges',
-    body: { metadata: { name: 'ci-ranges' }, data: { cidrs: text } } });
+  const setRanges = (text: string) =>
+    core.replaceNamespacedConfigMap({
+      namespace: NS,
+      name: 'ci-ranges',
+      body: { metadata: { name: 'ci-ranges' }, data: { cidrs: text } },
+    });
 
   beforeAll(async () => {
-    stack = await startStack({ recordsNamespace: RECORDS, clock: realTimeClock(), watchNamespace: NS, gatewayId: `ipfrom-${RUN}`,
-      reportIntervalMs: 200 });
+    stack = await startStack({
+      recordsNamespace: RECORDS,
+      clock: realTimeClock(),
+      watchNamespace: NS,
+      gatewayId: `ipfrom-${RUN}`,
+      reportIntervalMs: 200,
+    });
     gw = stack.gw;
     await createTeam(kc, NS, 'ci');
   });
@@ -71,9 +95,15 @@ describe.skipIf(!hasCluster())('spec.ipAllowlistFrom: a 5 000-line ConfigMap lis
   });
 
   it('follows edits of the ConfigMap alone: refused (401, zero credits) → admitted → refused → broken line fails closed', async () => {
-    await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'ci-ranges' }, data: { cidrs: ranges() } } });
-    const { keyId, key } = await createReadyKey(kc, NS, 'ci-deploy', { team: 'ci', budget: { credits: 1, period: 'Never' },
-      ipAllowlistFrom: [{ configMapKeyRef: { name: 'ci-ranges', key: 'cidrs' } }] });
+    await core.createNamespacedConfigMap({
+      namespace: NS,
+      body: { metadata: { name: 'ci-ranges' }, data: { cidrs: ranges() } },
+    });
+    const { keyId, key } = await createReadyKey(kc, NS, 'ci-deploy', {
+      team: 'ci',
+      budget: { credits: 1, period: 'Never' },
+      ipAllowlistFrom: [{ configMapKeyRef: { name: 'ci-ranges', key: 'cidrs' } }],
+    });
     const generation = (await apiKey()).metadata.generation;
 
     // The record carries all 5 000 entries and stays far below the 1 MiB object limit.
@@ -91,8 +121,14 @@ describe.skipIf(!hasCluster())('spec.ipAllowlistFrom: a 5 000-line ConfigMap lis
     await setRanges(ranges('127.0.0.1'));
     await until('admitted: source added to the ConfigMap', () => chat(key), { status: 200 });
     expect(await chat(key)).toEqual({ status: 429, code: 'insufficient_quota' });
-    const usage = await eventually(async () => { const u = (await apiKey()).status?.usage; return u?.requests ? u : undefined; },
-      20_000, 'usage in status');
+    const usage = await eventually(
+      async () => {
+        const u = (await apiKey()).status?.usage;
+        return u?.requests ? u : undefined;
+      },
+      20_000,
+      'usage in status',
+    );
     expect(usage).toEqual({ requests: 1, credits: TOKENS_PER_CHAT });
 
     // Taken out again: refused again.
@@ -103,16 +139,29 @@ describe.skipIf(!hasCluster())('spec.ipAllowlistFrom: a 5 000-line ConfigMap lis
     const broken = ranges('127.0.0.1').split('\n');
     broken[4321] = '10.0.0.300/24';
     await setRanges(broken.join('\n'));
-    const cond = await eventually(async () => { const c = await ready(); return c?.reason === 'IpAllowlistUnresolved' ? c : undefined; },
-      30_000, 'IpAllowlistUnresolved');
-    expect(cond).toMatchObject({ status: 'False',
-      message: expect.stringContaining('ConfigMap ci-ranges key "cidrs": line 4322 ("10.0.0.300/24") is not a CIDR block') });
+    const cond = await eventually(
+      async () => {
+        const c = await ready();
+        return c?.reason === 'IpAllowlistUnresolved' ? c : undefined;
+      },
+      30_000,
+      'IpAllowlistUnresolved',
+    );
+    expect(cond).toMatchObject({
+      status: 'False',
+      message: expect.stringContaining(
+        'ConfigMap ci-ranges key "cidrs": line 4322 ("10.0.0.300/24") is not a CIDR block',
+      ),
+    });
     await until('suspended at the gateway', () => chat(key), { status: 401, code: 'suspended_api_key' });
 
     // A missing ConfigMap fails closed the same way.
     await core.deleteNamespacedConfigMap({ namespace: NS, name: 'ci-ranges' });
-    await eventually(async () => (await ready())?.message?.includes(`ConfigMap ci-ranges not found in namespace ${NS}`),
-      30_000, 'not found condition');
+    await eventually(
+      async () => (await ready())?.message?.includes(`ConfigMap ci-ranges not found in namespace ${NS}`),
+      30_000,
+      'not found condition',
+    );
     expect(await chat(key)).toEqual({ status: 401, code: 'suspended_api_key' });
 
     expect((await apiKey()).metadata.generation).toBe(generation); // the ApiKey was never touched
@@ -121,9 +170,21 @@ describe.skipIf(!hasCluster())('spec.ipAllowlistFrom: a 5 000-line ConfigMap lis
   it('examples/ci-ranges: the ConfigMap and ApiKey as shipped make a Ready key whose record carries the ranges', async () => {
     const file = resolve(import.meta.dirname, '..', 'examples', 'ci-ranges', 'ci-ranges-key.yaml');
     const [cm, ak] = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS());
-    await custom.createNamespacedCustomObject({ ...AK, plural: KINDS.team.plural, namespace: NS, body: { apiVersion: API_VERSION,
-      kind: 'Team', metadata: { name: ak.spec.team }, spec: { allowedModels: ak.spec.allowedModels } } });
-    await core.createNamespacedConfigMap({ namespace: NS, body: { ...cm, metadata: { ...cm.metadata, namespace: NS } } });
+    await custom.createNamespacedCustomObject({
+      ...AK,
+      plural: KINDS.team.plural,
+      namespace: NS,
+      body: {
+        apiVersion: API_VERSION,
+        kind: 'Team',
+        metadata: { name: ak.spec.team },
+        spec: { allowedModels: ak.spec.allowedModels },
+      },
+    });
+    await core.createNamespacedConfigMap({
+      namespace: NS,
+      body: { ...cm, metadata: { ...cm.metadata, namespace: NS } },
+    });
     const { keyId } = await createReadyKey(kc, NS, ak.metadata.name, ak.spec);
     const record = await eventually(async () => gw.records.get(keyId), 30_000, 'record at the gateway');
     expect(record.scopes.ipAllowlist).toEqual(['192.0.2.0/24', '198.51.100.0/24', '2001:db8:ac10::/48']);

@@ -5,10 +5,23 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject, type V1Secret } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1Secret,
+} from '@kubernetes/client-node';
 import { API_VERSION, GROUP, VERSION } from '../api/constants.ts';
 import {
-  apiErrorMessage, applyObject, deleteIfExists, isConflict, isNotFound, patchCustomStatus, patchMetadata, readIfExists,
+  apiErrorMessage,
+  applyObject,
+  deleteIfExists,
+  isConflict,
+  isNotFound,
+  patchCustomStatus,
+  patchMetadata,
+  readIfExists,
 } from '../kube/apply.ts';
 import { installCrds } from '../controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from './support/cluster.ts';
@@ -25,7 +38,10 @@ describe.skipIf(!hasCluster())('kube/apply against the real API server', () => {
     core = kc.makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: ns } } });
     const crdDir = join(import.meta.dirname, '..', 'crds');
-    const yaml = readdirSync(crdDir).filter((f) => f.endsWith('.yaml')).map((f) => readFileSync(join(crdDir, f), 'utf8')).join('\n---\n');
+    const yaml = readdirSync(crdDir)
+      .filter((f) => f.endsWith('.yaml'))
+      .map((f) => readFileSync(join(crdDir, f), 'utf8'))
+      .join('\n---\n');
     await installCrds({ kubectl: clusterKubectl(), kubeconfigPath: clusterKubeconfig() }, yaml);
   });
   afterAll(async () => {
@@ -33,7 +49,11 @@ describe.skipIf(!hasCluster())('kube/apply against the real API server', () => {
   });
 
   const secret = (data: Record<string, string>, labels: Record<string, string> = {}): V1Secret => ({
-    apiVersion: 'v1', kind: 'Secret', metadata: { name: 'applied', namespace: ns, labels }, type: 'Opaque', data,
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'applied', namespace: ns, labels },
+    type: 'Opaque',
+    data,
   });
 
   it('server-side applies a Secret (create, update, no-op) with data and a field manager', async () => {
@@ -43,13 +63,17 @@ describe.skipIf(!hasCluster())('kube/apply against the real API server', () => {
     const apply = read.metadata!.managedFields!.find((m) => m.manager === 'nemokeys-test-a');
     expect(apply?.operation).toBe('Apply');
 
-    const updated = await applyObject(kc, secret({ 'api-key': b64('two') }, { team: 'a' }), { fieldManager: 'nemokeys-test-a' });
+    const updated = await applyObject(kc, secret({ 'api-key': b64('two') }, { team: 'a' }), {
+      fieldManager: 'nemokeys-test-a',
+    });
     expect(updated.metadata?.resourceVersion).not.toBe(created.metadata?.resourceVersion);
     expect(Buffer.from(updated.data!['api-key']!, 'base64').toString()).toBe('two');
     expect(updated.metadata?.labels).toEqual({ team: 'a' });
 
     // Applying the same intent again is not a write: the resourceVersion stays.
-    const again = await applyObject(kc, secret({ 'api-key': b64('two') }, { team: 'a' }), { fieldManager: 'nemokeys-test-a' });
+    const again = await applyObject(kc, secret({ 'api-key': b64('two') }, { team: 'a' }), {
+      fieldManager: 'nemokeys-test-a',
+    });
     expect(again.metadata?.resourceVersion).toBe(updated.metadata?.resourceVersion);
 
     // Fields this manager stops applying are removed (that is what SSA ownership buys us).
@@ -63,8 +87,13 @@ describe.skipIf(!hasCluster())('kube/apply against the real API server', () => {
   });
 
   it('reports a field-ownership conflict as a 409 with a one-line message', async () => {
-    const err = await applyObject(kc, secret({ 'api-key': b64('three') }), { fieldManager: 'nemokeys-test-b', force: false })
-      .then(() => undefined, (e: unknown) => e);
+    const err = await applyObject(kc, secret({ 'api-key': b64('three') }), {
+      fieldManager: 'nemokeys-test-b',
+      force: false,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isConflict(err)).toBe(true);
     const msg = apiErrorMessage(err);
     expect(msg).toMatch(/^409 Conflict: /);
@@ -78,31 +107,66 @@ describe.skipIf(!hasCluster())('kube/apply against the real API server', () => {
   it('patches custom-object status through /status, finalizers with optimistic concurrency, and deletes idempotently', async () => {
     const custom = kc.makeApiClient(CustomObjectsApi);
     const ref = { group: GROUP, version: VERSION, plural: 'apikeys', namespace: ns, name: 'chat' };
-    const created = await custom.createNamespacedCustomObject({
-      group: GROUP, version: VERSION, plural: 'apikeys', namespace: ns,
+    const created = (await custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'apikeys',
+      namespace: ns,
       body: { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name: 'chat', namespace: ns }, spec: { team: 'a' } },
-    }) as KubernetesObject;
+    })) as KubernetesObject;
 
     const status = {
-      observedGeneration: 1, currentKeyId: '0123456789abcdef', secretName: 'chat',
-      conditions: [{ type: 'Ready', status: 'True', reason: 'KeyIssued', message: 'ok', lastTransitionTime: '2026-01-01T00:00:00Z' }],
+      observedGeneration: 1,
+      currentKeyId: '0123456789abcdef',
+      secretName: 'chat',
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: 'KeyIssued',
+          message: 'ok',
+          lastTransitionTime: '2026-01-01T00:00:00Z',
+        },
+      ],
     };
-    const patched = await patchCustomStatus(kc, ref, status, { fieldManager: 'nemokeys-test-a' }) as KubernetesObject & { status?: unknown; spec?: { team?: string } };
+    const patched = (await patchCustomStatus(kc, ref, status, {
+      fieldManager: 'nemokeys-test-a',
+    })) as KubernetesObject & { status?: unknown; spec?: { team?: string } };
     expect(patched.status).toMatchObject({ currentKeyId: '0123456789abcdef', observedGeneration: 1 });
-    const stale = await patchCustomStatus(kc, ref, { currentKeyId: 'zzzzzzzzzzzzzzzz' },
-      { fieldManager: 'nemokeys-test-a', resourceVersion: created.metadata!.resourceVersion! }).then(() => undefined, (e: unknown) => e);
+    const stale = await patchCustomStatus(
+      kc,
+      ref,
+      { currentKeyId: 'zzzzzzzzzzzzzzzz' },
+      { fieldManager: 'nemokeys-test-a', resourceVersion: created.metadata!.resourceVersion! },
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isConflict(stale)).toBe(true);
-    const afterStatus = await custom.getNamespacedCustomObject(ref) as KubernetesObject & { spec: { team: string }; metadata: { generation: number } };
+    const afterStatus = (await custom.getNamespacedCustomObject(ref)) as KubernetesObject & {
+      spec: { team: string };
+      metadata: { generation: number };
+    };
     expect(afterStatus.spec.team).toBe('a');
     expect(afterStatus.metadata.generation).toBe(1); // status writes do not bump generation
 
     const objRef = { apiVersion: API_VERSION, kind: 'ApiKey', name: 'chat', namespace: ns };
-    const withFinalizer = await patchMetadata(kc, objRef,
+    const withFinalizer = await patchMetadata(
+      kc,
+      objRef,
       { finalizers: ['keys.nemorouter.io/test'], resourceVersion: afterStatus.metadata!.resourceVersion },
-      { fieldManager: 'nemokeys-test-a' });
+      { fieldManager: 'nemokeys-test-a' },
+    );
     expect(withFinalizer.metadata?.finalizers).toEqual(['keys.nemorouter.io/test']);
-    const conflict = await patchMetadata(kc, objRef, { finalizers: [], resourceVersion: afterStatus.metadata!.resourceVersion },
-      { fieldManager: 'nemokeys-test-a' }).then(() => undefined, (e: unknown) => e);
+    const conflict = await patchMetadata(
+      kc,
+      objRef,
+      { finalizers: [], resourceVersion: afterStatus.metadata!.resourceVersion },
+      { fieldManager: 'nemokeys-test-a' },
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isConflict(conflict)).toBe(true);
 
     expect(await deleteIfExists(kc, objRef)).toBe(true);
@@ -111,14 +175,20 @@ describe.skipIf(!hasCluster())('kube/apply against the real API server', () => {
     await patchMetadata(kc, objRef, { finalizers: [] }, { fieldManager: 'nemokeys-test-a' });
     expect(await readIfExists(kc, objRef)).toBeUndefined();
     expect(await deleteIfExists(kc, objRef)).toBe(false);
-    const missing = await custom.getNamespacedCustomObject(ref).then(() => undefined, (e: unknown) => e);
+    const missing = await custom.getNamespacedCustomObject(ref).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isNotFound(missing)).toBe(true);
     expect(apiErrorMessage(missing)).toMatch(/^404 NotFound: /);
   });
 
   it('deleteIfExists with a uid precondition never deletes a same-named successor', async () => {
     const objRef = { apiVersion: 'v1', kind: 'Secret', name: 'applied', namespace: ns };
-    const err = await deleteIfExists(kc, objRef, { uid: '00000000-0000-0000-0000-000000000000' }).then(() => undefined, (e: unknown) => e);
+    const err = await deleteIfExists(kc, objRef, { uid: '00000000-0000-0000-0000-000000000000' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isConflict(err)).toBe(true);
     expect(await readIfExists(kc, objRef)).toBeDefined();
     expect(await deleteIfExists(kc, objRef)).toBe(true);

@@ -25,7 +25,12 @@ describe.skipIf(!hasCluster())('LeaderElector against the real API server', () =
 
   function elector(name: string, identity: string, events: string[]) {
     const e = new LeaderElector({
-      kc, namespace: ns, name, identity, log, ...timing,
+      kc,
+      namespace: ns,
+      name,
+      identity,
+      log,
+      ...timing,
       onStartedLeading: () => events.push('started'),
       onStoppedLeading: (reason) => events.push(`stopped:${reason}`),
     });
@@ -39,7 +44,10 @@ describe.skipIf(!hasCluster())('LeaderElector against the real API server', () =
   });
   afterAll(async () => {
     await Promise.all(electors.map((e) => e.abandon()));
-    await kc?.makeApiClient(CoreV1Api).deleteNamespace({ name: ns }).catch(() => {});
+    await kc
+      ?.makeApiClient(CoreV1Api)
+      .deleteNamespace({ name: ns })
+      .catch(() => {});
   });
 
   it('one leads, the other waits; when the leader stops renewing the standby takes over within the lease duration', async () => {
@@ -94,10 +102,21 @@ describe.skipIf(!hasCluster())('LeaderElector against the real API server', () =
       while (stealing) {
         const lease = await coord.readNamespacedLease({ name: 'stolen', namespace: ns });
         const now = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-        await coord.replaceNamespacedLease({ name: 'stolen', namespace: ns, body: {
-          metadata: { name: 'stolen', namespace: ns, resourceVersion: lease.metadata?.resourceVersion },
-          spec: { ...lease.spec, holderIdentity: 'intruder', renewTime: now as unknown as Date, acquireTime: now as unknown as Date },
-        } }).catch(() => {});
+        await coord
+          .replaceNamespacedLease({
+            name: 'stolen',
+            namespace: ns,
+            body: {
+              metadata: { name: 'stolen', namespace: ns, resourceVersion: lease.metadata?.resourceVersion },
+              spec: {
+                ...lease.spec,
+                holderIdentity: 'intruder',
+                renewTime: now as unknown as Date,
+                acquireTime: now as unknown as Date,
+              },
+            },
+          })
+          .catch(() => {});
         await new Promise((r) => setTimeout(r, 100));
       }
     })();

@@ -20,23 +20,51 @@ describe.skipIf(!hasCluster())('expiry reminders with an injected clock', () => 
   let op: TestOperator;
   const core = () => adminKubeConfig().makeApiClient(CoreV1Api);
   const custom = () => adminKubeConfig().makeApiClient(CustomObjectsApi);
-  const status = async () => ((await custom().getNamespacedCustomObject({ ...AK, namespace: NS, name: 'expiring' })) as { status?: ApiKeyStatus }).status;
+  const status = async () =>
+    (
+      (await custom().getNamespacedCustomObject({ ...AK, namespace: NS, name: 'expiring' })) as {
+        status?: ApiKeyStatus;
+      }
+    ).status;
   const reminderEvents = async () =>
-    (await core().listNamespacedEvent({ namespace: NS })).items.filter((e) => e.involvedObject.name === 'expiring' && (e.reason === 'KeyExpiringSoon' || e.reason === 'KeyExpired'));
+    (await core().listNamespacedEvent({ namespace: NS })).items.filter(
+      (e) => e.involvedObject.name === 'expiring' && (e.reason === 'KeyExpiringSoon' || e.reason === 'KeyExpired'),
+    );
   const remindersOf = async () => (await status())?.keys?.[0]?.reminders ?? [];
 
   beforeAll(async () => {
     op = await startTestOperator({ recordsNamespace: RECORDS, clock, watchNamespace: NS });
     await core().createNamespace({ body: { metadata: { name: NS } } });
-    await custom().createNamespacedCustomObject({ ...AK, plural: KINDS.team.plural, namespace: NS, body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name: 'payments' }, spec: { allowedModels: ['*'] } } });
-    await custom().createNamespacedCustomObject({ ...AK, namespace: NS, body: { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name: 'expiring' }, spec: { team: 'payments', expiration: '30d' } } });
+    await custom().createNamespacedCustomObject({
+      ...AK,
+      plural: KINDS.team.plural,
+      namespace: NS,
+      body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name: 'payments' }, spec: { allowedModels: ['*'] } },
+    });
+    await custom().createNamespacedCustomObject({
+      ...AK,
+      namespace: NS,
+      body: {
+        apiVersion: API_VERSION,
+        kind: 'ApiKey',
+        metadata: { name: 'expiring' },
+        spec: { team: 'payments', expiration: '30d' },
+      },
+    });
   });
   afterAll(async () => {
     await op?.stop();
   });
 
   it('7d, 1d and expiry reminders once each (across a restart); then Expired in status and record', async () => {
-    const s0 = await eventually(async () => { const s = await status(); return s?.currentKeyId ? s : undefined; }, 30_000, 'key issued');
+    const s0 = await eventually(
+      async () => {
+        const s = await status();
+        return s?.currentKeyId ? s : undefined;
+      },
+      30_000,
+      'key issued',
+    );
     const created = Date.parse(s0.keys![0]!.createdAt);
     expect(Date.parse(s0.expiresAt!)).toBe(created + 30 * DAY);
     expect(await reminderEvents()).toHaveLength(0);
@@ -44,7 +72,11 @@ describe.skipIf(!hasCluster())('expiry reminders with an injected clock', () => 
     const tick = async (at: number, expectReminders: string[]) => {
       clock.set(new Date(at));
       op.enqueue('apikey', `${NS}/expiring`);
-      await eventually(async () => JSON.stringify(await remindersOf()) === JSON.stringify(expectReminders), 20_000, `reminders ${expectReminders}`);
+      await eventually(
+        async () => JSON.stringify(await remindersOf()) === JSON.stringify(expectReminders),
+        20_000,
+        `reminders ${expectReminders}`,
+      );
       // more reconciles at the same instant send nothing new
       op.enqueue('apikey', `${NS}/expiring`);
       op.enqueue('apikey', `${NS}/expiring`);
@@ -68,7 +100,9 @@ describe.skipIf(!hasCluster())('expiry reminders with an injected clock', () => 
 
     const s = await status();
     expect(s!.keys![0]).toMatchObject({ state: 'Expired' });
-    expect(s!.conditions).toContainEqual(expect.objectContaining({ type: 'Ready', status: 'False', reason: 'Expired' }));
+    expect(s!.conditions).toContainEqual(
+      expect.objectContaining({ type: 'Ready', status: 'False', reason: 'Expired' }),
+    );
     expect(s!.conditions).toContainEqual(expect.objectContaining({ type: 'Expired', status: 'True' }));
     const rec = await core().readNamespacedSecret({ namespace: RECORDS, name: `nemokeys-key-${s!.currentKeyId}` });
     const parsed = parseKeyRecord(Buffer.from(rec.data![RECORD_DATA_KEY]!, 'base64').toString());
@@ -78,6 +112,8 @@ describe.skipIf(!hasCluster())('expiry reminders with an injected clock', () => 
     expect(metrics).toMatch(/nemokeys_operator_reminders_total\{kind="expired"\} 1/);
     expect(metrics).toMatch(/nemokeys_operator_keys\{state="Expired"\} 1/);
     // the alert NemokeysApiKeyExpired reads expiry - time() <= 0: the series must outlive the expiry
-    expect(metrics).toContain(`nemokeys_apikey_expiry_timestamp_seconds{namespace="${NS}",apikey="expiring",team="payments",key_id="${s!.currentKeyId}"} ${Math.floor(Date.parse(s!.expiresAt!) / 1000)}`);
+    expect(metrics).toContain(
+      `nemokeys_apikey_expiry_timestamp_seconds{namespace="${NS}",apikey="expiring",team="payments",key_id="${s!.currentKeyId}"} ${Math.floor(Date.parse(s!.expiresAt!) / 1000)}`,
+    );
   });
 });

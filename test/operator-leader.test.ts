@@ -23,20 +23,36 @@ describe.skipIf(!hasCluster())('leader election between two operator processes',
   let kc: KubeConfig;
   const operators: OperatorProcess[] = [];
   const start = (identity: string) => {
-    const op = spawnOperator({ kubeconfig: clusterKubeconfig(), recordsNamespace: RECORDS, leaderElect: true,
-      leaseNamespace: RECORDS, leaseName: LEASE, identity });
+    const op = spawnOperator({
+      kubeconfig: clusterKubeconfig(),
+      recordsNamespace: RECORDS,
+      leaderElect: true,
+      leaseNamespace: RECORDS,
+      leaseName: LEASE,
+      identity,
+    });
     operators.push(op);
     return op;
   };
-  const lease = async (): Promise<V1Lease> => kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: LEASE, namespace: RECORDS });
+  const lease = async (): Promise<V1Lease> =>
+    kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: LEASE, namespace: RECORDS });
   const isLeader = async (op: OperatorProcess) => (await op.metric('nemokeys_operator_leader')) === 1;
-  const reconciles = async (op: OperatorProcess) => (await op.metric('nemokeys_operator_reconcile_total', { controller: 'apikey' })) ?? 0;
-  const createKey = (name: string) => kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-    group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, namespace: NS,
-    body: { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name }, spec: { team: 'platform' } },
-  });
-  const waitReady = (name: string) => eventually(async () => (await listApiKeys(kc, NS)).find((k) => k.metadata.name === name && isReady(k)),
-    60_000, `ApiKey ${name} Ready`);
+  const reconciles = async (op: OperatorProcess) =>
+    (await op.metric('nemokeys_operator_reconcile_total', { controller: 'apikey' })) ?? 0;
+  const createKey = (name: string) =>
+    kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: KINDS.apiKey.plural,
+      namespace: NS,
+      body: { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name }, spec: { team: 'platform' } },
+    });
+  const waitReady = (name: string) =>
+    eventually(
+      async () => (await listApiKeys(kc, NS)).find((k) => k.metadata.name === name && isReady(k)),
+      60_000,
+      `ApiKey ${name} Ready`,
+    );
 
   beforeAll(async () => {
     kc = adminKubeConfig();
@@ -81,6 +97,8 @@ describe.skipIf(!hasCluster())('leader election between two operator processes',
     await waitReady('after');
     expect(await reconciles(b)).toBeGreaterThan(0);
     const sinceRenew = micro(after.spec?.acquireTime) - lastRenewByA;
-    process.stdout.write(`[leader] standby took over ${tookMs} ms after SIGKILL of the leader, ${sinceRenew} ms after its last renewal (lease ${LEADER_DEFAULTS.leaseDurationMs} ms, retry ${LEADER_DEFAULTS.retryPeriodMs} ms)\n`);
+    process.stdout.write(
+      `[leader] standby took over ${tookMs} ms after SIGKILL of the leader, ${sinceRenew} ms after its last renewal (lease ${LEADER_DEFAULTS.leaseDurationMs} ms, retry ${LEADER_DEFAULTS.retryPeriodMs} ms)\n`,
+    );
   }, 240_000);
 });

@@ -25,28 +25,44 @@ async function until(what: string, f: () => boolean | Promise<boolean>, ms = 20_
 describe.skipIf(!hasCluster())('runOperator with leader election on the real API server', () => {
   const core = () => adminKubeConfig().makeApiClient(CoreV1Api);
   const ops: RunningOperator[] = [];
-  const silent = new Writable({ write(_c, _e, cb) { cb(); } });
+  const silent = new Writable({
+    write(_c, _e, cb) {
+      cb();
+    },
+  });
 
   const replica = (identity: string, reconciled: string[]) => {
     const register: RegisterControllers = async (ctx) => {
       const secrets = ctx.secretInformer({ namespace: ns, labelSelector: `${LABEL}=yes` });
-      const q = ctx.runController({
-        name: 'stand-in',
-        reconcile: async (key) => {
-          reconciled.push(key);
-          return {};
+      const q = ctx.runController(
+        {
+          name: 'stand-in',
+          reconcile: async (key) => {
+            reconciled.push(key);
+            return {};
+          },
         },
-      }, { workers: 2 });
+        { workers: 2 },
+      );
       secrets.onChange((s) => q.enqueue(objectKey(s)));
     };
     return runOperator({
-      kubeconfig: clusterKubeconfig(), recordsNamespace: ns, metricsPort: 0, healthPort: 0, bindAddress: '127.0.0.1',
-      logLevel: 'info', logDestination: silent, leaderElection: true, leaseNamespace: ns, identity,
+      kubeconfig: clusterKubeconfig(),
+      recordsNamespace: ns,
+      metricsPort: 0,
+      healthPort: 0,
+      bindAddress: '127.0.0.1',
+      logLevel: 'info',
+      logDestination: silent,
+      leaderElection: true,
+      leaseNamespace: ns,
+      identity,
       leaderTiming: { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 250 },
       registerControllers: register,
     });
   };
-  const put = (name: string) => core().createNamespacedSecret({ namespace: ns, body: { metadata: { name, labels: { [LABEL]: 'yes' } } } });
+  const put = (name: string) =>
+    core().createNamespacedSecret({ namespace: ns, body: { metadata: { name, labels: { [LABEL]: 'yes' } } } });
 
   beforeAll(async () => {
     await core().createNamespace({ body: { metadata: { name: ns } } });
@@ -54,7 +70,9 @@ describe.skipIf(!hasCluster())('runOperator with leader election on the real API
   });
   afterAll(async () => {
     await Promise.all(ops.map((o) => o.stop()));
-    await core().deleteNamespace({ name: ns }).catch(() => {});
+    await core()
+      .deleteNamespace({ name: ns })
+      .catch(() => {});
   });
 
   it('only the leader reconciles; the standby takes over on a graceful stop', async () => {

@@ -21,19 +21,36 @@ describe.skipIf(!hasCluster())('operator controllers on a real API server', () =
   const kc = () => adminKubeConfig();
   const core = () => kc().makeApiClient(CoreV1Api);
   const custom = () => kc().makeApiClient(CustomObjectsApi);
-  const getKey = async (name: string) => (await custom().getNamespacedCustomObject({ ...AK, namespace: NS, name })) as { metadata: { resourceVersion: string; finalizers?: string[] }; status?: ApiKeyStatus };
+  const getKey = async (name: string) =>
+    (await custom().getNamespacedCustomObject({ ...AK, namespace: NS, name })) as {
+      metadata: { resourceVersion: string; finalizers?: string[] };
+      status?: ApiKeyStatus;
+    };
   const createKey = (name: string, spec: Record<string, unknown>) =>
-    custom().createNamespacedCustomObject({ ...AK, namespace: NS, body: { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name }, spec } });
+    custom().createNamespacedCustomObject({
+      ...AK,
+      namespace: NS,
+      body: { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name }, spec },
+    });
   const createTeam = (name: string, spec: Record<string, unknown>) =>
-    custom().createNamespacedCustomObject({ ...TEAM, namespace: NS, body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name }, spec } });
+    custom().createNamespacedCustomObject({
+      ...TEAM,
+      namespace: NS,
+      body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name }, spec },
+    });
   const ready = (s: ApiKeyStatus | undefined) => s?.conditions?.find((c) => c.type === 'Ready');
   const waitReady = (name: string, reason?: string) =>
-    eventually(async () => {
-      const k = await getKey(name);
-      const r = ready(k.status);
-      return (reason ? r?.reason === reason : r?.status === 'True') && k.status?.currentKeyId ? k : undefined;
-    }, 30_000, `ApiKey ${name} Ready${reason ? ` (${reason})` : ''}`);
-  const records = async () => (await core().listNamespacedSecret({ namespace: RECORDS, labelSelector: `${LABELS.record}=true` })).items;
+    eventually(
+      async () => {
+        const k = await getKey(name);
+        const r = ready(k.status);
+        return (reason ? r?.reason === reason : r?.status === 'True') && k.status?.currentKeyId ? k : undefined;
+      },
+      30_000,
+      `ApiKey ${name} Ready${reason ? ` (${reason})` : ''}`,
+    );
+  const records = async () =>
+    (await core().listNamespacedSecret({ namespace: RECORDS, labelSelector: `${LABELS.record}=true` })).items;
   const recordOf = async (keyId: string): Promise<KeyRecord | undefined> => {
     const s = (await records()).find((r) => r.metadata?.name === `nemokeys-key-${keyId}`);
     const p = s && parseKeyRecord(Buffer.from(s.data![RECORD_DATA_KEY]!, 'base64').toString());
@@ -42,40 +59,71 @@ describe.skipIf(!hasCluster())('operator controllers on a real API server', () =
   const plaintextOf = (s: V1Secret, dataKey = 'api-key') => Buffer.from(s.data![dataKey]!, 'base64').toString();
   const events = async () => (await core().listNamespacedEvent({ namespace: NS })).items;
   const reconciles = async () =>
-    (await op.metricsText()).split('\n').filter((l) => l.startsWith('nemokeys_operator_reconcile_total{controller="apikey"')).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+    (await op.metricsText())
+      .split('\n')
+      .filter((l) => l.startsWith('nemokeys_operator_reconcile_total{controller="apikey"'))
+      .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
 
   beforeAll(async () => {
     op = await startTestOperator({ recordsNamespace: RECORDS });
     await core().createNamespace({ body: { metadata: { name: NS } } });
-    await createTeam('payments', { allowedModels: ['gpt-4o', 'gpt-4o-mini'], allowedEndpoints: ['/chat/completions', '/embeddings'] });
+    await createTeam('payments', {
+      allowedModels: ['gpt-4o', 'gpt-4o-mini'],
+      allowedEndpoints: ['/chat/completions', '/embeddings'],
+    });
   });
   afterAll(async () => {
     await op?.stop();
   });
 
   it('Team + ApiKey become Ready: well-formed key in the Secret, its hash in the record, status and printer columns filled', async () => {
-    await createKey('checkout', { team: 'payments', environment: 'prod', allowedModels: ['gpt-4o'], expiration: '90d' });
+    await createKey('checkout', {
+      team: 'payments',
+      environment: 'prod',
+      allowedModels: ['gpt-4o'],
+      expiration: '90d',
+    });
     const k = await waitReady('checkout');
     const secret = await core().readNamespacedSecret({ namespace: NS, name: 'checkout' });
     const key = plaintextOf(secret);
     const parsed = parseKey(key);
     expect(parsed).toMatchObject({ ok: true, environment: 'prod', keyId: k.status!.currentKeyId });
     expect(secret.metadata?.annotations?.[`${GROUP}/key-id`]).toBe(k.status!.currentKeyId);
-    expect(secret.metadata?.ownerReferences).toEqual([expect.objectContaining({ kind: 'ApiKey', name: 'checkout', controller: true, blockOwnerDeletion: true })]);
+    expect(secret.metadata?.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'ApiKey', name: 'checkout', controller: true, blockOwnerDeletion: true }),
+    ]);
     const rec = await eventually(() => recordOf(k.status!.currentKeyId!), 10_000, 'record');
     expect(verifyKey(key, rec.hash)).toBe(true);
-    expect(rec).toMatchObject({ state: 'Active', team: 'payments', scopes: { models: ['gpt-4o'], endpoints: ['/chat/completions', '/embeddings'] } });
+    expect(rec).toMatchObject({
+      state: 'Active',
+      team: 'payments',
+      scopes: { models: ['gpt-4o'], endpoints: ['/chat/completions', '/embeddings'] },
+    });
     expect(k.metadata.finalizers).toContain(FINALIZER);
-    expect(k.status).toMatchObject({ secretName: 'checkout', observedGeneration: 1, keys: [{ state: 'Active', hint: key.slice(-4) }] });
+    expect(k.status).toMatchObject({
+      secretName: 'checkout',
+      observedGeneration: 1,
+      keys: [{ state: 'Active', hint: key.slice(-4) }],
+    });
     expect(Date.parse(k.status!.expiresAt!) - Date.parse(k.status!.keys![0]!.createdAt)).toBe(90 * 86_400_000);
     // Team status
-    const team = await eventually(async () => {
-      const t = (await custom().getNamespacedCustomObject({ ...TEAM, namespace: NS, name: 'payments' })) as { status?: { keys?: number; conditions?: { type: string; status: string }[] } };
-      return t.status?.keys === 1 ? t : undefined;
-    }, 10_000, 'team status');
+    const team = await eventually(
+      async () => {
+        const t = (await custom().getNamespacedCustomObject({ ...TEAM, namespace: NS, name: 'payments' })) as {
+          status?: { keys?: number; conditions?: { type: string; status: string }[] };
+        };
+        return t.status?.keys === 1 ? t : undefined;
+      },
+      10_000,
+      'team status',
+    );
     expect(team.status!.conditions).toContainEqual(expect.objectContaining({ type: 'Ready', status: 'True' }));
     // kubectl get apikeys: TEAM READY KEY ID EXPIRES LAST USED REQUESTS AGE
-    const out = execFileSync(clusterKubectl(), ['--kubeconfig', clusterKubeconfig(), 'get', 'apikeys', '-n', NS, 'checkout'], { encoding: 'utf8' });
+    const out = execFileSync(
+      clusterKubectl(),
+      ['--kubeconfig', clusterKubeconfig(), 'get', 'apikeys', '-n', NS, 'checkout'],
+      { encoding: 'utf8' },
+    );
     const [header, row] = out.trim().split('\n');
     expect(header).toMatch(/TEAM\s+READY\s+KEY ID\s+EXPIRES\s+LAST USED\s+REQUESTS\s+AGE/);
     expect(row).toContain('payments');
@@ -87,20 +135,32 @@ describe.skipIf(!hasCluster())('operator controllers on a real API server', () =
   it('three resyncs of a Ready ApiKey change no resourceVersion', async () => {
     const k = await waitReady('checkout');
     await new Promise((r) => setTimeout(r, 1500)); // let in-flight follow-ups settle
-    const before = { key: (await getKey('checkout')).metadata.resourceVersion, secret: (await core().readNamespacedSecret({ namespace: NS, name: 'checkout' })).metadata?.resourceVersion, records: (await records()).map((r) => `${r.metadata?.name}@${r.metadata?.resourceVersion}`).sort() };
+    const before = {
+      key: (await getKey('checkout')).metadata.resourceVersion,
+      secret: (await core().readNamespacedSecret({ namespace: NS, name: 'checkout' })).metadata?.resourceVersion,
+      records: (await records()).map((r) => `${r.metadata?.name}@${r.metadata?.resourceVersion}`).sort(),
+    };
     for (let i = 0; i < 3; i++) {
       const n = await reconciles();
       op.enqueue('apikey', `${NS}/checkout`);
       await eventually(async () => (await reconciles()) > n, 10_000, 'a reconcile');
     }
-    const after = { key: (await getKey('checkout')).metadata.resourceVersion, secret: (await core().readNamespacedSecret({ namespace: NS, name: 'checkout' })).metadata?.resourceVersion, records: (await records()).map((r) => `${r.metadata?.name}@${r.metadata?.resourceVersion}`).sort() };
+    const after = {
+      key: (await getKey('checkout')).metadata.resourceVersion,
+      secret: (await core().readNamespacedSecret({ namespace: NS, name: 'checkout' })).metadata?.resourceVersion,
+      records: (await records()).map((r) => `${r.metadata?.name}@${r.metadata?.resourceVersion}`).sort(),
+    };
     expect(after).toEqual(before);
     expect(k.status?.currentKeyId).toBeDefined();
   });
 
   it('a missing Team → TeamNotFound, fixed as soon as the Team appears', async () => {
     await createKey('orphan', { team: 'later' });
-    await eventually(async () => ready((await getKey('orphan')).status)?.reason === 'TeamNotFound', 20_000, 'TeamNotFound');
+    await eventually(
+      async () => ready((await getKey('orphan')).status)?.reason === 'TeamNotFound',
+      20_000,
+      'TeamNotFound',
+    );
     const k = await getKey('orphan');
     expect(ready(k.status)!.message).toMatch(/Team "later" not found/);
     expect(k.status?.currentKeyId).toBeUndefined();
@@ -113,14 +173,29 @@ describe.skipIf(!hasCluster())('operator controllers on a real API server', () =
     const k = await waitReady('greedy', 'ScopesRestricted');
     expect(ready(k.status)!.message).toMatch(/does not allow models o3-pro/);
     expect((await recordOf(k.status!.currentKeyId!))!.scopes.models).toEqual(['gpt-4o']);
-    await eventually(async () => (await events()).find((e) => e.involvedObject.name === 'greedy' && e.reason === 'ScopesRestricted' && /o3-pro/.test(e.message ?? '')), 10_000, 'ScopesRestricted Event');
+    await eventually(
+      async () =>
+        (await events()).find(
+          (e) =>
+            e.involvedObject.name === 'greedy' && e.reason === 'ScopesRestricted' && /o3-pro/.test(e.message ?? ''),
+        ),
+      10_000,
+      'ScopesRestricted Event',
+    );
   });
 
   it('no model left after the team intersection → Ready=False, no key issued', async () => {
     await createKey('nothing', { team: 'payments', allowedModels: ['o3-pro'] });
-    await eventually(async () => ready((await getKey('nothing')).status)?.reason === 'NoAllowedModels', 20_000, 'NoAllowedModels');
+    await eventually(
+      async () => ready((await getKey('nothing')).status)?.reason === 'NoAllowedModels',
+      20_000,
+      'NoAllowedModels',
+    );
     const k = await getKey('nothing');
-    expect(ready(k.status)).toMatchObject({ status: 'False', message: expect.stringMatching(/none of the requested models \(o3-pro\)/) });
+    expect(ready(k.status)).toMatchObject({
+      status: 'False',
+      message: expect.stringMatching(/none of the requested models \(o3-pro\)/),
+    });
     expect(k.status?.currentKeyId).toBeUndefined();
   });
 
@@ -128,7 +203,10 @@ describe.skipIf(!hasCluster())('operator controllers on a real API server', () =
     await createTeam('capped', { allowedModels: ['*'], maxExpiration: '30d' });
     await createKey('forever', { team: 'capped' });
     const k = await waitReady('forever', 'ExpirationCapped');
-    expect(ready(k.status)).toMatchObject({ status: 'True', message: expect.stringMatching(/Never exceeds Team "capped" maxExpiration 30d/) });
+    expect(ready(k.status)).toMatchObject({
+      status: 'True',
+      message: expect.stringMatching(/Never exceeds Team "capped" maxExpiration 30d/),
+    });
     expect(Date.parse(k.status!.expiresAt!) - Date.parse(k.status!.keys![0]!.createdAt)).toBe(30 * 86_400_000);
     expect((await recordOf(k.status!.currentKeyId!))!.expiresAt).toBe(k.status!.expiresAt);
   });
@@ -138,22 +216,55 @@ describe.skipIf(!hasCluster())('operator controllers on a real API server', () =
     const id = k.status!.currentKeyId!;
     const report = (gateway: string, requests: number, last: string) => ({
       metadata: { name: `usage-${gateway}`, labels: { [LABELS.usage]: 'true' } },
-      data: { 'usage.json': JSON.stringify({ gateway, updatedAt: last, keys: { [id]: { requests, credits: requests * 10, lastUsedAt: last } } }) },
+      data: {
+        'usage.json': JSON.stringify({
+          gateway,
+          updatedAt: last,
+          keys: { [id]: { requests, credits: requests * 10, lastUsedAt: last } },
+        }),
+      },
     });
     await core().createNamespacedConfigMap({ namespace: RECORDS, body: report('a', 3, '2030-01-01T00:00:00Z') });
     await core().createNamespacedConfigMap({ namespace: RECORDS, body: report('b', 4, '2030-01-02T00:00:00Z') });
-    const s = await eventually(async () => { const st = (await getKey('checkout')).status; return st?.usage?.requests === 7 ? st : undefined; }, 20_000, 'usage in status');
-    expect(s).toMatchObject({ usage: { requests: 7, credits: 70 }, lastUsedAt: '2030-01-02T00:00:00Z', keys: [{ id, requests: 7, credits: 70, lastUsedAt: '2030-01-02T00:00:00Z' }] });
+    const s = await eventually(
+      async () => {
+        const st = (await getKey('checkout')).status;
+        return st?.usage?.requests === 7 ? st : undefined;
+      },
+      20_000,
+      'usage in status',
+    );
+    expect(s).toMatchObject({
+      usage: { requests: 7, credits: 70 },
+      lastUsedAt: '2030-01-02T00:00:00Z',
+      keys: [{ id, requests: 7, credits: 70, lastUsedAt: '2030-01-02T00:00:00Z' }],
+    });
   });
 
   it('spec.revoked revokes every key id in the records at once', async () => {
     await createKey('revoke-me', { team: 'payments' });
     const k = await waitReady('revoke-me');
-    await custom().patchNamespacedCustomObject({ ...AK, namespace: NS, name: 'revoke-me', body: { spec: { revoked: true } } },
-      (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/merge-patch+json'));
-    await eventually(async () => (await recordOf(k.status!.currentKeyId!))?.state === 'Revoked', 20_000, 'record revoked');
-    const after = await eventually(async () => { const s = (await getKey('revoke-me')).status; return ready(s)?.reason === 'Revoked' ? s : undefined; }, 10_000, 'Revoked status');
-    expect(after.keys![0]).toMatchObject({ state: 'Revoked', revokedReason: expect.stringMatching(/spec.revoked set by user:/) });
+    await custom().patchNamespacedCustomObject(
+      { ...AK, namespace: NS, name: 'revoke-me', body: { spec: { revoked: true } } },
+      (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/merge-patch+json'),
+    );
+    await eventually(
+      async () => (await recordOf(k.status!.currentKeyId!))?.state === 'Revoked',
+      20_000,
+      'record revoked',
+    );
+    const after = await eventually(
+      async () => {
+        const s = (await getKey('revoke-me')).status;
+        return ready(s)?.reason === 'Revoked' ? s : undefined;
+      },
+      10_000,
+      'Revoked status',
+    );
+    expect(after.keys![0]).toMatchObject({
+      state: 'Revoked',
+      revokedReason: expect.stringMatching(/spec.revoked set by user:/),
+    });
   });
 
   it('a deleted workload Secret is never re-issued under the same key id: new key id, predecessor Superseded', async () => {
@@ -161,9 +272,23 @@ describe.skipIf(!hasCluster())('operator controllers on a real API server', () =
     const k = await waitReady('fragile');
     const oldId = k.status!.currentKeyId!;
     await core().deleteNamespacedSecret({ namespace: NS, name: 'fragile-creds' });
-    const next = await eventually(async () => { const s = (await getKey('fragile')).status; return s?.currentKeyId && s.currentKeyId !== oldId ? s : undefined; }, 20_000, 'new key id');
-    expect(next.keys!.map((e) => [e.id, e.state])).toEqual([[oldId, 'Superseded'], [next.currentKeyId, 'Active']]);
-    const secret = await eventually(() => core().readNamespacedSecret({ namespace: NS, name: 'fragile-creds' }), 10_000, 'Secret re-created');
+    const next = await eventually(
+      async () => {
+        const s = (await getKey('fragile')).status;
+        return s?.currentKeyId && s.currentKeyId !== oldId ? s : undefined;
+      },
+      20_000,
+      'new key id',
+    );
+    expect(next.keys!.map((e) => [e.id, e.state])).toEqual([
+      [oldId, 'Superseded'],
+      [next.currentKeyId, 'Active'],
+    ]);
+    const secret = await eventually(
+      () => core().readNamespacedSecret({ namespace: NS, name: 'fragile-creds' }),
+      10_000,
+      'Secret re-created',
+    );
     expect(parseKey(plaintextOf(secret, 'OPENAI_API_KEY'))).toMatchObject({ ok: true, keyId: next.currentKeyId });
     expect(await recordOf(oldId)).toMatchObject({ state: 'Superseded' });
     expect(ready(next)!.status).toBe('True');
@@ -176,19 +301,41 @@ describe.skipIf(!hasCluster())('operator controllers on a real API server', () =
     const id = k.status!.currentKeyId!;
     await eventually(() => recordOf(id), 10_000, 'record');
     await custom().deleteNamespacedCustomObject({ ...AK, namespace: NS, name: 'doomed' });
-    await eventually(async () => (await recordOf(id)) === undefined && !(await records()).some((r) => r.metadata?.name === `nemokeys-key-${id}`), 20_000, 'record deleted');
-    await eventually(async () => { try { await getKey('doomed'); return false; } catch { return true; } }, 10_000, 'ApiKey gone');
+    await eventually(
+      async () =>
+        (await recordOf(id)) === undefined && !(await records()).some((r) => r.metadata?.name === `nemokeys-key-${id}`),
+      20_000,
+      'record deleted',
+    );
+    await eventually(
+      async () => {
+        try {
+          await getKey('doomed');
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      10_000,
+      'ApiKey gone',
+    );
   });
 
   it('the plaintext appears nowhere but the workload Secrets: status, Events, records, logs, metrics', async () => {
-    const secrets = (await core().listNamespacedSecret({ namespace: NS, labelSelector: `${LABELS.workloadSecret}=true` })).items;
-    const plaintexts = secrets.flatMap((s) => Object.values(s.data ?? {}).map((b) => Buffer.from(b, 'base64').toString()));
+    const secrets = (
+      await core().listNamespacedSecret({ namespace: NS, labelSelector: `${LABELS.workloadSecret}=true` })
+    ).items;
+    const plaintexts = secrets.flatMap((s) =>
+      Object.values(s.data ?? {}).map((b) => Buffer.from(b, 'base64').toString()),
+    );
     expect(plaintexts.length).toBeGreaterThanOrEqual(4);
     const secretParts = plaintexts.map((p) => p.slice(p.lastIndexOf('_') + 1, -6)); // the random secret body
     const haystacks = {
       status: JSON.stringify(await custom().listNamespacedCustomObject({ ...AK, namespace: NS })),
       events: JSON.stringify(await events()),
-      records: JSON.stringify((await records()).map((r) => [r.metadata, Buffer.from(r.data![RECORD_DATA_KEY]!, 'base64').toString()])),
+      records: JSON.stringify(
+        (await records()).map((r) => [r.metadata, Buffer.from(r.data![RECORD_DATA_KEY]!, 'base64').toString()]),
+      ),
       logs: op.logs.join('\n'),
       metrics: await op.metricsText(),
     };
@@ -198,6 +345,8 @@ describe.skipIf(!hasCluster())('operator controllers on a real API server', () =
       for (const part of secretParts) expect(text.includes(part), `plaintext found in ${where}`).toBe(false);
     }
     expect(haystacks.metrics).toMatch(/nemokeys_operator_keys\{state="Active"\} [1-9]/);
-    expect(haystacks.metrics).toMatch(/nemokeys_apikey_expiry_timestamp_seconds\{namespace="[^"]+",apikey="checkout",team="payments",key_id="[0-9a-z]{16}"\}/);
+    expect(haystacks.metrics).toMatch(
+      /nemokeys_apikey_expiry_timestamp_seconds\{namespace="[^"]+",apikey="checkout",team="payments",key_id="[0-9a-z]{16}"\}/,
+    );
   });
 });

@@ -27,9 +27,21 @@ describe.skipIf(!hasCluster())('expiry reminder emails through a real SMTP serve
 
   const startOperator = async (ns: string, smtpUrl: string) => {
     const op = await runOperator({
-      kubeconfig: clusterKubeconfig(), recordsNamespace: RECORDS, watchNamespace: ns, metricsPort: 0, healthPort: 0,
-      bindAddress: '127.0.0.1', logLevel: 'info', leaderElection: false, leaseNamespace: RECORDS,
-      logDestination: new Writable({ write(c, _e, cb) { logs.push(String(c)); cb(); } }),
+      kubeconfig: clusterKubeconfig(),
+      recordsNamespace: RECORDS,
+      watchNamespace: ns,
+      metricsPort: 0,
+      healthPort: 0,
+      bindAddress: '127.0.0.1',
+      logLevel: 'info',
+      leaderElection: false,
+      leaseNamespace: RECORDS,
+      logDestination: new Writable({
+        write(c, _e, cb) {
+          logs.push(String(c));
+          cb();
+        },
+      }),
       mail: { url: smtpUrl, from: 'nemokeys@example.com' },
     });
     running.push(op);
@@ -38,17 +50,43 @@ describe.skipIf(!hasCluster())('expiry reminder emails through a real SMTP serve
   /** Team + ApiKey, then the operator; resolves with the issued key id. */
   const setup = async (ns: string, expiresInMs: number, smtpUrl: string) => {
     await installCrds({ kubectl: clusterKubectl(), kubeconfigPath: clusterKubeconfig() }, crdYaml());
-    for (const n of [ns, RECORDS]) await core().createNamespace({ body: { metadata: { name: n } } }).catch(() => undefined);
-    await custom().createNamespacedCustomObject({ ...AK, plural: KINDS.team.plural, namespace: ns, body: {
-      apiVersion: API_VERSION, kind: 'Team', metadata: { name: 'payments' },
-      spec: { allowedModels: ['*'], contacts: ['team@example.com', 'owner@example.com'] } } });
+    for (const n of [ns, RECORDS])
+      await core()
+        .createNamespace({ body: { metadata: { name: n } } })
+        .catch(() => undefined);
+    await custom().createNamespacedCustomObject({
+      ...AK,
+      plural: KINDS.team.plural,
+      namespace: ns,
+      body: {
+        apiVersion: API_VERSION,
+        kind: 'Team',
+        metadata: { name: 'payments' },
+        spec: { allowedModels: ['*'], contacts: ['team@example.com', 'owner@example.com'] },
+      },
+    });
     const expiration = new Date(Date.now() + expiresInMs).toISOString().replace(/\.\d+Z$/, 'Z');
-    await custom().createNamespacedCustomObject({ ...AK, namespace: ns, body: {
-      apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name: 'soon' },
-      spec: { team: 'payments', expiration, contacts: ['owner@example.com', 'oncall@example.com'] } } });
+    await custom().createNamespacedCustomObject({
+      ...AK,
+      namespace: ns,
+      body: {
+        apiVersion: API_VERSION,
+        kind: 'ApiKey',
+        metadata: { name: 'soon' },
+        spec: { team: 'payments', expiration, contacts: ['owner@example.com', 'oncall@example.com'] },
+      },
+    });
     const op = await startOperator(ns, smtpUrl);
-    const keyId = await eventually(async () => ((await custom().getNamespacedCustomObject({ ...AK, namespace: ns, name: 'soon' })) as
-      { status?: { currentKeyId?: string } }).status?.currentKeyId, 30_000, 'key issued');
+    const keyId = await eventually(
+      async () =>
+        (
+          (await custom().getNamespacedCustomObject({ ...AK, namespace: ns, name: 'soon' })) as {
+            status?: { currentKeyId?: string };
+          }
+        ).status?.currentKeyId,
+      30_000,
+      'key issued',
+    );
     return { keyId: keyId!, op };
   };
   const stopAll = async () => {
@@ -61,7 +99,7 @@ describe.skipIf(!hasCluster())('expiry reminder emails through a real SMTP serve
     await Promise.all(smtps.map((s) => s.stop()));
   });
 
-  it('a key expiring in under a minute: its window\'s reminder and the at-expiry mail, once each, across a restart', async () => {
+  it("a key expiring in under a minute: its window's reminder and the at-expiry mail, once each, across a restart", async () => {
     const ns = `mail-${RUN}`;
     const smtp = await startSmtpProcess();
     smtps.push(smtp);
@@ -71,10 +109,15 @@ describe.skipIf(!hasCluster())('expiry reminder emails through a real SMTP serve
     const first = await eventually(async () => smtp.mails[0], 20_000, 'the reminder mail');
     expect(first.to).toEqual(recipients);
     expect(first.from).toBe('nemokeys@example.com');
-    expect(first.subject).toMatch(new RegExp(`^\\[nemokeys\\] ApiKey ${ns}/soon \\(key id ${keyId}\\) expires in \\d+ minute\\(s\\)`));
+    expect(first.subject).toMatch(
+      new RegExp(`^\\[nemokeys\\] ApiKey ${ns}/soon \\(key id ${keyId}\\) expires in \\d+ minute\\(s\\)`),
+    );
     expect(first.messageId).toBe(`<${keyId}.1d.soon.${ns}@nemokeys>`);
     // The reminders' and the audit trail's controllers read the key controllers' caches: one watch per kind.
-    const synced = logs.flatMap((c) => c.split('\n')).filter(Boolean).map((l) => JSON.parse(l) as { msg?: string; informers?: string[] })
+    const synced = logs
+      .flatMap((c) => c.split('\n'))
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { msg?: string; informers?: string[] })
       .find((l) => l.msg === 'caches synced; starting workers');
     const watches = (kind: string) => synced?.informers?.filter((n) => n.split('#')[0] === kind);
     expect([watches('apikeys'), watches('teams')]).toEqual([['apikeys'], ['teams']]);
@@ -90,8 +133,13 @@ describe.skipIf(!hasCluster())('expiry reminder emails through a real SMTP serve
     await stopAll();
     await startOperator(ns, smtp.url);
     await new Promise((r) => setTimeout(r, 5_000));
-    expect(smtp.mails.map((m) => m.messageId)).toEqual([`<${keyId}.1d.soon.${ns}@nemokeys>`, `<${keyId}.expired.soon.${ns}@nemokeys>`]);
-    const ak = (await custom().getNamespacedCustomObject({ ...AK, namespace: ns, name: 'soon' })) as { metadata: { annotations: Record<string, string> } };
+    expect(smtp.mails.map((m) => m.messageId)).toEqual([
+      `<${keyId}.1d.soon.${ns}@nemokeys>`,
+      `<${keyId}.expired.soon.${ns}@nemokeys>`,
+    ]);
+    const ak = (await custom().getNamespacedCustomObject({ ...AK, namespace: ns, name: 'soon' })) as {
+      metadata: { annotations: Record<string, string> };
+    };
     expect(JSON.parse(ak.metadata.annotations[`${GROUP}/reminders-mailed`]!)).toEqual({ [keyId]: ['1d', 'expired'] });
   });
 
@@ -106,8 +154,12 @@ describe.skipIf(!hasCluster())('expiry reminder emails through a real SMTP serve
     const metrics = await (await fetch(`http://127.0.0.1:${op.metricsPort}/metrics`)).text();
     expect(metrics).toMatch(/nemokeys_reminder_emails_total\{kind="1d",result="failed"\} 2/);
     expect(metrics).toMatch(/nemokeys_reminder_emails_total\{kind="1d",result="sent"\} 1/);
-    const events = (await core().listNamespacedEvent({ namespace: ns })).items.filter((e) => e.involvedObject.name === 'soon');
-    expect(events.find((e) => e.reason === 'ReminderEmailFailed')?.message).toMatch(new RegExp(`key id ${keyId} could not be mailed`));
+    const events = (await core().listNamespacedEvent({ namespace: ns })).items.filter(
+      (e) => e.involvedObject.name === 'soon',
+    );
+    expect(events.find((e) => e.reason === 'ReminderEmailFailed')?.message).toMatch(
+      new RegExp(`key id ${keyId} could not be mailed`),
+    );
     expect(events.find((e) => e.reason === 'ReminderEmailSent')?.message).toMatch(/mailed to 3 contact\(s\)/);
     await new Promise((r) => setTimeout(r, 3_000));
     expect(smtp.mails).toHaveLength(1);

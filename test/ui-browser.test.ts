@@ -38,11 +38,19 @@ const SCREENSHOTS = resolve(import.meta.dirname, '..', 'docs', 'ui');
 const RES = { group: GROUP, version: VERSION, plural: KINDS.apiKey.plural };
 const USER = 'alice';
 const MICROSECONDS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
-const EXAMPLE_KEYS = ['ci-checkout-evals', 'dev-checkout-service', 'prod-checkout-service', 'prod-search-indexer', 'stage-checkout-service'];
+const EXAMPLE_KEYS = [
+  'ci-checkout-evals',
+  'dev-checkout-service',
+  'prod-checkout-service',
+  'prod-search-indexer',
+  'stage-checkout-service',
+];
 
 /** examples/*.yaml, moved into this test's namespace (the Namespace document itself is skipped). */
 function exampleObjects(): { kind: string; metadata: { name: string; namespace?: string }; spec: unknown }[] {
-  return readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml')).sort()
+  return readdirSync(EXAMPLES)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
     .flatMap((f) => parseAllDocuments(readFileSync(join(EXAMPLES, f), 'utf8')).map((d) => d.toJS()))
     .filter((o) => o && o.kind !== 'Namespace')
     .map((o) => ({ ...o, metadata: { ...o.metadata, namespace: NS } }));
@@ -58,25 +66,43 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
   let browser: TestBrowser;
   let page: Page;
   const custom = () => kc.makeApiClient(CustomObjectsApi);
-  const read = async (name: string) => (await custom().getNamespacedCustomObject({ ...RES, namespace: NS, name })) as ApiKeyObject;
+  const read = async (name: string) =>
+    (await custom().getNamespacedCustomObject({ ...RES, namespace: NS, name })) as ApiKeyObject;
   const status = async (name: string): Promise<ApiKeyStatus> => (await read(name)).status ?? {};
   const secretKey = async (secret: string, dataKey = 'api-key') => {
     const s = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace: NS, name: secret });
     return Buffer.from(s.data![dataKey]!, 'base64').toString('utf8');
   };
-  const ready = (name: string) => eventually(async () => {
-    const s = await status(name);
-    return s.currentKeyId && s.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? s : undefined;
-  }, 30_000, `${name} Ready`);
-  const atGateway = (keyId: string) => eventually(async () => gateway.records.get(keyId), 30_000, `record ${keyId} at the gateway`);
+  const ready = (name: string) =>
+    eventually(
+      async () => {
+        const s = await status(name);
+        return s.currentKeyId && s.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? s : undefined;
+      },
+      30_000,
+      `${name} Ready`,
+    );
+  const atGateway = (keyId: string) =>
+    eventually(async () => gateway.records.get(keyId), 30_000, `record ${keyId} at the gateway`);
   const client = (key: string) => new OpenAI({ apiKey: key, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
-  const chat = (key: string) => client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
-  const statusOf = (p: Promise<unknown>) => p.then(() => 200, (e: { status?: number }) => e.status ?? -1);
+  const chat = (key: string) =>
+    client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+  const statusOf = (p: Promise<unknown>) =>
+    p.then(
+      () => 200,
+      (e: { status?: number }) => e.status ?? -1,
+    );
   const row = (name: string, p = page) => p.locator(`tr[data-key="${NS}/${name}"]`);
   /** The operator's audit trail of `name` (what `keys history` prints) has an `action` entry. */
-  const inTrail = (name: string, action: string) => eventually(async () => (await kc.makeApiClient(CoreV1Api)
-    .readNamespacedConfigMap({ namespace: NS, name: trailName('ApiKey', name) })).data?.[ENTRIES_KEY]?.includes(`"${action}"`),
-  30_000, `${action} in the trail of ${name}`);
+  const inTrail = (name: string, action: string) =>
+    eventually(
+      async () =>
+        (
+          await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ namespace: NS, name: trailName('ApiKey', name) })
+        ).data?.[ENTRIES_KEY]?.includes(`"${action}"`),
+      30_000,
+      `${action} in the trail of ${name}`,
+    );
   /** Runs a page action; the wall-clock interval around it holds the API server's receive time. */
   const timed = async (act: () => Promise<void>) => {
     const before = Date.now();
@@ -85,7 +111,8 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
   };
   /** The open detail's audit history has `action` by the page's user, from 127.0.0.1, at the API server's time. */
   const expectAuditRow = async (action: string, window: { before: number; after: number }) => {
-    const entry = page.locator('#detail table.history tbody tr')
+    const entry = page
+      .locator('#detail table.history tbody tr')
       .filter({ has: page.locator('td:nth-child(2)', { hasText: new RegExp(`^${action}$`) }) })
       .filter({ has: page.locator('td:nth-child(4)', { hasText: new RegExp(`^${USER}impersonated by `) }) });
     await expect.poll(() => entry.count(), { timeout: 30_000 }).toBe(1);
@@ -111,25 +138,47 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
     cp = audited.cp;
     kc = cp.kubeConfig();
     // The page's user: a person (impersonated by the admin), allowed everything here.
-    await kc.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({ body: { metadata: { name: `${USER}-admin` },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: USER }] } });
+    await kc.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({
+      body: {
+        metadata: { name: `${USER}-admin` },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: USER }],
+      },
+    });
     const userKc = impersonatedKubeConfig(USER, kc);
-    for (const name of [NS, RECORDS]) await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
+    for (const name of [NS, RECORDS])
+      await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
     // The operator as shipped (its default controllers and the audit receiver: the detail's trail is the real one).
-    op = await runOperator({ kubeconfig: cp.kubeconfigPath, recordsNamespace: RECORDS, watchNamespace: NS, metricsPort: 0,
-      healthPort: 0, bindAddress: '127.0.0.1', logLevel: 'warn', leaderElection: false, leaseNamespace: RECORDS,
-      logDestination: new Writable({ write: (_c, _e, cb) => cb() }), audit: audited.audit });
+    op = await runOperator({
+      kubeconfig: cp.kubeconfigPath,
+      recordsNamespace: RECORDS,
+      watchNamespace: NS,
+      metricsPort: 0,
+      healthPort: 0,
+      bindAddress: '127.0.0.1',
+      logLevel: 'warn',
+      leaderElection: false,
+      leaseNamespace: RECORDS,
+      logDestination: new Writable({ write: (_c, _e, cb) => cb() }),
+      audit: audited.audit,
+    });
     // The examples are applied by alice too (the operator skips its own user's requests, here the admin's).
     for (const o of exampleObjects()) {
       const plural = o.kind === 'Team' ? KINDS.team.plural : KINDS.apiKey.plural;
-      await userKc.makeApiClient(CustomObjectsApi)
+      await userKc
+        .makeApiClient(CustomObjectsApi)
         .createNamespacedCustomObject({ group: GROUP, version: VERSION, plural, namespace: NS, body: o });
     }
     upstream = await startUpstream();
     gateway = await runGateway({
-      upstream: upstream.url, recordsNamespace: RECORDS, kubeConfig: cp.kubeConfig(), listen: { host: '127.0.0.1', port: 0 },
-      metricsPort: 0, gatewayId: `ui-${RUN}`, reportIntervalMs: 300, logger: pino({ level: 'silent' }),
+      upstream: upstream.url,
+      recordsNamespace: RECORDS,
+      kubeConfig: cp.kubeConfig(),
+      listen: { host: '127.0.0.1', port: 0 },
+      metricsPort: 0,
+      gatewayId: `ui-${RUN}`,
+      reportIntervalMs: 300,
+      logger: pino({ level: 'silent' }),
     });
     await gateway.synced;
     // Every example key older than 1 s without use counts as a revoke candidate (the default is 30 days).
@@ -153,19 +202,36 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
     const cookies = await browser.context.cookies(ui.origin);
     expect(cookies).toHaveLength(1);
     const [cookie] = cookies;
-    expect(cookie).toMatchObject({ name: `nemokeys_ui_${new URL(ui.origin).port}`, httpOnly: true, sameSite: 'Strict' });
+    expect(cookie).toMatchObject({
+      name: `nemokeys_ui_${new URL(ui.origin).port}`,
+      httpOnly: true,
+      sameSite: 'Strict',
+    });
     expect(await page.evaluate('document.cookie')).toBe('');
   });
 
   it('lists the examples sorted by name with scopes, state, last used and lifetime usage', async () => {
     for (const name of EXAMPLE_KEYS) await ready(name);
-    await expect.poll(() => page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-key'))))
+    await expect
+      .poll(() => page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-key'))))
       .toEqual(EXAMPLE_KEYS.map((n) => `${NS}/${n}`));
-    await expect.poll(() => page.locator('tbody .state').allTextContents(), { timeout: 20_000 }).toEqual(EXAMPLE_KEYS.map(() => 'Ready'));
+    await expect
+      .poll(() => page.locator('tbody .state').allTextContents(), { timeout: 20_000 })
+      .toEqual(EXAMPLE_KEYS.map(() => 'Ready'));
     const cells = async (name: string) => (await row(name).locator('th, td').allTextContents()).map((t) => t.trim());
     // Name (+ candidate mark), Namespace, Team, Env, State, Models, Endpoints, IPs, Expires, Last used, Requests, Credits.
-    expect((await cells('prod-search-indexer')).slice(2, 12)).toEqual(['payments', 'prod', 'Ready',
-      'restricted: text-embedding-3-small', '/embeddings', 'any', expect.stringMatching(/^in (89|90)d$/), 'never', '0', '0']);
+    expect((await cells('prod-search-indexer')).slice(2, 12)).toEqual([
+      'payments',
+      'prod',
+      'Ready',
+      'restricted: text-embedding-3-small',
+      '/embeddings',
+      'any',
+      expect.stringMatching(/^in (89|90)d$/),
+      'never',
+      '0',
+      '0',
+    ]);
     expect((await cells('stage-checkout-service')).slice(5, 8)).toEqual(['all team models', 'all', 'any']);
     expect((await cells('prod-checkout-service'))[7]).toBe('10.20.0.0/16, 2001:db8:20::/48');
     expect((await cells('ci-checkout-evals'))[8]).toMatch(/^in \d+d$/);
@@ -178,7 +244,9 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
     await page.evaluate('window.marker = 42');
     const key = await secretKey('dev-checkout-service');
     for (let i = 0; i < 3; i++) await chat(key);
-    await expect.poll(() => row('dev-checkout-service').locator('.requests').textContent(), { timeout: 30_000 }).toBe('3');
+    await expect
+      .poll(() => row('dev-checkout-service').locator('.requests').textContent(), { timeout: 30_000 })
+      .toBe('3');
     expect(await row('dev-checkout-service').locator('.credits').textContent()).toBe(String(3 * upstream.totalTokens));
     expect(await row('dev-checkout-service').locator('.last-used').textContent()).toMatch(/^\d+s ago$/);
     expect(await row('dev-checkout-service').locator('.candidate').count()).toBe(0);
@@ -187,7 +255,8 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
   });
 
   it('filters, sorts and opens a key from the keyboard', async () => {
-    const names = () => page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-key')!.split('/')[1]));
+    const names = () =>
+      page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-key')!.split('/')[1]));
     await page.getByRole('combobox', { name: /^Sort/ }).selectOption('usage');
     expect((await names())[0]).toBe('dev-checkout-service');
     await page.getByRole('combobox', { name: /^Sort/ }).selectOption('expiry');
@@ -253,8 +322,14 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
       await expect.poll(() => page.locator('#confirm-title').textContent()).toBe('Created dev-notebook');
     });
 
-    expect((await read('dev-notebook')).spec).toMatchObject({ team: 'payments', environment: 'dev', allowedModels: ['gpt-4o-mini'],
-      expiration: '30d', rateLimit: { requestsPerMinute: 10 }, budget: { credits: 1000, period: 'Monthly' } });
+    expect((await read('dev-notebook')).spec).toMatchObject({
+      team: 'payments',
+      environment: 'dev',
+      allowedModels: ['gpt-4o-mini'],
+      expiration: '30d',
+      rateLimit: { requestsPerMinute: 10 },
+      budget: { credits: 1000, period: 'Monthly' },
+    });
     const s = await ready('dev-notebook');
     await expect.poll(() => row('dev-notebook').locator('.state').textContent(), { timeout: 20_000 }).toBe('Ready');
     const plaintext = await secretKey('dev-notebook');
@@ -276,8 +351,17 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
   });
 
   it('reveal is refused for a key the page did not just create or rotate', async () => {
-    const res = await page.evaluate(async (ns) => (await fetch(`/api/keys/${ns}/stage-checkout-service/reveal`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status, NS);
+    const res = await page.evaluate(
+      async (ns) =>
+        (
+          await fetch(`/api/keys/${ns}/stage-checkout-service/reveal`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: '{}',
+          })
+        ).status,
+      NS,
+    );
     expect(res).toBe(403);
   });
 
@@ -286,14 +370,23 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
     const form = page.locator('#key-form');
     expect(await form.getByLabel('Name', { exact: true }).inputValue()).toBe('dev-checkout-service-copy');
     await form.getByRole('button', { name: 'Create' }).click();
-    await expect.poll(() => page.locator('#confirm-title').textContent()).toBe('Duplicated as dev-checkout-service-copy');
+    await expect
+      .poll(() => page.locator('#confirm-title').textContent())
+      .toBe('Duplicated as dev-checkout-service-copy');
     await page.getByRole('button', { name: 'Close' }).click();
     const copy = await read('dev-checkout-service-copy');
     const original = await read('dev-checkout-service');
-    expect(copy.spec).toMatchObject({ team: 'payments', environment: 'dev', allowedModels: ['gpt-4o-mini'], expiration: '30d',
-      rateLimit: { requestsPerMinute: 60 } });
+    expect(copy.spec).toMatchObject({
+      team: 'payments',
+      environment: 'dev',
+      allowedModels: ['gpt-4o-mini'],
+      expiration: '30d',
+      rateLimit: { requestsPerMinute: 60 },
+    });
     await ready('dev-checkout-service-copy');
-    await expect.poll(() => row('dev-checkout-service-copy').locator('.state').textContent(), { timeout: 20_000 }).toBe('Ready');
+    await expect
+      .poll(() => row('dev-checkout-service-copy').locator('.state').textContent(), { timeout: 20_000 })
+      .toBe('Ready');
     expect((await status('dev-checkout-service-copy')).currentKeyId).not.toBe(original.status?.currentKeyId);
   });
 
@@ -307,9 +400,13 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
     const form = page.locator('#key-form');
     await form.getByLabel('Models', { exact: true }).fill('gpt-4o-mini, text-embedding-3-small');
     await form.getByRole('button', { name: 'Save' }).click();
-    await expect.poll(() => row('dev-checkout-service-copy').locator('td').nth(4).textContent())
+    await expect
+      .poll(() => row('dev-checkout-service-copy').locator('td').nth(4).textContent())
       .toBe('restricted: gpt-4o-mini, text-embedding-3-small');
-    expect((await read('dev-checkout-service-copy')).spec?.allowedModels).toEqual(['gpt-4o-mini', 'text-embedding-3-small']);
+    expect((await read('dev-checkout-service-copy')).spec?.allowedModels).toEqual([
+      'gpt-4o-mini',
+      'text-embedding-3-small',
+    ]);
     await eventually(async () => (await embed()) === 200, 30_000, 'embeddings allowed after the edit');
   });
 
@@ -326,10 +423,14 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
       await page.locator('#confirm').getByRole('button', { name: 'Rotate' }).click();
       await expect.poll(() => page.locator('#confirm-title').textContent()).toBe('Rotating dev-checkout-service');
     });
-    const after = await eventually(async () => {
-      const s = await status('dev-checkout-service');
-      return s.currentKeyId && s.currentKeyId !== oldId ? s : undefined;
-    }, 30_000, 'successor key id');
+    const after = await eventually(
+      async () => {
+        const s = await status('dev-checkout-service');
+        return s.currentKeyId && s.currentKeyId !== oldId ? s : undefined;
+      },
+      30_000,
+      'successor key id',
+    );
     newId = after.currentKeyId!;
     await page.getByRole('button', { name: 'Reveal key' }).click();
     const newKey = await secretKey('dev-checkout-service');
@@ -346,7 +447,9 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
     const oldRow = detail.locator(`tr[data-key-id="${oldId}"]`);
     const newRow = detail.locator(`tr[data-key-id="${newId}"]`);
     await expect.poll(() => newRow.locator('.requests').textContent(), { timeout: 30_000 }).toBe('2');
-    await expect.poll(() => oldRow.locator('.requests').textContent(), { timeout: 30_000 }).toBe(String(oldRequests + 1));
+    await expect
+      .poll(() => oldRow.locator('.requests').textContent(), { timeout: 30_000 })
+      .toBe(String(oldRequests + 1));
     expect(await oldRow.textContent()).toContain('Superseded');
     expect(await newRow.textContent()).toContain('(current)');
     expect(await oldRow.locator('.last-used').textContent()).toMatch(/^\d+s ago$/);
@@ -369,17 +472,34 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
 
   it('manual hand-off: offered once the successor is used, it revokes the predecessor and the gateway refuses it', async () => {
     // spec.rotation.handoff.mode is issue #10's field: the page shows the hand-off only where the field exists.
-    await custom().createNamespacedCustomObject({ ...RES, namespace: NS, body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'ApiKey',
-      metadata: { name: 'dev-manual' }, spec: { team: 'payments', allowedModels: ['gpt-4o-mini'], rotation: { handoff: { mode: 'Manual' } } } } });
+    await custom().createNamespacedCustomObject({
+      ...RES,
+      namespace: NS,
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: 'ApiKey',
+        metadata: { name: 'dev-manual' },
+        spec: { team: 'payments', allowedModels: ['gpt-4o-mini'], rotation: { handoff: { mode: 'Manual' } } },
+      },
+    });
     const first = await ready('dev-manual');
     const predecessor = await secretKey('dev-manual');
     await row('dev-manual').getByRole('button', { name: 'Rotate' }).click();
     await page.locator('#confirm').getByRole('button', { name: 'Rotate' }).click();
     await page.getByRole('button', { name: 'Close' }).click();
-    const successorId = (await eventually(async () => {
-      const s = await status('dev-manual');
-      return s.currentKeyId !== first.currentKeyId && s.keys?.some((k) => k.id === first.currentKeyId && k.state === 'Superseded') ? s : undefined;
-    }, 30_000, 'successor issued, predecessor Superseded')).currentKeyId!;
+    const successorId = (
+      await eventually(
+        async () => {
+          const s = await status('dev-manual');
+          return s.currentKeyId !== first.currentKeyId &&
+            s.keys?.some((k) => k.id === first.currentKeyId && k.state === 'Superseded')
+            ? s
+            : undefined;
+        },
+        30_000,
+        'successor issued, predecessor Superseded',
+      )
+    ).currentKeyId!;
     await row('dev-manual').getByRole('button', { name: 'dev-manual' }).click();
     const complete = page.locator('#detail').getByRole('button', { name: 'Complete hand-off' });
     await expect.poll(() => complete.isDisabled()).toBe(true);
@@ -390,7 +510,11 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
     await complete.click();
     await expect.poll(() => page.locator('#toast').textContent()).toContain(`Key id ${first.currentKeyId} revoked`);
     expect((await read('dev-manual')).spec?.revokedKeyIds).toEqual([first.currentKeyId]);
-    await eventually(async () => (await statusOf(chat(predecessor))) === 401, 30_000, 'the predecessor refused with 401');
+    await eventually(
+      async () => (await statusOf(chat(predecessor))) === 401,
+      30_000,
+      'the predecessor refused with 401',
+    );
     await page.keyboard.press('Escape');
   });
 
@@ -402,26 +526,43 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
     beforeAll(async () => {
       // The chart's own key-viewer ClusterRole (what an SRE gets), bound in this namespace to an impersonated user.
       const helm = await ensureHelm();
-      if (!helm) throw new Error('helm is needed to render the chart\'s roles (test/global-setup.ts builds it)');
-      const role = (await renderChart(helm, { release, namespace: RECORDS })).filter((o) => o.metadata.name === viewerRole);
+      if (!helm) throw new Error("helm is needed to render the chart's roles (test/global-setup.ts builds it)");
+      const role = (await renderChart(helm, { release, namespace: RECORDS })).filter(
+        (o) => o.metadata.name === viewerRole,
+      );
       expect(role).toHaveLength(1);
       await installCrds(cp, stringify(role[0]));
       const user = `sre-${RUN}`;
-      await kc.makeApiClient(RbacAuthorizationV1Api).createNamespacedRoleBinding({ namespace: NS, body: {
-        metadata: { name: 'sre-key-viewer' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: viewerRole },
-        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }] } });
-      viewerUi = await startUi({ kc: impersonatedKubeConfig(user, kc), namespace: NS, listen: { host: '127.0.0.1', port: 0 }, idleAfterMs: 1000 });
+      await kc.makeApiClient(RbacAuthorizationV1Api).createNamespacedRoleBinding({
+        namespace: NS,
+        body: {
+          metadata: { name: 'sre-key-viewer' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: viewerRole },
+          subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+        },
+      });
+      viewerUi = await startUi({
+        kc: impersonatedKubeConfig(user, kc),
+        namespace: NS,
+        listen: { host: '127.0.0.1', port: 0 },
+        idleAfterMs: 1000,
+      });
       viewer = await browser.context.newPage();
       await viewer.goto(viewerUi.url);
     });
     afterAll(async () => {
       await viewer?.close();
       await viewerUi?.close();
-      await kc.makeApiClient(RbacAuthorizationV1Api).deleteClusterRole({ name: viewerRole }).catch(() => undefined);
+      await kc
+        .makeApiClient(RbacAuthorizationV1Api)
+        .deleteClusterRole({ name: viewerRole })
+        .catch(() => undefined);
     });
 
     it('sees the keys, with every action disabled and the permission it needs named', async () => {
-      await expect.poll(() => viewer.locator('tbody tr').count(), { timeout: 20_000 }).toBeGreaterThanOrEqual(EXAMPLE_KEYS.length);
+      await expect
+        .poll(() => viewer.locator('tbody tr').count(), { timeout: 20_000 })
+        .toBeGreaterThanOrEqual(EXAMPLE_KEYS.length);
       const edit = row('prod-checkout-service', viewer).getByRole('button', { name: 'Edit' });
       await expect.poll(() => edit.getAttribute('title')).toBe(`needs: patch apikeys.${GROUP} in namespace ${NS}`);
       for (const name of ['Edit', 'Duplicate', 'Rotate', 'Revoke']) {
@@ -431,14 +572,21 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
       expect(await viewer.locator('#readonly').textContent()).toContain(`create apikeys.${GROUP} in namespace ${NS}`);
       // All namespaces is beyond this identity: the page says what it would need instead of an empty table.
       await viewer.getByLabel('All namespaces').check();
-      await expect.poll(() => viewer.locator('#denied').textContent())
-        .toBe(`You may not see these keys: needs list apikeys.${GROUP} in all namespaces and watch apikeys.${GROUP} in all namespaces.`);
+      await expect
+        .poll(() => viewer.locator('#denied').textContent())
+        .toBe(
+          `You may not see these keys: needs list apikeys.${GROUP} in all namespaces and watch apikeys.${GROUP} in all namespaces.`,
+        );
     });
 
     it('a POST anyway is refused by the API server, not performed', async () => {
       const res = await viewer.evaluate(async (ns) => {
-        const r = await fetch(`/api/keys/${ns}/prod-checkout-service/revoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-        return { status: r.status, body: await r.json() as { errors: { _form: string } } };
+        const r = await fetch(`/api/keys/${ns}/prod-checkout-service/revoke`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{}',
+        });
+        return { status: r.status, body: (await r.json()) as { errors: { _form: string } } };
       }, NS);
       expect(res.status).toBe(422);
       expect(res.body.errors._form).toMatch(/forbidden|not allowed|cannot patch/i);
@@ -453,8 +601,10 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
       // Another local site (same host, another port: same-site, so the Strict cookie IS sent) that tries CSRF.
       evil = createServer((_req, res) => {
         res.writeHead(200, { 'content-type': 'text/html' });
-        res.end(`<!doctype html><form id=f method=post enctype="text/plain" action="${ui.origin}/api/keys/${NS}/stage-checkout-service/revoke">` +
-          `<input name='{"a":"' value='"}'></form>`);
+        res.end(
+          `<!doctype html><form id=f method=post enctype="text/plain" action="${ui.origin}/api/keys/${NS}/stage-checkout-service/revoke">` +
+            `<input name='{"a":"' value='"}'></form>`,
+        );
       });
       await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
       evilOrigin = `http://127.0.0.1:${(evil.address() as AddressInfo).port}`;
@@ -466,40 +616,55 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
       await p.goto(evilOrigin);
       const fetched = await p.evaluate(async (url) => {
         for (const headers of [{ 'content-type': 'text/plain' }, { 'content-type': 'application/json' }]) {
-          await fetch(url, { method: 'POST', mode: headers['content-type'] === 'text/plain' ? 'no-cors' : 'cors',
-            credentials: 'include', headers, body: '{}' }).catch(() => undefined);
+          await fetch(url, {
+            method: 'POST',
+            mode: headers['content-type'] === 'text/plain' ? 'no-cors' : 'cors',
+            credentials: 'include',
+            headers,
+            body: '{}',
+          }).catch(() => undefined);
         }
         return true;
       }, `${ui.origin}/api/keys/${NS}/stage-checkout-service/revoke`);
       expect(fetched).toBe(true);
-      const [response] = await Promise.all([p.waitForResponse(() => true), p.evaluate('document.getElementById("f").submit()')]);
+      const [response] = await Promise.all([
+        p.waitForResponse(() => true),
+        p.evaluate('document.getElementById("f").submit()'),
+      ]);
       expect(response.status()).toBe(403);
       expect(await response.text()).toContain('cross-origin');
       await p.close();
       expect((await read('stage-checkout-service')).spec?.revoked).toBe(false);
     });
 
-    const raw = (path: string, headers: Record<string, string>, method = 'POST') => new Promise<number>((done, fail) => {
-      const req = request(`${ui.origin}${path}`, { method, headers }, (res) => {
-        res.resume();
-        done(res.statusCode ?? 0);
+    const raw = (path: string, headers: Record<string, string>, method = 'POST') =>
+      new Promise<number>((done, fail) => {
+        const req = request(`${ui.origin}${path}`, { method, headers }, (res) => {
+          res.resume();
+          done(res.statusCode ?? 0);
+        });
+        req.on('error', fail);
+        req.end(method === 'POST' ? '{}' : undefined);
       });
-      req.on('error', fail);
-      req.end(method === 'POST' ? '{}' : undefined);
-    });
 
     it('with the session cookie: a foreign Origin, a foreign Host (DNS rebinding), a GET that would change state: all refused', async () => {
-      const cookie = (await browser.context.cookies(ui.origin)).find((c) => c.name === `nemokeys_ui_${new URL(ui.origin).port}`);
+      const cookie = (await browser.context.cookies(ui.origin)).find(
+        (c) => c.name === `nemokeys_ui_${new URL(ui.origin).port}`,
+      );
       const session = `${cookie!.name}=${cookie!.value}`;
       const path = `/api/keys/${NS}/stage-checkout-service/rotate`;
       const json = { 'content-type': 'application/json', cookie: session };
       expect(await raw(path, { ...json, origin: 'http://evil.example' })).toBe(403);
-      expect(await raw(path, { ...json, origin: ui.origin, host: `evil.example:${new URL(ui.origin).port}` })).toBe(403);
+      expect(await raw(path, { ...json, origin: ui.origin, host: `evil.example:${new URL(ui.origin).port}` })).toBe(
+        403,
+      );
       expect(await raw(path, json)).toBe(403); // no Origin at all
       expect(await raw(path, { ...json, origin: ui.origin }, 'GET')).toBe(404); // no state-changing GET exists
       expect(await raw('/api/session', { cookie: `${cookie!.name}=guess` }, 'GET')).toBe(401);
       expect(await raw('/api/session', { cookie: session }, 'GET')).toBe(200);
-      expect((await read('stage-checkout-service')).metadata.annotations?.['keys.nemorouter.io/rotate']).toBeUndefined();
+      expect(
+        (await read('stage-checkout-service')).metadata.annotations?.['keys.nemorouter.io/rotate'],
+      ).toBeUndefined();
     });
   });
 });

@@ -15,7 +15,9 @@ describe.skipIf(!hasCluster())('nemokeys ui (child process)', () => {
   });
 
   it('prints the URL first; the token logs in once, the session cookie then reads the API; SIGTERM stops it', async () => {
-    const child = spawn(node, [CLI_ENTRY, 'ui', '--kubeconfig', clusterKubeconfig(), '-n', 'kube-system'], { cwd: REPO });
+    const child = spawn(node, [CLI_ENTRY, 'ui', '--kubeconfig', clusterKubeconfig(), '-n', 'kube-system'], {
+      cwd: REPO,
+    });
     children.push(child);
     const firstLine = await new Promise<string>((done, fail) => {
       let out = '';
@@ -46,7 +48,11 @@ describe.skipIf(!hasCluster())('nemokeys ui (child process)', () => {
   });
 
   it('a bad --listen is refused with what to type instead', async () => {
-    const r = await runProcess(node, [CLI_ENTRY, 'ui', '--kubeconfig', clusterKubeconfig(), '--listen', 'localhost'], process.env);
+    const r = await runProcess(
+      node,
+      [CLI_ENTRY, 'ui', '--kubeconfig', clusterKubeconfig(), '--listen', 'localhost'],
+      process.env,
+    );
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('--listen localhost: expected HOST:PORT, e.g. 127.0.0.1:8080');
   });

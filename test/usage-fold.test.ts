@@ -19,7 +19,14 @@ import { SimulatedCrash } from '../operator/rotation/failure-injection.ts';
 import type { FoldWriter } from '../operator/usage/fold.ts';
 import { adminKubeConfig, clusterKubeconfig, hasCluster } from './support/cluster.ts';
 import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.ts';
-import { createReadyKey, createTeam, eventually, realTimeClock, startTestOperator, type TestOperator } from './support/operator.ts';
+import {
+  createReadyKey,
+  createTeam,
+  eventually,
+  realTimeClock,
+  startTestOperator,
+  type TestOperator,
+} from './support/operator.ts';
 import { startUpstream, type TestUpstream } from './support/upstream.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
@@ -113,128 +120,183 @@ interface World {
   reports(): Promise<Map<string, { rv: string; report: UsageReport }>>;
 }
 
-describe.skipIf(!hasCluster())('usage reports of gone replicas fold into the archive (real operator, real gateways)', () => {
-  let upstream: TestUpstream;
-  const gateways: GatewayProcess[] = [];
-  const operators: TestOperator[] = [];
+describe.skipIf(!hasCluster())(
+  'usage reports of gone replicas fold into the archive (real operator, real gateways)',
+  () => {
+    let upstream: TestUpstream;
+    const gateways: GatewayProcess[] = [];
+    const operators: TestOperator[] = [];
 
-  beforeAll(async () => {
-    upstream = await startUpstream();
-    upstream.totalTokens = COST;
-  });
-  afterAll(async () => {
-    for (const gw of gateways) await gw.kill('SIGKILL');
-    for (const op of operators) await op.stop().catch(() => undefined);
-    await upstream?.close();
-  });
-
-  const operator = async (w: Pick<World, 'records' | 'ns'>, crash?: FoldCrash) => {
-    const op = await startTestOperator({ recordsNamespace: w.records, clock: realTimeClock(), watchNamespace: w.ns,
-      controllers: { ...FOLD, ...(crash ? { wrapFoldWriter: (inner) => crash.wrap(inner) } : {}) } });
-    operators.push(op);
-    return op;
-  };
-
-  /** Namespaces, a Team and a Ready ApiKey with a lifetime budget (no period boundary can split a test). */
-  const world = async (name: string, crash?: FoldCrash): Promise<World & { op: TestOperator }> => {
-    const kc = adminKubeConfig();
-    const w = { records: `fold-records-${name}-${RUN}`, ns: `fold-${name}-${RUN}` };
-    const op = await operator(w, crash);
-    await createTeam(kc, w.ns, 'team');
-    const { key } = await createReadyKey(kc, w.ns, 'batch', { team: 'team', budget: { credits: BUDGET, period: 'Never' } });
-    const core = kc.makeApiClient(CoreV1Api);
-    return {
-      ...w, kc, key, op,
-      gateway: async (id) => {
-        const gw = await startGatewayProcess({ upstream: upstream.url, kubeconfig: clusterKubeconfig(), recordsNamespace: w.records,
-          gatewayId: `${id}-${RUN}`, reportInterval: INTERVAL });
-        gateways.push(gw);
-        return gw;
-      },
-      usage: async () => ((await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
-        group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, namespace: w.ns, name: 'batch' })) as { status?: ApiKeyStatus }).status?.usage,
-      reports: async () => {
-        const out = new Map<string, { rv: string; report: UsageReport }>();
-        for (const cm of (await core.listNamespacedConfigMap({ namespace: w.records, labelSelector: `${LABELS.usage}=true` })).items) {
-          const d = decodeUsageReport(cm);
-          if (!d.ok) throw new Error(`${cm.metadata?.name}: ${d.error}`);
-          out.set(cm.metadata!.name!, { rv: cm.metadata!.resourceVersion!, report: d.report });
-        }
-        return out;
-      },
-    };
-  };
-
-  /** Spends the budget over two gateways, stops `gone` for good; admitted requests and the survivor. */
-  const spendThenStopOne = async (w: World, name: string) => {
-    const gone = await w.gateway(`${name}-gone`);
-    const survivor = await w.gateway(`${name}-live`);
-    const admitted = await exhaust([gone.url, survivor.url], w.key);
-    expect(await gone.kill('SIGTERM')).toBe(0); // its final report is flushed
-    const expected = { requests: admitted, credits: admitted * COST };
-    let seen: unknown;
-    await eventually(async () => sameUsage(seen = await w.usage(), expected), 20_000,
-      'status usage of both gateways').catch((err: Error) => {
-      throw new Error(`${err.message}: status ${JSON.stringify(seen)}, expected ${JSON.stringify(expected)}`);
+    beforeAll(async () => {
+      upstream = await startUpstream();
+      upstream.totalTokens = COST;
     });
-    const goneName = usageConfigMapName(`${name}-gone-${RUN}`);
-    const goneSpend = Object.values((await w.reports()).get(goneName)!.report.keys)[0]?.spend?.credits ?? 0;
-    expect(goneSpend).toBeGreaterThan(0); // the gone replica's spend matters for the budget
-    return { admitted, expected, survivor, goneName };
-  };
+    afterAll(async () => {
+      for (const gw of gateways) await gw.kill('SIGKILL');
+      for (const op of operators) await op.stop().catch(() => undefined);
+      await upstream?.close();
+    });
 
-  it('e2e: a stopped gateway\'s report folds into the archive; status unchanged, budget still exhausted', async () => {
-    const w = await world('e2e');
-    const { expected, survivor, goneName } = await spendThenStopOne(w, 'e2e');
-    const folded = await eventually(async () => {
-      const r = await w.reports();
-      const archive = r.get(USAGE_ARCHIVE_NAME);
-      return !r.has(goneName) && archive && Object.keys(archive.report.absorbed ?? {}).length === 0 ? r : undefined;
-    }, FOLD_AFTER_MS + 20_000, 'report folded, deleted and forgotten by the archive');
-    expect([...folded.keys()].sort()).toEqual([USAGE_ARCHIVE_NAME, usageConfigMapName(`e2e-live-${RUN}`)].sort());
-    expect(await w.usage()).toEqual(expected);
-    expect(await deniedForBudget(survivor.url, w.key)).toBe(true);
-    // A gateway started now knows the gone replica's spend only through the archive.
-    const fresh = await w.gateway('e2e-fresh');
-    expect(await deniedForBudget(fresh.url, w.key)).toBe(true);
-    await sleep(2000);
-    expect(await w.usage()).toEqual(expected);
-    const opMetrics = await w.op.metricsText();
-    expect(opMetrics).toMatch(/^nemokeys_operator_usage_reports_folded_total 1$/m);
-    const gwMetrics = await (await fetch(survivor.metricsUrl)).text();
-    const lastWrite = Number(/^nemokeys_gateway_usage_report_last_write_timestamp_seconds (\S+)$/m.exec(gwMetrics)?.[1]);
-    expect(Date.now() / 1000 - lastWrite).toBeLessThan(30);
-    expect(gwMetrics).toMatch(/^nemokeys_gateway_usage_report_write_errors_total 0$/m);
-    expect(gwMetrics).toMatch(/^nemokeys_gateway_usage_report_duplicate_instance 0$/m);
-  }, 120_000);
+    const operator = async (w: Pick<World, 'records' | 'ns'>, crash?: FoldCrash) => {
+      const op = await startTestOperator({
+        recordsNamespace: w.records,
+        clock: realTimeClock(),
+        watchNamespace: w.ns,
+        controllers: { ...FOLD, ...(crash ? { wrapFoldWriter: (inner) => crash.wrap(inner) } : {}) },
+      });
+      operators.push(op);
+      return op;
+    };
 
-  // writes of one fold pass with one gone report: 1 the archive, 2 the delete (then the operator is dead)
-  it.each([0, 1, 2])('crash after fold write %i: status and the enforced budget stay exact, a new operator converges', async (k) => {
-    const crash = new FoldCrash(k);
-    const w = await world(`crash${k}`, crash);
-    const { expected, survivor, goneName } = await spendThenStopOne(w, `c${k}`);
-    await eventually(async () => crash.crashed, FOLD_AFTER_MS + 20_000, `the operator's crash after fold write ${k}`);
-    const frozen = await w.reports();
-    process.stdout.write(`[usage-fold] crash after write ${k} (${crash.writes.join(', ') || 'none'}): reports ${[...frozen.keys()].join(', ')}\n`);
-    expect(frozen.has(USAGE_ARCHIVE_NAME)).toBe(k >= 1);
-    expect(frozen.has(goneName)).toBe(k < 2);
-    // the dead operator's state, counted by everyone exactly once
-    expect(await w.usage()).toEqual(expected);
-    expect(await deniedForBudget(survivor.url, w.key)).toBe(true);
-    const fresh = await w.gateway(`c${k}-fresh`);
-    expect(await deniedForBudget(fresh.url, w.key)).toBe(true);
+    /** Namespaces, a Team and a Ready ApiKey with a lifetime budget (no period boundary can split a test). */
+    const world = async (name: string, crash?: FoldCrash): Promise<World & { op: TestOperator }> => {
+      const kc = adminKubeConfig();
+      const w = { records: `fold-records-${name}-${RUN}`, ns: `fold-${name}-${RUN}` };
+      const op = await operator(w, crash);
+      await createTeam(kc, w.ns, 'team');
+      const { key } = await createReadyKey(kc, w.ns, 'batch', {
+        team: 'team',
+        budget: { credits: BUDGET, period: 'Never' },
+      });
+      const core = kc.makeApiClient(CoreV1Api);
+      return {
+        ...w,
+        kc,
+        key,
+        op,
+        gateway: async (id) => {
+          const gw = await startGatewayProcess({
+            upstream: upstream.url,
+            kubeconfig: clusterKubeconfig(),
+            recordsNamespace: w.records,
+            gatewayId: `${id}-${RUN}`,
+            reportInterval: INTERVAL,
+          });
+          gateways.push(gw);
+          return gw;
+        },
+        usage: async () =>
+          (
+            (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+              group: GROUP,
+              version: VERSION,
+              plural: KINDS.apiKey.plural,
+              namespace: w.ns,
+              name: 'batch',
+            })) as { status?: ApiKeyStatus }
+          ).status?.usage,
+        reports: async () => {
+          const out = new Map<string, { rv: string; report: UsageReport }>();
+          for (const cm of (
+            await core.listNamespacedConfigMap({ namespace: w.records, labelSelector: `${LABELS.usage}=true` })
+          ).items) {
+            const d = decodeUsageReport(cm);
+            if (!d.ok) throw new Error(`${cm.metadata?.name}: ${d.error}`);
+            out.set(cm.metadata!.name!, { rv: cm.metadata!.resourceVersion!, report: d.report });
+          }
+          return out;
+        },
+      };
+    };
 
-    await w.op.stop();
-    const next = await operator(w);
-    await eventually(async () => {
-      const r = await w.reports();
-      const archive = r.get(USAGE_ARCHIVE_NAME);
-      return !r.has(goneName) && archive && Object.keys(archive.report.absorbed ?? {}).length === 0;
-    }, FOLD_AFTER_MS + 20_000, 'the new operator finishes the fold');
-    await eventually(async () => sameUsage(await w.usage(), expected), 10_000, 'status after convergence');
-    expect(await w.usage()).toEqual(expected);
-    expect(await deniedForBudget(survivor.url, w.key)).toBe(true);
-    expect(await deniedForBudget(fresh.url, w.key)).toBe(true);
-    await next.stop();
-  }, 150_000);
-});
+    /** Spends the budget over two gateways, stops `gone` for good; admitted requests and the survivor. */
+    const spendThenStopOne = async (w: World, name: string) => {
+      const gone = await w.gateway(`${name}-gone`);
+      const survivor = await w.gateway(`${name}-live`);
+      const admitted = await exhaust([gone.url, survivor.url], w.key);
+      expect(await gone.kill('SIGTERM')).toBe(0); // its final report is flushed
+      const expected = { requests: admitted, credits: admitted * COST };
+      let seen: unknown;
+      await eventually(
+        async () => {
+          const usage = await w.usage();
+          seen = usage;
+          return sameUsage(usage, expected);
+        },
+        20_000,
+        'status usage of both gateways',
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}: status ${JSON.stringify(seen)}, expected ${JSON.stringify(expected)}`);
+      });
+      const goneName = usageConfigMapName(`${name}-gone-${RUN}`);
+      const goneSpend = Object.values((await w.reports()).get(goneName)!.report.keys)[0]?.spend?.credits ?? 0;
+      expect(goneSpend).toBeGreaterThan(0); // the gone replica's spend matters for the budget
+      return { admitted, expected, survivor, goneName };
+    };
+
+    it("e2e: a stopped gateway's report folds into the archive; status unchanged, budget still exhausted", async () => {
+      const w = await world('e2e');
+      const { expected, survivor, goneName } = await spendThenStopOne(w, 'e2e');
+      const folded = await eventually(
+        async () => {
+          const r = await w.reports();
+          const archive = r.get(USAGE_ARCHIVE_NAME);
+          return !r.has(goneName) && archive && Object.keys(archive.report.absorbed ?? {}).length === 0 ? r : undefined;
+        },
+        FOLD_AFTER_MS + 20_000,
+        'report folded, deleted and forgotten by the archive',
+      );
+      expect([...folded.keys()].sort()).toEqual([USAGE_ARCHIVE_NAME, usageConfigMapName(`e2e-live-${RUN}`)].sort());
+      expect(await w.usage()).toEqual(expected);
+      expect(await deniedForBudget(survivor.url, w.key)).toBe(true);
+      // A gateway started now knows the gone replica's spend only through the archive.
+      const fresh = await w.gateway('e2e-fresh');
+      expect(await deniedForBudget(fresh.url, w.key)).toBe(true);
+      await sleep(2000);
+      expect(await w.usage()).toEqual(expected);
+      const opMetrics = await w.op.metricsText();
+      expect(opMetrics).toMatch(/^nemokeys_operator_usage_reports_folded_total 1$/m);
+      const gwMetrics = await (await fetch(survivor.metricsUrl)).text();
+      const lastWrite = Number(
+        /^nemokeys_gateway_usage_report_last_write_timestamp_seconds (\S+)$/m.exec(gwMetrics)?.[1],
+      );
+      expect(Date.now() / 1000 - lastWrite).toBeLessThan(30);
+      expect(gwMetrics).toMatch(/^nemokeys_gateway_usage_report_write_errors_total 0$/m);
+      expect(gwMetrics).toMatch(/^nemokeys_gateway_usage_report_duplicate_instance 0$/m);
+    }, 120_000);
+
+    // writes of one fold pass with one gone report: 1 the archive, 2 the delete (then the operator is dead)
+    it.each([0, 1, 2])(
+      'crash after fold write %i: status and the enforced budget stay exact, a new operator converges',
+      async (k) => {
+        const crash = new FoldCrash(k);
+        const w = await world(`crash${k}`, crash);
+        const { expected, survivor, goneName } = await spendThenStopOne(w, `c${k}`);
+        await eventually(
+          async () => crash.crashed,
+          FOLD_AFTER_MS + 20_000,
+          `the operator's crash after fold write ${k}`,
+        );
+        const frozen = await w.reports();
+        process.stdout.write(
+          `[usage-fold] crash after write ${k} (${crash.writes.join(', ') || 'none'}): reports ${[...frozen.keys()].join(', ')}\n`,
+        );
+        expect(frozen.has(USAGE_ARCHIVE_NAME)).toBe(k >= 1);
+        expect(frozen.has(goneName)).toBe(k < 2);
+        // the dead operator's state, counted by everyone exactly once
+        expect(await w.usage()).toEqual(expected);
+        expect(await deniedForBudget(survivor.url, w.key)).toBe(true);
+        const fresh = await w.gateway(`c${k}-fresh`);
+        expect(await deniedForBudget(fresh.url, w.key)).toBe(true);
+
+        await w.op.stop();
+        const next = await operator(w);
+        await eventually(
+          async () => {
+            const r = await w.reports();
+            const archive = r.get(USAGE_ARCHIVE_NAME);
+            return !r.has(goneName) && archive && Object.keys(archive.report.absorbed ?? {}).length === 0;
+          },
+          FOLD_AFTER_MS + 20_000,
+          'the new operator finishes the fold',
+        );
+        await eventually(async () => sameUsage(await w.usage(), expected), 10_000, 'status after convergence');
+        expect(await w.usage()).toEqual(expected);
+        expect(await deniedForBudget(survivor.url, w.key)).toBe(true);
+        expect(await deniedForBudget(fresh.url, w.key)).toBe(true);
+        await next.stop();
+      },
+      150_000,
+    );
+  },
+);

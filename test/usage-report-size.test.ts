@@ -23,8 +23,13 @@ function usedKeys(n: number) {
   for (let i = 0; i < n; i++) {
     const keyId = generateKey({ environment: 'prod' }).keyId;
     ids.push(keyId);
-    tracker.seed({ [keyId]: { requests: Math.floor(Math.random() * 1e7), credits: Math.floor(Math.random() * 1e10),
-      lastUsedAt: new Date(NOW - Math.floor(Math.random() * 30 * 86_400_000)).toISOString() } });
+    tracker.seed({
+      [keyId]: {
+        requests: Math.floor(Math.random() * 1e7),
+        credits: Math.floor(Math.random() * 1e10),
+        lastUsedAt: new Date(NOW - Math.floor(Math.random() * 30 * 86_400_000)).toISOString(),
+      },
+    });
     ledger.charge(keyId, randomUUID(), 'd20500', Math.floor(Math.random() * 1e9));
   }
   return { tracker, ledger, ids };
@@ -45,9 +50,14 @@ describe.skipIf(!hasCluster())('usage report size', () => {
 
   /** Writes one report through the real store; returns the stored object's payload bytes and decoded key count. */
   const writeAndRead = async (gatewayId: string, u: ReturnType<typeof usedKeys>, keep?: (id: string) => boolean) => {
-    const reporter = createUsageReporter({ tracker: u.tracker, ledger: u.ledger, gatewayId, intervalMs: 3_600_000,
+    const reporter = createUsageReporter({
+      tracker: u.tracker,
+      ledger: u.ledger,
+      gatewayId,
+      intervalMs: 3_600_000,
       store: kubeUsageReportStore({ kc, namespace, gatewayId }),
-      ...(keep ? { retain: () => ({ keyId: keep, window: () => 'd20500' }) } : {}) });
+      ...(keep ? { retain: () => ({ keyId: keep, window: () => 'd20500' }) } : {}),
+    });
     await reporter.start();
     await reporter.flush();
     await reporter.stop();
@@ -56,13 +66,20 @@ describe.skipIf(!hasCluster())('usage report size', () => {
     const payload = Buffer.from(cm.binaryData![USAGE_GZ_DATA_KEY]!, 'base64').length;
     const decoded = decodeUsageReport(cm);
     if (!decoded.ok) throw new Error(decoded.error);
-    return { payload, object: JSON.stringify(cm).length, keys: Object.keys(decoded.report.keys).length, report: decoded.report };
+    return {
+      payload,
+      object: JSON.stringify(cm).length,
+      keys: Object.keys(decoded.report.keys).length,
+      report: decoded.report,
+    };
   };
 
   it('10 000 used keys per replica: far below 1 MiB', async () => {
     const u = usedKeys(10_000);
     const r = await writeAndRead('ten-thousand', u);
-    process.stdout.write(`[usage-report-size] 10 000 keys with budget spend: payload ${(r.payload / 1024).toFixed(0)} KiB, object as JSON ${(r.object / 1024).toFixed(0)} KiB\n`);
+    process.stdout.write(
+      `[usage-report-size] 10 000 keys with budget spend: payload ${(r.payload / 1024).toFixed(0)} KiB, object as JSON ${(r.object / 1024).toFixed(0)} KiB\n`,
+    );
     expect(r.keys).toBe(10_000);
     expect(Object.values(r.report.keys).filter((k) => k.spend !== undefined)).toHaveLength(10_000);
     expect(r.payload).toBeLessThan(MIB / 2);
@@ -71,7 +88,9 @@ describe.skipIf(!hasCluster())('usage report size', () => {
   it(`20 000 used keys: capped at ${MAX_REPORTED_KEYS}, the most recently used kept, still written`, async () => {
     const u = usedKeys(20_000);
     const r = await writeAndRead('twenty-thousand', u);
-    process.stdout.write(`[usage-report-size] 20 000 keys (cap ${MAX_REPORTED_KEYS}): payload ${(r.payload / 1024).toFixed(0)} KiB\n`);
+    process.stdout.write(
+      `[usage-report-size] 20 000 keys (cap ${MAX_REPORTED_KEYS}): payload ${(r.payload / 1024).toFixed(0)} KiB\n`,
+    );
     expect(r.keys).toBe(MAX_REPORTED_KEYS);
     expect(r.payload).toBeLessThan(0.75 * MIB);
     const oldestKept = Math.min(...Object.values(r.report.keys).map((k) => Date.parse(k.lastUsedAt)));

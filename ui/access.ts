@@ -44,13 +44,19 @@ export function accessReviewer(kc: KubeConfig, ttlMs = 30_000, now = Date.now): 
   const api = kc.makeApiClient(AuthorizationV1Api);
   const cache = new Map<string, { at: number; value: Promise<AccessMap> }>();
   const review = async (namespace: string | undefined): Promise<AccessMap> => {
-    const entries = await Promise.all(ACTIONS.map(async (action) => {
-      const p = PERMISSIONS[action];
-      const res = await api.createSelfSubjectAccessReview({
-        body: { spec: { resourceAttributes: { verb: p.verb, group: p.group, resource: p.resource, namespace: namespace ?? '' } } },
-      });
-      return [action, { allowed: res.status?.allowed === true, needs: permissionText(p, namespace) }] as const;
-    }));
+    const entries = await Promise.all(
+      ACTIONS.map(async (action) => {
+        const p = PERMISSIONS[action];
+        const res = await api.createSelfSubjectAccessReview({
+          body: {
+            spec: {
+              resourceAttributes: { verb: p.verb, group: p.group, resource: p.resource, namespace: namespace ?? '' },
+            },
+          },
+        });
+        return [action, { allowed: res.status?.allowed === true, needs: permissionText(p, namespace) }] as const;
+      }),
+    );
     return Object.fromEntries(entries) as AccessMap;
   };
   return (namespace) => {

@@ -8,7 +8,14 @@ import { CliError } from '../cli/keys/errors.ts';
 import type { KubeTarget } from '../cli/keys/kubeconfig.ts';
 import { workloadSecret, type ApiKeyObject } from '../cli/keys/model.ts';
 import { updateRevokedKeyIds } from '../cli/keys/revoke.ts';
-import { planDuplicate, planHandoff, planRevokeKeyId, planRotate, secretOwnerConflict, unknownKeyIdMessage } from '../cli/keys/plans.ts';
+import {
+  planDuplicate,
+  planHandoff,
+  planRevokeKeyId,
+  planRotate,
+  secretOwnerConflict,
+  unknownKeyIdMessage,
+} from '../cli/keys/plans.ts';
 import { isNotFound } from '../kube/errors.ts';
 import { parseEntries, type TrailEntry } from '../operator/audit/trail.ts';
 import { ENTRIES_KEY, trailName } from '../operator/audit/trail-store.ts';
@@ -52,7 +59,13 @@ export class KeyActions {
 
   static forKubeConfig(kc: KubeConfig, namespace: string): KeyActions {
     const cluster = kc.getCurrentCluster();
-    return new KeyActions({ kc, namespace, source: 'kubeconfig', context: kc.getCurrentContext(), server: cluster?.server ?? '' });
+    return new KeyActions({
+      kc,
+      namespace,
+      source: 'kubeconfig',
+      context: kc.getCurrentContext(),
+      server: cluster?.server ?? '',
+    });
   }
 
   create(namespace: string, form: KeyForm): Promise<ActionResult> {
@@ -80,9 +93,19 @@ export class KeyActions {
 
   private createObject(obj: ApiKeyObject): Promise<ActionResult> {
     return answer(async () => {
-      await this.custom.createNamespacedCustomObject({ ...RES, namespace: obj.metadata.namespace!, body: obj, fieldManager: UI_FIELD_MANAGER });
-      return { ok: true, name: obj.metadata.name, message: `ApiKey ${obj.metadata.namespace}/${obj.metadata.name} created; ` +
-        'the operator issues its key into the workload Secret.' };
+      await this.custom.createNamespacedCustomObject({
+        ...RES,
+        namespace: obj.metadata.namespace!,
+        body: obj,
+        fieldManager: UI_FIELD_MANAGER,
+      });
+      return {
+        ok: true,
+        name: obj.metadata.name,
+        message:
+          `ApiKey ${obj.metadata.namespace}/${obj.metadata.name} created; ` +
+          'the operator issues its key into the workload Secret.',
+      };
     });
   }
 
@@ -92,10 +115,15 @@ export class KeyActions {
     if (Object.keys(errors).length > 0) return Promise.resolve({ ok: false, errors });
     return answer(async () => {
       await this.custom.patchNamespacedCustomObject(
-        { ...RES, namespace, name, body: { metadata: { resourceVersion }, spec }, fieldManager: UI_FIELD_MANAGER }, MERGE);
+        { ...RES, namespace, name, body: { metadata: { resourceVersion }, spec }, fieldManager: UI_FIELD_MANAGER },
+        MERGE,
+      );
       return { ok: true, name, message: `ApiKey ${namespace}/${name} updated.` };
-    }).then((r) => (!r.ok && /conflict|modified/i.test(r.errors._form ?? '')
-      ? refused(`ApiKey ${namespace}/${name} changed since you opened it; close the form and edit again.`) : r));
+    }).then((r) =>
+      !r.ok && /conflict|modified/i.test(r.errors._form ?? '')
+        ? refused(`ApiKey ${namespace}/${name} changed since you opened it; close the form and edit again.`)
+        : r,
+    );
   }
 
   rotate(namespace: string, name: string): Promise<ActionResult> {
@@ -104,8 +132,14 @@ export class KeyActions {
       const plan = planRotate(obj, this.now());
       if (plan.kind === 'refuse') return refused(plan.reason);
       await this.client.patch(namespace, name, { metadata: { annotations: { [ANNOTATIONS.rotate]: plan.value } } });
-      return { ok: true, name, keyId: plan.previousKeyId, message: `Rotation requested: a successor key id is issued; ` +
-        `${plan.previousKeyId ?? 'the current key'} stays valid until the hand-off.` };
+      return {
+        ok: true,
+        name,
+        keyId: plan.previousKeyId,
+        message:
+          `Rotation requested: a successor key id is issued; ` +
+          `${plan.previousKeyId ?? 'the current key'} stays valid until the hand-off.`,
+      };
     });
   }
 
@@ -121,10 +155,19 @@ export class KeyActions {
         const plan = planRevokeKeyId(obj, keyId);
         if (plan.kind === 'unknown') throw new CliError(unknownKeyIdMessage(obj, keyId, plan.known));
         if (plan.kind === 'already') return undefined;
-        return { revokedKeyIds: plan.revokedKeyIds, done: () => {
-          result = { ok: true, name, keyId, message: `Key id ${keyId} revoked.` +
-            (plan.isCurrent ? ' It was the current key: the operator issues a new one into the Secret.' : '') };
-        } };
+        return {
+          revokedKeyIds: plan.revokedKeyIds,
+          done: () => {
+            result = {
+              ok: true,
+              name,
+              keyId,
+              message:
+                `Key id ${keyId} revoked.` +
+                (plan.isCurrent ? ' It was the current key: the operator issues a new one into the Secret.' : ''),
+            };
+          },
+        };
       });
       return result;
     });
@@ -140,21 +183,33 @@ export class KeyActions {
       await updateRevokedKeyIds(this.client, namespace, name, 'the predecessors', (obj) => {
         const plan = planHandoff(obj, false);
         if (plan.kind === 'refuse') throw new CliError(plan.reason);
-        return { revokedKeyIds: plan.revokedKeyIds, done: () => {
-          result = { ok: true, name, keyId: plan.predecessors.join(', '), message: `Key id ${plan.predecessors.join(', ')} ` +
-            `revoked: hand-off to ${plan.successor} done.` };
-        } };
+        return {
+          revokedKeyIds: plan.revokedKeyIds,
+          done: () => {
+            result = {
+              ok: true,
+              name,
+              keyId: plan.predecessors.join(', '),
+              message: `Key id ${plan.predecessors.join(', ')} ` + `revoked: hand-off to ${plan.successor} done.`,
+            };
+          },
+        };
       });
       return result;
     });
   }
 
   /** The key's audit trail (what `keys history` shows), oldest first; [] while the operator has recorded nothing. */
-  async history(namespace: string, name: string): Promise<{ ok: true; entries: TrailEntry[] } | { ok: false; errors: FieldErrors }> {
+  async history(
+    namespace: string,
+    name: string,
+  ): Promise<{ ok: true; entries: TrailEntry[] } | { ok: false; errors: FieldErrors }> {
     try {
       const cm = await this.core.readNamespacedConfigMap({ namespace, name: trailName('ApiKey', name) });
       const { entries, error } = parseEntries(cm.data?.[ENTRIES_KEY]);
-      return error ? { ok: false, errors: { _form: `the audit trail is unreadable: ${error}` } } : { ok: true, entries };
+      return error
+        ? { ok: false, errors: { _form: `the audit trail is unreadable: ${error}` } }
+        : { ok: true, entries };
     } catch (err) {
       if (isNotFound(err)) return { ok: true, entries: [] };
       const errors = fieldErrorsOf(err);
@@ -164,14 +219,25 @@ export class KeyActions {
   }
 
   /** The plaintext key from the workload Secret, read with the user's identity (RBAC decides). */
-  async reveal(namespace: string, name: string): Promise<{ ok: true; key: string; keyId?: string } | { ok: false; errors: FieldErrors }> {
+  async reveal(
+    namespace: string,
+    name: string,
+  ): Promise<{ ok: true; key: string; keyId?: string } | { ok: false; errors: FieldErrors }> {
     try {
       const obj = await this.client.get(namespace, name);
       const secret = workloadSecret(obj);
       const s = await this.core.readNamespacedSecret({ namespace, name: secret.name });
       const data = s.data?.[secret.key];
-      if (data === undefined) return { ok: false, errors: { _form: `Secret ${secret.name} has no ${secret.key} yet: wait for the operator.` } };
-      return { ok: true, key: Buffer.from(data, 'base64').toString('utf8'), keyId: s.metadata?.annotations?.[ANNOTATIONS.keyId] };
+      if (data === undefined)
+        return {
+          ok: false,
+          errors: { _form: `Secret ${secret.name} has no ${secret.key} yet: wait for the operator.` },
+        };
+      return {
+        ok: true,
+        key: Buffer.from(data, 'base64').toString('utf8'),
+        keyId: s.metadata?.annotations?.[ANNOTATIONS.keyId],
+      };
     } catch (err) {
       if (err instanceof CliError) return { ok: false, errors: { _form: err.message } };
       const errors = fieldErrorsOf(err);

@@ -41,16 +41,22 @@ export class KeyFeeds {
     let s = this.scopes.get(id);
     if (s) return s;
     const informer = customObjectInformer<KubernetesObject>({
-      kc: this.opts.kc, log: this.opts.log, group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, namespace,
+      kc: this.opts.kc,
+      log: this.opts.log,
+      group: GROUP,
+      version: VERSION,
+      plural: KINDS.apiKey.plural,
+      namespace,
       // The page's "last used" and "revoke candidate" also move with time, not only with events.
       relistIntervalMs: 60_000,
     });
     const listeners = new Set<Listener>();
     informer.onChange((o, change) => {
       const obj = asKey(o);
-      const event: FeedEvent = change === 'delete'
-        ? { type: 'delete', namespace: obj.metadata.namespace ?? '', name: obj.metadata.name }
-        : { type: 'upsert', key: this.view(obj) };
+      const event: FeedEvent =
+        change === 'delete'
+          ? { type: 'delete', namespace: obj.metadata.namespace ?? '', name: obj.metadata.name }
+          : { type: 'upsert', key: this.view(obj) };
       for (const l of listeners) l(event);
     });
     s = { informer, listeners, synced: informer.start() };
@@ -62,13 +68,21 @@ export class KeyFeeds {
   async subscribe(namespace: string | undefined, listener: Listener): Promise<() => void> {
     const s = this.scope(namespace);
     await s.synced;
-    listener({ type: 'snapshot', keys: s.informer.list(namespace).map(asKey).sort(byName).map((o) => this.view(o)) });
+    listener({
+      type: 'snapshot',
+      keys: s.informer
+        .list(namespace)
+        .map(asKey)
+        .sort(byName)
+        .map((o) => this.view(o)),
+    });
     s.listeners.add(listener);
     return () => s.listeners.delete(listener);
   }
 
   get(namespace: string, name: string): ApiKeyObject | undefined {
-    const o = this.scopes.get(namespace)?.informer.get(namespace, name) ?? this.scopes.get('*')?.informer.get(namespace, name);
+    const o =
+      this.scopes.get(namespace)?.informer.get(namespace, name) ?? this.scopes.get('*')?.informer.get(namespace, name);
     return o && asKey(o);
   }
 

@@ -26,7 +26,10 @@ export type FieldErrors = Partial<Record<keyof KeyForm | '_form', string>>;
 export const EXPIRATION_PRESETS = ['Never', '30d', '90d'] as const;
 
 const list = (text: string | undefined): string[] =>
-  (text ?? '').split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
+  (text ?? '')
+    .split(/[\s,]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 function integer(text: string | undefined, field: keyof KeyForm, errors: FieldErrors): number | undefined {
   const t = (text ?? '').trim();
@@ -42,7 +45,10 @@ function integer(text: string | undefined, field: keyof KeyForm, errors: FieldEr
  * The spec fields the form owns. For create, empty fields are left out; for an edit (a JSON merge
  * patch) they are null, which removes them — an empty model list means "everything the team allows".
  */
-export function specFromForm(form: KeyForm, mode: 'create' | 'patch'): { spec: Record<string, unknown>; errors: FieldErrors } {
+export function specFromForm(
+  form: KeyForm,
+  mode: 'create' | 'patch',
+): { spec: Record<string, unknown>; errors: FieldErrors } {
   const errors: FieldErrors = {};
   const none = mode === 'patch' ? null : undefined;
   const spec: Record<string, unknown> = {};
@@ -53,14 +59,21 @@ export function specFromForm(form: KeyForm, mode: 'create' | 'patch'): { spec: R
   if (mode === 'create' && team === '') errors.team = 'choose the Team whose permissions this key inherits';
   if (team !== '') spec.team = team;
   put('environment', (form.environment ?? '').trim() || none);
-  for (const [field, key] of [['models', 'allowedModels'], ['endpoints', 'allowedEndpoints'], ['ips', 'ipAllowlist']] as const) {
+  for (const [field, key] of [
+    ['models', 'allowedModels'],
+    ['endpoints', 'allowedEndpoints'],
+    ['ips', 'ipAllowlist'],
+  ] as const) {
     const values = list(form[field]);
     put(key, values.length > 0 ? values : none);
   }
   put('expiration', (form.expiration ?? '').trim() || 'Never');
   const rpm = integer(form.rpm, 'rpm', errors);
   const tpm = integer(form.tpm, 'tpm', errors);
-  const rateLimit = { ...(rpm !== undefined && { requestsPerMinute: rpm }), ...(tpm !== undefined && { tokensPerMinute: tpm }) };
+  const rateLimit = {
+    ...(rpm !== undefined && { requestsPerMinute: rpm }),
+    ...(tpm !== undefined && { tokensPerMinute: tpm }),
+  };
   put('rateLimit', Object.keys(rateLimit).length > 0 ? rateLimit : none);
   const credits = integer(form.budgetCredits, 'budgetCredits', errors);
   if (credits === undefined && (form.budgetPeriod ?? 'Never') !== 'Never' && !errors.budgetCredits) {
@@ -105,7 +118,9 @@ const FIELD_OF_PATH: [string, keyof KeyForm][] = [
 
 export function fieldOfPath(path: string | undefined): keyof KeyForm | '_form' {
   if (!path) return '_form';
-  const hit = FIELD_OF_PATH.find(([prefix]) => path === prefix || path.startsWith(`${prefix}[`) || path.startsWith(`${prefix}.`));
+  const hit = FIELD_OF_PATH.find(
+    ([prefix]) => path === prefix || path.startsWith(`${prefix}[`) || path.startsWith(`${prefix}.`),
+  );
   return hit ? hit[1] : '_form';
 }
 
@@ -115,14 +130,17 @@ export function fieldOfPath(path: string | undefined): keyof KeyForm | '_form' {
  */
 export function fieldErrorsOf(err: unknown): FieldErrors | undefined {
   if (!(err instanceof ApiException)) return undefined;
-  const status = parseStatus(err.body) as { message?: string; details?: { causes?: { field?: string; message?: string }[] } } | undefined;
+  const status = parseStatus(err.body) as
+    | { message?: string; details?: { causes?: { field?: string; message?: string }[] } }
+    | undefined;
   const errors: FieldErrors = {};
   for (const cause of status?.details?.causes ?? []) {
     const field = fieldOfPath(cause.field);
     // CEL failures read `Invalid value: "string": must be …` (the type, not the value): name the entry instead.
     const text = (cause.message ?? 'invalid').replace(/^Invalid value: "(string|integer|object|array)": /, '');
     const index = /\[(\d+)\]$/.exec(cause.field ?? '')?.[1];
-    const where = field === '_form' && cause.field ? `${cause.field}: ` : index !== undefined ? `entry ${Number(index) + 1}: ` : '';
+    const where =
+      field === '_form' && cause.field ? `${cause.field}: ` : index !== undefined ? `entry ${Number(index) + 1}: ` : '';
     const message = `${where}${text}`;
     errors[field] = errors[field] ? `${errors[field]}; ${message}` : message;
   }

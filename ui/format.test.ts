@@ -4,17 +4,40 @@ import type { KeyView } from './view.ts';
 import { customExpiration, expirationChoice, matches, modelScope, relativeTime, sortKeys } from './static/format.js';
 
 const NOW = Date.parse('2026-06-01T00:00:00Z');
-const k = (name: string, over: Partial<KeyView> & { spec?: KeyView['spec']; status?: KeyView['status'] } = {}): KeyView => ({
-  namespace: 'ns', name, uid: undefined, resourceVersion: '1', createdAt: undefined, state: 'Ready', revokeCandidate: undefined,
-  spec: { team: 'payments' }, status: {}, ...over,
+const k = (
+  name: string,
+  over: Partial<KeyView> & { spec?: KeyView['spec']; status?: KeyView['status'] } = {},
+): KeyView => ({
+  namespace: 'ns',
+  name,
+  uid: undefined,
+  resourceVersion: '1',
+  createdAt: undefined,
+  state: 'Ready',
+  revokeCandidate: undefined,
+  spec: { team: 'payments' },
+  status: {},
+  ...over,
 });
 const keys = [
-  k('prod-b', { spec: { team: 'payments', environment: 'prod', allowedModels: ['gpt-4o-mini'] },
-    status: { expiresAt: '2026-06-10T00:00:00Z', lastUsedAt: '2026-05-31T00:00:00Z', usage: { requests: 5, credits: 50 } } }),
-  k('dev-a', { spec: { team: 'search', environment: 'dev' }, state: 'Revoked',
-    status: { expiresAt: '2026-06-03T00:00:00Z', usage: { requests: 50, credits: 1 } } }),
-  k('stage-c', { spec: { team: 'payments', environment: 'stage', allowedModels: ['text-embedding-3-small'] }, revokeCandidate: 'never used',
-    status: { lastUsedAt: '2026-05-31T12:00:00Z' } }),
+  k('prod-b', {
+    spec: { team: 'payments', environment: 'prod', allowedModels: ['gpt-4o-mini'] },
+    status: {
+      expiresAt: '2026-06-10T00:00:00Z',
+      lastUsedAt: '2026-05-31T00:00:00Z',
+      usage: { requests: 5, credits: 50 },
+    },
+  }),
+  k('dev-a', {
+    spec: { team: 'search', environment: 'dev' },
+    state: 'Revoked',
+    status: { expiresAt: '2026-06-03T00:00:00Z', usage: { requests: 50, credits: 1 } },
+  }),
+  k('stage-c', {
+    spec: { team: 'payments', environment: 'stage', allowedModels: ['text-embedding-3-small'] },
+    revokeCandidate: 'never used',
+    status: { lastUsedAt: '2026-05-31T12:00:00Z' },
+  }),
 ];
 
 describe('format.js', () => {
@@ -36,7 +59,9 @@ describe('format.js', () => {
     ['all models', { scope: 'all' as const }, ['dev-a']],
     ['can call a model (all-models keys can)', { model: 'gpt-4o-mini' }, ['prod-b', 'dev-a']],
     ['revoke candidates', { candidates: true }, ['stage-c']],
-  ])('filter by %s', (_n, filter, want) => expect(keys.filter((x) => matches(x, filter)).map((x) => x.name)).toEqual(want));
+  ])('filter by %s', (_n, filter, want) =>
+    expect(keys.filter((x) => matches(x, filter)).map((x) => x.name)).toEqual(want),
+  );
   it.each([
     ['name', ['dev-a', 'prod-b', 'stage-c']],
     ['expiry', ['dev-a', 'prod-b', 'stage-c']],

@@ -1,11 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { allowedHosts, checkRequest, cookieValue, sameToken, sessionCookieName, type RequestFacts } from './security.ts';
+import {
+  allowedHosts,
+  checkRequest,
+  cookieValue,
+  sameToken,
+  sessionCookieName,
+  type RequestFacts,
+} from './security.ts';
 
 const SESSION = { name: sessionCookieName(4000), value: 'sess-123' };
 const HOSTS = allowedHosts('127.0.0.1', 4000);
 const ok = (over: Partial<RequestFacts> = {}): RequestFacts => ({
-  method: 'GET', path: '/api/session', host: '127.0.0.1:4000', origin: undefined, fetchSite: 'same-origin',
-  contentType: undefined, cookie: `nemokeys_ui_4000=sess-123`, ...over,
+  method: 'GET',
+  path: '/api/session',
+  host: '127.0.0.1:4000',
+  origin: undefined,
+  fetchSite: 'same-origin',
+  contentType: undefined,
+  cookie: `nemokeys_ui_4000=sess-123`,
+  ...over,
 });
 const post = (over: Partial<RequestFacts> = {}) =>
   ok({ method: 'POST', origin: 'http://127.0.0.1:4000', contentType: 'application/json', ...over });
@@ -18,19 +31,39 @@ describe('checkRequest', () => {
     ['DNS rebinding: foreign Host', ok({ host: 'evil.example:4000' }), false, 403],
     ['missing Host', ok({ host: undefined }), false, 403],
     ['right host, wrong port', ok({ host: '127.0.0.1:4001' }), false, 403],
-    ['cross-origin POST (another local port)', post({ origin: 'http://127.0.0.1:5000', fetchSite: 'same-site' }), false, 403],
+    [
+      'cross-origin POST (another local port)',
+      post({ origin: 'http://127.0.0.1:5000', fetchSite: 'same-site' }),
+      false,
+      403,
+    ],
     ['cross-site POST', post({ origin: 'https://evil.example', fetchSite: 'cross-site' }), false, 403],
     ['opaque origin (sandboxed frame)', post({ origin: 'null' }), false, 403],
     ['POST without Origin', post({ origin: undefined }), false, 403],
     ['cross-site GET (a script reading our API)', ok({ fetchSite: 'cross-site' }), false, 403],
-    ['form-encoded POST (an HTML form elsewhere)', post({ contentType: 'application/x-www-form-urlencoded' }), false, 415],
+    [
+      'form-encoded POST (an HTML form elsewhere)',
+      post({ contentType: 'application/x-www-form-urlencoded' }),
+      false,
+      415,
+    ],
     ['text/plain POST (a no-cors fetch)', post({ contentType: 'text/plain' }), false, 415],
     ['DELETE', post({ method: 'DELETE' }), false, 405],
     ['no cookie', ok({ cookie: undefined }), false, 401],
     ['wrong cookie', ok({ cookie: 'nemokeys_ui_4000=nope' }), false, 401],
     ['the session of another page on another port', ok({ cookie: 'nemokeys_ui_4001=sess-123' }), false, 401],
-    ['token exchange without cookie (typed URL)', ok({ path: '/', cookie: undefined, fetchSite: 'none' }), true, undefined],
-    ['token exchange does not excuse a foreign Host', ok({ path: '/', cookie: undefined, host: 'evil.example:4000' }), true, 403],
+    [
+      'token exchange without cookie (typed URL)',
+      ok({ path: '/', cookie: undefined, fetchSite: 'none' }),
+      true,
+      undefined,
+    ],
+    [
+      'token exchange does not excuse a foreign Host',
+      ok({ path: '/', cookie: undefined, host: 'evil.example:4000' }),
+      true,
+      403,
+    ],
     ['exchange flag never excuses a POST without cookie', post({ cookie: undefined }), true, 401],
   ])('%s', (_name, facts, exchange, status) => {
     const v = checkRequest(facts, HOSTS, SESSION, exchange);

@@ -60,8 +60,12 @@ const SAFE_METHODS = new Set(['GET', 'HEAD']);
  * Whether a request may proceed. `exchange` is true for the token-exchange path (GET /?token=…),
  * which is the only request allowed without the session cookie.
  */
-export function checkRequest(req: RequestFacts, hosts: Set<string>, session: { name: string; value: string },
-  exchange: boolean): Verdict {
+export function checkRequest(
+  req: RequestFacts,
+  hosts: Set<string>,
+  session: { name: string; value: string },
+  exchange: boolean,
+): Verdict {
   if (!req.host || !hosts.has(req.host.toLowerCase())) {
     return { ok: false, status: 403, reason: `Host ${req.host ?? '<none>'} is not this page's address` };
   }
@@ -69,13 +73,17 @@ export function checkRequest(req: RequestFacts, hosts: Set<string>, session: { n
     return { ok: false, status: 403, reason: `requests from ${req.origin} are refused (cross-origin)` };
   }
   if (req.fetchSite !== undefined && !['same-origin', 'none'].includes(req.fetchSite)) {
-    return { ok: false, status: 403, reason: `requests from another site (Sec-Fetch-Site: ${req.fetchSite}) are refused` };
+    return {
+      ok: false,
+      status: 403,
+      reason: `requests from another site (Sec-Fetch-Site: ${req.fetchSite}) are refused`,
+    };
   }
   const safe = SAFE_METHODS.has(req.method);
   if (!safe && req.method !== 'POST') return { ok: false, status: 405, reason: `${req.method} is not supported` };
   if (!safe && req.origin === undefined) {
     // Browsers send Origin on every POST; a POST without one is not from our page.
-    return { ok: false, status: 403, reason: 'a POST must carry the page\'s Origin' };
+    return { ok: false, status: 403, reason: "a POST must carry the page's Origin" };
   }
   if (!safe && !/^application\/json\b/i.test(req.contentType ?? '')) {
     return { ok: false, status: 415, reason: 'a POST must have Content-Type application/json' };

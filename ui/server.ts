@@ -45,7 +45,8 @@ const STATIC: Record<string, string> = {
   'style.css': 'text/css; charset=utf-8',
 };
 const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
@@ -89,16 +90,37 @@ export async function startUi(opts: UiOptions): Promise<RunningUi> {
 
   app.addHook('onRequest', async (req, reply) => {
     const url = new URL(req.url, 'http://x');
-    const exchange = req.method === 'GET' && url.pathname === '/' && sameToken(url.searchParams.get('token') ?? undefined, token);
-    const verdict = checkRequest({
-      method: req.method, path: url.pathname, host: req.headers.host, origin: req.headers.origin,
-      fetchSite: header(req, 'sec-fetch-site'), contentType: req.headers['content-type'], cookie: req.headers.cookie,
-    }, hosts, session, exchange);
-    if (!verdict.ok) return reply.code(verdict.status).headers(SECURITY_HEADERS).send({ errors: { _form: verdict.reason } });
+    const exchange =
+      req.method === 'GET' && url.pathname === '/' && sameToken(url.searchParams.get('token') ?? undefined, token);
+    const verdict = checkRequest(
+      {
+        method: req.method,
+        path: url.pathname,
+        host: req.headers.host,
+        origin: req.headers.origin,
+        fetchSite: header(req, 'sec-fetch-site'),
+        contentType: req.headers['content-type'],
+        cookie: req.headers.cookie,
+      },
+      hosts,
+      session,
+      exchange,
+    );
+    if (!verdict.ok)
+      return reply
+        .code(verdict.status)
+        .headers(SECURITY_HEADERS)
+        .send({ errors: { _form: verdict.reason } });
     if (exchange) {
       // Swap the token for an HttpOnly, SameSite=Strict cookie and drop it from the address bar.
-      return reply.code(303).headers({ ...SECURITY_HEADERS, location: '/',
-        'set-cookie': `${session.name}=${session.value}; HttpOnly; SameSite=Strict; Path=/` }).send();
+      return reply
+        .code(303)
+        .headers({
+          ...SECURITY_HEADERS,
+          location: '/',
+          'set-cookie': `${session.name}=${session.value}; HttpOnly; SameSite=Strict; Path=/`,
+        })
+        .send();
     }
     reply.headers(SECURITY_HEADERS);
   });
@@ -116,16 +138,18 @@ export async function startUi(opts: UiOptions): Promise<RunningUi> {
   });
 
   app.get('/api/session', async () => ({
-    namespace: opts.namespace, context: opts.kc.getCurrentContext(), server: opts.kc.getCurrentCluster()?.server,
+    namespace: opts.namespace,
+    context: opts.kc.getCurrentContext(),
+    server: opts.kc.getCurrentCluster()?.server,
   }));
   app.get<{ Querystring: { namespace?: string } }>('/api/access', async (req) => access(scopeOf(req.query.namespace)));
   app.get<{ Querystring: { namespace?: string } }>('/api/teams', async (req) => {
     const namespace = scopeOf(req.query.namespace);
     const custom = opts.kc.makeApiClient(CustomObjectsApi);
-    const res = await (namespace
+    const res = (await (namespace
       ? custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: KINDS.team.plural, namespace })
       : custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: KINDS.team.plural })
-    ).catch(() => ({ items: [] })) as { items?: { metadata: { name: string; namespace?: string } }[] };
+    ).catch(() => ({ items: [] }))) as { items?: { metadata: { name: string; namespace?: string } }[] };
     return { teams: (res.items ?? []).map((t) => ({ name: t.metadata.name, namespace: t.metadata.namespace })) };
   });
 
@@ -134,8 +158,13 @@ export async function startUi(opts: UiOptions): Promise<RunningUi> {
     const can = await access(namespace);
     reply.hijack();
     const raw = reply.raw;
-    raw.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive' });
-    const send = (event: FeedEvent | { type: 'denied'; needs: string[] }) => raw.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+    raw.writeHead(200, {
+      ...SECURITY_HEADERS,
+      'content-type': 'text/event-stream; charset=utf-8',
+      connection: 'keep-alive',
+    });
+    const send = (event: FeedEvent | { type: 'denied'; needs: string[] }) =>
+      raw.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
     if (!can.list.allowed || !can.watch.allowed) {
       send({ type: 'denied', needs: [can.list, can.watch].filter((a) => !a.allowed).map((a) => a.needs) });
       raw.end();
@@ -171,12 +200,15 @@ export async function startUi(opts: UiOptions): Promise<RunningUi> {
     return reply.code(result.ok ? 200 : 422).send(result);
   });
   keyRoute<{ form?: KeyForm }>('/api/keys/:ns/:name/duplicate', async (p, b) =>
-    allowReveal(p.ns, b.form?.name?.trim(), await actions.duplicate(p.ns, p.name, b.form ?? {})));
+    allowReveal(p.ns, b.form?.name?.trim(), await actions.duplicate(p.ns, p.name, b.form ?? {})),
+  );
   keyRoute<{ form?: KeyForm; resourceVersion?: string }>('/api/keys/:ns/:name/edit', (p, b) =>
-    actions.edit(p.ns, p.name, b.form ?? {}, b.resourceVersion));
+    actions.edit(p.ns, p.name, b.form ?? {}, b.resourceVersion),
+  );
   keyRoute('/api/keys/:ns/:name/rotate', async (p) => allowReveal(p.ns, p.name, await actions.rotate(p.ns, p.name)));
   keyRoute<{ keyId?: string }>('/api/keys/:ns/:name/revoke', (p, b) =>
-    actions.revoke(p.ns, p.name, typeof b.keyId === 'string' && b.keyId !== '' ? b.keyId : undefined));
+    actions.revoke(p.ns, p.name, typeof b.keyId === 'string' && b.keyId !== '' ? b.keyId : undefined),
+  );
   keyRoute('/api/keys/:ns/:name/handoff', (p) => actions.handoff(p.ns, p.name));
   app.get<{ Params: KeyParams }>('/api/keys/:ns/:name/history', async (req, reply) => {
     const result = await actions.history(namespaceParam(req.params.ns), req.params.name);
@@ -187,8 +219,12 @@ export async function startUi(opts: UiOptions): Promise<RunningUi> {
     namespaceParam(ns);
     const until = revealable.get(`${ns}/${name}`);
     if (until === undefined || until < Date.now()) {
-      return reply.code(403).send({ ok: false, errors: { _form: 'a key can be revealed only right after you create, ' +
-        'duplicate or rotate it in this page' } });
+      return reply.code(403).send({
+        ok: false,
+        errors: {
+          _form: 'a key can be revealed only right after you create, ' + 'duplicate or rotate it in this page',
+        },
+      });
     }
     const result = await actions.reveal(ns, name);
     return reply.code(result.ok ? 200 : 422).send(result);

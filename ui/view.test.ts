@@ -9,8 +9,10 @@ const ago = (ms: number) => new Date(NOW.getTime() - ms).toISOString();
 const key = (over: { created?: number; lastUsed?: number; revoked?: boolean }): ApiKeyObject => ({
   metadata: { name: 'k', namespace: 'ns', creationTimestamp: ago(over.created ?? 100 * DAY) },
   spec: { team: 't', revoked: over.revoked ?? false },
-  status: { ...(over.lastUsed !== undefined && { lastUsedAt: ago(over.lastUsed) }),
-    conditions: [{ type: 'Ready', status: 'True', reason: 'Issued', message: '', lastTransitionTime: ago(DAY) }] },
+  status: {
+    ...(over.lastUsed !== undefined && { lastUsedAt: ago(over.lastUsed) }),
+    conditions: [{ type: 'Ready', status: 'True', reason: 'Issued', message: '', lastTransitionTime: ago(DAY) }],
+  },
 });
 
 describe('revokeCandidate (idle after 30d)', () => {
@@ -23,8 +25,12 @@ describe('revokeCandidate (idle after 30d)', () => {
   ])('%s → %s', (_n, obj, want) => expect(revokeCandidate(obj, NOW, 30 * DAY)).toBe(want));
 });
 
-it('keyView carries spec, status and the CLI\'s state, nothing else of metadata', () => {
-  const v = keyView({ ...key({ lastUsed: DAY }), metadata: { ...key({}).metadata, annotations: { secret: 'x' }, uid: 'u' } }, NOW, 30 * DAY);
+it("keyView carries spec, status and the CLI's state, nothing else of metadata", () => {
+  const v = keyView(
+    { ...key({ lastUsed: DAY }), metadata: { ...key({}).metadata, annotations: { secret: 'x' }, uid: 'u' } },
+    NOW,
+    30 * DAY,
+  );
   expect(v).toMatchObject({ namespace: 'ns', name: 'k', uid: 'u', state: 'Ready', spec: { team: 't' } });
   expect(JSON.stringify(v)).not.toContain('annotations');
 });
@@ -39,5 +45,6 @@ describe('parseListen', () => {
     ['0.0.0.0:80', { host: '0.0.0.0', port: 80, loopback: false }],
   ])('%s', (text, want) => expect(parseListen(text)).toEqual(want));
   it.each(['localhost', '127.0.0.1:70000', 'a:b'])('%s is refused with a hint', (text) =>
-    expect(() => parseListen(text)).toThrow(/expected HOST:PORT/));
+    expect(() => parseListen(text)).toThrow(/expected HOST:PORT/),
+  );
 });

@@ -32,7 +32,9 @@ export function revokeCandidate(obj: ApiKeyObject, now: Date, idleAfterMs: numbe
     return !Number.isNaN(created) && now.getTime() - created >= idleAfterMs ? 'never used' : undefined;
   }
   const idle = now.getTime() - last;
-  return idle >= idleAfterMs ? `idle for ${idle >= DAY ? `${Math.floor(idle / DAY)}d` : `${Math.floor(idle / 60_000)}m`}` : undefined;
+  return idle >= idleAfterMs
+    ? `idle for ${idle >= DAY ? `${Math.floor(idle / DAY)}d` : `${Math.floor(idle / 60_000)}m`}`
+    : undefined;
 }
 
 export function keyView(obj: ApiKeyObject, now: Date, idleAfterMs: number): KeyView {

@@ -29,11 +29,11 @@ export class ApiKeyClient {
 
   /** ApiKeys in one namespace, or in all when namespace is undefined (-A). */
   async list(namespace: string | undefined, fieldSelector?: string): Promise<ApiKeyObject[]> {
-    const res = await this.call({ verb: 'list', namespace }, () =>
+    const res = (await this.call({ verb: 'list', namespace }, () =>
       namespace === undefined
         ? this.custom.listClusterCustomObject({ ...RES, fieldSelector })
         : this.custom.listNamespacedCustomObject({ ...RES, namespace, fieldSelector }),
-    ) as { items?: ApiKeyObject[] };
+    )) as { items?: ApiKeyObject[] };
     return res.items ?? [];
   }
 
@@ -41,7 +41,9 @@ export class ApiKeyClient {
   async listExisting(namespace: string): Promise<ApiKeyObject[]> {
     const items = await this.list(namespace);
     if (items.length === 0 && (await this.namespaceExists(namespace)) === false) {
-      throw new CliError(`namespace "${namespace}" not found. List namespaces with "kubectl get namespaces", or use -A.`);
+      throw new CliError(
+        `namespace "${namespace}" not found. List namespaces with "kubectl get namespaces", or use -A.`,
+      );
     }
     return items;
   }
@@ -110,7 +112,12 @@ export class ApiKeyClient {
     const elsewhere = await this.list(undefined, `metadata.name=${name}`)
       .then((all) => all.map((o) => o.metadata.namespace ?? ''))
       .catch(() => [] as string[]);
-    return unknownApiKeyMessage(name, namespace, here?.map((o) => o.metadata.name), elsewhere);
+    return unknownApiKeyMessage(
+      name,
+      namespace,
+      here?.map((o) => o.metadata.name),
+      elsewhere,
+    );
   }
 }
 

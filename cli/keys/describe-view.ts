@@ -10,11 +10,15 @@ import { formatTable } from './table.ts';
 import { absoluteAndRelative, relativeTime } from './time.ts';
 
 const indent = (text: string, by = '  '): string =>
-  text.trimEnd().split('\n').map((l) => by + l).join('\n') + '\n';
+  `${text
+    .trimEnd()
+    .split('\n')
+    .map((l) => by + l)
+    .join('\n')}\n`;
 
 function fields(pairs: [string, string][]): string {
   const width = Math.max(...pairs.map(([k]) => k.length)) + 2;
-  return pairs.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`).join('\n') + '\n';
+  return `${pairs.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`).join('\n')}\n`;
 }
 
 const listOr = (items: readonly string[] | undefined, empty: string): string =>
@@ -23,9 +27,11 @@ const listOr = (items: readonly string[] | undefined, empty: string): string =>
 export function rotationText(obj: ApiKeyObject): string {
   const r = obj.spec?.rotation;
   const parts = [r?.automatic ? `automatic${r.before ? `, ${r.before} before expiry` : ''}` : 'manual (keys rotate)'];
-  parts.push(r?.handoff?.mode === 'Manual'
-    ? 'manual hand-off: predecessors stay valid until you revoke them (keys handoff)'
-    : `hand-off after ${r?.handoff?.idle ?? '1h'} idle, at most ${r?.handoff?.maxOverlap ?? '7d'} overlap`);
+  parts.push(
+    r?.handoff?.mode === 'Manual'
+      ? 'manual hand-off: predecessors stay valid until you revoke them (keys handoff)'
+      : `hand-off after ${r?.handoff?.idle ?? '1h'} idle, at most ${r?.handoff?.maxOverlap ?? '7d'} overlap`,
+  );
   const targets = r?.restartTargets ?? [];
   if (targets.length > 0) parts.push(`restarts ${targets.map((t) => `${t.kind}/${t.name}`).join(', ')}`);
   return parts.join('; ');
@@ -40,7 +46,9 @@ export function limitsText(obj: ApiKeyObject): { rateLimit: string; budget: stri
   const b = obj.spec?.budget;
   return {
     rateLimit: rate.length > 0 ? rate.join(', ') : 'none',
-    budget: b ? `${b.credits} credits${b.period && b.period !== 'Never' ? ` per ${b.period === 'Daily' ? 'day' : 'month'}` : ' (lifetime)'}` : 'none',
+    budget: b
+      ? `${b.credits} credits${b.period && b.period !== 'Never' ? ` per ${b.period === 'Daily' ? 'day' : 'month'}` : ' (lifetime)'}`
+      : 'none',
   };
 }
 
@@ -71,7 +79,10 @@ export function lineageTable(obj: ApiKeyObject, now: Date): string {
     String(k.credits ?? 0),
     k.revokedAt || k.revokedReason ? `${relativeTime(k.revokedAt, now) ?? ''} ${k.revokedReason ?? ''}`.trim() : '-',
   ]);
-  return formatTable(['ID', 'HINT', 'STATE', 'CREATED', 'EXPIRES', 'LAST USED', 'REQUESTS', 'CREDITS', 'REVOKED'], rows);
+  return formatTable(
+    ['ID', 'HINT', 'STATE', 'CREATED', 'EXPIRES', 'LAST USED', 'REQUESTS', 'CREDITS', 'REVOKED'],
+    rows,
+  );
 }
 
 export function conditionsTable(obj: ApiKeyObject, now: Date): string {
@@ -90,7 +101,9 @@ export function renderDescribe(obj: ApiKeyObject, now: Date): string {
   const limits = limitsText(obj);
   const team = spec.team ?? '<none>';
   const rotateRequest = obj.metadata.annotations?.[ANNOTATIONS.rotate];
-  const stale = status.observedGeneration !== undefined && obj.metadata.generation !== undefined &&
+  const stale =
+    status.observedGeneration !== undefined &&
+    obj.metadata.generation !== undefined &&
     status.observedGeneration < obj.metadata.generation;
   const head: [string, string][] = [
     ['Name', obj.metadata.name],
@@ -101,7 +114,14 @@ export function renderDescribe(obj: ApiKeyObject, now: Date): string {
     ['Created', absoluteAndRelative(obj.metadata.creationTimestamp, now) ?? '<unknown>'],
     ['Expiration', expirationText(obj, now)],
     ['Rotation', rotationText(obj)],
-    ...(rotateRequest ? [['Rotation requested', `${rotateRequest}${status.lastRotationRequest === rotateRequest ? ' (done)' : ' (pending)'}`] as [string, string]] : []),
+    ...(rotateRequest
+      ? [
+          [
+            'Rotation requested',
+            `${rotateRequest}${status.lastRotationRequest === rotateRequest ? ' (done)' : ' (pending)'}`,
+          ] as [string, string],
+        ]
+      : []),
     ['Rate limit', limits.rateLimit],
     ['Budget', limits.budget],
     ['Revoked', revokedText(obj)],
@@ -119,16 +139,30 @@ export function renderDescribe(obj: ApiKeyObject, now: Date): string {
   const notes = attention(obj);
   return [
     fields(head),
-    'Scopes (requested):\n' + indent(fields(scopes)),
+    `Scopes (requested):\n${indent(fields(scopes))}`,
     ...(refusals.length > 0
-      ? ['Scopes refused (the key gets only what team ' + team + ' grants):\n' +
-          indent(refusals.map((c) => `${c.type}/${c.reason}: ${c.message}`).join('\n'))]
+      ? [
+          'Scopes refused (the key gets only what team ' +
+            team +
+            ' grants):\n' +
+            indent(refusals.map((c) => `${c.type}/${c.reason}: ${c.message}`).join('\n')),
+        ]
       : []),
     ...(notes.length > 0
-      ? ['Attention:\n' + indent(notes.map((c) => `${c.kind === 'blocked' ? 'Blocked' : c.kind === 'note' ? 'Note' : 'Unknown reason'} ` +
-          `${c.type}/${c.reason}: ${c.message}`).join('\n'))]
+      ? [
+          'Attention:\n' +
+            indent(
+              notes
+                .map(
+                  (c) =>
+                    `${c.kind === 'blocked' ? 'Blocked' : c.kind === 'note' ? 'Note' : 'Unknown reason'} ` +
+                    `${c.type}/${c.reason}: ${c.message}`,
+                )
+                .join('\n'),
+            ),
+        ]
       : []),
-    'Keys (lineage, oldest first):\n' + indent(lineageTable(obj, now)),
-    'Conditions:\n' + indent(conditionsTable(obj, now)),
+    `Keys (lineage, oldest first):\n${indent(lineageTable(obj, now))}`,
+    `Conditions:\n${indent(conditionsTable(obj, now))}`,
   ].join('\n');
 }

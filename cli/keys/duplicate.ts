@@ -11,7 +11,12 @@ export interface DuplicateCliOptions extends KubeFlags {
   secretName?: string;
 }
 
-export async function runDuplicate(name: string, newName: string, opts: DuplicateCliOptions, io: Io = processIo): Promise<void> {
+export async function runDuplicate(
+  name: string,
+  newName: string,
+  opts: DuplicateCliOptions,
+  io: Io = processIo,
+): Promise<void> {
   const client = openClient(opts);
   const namespace = client.target.namespace;
   const original = await client.get(namespace, name);
@@ -20,12 +25,16 @@ export async function runDuplicate(name: string, newName: string, opts: Duplicat
   const others = await client.list(namespace).catch(() => []);
   const clash = secretOwnerConflict(copy, others);
   if (clash) {
-    throw new CliError(`ApiKey ${clash.metadata.name} already writes Secret ${workloadSecret(copy).name}; ` +
-      'choose another with --secret-name.');
+    throw new CliError(
+      `ApiKey ${clash.metadata.name} already writes Secret ${workloadSecret(copy).name}; ` +
+        'choose another with --secret-name.',
+    );
   }
   await client.create(copy);
   const secret = workloadSecret(copy);
-  io.out(`ApiKey ${namespace}/${newName} created with the scopes of ${name} (team ${copy.spec?.team ?? '<none>'}).\n` +
-    `The operator issues its key into Secret ${secret.name} (data key ${secret.key}); roll it out, confirm it is used ` +
-    `("keys list" LAST USED), then revoke the old one with "keys revoke ${name} -n ${namespace}".\n`);
+  io.out(
+    `ApiKey ${namespace}/${newName} created with the scopes of ${name} (team ${copy.spec?.team ?? '<none>'}).\n` +
+      `The operator issues its key into Secret ${secret.name} (data key ${secret.key}); roll it out, confirm it is used ` +
+      `("keys list" LAST USED), then revoke the old one with "keys revoke ${name} -n ${namespace}".\n`,
+  );
 }

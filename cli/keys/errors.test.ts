@@ -10,27 +10,73 @@ const fetchFailed = (code: string, message: string) =>
 
 describe('classifyKubeError', () => {
   it.each<[string, unknown, KubeFailure]>([
-    ['object not found', apiErr(404, status('NotFound', 'apikeys.keys.nemorouter.io "x" not found', { name: 'x', group: 'keys.nemorouter.io', kind: 'apikeys' })),
-      { kind: 'not-found', resource: 'apikeys', name: 'x' }],
-    ['namespace not found on create', apiErr(404, status('NotFound', 'namespaces "nope" not found', { name: 'nope', kind: 'namespaces' })),
-      { kind: 'not-found', resource: 'namespaces', name: 'nope' }],
+    [
+      'object not found',
+      apiErr(
+        404,
+        status('NotFound', 'apikeys.keys.nemorouter.io "x" not found', {
+          name: 'x',
+          group: 'keys.nemorouter.io',
+          kind: 'apikeys',
+        }),
+      ),
+      { kind: 'not-found', resource: 'apikeys', name: 'x' },
+    ],
+    [
+      'namespace not found on create',
+      apiErr(404, status('NotFound', 'namespaces "nope" not found', { name: 'nope', kind: 'namespaces' })),
+      { kind: 'not-found', resource: 'namespaces', name: 'nope' },
+    ],
     ['CRD not installed: bare 404', apiErr(404, '404 page not found\n'), { kind: 'crd-missing' }],
     ['CRD not installed: empty body', apiErr(404, ''), { kind: 'crd-missing' }],
-    ['forbidden', apiErr(403, status('Forbidden', 'User "u" cannot list resource "apikeys"')),
-      { kind: 'forbidden', message: 'User "u" cannot list resource "apikeys"' }],
+    [
+      'forbidden',
+      apiErr(403, status('Forbidden', 'User "u" cannot list resource "apikeys"')),
+      { kind: 'forbidden', message: 'User "u" cannot list resource "apikeys"' },
+    ],
     ['unauthorized', apiErr(401, status('Unauthorized', 'Unauthorized')), { kind: 'unauthorized' }],
     ['already exists', apiErr(409, status('AlreadyExists', 'exists')), { kind: 'already-exists' }],
     ['stale resourceVersion', apiErr(409, status('Conflict', 'the object has been modified')), { kind: 'conflict' }],
-    ['invalid with causes', apiErr(422, status('Invalid', 'bad', { causes: [{ field: 'metadata.name', message: 'must be lowercase' }] })),
-      { kind: 'invalid', message: 'metadata.name: must be lowercase' }],
-    ['server error', apiErr(500, status('InternalError', 'etcd down')), { kind: 'other', message: 'HTTP 500: etcd down' }],
-    ['connection refused', fetchFailed('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1'), { kind: 'unreachable', reason: 'connect ECONNREFUSED 127.0.0.1:1' }],
-    ['dns', fetchFailed('ENOTFOUND', 'getaddrinfo ENOTFOUND nowhere'), { kind: 'unreachable', reason: 'getaddrinfo ENOTFOUND nowhere' }],
-    ['tls', fetchFailed('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate'), { kind: 'tls', reason: 'self-signed certificate' }],
-    ['blocked port: cause without a code', Object.assign(new TypeError('fetch failed'), { cause: new Error('bad port') }), { kind: 'unreachable', reason: 'bad port' }],
-    ['happy eyeballs: AggregateError of attempts', Object.assign(new TypeError('fetch failed'), {
-      cause: Object.assign(new AggregateError([Object.assign(new Error('connect ECONNREFUSED ::1:6443'), { code: 'ECONNREFUSED' })], ''), { code: 'ECONNREFUSED' }),
-    }), { kind: 'unreachable', reason: 'connect ECONNREFUSED ::1:6443' }],
+    [
+      'invalid with causes',
+      apiErr(422, status('Invalid', 'bad', { causes: [{ field: 'metadata.name', message: 'must be lowercase' }] })),
+      { kind: 'invalid', message: 'metadata.name: must be lowercase' },
+    ],
+    [
+      'server error',
+      apiErr(500, status('InternalError', 'etcd down')),
+      { kind: 'other', message: 'HTTP 500: etcd down' },
+    ],
+    [
+      'connection refused',
+      fetchFailed('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1'),
+      { kind: 'unreachable', reason: 'connect ECONNREFUSED 127.0.0.1:1' },
+    ],
+    [
+      'dns',
+      fetchFailed('ENOTFOUND', 'getaddrinfo ENOTFOUND nowhere'),
+      { kind: 'unreachable', reason: 'getaddrinfo ENOTFOUND nowhere' },
+    ],
+    [
+      'tls',
+      fetchFailed('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate'),
+      { kind: 'tls', reason: 'self-signed certificate' },
+    ],
+    [
+      'blocked port: cause without a code',
+      Object.assign(new TypeError('fetch failed'), { cause: new Error('bad port') }),
+      { kind: 'unreachable', reason: 'bad port' },
+    ],
+    [
+      'happy eyeballs: AggregateError of attempts',
+      Object.assign(new TypeError('fetch failed'), {
+        cause: Object.assign(
+          new AggregateError([Object.assign(new Error('connect ECONNREFUSED ::1:6443'), { code: 'ECONNREFUSED' })], ''),
+          { code: 'ECONNREFUSED' },
+        ),
+      }),
+      { kind: 'unreachable', reason: 'connect ECONNREFUSED ::1:6443' },
+    ],
     ['anything else', new Error('boom'), { kind: 'other', message: 'boom' }],
   ])('%s', (_l, err, failure) => expect(classifyKubeError(err)).toEqual(failure));
 });
@@ -46,12 +92,20 @@ describe('explainFailure', () => {
     expect(text).toContain('Helm chart');
   });
   it('names the missing verb, resource and namespace on 403', () => {
-    const text = explainFailure({ kind: 'forbidden', message: 'm' }, { verb: 'patch', namespace: 'shop', name: 'a' }, target);
+    const text = explainFailure(
+      { kind: 'forbidden', message: 'm' },
+      { verb: 'patch', namespace: 'shop', name: 'a' },
+      target,
+    );
     expect(text).toContain('you may not patch apikeys.keys.nemorouter.io in namespace "shop"');
     expect(text).toContain('verb "patch" on resource "apikeys" in API group "keys.nemorouter.io"');
   });
   it.each([
-    ['patch', 'You need role "nemokeys-key-editor" to create, edit, rotate or revoke ApiKeys', '"edit" role includes it'],
+    [
+      'patch',
+      'You need role "nemokeys-key-editor" to create, edit, rotate or revoke ApiKeys',
+      '"edit" role includes it',
+    ],
     ['create', 'You need role "nemokeys-key-editor"', '"edit" role includes it'],
     ['list', 'You need role "nemokeys-key-viewer" to see ApiKeys and their usage', '"view" role includes it'],
     ['get', 'You need role "nemokeys-key-viewer"', '"view" role includes it'],
@@ -70,12 +124,22 @@ describe('explainFailure', () => {
     expect(text).toContain('--context');
   });
   it('says which namespace is missing', () => {
-    expect(explainFailure({ kind: 'not-found', resource: 'namespaces', name: 'nope' }, { verb: 'create', namespace: 'nope' }, target))
-      .toContain('namespace "nope" not found');
+    expect(
+      explainFailure(
+        { kind: 'not-found', resource: 'namespaces', name: 'nope' },
+        { verb: 'create', namespace: 'nope' },
+        target,
+      ),
+    ).toContain('namespace "nope" not found');
   });
   it.each<KubeFailure>([
-    { kind: 'unauthorized' }, { kind: 'tls', reason: 'r' }, { kind: 'already-exists' }, { kind: 'conflict' },
-    { kind: 'invalid', message: 'm' }, { kind: 'other', message: 'm' }, { kind: 'not-found', resource: 'apikeys', name: 'a' },
+    { kind: 'unauthorized' },
+    { kind: 'tls', reason: 'r' },
+    { kind: 'already-exists' },
+    { kind: 'conflict' },
+    { kind: 'invalid', message: 'm' },
+    { kind: 'other', message: 'm' },
+    { kind: 'not-found', resource: 'apikeys', name: 'a' },
   ])('has a one-line message for %j', (f) => {
     const text = explainFailure(f, call, target);
     expect(text.length).toBeGreaterThan(20);
@@ -85,8 +149,18 @@ describe('explainFailure', () => {
 
 describe('unknownApiKeyMessage', () => {
   it.each<[string, string[] | undefined, string[], string]>([
-    ['names the ones that exist, sorted', ['b', 'a'], [], 'ApiKey "x" not found in namespace "ns". ApiKeys in "ns": a, b.'],
-    ['points at another namespace', [], ['other'], 'ApiKey "x" not found in namespace "ns". It exists in namespace "other": add -n other. There are no ApiKeys in "ns"; see every namespace with "keys list -A".'],
+    [
+      'names the ones that exist, sorted',
+      ['b', 'a'],
+      [],
+      'ApiKey "x" not found in namespace "ns". ApiKeys in "ns": a, b.',
+    ],
+    [
+      'points at another namespace',
+      [],
+      ['other'],
+      'ApiKey "x" not found in namespace "ns". It exists in namespace "other": add -n other. There are no ApiKeys in "ns"; see every namespace with "keys list -A".',
+    ],
     ['says nothing it could not check', undefined, [], 'ApiKey "x" not found in namespace "ns".'],
   ])('%s', (_l, here, elsewhere, text) => expect(unknownApiKeyMessage('x', 'ns', here, elsewhere)).toBe(text));
 

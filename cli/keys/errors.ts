@@ -50,7 +50,8 @@ function innermostCause(err: unknown): { code: string | undefined; message: stri
   let found: { code: string | undefined; message: string } | undefined;
   for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
     const rec = e as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown[] };
-    if (depth > 0) found = { code: typeof rec.code === 'string' ? rec.code : undefined, message: String(rec.message ?? rec.code) };
+    if (depth > 0)
+      found = { code: typeof rec.code === 'string' ? rec.code : undefined, message: String(rec.message ?? rec.code) };
     e = rec.cause ?? rec.errors?.[0];
   }
   return found;
@@ -74,8 +75,10 @@ export function classifyKubeError(err: unknown): KubeFailure {
   if (err instanceof ApiException) {
     const status = parseStatus(err.body);
     switch (err.code) {
-      case 401: return { kind: 'unauthorized' };
-      case 403: return { kind: 'forbidden', message: status?.message ?? '' };
+      case 401:
+        return { kind: 'unauthorized' };
+      case 403:
+        return { kind: 'forbidden', message: status?.message ?? '' };
       case 404:
         // An object that does not exist is a Status{reason: NotFound}; an API group/resource the
         // server does not serve is a bare "404 page not found".
@@ -83,13 +86,20 @@ export function classifyKubeError(err: unknown): KubeFailure {
           return { kind: 'not-found', resource: status.details?.kind ?? '', name: status.details?.name };
         }
         return { kind: 'crd-missing' };
-      case 409: return status?.reason === 'AlreadyExists' ? { kind: 'already-exists' } : { kind: 'conflict' };
+      case 409:
+        return status?.reason === 'AlreadyExists' ? { kind: 'already-exists' } : { kind: 'conflict' };
       case 422: {
         const causes = (status?.details?.causes ?? []).map((c) => `${c.field ?? ''}: ${c.message ?? ''}`);
-        return { kind: 'invalid', message: causes.length > 0 ? causes.join('; ') : status?.message ?? 'invalid object' };
+        return {
+          kind: 'invalid',
+          message: causes.length > 0 ? causes.join('; ') : (status?.message ?? 'invalid object'),
+        };
       }
       default:
-        return { kind: 'other', message: `HTTP ${err.code}: ${status?.message ?? 'unexpected response from the API server'}` };
+        return {
+          kind: 'other',
+          message: `HTTP ${err.code}: ${status?.message ?? 'unexpected response from the API server'}`,
+        };
     }
   }
   if (isFetchFailure(err)) {
@@ -110,24 +120,32 @@ export function explainFailure(f: KubeFailure, call: CallInfo, target: TargetInf
   const scope = call.namespace ? `in namespace "${call.namespace}"` : 'in all namespaces (cluster-wide)';
   switch (f.kind) {
     case 'unreachable':
-      return `cannot reach the Kubernetes API server at ${where(target)}: ${f.reason}. ` +
-        'Check that the cluster is running and that --kubeconfig / --context (or KUBECONFIG) point at it.';
+      return (
+        `cannot reach the Kubernetes API server at ${where(target)}: ${f.reason}. ` +
+        'Check that the cluster is running and that --kubeconfig / --context (or KUBECONFIG) point at it.'
+      );
     case 'tls':
       return `TLS verification failed talking to ${where(target)}: ${f.reason}. Check the cluster CA in the kubeconfig.`;
     case 'unauthorized':
-      return `the API server at ${where(target)} rejected the credentials (401 Unauthorized). ` +
-        'Refresh them (log in again / renew the token) or pick another --context.';
+      return (
+        `the API server at ${where(target)} rejected the credentials (401 Unauthorized). ` +
+        'Refresh them (log in again / renew the token) or pick another --context.'
+      );
     case 'forbidden': {
       const need = roleFor(call.verb);
-      return `forbidden: you may not ${call.verb} ${RESOURCE} ${scope}. ` +
+      return (
+        `forbidden: you may not ${call.verb} ${RESOURCE} ${scope}. ` +
         `You need role "${need.role}" to ${need.to} (the Helm chart's ClusterRole; the namespace's built-in ` +
         `"${need.builtIn}" role includes it): ask a cluster admin for a ` +
         `${call.namespace ? 'RoleBinding' : 'ClusterRoleBinding (for -A)'} to it, or for a Role${call.namespace ? '' : ' (ClusterRole, for -A)'} ` +
-        `granting verb "${call.verb}" on resource "${KINDS.apiKey.plural}" in API group "${GROUP}". (server said: ${f.message})`;
+        `granting verb "${call.verb}" on resource "${KINDS.apiKey.plural}" in API group "${GROUP}". (server said: ${f.message})`
+      );
     }
     case 'crd-missing':
-      return `the API server at ${target.server} does not serve ${RESOURCE}: the nemokeys CRDs are not installed. ` +
-        'Install them with "nemokeys crds | kubectl apply --server-side -f -" or install the nemokeys Helm chart.';
+      return (
+        `the API server at ${target.server} does not serve ${RESOURCE}: the nemokeys CRDs are not installed. ` +
+        'Install them with "nemokeys crds | kubectl apply --server-side -f -" or install the nemokeys Helm chart.'
+      );
     case 'not-found':
       return f.resource === 'namespaces'
         ? `namespace "${f.name ?? call.namespace}" not found. List namespaces with "kubectl get namespaces".`
@@ -160,9 +178,15 @@ const MAX_SUGGESTIONS = 20;
  * "not found", plus what the user probably meant. `here`: names in the namespace (undefined when we
  * may not list them); `elsewhere`: namespaces holding an ApiKey of that name.
  */
-export function unknownApiKeyMessage(name: string, namespace: string, here: string[] | undefined, elsewhere: string[]): string {
+export function unknownApiKeyMessage(
+  name: string,
+  namespace: string,
+  here: string[] | undefined,
+  elsewhere: string[],
+): string {
   const parts = [`ApiKey "${name}" not found in namespace "${namespace}".`];
-  if (elsewhere.length > 0) parts.push(`It exists in namespace ${elsewhere.map((n) => `"${n}"`).join(', ')}: add -n ${elsewhere[0]}.`);
+  if (elsewhere.length > 0)
+    parts.push(`It exists in namespace ${elsewhere.map((n) => `"${n}"`).join(', ')}: add -n ${elsewhere[0]}.`);
   if (here && here.length > 0) {
     const names = [...here].sort();
     const more = names.length > MAX_SUGGESTIONS ? `, … (${names.length} in all)` : '';

@@ -19,9 +19,12 @@ export async function runHandoff(name: string, opts: HandoffOptions, io: Io = pr
     if (plan.kind === 'refuse') throw new CliError(plan.reason);
     return {
       revokedKeyIds: plan.revokedKeyIds,
-      done: () => io.out(`Hand-off of ApiKey ${namespace}/${name} done: predecessor key ids ${plan.predecessors.join(', ')} revoked ` +
-        `(spec.revokedKeyIds; rejected with 401 once the operator updates the gateway's records). Successor ${plan.successor} ` +
-        `stays valid (${plan.successorLastUsed ? `last used ${plan.successorLastUsed}` : 'never used: forced'}).\n`),
+      done: () =>
+        io.out(
+          `Hand-off of ApiKey ${namespace}/${name} done: predecessor key ids ${plan.predecessors.join(', ')} revoked ` +
+            `(spec.revokedKeyIds; rejected with 401 once the operator updates the gateway's records). Successor ${plan.successor} ` +
+            `stays valid (${plan.successorLastUsed ? `last used ${plan.successorLastUsed}` : 'never used: forced'}).\n`,
+        ),
     };
   });
 }

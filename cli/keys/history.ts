@@ -17,13 +17,23 @@ export interface HistoryOptions extends KubeFlags {
 /** Pure: the table. An entry without a source IP had no audit event behind it: the IP is unknown. */
 export function renderHistory(entries: readonly TrailEntry[]): string {
   if (entries.length === 0) return 'No audit entries yet.\n';
-  return formatTable(['TIME', 'ACTION', 'KEY ID', 'ACTOR', 'SOURCE IP', 'DETAILS'], entries.map((e) => [
-    e.time, e.action, e.keyId ?? '-',
-    e.impersonatedBy ? `${e.actor} (as impersonated by ${e.impersonatedBy})` : e.actor,
-    e.sourceIp ?? 'unknown',
-    [e.predecessorKeyId ? `successor of ${e.predecessorKeyId}` : '', e.fields?.length ? `changed ${e.fields.join(',')}` : '',
-      e.reason ?? ''].filter(Boolean).join('; ') || '-',
-  ]));
+  return formatTable(
+    ['TIME', 'ACTION', 'KEY ID', 'ACTOR', 'SOURCE IP', 'DETAILS'],
+    entries.map((e) => [
+      e.time,
+      e.action,
+      e.keyId ?? '-',
+      e.impersonatedBy ? `${e.actor} (as impersonated by ${e.impersonatedBy})` : e.actor,
+      e.sourceIp ?? 'unknown',
+      [
+        e.predecessorKeyId ? `successor of ${e.predecessorKeyId}` : '',
+        e.fields?.length ? `changed ${e.fields.join(',')}` : '',
+        e.reason ?? '',
+      ]
+        .filter(Boolean)
+        .join('; ') || '-',
+    ]),
+  );
 }
 
 export async function runHistory(name: string, opts: HistoryOptions, io: Io = processIo): Promise<void> {
@@ -35,7 +45,8 @@ export async function runHistory(name: string, opts: HistoryOptions, io: Io = pr
   try {
     data = (await core.readNamespacedConfigMap({ namespace, name: trailName('ApiKey', name) })).data;
   } catch (err) {
-    if (!isNotFound(err)) throw new CliError(`reading the audit trail of ${namespace}/${name} failed: ${(err as Error).message}`);
+    if (!isNotFound(err))
+      throw new CliError(`reading the audit trail of ${namespace}/${name} failed: ${(err as Error).message}`);
   }
   const { entries, error } = parseEntries(data?.[ENTRIES_KEY]);
   if (error) throw new CliError(`the audit trail of ${namespace}/${name} is unreadable: ${error}`);

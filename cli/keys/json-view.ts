@@ -43,7 +43,11 @@ export function keyDocument(obj: ApiKeyObject) {
       revokedReason: k.revokedReason ?? null,
     })),
     conditions: (status.conditions ?? []).map((c) => ({
-      type: c.type, status: c.status, reason: c.reason, message: c.message, lastTransitionTime: c.lastTransitionTime,
+      type: c.type,
+      status: c.status,
+      reason: c.reason,
+      message: c.message,
+      lastTransitionTime: c.lastTransitionTime,
     })),
     observedGeneration: status.observedGeneration ?? null,
     generation: obj.metadata.generation ?? null,
@@ -53,6 +57,6 @@ export function keyDocument(obj: ApiKeyObject) {
 export type KeyDocument = ReturnType<typeof keyDocument>;
 
 export const renderJsonList = (objs: readonly ApiKeyObject[]): string =>
-  JSON.stringify({ items: [...objs].sort(byName).map(keyDocument) }, null, 2) + '\n';
+  `${JSON.stringify({ items: [...objs].sort(byName).map(keyDocument) }, null, 2)}\n`;
 
-export const renderJsonOne = (obj: ApiKeyObject): string => JSON.stringify(keyDocument(obj), null, 2) + '\n';
+export const renderJsonOne = (obj: ApiKeyObject): string => `${JSON.stringify(keyDocument(obj), null, 2)}\n`;

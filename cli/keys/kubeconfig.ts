@@ -4,7 +4,13 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { SERVICE_ACCOUNT_DIR, describeKubeConfigSource, loadKubeConfig, resolveKubeConfigSource, type KubeConfigEnv } from '../../kube/config.ts';
+import {
+  SERVICE_ACCOUNT_DIR,
+  describeKubeConfigSource,
+  loadKubeConfig,
+  resolveKubeConfigSource,
+  type KubeConfigEnv,
+} from '../../kube/config.ts';
 import { CliError, type TargetInfo } from './errors.ts';
 
 export interface KubeFlags {
@@ -28,12 +34,21 @@ const asCliError = <T>(run: () => T): T => {
 };
 
 export function loadKubeTarget(flags: KubeFlags, env: NodeJS.ProcessEnv = process.env): KubeTarget {
-  const kubeEnv: KubeConfigEnv = { env, exists: existsSync, home: env.HOME ?? homedir(), serviceAccountDir: SERVICE_ACCOUNT_DIR };
+  const kubeEnv: KubeConfigEnv = {
+    env,
+    exists: existsSync,
+    home: env.HOME ?? homedir(),
+    serviceAccountDir: SERVICE_ACCOUNT_DIR,
+  };
   const source = asCliError(() => describeKubeConfigSource(resolveKubeConfigSource(flags.kubeconfig, kubeEnv)));
   const kc = asCliError(() => loadKubeConfig({ kubeconfig: flags.kubeconfig, env: kubeEnv }));
   if (flags.context) {
     if (!kc.getContextObject(flags.context)) {
-      const known = kc.getContexts().map((c) => c.name).join(', ') || '<none>';
+      const known =
+        kc
+          .getContexts()
+          .map((c) => c.name)
+          .join(', ') || '<none>';
       throw new CliError(`context "${flags.context}" is not in ${source}. Contexts there: ${known}.`);
     }
     kc.setCurrentContext(flags.context);

@@ -7,8 +7,19 @@ import { cellList, formatTable } from './table.ts';
 import { relativeTime } from './time.ts';
 
 export const LIST_HEADERS = [
-  'NAME', 'TEAM', 'ENV', 'MODELS', 'ENDPOINTS', 'IPS', 'CURRENT KEY', 'SUPERSEDED',
-  'STATE', 'EXPIRES', 'LAST USED', 'REQUESTS', 'CREDITS',
+  'NAME',
+  'TEAM',
+  'ENV',
+  'MODELS',
+  'ENDPOINTS',
+  'IPS',
+  'CURRENT KEY',
+  'SUPERSEDED',
+  'STATE',
+  'EXPIRES',
+  'LAST USED',
+  'REQUESTS',
+  'CREDITS',
 ] as const;
 
 const NONE = '<none>';

@@ -18,7 +18,11 @@ export async function runList(opts: ListOptions, io: Io = processIo): Promise<vo
     io.out(renderJsonList(items));
   } else if (items.length === 0) {
     // Like kubectl: the table is empty, the explanation goes to stderr, and that is not an error.
-    io.err(namespace === undefined ? 'No ApiKeys found in any namespace.\n' : `No ApiKeys found in namespace "${namespace}".\n`);
+    io.err(
+      namespace === undefined
+        ? 'No ApiKeys found in any namespace.\n'
+        : `No ApiKeys found in namespace "${namespace}".\n`,
+    );
   } else {
     io.out(renderList(items, { allNamespaces: namespace === undefined, now: io.now() }));
   }

@@ -40,7 +40,9 @@ export const currentEntry = (obj: ApiKeyObject): KeyEntry | undefined => {
 
 /** Key ids replaced by a successor that still authenticate until the hand-off completes. */
 export const supersededIds = (obj: ApiKeyObject): string[] =>
-  keyEntries(obj).filter((k) => k.state === 'Superseded').map((k) => k.id);
+  keyEntries(obj)
+    .filter((k) => k.state === 'Superseded')
+    .map((k) => k.id);
 
 export const qualifiedName = (obj: ApiKeyObject): string =>
   obj.metadata.namespace ? `${obj.metadata.namespace}/${obj.metadata.name}` : obj.metadata.name;

@@ -1,7 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { ANNOTATIONS } from '../../api/index.ts';
-import { T0, apiKey as opApiKey, at as opAt, inputs, reconcileUntilQuiet, testKeys, withSpec } from '../../operator/apikey/testing.ts';
-import { nextRotateValue, planDuplicate, planHandoff, planRevokeKeyId, planRotate, rotateExplanation, secretOwnerConflict, unknownKeyIdMessage } from './plans.ts';
+import {
+  T0,
+  apiKey as opApiKey,
+  at as opAt,
+  inputs,
+  reconcileUntilQuiet,
+  testKeys,
+  withSpec,
+} from '../../operator/apikey/testing.ts';
+import {
+  nextRotateValue,
+  planDuplicate,
+  planHandoff,
+  planRevokeKeyId,
+  planRotate,
+  rotateExplanation,
+  secretOwnerConflict,
+  unknownKeyIdMessage,
+} from './plans.ts';
 import { HOUR, NOW, apiKey, at, entry, servedApiKey } from './testing.ts';
 
 const A = 'aaaaaaaaaaaaaaaa';
@@ -19,7 +36,10 @@ describe('nextRotateValue', () => {
 
 describe('planRotate', () => {
   it('patches a new value and remembers the current key id', () => {
-    const obj = apiKey('a', { metadata: { name: 'a', annotations: { [ANNOTATIONS.rotate]: NOW.toISOString() } }, status: { currentKeyId: A } });
+    const obj = apiKey('a', {
+      metadata: { name: 'a', annotations: { [ANNOTATIONS.rotate]: NOW.toISOString() } },
+      status: { currentKeyId: A },
+    });
     expect(planRotate(obj, NOW)).toEqual({ kind: 'patch', value: at(1), previousKeyId: A });
   });
   it('refuses a revoked ApiKey and one being deleted', () => {
@@ -28,7 +48,11 @@ describe('planRotate', () => {
   });
   it('explains the hand-off with the configured idle time and the current key', () => {
     const obj = apiKey('a', {
-      spec: { team: 't', secret: { name: 'wl', key: 'k' }, rotation: { automatic: false, handoff: { idle: '2h', maxOverlap: '3d' } } },
+      spec: {
+        team: 't',
+        secret: { name: 'wl', key: 'k' },
+        rotation: { automatic: false, handoff: { idle: '2h', maxOverlap: '3d' } },
+      },
       status: { currentKeyId: A, keys: [entry(A, 'Active')] },
     });
     const text = rotateExplanation(obj, 'v');
@@ -41,12 +65,19 @@ describe('planRotate', () => {
 describe('planRevokeKeyId', () => {
   const obj = apiKey('a', {
     spec: { team: 't', revokedKeyIds: [A] },
-    status: { currentKeyId: B, keys: [entry(A, 'Revoked'), entry(B, 'Active'), entry('cccccccccccccccc', 'Superseded')] },
+    status: {
+      currentKeyId: B,
+      keys: [entry(A, 'Revoked'), entry(B, 'Active'), entry('cccccccccccccccc', 'Superseded')],
+    },
   });
   it.each([
     ['unknown id', 'dddddddddddddddd', { kind: 'unknown', known: [A, B, 'cccccccccccccccc'] }],
     ['already in the set', A, { kind: 'already' }],
-    ['superseded id is appended', 'cccccccccccccccc', { kind: 'patch', revokedKeyIds: [A, 'cccccccccccccccc'], isCurrent: false }],
+    [
+      'superseded id is appended',
+      'cccccccccccccccc',
+      { kind: 'patch', revokedKeyIds: [A, 'cccccccccccccccc'], isCurrent: false },
+    ],
     ['current id is flagged', B, { kind: 'patch', revokedKeyIds: [A, B], isCurrent: true }],
   ])('%s', (_l, id, plan) => expect(planRevokeKeyId(obj, id)).toEqual(plan));
 
@@ -58,11 +89,25 @@ describe('planRevokeKeyId', () => {
 
 describe('planDuplicate', () => {
   const original = apiKey('prod-a', {
-    metadata: { name: 'prod-a', namespace: 'shop', uid: 'u', resourceVersion: '9', labels: { 'app.kubernetes.io/instance': 'argo' }, annotations: { [ANNOTATIONS.rotate]: 'x' } },
+    metadata: {
+      name: 'prod-a',
+      namespace: 'shop',
+      uid: 'u',
+      resourceVersion: '9',
+      labels: { 'app.kubernetes.io/instance': 'argo' },
+      annotations: { [ANNOTATIONS.rotate]: 'x' },
+    },
     spec: {
-      team: 'checkout', allowedModels: ['gpt-4o-mini'], allowedEndpoints: ['/embeddings'], ipAllowlist: ['10.0.0.0/8'],
-      expiration: '90d', environment: 'prod', revoked: true, revokedKeyIds: [A],
-      rateLimit: { requestsPerMinute: 60 }, budget: { credits: 1000, period: 'Monthly' },
+      team: 'checkout',
+      allowedModels: ['gpt-4o-mini'],
+      allowedEndpoints: ['/embeddings'],
+      ipAllowlist: ['10.0.0.0/8'],
+      expiration: '90d',
+      environment: 'prod',
+      revoked: true,
+      revokedKeyIds: [A],
+      rateLimit: { requestsPerMinute: 60 },
+      budget: { credits: 1000, period: 'Monthly' },
     },
     status: { currentKeyId: A },
   });
@@ -71,7 +116,8 @@ describe('planDuplicate', () => {
   it('copies the spec, drops identity, status and revocations', () => {
     const copy = planDuplicate(original, { newName: 'prod-b' });
     expect(copy).toEqual({
-      apiVersion: 'keys.nemorouter.io/v1alpha1', kind: 'ApiKey',
+      apiVersion: 'keys.nemorouter.io/v1alpha1',
+      kind: 'ApiKey',
       metadata: { name: 'prod-b', namespace: 'shop' },
       spec: { ...sameScopes, revoked: false },
     });
@@ -79,7 +125,12 @@ describe('planDuplicate', () => {
 
   it.each([
     ['default Secret name stays default (the new name)', undefined, undefined, undefined],
-    ['explicit Secret name becomes the new name', { name: 'shared', key: 'k' }, undefined, { name: 'prod-b', key: 'k' }],
+    [
+      'explicit Secret name becomes the new name',
+      { name: 'shared', key: 'k' },
+      undefined,
+      { name: 'prod-b', key: 'k' },
+    ],
     ['--secret-name wins', { name: 'shared', key: 'k' }, 'mine', { name: 'mine', key: 'k' }],
     ['--secret-name without a secret block', undefined, 'mine', { name: 'mine' }],
   ])('%s', (_l, secret, secretName, expected) => {
@@ -99,14 +150,23 @@ describe('planDuplicate', () => {
     expect(secretOwnerConflict(copy, [original, owner])?.metadata.name).toBe('other');
     expect(secretOwnerConflict(planDuplicate(original, { newName: 'prod-b' }), [original, owner])).toBeUndefined();
     // An ApiKey without spec.secret writes the Secret named after itself.
-    expect(secretOwnerConflict(planDuplicate(original, { newName: 'prod-b', secretName: 'other' }), [owner, apiKey('other2')])).toBeUndefined();
-    expect(secretOwnerConflict(planDuplicate(original, { newName: 'prod-b', secretName: 'plain' }), [apiKey('plain')])?.metadata.name).toBe('plain');
+    expect(
+      secretOwnerConflict(planDuplicate(original, { newName: 'prod-b', secretName: 'other' }), [
+        owner,
+        apiKey('other2'),
+      ]),
+    ).toBeUndefined();
+    expect(
+      secretOwnerConflict(planDuplicate(original, { newName: 'prod-b', secretName: 'plain' }), [apiKey('plain')])
+        ?.metadata.name,
+    ).toBe('plain');
   });
 });
 
 describe('planHandoff (statuses produced by the operator planner)', () => {
   const keys = testKeys(31);
-  const manual = () => reconcileUntilQuiet(inputs({ apiKey: opApiKey({ rotation: { handoff: { mode: 'Manual' } } }) }), T0, keys);
+  const manual = () =>
+    reconcileUntilQuiet(inputs({ apiKey: opApiKey({ rotation: { handoff: { mode: 'Manual' } } }) }), T0, keys);
   const rotated = () => {
     const first = manual();
     const second = reconcileUntilQuiet(withSpec(first.inp, {}, { 'keys.nemorouter.io/rotate': '1' }), opAt(HOUR), keys);
@@ -115,7 +175,10 @@ describe('planHandoff (statuses produced by the operator planner)', () => {
 
   it('refuses without a predecessor', () => {
     const p = planHandoff(servedApiKey(manual().inp), false);
-    expect(p).toMatchObject({ kind: 'refuse', reason: expect.stringContaining('no predecessor key id waiting for hand-off') });
+    expect(p).toMatchObject({
+      kind: 'refuse',
+      reason: expect.stringContaining('no predecessor key id waiting for hand-off'),
+    });
   });
 
   it('refuses while the successor was never used, unless forced', () => {
@@ -124,16 +187,31 @@ describe('planHandoff (statuses produced by the operator planner)', () => {
     expect(refused).toMatchObject({ kind: 'refuse', reason: expect.stringContaining(`successor key ${succ}`) });
     expect(refused.kind === 'refuse' && refused.reason).toMatch(/never been used.*--force/s);
     // The hint works from any namespace context, and speaks of the one predecessor as "it".
-    expect(refused.kind === 'refuse' && refused.reason).toContain(`workloads still using it. Roll the new key out, confirm its ` +
-      `LAST USED in "keys describe ${servedApiKey(inp).metadata.name} -n ${servedApiKey(inp).metadata.namespace}"`);
-    expect(planHandoff(servedApiKey(inp), true)).toMatchObject({ kind: 'patch', revokedKeyIds: [pred], predecessors: [pred], successor: succ });
+    expect(refused.kind === 'refuse' && refused.reason).toContain(
+      `workloads still using it. Roll the new key out, confirm its ` +
+        `LAST USED in "keys describe ${servedApiKey(inp).metadata.name} -n ${servedApiKey(inp).metadata.namespace}"`,
+    );
+    expect(planHandoff(servedApiKey(inp), true)).toMatchObject({
+      kind: 'patch',
+      revokedKeyIds: [pred],
+      predecessors: [pred],
+      successor: succ,
+    });
   });
 
   it('revokes every predecessor once the successor shows a last-used time (from usage the operator summed)', () => {
     const { inp, pred, succ } = rotated();
-    const used = reconcileUntilQuiet({ ...inp, usage: new Map([[succ, { requests: 3, credits: 3, lastUsedAt: opAt(2 * HOUR).toISOString() }]]) }, opAt(2 * HOUR), keys).inp;
+    const used = reconcileUntilQuiet(
+      { ...inp, usage: new Map([[succ, { requests: 3, credits: 3, lastUsedAt: opAt(2 * HOUR).toISOString() }]]) },
+      opAt(2 * HOUR),
+      keys,
+    ).inp;
     expect(planHandoff(servedApiKey(used), false)).toEqual({
-      kind: 'patch', revokedKeyIds: [pred], predecessors: [pred], successor: succ, successorLastUsed: opAt(2 * HOUR).toISOString(),
+      kind: 'patch',
+      revokedKeyIds: [pred],
+      predecessors: [pred],
+      successor: succ,
+      successorLastUsed: opAt(2 * HOUR).toISOString(),
     });
   });
 });

@@ -21,8 +21,12 @@ export type RotatePlan =
 
 export function planRotate(obj: ApiKeyObject, now: Date): RotatePlan {
   if (obj.spec?.revoked) {
-    return { kind: 'refuse', reason: `ApiKey ${obj.metadata.name} is revoked (spec.revoked=true): there is no key to rotate. ` +
-      `Create a new one with "keys duplicate ${obj.metadata.name} NEW-NAME".` };
+    return {
+      kind: 'refuse',
+      reason:
+        `ApiKey ${obj.metadata.name} is revoked (spec.revoked=true): there is no key to rotate. ` +
+        `Create a new one with "keys duplicate ${obj.metadata.name} NEW-NAME".`,
+    };
   }
   if (obj.metadata.deletionTimestamp) {
     return { kind: 'refuse', reason: `ApiKey ${obj.metadata.name} is being deleted.` };
@@ -56,12 +60,12 @@ export function rotateExplanation(obj: ApiKeyObject, value: string): string {
         : '  3. keeps the predecessor valid (Superseded) until the hand-off is confirmed, then revokes it.',
     `Watch it with: keys describe ${obj.metadata.name} -n ${obj.metadata.namespace}`,
   ];
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 export type RevokeKeyIdPlan =
   | { kind: 'unknown'; known: string[] }
-  | { kind: 'already'; }
+  | { kind: 'already' }
   | { kind: 'patch'; revokedKeyIds: string[]; isCurrent: boolean };
 
 /** Adds `id` to spec.revokedKeyIds (a set, order kept); refuses ids this ApiKey never had. */
@@ -75,7 +79,13 @@ export function planRevokeKeyId(obj: ApiKeyObject, id: string): RevokeKeyIdPlan 
 
 export type HandoffPlan =
   | { kind: 'refuse'; reason: string }
-  | { kind: 'patch'; revokedKeyIds: string[]; predecessors: string[]; successor: string; successorLastUsed: string | undefined };
+  | {
+      kind: 'patch';
+      revokedKeyIds: string[];
+      predecessors: string[];
+      successor: string;
+      successorLastUsed: string | undefined;
+    };
 
 /**
  * `keys handoff`: the page's last step — revoke the old keys once the new one is confirmed in use. The
@@ -87,29 +97,44 @@ export function planHandoff(obj: ApiKeyObject, force: boolean): HandoffPlan {
   const predecessors = supersededIds(obj);
   const successor = currentEntry(obj);
   if (predecessors.length === 0) {
-    return { kind: 'refuse', reason: `ApiKey ${name} has no predecessor key id waiting for hand-off (nothing is Superseded). ` +
-      `Rotate first: keys rotate ${obj.metadata.name} -n ${obj.metadata.namespace}` };
+    return {
+      kind: 'refuse',
+      reason:
+        `ApiKey ${name} has no predecessor key id waiting for hand-off (nothing is Superseded). ` +
+        `Rotate first: keys rotate ${obj.metadata.name} -n ${obj.metadata.namespace}`,
+    };
   }
   if (!successor || successor.state !== 'Active') {
-    return { kind: 'refuse', reason: `ApiKey ${name} has no active successor key yet; wait until "keys describe ${obj.metadata.name} -n ${obj.metadata.namespace}" shows one.` };
+    return {
+      kind: 'refuse',
+      reason: `ApiKey ${name} has no active successor key yet; wait until "keys describe ${obj.metadata.name} -n ${obj.metadata.namespace}" shows one.`,
+    };
   }
   if (successor.lastUsedAt === undefined && !force) {
-    return { kind: 'refuse', reason: `The successor key ${successor.id} …${successor.hint} of ApiKey ${name} has never been used, so ` +
-      `revoking ${predecessors.join(', ')} could cut off workloads still using ${predecessors.length > 1 ? 'them' : 'it'}. ` +
-      `Roll the new key out, confirm its LAST USED in "keys describe ${obj.metadata.name} -n ${obj.metadata.namespace}", ` +
-      'then run this again (or pass --force to revoke anyway).' };
+    return {
+      kind: 'refuse',
+      reason:
+        `The successor key ${successor.id} …${successor.hint} of ApiKey ${name} has never been used, so ` +
+        `revoking ${predecessors.join(', ')} could cut off workloads still using ${predecessors.length > 1 ? 'them' : 'it'}. ` +
+        `Roll the new key out, confirm its LAST USED in "keys describe ${obj.metadata.name} -n ${obj.metadata.namespace}", ` +
+        'then run this again (or pass --force to revoke anyway).',
+    };
   }
   const existing = obj.spec?.revokedKeyIds ?? [];
   return {
-    kind: 'patch', revokedKeyIds: [...existing, ...predecessors.filter((id) => !existing.includes(id))],
-    predecessors, successor: successor.id, successorLastUsed: successor.lastUsedAt,
+    kind: 'patch',
+    revokedKeyIds: [...existing, ...predecessors.filter((id) => !existing.includes(id))],
+    predecessors,
+    successor: successor.id,
+    successorLastUsed: successor.lastUsedAt,
   };
 }
 
 export function unknownKeyIdMessage(obj: ApiKeyObject, id: string, known: string[]): string {
-  const list = known.length > 0
-    ? `Known key ids: ${obj.status?.keys?.map((k) => `${k.id} (${k.state})`).join(', ')}.`
-    : 'It has no key ids yet (status.keys is empty: has the operator reconciled it?).';
+  const list =
+    known.length > 0
+      ? `Known key ids: ${obj.status?.keys?.map((k) => `${k.id} (${k.state})`).join(', ')}.`
+      : 'It has no key ids yet (status.keys is empty: has the operator reconciled it?).';
   return `ApiKey ${obj.metadata.namespace}/${obj.metadata.name} has no key id "${id}". ${list}`;
 }
 
@@ -136,7 +161,10 @@ export function planDuplicate(original: ApiKeyObject, opts: DuplicateOptions): A
   return {
     apiVersion: API_VERSION,
     kind: KINDS.apiKey.kind,
-    metadata: { name: opts.newName, ...(original.metadata.namespace ? { namespace: original.metadata.namespace } : {}) },
+    metadata: {
+      name: opts.newName,
+      ...(original.metadata.namespace ? { namespace: original.metadata.namespace } : {}),
+    },
     spec,
   };
 }

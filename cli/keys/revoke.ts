@@ -30,9 +30,11 @@ async function revokeAll(client: ApiKeyClient, namespace: string, name: string, 
   // A merge patch of one boolean needs no resourceVersion guard: it does not overwrite anyone's list.
   await client.patch(namespace, name, { spec: { revoked: true } });
   const ids = knownKeyIds(obj);
-  io.out(`ApiKey ${namespace}/${name} revoked (spec.revoked=true): every key id` +
-    `${ids.length > 0 ? ` (${ids.join(', ')})` : ''} is rejected with 401 once the operator updates the gateway's records.\n` +
-    `Workloads reading Secret ${workloadSecret(obj).name} need a new key: "keys duplicate ${name} NEW-NAME".\n`);
+  io.out(
+    `ApiKey ${namespace}/${name} revoked (spec.revoked=true): every key id` +
+      `${ids.length > 0 ? ` (${ids.join(', ')})` : ''} is rejected with 401 once the operator updates the gateway's records.\n` +
+      `Workloads reading Secret ${workloadSecret(obj).name} need a new key: "keys duplicate ${name} NEW-NAME".\n`,
+  );
 }
 
 async function revokeKeyId(client: ApiKeyClient, namespace: string, name: string, id: string, io: Io): Promise<void> {
@@ -46,11 +48,15 @@ async function revokeKeyId(client: ApiKeyClient, namespace: string, name: string
     return {
       revokedKeyIds: plan.revokedKeyIds,
       done: () => {
-        io.out(`Key id ${id} of ApiKey ${namespace}/${name} revoked (spec.revokedKeyIds): it is rejected with 401 ` +
-          'once the operator updates the gateway\'s records.\n');
+        io.out(
+          `Key id ${id} of ApiKey ${namespace}/${name} revoked (spec.revokedKeyIds): it is rejected with 401 ` +
+            "once the operator updates the gateway's records.\n",
+        );
         if (plan.isCurrent) {
-          io.err(`Warning: ${id} is the current key in Secret ${workloadSecret(obj).name}; the operator issues a new key id ` +
-            'into it; workloads holding the revoked one fail until they read the Secret again.\n');
+          io.err(
+            `Warning: ${id} is the current key in Secret ${workloadSecret(obj).name}; the operator issues a new key id ` +
+              'into it; workloads holding the revoked one fail until they read the Secret again.\n',
+          );
         }
       },
     };
@@ -62,15 +68,25 @@ async function revokeKeyId(client: ApiKeyClient, namespace: string, name: string
  * based on the version we read (resourceVersion makes the server refuse it with 409 if that changed);
  * on a conflict, read again and re-decide. `decide` returns undefined when there is nothing to write.
  */
-export async function updateRevokedKeyIds(client: ApiKeyClient, namespace: string, name: string, what: string,
-  decide: (obj: ApiKeyObject) => { revokedKeyIds: string[]; done: () => void } | undefined): Promise<void> {
+export async function updateRevokedKeyIds(
+  client: ApiKeyClient,
+  namespace: string,
+  name: string,
+  what: string,
+  decide: (obj: ApiKeyObject) => { revokedKeyIds: string[]; done: () => void } | undefined,
+): Promise<void> {
   for (let attempt = 0; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
     const obj = await client.get(namespace, name);
     const change = decide(obj);
     if (!change) return;
-    const body = { metadata: { resourceVersion: obj.metadata.resourceVersion }, spec: { revokedKeyIds: change.revokedKeyIds } };
+    const body = {
+      metadata: { resourceVersion: obj.metadata.resourceVersion },
+      spec: { revokedKeyIds: change.revokedKeyIds },
+    };
     if (await client.patchIfUnchanged(namespace, name, body)) return change.done();
   }
-  throw new CliError(`ApiKey ${namespace}/${name} kept changing while we revoked ${what} ` +
-    `(${MAX_CONFLICT_RETRIES + 1} conflicts in a row). Try again.`);
+  throw new CliError(
+    `ApiKey ${namespace}/${name} kept changing while we revoked ${what} ` +
+      `(${MAX_CONFLICT_RETRIES + 1} conflicts in a row). Try again.`,
+  );
 }

@@ -35,8 +35,14 @@ export async function runRotate(name: string, opts: RotateOptions, io: Io = proc
   if (opts.wait) await waitForSuccessor(client, namespace, name, plan.previousKeyId, timeoutMs, io);
 }
 
-async function waitForSuccessor(client: ApiKeyClient, namespace: string, name: string,
-  previous: string | undefined, timeoutMs: number, io: Io): Promise<void> {
+async function waitForSuccessor(
+  client: ApiKeyClient,
+  namespace: string,
+  name: string,
+  previous: string | undefined,
+  timeoutMs: number,
+  io: Io,
+): Promise<void> {
   const deadline = io.now().getTime() + timeoutMs;
   io.err(`Waiting up to ${Math.round(timeoutMs / 1000)}s for the operator to issue the successor…\n`);
   for (;;) {
@@ -44,14 +50,18 @@ async function waitForSuccessor(client: ApiKeyClient, namespace: string, name: s
     const id = obj.status?.currentKeyId;
     if (id !== undefined && id !== previous) {
       const hint = currentEntry(obj)?.hint;
-      io.out(`New current key id: ${id}${hint ? ` …${hint}` : ''}` +
-        (previous ? ` (the previous key ${previous} stays valid until the hand-off).\n` : '.\n'));
+      io.out(
+        `New current key id: ${id}${hint ? ` …${hint}` : ''}` +
+          (previous ? ` (the previous key ${previous} stays valid until the hand-off).\n` : '.\n'),
+      );
       return;
     }
     if (io.now().getTime() >= deadline) {
-      throw new CliError(`timed out after ${Math.round(timeoutMs / 1000)}s: status.currentKeyId of ${namespace}/${name} ` +
-        `is still ${previous ?? '<none>'}. Is the nemokeys operator running? The request stays in place and is ` +
-        `acted on when it runs; check "keys describe ${name} -n ${namespace}".`);
+      throw new CliError(
+        `timed out after ${Math.round(timeoutMs / 1000)}s: status.currentKeyId of ${namespace}/${name} ` +
+          `is still ${previous ?? '<none>'}. Is the nemokeys operator running? The request stays in place and is ` +
+          `acted on when it runs; check "keys describe ${name} -n ${namespace}".`,
+      );
     }
     await io.sleep(POLL_MS);
   }

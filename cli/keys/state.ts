@@ -24,7 +24,9 @@ export function keyState(obj: ApiKeyObject): string {
 
 /** Conditions whose reason (api/conditions.ts) says the Team refuses requested scopes (effective = key ∩ team). */
 export function scopeRefusals(obj: ApiKeyObject): Condition[] {
-  return (obj.status?.conditions ?? []).filter((c) => reasonKind(c.type, c.reason) === 'scopeRefusal' && c.message !== '');
+  return (obj.status?.conditions ?? []).filter(
+    (c) => reasonKind(c.type, c.reason) === 'scopeRefusal' && c.message !== '',
+  );
 }
 
 /**

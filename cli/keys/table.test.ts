@@ -3,11 +3,15 @@ import { cellList, formatTable } from './table.ts';
 
 describe('formatTable', () => {
   it('pads every column but the last to its widest cell, three spaces apart', () => {
-    expect(formatTable(['NAME', 'TEAM'], [['a', 'checkout'], ['longer-name', 'x']])).toBe(
-      'NAME          TEAM\n' +
-      'a             checkout\n' +
-      'longer-name   x\n',
-    );
+    expect(
+      formatTable(
+        ['NAME', 'TEAM'],
+        [
+          ['a', 'checkout'],
+          ['longer-name', 'x'],
+        ],
+      ),
+    ).toBe('NAME          TEAM\n' + 'a             checkout\n' + 'longer-name   x\n');
   });
   it('prints only the header for no rows', () => {
     expect(formatTable(['A', 'B'], [])).toBe('A   B\n');

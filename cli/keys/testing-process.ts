@@ -64,32 +64,51 @@ export const cells = (line: string): string[] => line.trim().split(/\s{2,}/);
  * PATCH, so a test can deterministically change an object between the CLI's read and its write.
  * Requests go upstream with `upstream`'s credentials; the returned kubeconfig points the CLI at it.
  */
-export async function interferingProxy(upstream: KubeConfig, beforePatch: (path: string) => Promise<void>):
-  Promise<{ kubeconfig: string; close(): Promise<void> }> {
+export async function interferingProxy(
+  upstream: KubeConfig,
+  beforePatch: (path: string) => Promise<void>,
+): Promise<{ kubeconfig: string; close(): Promise<void> }> {
   const target = new URL(upstream.getCurrentCluster()?.server ?? '');
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c)).on('end', () => void (async () => {
-      if (req.method === 'PATCH') await beforePatch(req.url ?? '');
-      const headers = { ...req.headers, host: target.host };
-      delete headers.authorization;
-      const opts: RequestOptions = { hostname: target.hostname, port: target.port, path: req.url, method: req.method, headers };
-      await upstream.applyToHTTPSOptions(opts);
-      const up = request(opts, (ur) => {
-        res.writeHead(ur.statusCode ?? 502, ur.headers);
-        ur.pipe(res);
-      });
-      up.on('error', (e) => res.writeHead(502).end(String(e)));
-      up.end(Buffer.concat(chunks));
-    })().catch((e: unknown) => res.writeHead(500).end(String(e))));
+    req
+      .on('data', (c: Buffer) => chunks.push(c))
+      .on(
+        'end',
+        () =>
+          void (async () => {
+            if (req.method === 'PATCH') await beforePatch(req.url ?? '');
+            const headers = { ...req.headers, host: target.host };
+            delete headers.authorization;
+            const opts: RequestOptions = {
+              hostname: target.hostname,
+              port: target.port,
+              path: req.url,
+              method: req.method,
+              headers,
+            };
+            await upstream.applyToHTTPSOptions(opts);
+            const up = request(opts, (ur) => {
+              res.writeHead(ur.statusCode ?? 502, ur.headers);
+              ur.pipe(res);
+            });
+            up.on('error', (e) => res.writeHead(502).end(String(e)));
+            up.end(Buffer.concat(chunks));
+          })().catch((e: unknown) => res.writeHead(500).end(String(e))),
+      );
   });
   await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
   const port = (server.address() as AddressInfo).port;
-  const kubeconfig = writeFile(`proxy-${port}.kubeconfig`, [
-    'apiVersion: v1', 'kind: Config', 'current-context: proxy',
-    `clusters: [{name: proxy, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]`,
-    'users: [{name: proxy, user: {token: via-proxy}}]',
-    'contexts: [{name: proxy, context: {cluster: proxy, user: proxy}}]',
-  ].join('\n') + '\n');
+  const kubeconfig = writeFile(
+    `proxy-${port}.kubeconfig`,
+    `${[
+      'apiVersion: v1',
+      'kind: Config',
+      'current-context: proxy',
+      `clusters: [{name: proxy, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]`,
+      'users: [{name: proxy, user: {token: via-proxy}}]',
+      'contexts: [{name: proxy, context: {cluster: proxy, user: proxy}}]',
+    ].join('\n')}\n`,
+  );
   return { kubeconfig, close: () => new Promise((r) => server.close(() => r())) };
 }

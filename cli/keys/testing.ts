@@ -12,7 +12,12 @@ export const HOUR = 60 * MIN;
 export const DAY = 24 * HOUR;
 
 /** Only the types and reasons the operator writes (api/conditions.ts): tests cannot invent shapes it never emits. */
-export function condition<T extends ConditionType>(type: T, status: Condition['status'], reason: ConditionReason<T>, message = ''): Condition {
+export function condition<T extends ConditionType>(
+  type: T,
+  status: Condition['status'],
+  reason: ConditionReason<T>,
+  message = '',
+): Condition {
   return { type, status, reason, message, lastTransitionTime: at(-5 * MIN) };
 }
 
@@ -25,7 +30,14 @@ export function apiKey(name: string, over: Partial<ApiKeyObject> = {}): ApiKeyOb
     apiVersion: 'keys.nemorouter.io/v1alpha1',
     kind: 'ApiKey',
     ...over,
-    metadata: { name, namespace: 'shop', resourceVersion: '1', generation: 1, creationTimestamp: at(-30 * DAY), ...over.metadata },
+    metadata: {
+      name,
+      namespace: 'shop',
+      resourceVersion: '1',
+      generation: 1,
+      creationTimestamp: at(-30 * DAY),
+      ...over.metadata,
+    },
     spec: { team: 'checkout', ...over.spec },
   };
 }
@@ -34,8 +46,14 @@ export function apiKey(name: string, over: Partial<ApiKeyObject> = {}): ApiKeyOb
 export function servedApiKey(inp: PlanInputs): ApiKeyObject {
   const ak = inp.apiKey!;
   return {
-    apiVersion: ak.apiVersion, kind: ak.kind,
-    metadata: { name: ak.metadata!.name!, namespace: ak.metadata!.namespace!, generation: ak.metadata!.generation, resourceVersion: '1' },
+    apiVersion: ak.apiVersion,
+    kind: ak.kind,
+    metadata: {
+      name: ak.metadata!.name!,
+      namespace: ak.metadata!.namespace!,
+      generation: ak.metadata!.generation,
+      resourceVersion: '1',
+    },
     ...(ak.spec ? { spec: ak.spec } : {}),
     ...(ak.status ? { status: ak.status } : {}),
   };

@@ -4,8 +4,15 @@ import { DAY, HOUR, MIN, NOW, at } from './testing.ts';
 
 describe('compactSpan', () => {
   it.each([
-    [0, '0s'], [59_999, '59s'], [60_000, '1m'], [59 * MIN, '59m'], [HOUR, '1h'],
-    [47 * HOUR + 59 * MIN, '47h'], [48 * HOUR, '2d'], [400 * DAY, '400d'], [-5 * MIN, '5m'],
+    [0, '0s'],
+    [59_999, '59s'],
+    [60_000, '1m'],
+    [59 * MIN, '59m'],
+    [HOUR, '1h'],
+    [47 * HOUR + 59 * MIN, '47h'],
+    [48 * HOUR, '2d'],
+    [400 * DAY, '400d'],
+    [-5 * MIN, '5m'],
   ])('%i ms → %s', (ms, text) => expect(compactSpan(ms)).toBe(text));
 });
 

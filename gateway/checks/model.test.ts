@@ -18,7 +18,12 @@ describe('checkModel', () => {
     ['array body on a model route', 'json-required', '[{"model":"gpt-4o-mini"}]', 'bad_request'],
     ['array body elsewhere', 'none', '[1,2]', 'ok:-'],
     ['unknown route carrying a forbidden model', 'none', '{"model":"gpt-4o"}', 'model_not_allowed'],
-    ['duplicate keys: JSON.parse keeps the last, like the router', 'json-required', '{"model":"gpt-4o-mini","model":"gpt-4o"}', 'model_not_allowed'],
+    [
+      'duplicate keys: JSON.parse keeps the last, like the router',
+      'json-required',
+      '{"model":"gpt-4o-mini","model":"gpt-4o"}',
+      'model_not_allowed',
+    ],
     ['over-long model', 'json-required', JSON.stringify({ model: 'x'.repeat(300) }), 'bad_request'],
   ])('%s', (_name, source, body, expected) => {
     const r = checkModel(record, source, Buffer.from(body));

@@ -5,7 +5,11 @@ import { modelAllowed, type ModelSource } from './scopes.ts';
 // Step 5 of docs/design.md §4: the `model` of a buffered JSON body against the key's model scope. Pure.
 
 export type ModelCheck =
-  | { ok: true; model: string | undefined; /** The parsed body, when it is a JSON object. */ json: Record<string, unknown> | undefined }
+  | {
+      ok: true;
+      model: string | undefined /** The parsed body, when it is a JSON object. */;
+      json: Record<string, unknown> | undefined;
+    }
   | { ok: false; reason: Extract<DenialReason, 'bad_request' | 'model_not_allowed'>; detail: string };
 
 const MAX_MODEL_LENGTH = 256;
@@ -25,7 +29,8 @@ export function checkModel(record: KeyRecord, source: ModelSource, body: Buffer)
   const object = json as Record<string, unknown>;
   const model = object.model;
   if (model === undefined || model === null) {
-    if (source === 'json-required') return { ok: false, reason: 'bad_request', detail: 'The "model" field is required.' };
+    if (source === 'json-required')
+      return { ok: false, reason: 'bad_request', detail: 'The "model" field is required.' };
     return { ok: true, model: undefined, json: object };
   }
   if (typeof model !== 'string' || model.length === 0 || model.length > MAX_MODEL_LENGTH) {

@@ -17,7 +17,10 @@ export function formModel(contentType: string, body: Buffer): Promise<FormModel>
   return new Promise((resolve) => {
     let parser: BusboyInstance;
     try {
-      parser = Busboy({ headers: { 'content-type': contentType }, limits: { fieldSize: MAX_FIELD_BYTES, fields: 100, parts: 200 } });
+      parser = Busboy({
+        headers: { 'content-type': contentType },
+        limits: { fieldSize: MAX_FIELD_BYTES, fields: 100, parts: 200 },
+      });
     } catch {
       resolve({ ok: false, detail: 'The multipart body could not be parsed.' });
       return;

@@ -11,7 +11,8 @@ type Req = Partial<PrecheckInput> & { auth?: string; xff?: string };
 function run(overrides: RecordOverrides, req: Req = {}) {
   const { key, record } = makeKeyAndRecord(overrides);
   const auth = req.auth ?? 'key';
-  const headers: Record<string, string> = auth === 'none' ? {} : { authorization: `Bearer ${auth === 'key' ? key : auth}` };
+  const headers: Record<string, string> =
+    auth === 'none' ? {} : { authorization: `Bearer ${auth === 'key' ? key : auth}` };
   if (req.xff !== undefined) headers['x-forwarded-for'] = req.xff;
   const result = precheck({
     synced: req.synced ?? true,
@@ -42,7 +43,12 @@ describe('precheck', () => {
     ['not synced beats everything', {}, { synced: false }, 'not_synced'],
     ['no key', everythingWrong, { auth: 'none' }, 'missing_key'],
     ['malformed key', everythingWrong, { auth: 'nr_dev_short' }, 'malformed_key'],
-    ['bad checksum is malformed', everythingWrong, { auth: otherKey.slice(0, -1) + (otherKey.endsWith('0') ? '1' : '0') }, 'malformed_key'],
+    [
+      'bad checksum is malformed',
+      everythingWrong,
+      { auth: otherKey.slice(0, -1) + (otherKey.endsWith('0') ? '1' : '0') },
+      'malformed_key',
+    ],
     ['valid format, unknown id', everythingWrong, { auth: otherKey }, 'unknown_key'],
     ['revoked before expired', everythingWrong, {}, 'revoked'],
     ['suspended (Team missing)', { state: 'Suspended', suspendedReason: 'TeamNotFound' }, {}, 'suspended'],
@@ -52,19 +58,64 @@ describe('precheck', () => {
     ['unparseable expiry fails closed', { expiresAt: 'garbage' }, {}, 'expired'],
     ['not yet expired', { expiresAt: new Date(NOW + 1000).toISOString() }, {}, 'ok'],
     ['ip before endpoint', { scopes: everythingWrong.scopes }, {}, 'ip_not_allowed'],
-    ['ip allowed, endpoint not', { scopes: { ipAllowlist: ['127.0.0.0/8'], endpoints: ['/embeddings'] } }, {}, 'endpoint_not_allowed'],
+    [
+      'ip allowed, endpoint not',
+      { scopes: { ipAllowlist: ['127.0.0.0/8'], endpoints: ['/embeddings'] } },
+      {},
+      'endpoint_not_allowed',
+    ],
     ['ip allowed via mapped peer', { scopes: { ipAllowlist: ['127.0.0.1'] } }, { peer: '::ffff:127.0.0.1' }, 'ok'],
-    ['spoofed XFF from an untrusted peer is ignored', { scopes: { ipAllowlist: ['192.0.2.0/24'] } }, { xff: '192.0.2.9', peer: '198.51.100.1' }, 'ip_not_allowed'],
+    [
+      'spoofed XFF from an untrusted peer is ignored',
+      { scopes: { ipAllowlist: ['192.0.2.0/24'] } },
+      { xff: '192.0.2.9', peer: '198.51.100.1' },
+      'ip_not_allowed',
+    ],
     ['bad path after auth', {}, { url: '/v1/../admin' }, 'bad_request'],
-    ['multipart model route with restricted models: decided by the form field', { scopes: { models: ['whisper-1'] } }, { url: '/v1/audio/transcriptions' }, 'ok'],
+    [
+      'multipart model route with restricted models: decided by the form field',
+      { scopes: { models: ['whisper-1'] } },
+      { url: '/v1/audio/transcriptions' },
+      'ok',
+    ],
     ['multipart model route with every model', {}, { url: '/v1/audio/transcriptions' }, 'ok'],
-    ['model in the path, not allowed', { scopes: { models: ['gpt-4o-mini'] } }, { url: '/openai/deployments/gpt-4o/chat/completions' }, 'model_not_allowed'],
-    ['model in the path, allowed', { scopes: { models: ['gpt-4o-mini'] } }, { url: '/openai/deployments/gpt-4o-mini/chat/completions' }, 'ok'],
-    ['engine in the path, not allowed', { scopes: { models: ['gpt-4o-mini'] } }, { url: '/v1/engines/gpt-4o/completions' }, 'model_not_allowed'],
-    ['batches with restricted models', { scopes: { models: ['gpt-4o-mini'] } }, { url: '/v1/batches' }, 'model_not_allowed'],
+    [
+      'model in the path, not allowed',
+      { scopes: { models: ['gpt-4o-mini'] } },
+      { url: '/openai/deployments/gpt-4o/chat/completions' },
+      'model_not_allowed',
+    ],
+    [
+      'model in the path, allowed',
+      { scopes: { models: ['gpt-4o-mini'] } },
+      { url: '/openai/deployments/gpt-4o-mini/chat/completions' },
+      'ok',
+    ],
+    [
+      'engine in the path, not allowed',
+      { scopes: { models: ['gpt-4o-mini'] } },
+      { url: '/v1/engines/gpt-4o/completions' },
+      'model_not_allowed',
+    ],
+    [
+      'batches with restricted models',
+      { scopes: { models: ['gpt-4o-mini'] } },
+      { url: '/v1/batches' },
+      'model_not_allowed',
+    ],
     ['batches with every model', {}, { url: '/v1/batches' }, 'ok'],
-    ['unknown route with restricted models', { scopes: { models: ['gpt-4o-mini'] } }, { url: '/v1/messages' }, 'endpoint_not_allowed'],
-    ['unknown route listed as pass-through', { scopes: { models: ['gpt-4o-mini'] } }, { url: '/v1/messages', passThroughRoutes: ['/messages'] }, 'ok'],
+    [
+      'unknown route with restricted models',
+      { scopes: { models: ['gpt-4o-mini'] } },
+      { url: '/v1/messages' },
+      'endpoint_not_allowed',
+    ],
+    [
+      'unknown route listed as pass-through',
+      { scopes: { models: ['gpt-4o-mini'] } },
+      { url: '/v1/messages', passThroughRoutes: ['/messages'] },
+      'ok',
+    ],
     ['unknown route with every model', {}, { url: '/v1/messages' }, 'ok'],
     ['endpoint allowed with /v1 in the scope', { scopes: { endpoints: ['/v1/chat/completions'] } }, {}, 'ok'],
   ])('%s → %s', (_name, overrides, req, expected) => {
@@ -84,7 +135,9 @@ describe('precheck', () => {
     const headers = { authorization: `Bearer ${key}`, 'x-forwarded-for': '192.0.2.5' };
     expect(precheck({ ...base, headers, peer: '10.1.2.3' }).ok).toBe(true);
     expect(precheck({ ...base, headers, peer: '203.0.113.1' }).ok).toBe(false);
-    expect(precheck({ ...base, headers: { ...headers, 'x-forwarded-for': '192.0.2.5, 203.0.113.1' }, peer: '10.1.2.3' }).ok).toBe(false);
+    expect(
+      precheck({ ...base, headers: { ...headers, 'x-forwarded-for': '192.0.2.5, 203.0.113.1' }, peer: '10.1.2.3' }).ok,
+    ).toBe(false);
   });
 
   it('a wrong secret for an existing key id is indistinguishable from an unknown id', () => {

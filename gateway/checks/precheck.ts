@@ -5,7 +5,14 @@ import { ipRangeTable, type IpRangeTable } from '../ip-range-table.ts';
 import type { DenialReason } from '../errors.ts';
 import { keyStateDenial } from '../records/key-state.ts';
 import { passThrough, routeModel } from './routes.ts';
-import { allModelsAllowed, canonicalSegments, endpointAllowed, endpointPath, modelAllowed, type ModelSource } from './scopes.ts';
+import {
+  allModelsAllowed,
+  canonicalSegments,
+  endpointAllowed,
+  endpointPath,
+  modelAllowed,
+  type ModelSource,
+} from './scopes.ts';
 
 // The checks that need no request body (docs/design.md §4 steps 1-4 plus what the route alone decides), in
 // order, cheapest first. Pure: the record lookup, clock and addresses are inputs, so the ordering is
@@ -52,7 +59,9 @@ const UNKNOWN_ROUTE_DETAIL =
  * The presented key: `Authorization: Bearer`, `x-api-key` or `api-key`; undefined when none is sent.
  * false (malformed) when several headers disagree or Authorization alone uses another scheme.
  */
-export function extractKey(headers: Readonly<Record<string, string | string[] | undefined>>): string | undefined | false {
+export function extractKey(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+): string | undefined | false {
   let found: string | undefined;
   const auth = headers.authorization;
   if (auth !== undefined) {
@@ -83,7 +92,10 @@ function compiled(record: KeyRecord): CompiledScopes {
   if (c === undefined) {
     const expiresAtMs = record.expiresAt === null ? Number.POSITIVE_INFINITY : Date.parse(record.expiresAt);
     // an unparseable expiry is treated as already expired (fail closed)
-    c = { expiresAtMs: Number.isNaN(expiresAtMs) ? Number.NEGATIVE_INFINITY : expiresAtMs, allowlist: ipRangeTable(compileCidrs(record.scopes.ipAllowlist)) };
+    c = {
+      expiresAtMs: Number.isNaN(expiresAtMs) ? Number.NEGATIVE_INFINITY : expiresAtMs,
+      allowlist: ipRangeTable(compileCidrs(record.scopes.ipAllowlist)),
+    };
     compiledCache.set(record, c);
   }
   return c;
@@ -104,10 +116,13 @@ export function precheck(input: PrecheckInput): Admitted | Denied {
   // 2. revoked / expired / suspended: decided from the record's one state field
   const scopes = compiled(record);
   const denial = keyStateDenial(record, scopes.expiresAtMs, input.nowMs);
-  if (denial !== undefined) return { ok: false, reason: denial.reason, record, ...(denial.detail ? { detail: denial.detail } : {}) };
+  if (denial !== undefined)
+    return { ok: false, reason: denial.reason, record, ...(denial.detail ? { detail: denial.detail } : {}) };
 
   // 3. source address (before anything can be counted against the key)
-  const ip = scopes.allowlist.any ? undefined : clientIp(input.peer, input.headers['x-forwarded-for'], input.trustedProxies);
+  const ip = scopes.allowlist.any
+    ? undefined
+    : clientIp(input.peer, input.headers['x-forwarded-for'], input.trustedProxies);
   if (!scopes.allowlist.contains(ip)) return { ok: false, reason: 'ip_not_allowed', record };
 
   // 4. endpoint
@@ -123,7 +138,8 @@ export function precheck(input: PrecheckInput): Admitted | Denied {
     if (route.kind === 'unknown' && !passThrough(input.passThroughRoutes ?? [], endpoint)) {
       return { ok: false, reason: 'endpoint_not_allowed', record, detail: UNKNOWN_ROUTE_DETAIL };
     }
-    if (route.kind === 'path' && !modelAllowed(record.scopes.models, route.model)) return { ok: false, reason: 'model_not_allowed', record };
+    if (route.kind === 'path' && !modelAllowed(record.scopes.models, route.model))
+      return { ok: false, reason: 'model_not_allowed', record };
   }
   const source = route.kind === 'body' || route.kind === 'path' ? route.source : 'none';
   const pathModel = route.kind === 'path' ? route.model : undefined;

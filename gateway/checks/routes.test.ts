@@ -10,7 +10,11 @@ describe('routeModel', () => {
     ['POST', '/files', { kind: 'body', source: 'none' }],
     ['POST', '/fine_tuning/jobs', { kind: 'body', source: 'none' }],
     ['POST', '/openai/deployments/gpt-4o/chat/completions', { kind: 'path', model: 'gpt-4o', source: 'json-optional' }],
-    ['POST', '/openai/deployments/whisper/audio/transcriptions', { kind: 'path', model: 'whisper', source: 'multipart' }],
+    [
+      'POST',
+      '/openai/deployments/whisper/audio/transcriptions',
+      { kind: 'path', model: 'whisper', source: 'multipart' },
+    ],
     ['POST', '/engines/gpt-4o/completions', { kind: 'path', model: 'gpt-4o', source: 'json-optional' }],
     ['GET', '/engines/gpt-4o', { kind: 'path', model: 'gpt-4o', source: 'none' }],
     ['POST', '/batches', { kind: 'batch' }],

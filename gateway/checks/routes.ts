@@ -22,7 +22,7 @@ export function routeModel(method: string, endpoint: string): RouteModel {
     if (segments.length > prefix.length && prefix.every((p, i) => segments[i] === p)) {
       const model = segments[prefix.length]!;
       if (model.length === 0) return { kind: 'unknown' };
-      const rest = '/' + segments.slice(prefix.length + 1).join('/');
+      const rest = `/${segments.slice(prefix.length + 1).join('/')}`;
       // the path names the model; a body may still name one too (checked when present)
       const source = modelSource(method, rest);
       return { kind: 'path', model, source: source === 'json-required' ? 'json-optional' : source };

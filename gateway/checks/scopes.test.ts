@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalSegments, endpointAllowed, endpointLabel, endpointPath, modelAllowed, modelSource } from './scopes.ts';
+import {
+  canonicalSegments,
+  endpointAllowed,
+  endpointLabel,
+  endpointPath,
+  modelAllowed,
+  modelSource,
+} from './scopes.ts';
 
 describe('canonicalSegments + endpointPath', () => {
   it.each([

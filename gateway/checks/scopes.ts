@@ -36,7 +36,7 @@ export function canonicalSegments(url: string): string[] | undefined {
 /** `/v1/chat/completions` and `/chat/completions` are the same endpoint. */
 export function endpointPath(segments: readonly string[]): string {
   const from = segments[0] === 'v1' ? 1 : 0;
-  return '/' + segments.slice(from).join('/');
+  return `/${segments.slice(from).join('/')}`;
 }
 
 function normalizeEntry(entry: string): string {
@@ -55,7 +55,8 @@ export function endpointAllowed(endpoints: readonly string[], endpoint: string):
   for (const raw of endpoints) {
     const entry = normalizeEntry(raw);
     if (entry === '/' || endpoint === entry) return true;
-    if (endpoint.length > entry.length && endpoint.startsWith(entry) && endpoint.charCodeAt(entry.length) === 0x2f) return true;
+    if (endpoint.length > entry.length && endpoint.startsWith(entry) && endpoint.charCodeAt(entry.length) === 0x2f)
+      return true;
   }
   return false;
 }

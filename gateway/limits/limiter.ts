@@ -36,7 +36,13 @@ export interface Outcome {
 
 export interface Limiter {
   admit(limitsKey: string, record: KeyRecord, estimate: number, nowMs: number): Admission | Promise<Admission>;
-  settle(limitsKey: string, record: KeyRecord, reservation: Reservation, outcome: Outcome, nowMs: number): void | Promise<void>;
+  settle(
+    limitsKey: string,
+    record: KeyRecord,
+    reservation: Reservation,
+    outcome: Outcome,
+    nowMs: number,
+  ): void | Promise<void>;
   close?(): Promise<void>;
 }
 
@@ -46,5 +52,9 @@ export function admitted(atMs: number, amount: number): Admission {
 
 /** True when the record has nothing to enforce: admit/settle can skip all bookkeeping. */
 export function unlimited(record: KeyRecord): boolean {
-  return record.rateLimit?.requestsPerMinute === undefined && record.rateLimit?.tokensPerMinute === undefined && record.budget === undefined;
+  return (
+    record.rateLimit?.requestsPerMinute === undefined &&
+    record.rateLimit?.tokensPerMinute === undefined &&
+    record.budget === undefined
+  );
 }

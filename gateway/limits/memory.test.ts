@@ -27,7 +27,9 @@ describe('windows', () => {
 
   it('a lifetime budget never ends', () => {
     expect(budgetWindow({ credits: 1, period: 'Never' }, T0).endsMs).toBeUndefined();
-    expect(budgetWindow({ credits: 1, period: 'Never' }, T0 + 1e12).id).toBe(budgetWindow({ credits: 1, period: 'Never' }, T0).id);
+    expect(budgetWindow({ credits: 1, period: 'Never' }, T0 + 1e12).id).toBe(
+      budgetWindow({ credits: 1, period: 'Never' }, T0).id,
+    );
   });
 
   it('Retry-After is whole seconds, at least 1, absent for never', () => {
@@ -84,7 +86,13 @@ describe('MemoryLimiter', () => {
     // a clock stepping back into January is not served February's counter (one counter per key:
     // January's was replaced, so it starts again from 0)
     expect(l.admit(monthly.limitsKey, monthly, 0, jan31 + 60_000).ok).toBe(true);
-    l.settle(monthly.limitsKey, monthly, { atMs: jan31 + 60_000, amount: 0 }, { cost: 10, refundRequest: false }, jan31 + 60_000);
+    l.settle(
+      monthly.limitsKey,
+      monthly,
+      { atMs: jan31 + 60_000, amount: 0 },
+      { cost: 10, refundRequest: false },
+      jan31 + 60_000,
+    );
     expect(l.budgetUsed(monthly.limitsKey, monthly, jan31 + 60_000)).toBe(10);
     expect(l.admit(monthly.limitsKey, monthly, 0, jan31 - 60_000)).toMatchObject({ ok: false, reason: 'budget' }); // earlier, same month
     // the same ApiKey switched to a daily budget inside that month: its monthly counter does not carry over
@@ -94,16 +102,28 @@ describe('MemoryLimiter', () => {
   });
 
   it('a budget denial does not consume a rate-limit slot', () => {
-    const { record } = makeKeyAndRecord({ rateLimit: { requestsPerMinute: 5 }, budget: { credits: 1, period: 'Never' } });
+    const { record } = makeKeyAndRecord({
+      rateLimit: { requestsPerMinute: 5 },
+      budget: { credits: 1, period: 'Never' },
+    });
     const l = new MemoryLimiter();
     l.settle(record.limitsKey, record, { atMs: T0, amount: 0 }, { cost: 1, refundRequest: false }, T0);
-    for (let i = 0; i < 3; i++) expect(l.admit(record.limitsKey, record, 0, T0)).toMatchObject({ ok: false, reason: 'budget' });
+    for (let i = 0; i < 3; i++)
+      expect(l.admit(record.limitsKey, record, 0, T0)).toMatchObject({ ok: false, reason: 'budget' });
     expect(l.requestsThisMinute(record.limitsKey, T0)).toBe(0);
   });
 
   it('predecessor and successor (different updatedAt) spend one budget', () => {
-    const a = makeKeyAndRecord({ budget: { credits: 10, period: 'Monthly' }, limitsKey: 'ns/rotating', updatedAt: '2026-01-01T00:00:00Z' }).record;
-    const b = makeKeyAndRecord({ budget: { credits: 10, period: 'Monthly' }, limitsKey: 'ns/rotating', updatedAt: '2026-03-30T00:00:00Z' }).record;
+    const a = makeKeyAndRecord({
+      budget: { credits: 10, period: 'Monthly' },
+      limitsKey: 'ns/rotating',
+      updatedAt: '2026-01-01T00:00:00Z',
+    }).record;
+    const b = makeKeyAndRecord({
+      budget: { credits: 10, period: 'Monthly' },
+      limitsKey: 'ns/rotating',
+      updatedAt: '2026-03-30T00:00:00Z',
+    }).record;
     const l = new MemoryLimiter();
     l.settle(a.limitsKey, a, { atMs: T0, amount: 0 }, { cost: 10, refundRequest: false }, T0);
     expect(l.admit(b.limitsKey, b, 0, T0)).toMatchObject({ ok: false, reason: 'budget' });
@@ -129,7 +149,10 @@ describe('MemoryLimiter', () => {
   });
 
   it('reserve, then settle: a reservation weighs on the next decision and is replaced by the real cost', () => {
-    const { record } = makeKeyAndRecord({ rateLimit: { tokensPerMinute: 1000 }, budget: { credits: 500, period: 'Never' } });
+    const { record } = makeKeyAndRecord({
+      rateLimit: { tokensPerMinute: 1000 },
+      budget: { credits: 500, period: 'Never' },
+    });
     const l = new MemoryLimiter();
     const first = l.admit(record.limitsKey, record, 600, T0);
     expect(first.ok).toBe(true);
@@ -143,7 +166,10 @@ describe('MemoryLimiter', () => {
   });
 
   it('settling above the reservation charges the difference; a refund gives the request slot back', () => {
-    const { record } = makeKeyAndRecord({ rateLimit: { requestsPerMinute: 1 }, budget: { credits: 100, period: 'Never' } });
+    const { record } = makeKeyAndRecord({
+      rateLimit: { requestsPerMinute: 1 },
+      budget: { credits: 100, period: 'Never' },
+    });
     const l = new MemoryLimiter();
     const a = l.admit(record.limitsKey, record, 10, T0);
     if (!a.ok) throw new Error('admitted expected');

@@ -102,7 +102,13 @@ export class MemoryLimiter implements Limiter {
     let c = this.#budget.get(limitsKey);
     // windows are contiguous, so a time between the counter's first use and its window's end lies in
     // the same window (a monthly window costs a Date per call otherwise, twice per request)
-    if (c !== undefined && c.period === budget.period && c.sinceMs <= nowMs && (c.endsMs === undefined || nowMs < c.endsMs)) return c;
+    if (
+      c !== undefined &&
+      c.period === budget.period &&
+      c.sinceMs <= nowMs &&
+      (c.endsMs === undefined || nowMs < c.endsMs)
+    )
+      return c;
     const w = budgetWindow(budget, nowMs);
     if (c === undefined || c.window !== w.id) {
       c = { window: w.id, period: budget.period, sinceMs: nowMs, endsMs: w.endsMs, used: 0 };

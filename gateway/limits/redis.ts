@@ -154,11 +154,18 @@ export class RedisLimiter implements Limiter {
       k.budget === undefined ? 0 : Math.max(0, Math.floor(this.#baseline(limitsKey, k.budget.id))),
     );
     if (verdict === 0) return admitted(nowMs, amount);
-    if (verdict === 1) return { ok: false, reason: 'rate_limit', retryAfterS: retryAfterSeconds(k.minute.endsMs, nowMs) };
+    if (verdict === 1)
+      return { ok: false, reason: 'rate_limit', retryAfterS: retryAfterSeconds(k.minute.endsMs, nowMs) };
     return { ok: false, reason: 'budget', retryAfterS: retryAfterSeconds(k.budget?.endsMs, nowMs) };
   }
 
-  async settle(limitsKey: string, record: KeyRecord, reservation: Reservation, outcome: Outcome, nowMs: number): Promise<void> {
+  async settle(
+    limitsKey: string,
+    record: KeyRecord,
+    reservation: Reservation,
+    outcome: Outcome,
+    nowMs: number,
+  ): Promise<void> {
     if (unlimited(record)) return;
     const delta = Math.max(0, Math.ceil(outcome.cost)) - reservation.amount;
     const tokens = record.rateLimit?.tokensPerMinute !== undefined;

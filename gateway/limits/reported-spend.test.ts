@@ -12,9 +12,14 @@ const yesterday = budgetWindow(record.budget!, T0 - 86_400_000).id;
 const LAST = new Date(T0).toISOString();
 
 /** A ledger that knows the test record's key id and two other key ids of the same ApiKey ('k1', 'k2'). */
-const newLedger = () => new SpendLedger((keyId) => (keyId === record.keyId || keyId === 'k1' || keyId === 'k2' ? record.limitsKey : undefined));
+const newLedger = () =>
+  new SpendLedger((keyId) =>
+    keyId === record.keyId || keyId === 'k1' || keyId === 'k2' ? record.limitsKey : undefined,
+  );
 /** Usage-report `keys` with spend through key id `keyId`. */
-const spent = (keyId: string, s: { window: string; credits: number }) => ({ [keyId]: { requests: 1, credits: s.credits, lastUsedAt: LAST, spend: s } });
+const spent = (keyId: string, s: { window: string; credits: number }) => ({
+  [keyId]: { requests: 1, credits: s.credits, lastUsedAt: LAST, spend: s },
+});
 
 /** Admits and charges `cost` until the first denial; returns the credits admitted. */
 function spendUntilDenied(l: ReportedSpendLimiter, cost: number): number {
@@ -33,9 +38,17 @@ describe('ReportedSpendLimiter over the in-process limiter', () => {
   it.each([
     // [what, own previous report, peers' reports, credits admitted before the first 429]
     ['nothing reported', undefined, [], 100],
-    ['own previous report in today\'s window', { window: today, credits: 60 }, [], 40],
+    ["own previous report in today's window", { window: today, credits: 60 }, [], 40],
     ['own previous report of yesterday does not count', { window: yesterday, credits: 60 }, [], 100],
-    ['two peers', undefined, [{ window: today, credits: 30 }, { window: today, credits: 20 }], 50],
+    [
+      'two peers',
+      undefined,
+      [
+        { window: today, credits: 30 },
+        { window: today, credits: 20 },
+      ],
+      50,
+    ],
     ['own and peers together exhaust it', { window: today, credits: 50 }, [{ window: today, credits: 50 }], 0],
     ['beyond the budget already', { window: today, credits: 70 }, [{ window: today, credits: 70 }], 0],
   ] as const)('%s', (_what, own, peers, expected) => {
@@ -56,11 +69,17 @@ describe('ReportedSpendLimiter over the in-process limiter', () => {
     expect(inner.requestsThisMinute(rated.limitsKey, T0)).toBe(0);
   });
 
-  it('settled costs go into the ledger the report carries (own spend, the admission\'s window)', () => {
+  it("settled costs go into the ledger the report carries (own spend, the admission's window)", () => {
     const ledger = newLedger();
     ledger.seed(spent(record.keyId, { window: today, credits: 5 }));
     const l = new ReportedSpendLimiter(new MemoryLimiter(), ledger, { shared: false, seeded: () => true });
-    void l.settle(record.limitsKey, record, { atMs: T0, amount: 256 }, { cost: 7.9, refundRequest: false }, T0 + 86_400_000);
+    void l.settle(
+      record.limitsKey,
+      record,
+      { atMs: T0, amount: 256 },
+      { cost: 7.9, refundRequest: false },
+      T0 + 86_400_000,
+    );
     expect(ledger.snapshot()).toEqual(new Map([[record.keyId, { window: today, credits: 12 }]]));
     expect(ledger.own(record.limitsKey, today)).toBe(12);
   });
@@ -109,7 +128,10 @@ describe('SpendLedger', () => {
   it('re-reads which ApiKey a key id belongs to when the records change, at most once a second', () => {
     let known = false;
     let now = 0;
-    const ledger = new SpendLedger((id) => (known && id === 'late' ? 'ns/late' : undefined), () => now);
+    const ledger = new SpendLedger(
+      (id) => (known && id === 'late' ? 'ns/late' : undefined),
+      () => now,
+    );
     now = 5000;
     ledger.setPeers([{ keys: spent('late', { window: today, credits: 7 }) }]);
     expect(ledger.peers('ns/late', today)).toBe(0);

@@ -45,13 +45,26 @@ export class ReportedSpendLimiter implements Limiter {
     const window = budgetWindow(budget, nowMs);
     const elsewhere = this.#ledger.seeded(limitsKey, window.id) + this.#ledger.peers(limitsKey, window.id);
     if (elsewhere === 0) return this.#inner.admit(limitsKey, record, estimate, nowMs);
-    if (elsewhere >= budget.credits) return { ok: false, reason: 'budget', retryAfterS: retryAfterSeconds(window.endsMs, nowMs) };
-    return this.#inner.admit(limitsKey, { ...record, budget: { ...budget, credits: budget.credits - elsewhere } }, estimate, nowMs);
+    if (elsewhere >= budget.credits)
+      return { ok: false, reason: 'budget', retryAfterS: retryAfterSeconds(window.endsMs, nowMs) };
+    return this.#inner.admit(
+      limitsKey,
+      { ...record, budget: { ...budget, credits: budget.credits - elsewhere } },
+      estimate,
+      nowMs,
+    );
   }
 
-  settle(limitsKey: string, record: KeyRecord, reservation: Reservation, outcome: Outcome, nowMs: number): void | Promise<void> {
+  settle(
+    limitsKey: string,
+    record: KeyRecord,
+    reservation: Reservation,
+    outcome: Outcome,
+    nowMs: number,
+  ): void | Promise<void> {
     // spend lands in the window the request was admitted in, like the limiters' own settle
-    if (record.budget !== undefined) this.#ledger.charge(record.keyId, limitsKey, budgetWindow(record.budget, reservation.atMs).id, outcome.cost);
+    if (record.budget !== undefined)
+      this.#ledger.charge(record.keyId, limitsKey, budgetWindow(record.budget, reservation.atMs).id, outcome.cost);
     return this.#inner.settle(limitsKey, record, reservation, outcome, nowMs);
   }
 

@@ -86,7 +86,9 @@ export async function forward(request: FastifyRequest, reply: FastifyReply, opts
   } catch (err) {
     // e.g. an upstreamAuthorization node refuses as a header value: the reply is hijacked, so answer here
     request.log.error({ err: (err as Error).message }, 'cannot build the upstream request');
-    out.once('close', () => opts.onSettled({ status: out.statusCode, reported: undefined, routerFailed: true, upstreamSeconds: undefined }));
+    out.once('close', () =>
+      opts.onSettled({ status: out.statusCode, reported: undefined, routerFailed: true, upstreamSeconds: undefined }),
+    );
     badGateway();
     return;
   }
@@ -104,7 +106,10 @@ export async function forward(request: FastifyRequest, reply: FastifyReply, opts
       status: out.statusCode,
       reported: scanner?.end(),
       routerFailed,
-      upstreamSeconds: upstreamRes === undefined ? undefined : ((upstreamEndedAt ?? performance.now()) - opts.timing.dispatchedAt) / 1000,
+      upstreamSeconds:
+        upstreamRes === undefined
+          ? undefined
+          : ((upstreamEndedAt ?? performance.now()) - opts.timing.dispatchedAt) / 1000,
     });
   };
   out.on('close', settle);

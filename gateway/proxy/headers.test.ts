@@ -38,17 +38,34 @@ describe('upstreamRequestHeaders', () => {
     expect(out.authorization).toBe('Bearer router');
   });
 
-  const forwarding = { ...incoming, 'x-forwarded-for': '6.6.6.6', forwarded: 'for=6.6.6.6', 'x-real-ip': '6.6.6.6', 'x-forwarded-host': 'evil' };
+  const forwarding = {
+    ...incoming,
+    'x-forwarded-for': '6.6.6.6',
+    forwarded: 'for=6.6.6.6',
+    'x-real-ip': '6.6.6.6',
+    'x-forwarded-host': 'evil',
+  };
   it.each([
-    ['an untrusted peer: its forwarding headers are dropped, the peer is the whole chain', false, { 'x-forwarded-for': '10.0.0.9' }],
+    [
+      'an untrusted peer: its forwarding headers are dropped, the peer is the whole chain',
+      false,
+      { 'x-forwarded-for': '10.0.0.9' },
+    ],
     [
       'a trusted proxy: its forwarding headers are kept and the peer appended',
       true,
-      { 'x-forwarded-for': '6.6.6.6, 10.0.0.9', forwarded: 'for=6.6.6.6', 'x-real-ip': '6.6.6.6', 'x-forwarded-host': 'evil' },
+      {
+        'x-forwarded-for': '6.6.6.6, 10.0.0.9',
+        forwarded: 'for=6.6.6.6',
+        'x-real-ip': '6.6.6.6',
+        'x-forwarded-host': 'evil',
+      },
     ],
   ])('%s', (_name, peerTrusted, expected) => {
     const out = upstreamRequestHeaders(forwarding, { host: 'router', peer: '10.0.0.9', peerTrusted });
-    const seen = Object.fromEntries(Object.entries(out).filter(([k]) => ['forwarded', 'x-real-ip'].includes(k) || k.startsWith('x-forwarded')));
+    const seen = Object.fromEntries(
+      Object.entries(out).filter(([k]) => ['forwarded', 'x-real-ip'].includes(k) || k.startsWith('x-forwarded')),
+    );
     expect(seen).toEqual(expected);
   });
 });
@@ -64,6 +81,10 @@ describe('downstreamResponseHeaders', () => {
       'x-ratelimit-remaining-requests': '99',
       'set-cookie': ['a=1', 'b=2'],
     });
-    expect(out).toEqual({ 'content-type': 'text/event-stream', 'x-ratelimit-remaining-requests': '99', 'set-cookie': ['a=1', 'b=2'] });
+    expect(out).toEqual({
+      'content-type': 'text/event-stream',
+      'x-ratelimit-remaining-requests': '99',
+      'set-cookie': ['a=1', 'b=2'],
+    });
   });
 });

@@ -20,10 +20,25 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** Client credentials (ours), and `expect` (node answers 100-continue itself). */
-const NEVER_FORWARDED = new Set(['authorization', 'x-api-key', 'api-key', 'expect', 'host', 'content-length', 'accept-encoding']);
+const NEVER_FORWARDED = new Set([
+  'authorization',
+  'x-api-key',
+  'api-key',
+  'expect',
+  'host',
+  'content-length',
+  'accept-encoding',
+]);
 
 /** What an untrusted client could use to pose as someone else behind us. */
-const FORWARDING = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-real-ip']);
+const FORWARDING = new Set([
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-real-ip',
+]);
 
 function connectionTokens(headers: IncomingHttpHeaders): Set<string> | undefined {
   const c = headers.connection;
@@ -41,7 +56,10 @@ export interface UpstreamHeaderOptions {
   peerTrusted?: boolean;
 }
 
-export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, opts: UpstreamHeaderOptions): OutgoingHttpHeaders {
+export function upstreamRequestHeaders(
+  incoming: IncomingHttpHeaders,
+  opts: UpstreamHeaderOptions,
+): OutgoingHttpHeaders {
   const extra = connectionTokens(incoming);
   const out: OutgoingHttpHeaders = {};
   for (const name in incoming) {

@@ -24,10 +24,16 @@ export type Inspection =
   | { ok: false; reason: DenialReason; detail?: string };
 
 const STREAM_THROUGH: Inspection = Object.freeze({ ok: true, body: undefined, json: undefined, model: undefined });
-const UNREADABLE = 'A key limited to some models must send JSON or multipart/form-data bodies, so the gateway can check the model.';
+const UNREADABLE =
+  'A key limited to some models must send JSON or multipart/form-data bodies, so the gateway can check the model.';
 
 /** Whether inspectBody has anything to read (the common streamed case stays synchronous). */
-export function mustInspect(record: KeyRecord, source: ModelSource, pathModel: string | undefined, framing: Framing): boolean {
+export function mustInspect(
+  record: KeyRecord,
+  source: ModelSource,
+  pathModel: string | undefined,
+  framing: Framing,
+): boolean {
   if (source === 'json-required' || source === 'json-optional' || pathModel !== undefined) return true;
   return framing.kind !== 'none' && !allModelsAllowed(record.scopes.models);
 }
@@ -51,7 +57,8 @@ export async function inspectBody(
     if (form.model === undefined && source === 'multipart' && pathModel === undefined) {
       return { ok: false, reason: 'bad_request', detail: 'The "model" field is required.' };
     }
-    if (form.model !== undefined && !modelAllowed(record.scopes.models, form.model)) return { ok: false, reason: 'model_not_allowed' };
+    if (form.model !== undefined && !modelAllowed(record.scopes.models, form.model))
+      return { ok: false, reason: 'model_not_allowed' };
     return { ok: true, body: read.body, json: undefined, model: form.model ?? pathModel };
   }
   const jsonRoute = source === 'json-required' || source === 'json-optional';
@@ -63,7 +70,9 @@ export async function inspectBody(
   const checked = checkModel(record, source, read.body);
   if (!checked.ok) {
     // on a route without a model rule, say why the body had to be readable at all
-    return jsonRoute || checked.reason !== 'bad_request' ? checked : { ok: false, reason: 'bad_request', detail: UNREADABLE };
+    return jsonRoute || checked.reason !== 'bad_request'
+      ? checked
+      : { ok: false, reason: 'bad_request', detail: UNREADABLE };
   }
   return { ok: true, body: read.body, json: checked.json, model: checked.model ?? pathModel };
 }

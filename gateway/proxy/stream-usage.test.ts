@@ -4,12 +4,48 @@ import { requestStreamUsage, UsageChunkStripper } from './stream-usage.ts';
 describe('requestStreamUsage', () => {
   const body = (v: unknown) => Buffer.from(JSON.stringify(v));
   it.each([
-    ['a stream that did not ask', '/chat/completions', { model: 'm', stream: true }, true, { model: 'm', stream: true, stream_options: { include_usage: true } }],
-    ['a deployment route', '/openai/deployments/m/chat/completions', { model: 'm', stream: true }, true, { model: 'm', stream: true, stream_options: { include_usage: true } }],
-    ['legacy completions', '/completions', { model: 'm', stream: true }, true, { model: 'm', stream: true, stream_options: { include_usage: true } }],
-    ['other stream options are kept', '/chat/completions', { model: 'm', stream: true, stream_options: { x: 1 } }, true, { model: 'm', stream: true, stream_options: { x: 1, include_usage: true } }],
-    ['include_usage false is overridden', '/chat/completions', { model: 'm', stream: true, stream_options: { include_usage: false } }, true, { model: 'm', stream: true, stream_options: { include_usage: true } }],
-    ['a client that asked: untouched', '/chat/completions', { model: 'm', stream: true, stream_options: { include_usage: true } }, false, undefined],
+    [
+      'a stream that did not ask',
+      '/chat/completions',
+      { model: 'm', stream: true },
+      true,
+      { model: 'm', stream: true, stream_options: { include_usage: true } },
+    ],
+    [
+      'a deployment route',
+      '/openai/deployments/m/chat/completions',
+      { model: 'm', stream: true },
+      true,
+      { model: 'm', stream: true, stream_options: { include_usage: true } },
+    ],
+    [
+      'legacy completions',
+      '/completions',
+      { model: 'm', stream: true },
+      true,
+      { model: 'm', stream: true, stream_options: { include_usage: true } },
+    ],
+    [
+      'other stream options are kept',
+      '/chat/completions',
+      { model: 'm', stream: true, stream_options: { x: 1 } },
+      true,
+      { model: 'm', stream: true, stream_options: { x: 1, include_usage: true } },
+    ],
+    [
+      'include_usage false is overridden',
+      '/chat/completions',
+      { model: 'm', stream: true, stream_options: { include_usage: false } },
+      true,
+      { model: 'm', stream: true, stream_options: { include_usage: true } },
+    ],
+    [
+      'a client that asked: untouched',
+      '/chat/completions',
+      { model: 'm', stream: true, stream_options: { include_usage: true } },
+      false,
+      undefined,
+    ],
     ['not streamed: untouched', '/chat/completions', { model: 'm' }, false, undefined],
     ['another route: untouched', '/responses', { model: 'm', stream: true }, false, undefined],
   ])('%s', (_name, endpoint, json, injected, sent) => {
@@ -46,9 +82,21 @@ describe('UsageChunkStripper', () => {
 
   it.each([
     ['LiteLLM: one choice with an empty delta', { choices: [{ index: 0, delta: {} }], usage: { total_tokens: 9 } }, ''],
-    ['an empty delta with null fields', { choices: [{ index: 0, delta: {}, finish_reason: null, logprobs: null }], usage: { total_tokens: 9 } }, ''],
-    ['content and usage in one chunk: the content stays', { choices: [{ index: 0, delta: { content: 'x' } }], usage: { total_tokens: 9 } }, chunk({ choices: [{ index: 0, delta: { content: 'x' } }] })],
-    ['a finish reason and usage: the finish reason stays', { choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: { total_tokens: 9 } }, chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })],
+    [
+      'an empty delta with null fields',
+      { choices: [{ index: 0, delta: {}, finish_reason: null, logprobs: null }], usage: { total_tokens: 9 } },
+      '',
+    ],
+    [
+      'content and usage in one chunk: the content stays',
+      { choices: [{ index: 0, delta: { content: 'x' } }], usage: { total_tokens: 9 } },
+      chunk({ choices: [{ index: 0, delta: { content: 'x' } }] }),
+    ],
+    [
+      'a finish reason and usage: the finish reason stays',
+      { choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: { total_tokens: 9 } },
+      chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }),
+    ],
     ['no choices field at all', { id: 'c', usage: { total_tokens: 9 } }, ''],
   ])('usage chunk shapes: %s', (_name, event, expectedOut) => {
     const s = new UsageChunkStripper();

@@ -20,7 +20,10 @@ export function requestStreamUsage(endpoint: string, json: Record<string, unknow
   // /chat/completions, /completions, and the same under /openai/deployments/{model}/ or /engines/{model}/
   if (json.stream !== true || !endpoint.endsWith('/completions')) return { body, injected: false };
   const given = json.stream_options;
-  const options = typeof given === 'object' && given !== null && !Array.isArray(given) ? (given as Record<string, unknown>) : undefined;
+  const options =
+    typeof given === 'object' && given !== null && !Array.isArray(given)
+      ? (given as Record<string, unknown>)
+      : undefined;
   if (options?.include_usage === true) return { body, injected: false };
   const streamOptions = { ...options, include_usage: true };
   return { body: Buffer.from(JSON.stringify({ ...json, stream_options: streamOptions })), injected: true };

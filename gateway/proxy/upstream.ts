@@ -39,10 +39,16 @@ function clean(socket: Socket): boolean {
 }
 
 export function createUpstream(url: URL, opts: { maxSockets?: number } = {}): Upstream {
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`upstream must be http(s), got ${url.protocol}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error(`upstream must be http(s), got ${url.protocol}`);
   const transport = url.protocol === 'https:' ? https : http;
   // lifo: the most recently used sockets are reused first, so a quiet period lets the others idle out
-  const agent = new transport.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 512, keepAliveMsecs: 10_000, scheduling: 'lifo' });
+  const agent = new transport.Agent({
+    keepAlive: true,
+    maxSockets: opts.maxSockets ?? 512,
+    keepAliveMsecs: 10_000,
+    scheduling: 'lifo',
+  });
   const keep = agent.keepSocketAlive.bind(agent);
   // the documented hook: returning false makes the agent destroy the socket instead of pooling it
   agent.keepSocketAlive = (socket: Socket) => clean(socket) && keep(socket);
@@ -111,7 +117,13 @@ export function sendUpstream(
 }
 
 /** The client's body, byte for byte; anything short of exactly the framed body fails the exchange. */
-function pipeBody(stream: IncomingMessage, req: http.ClientRequest, framing: Framing, state: ExchangeState, fail: () => void): void {
+function pipeBody(
+  stream: IncomingMessage,
+  req: http.ClientRequest,
+  framing: Framing,
+  state: ExchangeState,
+  fail: () => void,
+): void {
   let bytes = 0;
   stream.on('data', (chunk: Buffer) => {
     bytes += chunk.length;

@@ -8,7 +8,7 @@ function scan(chunks: (string | Buffer)[]): number | undefined {
   return s.end();
 }
 
-const sse = (objs: unknown[]) => objs.map((o) => `data: ${JSON.stringify(o)}\n\n`).join('') + 'data: [DONE]\n\n';
+const sse = (objs: unknown[]) => `${objs.map((o) => `data: ${JSON.stringify(o)}\n\n`).join('')}data: [DONE]\n\n`;
 
 describe('TotalTokensScanner', () => {
   it.each<[string, string, number | undefined]>([
@@ -18,14 +18,41 @@ describe('TotalTokensScanner', () => {
     ['null usage', '{"usage":{"total_tokens":null}}', undefined],
     ['negative is not a count', '{"usage":{"total_tokens":-5}}', undefined],
     ['number at the very end', '"total_tokens":42', 42],
-    ['model text mentioning the field cannot forge it', JSON.stringify({ content: '"total_tokens": 0', usage: { total_tokens: 99 } }), 99],
+    [
+      'model text mentioning the field cannot forge it',
+      JSON.stringify({ content: '"total_tokens": 0', usage: { total_tokens: 99 } }),
+      99,
+    ],
     ['escaped text alone is not usage', JSON.stringify({ content: 'say "total_tokens": 1' }), undefined],
-    ['SSE: the final usage chunk wins', sse([{ choices: [{ delta: { content: 'hi' } }] }, { choices: [], usage: { total_tokens: 31 } }]), 31],
-    ['SSE: cumulative usage on every chunk ends on the total', sse([{ usage: { total_tokens: 5 } }, { usage: { total_tokens: 9 } }]), 9],
-    ['Responses API events', sse([{ type: 'response.created', response: { usage: null } }, { type: 'response.completed', response: { usage: { input_tokens: 2, output_tokens: 3, total_tokens: 5 } } }]), 5],
+    [
+      'SSE: the final usage chunk wins',
+      sse([{ choices: [{ delta: { content: 'hi' } }] }, { choices: [], usage: { total_tokens: 31 } }]),
+      31,
+    ],
+    [
+      'SSE: cumulative usage on every chunk ends on the total',
+      sse([{ usage: { total_tokens: 5 } }, { usage: { total_tokens: 9 } }]),
+      9,
+    ],
+    [
+      'Responses API events',
+      sse([
+        { type: 'response.created', response: { usage: null } },
+        { type: 'response.completed', response: { usage: { input_tokens: 2, output_tokens: 3, total_tokens: 5 } } },
+      ]),
+      5,
+    ],
     ['zero is no report', '{"usage":{"total_tokens":0}}', undefined],
-    ['SSE: zeros on every chunk (LiteLLM legacy completions) are no report', sse([{ usage: { total_tokens: 0 } }, { usage: { total_tokens: 0 } }]), undefined],
-    ['SSE: a later zero does not erase a total', sse([{ usage: { total_tokens: 9 } }, { usage: { total_tokens: 0 } }]), 9],
+    [
+      'SSE: zeros on every chunk (LiteLLM legacy completions) are no report',
+      sse([{ usage: { total_tokens: 0 } }, { usage: { total_tokens: 0 } }]),
+      undefined,
+    ],
+    [
+      'SSE: a later zero does not erase a total',
+      sse([{ usage: { total_tokens: 9 } }, { usage: { total_tokens: 0 } }]),
+      9,
+    ],
     ['absurdly long number is ignored', '{"total_tokens":12345678901234567890}', undefined],
   ])('%s', (_name, text, expected) => {
     expect(scan([text])).toBe(expected);

@@ -11,9 +11,11 @@ export type KeyStateDenial = { reason: 'revoked' | 'expired' | 'suspended'; deta
 export const SUSPENSION_DETAILS: Record<SuspensionReason, string> = {
   TeamNotFound: "Its Team does not exist: the key owner must create the Team or fix the ApiKey's spec.team.",
   TeamInvalid: 'Its Team has an invalid spec: the key owner must fix the Team.',
-  NoAllowedModels: "Its Team allows none of the key's models: the key owner must change the key's allowedModels or the Team.",
-  NoAllowedEndpoints: "Its Team allows none of the key's endpoints: the key owner must change the key's allowedEndpoints or the Team.",
-  IpAllowlistUnresolved: "Its ipAllowlistFrom list cannot be read: the key owner must fix the ConfigMap it names.",
+  NoAllowedModels:
+    "Its Team allows none of the key's models: the key owner must change the key's allowedModels or the Team.",
+  NoAllowedEndpoints:
+    "Its Team allows none of the key's endpoints: the key owner must change the key's allowedEndpoints or the Team.",
+  IpAllowlistUnresolved: 'Its ipAllowlistFrom list cannot be read: the key owner must fix the ConfigMap it names.',
 };
 
 /**
@@ -24,10 +26,14 @@ export const SUSPENSION_DETAILS: Record<SuspensionReason, string> = {
 export function keyStateDenial(record: KeyRecord, expiresAtMs: number, nowMs: number): KeyStateDenial | undefined {
   if (record.state === 'Revoked') return { reason: 'revoked' };
   if (record.state === 'Expired' || expiresAtMs <= nowMs) {
-    return Number.isFinite(expiresAtMs) ? { reason: 'expired', detail: `It expired at ${new Date(expiresAtMs).toISOString()}.` } : { reason: 'expired' };
+    return Number.isFinite(expiresAtMs)
+      ? { reason: 'expired', detail: `It expired at ${new Date(expiresAtMs).toISOString()}.` }
+      : { reason: 'expired' };
   }
   if (record.state === 'Suspended') {
-    return record.suspendedReason ? { reason: 'suspended', detail: SUSPENSION_DETAILS[record.suspendedReason] } : { reason: 'suspended' };
+    return record.suspendedReason
+      ? { reason: 'suspended', detail: SUSPENSION_DETAILS[record.suspendedReason] }
+      : { reason: 'suspended' };
   }
   return undefined;
 }

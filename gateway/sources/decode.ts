@@ -36,8 +36,10 @@ export function decodeRecordFiles(files: readonly RecordFile[]): DirectoryLoad {
     else if (mergeClaims(first.record, parsed.record) === parsed.record) {
       errors.push(`${f.name}: key id ${keyId} is also defined by ${first.file} (the same record; remove one)`);
     } else {
-      errors.push(`${f.name}: key id ${keyId} is also defined by ${first.file} with a different record; ` +
-        'the key is refused until only one file defines it');
+      errors.push(
+        `${f.name}: key id ${keyId} is also defined by ${first.file} with a different record; ` +
+          'the key is refused until only one file defines it',
+      );
     }
     records.push(parsed.record);
   }

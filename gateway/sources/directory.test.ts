@@ -126,7 +126,9 @@ describe('directory source', () => {
 
   it('fails at start with the path when the directory does not exist', async () => {
     const store = new RecordStore();
-    await expect(startDirectorySource({ dir: join(dir, 'missing'), store })).rejects.toThrow(/--records-dir .*missing: ENOENT/);
+    await expect(startDirectorySource({ dir: join(dir, 'missing'), store })).rejects.toThrow(
+      /--records-dir .*missing: ENOENT/,
+    );
     expect(store.synced).toBe(false);
   });
 });

@@ -76,7 +76,10 @@ export async function startDirectorySource(opts: DirectorySourceOptions): Promis
             await loadOnce();
           } catch (err) {
             // Keep serving the last good index; the next change or rescan tries again.
-            logger.error({ dir, err: errorText(err) }, 'cannot read the records directory; keeping the last loaded records');
+            logger.error(
+              { dir, err: errorText(err) },
+              'cannot read the records directory; keeping the last loaded records',
+            );
           }
         } while (again && !stopped);
       } finally {
@@ -101,7 +104,9 @@ export async function startDirectorySource(opts: DirectorySourceOptions): Promis
   let watcher: FSWatcher | undefined;
   try {
     watcher = watch(dir, { persistent: false }, schedule);
-    watcher.on('error', (err) => logger.warn({ dir, err: errorText(err) }, 'fs.watch failed; relying on the periodic rescan'));
+    watcher.on('error', (err) =>
+      logger.warn({ dir, err: errorText(err) }, 'fs.watch failed; relying on the periodic rescan'),
+    );
   } catch (err) {
     logger.warn({ dir, err: errorText(err) }, 'fs.watch unavailable; relying on the periodic rescan');
   }

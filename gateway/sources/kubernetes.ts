@@ -14,7 +14,6 @@ import { createSecretIndex } from './secret-index.ts';
 // Every successful list (initial, after a restart, periodic relist) re-confirms the index, so the
 // store's lastSyncAt — the "records are stale" alert — moves even when no record changed.
 
-
 export interface KubernetesSourceOptions {
   kc: KubeConfig;
   namespace: string;

@@ -20,7 +20,9 @@ function setup() {
   const warnings: Array<{ obj: object; msg: string }> = [];
   const logger: SourceLogger = { info() {}, error() {}, warn: (obj, msg) => void warnings.push({ obj, msg }) };
   const index = createSecretIndex(store, { logger, schedule: (fn) => void pending.push(fn) });
-  const runScheduled = () => pending.splice(0).forEach((fn) => fn());
+  const runScheduled = () => {
+    for (const fn of pending.splice(0)) fn();
+  };
   return { store, swaps, index, warnings, runScheduled };
 }
 
@@ -85,7 +87,11 @@ describe('secret index', () => {
     index.onChange(good, 'add');
     index.flush(true);
     expect(store.get(record.keyId)).toBeDefined();
-    const broken = { ...good, metadata: { ...good.metadata, resourceVersion: String(rv++) }, data: { [RECORD_DATA_KEY]: Buffer.from(`{"k":"${key}"`).toString('base64') } };
+    const broken = {
+      ...good,
+      metadata: { ...good.metadata, resourceVersion: String(rv++) },
+      data: { [RECORD_DATA_KEY]: Buffer.from(`{"k":"${key}"`).toString('base64') },
+    };
     index.onChange(broken, 'update');
     index.onChange(broken, 'update');
     runScheduled();

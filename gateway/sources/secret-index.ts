@@ -29,7 +29,10 @@ export interface SecretIndex {
   readonly invalid: number;
 }
 
-export function createSecretIndex(store: RecordStore, opts: { logger?: SourceLogger; schedule?: (fn: () => void) => void } = {}): SecretIndex {
+export function createSecretIndex(
+  store: RecordStore,
+  opts: { logger?: SourceLogger; schedule?: (fn: () => void) => void } = {},
+): SecretIndex {
   const logger = opts.logger ?? silentLogger;
   const schedule = opts.schedule ?? ((fn) => setImmediate(fn));
   const byName = new Map<string, Entry>();

@@ -31,18 +31,27 @@ const isKeyState = (s: string): s is KeyEntry['state'] => (KEY_STATES as readonl
 
 /** A key and its record as the operator renders them for a distinct ApiKey (its own limits bucket). */
 export function makeKeyAndRecord(
-  overrides: RecordOverrides = {}, environment: Environment = 'dev',
+  overrides: RecordOverrides = {},
+  environment: Environment = 'dev',
 ): { key: string; record: KeyRecord } {
   const g = generateKey({ environment });
   const defaultUid = `00000000-0000-0000-0000-${String(++apiKeys).padStart(12, '0')}`;
   const state = overrides.state ?? 'Active';
-  const entry: KeyEntry = { id: g.keyId, hint: g.hint, state: isKeyState(state) ? state : 'Active', createdAt: '2025-01-01T00:00:00.000Z' };
+  const entry: KeyEntry = {
+    id: g.keyId,
+    hint: g.hint,
+    state: isKeyState(state) ? state : 'Active',
+    createdAt: '2025-01-01T00:00:00.000Z',
+  };
   if (overrides.expiresAt) entry.expiresAt = overrides.expiresAt;
   const content: RecordContent = {
     entry,
     hash: g.hash,
     owner: {
-      namespace: 'team-a', name: 'checkout', ...overrides.owner, team: 'team-a',
+      namespace: 'team-a',
+      name: 'checkout',
+      ...overrides.owner,
+      team: 'team-a',
       uid: overrides.limitsKey ?? overrides.owner?.uid ?? defaultUid,
     },
     environment,
@@ -61,9 +70,13 @@ export function recordSecretManifest(record: KeyRecord, namespace: string) {
 }
 
 /** The chart's gateway Role rules (charts/nemokeys/templates/gateway-rbac.yaml), templating stripped. */
-export function chartGatewayRoleRules(chartFileText: string): Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> {
+export function chartGatewayRoleRules(
+  chartFileText: string,
+): Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> {
   const plain = chartFileText.replace(/\{\{-?\s*\/\*[\s\S]*?\*\/\s*-?\}\}/g, '').replace(/^.*\{\{.*\}\}.*$/gm, '');
-  const role = YAML.parseAllDocuments(plain).map((d) => d.toJS() as { kind?: string; rules?: unknown }).find((d) => d?.kind === 'Role');
+  const role = YAML.parseAllDocuments(plain)
+    .map((d) => d.toJS() as { kind?: string; rules?: unknown })
+    .find((d) => d?.kind === 'Role');
   if (!Array.isArray(role?.rules)) throw new Error('no Role with rules in the gateway RBAC template');
   return role.rules as Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>;
 }

@@ -16,7 +16,10 @@ export const USAGE_CONFIGMAP_PREFIX = 'nemokeys-usage-';
 
 /** ConfigMap names are DNS subdomains; a hostname or pod name already is one, anything else is folded. */
 export function usageConfigMapName(gatewayId: string): string {
-  const safe = gatewayId.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
+  const safe = gatewayId
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, '-')
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
   return `${USAGE_CONFIGMAP_PREFIX}${safe || 'gateway'}`.slice(0, 253).replace(/[^a-z0-9]+$/, '');
 }
 
@@ -33,7 +36,12 @@ export function usageConfigMap(report: UsageReport, namespace: string): V1Config
   };
 }
 
-export function kubeUsageReportStore(opts: { kc: KubeConfig; namespace: string; gatewayId: string; logger?: SourceLogger }): UsageReportStore {
+export function kubeUsageReportStore(opts: {
+  kc: KubeConfig;
+  namespace: string;
+  gatewayId: string;
+  logger?: SourceLogger;
+}): UsageReportStore {
   const { kc, namespace, gatewayId, logger = silentLogger } = opts;
   const name = usageConfigMapName(gatewayId);
   const core = kc.makeApiClient(CoreV1Api);
@@ -45,7 +53,8 @@ export function kubeUsageReportStore(opts: { kc: KubeConfig; namespace: string; 
         // The first read (seeding this identity's counts) is a consistent read; the per-interval refresh of
         // the peers' spend may be served from the API server's watch cache (resourceVersion 0): no etcd read.
         const cache = listed ? { resourceVersion: '0' } : {};
-        items = (await core.listNamespacedConfigMap({ namespace, labelSelector: `${LABELS.usage}=true`, ...cache })).items;
+        items = (await core.listNamespacedConfigMap({ namespace, labelSelector: `${LABELS.usage}=true`, ...cache }))
+          .items;
         listed = true;
       } catch (err) {
         throw new Error(`listing usage ConfigMaps in ${namespace}: ${apiErrorMessage(err)}`);
@@ -56,10 +65,18 @@ export function kubeUsageReportStore(opts: { kc: KubeConfig; namespace: string; 
         const self = cm.metadata?.name === name;
         if (!decoded.ok) {
           // Unreadable counts cannot be continued (own) or added (peer); say so rather than stop reporting.
-          logger.warn({ configMap: `${namespace}/${cm.metadata?.name}`, err: decoded.error },
-            self ? 'previous usage report is not valid; starting this gateway\'s counts from zero' : 'ignoring a usage report that is not valid');
+          logger.warn(
+            { configMap: `${namespace}/${cm.metadata?.name}`, err: decoded.error },
+            self
+              ? "previous usage report is not valid; starting this gateway's counts from zero"
+              : 'ignoring a usage report that is not valid',
+          );
         } else {
-          stored.push({ name: cm.metadata?.name ?? '', resourceVersion: cm.metadata?.resourceVersion, report: decoded.report });
+          stored.push({
+            name: cm.metadata?.name ?? '',
+            resourceVersion: cm.metadata?.resourceVersion,
+            report: decoded.report,
+          });
         }
       }
       // Versions the operator's archive absorbed count there (api/usage-archive.ts): not as a peer, and

@@ -98,7 +98,13 @@ describe('usage reporter', () => {
     const old = { gateway: 'gw', updatedAt: new Date(Date.now() - 3_600_000).toISOString(), keys: {} };
     const seededFromOld = memoryStore(old);
     const events = { written: vi.fn(), writeFailed: vi.fn(), duplicateId: vi.fn() };
-    const a = createUsageReporter({ tracker: new UsageTracker(), store: seededFromOld.store, gatewayId: 'gw', intervalMs: 1000, events });
+    const a = createUsageReporter({
+      tracker: new UsageTracker(),
+      store: seededFromOld.store,
+      gatewayId: 'gw',
+      intervalMs: 1000,
+      events,
+    });
     await a.start();
     await vi.advanceTimersByTimeAsync(1000); // the old report is rewritten at once: it must not look gone
     expect(seededFromOld.s.written).toHaveLength(1);
@@ -109,7 +115,12 @@ describe('usage reporter', () => {
     await a.stop();
 
     const none = memoryStore();
-    const b = createUsageReporter({ tracker: new UsageTracker(), store: none.store, gatewayId: 'gw2', intervalMs: 1000 });
+    const b = createUsageReporter({
+      tracker: new UsageTracker(),
+      store: none.store,
+      gatewayId: 'gw2',
+      intervalMs: 1000,
+    });
     await b.start();
     await vi.advanceTimersByTimeAsync(10 * heartbeatMs(1000));
     expect(none.s.written).toHaveLength(0);
@@ -200,8 +211,17 @@ describe('usage ConfigMap', () => {
 
   it('is labelled for the operator and carries the report in the one codec (api/usage.ts)', () => {
     const report: UsageReport = {
-      gateway: 'gw', instance: 'i-1', updatedAt: new Date(T0).toISOString(),
-      keys: { k: { requests: 3, credits: 21, lastUsedAt: new Date(T0 - 5).toISOString(), spend: { window: 'd20240', credits: 21 } } },
+      gateway: 'gw',
+      instance: 'i-1',
+      updatedAt: new Date(T0).toISOString(),
+      keys: {
+        k: {
+          requests: 3,
+          credits: 21,
+          lastUsedAt: new Date(T0 - 5).toISOString(),
+          spend: { window: 'd20240', credits: 21 },
+        },
+      },
     };
     const cm = usageConfigMap(report, 'nemokeys-system');
     expect(cm.metadata).toMatchObject({ name: 'nemokeys-usage-gw', namespace: 'nemokeys-system' });
@@ -238,11 +258,17 @@ describe('usage reporter: budgets, bounds and identity', () => {
     vi.useRealTimers();
   });
   const LAST = new Date(T0).toISOString();
-  const withSpend = (keyId: string, credits: number) => ({ [keyId]: { requests: 1, credits, lastUsedAt: LAST, spend: { window: 'd1', credits } } });
-  const peer = (credits: number): UsageReport => ({ gateway: 'gw-peer', updatedAt: LAST, keys: withSpend('kp', credits) });
+  const withSpend = (keyId: string, credits: number) => ({
+    [keyId]: { requests: 1, credits, lastUsedAt: LAST, spend: { window: 'd1', credits } },
+  });
+  const peer = (credits: number): UsageReport => ({
+    gateway: 'gw-peer',
+    updatedAt: LAST,
+    keys: withSpend('kp', credits),
+  });
   const ledgerFor = () => new SpendLedger((id) => (id === 'k' || id === 'kp' ? 'ns/k' : undefined));
 
-  it('continues its own spend and refreshes the peers\' spend every interval', async () => {
+  it("continues its own spend and refreshes the peers' spend every interval", async () => {
     const { s, store } = memoryStore({ gateway: 'gw', updatedAt: LAST, keys: withSpend('k', 40) });
     s.peers = [peer(10)];
     const ledger = ledgerFor();
@@ -255,14 +281,26 @@ describe('usage reporter: budgets, bounds and identity', () => {
     ledger.charge('k', 'ns/k', 'd1', 2);
     await vi.advanceTimersByTimeAsync(1000);
     expect(ledger.peers('ns/k', 'd1')).toBe(25);
-    expect(s.current?.keys.k).toEqual({ requests: 2, credits: 42, lastUsedAt: LAST, spend: { window: 'd1', credits: 42 } });
+    expect(s.current?.keys.k).toEqual({
+      requests: 2,
+      credits: 42,
+      lastUsedAt: LAST,
+      spend: { window: 'd1', credits: 42 },
+    });
     await reporter.stop();
   });
 
   it('drops key ids and spend whose records are gone, but only once the records are synced', async () => {
-    const { s, store } = memoryStore({ gateway: 'gw', updatedAt: LAST, keys: { ...withSpend('gone', 1), ...withSpend('live', 2) } });
+    const { s, store } = memoryStore({
+      gateway: 'gw',
+      updatedAt: LAST,
+      keys: { ...withSpend('gone', 1), ...withSpend('live', 2) },
+    });
     let synced = false;
-    const retain = () => (synced ? { keyId: (id: string) => id === 'live', window: (id: string) => (id === 'live' ? 'd1' : undefined) } : undefined);
+    const retain = () =>
+      synced
+        ? { keyId: (id: string) => id === 'live', window: (id: string) => (id === 'live' ? 'd1' : undefined) }
+        : undefined;
     const tracker = new UsageTracker();
     const ledger = new SpendLedger(() => undefined);
     const reporter = createUsageReporter({ tracker, ledger, store, gatewayId: 'gw', intervalMs: 1000, retain });

@@ -84,7 +84,14 @@ export function heartbeatMs(intervalMs: number): number {
 }
 
 export function createUsageReporter(opts: UsageReporterOptions): UsageReporter {
-  const { tracker, store, gatewayId, intervalMs = DEFAULT_REPORT_INTERVAL_MS, now = () => new Date(), logger = silentLogger } = opts;
+  const {
+    tracker,
+    store,
+    gatewayId,
+    intervalMs = DEFAULT_REPORT_INTERVAL_MS,
+    now = () => new Date(),
+    logger = silentLogger,
+  } = opts;
   const ledger = opts.ledger ?? new SpendLedger(() => undefined);
   const instance = randomUUID();
   let seeded = false;
@@ -109,10 +116,16 @@ export function createUsageReporter(opts: UsageReporterOptions): UsageReporter {
       }
       ledger.setPeers(peers);
       seeded = true;
-      logger.info({ gatewayId, keys: own ? Object.keys(own.keys).length : 0, peers: peers.length }, 'usage counters seeded from the previous report');
+      logger.info(
+        { gatewayId, keys: own ? Object.keys(own.keys).length : 0, peers: peers.length },
+        'usage counters seeded from the previous report',
+      );
       return true;
     } catch (err) {
-      logger.warn({ gatewayId, err: errorText(err) }, 'cannot read the usage reports yet; usage is not reported and budgets not enforced until they can be read');
+      logger.warn(
+        { gatewayId, err: errorText(err) },
+        'cannot read the usage reports yet; usage is not reported and budgets not enforced until they can be read',
+      );
       return false;
     }
   };
@@ -125,11 +138,17 @@ export function createUsageReporter(opts: UsageReporterOptions): UsageReporter {
       if (writes > 0 && own?.instance !== undefined && own.instance !== instance && !duplicateId) {
         duplicateId = true;
         opts.events?.duplicateId();
-        logger.error({ gatewayId }, `another live gateway writes its usage report under the same gateway id ${gatewayId}: ` +
-          'the two overwrite each other\'s counts and budgets; give every replica its own --gateway-id (default: $POD_NAME)');
+        logger.error(
+          { gatewayId },
+          `another live gateway writes its usage report under the same gateway id ${gatewayId}: ` +
+            "the two overwrite each other's counts and budgets; give every replica its own --gateway-id (default: $POD_NAME)",
+        );
       }
     } catch (err) {
-      logger.warn({ gatewayId, err: errorText(err) }, 'cannot read the other replicas\' usage reports; using the last ones read');
+      logger.warn(
+        { gatewayId, err: errorText(err) },
+        "cannot read the other replicas' usage reports; using the last ones read",
+      );
     }
   };
 
@@ -143,8 +162,11 @@ export function createUsageReporter(opts: UsageReporterOptions): UsageReporter {
     ledger.prune((id, window) => tracker.has(id) && (retention === undefined || retention.window(id) === window));
     if (dropped > 0 && !saidTooMany) {
       saidTooMany = true;
-      logger.error({ gatewayId, dropped, max: MAX_REPORTED_KEYS }, 'more used keys than one usage report holds: the least recently used ' +
-        'leave the report (their status counts stay; their budget spend here is no longer reported)');
+      logger.error(
+        { gatewayId, dropped, max: MAX_REPORTED_KEYS },
+        'more used keys than one usage report holds: the least recently used ' +
+          'leave the report (their status counts stay; their budget spend here is no longer reported)',
+      );
     }
     const heartbeatDue = hasReport && now().getTime() - lastWriteMs >= heartbeatMs(intervalMs);
     if (!tracker.dirty && !ledger.dirty && !retryWrite && !heartbeatDue) return;

@@ -10,11 +10,12 @@ import type { ApplyPlan, PlanInputs, ResolvedAllowlist } from './types.ts';
 // reference that cannot be read — or reads as nothing — suspends the key instead of allowing any source.
 
 const ref = [{ configMapKeyRef: { name: 'ci-ranges', key: 'cidrs' } }];
-const recordsOf = (p: ApplyPlan) => p.records.map((s) => {
-  const parsed = parseKeyRecord(Buffer.from(s.data![RECORD_DATA_KEY]!, 'base64').toString('utf8'));
-  if (!parsed.ok) throw new Error(parsed.error);
-  return parsed.record;
-});
+const recordsOf = (p: ApplyPlan) =>
+  p.records.map((s) => {
+    const parsed = parseKeyRecord(Buffer.from(s.data![RECORD_DATA_KEY]!, 'base64').toString('utf8'));
+    if (!parsed.ok) throw new Error(parsed.error);
+    return parsed.record;
+  });
 const ready = (p: ApplyPlan) => p.status?.conditions?.find((c) => c.type === 'Ready');
 
 /** An issued key (list readable), then one more plan with `from` as the list. */
@@ -33,28 +34,46 @@ function issuedThen(from: ResolvedAllowlist | undefined, spec = {}): ApplyPlan {
 describe('plan: spec.ipAllowlistFrom', () => {
   it('adds the list to spec.ipAllowlist in the record (sorted, deduplicated)', () => {
     const p = issuedThen({ ok: true, cidrs: ['198.51.100.0/24', '10.0.0.0/8'] }, { ipAllowlist: ['10.0.0.0/8'] });
-    expect(recordsOf(p)).toMatchObject([{ state: 'Active', scopes: { ipAllowlist: ['10.0.0.0/8', '198.51.100.0/24'] } }]);
+    expect(recordsOf(p)).toMatchObject([
+      { state: 'Active', scopes: { ipAllowlist: ['10.0.0.0/8', '198.51.100.0/24'] } },
+    ]);
     expect(ready(p)).toMatchObject({ status: 'True', reason: 'KeyReady' });
   });
 
   it.each<[string, ResolvedAllowlist | undefined, string]>([
-    ['a bad line', parseCidrList('10.0.0.0/8\n# x\nnot-an-ip\n'), 'line 3 ("not-an-ip") is not a CIDR block or IP address'],
+    [
+      'a bad line',
+      parseCidrList('10.0.0.0/8\n# x\nnot-an-ip\n'),
+      'line 3 ("not-an-ip") is not a CIDR block or IP address',
+    ],
     ['a missing ConfigMap', { ok: false, error: 'ConfigMap ci-ranges not found' }, 'ConfigMap ci-ranges not found'],
     ['an empty list', { ok: true, cidrs: [] }, 'lists no address'],
     ['a list not read yet', undefined, 'has not been read yet'],
   ])('fails closed on %s: the key is suspended with no scopes, and Ready says why', (_, from, says) => {
     const p = issuedThen(from);
-    expect(recordsOf(p)).toMatchObject([{ state: 'Suspended', suspendedReason: 'IpAllowlistUnresolved', scopes: { models: [], ipAllowlist: [] } }]);
-    expect(ready(p)).toMatchObject({ status: 'False', reason: 'IpAllowlistUnresolved', message: expect.stringContaining(says) });
+    expect(recordsOf(p)).toMatchObject([
+      { state: 'Suspended', suspendedReason: 'IpAllowlistUnresolved', scopes: { models: [], ipAllowlist: [] } },
+    ]);
+    expect(ready(p)).toMatchObject({
+      status: 'False',
+      reason: 'IpAllowlistUnresolved',
+      message: expect.stringContaining(says),
+    });
   });
 
   it('does not issue a key while the list cannot be read', () => {
-    const p = plan(inputs({ apiKey: apiKey({ ipAllowlistFrom: ref }), ipAllowlistFrom: { ok: false, error: 'x' } }), T0);
+    const p = plan(
+      inputs({ apiKey: apiKey({ ipAllowlistFrom: ref }), ipAllowlistFrom: { ok: false, error: 'x' } }),
+      T0,
+    );
     expect(p).toMatchObject({ kind: 'apply', records: [] });
   });
 
   it('keeps a record with 5 000 CIDRs far below the 1 MiB object limit', () => {
-    const cidrs = Array.from({ length: 5_000 }, (_, i) => `2001:db8:${(i >> 8).toString(16)}:${(i & 255).toString(16)}00::/56`);
+    const cidrs = Array.from(
+      { length: 5_000 },
+      (_, i) => `2001:db8:${(i >> 8).toString(16)}:${(i & 255).toString(16)}00::/56`,
+    );
     const p = issuedThen({ ok: true, cidrs });
     expect(recordsOf(p)[0]!.scopes.ipAllowlist).toHaveLength(5_000);
     const bytes = Buffer.byteLength(JSON.stringify(p.records[0]));

@@ -7,8 +7,10 @@ import { apiKey } from './testing.ts';
 // that name ConfigMap, key and line, and the index that tells which ApiKeys a ConfigMap change concerns.
 
 const NS = 'team-a';
-const cm = (name: string, rv: string, data: Record<string, string>): V1ConfigMap =>
-  ({ metadata: { name, namespace: NS, resourceVersion: rv }, data });
+const cm = (name: string, rv: string, data: Record<string, string>): V1ConfigMap => ({
+  metadata: { name, namespace: NS, resourceVersion: rv },
+  data,
+});
 const ref = (name: string, key = 'cidrs') => ({ configMapKeyRef: { name, key } });
 
 /** A server of ConfigMaps, a metadata cache that may lag it, and a count of GETs. */
@@ -18,9 +20,15 @@ function world() {
   let gets = 0;
   const sources = new AllowlistSources(
     { get: (_ns, name) => cache.get(name), list: () => [...cache.values()] },
-    async (_ns, name) => { gets++; return server.get(name); },
+    async (_ns, name) => {
+      gets++;
+      return server.get(name);
+    },
   );
-  const put = (c: V1ConfigMap) => { server.set(c.metadata!.name!, c); cache.set(c.metadata!.name!, { metadata: c.metadata! }); };
+  const put = (c: V1ConfigMap) => {
+    server.set(c.metadata!.name!, c);
+    cache.set(c.metadata!.name!, { metadata: c.metadata! });
+  };
   return { sources, put, server, cache, gets: () => gets };
 }
 
@@ -30,7 +38,10 @@ describe('AllowlistSources', () => {
     w.put(cm('a', '1', { cidrs: '10.0.0.0/8\n', more: '# x\n2001:db8::/32' }));
     w.put(cm('b', '5', { cidrs: '192.0.2.1' }));
     const refs = [ref('a'), ref('a', 'more'), ref('b')];
-    expect(await w.sources.resolve(NS, refs)).toEqual({ ok: true, cidrs: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.1'] });
+    expect(await w.sources.resolve(NS, refs)).toEqual({
+      ok: true,
+      cidrs: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.1'],
+    });
     await w.sources.resolve(NS, refs);
     expect(w.gets()).toBe(2);
     w.put(cm('a', '2', { cidrs: '10.1.0.0/16' }));
@@ -41,7 +52,11 @@ describe('AllowlistSources', () => {
   it.each([
     ['a missing ConfigMap', undefined, 'ConfigMap a not found in namespace team-a'],
     ['a missing key', { other: '10.0.0.0/8' }, 'ConfigMap a has no key "cidrs"'],
-    ['a bad line', { cidrs: '10.0.0.0/8\n10.0.0/8' }, 'ConfigMap a key "cidrs": line 2 ("10.0.0/8") is not a CIDR block or IP address'],
+    [
+      'a bad line',
+      { cidrs: '10.0.0.0/8\n10.0.0/8' },
+      'ConfigMap a key "cidrs": line 2 ("10.0.0/8") is not a CIDR block or IP address',
+    ],
   ])('names %s', async (_, data, error) => {
     const w = world();
     if (data) w.put(cm('a', '1', data));

@@ -29,7 +29,10 @@ export class AllowlistSources {
   readonly #cache: ObjectCache<V1ConfigMap>;
   readonly #read: ConfigMapRead;
   /** `ns/configmap` → its data as last read, at that resourceVersion, with the lists parsed from it. */
-  readonly #fetched = new Map<string, { rv: string | undefined; data: Record<string, string>; lists: Map<string, CidrListResult> }>();
+  readonly #fetched = new Map<
+    string,
+    { rv: string | undefined; data: Record<string, string>; lists: Map<string, CidrListResult> }
+  >();
   /** `ns/configmap` → ApiKeys (`ns/name`) referencing it, and back. */
   readonly #referrers = new Map<string, Set<string>>();
   readonly #refsOf = new Map<string, string[]>();
@@ -42,7 +45,9 @@ export class AllowlistSources {
   /** All references' CIDRs, or the first reason one cannot be used (which ConfigMap, key and line). */
   async resolve(namespace: string, refs: Refs): Promise<ResolvedAllowlist> {
     const cidrs: string[] = [];
-    for (const { configMapKeyRef: { name, key } } of refs) {
+    for (const {
+      configMapKeyRef: { name, key },
+    } of refs) {
       const list = await this.#list(namespace, name, key);
       if (!list.ok) return list;
       cidrs.push(...list.cidrs);
@@ -67,9 +72,7 @@ export class AllowlistSources {
     let list = entry.lists.get(key);
     if (!list) {
       const text = entry.data[key];
-      list = text === undefined
-        ? { ok: false, error: `ConfigMap ${name} has no key "${key}"` }
-        : parseCidrList(text);
+      list = text === undefined ? { ok: false, error: `ConfigMap ${name} has no key "${key}"` } : parseCidrList(text);
       if (!list.ok && text !== undefined) list = { ok: false, error: `ConfigMap ${name} key "${key}": ${list.error}` };
       entry.lists.set(key, list);
     }
@@ -84,7 +87,8 @@ export class AllowlistSources {
       if (set?.size === 0) this.#referrers.delete(cm);
     }
     const ns = ak.metadata?.namespace ?? '';
-    const cms = change === 'delete' ? [] : (ak.spec?.ipAllowlistFrom ?? []).map((r) => `${ns}/${r.configMapKeyRef.name}`);
+    const cms =
+      change === 'delete' ? [] : (ak.spec?.ipAllowlistFrom ?? []).map((r) => `${ns}/${r.configMapKeyRef.name}`);
     if (cms.length === 0) this.#refsOf.delete(key);
     else this.#refsOf.set(key, cms);
     for (const cm of cms) this.#referrers.set(cm, (this.#referrers.get(cm) ?? new Set()).add(key));
@@ -110,9 +114,10 @@ export function allowlistSources(ctx: OperatorContext): {
     resource: 'allowlist-configmaps',
     path: ns ? `/api/v1/namespaces/${ns}/configmaps` : '/api/v1/configmaps',
     labelSelector,
-    list: ({ limit, continue: _continue }) => ns
-      ? core.listNamespacedConfigMap({ namespace: ns, labelSelector, limit, _continue })
-      : core.listConfigMapForAllNamespaces({ labelSelector, limit, _continue }),
+    list: ({ limit, continue: _continue }) =>
+      ns
+        ? core.listNamespacedConfigMap({ namespace: ns, labelSelector, limit, _continue })
+        : core.listConfigMapForAllNamespaces({ labelSelector, limit, _continue }),
     decode: (raw) => ObjectSerializer.deserialize(raw, 'V1ConfigMap', '') as V1ConfigMap,
     transform: dropData,
   });

@@ -53,15 +53,31 @@ function workloadSecretObject(p: NonNullable<ApplyPlan['secret']>, base64Key: st
     apiVersion: 'v1',
     kind: 'Secret',
     type: 'Opaque',
-    metadata: { name: p.name, namespace: p.namespace, labels: p.labels, annotations: p.annotations, ownerReferences: [p.ownerReference] },
+    metadata: {
+      name: p.name,
+      namespace: p.namespace,
+      labels: p.labels,
+      annotations: p.annotations,
+      ownerReferences: [p.ownerReference],
+    },
     data: { [p.dataKey]: base64Key },
   };
 }
 
-export async function applyPlan(plan: ApplyPlan, cached: Cached, minted: GeneratedKey | undefined, deps: ApplyDeps): Promise<Written> {
+export async function applyPlan(
+  plan: ApplyPlan,
+  cached: Cached,
+  minted: GeneratedKey | undefined,
+  deps: ApplyDeps,
+): Promise<Written> {
   const { writer } = deps;
   const out: Written = { writes: 0, expectations: [] };
-  const expect = (cache: Written['expectations'][number]['cache'], ns: string | undefined, name: string | undefined, rv: string | undefined) => {
+  const expect = (
+    cache: Written['expectations'][number]['cache'],
+    ns: string | undefined,
+    name: string | undefined,
+    rv: string | undefined,
+  ) => {
     out.writes++;
     if (rv) out.expectations.push({ cache, key: `${ns}/${name}`, resourceVersion: rv });
   };
@@ -74,7 +90,10 @@ export async function applyPlan(plan: ApplyPlan, cached: Cached, minted: Generat
     const rv = await writer.setFinalizer(ak, true);
     expect('apiKey', akNs, akName, rv);
     // Later writes guarded by resourceVersion (status) must build on this one.
-    ak = { ...ak, metadata: { ...ak.metadata, resourceVersion: rv, finalizers: [...(ak.metadata?.finalizers ?? []), FINALIZER] } };
+    ak = {
+      ...ak,
+      metadata: { ...ak.metadata, resourceVersion: rv, finalizers: [...(ak.metadata?.finalizers ?? []), FINALIZER] },
+    };
   }
 
   // 2. records (new key id's hash first of all, then state / scope changes)
@@ -88,11 +107,20 @@ export async function applyPlan(plan: ApplyPlan, cached: Cached, minted: Generat
   if (plan.secret) {
     const s = plan.secret;
     if (minted && minted.keyId === s.keyId) {
-      expect('secret', s.namespace, s.name, await writer.applySecret(workloadSecretObject(s, Buffer.from(minted.key).toString('base64'))));
+      expect(
+        'secret',
+        s.namespace,
+        s.name,
+        await writer.applySecret(workloadSecretObject(s, Buffer.from(minted.key).toString('base64'))),
+      );
     } else {
       const inspection = inspectWorkloadSecret(cached.secret, s.dataKey, akName ?? '');
       const existing = cached.secret?.data?.[s.dataKey];
-      if (existing !== undefined && inspection.valid?.keyId === s.keyId && !secretUpToDate(cached.secret, s, inspection)) {
+      if (
+        existing !== undefined &&
+        inspection.valid?.keyId === s.keyId &&
+        !secretUpToDate(cached.secret, s, inspection)
+      ) {
         expect('secret', s.namespace, s.name, await writer.applySecret(workloadSecretObject(s, existing)));
       }
     }

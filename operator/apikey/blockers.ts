@@ -24,30 +24,45 @@ export interface BlockerInputs {
 }
 
 const teamNotFound: Policy<BlockerInputs, Blocker> = ({ teamExists, spec, namespace }) =>
-  teamExists ? undefined : {
-    reason: 'TeamNotFound', suspends: true,
-    message: `Team "${spec.team}" not found in namespace ${namespace}: create it or fix spec.team`,
-  };
+  teamExists
+    ? undefined
+    : {
+        reason: 'TeamNotFound',
+        suspends: true,
+        message: `Team "${spec.team}" not found in namespace ${namespace}: create it or fix spec.team`,
+      };
 
 const teamInvalid: Policy<BlockerInputs, Blocker> = ({ teamSpec, spec }) =>
-  teamSpec ? undefined : {
-    reason: 'TeamInvalid', suspends: true, message: `Team "${spec.team}" has an invalid spec; fix the Team`,
-  };
+  teamSpec
+    ? undefined
+    : {
+        reason: 'TeamInvalid',
+        suspends: true,
+        message: `Team "${spec.team}" has an invalid spec; fix the Team`,
+      };
 
 const noAllowedModels: Policy<BlockerInputs, Blocker> = ({ scopes, spec, teamSpec }) =>
-  scopes?.empty !== 'models' ? undefined : {
-    reason: 'NoAllowedModels', suspends: true,
-    message: `none of the requested models (${scopes.refusedModels.join(', ')}) is allowed by Team "${spec.team}" ` +
-      `(allows ${(teamSpec?.allowedModels ?? []).join(', ')}): change spec.allowedModels or the Team`,
-  };
+  scopes?.empty !== 'models'
+    ? undefined
+    : {
+        reason: 'NoAllowedModels',
+        suspends: true,
+        message:
+          `none of the requested models (${scopes.refusedModels.join(', ')}) is allowed by Team "${spec.team}" ` +
+          `(allows ${(teamSpec?.allowedModels ?? []).join(', ')}): change spec.allowedModels or the Team`,
+      };
 
 const noAllowedEndpoints: Policy<BlockerInputs, Blocker> = ({ scopes, spec, teamSpec }) =>
-  scopes?.empty !== 'endpoints' ? undefined : {
-    reason: 'NoAllowedEndpoints', suspends: true,
-    message: `none of the requested endpoints (${scopes.refusedEndpoints.join(', ')}) is allowed by Team ` +
-      `"${spec.team}" (allows ${(teamSpec?.allowedEndpoints ?? []).join(', ')}): ` +
-      'change spec.allowedEndpoints or the Team',
-  };
+  scopes?.empty !== 'endpoints'
+    ? undefined
+    : {
+        reason: 'NoAllowedEndpoints',
+        suspends: true,
+        message:
+          `none of the requested endpoints (${scopes.refusedEndpoints.join(', ')}) is allowed by Team ` +
+          `"${spec.team}" (allows ${(teamSpec?.allowedEndpoints ?? []).join(', ')}): ` +
+          'change spec.allowedEndpoints or the Team',
+      };
 
 /**
  * spec.ipAllowlistFrom that cannot be read, or reads as nothing, suspends the key (docs/design.md §2):
@@ -74,13 +89,18 @@ export const TEAM_BLOCKERS: readonly Policy<BlockerInputs, Blocker>[] = [
 ];
 
 const secretConflict: Policy<BlockerInputs, Blocker> = ({ inspection, namespace, secretName }) =>
-  !inspection.exists || inspection.ours ? undefined : {
-    reason: 'SecretConflict', suspends: false,
-    message: `Secret ${namespace}/${secretName} exists and is not managed by nemokeys: ` +
-      'delete it or set spec.secret.name to another name',
-  };
+  !inspection.exists || inspection.ours
+    ? undefined
+    : {
+        reason: 'SecretConflict',
+        suspends: false,
+        message:
+          `Secret ${namespace}/${secretName} exists and is not managed by nemokeys: ` +
+          'delete it or set spec.secret.name to another name',
+      };
 
 export function blockersOf(input: BlockerInputs): Blocker[] {
-  return [firstDecision(TEAM_BLOCKERS, input), allowlistUnresolved(input), secretConflict(input)]
-    .filter((b) => b !== undefined);
+  return [firstDecision(TEAM_BLOCKERS, input), allowlistUnresolved(input), secretConflict(input)].filter(
+    (b) => b !== undefined,
+  );
 }

@@ -9,7 +9,12 @@ export type { DesiredCondition } from '../../api/conditions.ts';
 type ConditionDraft = Pick<DesiredCondition, 'status' | 'message'> & { type: string; reason: string };
 
 /** lastTransitionTime only moves when status changes (Kubernetes convention), so resyncs write nothing. */
-export function mergeConditions(previous: readonly Condition[] | undefined, desired: readonly ConditionDraft[], generation: number | undefined, now: Date): Condition[] {
+export function mergeConditions(
+  previous: readonly Condition[] | undefined,
+  desired: readonly ConditionDraft[],
+  generation: number | undefined,
+  now: Date,
+): Condition[] {
   return desired.map((d) => {
     const prev = previous?.find((p) => p.type === d.type);
     const c: Condition = {
@@ -28,7 +33,11 @@ export function mergeConditions(previous: readonly Condition[] | undefined, desi
  * The field manager of the most recent write that touched `path` (e.g. ['f:spec'] or
  * ['f:metadata','f:annotations','f:keys.nemorouter.io/rotate']): kubectl, helm, argocd, ... .
  */
-export function lastManagerOf(managedFields: readonly V1ManagedFieldsEntry[] | undefined, path: readonly string[], ignore: readonly string[] = []): string | undefined {
+export function lastManagerOf(
+  managedFields: readonly V1ManagedFieldsEntry[] | undefined,
+  path: readonly string[],
+  ignore: readonly string[] = [],
+): string | undefined {
   let best: { manager: string; time: number } | undefined;
   for (const f of managedFields ?? []) {
     if (!f.manager || ignore.includes(f.manager) || f.subresource === 'status') continue;

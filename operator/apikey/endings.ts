@@ -35,7 +35,11 @@ const apiKeyBeingDeleted: Policy<Start, ApplyPlan> = ({ inp, stored }) => {
   const audit: AuditEntry[] = (ak.status?.keys ?? [])
     .filter((k) => !isTerminal(k.state))
     .map((k) => ({
-      action: 'revoke', apiKey: apiKeyRef(inp), keyId: k.id, actor: inp.operatorIdentity, reason: 'ApiKey deleted',
+      action: 'revoke',
+      apiKey: apiKeyRef(inp),
+      keyId: k.id,
+      actor: inp.operatorIdentity,
+      reason: 'ApiKey deleted',
     }));
   return cleanupPlan(stored, { finalizer: 'remove', audit });
 };
@@ -47,11 +51,19 @@ const specInvalid: Policy<Start, ApplyPlan> = ({ inp, stored, now }) => {
   if (parsed.ok) return undefined;
   const prev = ak.status;
   const { status, events } = buildStatus({
-    apiKeyName: inp.name, previous: prev, generation: ak.metadata?.generation,
+    apiKeyName: inp.name,
+    previous: prev,
+    generation: ak.metadata?.generation,
     readiness: { ready: false, reason: 'InvalidSpec', message: parsed.error },
-    current: undefined, keys: prev?.keys ?? [], waiting: [], revokedBySpec: false, secretName: '',
-    usage: prev?.usage ?? { requests: 0, credits: 0 }, lastRotationRequest: prev?.lastRotationRequest,
-    soonMs: SOON_MS, now,
+    current: undefined,
+    keys: prev?.keys ?? [],
+    waiting: [],
+    revokedBySpec: false,
+    secretName: '',
+    usage: prev?.usage ?? { requests: 0, credits: 0 },
+    lastRotationRequest: prev?.lastRotationRequest,
+    soonMs: SOON_MS,
+    now,
   });
   const { deleteRecords } = ownership(stored, ak.metadata!.uid!);
   return { kind: 'apply', finalizer: finalizerToAdd(ak), records: [], deleteRecords, status, events, audit: [] };

@@ -15,6 +15,12 @@ export function shortHash(...parts: string[]): string {
   return hash('sha256', parts.join('\u0000'), 'hex').slice(0, 10);
 }
 
-export function keyEvent(apiKeyName: string, keyId: string, type: PlannedEvent['type'], reason: string, message: string): PlannedEvent {
+export function keyEvent(
+  apiKeyName: string,
+  keyId: string,
+  type: PlannedEvent['type'],
+  reason: string,
+  message: string,
+): PlannedEvent {
   return { type, reason, message, name: eventName(apiKeyName, keyId, reason) };
 }

@@ -73,7 +73,10 @@ export class UsageIndex {
 
   totals(): ReadonlyMap<string, KeyUsage> {
     const cms = this.#cache.list();
-    const signature = cms.map((c) => `${c.metadata?.namespace}/${c.metadata?.name}@${c.metadata?.resourceVersion}`).sort().join(',');
+    const signature = cms
+      .map((c) => `${c.metadata?.namespace}/${c.metadata?.name}@${c.metadata?.resourceVersion}`)
+      .sort()
+      .join(',');
     if (signature === this.#signature) return this.#totals;
     const totals = new Map<string, KeyUsage>();
     const live = new Set<string>();
@@ -92,9 +95,16 @@ export class UsageIndex {
     for (const { report } of countedReports(stored)) {
       for (const [keyId, u] of Object.entries(report.keys)) {
         const t = totals.get(keyId);
-        totals.set(keyId, t
-          ? { requests: t.requests + u.requests, credits: t.credits + u.credits, lastUsedAt: Date.parse(u.lastUsedAt) > Date.parse(t.lastUsedAt) ? u.lastUsedAt : t.lastUsedAt }
-          : { ...u });
+        totals.set(
+          keyId,
+          t
+            ? {
+                requests: t.requests + u.requests,
+                credits: t.credits + u.credits,
+                lastUsedAt: Date.parse(u.lastUsedAt) > Date.parse(t.lastUsedAt) ? u.lastUsedAt : t.lastUsedAt,
+              }
+            : { ...u },
+        );
       }
     }
     for (const id of this.#parsed.keys()) if (!live.has(id)) this.#parsed.delete(id);

@@ -80,7 +80,10 @@ export function issueDecision(i: IssueInputs): Issue | undefined {
  * expiration every successor expires at the same instant, so rotating could only churn key ids.
  */
 export function autoRotationAt(
-  spec: ApiKeySpec, current: KeyEntry | undefined, expiration: Expiration, teamMaxMs: number | undefined,
+  spec: ApiKeySpec,
+  current: KeyEntry | undefined,
+  expiration: Expiration,
+  teamMaxMs: number | undefined,
 ): number | undefined {
   if (!spec.rotation?.automatic || current?.state !== 'Active' || !current.expiresAt) return undefined;
   const expiresAt = Date.parse(current.expiresAt);

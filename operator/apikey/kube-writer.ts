@@ -16,8 +16,12 @@ export function createKubeWriter(kc: KubeConfig, opts: { reportingInstance?: str
   return {
     async setFinalizer(ak, present) {
       const others = (ak.metadata?.finalizers ?? []).filter((f) => f !== FINALIZER);
-      const res = await patchMetadata(kc, { apiVersion: API_VERSION, kind: KINDS.apiKey.kind, ...ref(ak) },
-        { finalizers: present ? [...others, FINALIZER] : others, resourceVersion: ak.metadata?.resourceVersion }, { fieldManager: FIELD_MANAGER });
+      const res = await patchMetadata(
+        kc,
+        { apiVersion: API_VERSION, kind: KINDS.apiKey.kind, ...ref(ak) },
+        { finalizers: present ? [...others, FINALIZER] : others, resourceVersion: ak.metadata?.resourceVersion },
+        { fieldManager: FIELD_MANAGER },
+      );
       return res.metadata?.resourceVersion;
     },
     async applyRecord(record) {
@@ -33,8 +37,12 @@ export function createKubeWriter(kc: KubeConfig, opts: { reportingInstance?: str
       // Merge patch: fields we no longer want must be nulled explicitly.
       const body: Record<string, unknown> = { ...status };
       for (const k of Object.keys(ak.status ?? {})) if (!(k in body)) body[k] = null;
-      const res = await patchCustomStatus(kc, { group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, ...ref(ak) }, body,
-        { fieldManager: FIELD_MANAGER, resourceVersion: ak.metadata?.resourceVersion });
+      const res = await patchCustomStatus(
+        kc,
+        { group: GROUP, version: VERSION, plural: KINDS.apiKey.plural, ...ref(ak) },
+        body,
+        { fieldManager: FIELD_MANAGER, resourceVersion: ak.metadata?.resourceVersion },
+      );
       return res.metadata?.resourceVersion;
     },
     async createEvent(ak, ev: PlannedEvent, now) {
@@ -44,7 +52,14 @@ export function createKubeWriter(kc: KubeConfig, opts: { reportingInstance?: str
           namespace,
           body: {
             metadata: { name: ev.name, namespace },
-            involvedObject: { apiVersion: API_VERSION, kind: KINDS.apiKey.kind, name, namespace, uid: ak.metadata?.uid, resourceVersion: ak.metadata?.resourceVersion },
+            involvedObject: {
+              apiVersion: API_VERSION,
+              kind: KINDS.apiKey.kind,
+              name,
+              namespace,
+              uid: ak.metadata?.uid,
+              resourceVersion: ak.metadata?.resourceVersion,
+            },
             type: ev.type,
             reason: ev.reason,
             message: ev.message.slice(0, 1024),

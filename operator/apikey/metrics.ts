@@ -21,7 +21,8 @@ export function createApiKeyMetrics(registry: Registry): ApiKeyMetrics {
     registers,
     collect() {
       const counts = Object.fromEntries(KEY_STATES.map((s) => [s, 0])) as Record<string, number>;
-      for (const { status } of latest.values()) for (const k of status.keys ?? []) counts[k.state] = (counts[k.state] ?? 0) + 1;
+      for (const { status } of latest.values())
+        for (const k of status.keys ?? []) counts[k.state] = (counts[k.state] ?? 0) + 1;
       for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
     },
   });
@@ -36,7 +37,8 @@ export function createApiKeyMetrics(registry: Registry): ApiKeyMetrics {
         const [namespace = '', apikey = ''] = ref.split('/');
         for (const k of status.keys ?? []) {
           // An expired CURRENT key stays exported (NemokeysApiKeyExpired fires on <= 0) until a replacement is current.
-          const exported = k.state === 'Active' || k.state === 'Superseded' || (k.state === 'Expired' && k.id === status.currentKeyId);
+          const exported =
+            k.state === 'Active' || k.state === 'Superseded' || (k.state === 'Expired' && k.id === status.currentKeyId);
           if (!k.expiresAt || !exported) continue;
           this.set({ namespace, apikey, team, key_id: k.id }, Math.floor(Date.parse(k.expiresAt) / 1000));
         }
@@ -52,10 +54,20 @@ export function createApiKeyMetrics(registry: Registry): ApiKeyMetrics {
   for (const kind of ['7d', '1d', 'expired']) reminders.inc({ kind }, 0);
   return {
     // Only what the gauges read: a full status per key would duplicate the informer cache at 10 000 keys.
-    observe: (ref, team, status) => (status ? latest.set(ref, { team, status: {
-      ...(status.currentKeyId ? { currentKeyId: status.currentKeyId } : {}),
-      keys: (status.keys ?? []).map((k) => ({ id: k.id, state: k.state, expiresAt: k.expiresAt })) as ApiKeyStatus['keys'],
-    } }) : latest.delete(ref)),
+    observe: (ref, team, status) =>
+      status
+        ? latest.set(ref, {
+            team,
+            status: {
+              ...(status.currentKeyId ? { currentKeyId: status.currentKeyId } : {}),
+              keys: (status.keys ?? []).map((k) => ({
+                id: k.id,
+                state: k.state,
+                expiresAt: k.expiresAt,
+              })) as ApiKeyStatus['keys'],
+            },
+          })
+        : latest.delete(ref),
     forget: (ref) => latest.delete(ref),
     reminder: (kind) => reminders.inc({ kind }),
   };

@@ -3,7 +3,7 @@ import { RECORD_DATA_KEY } from '../../api/constants.ts';
 import { verifyKey, type GeneratedKey } from '../../api/keyformat.ts';
 import { parseKeyRecord, type KeyRecord } from '../../api/record.ts';
 import { plan } from './plan.ts';
-import { DAY, HOUR, NS, T0, afterApply, apiKey, at, inputs, planWithMint, team, testKeys, workloadSecret } from './testing.ts';
+import { DAY, HOUR, NS, T0, afterApply, apiKey, at, inputs, planWithMint, team, testKeys } from './testing.ts';
 import type { ApplyPlan, PlanInputs } from './types.ts';
 
 const recordOf = (p: ApplyPlan, keyId: string): KeyRecord | undefined => {
@@ -39,23 +39,60 @@ describe('plan: issuing a key', () => {
     const { plan: p, key } = planWithMint(plan, inputs(), T0, testKeys());
     const rec = recordOf(p, key!.keyId)!;
     expect(verifyKey(key!.key, rec.hash)).toBe(true);
-    expect(rec).toMatchObject({ state: 'Active', expiresAt: null, owner: { namespace: NS, name: 'checkout', uid: 'uid-1' }, team: 'payments', limitsKey: 'uid-1', scopes: { models: ['*'], endpoints: [], ipAllowlist: [] } });
-    expect(p.records[0]!.metadata!.labels).toMatchObject({ 'keys.nemorouter.io/record': 'true', 'keys.nemorouter.io/key-id': key!.keyId, 'keys.nemorouter.io/apikey-uid': 'uid-1', 'keys.nemorouter.io/team': 'payments' });
-    expect(p.secret).toMatchObject({ name: 'checkout', dataKey: 'api-key', keyId: key!.keyId, ownerReference: { uid: 'uid-1', controller: true } });
-    expect(p.status).toMatchObject({ currentKeyId: key!.keyId, secretName: 'checkout', observedGeneration: 1, keys: [{ id: key!.keyId, state: 'Active', hint: key!.hint }] });
+    expect(rec).toMatchObject({
+      state: 'Active',
+      expiresAt: null,
+      owner: { namespace: NS, name: 'checkout', uid: 'uid-1' },
+      team: 'payments',
+      limitsKey: 'uid-1',
+      scopes: { models: ['*'], endpoints: [], ipAllowlist: [] },
+    });
+    expect(p.records[0]!.metadata!.labels).toMatchObject({
+      'keys.nemorouter.io/record': 'true',
+      'keys.nemorouter.io/key-id': key!.keyId,
+      'keys.nemorouter.io/apikey-uid': 'uid-1',
+      'keys.nemorouter.io/team': 'payments',
+    });
+    expect(p.secret).toMatchObject({
+      name: 'checkout',
+      dataKey: 'api-key',
+      keyId: key!.keyId,
+      ownerReference: { uid: 'uid-1', controller: true },
+    });
+    expect(p.status).toMatchObject({
+      currentKeyId: key!.keyId,
+      secretName: 'checkout',
+      observedGeneration: 1,
+      keys: [{ id: key!.keyId, state: 'Active', hint: key!.hint }],
+    });
     expect(ready(p)).toMatchObject({ status: 'True', reason: 'KeyReady' });
     expect(p.events.map((e) => e.reason)).toEqual(['KeyIssued']);
-    expect(p.audit).toEqual([{ action: 'create', apiKey: `${NS}/checkout`, keyId: key!.keyId, actor: 'user:kubectl-client-side-apply', reason: 'Created' }]);
+    expect(p.audit).toEqual([
+      {
+        action: 'create',
+        apiKey: `${NS}/checkout`,
+        keyId: key!.keyId,
+        actor: 'user:kubectl-client-side-apply',
+        reason: 'Created',
+      },
+    ]);
     expect(JSON.stringify(p)).not.toContain(key!.key.slice(-38));
   });
 
   it('honours spec.secret name and data key', () => {
-    const { plan: p } = planWithMint(plan, inputs({ apiKey: apiKey({ secret: { name: 'llm-creds', key: 'OPENAI_API_KEY' } }) }), T0, testKeys());
+    const { plan: p } = planWithMint(
+      plan,
+      inputs({ apiKey: apiKey({ secret: { name: 'llm-creds', key: 'OPENAI_API_KEY' } }) }),
+      T0,
+      testKeys(),
+    );
     expect(p.secret).toMatchObject({ name: 'llm-creds', dataKey: 'OPENAI_API_KEY' });
   });
 
   it('adds the finalizer before anything else exists', () => {
-    expect(planWithMint(plan, inputs({ apiKey: apiKey({}, { finalizers: [] }) }), T0, testKeys()).plan.finalizer).toBe('add');
+    expect(planWithMint(plan, inputs({ apiKey: apiKey({}, { finalizers: [] }) }), T0, testKeys()).plan.finalizer).toBe(
+      'add',
+    );
   });
 
   it('a second reconcile of the applied result plans the same objects, no key, no Event (idempotent)', () => {
@@ -73,15 +110,80 @@ describe('plan: issuing a key', () => {
 });
 
 describe('plan: teams and scopes', () => {
-  type Row = { name: string; team?: Parameters<typeof team>[0] | null; key?: Parameters<typeof apiKey>[0]; ready: string; status: 'True' | 'False'; mint: boolean; models?: string[]; endpoints?: string[]; message?: RegExp };
+  type Row = {
+    name: string;
+    team?: Parameters<typeof team>[0] | null;
+    key?: Parameters<typeof apiKey>[0];
+    ready: string;
+    status: 'True' | 'False';
+    mint: boolean;
+    models?: string[];
+    endpoints?: string[];
+    message?: RegExp;
+  };
   const rows: Row[] = [
-    { name: 'missing Team', team: null, ready: 'TeamNotFound', status: 'False', mint: false, message: /Team "payments" not found in namespace team-a/ },
-    { name: 'key within team', team: { allowedModels: ['gpt-4o', 'gpt-4o-mini'] }, key: { allowedModels: ['gpt-4o'] }, ready: 'KeyReady', status: 'True', mint: true, models: ['gpt-4o'] },
-    { name: 'empty key list = the team list', team: { allowedModels: ['gpt-4o', 'gemini-2.5-pro'] }, ready: 'KeyReady', status: 'True', mint: true, models: ['gemini-2.5-pro', 'gpt-4o'] },
-    { name: 'models outside team refused', team: { allowedModels: ['gpt-4o'] }, key: { allowedModels: ['gpt-4o', 'o3'] }, ready: 'ScopesRestricted', status: 'True', mint: true, models: ['gpt-4o'], message: /does not allow models o3/ },
-    { name: 'no model left', team: { allowedModels: ['gpt-4o'] }, key: { allowedModels: ['o3'] }, ready: 'NoAllowedModels', status: 'False', mint: false, message: /none of the requested models \(o3\)/ },
-    { name: 'endpoints intersect with /v1 folding', team: { allowedModels: ['*'], allowedEndpoints: ['/v1/embeddings', '/chat/completions'] }, key: { allowedEndpoints: ['/embeddings', '/images/generations'] }, ready: 'ScopesRestricted', status: 'True', mint: true, endpoints: ['/embeddings'], message: /endpoints \/images\/generations/ },
-    { name: 'no endpoint left (never written as [] = all)', team: { allowedModels: ['*'], allowedEndpoints: ['/embeddings'] }, key: { allowedEndpoints: ['/chat/completions'] }, ready: 'NoAllowedEndpoints', status: 'False', mint: false },
+    {
+      name: 'missing Team',
+      team: null,
+      ready: 'TeamNotFound',
+      status: 'False',
+      mint: false,
+      message: /Team "payments" not found in namespace team-a/,
+    },
+    {
+      name: 'key within team',
+      team: { allowedModels: ['gpt-4o', 'gpt-4o-mini'] },
+      key: { allowedModels: ['gpt-4o'] },
+      ready: 'KeyReady',
+      status: 'True',
+      mint: true,
+      models: ['gpt-4o'],
+    },
+    {
+      name: 'empty key list = the team list',
+      team: { allowedModels: ['gpt-4o', 'gemini-2.5-pro'] },
+      ready: 'KeyReady',
+      status: 'True',
+      mint: true,
+      models: ['gemini-2.5-pro', 'gpt-4o'],
+    },
+    {
+      name: 'models outside team refused',
+      team: { allowedModels: ['gpt-4o'] },
+      key: { allowedModels: ['gpt-4o', 'o3'] },
+      ready: 'ScopesRestricted',
+      status: 'True',
+      mint: true,
+      models: ['gpt-4o'],
+      message: /does not allow models o3/,
+    },
+    {
+      name: 'no model left',
+      team: { allowedModels: ['gpt-4o'] },
+      key: { allowedModels: ['o3'] },
+      ready: 'NoAllowedModels',
+      status: 'False',
+      mint: false,
+      message: /none of the requested models \(o3\)/,
+    },
+    {
+      name: 'endpoints intersect with /v1 folding',
+      team: { allowedModels: ['*'], allowedEndpoints: ['/v1/embeddings', '/chat/completions'] },
+      key: { allowedEndpoints: ['/embeddings', '/images/generations'] },
+      ready: 'ScopesRestricted',
+      status: 'True',
+      mint: true,
+      endpoints: ['/embeddings'],
+      message: /endpoints \/images\/generations/,
+    },
+    {
+      name: 'no endpoint left (never written as [] = all)',
+      team: { allowedModels: ['*'], allowedEndpoints: ['/embeddings'] },
+      key: { allowedEndpoints: ['/chat/completions'] },
+      ready: 'NoAllowedEndpoints',
+      status: 'False',
+      mint: false,
+    },
   ];
   it.each(rows)('$name', (row) => {
     const inp = inputs({ apiKey: apiKey(row.key ?? {}), team: row.team === null ? undefined : team(row.team ?? {}) });
@@ -90,8 +192,16 @@ describe('plan: teams and scopes', () => {
     const { plan: p, key } = planWithMint(plan, inp, T0, testKeys());
     expect(ready(p)).toMatchObject({ reason: row.ready, status: row.status });
     if (row.message) expect(ready(p)!.message).toMatch(row.message);
-    if (row.status === 'False') expect(p.events).toContainEqual(expect.objectContaining({ type: 'Warning', reason: row.ready }));
-    if (row.ready === 'ScopesRestricted') expect(p.events).toContainEqual(expect.objectContaining({ type: 'Warning', reason: 'ScopesRestricted', message: expect.stringMatching(row.message!) }));
+    if (row.status === 'False')
+      expect(p.events).toContainEqual(expect.objectContaining({ type: 'Warning', reason: row.ready }));
+    if (row.ready === 'ScopesRestricted')
+      expect(p.events).toContainEqual(
+        expect.objectContaining({
+          type: 'Warning',
+          reason: 'ScopesRestricted',
+          message: expect.stringMatching(row.message!),
+        }),
+      );
     if (row.models) expect(recordOf(p, key!.keyId)!.scopes.models).toEqual(row.models);
     if (row.endpoints) expect(recordOf(p, key!.keyId)!.scopes.endpoints).toEqual(row.endpoints);
   });
@@ -101,7 +211,11 @@ describe('plan: teams and scopes', () => {
     const narrowed = plan({ ...inp, team: team({ allowedModels: ['gpt-4o'] }) }, at(1000)) as ApplyPlan;
     expect(recordOf(narrowed, issued[0]!.keyId)!.scopes.models).toEqual(['gpt-4o']);
     const gone = plan({ ...inp, team: undefined }, at(1000)) as ApplyPlan;
-    expect(recordOf(gone, issued[0]!.keyId)).toMatchObject({ state: 'Suspended', suspendedReason: 'TeamNotFound', scopes: { models: [] } });
+    expect(recordOf(gone, issued[0]!.keyId)).toMatchObject({
+      state: 'Suspended',
+      suspendedReason: 'TeamNotFound',
+      scopes: { models: [] },
+    });
     expect(ready(gone)).toMatchObject({ status: 'False', reason: 'TeamNotFound' });
     // ...and it comes back as soon as the Team does, with the same key id
     const back = run(afterApply({ ...inp, team: undefined }, gone, undefined), at(2000));
@@ -116,9 +230,18 @@ describe('plan: teams and scopes', () => {
     const { plan: p, key } = planWithMint(plan, inputs({ team: team({ maxExpiration: '90d' }) }), T0, testKeys());
     expect(p.status!.expiresAt).toBe(at(90 * DAY).toISOString());
     expect(recordOf(p, key!.keyId)!.expiresAt).toBe(at(90 * DAY).toISOString());
-    expect(ready(p)).toMatchObject({ status: 'True', reason: 'ExpirationCapped', message: expect.stringMatching(/Never exceeds Team "payments" maxExpiration 90d/) });
+    expect(ready(p)).toMatchObject({
+      status: 'True',
+      reason: 'ExpirationCapped',
+      message: expect.stringMatching(/Never exceeds Team "payments" maxExpiration 90d/),
+    });
     expect(p.events).toContainEqual(expect.objectContaining({ reason: 'ExpirationCapped' }));
-    const shorter = planWithMint(plan, inputs({ apiKey: apiKey({ expiration: '30d' }), team: team({ maxExpiration: '90d' }) }), T0, testKeys()).plan;
+    const shorter = planWithMint(
+      plan,
+      inputs({ apiKey: apiKey({ expiration: '30d' }), team: team({ maxExpiration: '90d' }) }),
+      T0,
+      testKeys(),
+    ).plan;
     expect(shorter.status!.expiresAt).toBe(at(30 * DAY).toISOString());
     expect(ready(shorter)!.reason).toBe('KeyReady');
   });
@@ -128,7 +251,11 @@ describe('plan: expiration', () => {
   it('a datetime already in the past issues nothing and says how to fix it', () => {
     const p = plan(inputs({ apiKey: apiKey({ expiration: '2029-12-31T00:00:00Z' }) }), T0) as ApplyPlan;
     expect(p.kind).toBe('apply');
-    expect(ready(p)).toMatchObject({ status: 'False', reason: 'ExpirationInPast', message: expect.stringMatching(/already in the past: set a future/) });
+    expect(ready(p)).toMatchObject({
+      status: 'False',
+      reason: 'ExpirationInPast',
+      message: expect.stringMatching(/already in the past: set a future/),
+    });
   });
 
   it('durations count from the key id creation; requeue for the 7-day reminder', () => {
@@ -141,7 +268,16 @@ describe('plan: expiration', () => {
     let inp = run(inputs({ apiKey: apiKey({ expiration: '30d' }) }), T0).inp;
     const sent: string[] = [];
     let expiredPlan: ApplyPlan | undefined;
-    for (const t of [22 * DAY, 23 * DAY, 23 * DAY + HOUR, 29 * DAY, 29 * DAY + 1, 30 * DAY, 30 * DAY + HOUR, 31 * DAY]) {
+    for (const t of [
+      22 * DAY,
+      23 * DAY,
+      23 * DAY + HOUR,
+      29 * DAY,
+      29 * DAY + 1,
+      30 * DAY,
+      30 * DAY + HOUR,
+      31 * DAY,
+    ]) {
       const p = plan(inp, at(t)) as ApplyPlan;
       sent.push(...p.events.filter((e) => e.reminder).map((e) => e.reminder!));
       if (p.events.some((e) => e.reminder === 'expired')) expiredPlan = p;
@@ -156,9 +292,21 @@ describe('plan: expiration', () => {
     expect(cond(expiredPlan!, 'Expired')).toMatchObject({ status: 'True' });
     // an expired key is not silently replaced; a rotate request replaces it
     expect(plan(inp, at(32 * DAY)).kind).toBe('apply');
-    const rotated = run({ ...inp, apiKey: { ...inp.apiKey!, metadata: { ...inp.apiKey!.metadata, annotations: { 'keys.nemorouter.io/rotate': 'r1' } } } }, at(32 * DAY));
+    const rotated = run(
+      {
+        ...inp,
+        apiKey: {
+          ...inp.apiKey!,
+          metadata: { ...inp.apiKey!.metadata, annotations: { 'keys.nemorouter.io/rotate': 'r1' } },
+        },
+      },
+      at(32 * DAY),
+    );
     expect(rotated.issued).toHaveLength(1);
-    expect(rotated.inp.apiKey!.status).toMatchObject({ currentKeyId: rotated.issued[0]!.keyId, lastRotationRequest: 'r1' });
+    expect(rotated.inp.apiKey!.status).toMatchObject({
+      currentKeyId: rotated.issued[0]!.keyId,
+      lastRotationRequest: 'r1',
+    });
   });
 
   it('an operator that was down across the windows sends only the expiry reminder', () => {

@@ -77,9 +77,18 @@ function know(start: Start): Known {
   const specManager = lastManagerOf(ak.metadata?.managedFields, ['f:spec'], [FIELD_MANAGER]);
   const uid = ak.metadata!.uid!;
   return {
-    ...start, ak, uid, ref: apiKeyRef(inp), spec, teamSpec, defaults, ...ownership(start.stored, uid),
+    ...start,
+    ak,
+    uid,
+    ref: apiKeyRef(inp),
+    spec,
+    teamSpec,
+    defaults,
+    ...ownership(start.stored, uid),
     inspection: inspectWorkloadSecret(inp.secret, defaults.secret.key, inp.name),
-    scopes: teamSpec ? effectiveScopes(spec, teamSpec, inp.ipAllowlistFrom?.ok ? inp.ipAllowlistFrom.cidrs : []) : undefined,
+    scopes: teamSpec
+      ? effectiveScopes(spec, teamSpec, inp.ipAllowlistFrom?.ok ? inp.ipAllowlistFrom.cidrs : [])
+      : undefined,
     teamMaxMs: teamSpec?.maxExpiration ? parseDurationMs(teamSpec.maxExpiration) : undefined,
     expiration: parseExpiration(spec.expiration) ?? { kind: 'never' as const },
     specActor: specManager ? `user:${specManager}` : 'user:unknown',
@@ -91,8 +100,13 @@ function startDraft(k: Known): Draft {
   const hashes = new Map<string, string>();
   for (const r of k.owned) if (r.record) hashes.set(r.keyId!, r.record.hash);
   return {
-    keys: (prev?.keys ?? []).map((e) => ({ ...e })), currentId: prev?.currentKeyId, hashes,
-    events: [], audit: [], adopted: false, lastRotationRequest: prev?.lastRotationRequest,
+    keys: (prev?.keys ?? []).map((e) => ({ ...e })),
+    currentId: prev?.currentKeyId,
+    hashes,
+    events: [],
+    audit: [],
+    adopted: false,
+    lastRotationRequest: prev?.lastRotationRequest,
   };
 }
 
@@ -102,8 +116,13 @@ function planLiveApiKey(start: Start): Plan {
   adoptInterruptedIssue(k, d);
   recoverLostRecordHash(k, d);
   const blockers = blockersOf({
-    namespace: k.inp.namespace, spec: k.spec, teamExists: k.inp.team !== undefined, teamSpec: k.teamSpec,
-    scopes: k.scopes, inspection: k.inspection, secretName: k.defaults.secret.name,
+    namespace: k.inp.namespace,
+    spec: k.spec,
+    teamExists: k.inp.team !== undefined,
+    teamSpec: k.teamSpec,
+    scopes: k.scopes,
+    inspection: k.inspection,
+    secretName: k.defaults.secret.name,
     allowlistFrom: k.inp.ipAllowlistFrom,
   });
   const pastDatetime = k.expiration.kind === 'datetime' && k.expiration.at.getTime() <= k.now.getTime();
@@ -130,17 +149,42 @@ function adoptInterruptedIssue(k: Known, d: Draft): void {
   const predecessor = d.keys.find((e) => e.id === d.currentId && e.state === 'Active')?.id;
   const createdAt = k.owned.findLast((r) => r.keyId === valid.keyId)?.createdAt ?? k.now.toISOString();
   d.keys = succeed(d.keys, d.currentId, { keyId: valid.keyId, hint: valid.hint, createdAt }, k.now);
-  d.events.push(keyEvent(name, valid.keyId, 'Normal', 'KeyAdopted',
-    `key id ${valid.keyId} found in Secret ${secretName} with a matching record (an interrupted issue completed)`));
-  d.events.push(keyEvent(name, valid.keyId, 'Normal', 'KeyIssued',
-    `key id ${valid.keyId} (…${valid.hint}) issued into Secret ${secretName} (completed after an interruption)`));
+  d.events.push(
+    keyEvent(
+      name,
+      valid.keyId,
+      'Normal',
+      'KeyAdopted',
+      `key id ${valid.keyId} found in Secret ${secretName} with a matching record (an interrupted issue completed)`,
+    ),
+  );
+  d.events.push(
+    keyEvent(
+      name,
+      valid.keyId,
+      'Normal',
+      'KeyIssued',
+      `key id ${valid.keyId} (…${valid.hint}) issued into Secret ${secretName} (completed after an interruption)`,
+    ),
+  );
   if (predecessor) {
-    d.events.push(keyEvent(name, predecessor, 'Normal', 'KeySuperseded',
-      `key id ${predecessor} superseded by ${valid.keyId}; it stays valid until the hand-off completes`));
+    d.events.push(
+      keyEvent(
+        name,
+        predecessor,
+        'Normal',
+        'KeySuperseded',
+        `key id ${predecessor} superseded by ${valid.keyId}; it stays valid until the hand-off completes`,
+      ),
+    );
   }
   d.audit.push({
-    action: predecessor ? 'rotate' : 'create', apiKey: k.ref, keyId: valid.keyId, actor: k.inp.operatorIdentity,
-    reason: 'IssueCompletedAfterInterruption', ...(predecessor ? { relatedKeyId: predecessor } : {}),
+    action: predecessor ? 'rotate' : 'create',
+    apiKey: k.ref,
+    keyId: valid.keyId,
+    actor: k.inp.operatorIdentity,
+    reason: 'IssueCompletedAfterInterruption',
+    ...(predecessor ? { relatedKeyId: predecessor } : {}),
   });
   d.currentId = valid.keyId;
   d.adopted = true;
@@ -167,15 +211,22 @@ function issueInputs(k: Known, d: Draft) {
   const meta = k.ak.metadata!;
   const current = d.keys.find((e) => e.id === d.currentId);
   const rotateRequest = meta.annotations?.[ANNOTATIONS.rotate];
-  const rotateManager = lastManagerOf(meta.managedFields, ['f:metadata', 'f:annotations', `f:${ANNOTATIONS.rotate}`],
-    [FIELD_MANAGER]);
+  const rotateManager = lastManagerOf(
+    meta.managedFields,
+    ['f:metadata', 'f:annotations', `f:${ANNOTATIONS.rotate}`],
+    [FIELD_MANAGER],
+  );
   const currentExpiry = current ? keyExpiry(k.expiration, new Date(current.createdAt), k.teamMaxMs).expiresAt : null;
   const withExpiry = current && currentExpiry ? { ...current, expiresAt: currentExpiry.toISOString() } : undefined;
   return {
-    spec: k.spec, current, secretHoldsCurrent: secretHoldsCurrent(k, d),
+    spec: k.spec,
+    current,
+    secretHoldsCurrent: secretHoldsCurrent(k, d),
     rotationRequested: rotateRequest !== undefined && rotateRequest !== k.ak.status?.lastRotationRequest && !d.adopted,
     autoRotationAt: autoRotationAt(k.spec, withExpiry, k.expiration, k.teamMaxMs),
-    nowMs: k.now.getTime(), specActor: k.specActor, operator: k.inp.operatorIdentity,
+    nowMs: k.now.getTime(),
+    specActor: k.specActor,
+    operator: k.inp.operatorIdentity,
     rotateActor: rotateManager ? `user:${rotateManager}` : k.specActor,
   };
 }
@@ -189,16 +240,34 @@ function recordIssue(k: Known, d: Draft, issue: Issue, m: MintedKey): void {
   d.lastRotationRequest = k.ak.metadata?.annotations?.[ANNOTATIONS.rotate] ?? d.lastRotationRequest;
   const initial = issue.reason === 'Created' || issue.reason === 'Reissued';
   d.audit.push({
-    action: initial ? 'create' : 'rotate', apiKey: k.ref, keyId: m.keyId, actor: issue.actor, reason: issue.reason,
+    action: initial ? 'create' : 'rotate',
+    apiKey: k.ref,
+    keyId: m.keyId,
+    actor: issue.actor,
+    reason: issue.reason,
     ...(issue.predecessor ? { relatedKeyId: issue.predecessor } : {}),
   });
-  d.events.push(keyEvent(k.inp.name, m.keyId, 'Normal', 'KeyIssued',
-    `key id ${m.keyId} (…${m.hint}) issued into Secret ${secretName} (${issue.reason})`));
+  d.events.push(
+    keyEvent(
+      k.inp.name,
+      m.keyId,
+      'Normal',
+      'KeyIssued',
+      `key id ${m.keyId} (…${m.hint}) issued into Secret ${secretName} (${issue.reason})`,
+    ),
+  );
   if (issue.predecessor) {
     const lost = issue.reason === 'SecretLost';
     const why = lost ? `Secret ${secretName} was deleted or no longer holds it` : issue.reason;
-    d.events.push(keyEvent(k.inp.name, issue.predecessor, lost ? 'Warning' : 'Normal', 'KeySuperseded',
-      `key id ${issue.predecessor} superseded by ${m.keyId} (${why}); it stays valid until the hand-off completes`));
+    d.events.push(
+      keyEvent(
+        k.inp.name,
+        issue.predecessor,
+        lost ? 'Warning' : 'Normal',
+        'KeySuperseded',
+        `key id ${issue.predecessor} superseded by ${m.keyId} (${why}); it stays valid until the hand-off completes`,
+      ),
+    );
   }
 }
 
@@ -207,45 +276,89 @@ function applyPlan(k: Known, d: Draft, blockers: readonly Blocker[], pastDatetim
   const { inp, spec, now } = k;
   const { name: secretName, key: dataKey } = k.defaults.secret;
   const t = applyTransitions({
-    apiKeyRef: k.ref, apiKeyName: inp.name, keys: d.keys, currentId: d.currentId, hashes: d.hashes,
-    usage: inp.usage, expiration: k.expiration, teamMaxMs: k.teamMaxMs, revokedBySpec: spec.revoked,
-    revokedKeyIds: new Set(spec.revokedKeyIds ?? []), specActor: k.specActor, operator: inp.operatorIdentity,
-    handoff: k.defaults.handoff, now,
+    apiKeyRef: k.ref,
+    apiKeyName: inp.name,
+    keys: d.keys,
+    currentId: d.currentId,
+    hashes: d.hashes,
+    usage: inp.usage,
+    expiration: k.expiration,
+    teamMaxMs: k.teamMaxMs,
+    revokedBySpec: spec.revoked,
+    revokedKeyIds: new Set(spec.revokedKeyIds ?? []),
+    specActor: k.specActor,
+    operator: inp.operatorIdentity,
+    handoff: k.defaults.handoff,
+    now,
   });
   const events = [...d.events, ...t.events];
   const audit = [...d.audit, ...t.audit];
   const recordsPlan = desiredRecords({
-    keys: t.keys, hashes: d.hashes, owned: k.owned, deleteRecords: k.deleteRecords, now,
-    recordsNamespace: inp.recordsNamespace, suspension: blockers.find((b) => b.suspends)?.reason, spec,
-    scopes: k.scopes, owner: { namespace: inp.namespace, name: inp.name, uid: k.uid, team: spec.team },
+    keys: t.keys,
+    hashes: d.hashes,
+    owned: k.owned,
+    deleteRecords: k.deleteRecords,
+    now,
+    recordsNamespace: inp.recordsNamespace,
+    suspension: blockers.find((b) => b.suspends)?.reason,
+    spec,
+    scopes: k.scopes,
+    owner: { namespace: inp.namespace, name: inp.name, uid: k.uid, team: spec.team },
   });
   const current = recordsPlan.keys.find((e) => e.id === d.currentId);
   const secretKeyId = secretKeyIdToWrite(k, d);
   const conflict = blockers.some((b) => b.reason === 'SecretConflict');
-  const secret = secretKeyId && !conflict
-    ? desiredWorkloadSecret(k.ak, secretName, dataKey, secretKeyId, spec.team)
-    : undefined;
+  const secret =
+    secretKeyId && !conflict ? desiredWorkloadSecret(k.ak, secretName, dataKey, secretKeyId, spec.team) : undefined;
 
   const ready = readiness({
-    blockers, current, revoked: spec.revoked, pastDatetime, expirationText: spec.expiration, scopes: k.scopes,
-    teamName: spec.team, teamMax: k.teamSpec?.maxExpiration, capped: t.currentCapped, secretName,
-    namespace: inp.namespace, hasSecret: secretKeyId !== undefined,
+    blockers,
+    current,
+    revoked: spec.revoked,
+    pastDatetime,
+    expirationText: spec.expiration,
+    scopes: k.scopes,
+    teamName: spec.team,
+    teamMax: k.teamSpec?.maxExpiration,
+    capped: t.currentCapped,
+    secretName,
+    namespace: inp.namespace,
+    hasSecret: secretKeyId !== undefined,
   });
   const prev = k.ak.status;
   const prevUsage = prev?.usage ?? { requests: 0, credits: 0 };
-  const restartCondition = restartTargetsCondition(restartTargetsOf(k.ak), inp.restartTargets,
-    prev?.conditions?.find((c) => c.type === RESTART_CONDITION));
+  const restartCondition = restartTargetsCondition(
+    restartTargetsOf(k.ak),
+    inp.restartTargets,
+    prev?.conditions?.find((c) => c.type === RESTART_CONDITION),
+  );
   const { status, events: readyEvents } = buildStatus({
-    apiKeyName: inp.name, previous: prev, generation: k.ak.metadata?.generation, readiness: ready, current,
-    keys: recordsPlan.keys, waiting: t.waiting, manualHandoff: k.defaults.handoff.mode === 'Manual',
-    revokedBySpec: spec.revoked, revokedKeyIds: spec.revokedKeyIds, secretName,
+    apiKeyName: inp.name,
+    previous: prev,
+    generation: k.ak.metadata?.generation,
+    readiness: ready,
+    current,
+    keys: recordsPlan.keys,
+    waiting: t.waiting,
+    manualHandoff: k.defaults.handoff.mode === 'Manual',
+    revokedBySpec: spec.revoked,
+    revokedKeyIds: spec.revokedKeyIds,
+    secretName,
     usage: { requests: prevUsage.requests + t.usageDelta.requests, credits: prevUsage.credits + t.usageDelta.credits },
-    lastRotationRequest: d.lastRotationRequest, soonMs: SOON_MS, now, extraConditions: optional(restartCondition),
+    lastRotationRequest: d.lastRotationRequest,
+    soonMs: SOON_MS,
+    now,
+    extraConditions: optional(restartCondition),
   });
   events.push(...readyEvents);
 
   const result: ApplyPlan = {
-    kind: 'apply', records: recordsPlan.records, deleteRecords: recordsPlan.deleteRecords, status, events, audit,
+    kind: 'apply',
+    records: recordsPlan.records,
+    deleteRecords: recordsPlan.deleteRecords,
+    status,
+    events,
+    audit,
   };
   const finalizer = finalizerToAdd(k.ak);
   if (finalizer) result.finalizer = finalizer;

@@ -30,15 +30,33 @@ const list = (xs: readonly string[]): string => (xs.length ? xs.join(', ') : '(n
 export function readiness(r: ReadinessInputs): Readiness {
   const [first] = r.blockers;
   if (first) return { ready: false, reason: first.reason, message: r.blockers.map((b) => b.message).join('; ') };
-  if (r.revoked) return { ready: false, reason: 'Revoked', message: 'spec.revoked is true: every key id is revoked and gets 401; set spec.revoked to false to issue a new key id' };
+  if (r.revoked)
+    return {
+      ready: false,
+      reason: 'Revoked',
+      message:
+        'spec.revoked is true: every key id is revoked and gets 401; set spec.revoked to false to issue a new key id',
+    };
   if (r.current?.state === 'Expired') {
-    return { ready: false, reason: 'Expired', message: `key id ${r.current.id} expired at ${r.current.expiresAt}; issue a replacement: kubectl annotate apikey <name> keys.nemorouter.io/rotate="$(date +%s)" --overwrite (or enable spec.rotation.automatic)` };
+    return {
+      ready: false,
+      reason: 'Expired',
+      message: `key id ${r.current.id} expired at ${r.current.expiresAt}; issue a replacement: kubectl annotate apikey <name> keys.nemorouter.io/rotate="$(date +%s)" --overwrite (or enable spec.rotation.automatic)`,
+    };
   }
   if (r.pastDatetime && r.current?.state !== 'Active') {
-    return { ready: false, reason: 'ExpirationInPast', message: `spec.expiration ${r.expirationText} is already in the past: set a future RFC 3339 datetime, a duration such as 90d, or Never` };
+    return {
+      ready: false,
+      reason: 'ExpirationInPast',
+      message: `spec.expiration ${r.expirationText} is already in the past: set a future RFC 3339 datetime, a duration such as 90d, or Never`,
+    };
   }
   if (r.current?.state !== 'Active' || !r.hasSecret) {
-    return { ready: false, reason: 'Pending', message: `waiting for a key id to be issued into Secret ${r.namespace}/${r.secretName}` };
+    return {
+      ready: false,
+      reason: 'Pending',
+      message: `waiting for a key id to be issued into Secret ${r.namespace}/${r.secretName}`,
+    };
   }
   const notes: string[] = [];
   let reason: Readiness['reason'] = 'KeyReady';
@@ -48,11 +66,15 @@ export function readiness(r: ReadinessInputs): Readiness {
     const parts = [];
     if (r.scopes.refusedModels.length) parts.push(`models ${list(r.scopes.refusedModels)}`);
     if (r.scopes.refusedEndpoints.length) parts.push(`endpoints ${list(r.scopes.refusedEndpoints)}`);
-    notes.push(`Team "${r.teamName}" does not allow ${parts.join(' and ')}, so the key only gets models ${list(r.scopes.models)} and endpoints ${r.scopes.endpoints.length ? list(r.scopes.endpoints) : '(all)'}; remove them from the ApiKey or extend the Team`);
+    notes.push(
+      `Team "${r.teamName}" does not allow ${parts.join(' and ')}, so the key only gets models ${list(r.scopes.models)} and endpoints ${r.scopes.endpoints.length ? list(r.scopes.endpoints) : '(all)'}; remove them from the ApiKey or extend the Team`,
+    );
   }
   if (r.capped) {
     if (reason === 'KeyReady') reason = 'ExpirationCapped';
-    notes.push(`spec.expiration ${r.expirationText} exceeds Team "${r.teamName}" maxExpiration ${r.teamMax}: key id ${r.current.id} expires at ${r.current.expiresAt} instead`);
+    notes.push(
+      `spec.expiration ${r.expirationText} exceeds Team "${r.teamName}" maxExpiration ${r.teamMax}: key id ${r.current.id} expires at ${r.current.expiresAt} instead`,
+    );
   }
   const base = `key id ${r.current.id} is active in Secret ${r.namespace}/${r.secretName}`;
   return { ready: true, reason, message: notes.length ? `${base}; ${notes.join('; ')}` : base };

@@ -23,15 +23,39 @@ function setup(spec: Parameters<typeof apiKey>[0] = {}, opts: { finalizers?: str
   const generated: GeneratedKey[] = [];
   const keys = testKeys(11);
   const reconciler = createApiKeyReconciler({
-    apiKeys: cluster.apiKeys, teams: cluster.teams, secrets: cluster.secrets, records: cluster.records,
-    recordIndex: { forApiKey: (k) => { for (const r of cluster.records.list()) recordIndex.update(r, 'add'); return recordIndex.forApiKey(k); } },
-    usage: new UsageIndex(noUsage), writer: cluster, clock: { now: () => now }, recordsNamespace: 'nemokeys-system',
-    audit: (a) => audit.push(a), generateKey: () => { const k = keys(); generated.push(k); return k; }, monotonicNow: () => mono,
+    apiKeys: cluster.apiKeys,
+    teams: cluster.teams,
+    secrets: cluster.secrets,
+    records: cluster.records,
+    recordIndex: {
+      forApiKey: (k) => {
+        for (const r of cluster.records.list()) recordIndex.update(r, 'add');
+        return recordIndex.forApiKey(k);
+      },
+    },
+    usage: new UsageIndex(noUsage),
+    writer: cluster,
+    clock: { now: () => now },
+    recordsNamespace: 'nemokeys-system',
+    audit: (a) => audit.push(a),
+    generateKey: () => {
+      const k = keys();
+      generated.push(k);
+      return k;
+    },
+    monotonicNow: () => mono,
   });
   return {
-    cluster, audit, generated, reconciler,
-    setNow: (d: Date) => { now = d; },
-    advanceMono: (ms: number) => { mono += ms; },
+    cluster,
+    audit,
+    generated,
+    reconciler,
+    setNow: (d: Date) => {
+      now = d;
+    },
+    advanceMono: (ms: number) => {
+      mono += ms;
+    },
     reconcile: () => reconciler.reconcile(`${NS}/checkout`),
   };
 }
@@ -40,7 +64,13 @@ describe('ApiKey reconciler against the in-memory fake', () => {
   it('first reconcile writes finalizer → record → Secret → Event → status, in that order', async () => {
     const w = setup();
     await w.reconcile();
-    expect(w.cluster.actions.map((a) => a.verb)).toEqual(['finalizer+', 'apply-record', 'apply-secret', 'event', 'status']);
+    expect(w.cluster.actions.map((a) => a.verb)).toEqual([
+      'finalizer+',
+      'apply-record',
+      'apply-secret',
+      'event',
+      'status',
+    ]);
     const key = w.generated[0]!;
     const secret = w.cluster.secrets.get(NS, 'checkout')!;
     const plaintext = Buffer.from(secret.data!['api-key']!, 'base64').toString();
@@ -107,7 +137,9 @@ describe('ApiKey reconciler against the in-memory fake', () => {
     }
     expect(w.cluster.events.filter((e) => e.reminder).map((e) => e.reminder)).toEqual(['7d', '1d', 'expired']);
     const rec = w.cluster.records.list()[0] as V1Secret;
-    expect(JSON.parse(Buffer.from(rec.data![RECORD_DATA_KEY]!, 'base64').toString())).toMatchObject({ state: 'Expired' });
+    expect(JSON.parse(Buffer.from(rec.data![RECORD_DATA_KEY]!, 'base64').toString())).toMatchObject({
+      state: 'Expired',
+    });
     expect(w.audit.map((a) => a.action)).toEqual(['create', 'expire']);
   });
 

@@ -118,7 +118,8 @@ export function createApiKeyReconciler(deps: ApiKeyReconcilerDeps): Reconciler &
     if (!apiKey || apiKey.metadata?.deletionTimestamp) deps.metrics?.forget(key);
     else deps.metrics?.observe(key, spec?.team ?? '', p.status ?? apiKey.status);
     // Writes just happened: look again once the caches show them (then the plan is a no-op or the next step).
-    if (written.expectations.length > 0) return { requeueAfterMs: Math.min(CACHE_WAIT_MS, p.requeueAfterMs ?? CACHE_WAIT_MS) };
+    if (written.expectations.length > 0)
+      return { requeueAfterMs: Math.min(CACHE_WAIT_MS, p.requeueAfterMs ?? CACHE_WAIT_MS) };
     return p.requeueAfterMs !== undefined ? { requeueAfterMs: Math.min(p.requeueAfterMs, MAX_REQUEUE_MS) } : {};
   };
 

@@ -2,7 +2,12 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { KeyEntry } from '../../api/apikey.ts';
 import { LABELS } from '../../api/constants.ts';
 import { canonical, KEY_RECORD_SCHEMA_VERSION, type KeyRecord, type SuspensionReason } from '../../api/record.ts';
-import { decodeRecordSecret, encodeRecordSecret, RECORD_CREATED_AT_ANNOTATION, type RecordOwner } from '../../api/record-secret.ts';
+import {
+  decodeRecordSecret,
+  encodeRecordSecret,
+  RECORD_CREATED_AT_ANNOTATION,
+  type RecordOwner,
+} from '../../api/record-secret.ts';
 import type { EffectiveScopes } from './scopes.ts';
 
 // Rendering the hashed key records (one Secret per key id in the records namespace) and reading them
@@ -35,13 +40,16 @@ export function renderRecord(c: RecordContent, updatedAt: string): KeyRecord {
     state: suspended ? 'Suspended' : c.entry.state,
     expiresAt: c.entry.expiresAt ?? null,
     // Fail closed twice: a suspended record also carries no scope.
-    scopes: c.suspension ? { models: [], endpoints: [], ipAllowlist: [] } : { models: c.scopes.models, endpoints: c.scopes.endpoints, ipAllowlist: c.scopes.ipAllowlist },
+    scopes: c.suspension
+      ? { models: [], endpoints: [], ipAllowlist: [] }
+      : { models: c.scopes.models, endpoints: c.scopes.endpoints, ipAllowlist: c.scopes.ipAllowlist },
     limitsKey: c.owner.uid,
     updatedAt,
   };
   if (suspended) record.suspendedReason = c.suspension;
   if (c.environment !== undefined) record.environment = c.environment;
-  if (c.rateLimit && (c.rateLimit.requestsPerMinute !== undefined || c.rateLimit.tokensPerMinute !== undefined)) record.rateLimit = c.rateLimit;
+  if (c.rateLimit && (c.rateLimit.requestsPerMinute !== undefined || c.rateLimit.tokensPerMinute !== undefined))
+    record.rateLimit = c.rateLimit;
   if (c.budget) record.budget = c.budget;
   return record;
 }

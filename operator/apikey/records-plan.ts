@@ -24,7 +24,11 @@ export interface RecordsPlanInputs {
   owner: RecordOwner;
 }
 
-export function desiredRecords(p: RecordsPlanInputs): { keys: KeyEntry[]; records: V1Secret[]; deleteRecords: string[] } {
+export function desiredRecords(p: RecordsPlanInputs): {
+  keys: KeyEntry[];
+  records: V1Secret[];
+  deleteRecords: string[];
+} {
   const [keys] = trimHistory(p.keys);
   const existing = new Map(p.owned.map((r) => [r.keyId, r]));
   const records: V1Secret[] = [];

@@ -44,9 +44,20 @@ export const SOON_MS = 7 * 86_400_000;
 
 function expiredCondition(current: KeyEntry | undefined, soonMs: number, now: Date): DesiredCondition {
   if (current?.state === 'Expired') {
-    return { type: 'Expired', status: 'True', reason: 'Expired', message: `key id ${current.id} expired at ${current.expiresAt}; requests with it get 401 until a replacement is issued (annotate keys.nemorouter.io/rotate or enable spec.rotation.automatic)` };
+    return {
+      type: 'Expired',
+      status: 'True',
+      reason: 'Expired',
+      message: `key id ${current.id} expired at ${current.expiresAt}; requests with it get 401 until a replacement is issued (annotate keys.nemorouter.io/rotate or enable spec.rotation.automatic)`,
+    };
   }
-  if (!current?.expiresAt) return { type: 'Expired', status: 'False', reason: 'NoExpiry', message: current ? `key id ${current.id} never expires` : 'no key id issued yet' };
+  if (!current?.expiresAt)
+    return {
+      type: 'Expired',
+      status: 'False',
+      reason: 'NoExpiry',
+      message: current ? `key id ${current.id} never expires` : 'no key id issued yet',
+    };
   const soon = Date.parse(current.expiresAt) - now.getTime() <= soonMs;
   return {
     type: 'Expired',
@@ -58,22 +69,56 @@ function expiredCondition(current: KeyEntry | undefined, soonMs: number, now: Da
 
 export function buildStatus(s: StatusInputs): { status: ApiKeyStatus; events: PlannedEvent[] } {
   const desired: DesiredCondition[] = [
-    { type: 'Ready', status: s.readiness.ready ? 'True' : 'False', reason: s.readiness.reason, message: s.readiness.message },
+    {
+      type: 'Ready',
+      status: s.readiness.ready ? 'True' : 'False',
+      reason: s.readiness.reason,
+      message: s.readiness.message,
+    },
     s.waiting.length > 0
       ? s.manualHandoff
-        ? { type: 'Rotating', status: 'True', reason: 'HandoffManual', message: `manual hand-off: predecessor key ids stay valid until you revoke them (keys handoff ${s.apiKeyName}, or spec.revokedKeyIds): ${s.waiting.join('; ')}` }
-        : { type: 'Rotating', status: 'True', reason: 'HandoffPending', message: `predecessor key ids stay valid until hand-off: ${s.waiting.join('; ')}` }
-      : { type: 'Rotating', status: 'False', reason: 'NoPredecessor', message: 'no predecessor key id is waiting for hand-off' },
+        ? {
+            type: 'Rotating',
+            status: 'True',
+            reason: 'HandoffManual',
+            message: `manual hand-off: predecessor key ids stay valid until you revoke them (keys handoff ${s.apiKeyName}, or spec.revokedKeyIds): ${s.waiting.join('; ')}`,
+          }
+        : {
+            type: 'Rotating',
+            status: 'True',
+            reason: 'HandoffPending',
+            message: `predecessor key ids stay valid until hand-off: ${s.waiting.join('; ')}`,
+          }
+      : {
+          type: 'Rotating',
+          status: 'False',
+          reason: 'NoPredecessor',
+          message: 'no predecessor key id is waiting for hand-off',
+        },
     expiredCondition(s.current, s.soonMs, s.now),
     s.revokedBySpec
-      ? { type: 'Revoked', status: 'True', reason: 'RevokedBySpec', message: 'spec.revoked is true: every key id is revoked; set it to false to issue a new key id' }
+      ? {
+          type: 'Revoked',
+          status: 'True',
+          reason: 'RevokedBySpec',
+          message: 'spec.revoked is true: every key id is revoked; set it to false to issue a new key id',
+        }
       : s.revokedKeyIds?.length
-        ? { type: 'Revoked', status: 'False', reason: 'KeyIdsRevoked', message: `key ids ${s.revokedKeyIds.join(', ')} are revoked by spec.revokedKeyIds (final); the other key ids keep working` }
+        ? {
+            type: 'Revoked',
+            status: 'False',
+            reason: 'KeyIdsRevoked',
+            message: `key ids ${s.revokedKeyIds.join(', ')} are revoked by spec.revokedKeyIds (final); the other key ids keep working`,
+          }
         : { type: 'Revoked', status: 'False', reason: 'NotRevoked', message: 'spec.revoked is false' },
     ...(s.extraConditions ?? []),
   ];
   const conditions = mergeConditions(s.previous?.conditions, desired, s.generation, s.now);
-  const lastUsedAt = s.keys.map((k) => k.lastUsedAt).filter((t): t is string => t !== undefined).sort((a, b) => Date.parse(a) - Date.parse(b)).at(-1);
+  const lastUsedAt = s.keys
+    .map((k) => k.lastUsedAt)
+    .filter((t): t is string => t !== undefined)
+    .sort((a, b) => Date.parse(a) - Date.parse(b))
+    .at(-1);
   const status: ApiKeyStatus = {
     ...(s.generation !== undefined ? { observedGeneration: s.generation } : {}),
     conditions,
@@ -94,6 +139,18 @@ function readyEvents(s: StatusInputs): PlannedEvent[] {
   if (!changed) return [];
   if (r.ready && !NOTEWORTHY_READY.has(r.reason) && (prev === undefined || prev.status === 'True')) return [];
   // Named after the transition (previous condition + new message), stable across retries of this reconcile.
-  const name = eventName(s.apiKeyName, 'ready', r.reason, shortHash(prev?.reason ?? '', prev?.lastTransitionTime ?? '', prev?.message ?? '', r.message));
-  return [{ type: r.ready && !NOTEWORTHY_READY.has(r.reason) ? 'Normal' : 'Warning', reason: r.reason, message: r.message, name }];
+  const name = eventName(
+    s.apiKeyName,
+    'ready',
+    r.reason,
+    shortHash(prev?.reason ?? '', prev?.lastTransitionTime ?? '', prev?.message ?? '', r.message),
+  );
+  return [
+    {
+      type: r.ready && !NOTEWORTHY_READY.has(r.reason) ? 'Normal' : 'Warning',
+      reason: r.reason,
+      message: r.message,
+      name,
+    },
+  ];
 }

@@ -15,10 +15,23 @@ function setup() {
   const recordIndex = new RecordIndex(cluster.records, 'nemokeys-system');
   const noUsage = { list: (): V1ConfigMap[] => [], get: () => undefined };
   const reconciler = createApiKeyReconciler({
-    apiKeys: cluster.apiKeys, teams: cluster.teams, secrets: cluster.secrets, records: cluster.records,
-    recordIndex: { forApiKey: (k) => { for (const r of cluster.records.list()) recordIndex.update(r, 'add'); return recordIndex.forApiKey(k); } },
-    usage: new UsageIndex(noUsage), writer: cluster, clock: { now: () => T0 }, recordsNamespace: 'nemokeys-system',
-    audit: () => {}, generateKey: testKeys(3), monotonicNow: () => 0,
+    apiKeys: cluster.apiKeys,
+    teams: cluster.teams,
+    secrets: cluster.secrets,
+    records: cluster.records,
+    recordIndex: {
+      forApiKey: (k) => {
+        for (const r of cluster.records.list()) recordIndex.update(r, 'add');
+        return recordIndex.forApiKey(k);
+      },
+    },
+    usage: new UsageIndex(noUsage),
+    writer: cluster,
+    clock: { now: () => T0 },
+    recordsNamespace: 'nemokeys-system',
+    audit: () => {},
+    generateKey: testKeys(3),
+    monotonicNow: () => 0,
   });
   return { cluster, reconcile: () => reconciler.reconcile(`${NS}/checkout`) };
 }
@@ -32,12 +45,15 @@ describe('an ApiKey inherits only a Team of its own namespace', () => {
     w.cluster.teams.put(elsewhere(team({ allowedModels: ['*'] }, 'wide')));
     await w.reconcile();
     const status = w.cluster.apiKeys.get(NS, 'checkout')!.status!;
-    expect(status.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'TeamNotFound' });
+    expect(status.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'TeamNotFound',
+    });
     expect(w.cluster.secrets.list()).toEqual([]);
     expect(w.cluster.records.list()).toEqual([]);
   });
 
-  it('with Teams of that name in both namespaces, the record carries the own namespace\'s scopes', async () => {
+  it("with Teams of that name in both namespaces, the record carries the own namespace's scopes", async () => {
     const w = setup();
     w.cluster.apiKeys.put(apiKey({ team: 'wide' }));
     w.cluster.teams.put(elsewhere(team({ allowedModels: ['*'] }, 'wide')));

@@ -58,10 +58,18 @@ export function applyTransitions(t: TransitionInputs): TransitionResult {
   const waiting: string[] = [];
   const usageDelta = { requests: 0, credits: 0 };
   let currentCapped = false;
-  const ev = (keyId: string, type: PlannedEvent['type'], reason: string, message: string) => events.push(keyEvent(t.apiKeyName, keyId, type, reason, message));
+  const ev = (keyId: string, type: PlannedEvent['type'], reason: string, message: string) =>
+    events.push(keyEvent(t.apiKeyName, keyId, type, reason, message));
   const revokeKey = (k: KeyEntry, reason: string, actor: string, successor?: string): KeyEntry => {
     ev(k.id, 'Normal', 'KeyRevoked', `key id ${k.id} revoked: ${reason}`);
-    audit.push({ action: 'revoke', apiKey: t.apiKeyRef, keyId: k.id, actor, reason, ...(successor ? { relatedKeyId: successor } : {}) });
+    audit.push({
+      action: 'revoke',
+      apiKey: t.apiKeyRef,
+      keyId: k.id,
+      actor,
+      reason,
+      ...(successor ? { relatedKeyId: successor } : {}),
+    });
     return revoke(k, reason, t.now);
   };
 
@@ -84,7 +92,8 @@ export function applyTransitions(t: TransitionInputs): TransitionResult {
     if (entry.state === 'Active' && k.id !== t.currentId) entry.state = 'Superseded';
 
     if (t.revokedBySpec) return revokeKey(entry, `spec.revoked set by ${t.specActor}`, t.specActor);
-    if (t.revokedKeyIds.has(k.id)) return revokeKey(entry, `listed in spec.revokedKeyIds by ${t.specActor}`, t.specActor);
+    if (t.revokedKeyIds.has(k.id))
+      return revokeKey(entry, `listed in spec.revokedKeyIds by ${t.specActor}`, t.specActor);
     if (expiresAt && t.now.getTime() >= expiresAt.getTime()) {
       const reminders = [...new Set([...(entry.reminders ?? []), 'expired' as const])];
       events.push({
@@ -94,7 +103,13 @@ export function applyTransitions(t: TransitionInputs): TransitionResult {
         name: eventName(t.apiKeyName, k.id, 'reminder-expired'),
         reminder: 'expired',
       });
-      audit.push({ action: 'expire', apiKey: t.apiKeyRef, keyId: k.id, actor: t.operator, reason: `expired at ${entry.expiresAt}` });
+      audit.push({
+        action: 'expire',
+        apiKey: t.apiKeyRef,
+        keyId: k.id,
+        actor: t.operator,
+        reason: `expired at ${entry.expiresAt}`,
+      });
       return { ...entry, state: 'Expired', reminders };
     }
     if (!t.hashes.has(k.id)) {
@@ -109,7 +124,10 @@ export function applyTransitions(t: TransitionInputs): TransitionResult {
       waiting.push(`${k.id} waits for ${d.waitingFor}`);
       return entry;
     }
-    const due = k.id === t.currentId && expiresAt ? dueReminder(new Date(k.createdAt), expiresAt, entry.reminders ?? [], t.now) : undefined;
+    const due =
+      k.id === t.currentId && expiresAt
+        ? dueReminder(new Date(k.createdAt), expiresAt, entry.reminders ?? [], t.now)
+        : undefined;
     if (due && expiresAt) {
       events.push({
         type: 'Warning',

@@ -1,5 +1,12 @@
 import type { KubernetesObject, V1ObjectMeta, V1OwnerReference, V1Secret } from '@kubernetes/client-node';
-import type { ApiKeySpecInput, ApiKeyStatus, Environment, KeyUsage, TeamSpecInput, TeamStatus } from '../../api/index.ts';
+import type {
+  ApiKeySpecInput,
+  ApiKeyStatus,
+  Environment,
+  KeyUsage,
+  TeamSpecInput,
+  TeamStatus,
+} from '../../api/index.ts';
 import type { ReminderKind } from '../keys/expiry.ts';
 
 // Inputs and outputs of the ApiKey planner (plan.ts). Everything here is plain data.

@@ -16,10 +16,17 @@ export interface SecretInspection {
   valid?: { keyId: string; hash: string; hint: string };
 }
 
-export function inspectWorkloadSecret(secret: V1Secret | undefined, dataKey: string, apiKeyName: string): SecretInspection {
+export function inspectWorkloadSecret(
+  secret: V1Secret | undefined,
+  dataKey: string,
+  apiKeyName: string,
+): SecretInspection {
   if (!secret) return { exists: false, ours: false, annotatedKeyId: undefined };
   const labels = secret.metadata?.labels ?? {};
-  const ours = labels[LABELS.workloadSecret] === 'true' && labels[LABELS.managedBy] === MANAGED_BY && labels[LABELS.apiKeyName] === apiKeyName;
+  const ours =
+    labels[LABELS.workloadSecret] === 'true' &&
+    labels[LABELS.managedBy] === MANAGED_BY &&
+    labels[LABELS.apiKeyName] === apiKeyName;
   const annotatedKeyId = secret.metadata?.annotations?.[ANNOTATIONS.keyId];
   const b64 = secret.data?.[dataKey];
   if (!ours || b64 === undefined || annotatedKeyId === undefined) return { exists: true, ours, annotatedKeyId };
@@ -40,7 +47,13 @@ export function controllerReference(apiKey: ApiKeyObject): V1OwnerReference {
   };
 }
 
-export function desiredWorkloadSecret(apiKey: ApiKeyObject, name: string, dataKey: string, keyId: string, team: string): DesiredWorkloadSecret {
+export function desiredWorkloadSecret(
+  apiKey: ApiKeyObject,
+  name: string,
+  dataKey: string,
+  keyId: string,
+  team: string,
+): DesiredWorkloadSecret {
   return {
     namespace: apiKey.metadata?.namespace ?? '',
     name,
@@ -58,7 +71,11 @@ export function desiredWorkloadSecret(apiKey: ApiKeyObject, name: string, dataKe
 }
 
 /** True when the cached Secret already matches the desired metadata and holds the desired key id. */
-export function secretUpToDate(cached: V1Secret | undefined, desired: DesiredWorkloadSecret, inspection: SecretInspection): boolean {
+export function secretUpToDate(
+  cached: V1Secret | undefined,
+  desired: DesiredWorkloadSecret,
+  inspection: SecretInspection,
+): boolean {
   if (!cached || inspection.valid?.keyId !== desired.keyId) return false;
   const meta = cached.metadata ?? {};
   const hasAll = (have: Record<string, string> | undefined, want: Record<string, string>) =>

@@ -13,7 +13,13 @@ import type { ObjectMeta } from './types.ts';
 /** The webhook's name; kube-apiserver prefixes each audit annotation key with it. */
 export const ADMISSION_WEBHOOK_NAME = `audit.${GROUP}`;
 export const ADMISSION_PATH = '/admission';
-export const ANNOTATION_KEYS = { action: 'action', fields: 'changed-fields', keyId: 'key-id', before: 'before', after: 'after' } as const;
+export const ANNOTATION_KEYS = {
+  action: 'action',
+  fields: 'changed-fields',
+  keyId: 'key-id',
+  before: 'before',
+  after: 'after',
+} as const;
 
 const review = z.object({
   apiVersion: z.string(),
@@ -31,7 +37,8 @@ const VERB: Record<string, AuditedVerb> = { CREATE: 'create', UPDATE: 'patch', D
 /** Pure: the AdmissionReview response for a request body (always allowed). */
 export function reviewResponse(body: unknown): { status: number; body: object } {
   const parsed = review.safeParse(body);
-  if (!parsed.success) return { status: 400, body: { error: `expected an admission.k8s.io/v1 AdmissionReview: ${parsed.error.message}` } };
+  if (!parsed.success)
+    return { status: 400, body: { error: `expected an admission.k8s.io/v1 AdmissionReview: ${parsed.error.message}` } };
   const req = parsed.data.request;
   const before = (req.oldObject ?? undefined) as ObjectMeta | undefined;
   const after = (req.object ?? undefined) as ObjectMeta | undefined;
@@ -41,12 +48,18 @@ export function reviewResponse(body: unknown): { status: number; body: object } 
   return {
     status: 200,
     body: {
-      apiVersion: parsed.data.apiVersion, kind: 'AdmissionReview',
-      response: { uid: req.uid, allowed: true, auditAnnotations: {
-        ...annotationsOf(what, keyId),
-        // Snapshot hashes: the trail notices a change it never heard of between two it did (no gap).
-        [ANNOTATION_KEYS.before]: snapshotHash(was), [ANNOTATION_KEYS.after]: snapshotHash(is),
-      } },
+      apiVersion: parsed.data.apiVersion,
+      kind: 'AdmissionReview',
+      response: {
+        uid: req.uid,
+        allowed: true,
+        auditAnnotations: {
+          ...annotationsOf(what, keyId),
+          // Snapshot hashes: the trail notices a change it never heard of between two it did (no gap).
+          [ANNOTATION_KEYS.before]: snapshotHash(was),
+          [ANNOTATION_KEYS.after]: snapshotHash(is),
+        },
+      },
     },
   };
 }
@@ -60,8 +73,9 @@ function annotationsOf(what: Classified, keyId: string | undefined): Record<stri
 }
 
 /** What an audit event's annotations say about its request (written by this webhook), if anything. */
-export function classifiedFromAnnotations(annotations: Record<string, string> | undefined):
-  (Classified & { keyId?: string; before?: string; after?: string }) | undefined {
+export function classifiedFromAnnotations(
+  annotations: Record<string, string> | undefined,
+): (Classified & { keyId?: string; before?: string; after?: string }) | undefined {
   const get = (k: string) => annotations?.[`${ADMISSION_WEBHOOK_NAME}/${k}`];
   const action = classifyAction(get(ANNOTATION_KEYS.action));
   if (!action) return undefined;
@@ -69,7 +83,13 @@ export function classifiedFromAnnotations(annotations: Record<string, string> | 
   const keyId = get(ANNOTATION_KEYS.keyId);
   const before = get(ANNOTATION_KEYS.before);
   const after = get(ANNOTATION_KEYS.after);
-  return { action, fields: fields ? fields.split(',') : [], ...(keyId ? { keyId } : {}), ...(before ? { before } : {}), ...(after ? { after } : {}) };
+  return {
+    action,
+    fields: fields ? fields.split(',') : [],
+    ...(keyId ? { keyId } : {}),
+    ...(before ? { before } : {}),
+    ...(after ? { after } : {}),
+  };
 }
 
 const ACTIONS = new Set<string>(['create', 'edit', 'rotate', 'revoke', 'revoke-key-id', 'delete']);
@@ -78,16 +98,29 @@ const classifyAction = (a: string | undefined) => (a && ACTIONS.has(a) ? (a as C
 /** The ValidatingWebhookConfiguration (admissionregistration.k8s.io/v1) pointing at `url`. */
 export function validatingWebhookConfiguration(url: string, caBundlePem: string, name = 'nemokeys-audit'): object {
   return {
-    apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration',
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
     metadata: { name },
-    webhooks: [{
-      name: ADMISSION_WEBHOOK_NAME,
-      clientConfig: { url, caBundle: Buffer.from(caBundlePem).toString('base64') },
-      rules: [{ apiGroups: [GROUP], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE'],
-        resources: [KINDS.apiKey.plural, KINDS.team.plural], scope: 'Namespaced' }],
-      // Never block a key operation on the operator: without it, the audit event has no annotations.
-      failurePolicy: 'Ignore', sideEffects: 'None', timeoutSeconds: 2, admissionReviewVersions: ['v1'],
-      matchPolicy: 'Equivalent',
-    }],
+    webhooks: [
+      {
+        name: ADMISSION_WEBHOOK_NAME,
+        clientConfig: { url, caBundle: Buffer.from(caBundlePem).toString('base64') },
+        rules: [
+          {
+            apiGroups: [GROUP],
+            apiVersions: ['*'],
+            operations: ['CREATE', 'UPDATE', 'DELETE'],
+            resources: [KINDS.apiKey.plural, KINDS.team.plural],
+            scope: 'Namespaced',
+          },
+        ],
+        // Never block a key operation on the operator: without it, the audit event has no annotations.
+        failurePolicy: 'Ignore',
+        sideEffects: 'None',
+        timeoutSeconds: 2,
+        admissionReviewVersions: ['v1'],
+        matchPolicy: 'Equivalent',
+      },
+    ],
   };
 }

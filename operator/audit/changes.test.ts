@@ -10,8 +10,12 @@ describe('changedPaths', () => {
     ['equal', { a: 1 }, { a: 1 }, []],
     ['leaf changed', { a: 1 }, { a: 2 }, ['spec.a']],
     ['nested leaf added', {}, { rateLimit: { requestsPerMinute: 5 } }, ['spec.rateLimit.requestsPerMinute']],
-    ['nested object removed', { rateLimit: { requestsPerMinute: 5, tokensPerMinute: 9 } }, {},
-      ['spec.rateLimit.requestsPerMinute', 'spec.rateLimit.tokensPerMinute']],
+    [
+      'nested object removed',
+      { rateLimit: { requestsPerMinute: 5, tokensPerMinute: 9 } },
+      {},
+      ['spec.rateLimit.requestsPerMinute', 'spec.rateLimit.tokensPerMinute'],
+    ],
     ['array is one leaf', { m: ['a', 'b'] }, { m: ['a'] }, ['spec.m']],
     ['array order matters', { m: ['a', 'b'] }, { m: ['b', 'a'] }, ['spec.m']],
     ['sorted paths', { z: 1, a: 1 }, { z: 2, a: 2 }, ['spec.a', 'spec.z']],
@@ -24,11 +28,25 @@ describe('classify: what one request did', () => {
   it.each([
     ['create', 'create', undefined, snap({ team: 't' }), 'create', ['spec.team']],
     ['delete verb', 'delete', snap({ team: 't' }), undefined, 'delete', []],
-    ['deletionTimestamp set (finalizer pending)', 'delete', snap({ team: 't' }), snap({ team: 't' }, { deleting: true }), 'delete', []],
+    [
+      'deletionTimestamp set (finalizer pending)',
+      'delete',
+      snap({ team: 't' }),
+      snap({ team: 't' }, { deleting: true }),
+      'delete',
+      [],
+    ],
     ['edit', 'patch', snap({ team: 't' }), snap({ team: 't', allowedModels: ['x'] }), 'edit', ['spec.allowedModels']],
     ['revoke', 'patch', snap({ revoked: false }), snap({ revoked: true }), 'revoke', ['spec.revoked']],
     ['un-revoke is an edit', 'patch', snap({ revoked: true }), snap({ revoked: false }), 'edit', ['spec.revoked']],
-    ['revoke one key id', 'patch', snap({ revokedKeyIds: ['a'] }), snap({ revokedKeyIds: ['a', 'b'] }), 'revoke-key-id', ['spec.revokedKeyIds']],
+    [
+      'revoke one key id',
+      'patch',
+      snap({ revokedKeyIds: ['a'] }),
+      snap({ revokedKeyIds: ['a', 'b'] }),
+      'revoke-key-id',
+      ['spec.revokedKeyIds'],
+    ],
     ['rotate annotation', 'update', snap({}), snap({}, { rotate: '1' }), 'rotate', [ROTATE]],
     ['rotate annotation changed', 'patch', snap({}, { rotate: '1' }), snap({}, { rotate: '2' }), 'rotate', [ROTATE]],
     ['no-op', 'patch', snap({ a: 1 }), snap({ a: 1 }), 'edit', []],
@@ -45,10 +63,12 @@ describe('classify: what one request did', () => {
 
 describe('snapshotOf', () => {
   it('keeps spec, the rotate annotation and deletion; nothing else (status, other annotations)', () => {
-    expect(snapshotOf({
-      metadata: { annotations: { [ANNOTATIONS.rotate]: 'x', other: 'y' }, deletionTimestamp: '2026-01-01T00:00:00Z' },
-      spec: { team: 't' },
-    })).toEqual({ spec: { team: 't' }, rotate: 'x', deleting: true });
+    expect(
+      snapshotOf({
+        metadata: { annotations: { [ANNOTATIONS.rotate]: 'x', other: 'y' }, deletionTimestamp: '2026-01-01T00:00:00Z' },
+        spec: { team: 't' },
+      }),
+    ).toEqual({ spec: { team: 't' }, rotate: 'x', deleting: true });
     expect(snapshotOf(undefined)).toBeUndefined();
   });
 });

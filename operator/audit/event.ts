@@ -16,14 +16,16 @@ const auditEvent = z.object({
   user: userInfo,
   impersonatedUser: userInfo.optional(),
   sourceIPs: z.array(z.string().max(64)).max(32).optional(),
-  objectRef: z.object({
-    apiGroup: z.string().optional(),
-    resource: z.string().optional(),
-    subresource: z.string().optional(),
-    namespace: z.string().optional(),
-    name: z.string().optional(),
-    uid: z.string().optional(),
-  }).optional(),
+  objectRef: z
+    .object({
+      apiGroup: z.string().optional(),
+      resource: z.string().optional(),
+      subresource: z.string().optional(),
+      namespace: z.string().optional(),
+      name: z.string().optional(),
+      uid: z.string().optional(),
+    })
+    .optional(),
   responseStatus: z.object({ code: z.number().int().optional() }).optional(),
   requestReceivedTimestamp: z.string(),
   annotations: z.record(z.string(), z.string()).optional(),
@@ -99,9 +101,13 @@ export function changeOf(e: AuditEvent): AuditedChange | undefined {
     ? { username: impersonated, groups: e.impersonatedUser?.groups ?? [], impersonatedBy: e.user.username ?? 'unknown' }
     : { username: e.user.username ?? 'unknown', groups: e.user.groups ?? [] };
   return {
-    auditId: e.auditID, kind, namespace: ref.namespace, name: ref.name,
+    auditId: e.auditID,
+    kind,
+    namespace: ref.namespace,
+    name: ref.name,
     ...(ref.uid ? { uid: ref.uid } : {}),
-    verb: e.verb as AuditedVerb, actor,
+    verb: e.verb as AuditedVerb,
+    actor,
     ...(e.sourceIPs?.[0] ? { sourceIp: e.sourceIPs[0] } : {}),
     time: e.requestReceivedTimestamp,
     ...(e.annotations ? { annotations: e.annotations } : {}),

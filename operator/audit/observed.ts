@@ -22,14 +22,19 @@ export interface ObservedOptions {
 
 /** The time of the newest non-status write: when the change happened, to the second. */
 function lastWriteTime(obj: ObjectMeta): string | undefined {
-  const times = (obj.metadata?.managedFields ?? []).filter((f) => f.subresource !== 'status' && f.time)
-    .map((f) => new Date(f.time!).toISOString()).sort();
+  const times = (obj.metadata?.managedFields ?? [])
+    .filter((f) => f.subresource !== 'status' && f.time)
+    .map((f) => new Date(f.time!).toISOString())
+    .sort();
   return times.at(-1);
 }
 
 /** Reads the key controllers' ApiKey cache (operator/controllers.ts): no watch of its own. */
-export async function registerObservedChanges(ctx: OperatorContext, { apiKeys }: Pick<SharedInformers, 'apiKeys'>,
-  opts: ObservedOptions): Promise<void> {
+export async function registerObservedChanges(
+  ctx: OperatorContext,
+  { apiKeys }: Pick<SharedInformers, 'apiKeys'>,
+  opts: ObservedOptions,
+): Promise<void> {
   const seen = new Map<string, string>();
   const reconciler: Reconciler = {
     name: 'audit-observed',
@@ -39,9 +44,12 @@ export async function registerObservedChanges(ctx: OperatorContext, { apiKeys }:
       if (!obj || !namespace) return {};
       const after = snapshotOf(obj);
       const rv = obj.metadata?.resourceVersion ?? '';
-      const actor = lastManagerOf(obj.metadata?.managedFields, ['f:spec'], [FIELD_MANAGER])
-        ?? lastManagerOf(obj.metadata?.managedFields, ['f:metadata'], [FIELD_MANAGER]) ?? 'unknown';
-      const { added } = await opts.store.update({ kind: 'ApiKey', namespace, name, ...(obj.metadata?.uid ? { uid: obj.metadata.uid } : {}) },
+      const actor =
+        lastManagerOf(obj.metadata?.managedFields, ['f:spec'], [FIELD_MANAGER]) ??
+        lastManagerOf(obj.metadata?.managedFields, ['f:metadata'], [FIELD_MANAGER]) ??
+        'unknown';
+      const { added } = await opts.store.update(
+        { kind: 'ApiKey', namespace, name, ...(obj.metadata?.uid ? { uid: obj.metadata.uid } : {}) },
         (state) => {
           const hash = snapshotHash(after);
           if ((state.baseline?.hash ?? snapshotHash(undefined)) === hash) return { add: [] };
@@ -51,14 +59,21 @@ export async function registerObservedChanges(ctx: OperatorContext, { apiKeys }:
           const fields = state.baseline && !before ? [] : what.fields;
           const keyId = what.revokedKeyId ?? obj.status?.currentKeyId;
           return {
-            add: [{
-              id: `observed:${obj.metadata?.uid}:${rv}`, time: lastWriteTime(obj) ?? ctx.clock.now().toISOString(),
-              action: state.baseline && !before ? 'edit' : what.action, actor: `${actor} (field manager; no audit event)`,
-              ...(keyId ? { keyId } : {}), ...(fields.length ? { fields } : {}), resultHash: hash,
-            }],
+            add: [
+              {
+                id: `observed:${obj.metadata?.uid}:${rv}`,
+                time: lastWriteTime(obj) ?? ctx.clock.now().toISOString(),
+                action: state.baseline && !before ? 'edit' : what.action,
+                actor: `${actor} (field manager; no audit event)`,
+                ...(keyId ? { keyId } : {}),
+                ...(fields.length ? { fields } : {}),
+                resultHash: hash,
+              },
+            ],
             baseline: { hash, ...(after ? { snapshot: after } : {}) },
           };
-        });
+        },
+      );
       for (const e of added) opts.onEntry?.({ namespace, name }, e);
       return {};
     },

@@ -10,36 +10,62 @@ import type { Recorder } from './recorder.ts';
 import { startAuditReceiver, type Receiver } from './receiver.ts';
 
 const event = {
-  auditID: 'a1', stage: 'ResponseComplete', verb: 'create', user: { username: 'alice' }, sourceIPs: ['10.1.2.3'],
+  auditID: 'a1',
+  stage: 'ResponseComplete',
+  verb: 'create',
+  user: { username: 'alice' },
+  sourceIPs: ['10.1.2.3'],
   objectRef: { apiGroup: 'keys.nemorouter.io', resource: 'apikeys', namespace: 'ns', name: 'k' },
-  responseStatus: { code: 201 }, requestReceivedTimestamp: '2026-11-27T21:00:00.000001Z',
+  responseStatus: { code: 201 },
+  requestReceivedTimestamp: '2026-11-27T21:00:00.000001Z',
 };
 
 describe('audit receiver', () => {
   let receiver: Receiver | undefined;
-  afterEach(async () => { await receiver?.close(); });
+  afterEach(async () => {
+    await receiver?.close();
+  });
 
   const start = async (record: (c: AuditedChange[]) => Promise<number>, token?: string) => {
-    const recorder: Recorder = { recordChanges: record, recordOperatorAction: async () => {},
-      recordIssuedKey: async () => {}, emit: () => {} };
-    receiver = await startAuditReceiver({ host: '127.0.0.1', port: 0, recorder, log: pino({ level: 'silent' }),
-      registry: new Registry(), ...(token ? { token } : {}) });
-    return (body: unknown, auth?: string) => fetch(`http://127.0.0.1:${receiver!.port}/audit`, {
-      method: 'POST', body: JSON.stringify(body),
-      headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+    const recorder: Recorder = {
+      recordChanges: record,
+      recordOperatorAction: async () => {},
+      recordIssuedKey: async () => {},
+      emit: () => {},
+    };
+    receiver = await startAuditReceiver({
+      host: '127.0.0.1',
+      port: 0,
+      recorder,
+      log: pino({ level: 'silent' }),
+      registry: new Registry(),
+      ...(token ? { token } : {}),
     });
+    return (body: unknown, auth?: string) =>
+      fetch(`http://127.0.0.1:${receiver!.port}/audit`, {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+      });
   };
 
   it('records the changes of a batch, then answers 200', async () => {
     const got: AuditedChange[][] = [];
-    const post = await start(async (c) => { got.push(c); return c.length; });
+    const post = await start(async (c) => {
+      got.push(c);
+      return c.length;
+    });
     const res = await post({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [event] });
     expect(res.status).toBe(200);
-    expect(got).toEqual([[expect.objectContaining({ auditId: 'a1', sourceIp: '10.1.2.3', actor: { username: 'alice', groups: [] } })]]);
+    expect(got).toEqual([
+      [expect.objectContaining({ auditId: 'a1', sourceIp: '10.1.2.3', actor: { username: 'alice', groups: [] } })],
+    ]);
   });
 
   it('answers 500 when recording failed, so kube-apiserver re-sends the batch', async () => {
-    const post = await start(async () => { throw new Error('409 conflict ten times'); });
+    const post = await start(async () => {
+      throw new Error('409 conflict ten times');
+    });
     expect((await post({ kind: 'EventList', items: [event] })).status).toBe(500);
   });
 
@@ -59,7 +85,10 @@ describe('audit receiver', () => {
 
   it('close() does not wait for a connection kube-apiserver keeps open mid-request (Ctrl-C in nemokeys dev)', async () => {
     let received = 0;
-    await start(async (c) => { received += c.length; return c.length; });
+    await start(async (c) => {
+      received += c.length;
+      return c.length;
+    });
     const socket = connect(receiver!.port, '127.0.0.1');
     socket.on('error', () => {}); // the reset is the point
     const closed = new Promise<void>((done) => socket.once('close', () => done()));

@@ -41,15 +41,24 @@ export async function startAuditReceiver(opts: ReceiverOptions): Promise<Receive
   const batches = new Counter({
     name: 'nemokeys_audit_batches_total',
     help: 'Audit EventLists received from kube-apiserver, by result (recorded, rejected, failed = answered 500, re-sent)',
-    labelNames: ['result'], registers: [opts.registry],
+    labelNames: ['result'],
+    registers: [opts.registry],
   });
   const app: FastifyInstance = Fastify({
-    logger: false, bodyLimit: 64 * 1024 * 1024,
+    logger: false,
+    bodyLimit: 64 * 1024 * 1024,
     // kube-apiserver keeps its webhook connections open: without this, close() (operator stop, Ctrl-C in
     // `nemokeys dev`) waits for them. A batch cut off is re-sent (idempotent by audit ID) or observed.
     forceCloseConnections: true,
-    ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key,
-      ...(opts.tls.clientCa ? { ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) } } : {}),
+    ...(opts.tls
+      ? {
+          https: {
+            cert: opts.tls.cert,
+            key: opts.tls.key,
+            ...(opts.tls.clientCa ? { ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+          },
+        }
+      : {}),
   }) as unknown as FastifyInstance;
   app.post(AUDIT_PATH, async (req, reply) => {
     if (opts.token && !sameSecret(req.headers.authorization ?? '', `Bearer ${opts.token}`)) {
@@ -60,7 +69,9 @@ export async function startAuditReceiver(opts: ReceiverOptions): Promise<Receive
     if (!list.success) {
       batches.inc({ result: 'rejected' });
       // 400 is not retried by kube-apiserver: a body that does not parse never will.
-      return reply.code(400).send({ error: `audit receiver: expected an audit.k8s.io/v1 EventList: ${list.error.message}` });
+      return reply
+        .code(400)
+        .send({ error: `audit receiver: expected an audit.k8s.io/v1 EventList: ${list.error.message}` });
     }
     const { changes, invalid } = changesOf(list.data.items);
     if (invalid) opts.log.warn({ invalid }, 'audit events that do not parse were skipped');

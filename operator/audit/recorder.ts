@@ -47,22 +47,30 @@ export interface Recorder {
 /** The entry for changes made between two recorded ones that no audit event reported. */
 function unauditedBefore(c: AuditedChange, existed: boolean): TrailEntry {
   return {
-    id: `unaudited:${c.auditId}`, time: new Date(Date.parse(c.time) - 1).toISOString(),
-    action: existed ? 'edit' : 'create', actor: 'unknown',
-    reason: 'changed while no audit event reached the operator (see kube-apiserver\'s audit log)',
+    id: `unaudited:${c.auditId}`,
+    time: new Date(Date.parse(c.time) - 1).toISOString(),
+    action: existed ? 'edit' : 'create',
+    actor: 'unknown',
+    reason: "changed while no audit event reached the operator (see kube-apiserver's audit log)",
   };
 }
 
 export function createRecorder(deps: RecorderDeps): Recorder {
   const custom = deps.kc.makeApiClient(CustomObjectsApi);
-  const stream = pino({
-    name: 'nemokeys-operator', base: { stream: 'audit' }, timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-  }, deps.destination);
+  const stream = pino(
+    {
+      name: 'nemokeys-operator',
+      base: { stream: 'audit' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    deps.destination,
+  );
   const entriesTotal = new Counter({
     name: 'nemokeys_audit_trail_entries_total',
     help: 'Audit trail entries written, by source (apiserver = audit events, operator = its own actions)',
-    labelNames: ['source'], registers: [deps.registry],
+    labelNames: ['source'],
+    registers: [deps.registry],
   });
   const failures = new Counter({
     name: 'nemokeys_audit_trail_write_failures_total',
@@ -73,14 +81,23 @@ export function createRecorder(deps: RecorderDeps): Recorder {
   const fetch = async (kind: TrailRef['kind'], namespace: string, name: string): Promise<KubeObject | undefined> => {
     const plural = kind === 'ApiKey' ? KINDS.apiKey.plural : KINDS.team.plural;
     try {
-      return (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name })) as KubeObject;
+      return (await custom.getNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural,
+        name,
+      })) as KubeObject;
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
     }
   };
   const emit = (ref: Omit<TrailRef, 'uid'>, e: TrailEntry) => {
-    stream.info(scrubKeys({ ...e, kind: ref.kind, object: `${ref.namespace}/${ref.name}` }) as object, `${ref.kind} ${e.action}`);
+    stream.info(
+      scrubKeys({ ...e, kind: ref.kind, object: `${ref.namespace}/${ref.name}` }) as object,
+      `${ref.kind} ${e.action}`,
+    );
   };
 
   const recordChange = async (c: AuditedChange): Promise<void> => {
@@ -101,10 +118,19 @@ export function createRecorder(deps: RecorderDeps): Recorder {
       const issuing = what.action === 'create' || what.action === 'rotate';
       const keyId = what.revokedKeyId ?? annotated?.keyId ?? (issuing ? undefined : current?.status?.currentKeyId);
       const issued = issuing ? keyIssuedFor(current?.status?.keys, c.time, keyId) : undefined;
-      const keyIds = issued && what.action === 'rotate' && keyId ? { keyId: issued, predecessorKeyId: keyId }
-        : issued && what.action === 'create' ? { keyId: issued } : keyId ? { keyId } : {};
+      const keyIds =
+        issued && what.action === 'rotate' && keyId
+          ? { keyId: issued, predecessorKeyId: keyId }
+          : issued && what.action === 'create'
+            ? { keyId: issued }
+            : keyId
+              ? { keyId }
+              : {};
       const entry: TrailEntry = {
-        id: c.auditId, time: c.time, action: what.action, actor: c.actor.username,
+        id: c.auditId,
+        time: c.time,
+        action: what.action,
+        actor: c.actor.username,
         ...(c.actor.groups.length ? { groups: c.actor.groups } : {}),
         ...(c.actor.impersonatedBy ? { impersonatedBy: c.actor.impersonatedBy } : {}),
         ...keyIds,
@@ -140,9 +166,11 @@ export function createRecorder(deps: RecorderDeps): Recorder {
         const k = `${c.kind}/${c.namespace}/${c.name}`;
         byObject.set(k, [...(byObject.get(k) ?? []), c]);
       }
-      const results = await Promise.allSettled([...byObject.values()].map(async (list) => {
-        for (const c of list) await recordChange(c);
-      }));
+      const results = await Promise.allSettled(
+        [...byObject.values()].map(async (list) => {
+          for (const c of list) await recordChange(c);
+        }),
+      );
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed.length) {
         failures.inc(failed.length);
@@ -153,7 +181,11 @@ export function createRecorder(deps: RecorderDeps): Recorder {
 
     async recordIssuedKey(r) {
       if ((r.action !== 'create' && r.action !== 'rotate') || (r.action === 'rotate' && !r.relatedKeyId)) return;
-      const issued: IssuedKey = { action: r.action, keyId: r.keyId, ...(r.relatedKeyId ? { predecessor: r.relatedKeyId } : {}) };
+      const issued: IssuedKey = {
+        action: r.action,
+        keyId: r.keyId,
+        ...(r.relatedKeyId ? { predecessor: r.relatedKeyId } : {}),
+      };
       const [namespace, name] = r.apiKey.split('/') as [string, string];
       try {
         const uid = (await fetch('ApiKey', namespace, name))?.metadata?.uid;
@@ -163,15 +195,22 @@ export function createRecorder(deps: RecorderDeps): Recorder {
         });
       } catch (err) {
         failures.inc();
-        deps.log.warn({ apiKey: r.apiKey, keyId: r.keyId, error: apiErrorMessage(err) }, 'audit trail: issued key id not filled in');
+        deps.log.warn(
+          { apiKey: r.apiKey, keyId: r.keyId, error: apiErrorMessage(err) },
+          'audit trail: issued key id not filled in',
+        );
       }
     },
 
     async recordOperatorAction(r, actor) {
       const [namespace, name] = r.apiKey.split('/') as [string, string];
       const entry: TrailEntry = {
-        id: `operator:${r.action}:${r.keyId}`, time: new Date().toISOString(), action: r.action,
-        keyId: r.keyId, actor: actor ?? deps.operatorActor, ...(r.reason ? { reason: r.reason.slice(0, 512) } : {}),
+        id: `operator:${r.action}:${r.keyId}`,
+        time: new Date().toISOString(),
+        action: r.action,
+        keyId: r.keyId,
+        actor: actor ?? deps.operatorActor,
+        ...(r.reason ? { reason: r.reason.slice(0, 512) } : {}),
       };
       for (let attempt = 0; ; attempt++) {
         try {
@@ -185,7 +224,10 @@ export function createRecorder(deps: RecorderDeps): Recorder {
         } catch (err) {
           failures.inc();
           if (attempt >= 5) {
-            deps.log.error({ apiKey: r.apiKey, action: r.action, error: apiErrorMessage(err) }, 'audit trail entry not written');
+            deps.log.error(
+              { apiKey: r.apiKey, action: r.action, error: apiErrorMessage(err) },
+              'audit trail entry not written',
+            );
             return;
           }
           await new Promise((res) => setTimeout(res, 200 * 2 ** attempt));

@@ -46,7 +46,10 @@ export interface TrailStore {
   update(ref: TrailRef, update: TrailUpdate): Promise<{ added: TrailEntry[] }>;
 }
 
-export function createTrailStore(kc: KubeConfig, opts: { maxEntries?: number; warn?: (msg: string) => void } = {}): TrailStore {
+export function createTrailStore(
+  kc: KubeConfig,
+  opts: { maxEntries?: number; warn?: (msg: string) => void } = {},
+): TrailStore {
   const core = kc.makeApiClient(CoreV1Api);
   const max = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
   const get = async (ref: Omit<TrailRef, 'uid'>): Promise<V1ConfigMap | undefined> => {
@@ -59,7 +62,8 @@ export function createTrailStore(kc: KubeConfig, opts: { maxEntries?: number; wa
   };
   const stateOf = (cm: V1ConfigMap | undefined, ref: Omit<TrailRef, 'uid'>): TrailState => {
     const { entries, error } = parseEntries(cm?.data?.[ENTRIES_KEY]);
-    if (error) opts.warn?.(`audit trail ${ref.namespace}/${trailName(ref.kind, ref.name)} unreadable, starting over: ${error}`);
+    if (error)
+      opts.warn?.(`audit trail ${ref.namespace}/${trailName(ref.kind, ref.name)} unreadable, starting over: ${error}`);
     let baseline: Baseline | undefined;
     try {
       const raw = cm?.data?.[SNAPSHOT_KEY] ? (JSON.parse(cm.data[SNAPSHOT_KEY]) as Baseline) : undefined;
@@ -90,12 +94,21 @@ export function createTrailStore(kc: KubeConfig, opts: { maxEntries?: number; wa
         try {
           if (cm) {
             // A merge patch carrying the resourceVersion read: 409 if anyone wrote in between.
-            await core.patchNamespacedConfigMap({
-              namespace: ref.namespace, name: cm.metadata!.name!, fieldManager: FIELD_MANAGER,
-              body: { metadata: { resourceVersion: cm.metadata!.resourceVersion }, data },
-            }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+            await core.patchNamespacedConfigMap(
+              {
+                namespace: ref.namespace,
+                name: cm.metadata!.name!,
+                fieldManager: FIELD_MANAGER,
+                body: { metadata: { resourceVersion: cm.metadata!.resourceVersion }, data },
+              },
+              setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+            );
           } else {
-            await core.createNamespacedConfigMap({ namespace: ref.namespace, fieldManager: FIELD_MANAGER, body: newTrail(ref, data) });
+            await core.createNamespacedConfigMap({
+              namespace: ref.namespace,
+              fieldManager: FIELD_MANAGER,
+              body: newTrail(ref, data),
+            });
           }
           return { added };
         } catch (err) {
@@ -110,9 +123,12 @@ export function createTrailStore(kc: KubeConfig, opts: { maxEntries?: number; wa
 function newTrail(ref: TrailRef, data: Record<string, string>): V1ConfigMap {
   return {
     metadata: {
-      name: trailName(ref.kind, ref.name), namespace: ref.namespace,
+      name: trailName(ref.kind, ref.name),
+      namespace: ref.namespace,
       labels: { [LABELS.managedBy]: MANAGED_BY, [TRAIL_LABEL]: ref.kind.toLowerCase() },
-      ...(ref.uid ? { ownerReferences: [{ apiVersion: API_VERSION, kind: ref.kind, name: ref.name, uid: ref.uid }] } : {}),
+      ...(ref.uid
+        ? { ownerReferences: [{ apiVersion: API_VERSION, kind: ref.kind, name: ref.name, uid: ref.uid }] }
+        : {}),
     },
     data,
   };

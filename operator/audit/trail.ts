@@ -3,7 +3,16 @@
 // operator restart, or an operator action planned twice, adds nothing.
 import { z } from 'zod';
 
-export const TRAIL_ACTIONS = ['create', 'edit', 'rotate', 'revoke', 'revoke-key-id', 'expire', 'handoff', 'delete'] as const;
+export const TRAIL_ACTIONS = [
+  'create',
+  'edit',
+  'rotate',
+  'revoke',
+  'revoke-key-id',
+  'expire',
+  'handoff',
+  'delete',
+] as const;
 export type TrailAction = (typeof TRAIL_ACTIONS)[number];
 
 export const trailEntry = z.object({
@@ -55,9 +64,13 @@ export interface IssuedKey {
  */
 export function fillIssuedKeyId(entries: readonly TrailEntry[], issued: IssuedKey): TrailEntry | undefined {
   if (entries.some((e) => e.action === issued.action && e.keyId === issued.keyId)) return undefined;
-  const open = entries.findLast((e) => e.action === issued.action && (issued.action === 'create'
-    ? e.keyId === undefined
-    : e.predecessorKeyId === undefined && issued.predecessor !== undefined && e.keyId === issued.predecessor));
+  const open = entries.findLast(
+    (e) =>
+      e.action === issued.action &&
+      (issued.action === 'create'
+        ? e.keyId === undefined
+        : e.predecessorKeyId === undefined && issued.predecessor !== undefined && e.keyId === issued.predecessor),
+  );
   if (!open) return undefined;
   return { ...open, keyId: issued.keyId, ...(issued.predecessor ? { predecessorKeyId: issued.predecessor } : {}) };
 }
@@ -67,10 +80,14 @@ export function fillIssuedKeyId(entries: readonly TrailEntry[], issued: IssuedKe
  * in that second or later (the operator issues after the change; createdAt has whole seconds), other than
  * `predecessor`. Undefined while the operator has not issued it (recordIssuedKey fills it in then).
  */
-export function keyIssuedFor(keys: readonly { id: string; createdAt: string }[] | undefined, changeTime: string,
-  predecessor?: string): string | undefined {
+export function keyIssuedFor(
+  keys: readonly { id: string; createdAt: string }[] | undefined,
+  changeTime: string,
+  predecessor?: string,
+): string | undefined {
   const second = Math.floor(microsOf(changeTime) / 1_000_000) * 1000;
-  return [...(keys ?? [])].filter((k) => k.id !== predecessor && Date.parse(k.createdAt) >= second)
+  return [...(keys ?? [])]
+    .filter((k) => k.id !== predecessor && Date.parse(k.createdAt) >= second)
     .sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt))[0]?.id;
 }
 
@@ -78,7 +95,9 @@ export function keyIssuedFor(keys: readonly { id: string; createdAt: string }[] 
 export function mergeEntries(existing: TrailEntry[], added: TrailEntry[], max = DEFAULT_MAX_ENTRIES): TrailEntry[] {
   const byId = new Map<string, TrailEntry>();
   for (const e of [...existing, ...added]) if (!byId.has(e.id)) byId.set(e.id, e);
-  const all = [...byId.values()].sort((a, b) => microsOf(a.time) - microsOf(b.time) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const all = [...byId.values()].sort(
+    (a, b) => microsOf(a.time) - microsOf(b.time) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
   return all.slice(Math.max(0, all.length - max));
 }
 

@@ -43,26 +43,44 @@ export async function whoAmI(kc: KubeConfig): Promise<string | undefined> {
   return review.status?.userInfo?.username;
 }
 
-export async function startAuditTrail(opts: AuditTrailOptions & {
-  kc: KubeConfig; log: Logger; registry: Registry; destination?: DestinationStream;
-}): Promise<AuditTrail> {
+export async function startAuditTrail(
+  opts: AuditTrailOptions & {
+    kc: KubeConfig;
+    log: Logger;
+    registry: Registry;
+    destination?: DestinationStream;
+  },
+): Promise<AuditTrail> {
   const log = opts.log.child({ component: 'audit-trail' });
   let operatorUser: string | undefined;
   try {
     operatorUser = await whoAmI(opts.kc);
   } catch (err) {
-    log.warn({ error: apiErrorMessage(err) }, 'SelfSubjectReview failed: the operator\'s own requests may appear as user changes');
+    log.warn(
+      { error: apiErrorMessage(err) },
+      "SelfSubjectReview failed: the operator's own requests may appear as user changes",
+    );
   }
   const store = createTrailStore(opts.kc, { maxEntries: opts.maxEntries, warn: (m) => log.warn(m) });
   const recorder = createRecorder({
-    kc: opts.kc, store, log, registry: opts.registry, destination: opts.destination,
+    kc: opts.kc,
+    store,
+    log,
+    registry: opts.registry,
+    destination: opts.destination,
     ...(operatorUser ? { operatorUser } : {}),
     operatorActor: opts.operatorActor ?? (operatorUser ? `nemokeys-operator (${operatorUser})` : 'nemokeys-operator'),
   });
   let receiver: Receiver | undefined;
   if (opts.listen) {
-    receiver = await startAuditReceiver({ ...opts.listen, recorder, log, registry: opts.registry,
-      ...(opts.token ? { token: opts.token } : {}), ...(opts.tls ? { tls: opts.tls } : {}) });
+    receiver = await startAuditReceiver({
+      ...opts.listen,
+      recorder,
+      log,
+      registry: opts.registry,
+      ...(opts.token ? { token: opts.token } : {}),
+      ...(opts.tls ? { tls: opts.tls } : {}),
+    });
     log.info({ port: receiver.port, operatorUser }, 'audit receiver listening');
   }
   const pending = new Set<Promise<void>>();
@@ -72,14 +90,17 @@ export async function startAuditTrail(opts: AuditTrailOptions & {
       audit(record);
       // Actions people asked for are in the trail already: from their audit event, or as an observed change.
       // Their entry may predate the key the operator just issued for it: fill the key id in.
-      const p = (record.actor.startsWith('user:') ? recorder.recordIssuedKey(record) : recorder.recordOperatorAction(record))
-        .finally(() => pending.delete(p));
+      const p = (
+        record.actor.startsWith('user:') ? recorder.recordIssuedKey(record) : recorder.recordOperatorAction(record)
+      ).finally(() => pending.delete(p));
       pending.add(p);
     },
-    register: (ctx, informers) => registerObservedChanges(ctx, informers, {
-      store, graceMs: opts.observedGraceMs ?? (receiver ? 5 * 60_000 : 1000),
-      onEntry: (ref, e) => recorder.emit({ kind: 'ApiKey', ...ref }, e),
-    }),
+    register: (ctx, informers) =>
+      registerObservedChanges(ctx, informers, {
+        store,
+        graceMs: opts.observedGraceMs ?? (receiver ? 5 * 60_000 : 1000),
+        onEntry: (ref, e) => recorder.emit({ kind: 'ApiKey', ...ref }, e),
+      }),
     async close() {
       await receiver?.close();
       await Promise.allSettled([...pending]);

@@ -9,11 +9,26 @@ describe('keyExpiry (team maxExpiration caps)', () => {
   it.each([
     { name: 'never, no ceiling', exp: { kind: 'never' as const }, max: undefined, at: null, capped: false },
     { name: 'never, 90d ceiling', exp: { kind: 'never' as const }, max: 90 * DAY, at: 90 * DAY, capped: true },
-    { name: '30d under a 90d ceiling', exp: { kind: 'duration' as const, ms: 30 * DAY }, max: 90 * DAY, at: 30 * DAY, capped: false },
-    { name: 'datetime past the ceiling', exp: { kind: 'datetime' as const, at: at(400 * DAY) }, max: 90 * DAY, at: 90 * DAY, capped: true },
+    {
+      name: '30d under a 90d ceiling',
+      exp: { kind: 'duration' as const, ms: 30 * DAY },
+      max: 90 * DAY,
+      at: 30 * DAY,
+      capped: false,
+    },
+    {
+      name: 'datetime past the ceiling',
+      exp: { kind: 'datetime' as const, at: at(400 * DAY) },
+      max: 90 * DAY,
+      at: 90 * DAY,
+      capped: true,
+    },
   ])('$name', (row) => {
     const r = keyExpiry(row.exp, T0, row.max);
-    expect([r.expiresAt?.getTime() ?? null, r.capped]).toEqual([row.at === null ? null : T0.getTime() + row.at, row.capped]);
+    expect([r.expiresAt?.getTime() ?? null, r.capped]).toEqual([
+      row.at === null ? null : T0.getTime() + row.at,
+      row.capped,
+    ]);
   });
 });
 
@@ -34,6 +49,11 @@ describe('dueReminder', () => {
     expect(dueReminder(at(25 * DAY), exp, [], at(25 * DAY + 1))).toBeUndefined();
   });
   it('nextExpiryWake walks 7d → 1d → expiry', () => {
-    expect([0, 23 * DAY, 29 * DAY, 30 * DAY].map((t) => nextExpiryWake(exp, at(t)))).toEqual([at(23 * DAY).getTime(), at(29 * DAY).getTime(), exp.getTime(), undefined]);
+    expect([0, 23 * DAY, 29 * DAY, 30 * DAY].map((t) => nextExpiryWake(exp, at(t)))).toEqual([
+      at(23 * DAY).getTime(),
+      at(29 * DAY).getTime(),
+      exp.getTime(),
+      undefined,
+    ]);
   });
 });

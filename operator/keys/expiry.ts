@@ -33,7 +33,12 @@ export function keyExpiry(expiration: Expiration, createdAt: Date, teamMaxMs: nu
  * one (the 7-day reminder is skipped once the 1-day window has started) and only for keys created
  * before the window opened (a 3-day key gets no "expires in 7 days"). Already-sent kinds never repeat.
  */
-export function dueReminder(createdAt: Date, expiresAt: Date | null, sent: readonly string[], now: Date): Exclude<ReminderKind, 'expired'> | undefined {
+export function dueReminder(
+  createdAt: Date,
+  expiresAt: Date | null,
+  sent: readonly string[],
+  now: Date,
+): Exclude<ReminderKind, 'expired'> | undefined {
   if (expiresAt === null || now.getTime() >= expiresAt.getTime()) return undefined;
   let due: Exclude<ReminderKind, 'expired'> | undefined;
   for (const w of REMINDER_WINDOWS) {

@@ -52,9 +52,15 @@ export function isTerminal(state: KeyEntry['state']): boolean {
 }
 
 /** Adds `successor` as the Active key; the Active predecessor (if any) becomes Superseded, still valid. */
-export function succeed(keys: readonly KeyEntry[], predecessorId: string | undefined, successor: Successor, now: Date): KeyEntry[] {
-  const next = keys.map((k): KeyEntry =>
-    k.id === predecessorId && k.state === 'Active' ? { ...k, state: 'Superseded', supersededAt: iso(now) } : { ...k },
+export function succeed(
+  keys: readonly KeyEntry[],
+  predecessorId: string | undefined,
+  successor: Successor,
+  now: Date,
+): KeyEntry[] {
+  const next = keys.map(
+    (k): KeyEntry =>
+      k.id === predecessorId && k.state === 'Active' ? { ...k, state: 'Superseded', supersededAt: iso(now) } : { ...k },
   );
   next.push({ id: successor.keyId, hint: successor.hint, state: 'Active', createdAt: successor.createdAt ?? iso(now) });
   return next;
@@ -73,19 +79,30 @@ export type HandoffDecision =
  * idle (no use since it was superseded or last used, whichever is later) for handoff.idle; or
  * handoff.maxOverlap after it was superseded. (Its own expiry is handled by the expiry rule.)
  */
-export function handoffDecision(predecessor: KeyEntry, successor: KeyEntry | undefined, handoff: Handoff, now: Date): HandoffDecision {
+export function handoffDecision(
+  predecessor: KeyEntry,
+  successor: KeyEntry | undefined,
+  handoff: Handoff,
+  now: Date,
+): HandoffDecision {
   if (handoff.mode === 'Manual') {
-    const used = successor?.lastUsedAt ? `successor ${successor.id} last used ${successor.lastUsedAt}` : `successor ${successor?.id ?? '(none)'} not used yet`;
+    const used = successor?.lastUsedAt
+      ? `successor ${successor.id} last used ${successor.lastUsedAt}`
+      : `successor ${successor?.id ?? '(none)'} not used yet`;
     return { revoke: false, wakeAt: undefined, waitingFor: `you to revoke it (${used})` };
   }
   const supersededAt = Date.parse(predecessor.supersededAt ?? predecessor.createdAt);
   const overlapEnds = supersededAt + handoff.maxOverlapMs;
-  if (now.getTime() >= overlapEnds) return { revoke: true, reason: `hand-off window maxOverlap (${Math.round(handoff.maxOverlapMs / 1000)}s) elapsed` };
+  if (now.getTime() >= overlapEnds)
+    return { revoke: true, reason: `hand-off window maxOverlap (${Math.round(handoff.maxOverlapMs / 1000)}s) elapsed` };
   const successorUsed = successor?.lastUsedAt !== undefined;
   const lastUse = predecessor.lastUsedAt ? Date.parse(predecessor.lastUsedAt) : Number.NEGATIVE_INFINITY;
   const idleSince = Math.max(supersededAt, lastUse);
   if (successorUsed && now.getTime() - idleSince >= handoff.idleMs) {
-    return { revoke: true, reason: `hand-off confirmed: successor ${successor.id} in use, predecessor idle for ${Math.round(handoff.idleMs / 1000)}s` };
+    return {
+      revoke: true,
+      reason: `hand-off confirmed: successor ${successor.id} in use, predecessor idle for ${Math.round(handoff.idleMs / 1000)}s`,
+    };
   }
   const idleWake = successorUsed ? idleSince + handoff.idleMs : undefined;
   return {

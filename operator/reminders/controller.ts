@@ -30,20 +30,33 @@ export interface ReminderDeps {
 
 export function kubeMarksWriter(kc: Parameters<typeof applyObject>[0]) {
   return async (ak: ApiKeyObject, marks: Marks): Promise<void> => {
-    await applyObject(kc, {
-      apiVersion: API_VERSION, kind: KINDS.apiKey.kind,
-      metadata: { name: ak.metadata!.name!, namespace: ak.metadata!.namespace!, annotations: { [MAILED_ANNOTATION]: JSON.stringify(marks) } },
-    }, { fieldManager: REMINDER_FIELD_MANAGER });
+    await applyObject(
+      kc,
+      {
+        apiVersion: API_VERSION,
+        kind: KINDS.apiKey.kind,
+        metadata: {
+          name: ak.metadata!.name!,
+          namespace: ak.metadata!.namespace!,
+          annotations: { [MAILED_ANNOTATION]: JSON.stringify(marks) },
+        },
+      },
+      { fieldManager: REMINDER_FIELD_MANAGER },
+    );
   };
 }
 
-interface Spec { contacts?: string[]; team?: string }
+interface Spec {
+  contacts?: string[];
+  team?: string;
+}
 
 export function createReminderReconciler(deps: ReminderDeps): Reconciler {
   const mails = new Counter({
     name: 'nemokeys_reminder_emails_total',
     help: 'Expiry reminder emails by kind (7d, 1d, expired) and result (sent, failed; failures are retried with backoff)',
-    labelNames: ['kind', 'result'], registers: [deps.registry],
+    labelNames: ['kind', 'result'],
+    registers: [deps.registry],
   });
   for (const kind of ['7d', '1d', 'expired']) for (const result of ['sent', 'failed']) mails.inc({ kind, result }, 0);
   // Marks written by this process, by ApiKey uid: the watch cache may not show our own write yet.
@@ -75,17 +88,45 @@ export function createReminderReconciler(deps: ReminderDeps): Reconciler {
         } catch (err) {
           mails.inc({ kind: due.kind, result: 'failed' });
           const error = apiErrorMessage(err);
-          deps.log.warn({ apiKey: key, keyId: due.keyId, kind: due.kind, error }, 'reminder email failed; retrying with backoff');
-          await deps.createEvent(ak, { type: 'Warning', reason: 'ReminderEmailFailed', name: eventName(name, due.keyId, `mail-${due.kind}-failed`),
-            message: `expiry reminder (${due.kind}) for key id ${due.keyId} could not be mailed, retrying: ${error}` }, now).catch(() => undefined);
+          deps.log.warn(
+            { apiKey: key, keyId: due.keyId, kind: due.kind, error },
+            'reminder email failed; retrying with backoff',
+          );
+          await deps
+            .createEvent(
+              ak,
+              {
+                type: 'Warning',
+                reason: 'ReminderEmailFailed',
+                name: eventName(name, due.keyId, `mail-${due.kind}-failed`),
+                message: `expiry reminder (${due.kind}) for key id ${due.keyId} could not be mailed, retrying: ${error}`,
+              },
+              now,
+            )
+            .catch(() => undefined);
           throw new Error(`reminder email ${due.kind} for ${key} key id ${due.keyId}: ${error}`);
         }
         mails.inc({ kind: due.kind, result: 'sent' });
-        marks = withMark(marks, due.keyId, due.kind, keys.map((k) => k.id));
+        marks = withMark(
+          marks,
+          due.keyId,
+          due.kind,
+          keys.map((k) => k.id),
+        );
         sentHere.set(uid, marks);
         await deps.writeMarks(ak, marks);
-        await deps.createEvent(ak, { type: 'Normal', reason: 'ReminderEmailSent', name: eventName(name, due.keyId, `mail-${due.kind}`),
-          message: `expiry reminder (${due.kind}) for key id ${due.keyId} mailed to ${to.length} contact(s)` }, now).catch(() => undefined);
+        await deps
+          .createEvent(
+            ak,
+            {
+              type: 'Normal',
+              reason: 'ReminderEmailSent',
+              name: eventName(name, due.keyId, `mail-${due.kind}`),
+              message: `expiry reminder (${due.kind}) for key id ${due.keyId} mailed to ${to.length} contact(s)`,
+            },
+            now,
+          )
+          .catch(() => undefined);
       }
       return requeue;
     },

@@ -21,14 +21,22 @@ export interface Mailer {
 export function createMailer(opts: MailerOptions): Mailer {
   const { host, port, secure } = parseSmtpUrl(opts.url);
   const transport: Transporter = nodemailer.createTransport({
-    host, port, secure,
+    host,
+    port,
+    secure,
     ...(opts.username ? { auth: { user: opts.username, pass: opts.password ?? '' } } : {}),
-    connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 30_000,
   });
   return {
     async send(to, message) {
       await transport.sendMail({
-        from: opts.from, to: [...to], subject: message.subject, text: message.text, messageId: message.messageId,
+        from: opts.from,
+        to: [...to],
+        subject: message.subject,
+        text: message.text,
+        messageId: message.messageId,
       });
     },
     close: () => transport.close(),

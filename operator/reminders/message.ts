@@ -10,15 +10,24 @@ export interface ReminderMessage {
   messageId: string;
 }
 
-export function reminderMessage(m: { namespace: string; name: string; keyId: string; kind: MailKind; expiresAt: Date; now: Date }): ReminderMessage {
+export function reminderMessage(m: {
+  namespace: string;
+  name: string;
+  keyId: string;
+  kind: MailKind;
+  expiresAt: Date;
+  now: Date;
+}): ReminderMessage {
   const what = `ApiKey ${m.namespace}/${m.name} (key id ${m.keyId})`;
   const when = m.expiresAt.toISOString();
-  const subject = m.kind === 'expired'
-    ? `[nemokeys] ${what} has expired`
-    : `[nemokeys] ${what} expires ${describeRemaining(m.expiresAt, m.now)} (${when})`;
-  const state = m.kind === 'expired'
-    ? `expired at ${when}: requests with it are refused (401).`
-    : `expires at ${when}. After that, requests with it are refused (401).`;
+  const subject =
+    m.kind === 'expired'
+      ? `[nemokeys] ${what} has expired`
+      : `[nemokeys] ${what} expires ${describeRemaining(m.expiresAt, m.now)} (${when})`;
+  const state =
+    m.kind === 'expired'
+      ? `expired at ${when}: requests with it are refused (401).`
+      : `expires at ${when}. After that, requests with it are refused (401).`;
   const text = [
     `${what} ${state}`,
     '',

@@ -3,16 +3,22 @@ import { dueMails, nextMailAt, parseMarks, recipients, withMark, type KeyView, t
 
 const DAY = 86_400_000;
 const EXP = Date.parse('2026-12-31T00:00:00Z');
-const key = (over: Partial<KeyView> = {}): KeyView => ({ id: 'K1', state: 'Active', expiresAt: new Date(EXP).toISOString(), ...over });
+const key = (over: Partial<KeyView> = {}): KeyView => ({
+  id: 'K1',
+  state: 'Active',
+  expiresAt: new Date(EXP).toISOString(),
+  ...over,
+});
 const at = (msBeforeExpiry: number) => new Date(EXP - msBeforeExpiry);
-const kinds = (keys: KeyView[], marks: Marks, now: Date) => dueMails(keys, marks, now).map((d) => `${d.keyId}:${d.kind}`);
+const kinds = (keys: KeyView[], marks: Marks, now: Date) =>
+  dueMails(keys, marks, now).map((d) => `${d.keyId}:${d.kind}`);
 
 describe('dueMails', () => {
   it.each([
     ['nothing before the 7-day window', 8 * DAY, {}, []],
     ['7-day window open', 7 * DAY, {}, ['K1:7d']],
     ['7d already mailed', 3 * DAY, { K1: ['7d'] }, []],
-    ['created inside the 7-day window: that window\'s mail, once', 3 * DAY, {}, ['K1:7d']],
+    ["created inside the 7-day window: that window's mail, once", 3 * DAY, {}, ['K1:7d']],
     ['1-day window open', DAY - 1, { K1: ['7d'] }, ['K1:1d']],
     ['created inside the 1-day window (under a minute left): the 1d mail, not none', 30_000, {}, ['K1:1d']],
     ['overtaken 7d is not sent late', DAY / 2, {}, ['K1:1d']],
@@ -25,8 +31,14 @@ describe('dueMails', () => {
   });
 
   it('skips revoked and superseded key ids (a hand-off, not news) and keys that never expire; each key id on its own', () => {
-    const keys = [key({ id: 'R', state: 'Revoked' }), key({ id: 'N', expiresAt: undefined }), key({ id: 'S', state: 'Superseded' }),
-      key({ id: 'A' }), key({ id: 'B' }), key({ id: 'E', state: 'Expired' })];
+    const keys = [
+      key({ id: 'R', state: 'Revoked' }),
+      key({ id: 'N', expiresAt: undefined }),
+      key({ id: 'S', state: 'Superseded' }),
+      key({ id: 'A' }),
+      key({ id: 'B' }),
+      key({ id: 'E', state: 'Expired' }),
+    ];
     expect(kinds(keys, { A: ['1d'] }, at(1000))).toEqual(['B:1d', 'E:1d']);
     expect(kinds(keys, {}, at(-1000))).toEqual(['A:expired', 'B:expired', 'E:expired']);
   });

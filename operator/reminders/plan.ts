@@ -65,7 +65,9 @@ export function nextMailAt(keys: readonly KeyView[], now: Date): Date | undefine
 export function withMark(marks: Marks, keyId: string, kind: MailKind, existing: readonly string[]): Marks {
   const out: Marks = {};
   for (const id of existing) if (marks[id]?.length) out[id] = [...marks[id]!];
-  out[keyId] = [...new Set([...(out[keyId] ?? []), kind])].sort((a, b) => MAIL_KINDS.indexOf(a) - MAIL_KINDS.indexOf(b));
+  out[keyId] = [...new Set([...(out[keyId] ?? []), kind])].sort(
+    (a, b) => MAIL_KINDS.indexOf(a) - MAIL_KINDS.indexOf(b),
+  );
   return out;
 }
 
@@ -77,7 +79,8 @@ export function parseMarks(value: string | undefined): Marks {
     if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return {};
     const out: Marks = {};
     for (const [id, kinds] of Object.entries(raw as Record<string, unknown>)) {
-      if (Array.isArray(kinds)) out[id] = kinds.filter((k): k is MailKind => (MAIL_KINDS as readonly unknown[]).includes(k));
+      if (Array.isArray(kinds))
+        out[id] = kinds.filter((k): k is MailKind => (MAIL_KINDS as readonly unknown[]).includes(k));
     }
     return out;
   } catch {
@@ -86,8 +89,12 @@ export function parseMarks(value: string | undefined): Marks {
 }
 
 /** Union of the key's and the team's contacts, lower-cased domain-insensitive duplicates removed, sorted. */
-export function recipients(keyContacts: readonly string[] | undefined, teamContacts: readonly string[] | undefined): string[] {
+export function recipients(
+  keyContacts: readonly string[] | undefined,
+  teamContacts: readonly string[] | undefined,
+): string[] {
   const seen = new Map<string, string>();
-  for (const c of [...(keyContacts ?? []), ...(teamContacts ?? [])]) if (!seen.has(c.toLowerCase())) seen.set(c.toLowerCase(), c);
+  for (const c of [...(keyContacts ?? []), ...(teamContacts ?? [])])
+    if (!seen.has(c.toLowerCase())) seen.set(c.toLowerCase(), c);
   return [...seen.values()].sort();
 }

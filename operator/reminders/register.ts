@@ -7,13 +7,25 @@ import { createReminderReconciler, kubeMarksWriter } from './controller.ts';
 import type { Mailer } from './mailer.ts';
 
 /** Reads the ApiKeys and Teams of the key controllers' caches (operator/controllers.ts): no watch of its own. */
-export async function registerReminders(ctx: OperatorContext, mailer: Mailer, { apiKeys, teams }: SharedInformers): Promise<void> {
+export async function registerReminders(
+  ctx: OperatorContext,
+  mailer: Mailer,
+  { apiKeys, teams }: SharedInformers,
+): Promise<void> {
   const writer = createKubeWriter(ctx.kc);
-  const queue = ctx.runController(createReminderReconciler({
-    apiKeys, teams, mailer, clock: ctx.clock, log: ctx.log.child({ controller: 'reminders' }), registry: ctx.metrics.registry,
-    writeMarks: kubeMarksWriter(ctx.kc),
-    createEvent: (ak, ev, now) => writer.createEvent(ak, ev, now),
-  }), { workers: 2 });
+  const queue = ctx.runController(
+    createReminderReconciler({
+      apiKeys,
+      teams,
+      mailer,
+      clock: ctx.clock,
+      log: ctx.log.child({ controller: 'reminders' }),
+      registry: ctx.metrics.registry,
+      writeMarks: kubeMarksWriter(ctx.kc),
+      createEvent: (ak, ev, now) => writer.createEvent(ak, ev, now),
+    }),
+    { workers: 2 },
+  );
   apiKeys.onChange((ak) => queue.enqueue(objectKey(ak)));
   teams.onChange((team) => {
     for (const ak of apiKeys.list(team.metadata?.namespace)) {

@@ -8,10 +8,13 @@ export function parseSmtpUrl(url: string): { host: string; port: number; secure:
   } catch {
     throw new Error(`--smtp-url must look like smtp://HOST:PORT, got "${url}"`);
   }
-  if (u.protocol !== 'smtp:' && u.protocol !== 'smtps:') throw new Error(`--smtp-url must start with smtp:// or smtps://, got "${u.protocol}//"`);
+  if (u.protocol !== 'smtp:' && u.protocol !== 'smtps:')
+    throw new Error(`--smtp-url must start with smtp:// or smtps://, got "${u.protocol}//"`);
   if (u.username || u.password) {
-    throw new Error('--smtp-url must not contain credentials (they would show in the process list): ' +
-      'set NEMOKEYS_SMTP_USERNAME and NEMOKEYS_SMTP_PASSWORD (e.g. from a Secret) instead');
+    throw new Error(
+      '--smtp-url must not contain credentials (they would show in the process list): ' +
+        'set NEMOKEYS_SMTP_USERNAME and NEMOKEYS_SMTP_PASSWORD (e.g. from a Secret) instead',
+    );
   }
   if (!u.hostname) throw new Error(`--smtp-url has no host: "${url}"`);
   const secure = u.protocol === 'smtps:';
@@ -20,6 +23,7 @@ export function parseSmtpUrl(url: string): { host: string; port: number; secure:
 
 /** --mail-from: one plain address, the envelope sender and From header. */
 export function checkMailFrom(from: string): string {
-  if (!/^[^\s@<>"]+@[^\s@<>"]+$/.test(from)) throw new Error(`--mail-from must be an email address like nemokeys@example.com, got "${from}"`);
+  if (!/^[^\s@<>"]+@[^\s@<>"]+$/.test(from))
+    throw new Error(`--mail-from must be an email address like nemokeys@example.com, got "${from}"`);
   return from;
 }

@@ -22,21 +22,72 @@ function mintTimes(spec: Partial<ApiKeySpecInput>, until: number, step: number, 
     if (s.key) minted.push(t);
     inp = afterApply(inp, s.plan, s.key);
     const wake = s.plan.requeueAfterMs !== undefined ? t + s.plan.requeueAfterMs : undefined;
-    if (wake !== undefined && wake <= until && !queue.includes(wake)) { queue.push(wake); queue.sort((a, b) => a - b); }
+    if (wake !== undefined && wake <= until && !queue.includes(wake)) {
+      queue.push(wake);
+      queue.sort((a, b) => a - b);
+    }
   }
   return { minted, status: inp.apiKey!.status! };
 }
 
 describe('automatic rotation: when the successor is generated', () => {
-  type Row = { name: string; spec: Partial<ApiKeySpecInput>; team?: Partial<TeamSpec>; until: number; step: number; minted: number[] };
-  const rotation = (before?: string) => ({ automatic: true, ...(before ? { before } : {}), handoff: { idle: '1h', maxOverlap: '1d' } });
+  type Row = {
+    name: string;
+    spec: Partial<ApiKeySpecInput>;
+    team?: Partial<TeamSpec>;
+    until: number;
+    step: number;
+    minted: number[];
+  };
+  const rotation = (before?: string) => ({
+    automatic: true,
+    ...(before ? { before } : {}),
+    handoff: { idle: '1h', maxOverlap: '1d' },
+  });
   const rows: Row[] = [
-    { name: '30d, before 7d: at day 23 exactly (a reconcile a minute earlier issues nothing), then 23 days later', spec: { expiration: '30d', rotation: rotation('7d') }, until: 50 * DAY, step: 23 * DAY - 60_000, minted: [0, 23 * DAY, 46 * DAY] },
-    { name: '30d, default before (a third): at day 20', spec: { expiration: '30d', rotation: rotation() }, until: 25 * DAY, step: DAY, minted: [0, 20 * DAY] },
-    { name: 'before longer than the lifetime (1d, before 7d): at half the lifetime, no loop', spec: { expiration: '1d', rotation: rotation('7d') }, until: 2 * DAY, step: HOUR, minted: [0, 12 * HOUR, DAY, 36 * HOUR, 2 * DAY] },
-    { name: 'team maxExpiration shorter than before (Never capped at 7d, before 14d): at 3.5 days', spec: { rotation: rotation('14d') }, team: { maxExpiration: '7d' }, until: 4 * DAY, step: HOUR, minted: [0, 84 * HOUR] },
-    { name: 'fixed datetime: a successor would expire at the same instant, so no automatic rotation', spec: { expiration: '2030-01-10T00:00:00Z', rotation: rotation('7d') }, until: 8 * DAY, step: HOUR, minted: [0] },
-    { name: 'never expires: nothing to rotate for', spec: { rotation: rotation('7d') }, until: 400 * DAY, step: 10 * DAY, minted: [0] },
+    {
+      name: '30d, before 7d: at day 23 exactly (a reconcile a minute earlier issues nothing), then 23 days later',
+      spec: { expiration: '30d', rotation: rotation('7d') },
+      until: 50 * DAY,
+      step: 23 * DAY - 60_000,
+      minted: [0, 23 * DAY, 46 * DAY],
+    },
+    {
+      name: '30d, default before (a third): at day 20',
+      spec: { expiration: '30d', rotation: rotation() },
+      until: 25 * DAY,
+      step: DAY,
+      minted: [0, 20 * DAY],
+    },
+    {
+      name: 'before longer than the lifetime (1d, before 7d): at half the lifetime, no loop',
+      spec: { expiration: '1d', rotation: rotation('7d') },
+      until: 2 * DAY,
+      step: HOUR,
+      minted: [0, 12 * HOUR, DAY, 36 * HOUR, 2 * DAY],
+    },
+    {
+      name: 'team maxExpiration shorter than before (Never capped at 7d, before 14d): at 3.5 days',
+      spec: { rotation: rotation('14d') },
+      team: { maxExpiration: '7d' },
+      until: 4 * DAY,
+      step: HOUR,
+      minted: [0, 84 * HOUR],
+    },
+    {
+      name: 'fixed datetime: a successor would expire at the same instant, so no automatic rotation',
+      spec: { expiration: '2030-01-10T00:00:00Z', rotation: rotation('7d') },
+      until: 8 * DAY,
+      step: HOUR,
+      minted: [0],
+    },
+    {
+      name: 'never expires: nothing to rotate for',
+      spec: { rotation: rotation('7d') },
+      until: 400 * DAY,
+      step: 10 * DAY,
+      minted: [0],
+    },
   ];
   it.each(rows)('$name', (row) => {
     expect(mintTimes(row.spec, row.until, row.step, row.team).minted).toEqual(row.minted);
@@ -48,6 +99,10 @@ describe('automatic rotation: when the successor is generated', () => {
     expect(pred).toMatchObject({ state: 'Revoked', revokedReason: expect.stringMatching(/maxOverlap/) });
     expect(Date.parse(pred!.revokedAt!)).toBe(T0.getTime() + 24 * DAY);
     expect(Date.parse(pred!.revokedAt!)).toBeLessThan(Date.parse(pred!.expiresAt!));
-    expect(succ).toMatchObject({ state: 'Active', createdAt: at(23 * DAY).toISOString(), expiresAt: at(53 * DAY).toISOString() });
+    expect(succ).toMatchObject({
+      state: 'Active',
+      createdAt: at(23 * DAY).toISOString(),
+      expiresAt: at(53 * DAY).toISOString(),
+    });
   });
 });

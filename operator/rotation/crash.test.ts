@@ -30,10 +30,23 @@ function world() {
     const index = new RecordIndex(cluster.records, 'nemokeys-system');
     const keys = testKeys(seed);
     return createApiKeyReconciler({
-      apiKeys: cluster.apiKeys, teams: cluster.teams, secrets: cluster.secrets, records: cluster.records,
-      recordIndex: { forApiKey: (k) => { for (const r of cluster.records.list()) index.update(r, 'add'); return index.forApiKey(k); } },
-      usage: { totals: () => usage }, writer, clock: { now: () => clock.t }, recordsNamespace: 'nemokeys-system',
-      audit: (a) => audit.push(a), generateKey: () => keys(), monotonicNow: () => 0,
+      apiKeys: cluster.apiKeys,
+      teams: cluster.teams,
+      secrets: cluster.secrets,
+      records: cluster.records,
+      recordIndex: {
+        forApiKey: (k) => {
+          for (const r of cluster.records.list()) index.update(r, 'add');
+          return index.forApiKey(k);
+        },
+      },
+      usage: { totals: () => usage },
+      writer,
+      clock: { now: () => clock.t },
+      recordsNamespace: 'nemokeys-system',
+      audit: (a) => audit.push(a),
+      generateKey: () => keys(),
+      monotonicNow: () => 0,
     });
   };
   /** Reconciles until two passes in a row write nothing; SimulatedCrash counts as a pass (a dead process). */
@@ -85,7 +98,12 @@ describe('rotation crash safety (in-memory API server)', async () => {
   it('a rotation is these writes, in the crash-safe order', () => {
     expect(baseline.crashed).toBe(false);
     expect(baseline.steps.map((s) => `${s.kind}:${s.kind === 'event' ? s.detail : ''}`)).toEqual([
-      'record:', 'record:', 'secret:', 'event:KeyIssued', 'event:KeySuperseded', 'status:',
+      'record:',
+      'record:',
+      'secret:',
+      'event:KeyIssued',
+      'event:KeySuperseded',
+      'status:',
     ]);
   });
 
@@ -112,9 +130,13 @@ describe('rotation crash safety (in-memory API server)', async () => {
     const usable = records.filter(isUsableRecord);
     expect(usable.map((r) => [r.keyId, r.state]).sort()).toEqual(status.keys!.map((e) => [e.id, e.state]).sort());
     // one KeyIssued / KeySuperseded Event for this rotation, and the audit trail has the rotation
-    expect(w.cluster.events.filter((e) => e.reason === 'KeyIssued' && e.name.includes(successor.toLowerCase()))).toHaveLength(1);
+    expect(
+      w.cluster.events.filter((e) => e.reason === 'KeyIssued' && e.name.includes(successor.toLowerCase())),
+    ).toHaveLength(1);
     expect(w.cluster.events.filter((e) => e.reason === 'KeySuperseded')).toHaveLength(1);
-    expect(w.audit).toContainEqual(expect.objectContaining({ action: 'rotate', keyId: successor, relatedKeyId: w.first }));
+    expect(w.audit).toContainEqual(
+      expect.objectContaining({ action: 'rotate', keyId: successor, relatedKeyId: w.first }),
+    );
     // and the operator is at rest: one more reconcile writes nothing
     const r = w.reconcilerOver(w.cluster, 3);
     await r.reconcile(KEY);
@@ -139,28 +161,45 @@ async function handoffCrashAt(k: number) {
   const steps = injector.writes(KEY);
   const afterCrash = w.cluster.actions.length;
   await w.settle(w.reconcilerOver(w.cluster, 4));
-  return { ...w, pred: pred!.id, succ: succ!.id, steps, crashed: injector.crashed(KEY), restartWrites: w.cluster.actions.slice(afterCrash) };
+  return {
+    ...w,
+    pred: pred!.id,
+    succ: succ!.id,
+    steps,
+    crashed: injector.crashed(KEY),
+    restartWrites: w.cluster.actions.slice(afterCrash),
+  };
 }
 
 describe('hand-off crash safety (in-memory API server)', async () => {
   const baseline = await handoffCrashAt(Number.POSITIVE_INFINITY);
 
   it('a hand-off is: revoked record first, then its Event, then status', () => {
-    expect(baseline.steps.map((s) => `${s.kind}:${s.kind === 'event' ? s.detail : ''}`)).toEqual(['record:', 'event:KeyRevoked', 'status:']);
+    expect(baseline.steps.map((s) => `${s.kind}:${s.kind === 'event' ? s.detail : ''}`)).toEqual([
+      'record:',
+      'event:KeyRevoked',
+      'status:',
+    ]);
   });
 
-  it.each(Array.from({ length: baseline.steps.length + 1 }, (_, k) => k))('operator dies after write %i of the hand-off → predecessor revoked exactly once, never valid again', async (k) => {
-    const w = await handoffCrashAt(k);
-    expect(w.crashed).toBe(true);
-    const status = w.cluster.apiKeys.get(NS, 'checkout')!.status!;
-    expect(status.keys!.map((e) => [e.id, e.state])).toEqual([[w.pred, 'Revoked'], [w.succ, 'Active']]);
-    const recs = recordsOf(w.cluster);
-    expect(recs.find((r) => r.keyId === w.pred)).toMatchObject({ state: 'Revoked' });
-    expect(recs.find((r) => r.keyId === w.succ)).toMatchObject({ state: 'Active' });
-    // a record revoked before the crash is never rewritten (let alone un-revoked) by the restarted operator
-    if (k >= 1) expect(w.restartWrites.filter((a) => a.verb === 'apply-record')).toEqual([]);
-    expect(w.cluster.events.filter((e) => e.reason === 'KeyRevoked')).toHaveLength(1);
-    expect(w.audit.filter((a) => a.action === 'revoke' && a.keyId === w.pred).length).toBeGreaterThanOrEqual(1);
-    expect(status.conditions!.find((c) => c.type === 'Rotating')).toMatchObject({ status: 'False' });
-  });
+  it.each(Array.from({ length: baseline.steps.length + 1 }, (_, k) => k))(
+    'operator dies after write %i of the hand-off → predecessor revoked exactly once, never valid again',
+    async (k) => {
+      const w = await handoffCrashAt(k);
+      expect(w.crashed).toBe(true);
+      const status = w.cluster.apiKeys.get(NS, 'checkout')!.status!;
+      expect(status.keys!.map((e) => [e.id, e.state])).toEqual([
+        [w.pred, 'Revoked'],
+        [w.succ, 'Active'],
+      ]);
+      const recs = recordsOf(w.cluster);
+      expect(recs.find((r) => r.keyId === w.pred)).toMatchObject({ state: 'Revoked' });
+      expect(recs.find((r) => r.keyId === w.succ)).toMatchObject({ state: 'Active' });
+      // a record revoked before the crash is never rewritten (let alone un-revoked) by the restarted operator
+      if (k >= 1) expect(w.restartWrites.filter((a) => a.verb === 'apply-record')).toEqual([]);
+      expect(w.cluster.events.filter((e) => e.reason === 'KeyRevoked')).toHaveLength(1);
+      expect(w.audit.filter((a) => a.action === 'revoke' && a.keyId === w.pred).length).toBeGreaterThanOrEqual(1);
+      expect(status.conditions!.find((c) => c.type === 'Rotating')).toMatchObject({ status: 'False' });
+    },
+  );
 });

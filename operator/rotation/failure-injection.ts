@@ -33,7 +33,9 @@ interface Arm {
 const apiKeyOf = (ak: ApiKeyObject): string => `${ak.metadata?.namespace}/${ak.metadata?.name}`;
 const ownerOfRecord = (r: V1Secret): string | undefined => {
   const l = r.metadata?.labels ?? {};
-  return l[LABELS.apiKeyNamespace] && l[LABELS.apiKeyName] ? `${l[LABELS.apiKeyNamespace]}/${l[LABELS.apiKeyName]}` : undefined;
+  return l[LABELS.apiKeyNamespace] && l[LABELS.apiKeyName]
+    ? `${l[LABELS.apiKeyNamespace]}/${l[LABELS.apiKeyName]}`
+    : undefined;
 };
 
 export class CrashInjector {
@@ -77,17 +79,33 @@ export class CrashInjector {
 
   wrapWriter(inner: ApiKeyWriter): ApiKeyWriter {
     return {
-      setFinalizer: (ak, present) => this.#step(apiKeyOf(ak), { kind: 'finalizer', detail: present ? 'add' : 'remove' }, () => inner.setFinalizer(ak, present)),
+      setFinalizer: (ak, present) =>
+        this.#step(apiKeyOf(ak), { kind: 'finalizer', detail: present ? 'add' : 'remove' }, () =>
+          inner.setFinalizer(ak, present),
+        ),
       applyRecord: (record) => {
         const owner = ownerOfRecord(record);
         if (owner) this.#recordOwners.set(record.metadata?.name ?? '', owner);
-        return this.#step(owner, { kind: 'record', detail: record.metadata?.name ?? '' }, () => inner.applyRecord(record));
+        return this.#step(owner, { kind: 'record', detail: record.metadata?.name ?? '' }, () =>
+          inner.applyRecord(record),
+        );
       },
-      deleteRecord: (namespace, name) => this.#step(this.#recordOwners.get(name), { kind: 'delete-record', detail: name }, () => inner.deleteRecord(namespace, name)),
+      deleteRecord: (namespace, name) =>
+        this.#step(this.#recordOwners.get(name), { kind: 'delete-record', detail: name }, () =>
+          inner.deleteRecord(namespace, name),
+        ),
       applySecret: (secret) =>
-        this.#step(`${secret.metadata?.namespace}/${secret.metadata?.labels?.[LABELS.apiKeyName]}`, { kind: 'secret', detail: secret.metadata?.name ?? '' }, () => inner.applySecret(secret)),
-      writeStatus: (ak, status) => this.#step(apiKeyOf(ak), { kind: 'status', detail: status.currentKeyId ?? '' }, () => inner.writeStatus(ak, status)),
-      createEvent: (ak, event, now) => this.#step(apiKeyOf(ak), { kind: 'event', detail: event.reason }, () => inner.createEvent(ak, event, now)),
+        this.#step(
+          `${secret.metadata?.namespace}/${secret.metadata?.labels?.[LABELS.apiKeyName]}`,
+          { kind: 'secret', detail: secret.metadata?.name ?? '' },
+          () => inner.applySecret(secret),
+        ),
+      writeStatus: (ak, status) =>
+        this.#step(apiKeyOf(ak), { kind: 'status', detail: status.currentKeyId ?? '' }, () =>
+          inner.writeStatus(ak, status),
+        ),
+      createEvent: (ak, event, now) =>
+        this.#step(apiKeyOf(ak), { kind: 'event', detail: event.reason }, () => inner.createEvent(ak, event, now)),
     };
   }
 
@@ -96,7 +114,9 @@ export class CrashInjector {
     return {
       read: (ref) => inner.read(ref),
       setAnnotation: (ref, value) =>
-        this.#step(ownerOf(ref), { kind: 'restart', detail: `${ref.kind}/${ref.name}` }, () => inner.setAnnotation(ref, value)),
+        this.#step(ownerOf(ref), { kind: 'restart', detail: `${ref.kind}/${ref.name}` }, () =>
+          inner.setAnnotation(ref, value),
+        ),
     };
   }
 }

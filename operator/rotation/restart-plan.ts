@@ -32,7 +32,9 @@ export const describeTarget = (t: Pick<TargetRef, 'kind' | 'name'>): string => `
 export function restartTargetsOf(ak: ApiKeyObject): TargetRef[] {
   const parsed = parseApiKeySpec(ak);
   const namespace = ak.metadata?.namespace ?? '';
-  return parsed.ok ? (parsed.spec.rotation?.restartTargets ?? []).map((t) => ({ namespace, kind: t.kind, name: t.name })) : [];
+  return parsed.ok
+    ? (parsed.spec.rotation?.restartTargets ?? []).map((t) => ({ namespace, kind: t.kind, name: t.name }))
+    : [];
 }
 
 export const targets = (ak: ApiKeyObject, t: TargetRef): boolean =>
@@ -58,11 +60,16 @@ export function decideRestart(keyIds: readonly (string | undefined)[], workload:
 }
 
 export function restartMessage(t: TargetRef, value: string, previous: string | undefined): string {
-  return `${describeTarget(t)} rolled: pod template annotation ${ANNOTATIONS.restartedFor}=${value}` +
-    (previous ? ` (was ${previous})` : '') + ' because the key in its Secret changed';
+  return (
+    `${describeTarget(t)} rolled: pod template annotation ${ANNOTATIONS.restartedFor}=${value}` +
+    (previous ? ` (was ${previous})` : '') +
+    ' because the key in its Secret changed'
+  );
 }
 
 export function missingMessage(t: TargetRef): string {
-  return `restart target ${describeTarget(t)} not found in namespace ${t.namespace}: create it or fix spec.rotation.restartTargets ` +
-    '(the key is still rotated; that workload is just not rolled)';
+  return (
+    `restart target ${describeTarget(t)} not found in namespace ${t.namespace}: create it or fix spec.rotation.restartTargets ` +
+    '(the key is still rotated; that workload is just not rolled)'
+  );
 }

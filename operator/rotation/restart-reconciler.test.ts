@@ -17,7 +17,9 @@ class FakeWorkloads implements WorkloadClient {
   }
   async read(t: TargetRef) {
     const k = `${t.kind}/${t.name}`;
-    return this.objects.has(k) ? { exists: true as const, annotation: this.objects.get(k) } : { exists: false as const };
+    return this.objects.has(k)
+      ? { exists: true as const, annotation: this.objects.get(k) }
+      : { exists: false as const };
   }
   async setAnnotation(t: TargetRef, value: string) {
     this.patches.push({ target: `${t.kind}/${t.name}`, value });
@@ -31,7 +33,15 @@ function setup() {
   const workloads = new FakeWorkloads();
   const tracker = new RestartTargetTracker();
   const changed: string[] = [];
-  const deps = { apiKeys: cluster.apiKeys, secrets: cluster.secrets, workloads, events: cluster, tracker, onTargetStateChange: (k: string) => changed.push(k), clock: { now: () => T0 } };
+  const deps = {
+    apiKeys: cluster.apiKeys,
+    secrets: cluster.secrets,
+    workloads,
+    events: cluster,
+    tracker,
+    onTargetStateChange: (k: string) => changed.push(k),
+    clock: { now: () => T0 },
+  };
   const reconciler = createRestartReconciler(deps);
   /** An ApiKey `name` targeting Deployment/web whose Secret holds a fresh key; returns the key id. */
   const keyFor = (name: string, target = 'web') => {
@@ -43,7 +53,17 @@ function setup() {
     cluster.secrets.put(workloadSecret(k.key, k.keyId, { name, apiKeyName: name }));
     return k.keyId;
   };
-  return { cluster, workloads, tracker, changed, reconciler, deps, keyFor, rotate, run: () => reconciler.reconcile(`${NS}/Deployment/web`) };
+  return {
+    cluster,
+    workloads,
+    tracker,
+    changed,
+    reconciler,
+    deps,
+    keyFor,
+    rotate,
+    run: () => reconciler.reconcile(`${NS}/Deployment/web`),
+  };
 }
 
 describe('restart-target reconciler', () => {
@@ -53,7 +73,14 @@ describe('restart-target reconciler', () => {
     const id = w.keyFor('checkout');
     expect(await w.run()).toEqual({});
     expect(w.workloads.patches).toEqual([{ target: 'Deployment/web', value: id }]);
-    expect(w.cluster.events).toEqual([expect.objectContaining({ type: 'Normal', reason: 'RestartTriggered', involved: `${NS}/checkout`, message: expect.stringContaining(`=${id} because the key in its Secret changed`) })]);
+    expect(w.cluster.events).toEqual([
+      expect.objectContaining({
+        type: 'Normal',
+        reason: 'RestartTriggered',
+        involved: `${NS}/checkout`,
+        message: expect.stringContaining(`=${id} because the key in its Secret changed`),
+      }),
+    ]);
     for (let i = 0; i < 3; i++) await w.run();
     expect(w.workloads.patches).toHaveLength(1);
     expect(w.reconciler.lastPatches).toBe(0);
@@ -85,7 +112,12 @@ describe('restart-target reconciler', () => {
     expect(w.workloads.patches).toHaveLength(2);
     expect(w.workloads.patches[1]!.value).toBe([a, b].sort().join(','));
     // an Event on each ApiKey, once
-    expect(w.cluster.events.filter((e) => e.reason === 'RestartTriggered').map((e) => e.involved).sort()).toEqual([`${NS}/alpha`, `${NS}/alpha`, `${NS}/beta`, `${NS}/beta`]);
+    expect(
+      w.cluster.events
+        .filter((e) => e.reason === 'RestartTriggered')
+        .map((e) => e.involved)
+        .sort(),
+    ).toEqual([`${NS}/alpha`, `${NS}/alpha`, `${NS}/beta`, `${NS}/beta`]);
   });
 
   it('a missing target: Warning Event once, tracker says missing (ApiKey re-rendered), slow recheck, no error; found later → patched', async () => {
@@ -98,7 +130,13 @@ describe('restart-target reconciler', () => {
     await reconciler.reconcile(`${NS}/Deployment/web`);
     await reconciler.reconcile(`${NS}/Deployment/web`);
     expect(counted.writes(`${NS}/checkout`)).toHaveLength(1); // the rechecks write nothing
-    expect(w.cluster.events).toEqual([expect.objectContaining({ type: 'Warning', reason: 'RestartTargetNotFound', message: expect.stringMatching(/Deployment\/web not found in namespace team-a/) })]);
+    expect(w.cluster.events).toEqual([
+      expect.objectContaining({
+        type: 'Warning',
+        reason: 'RestartTargetNotFound',
+        message: expect.stringMatching(/Deployment\/web not found in namespace team-a/),
+      }),
+    ]);
     expect(w.changed).toEqual([`${NS}/checkout`]);
     expect(w.tracker.stateFor(w.cluster.apiKeys.get(NS, 'checkout')!)).toEqual(new Map([['Deployment/web', false]]));
     w.workloads.add('web');
@@ -122,7 +160,11 @@ describe('restart-target reconciler', () => {
     w.keyFor('checkout');
     const injector = new CrashInjector();
     injector.arm(`${NS}/checkout`, 1);
-    const dying = createRestartReconciler({ ...w.deps, workloads: injector.wrapWorkloads(w.workloads, () => `${NS}/checkout`), events: injector.wrapWriter(w.cluster) });
+    const dying = createRestartReconciler({
+      ...w.deps,
+      workloads: injector.wrapWorkloads(w.workloads, () => `${NS}/checkout`),
+      events: injector.wrapWriter(w.cluster),
+    });
     await expect(dying.reconcile(`${NS}/Deployment/web`)).rejects.toBeInstanceOf(SimulatedCrash);
     expect(w.workloads.patches).toHaveLength(1);
     await w.run(); // restarted

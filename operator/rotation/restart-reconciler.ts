@@ -39,9 +39,21 @@ export function secretKeyId(ak: ApiKeyObject, secrets: ObjectCache<V1Secret>): s
   return inspectWorkloadSecret(secrets.get(ak.metadata?.namespace, where.name), where.key, name).valid?.keyId;
 }
 
-function targetEvent(ak: ApiKeyObject, t: TargetRef, type: PlannedEvent['type'], reason: string, value: string, message: string): PlannedEvent {
+function targetEvent(
+  ak: ApiKeyObject,
+  t: TargetRef,
+  type: PlannedEvent['type'],
+  reason: string,
+  value: string,
+  message: string,
+): PlannedEvent {
   // Named after target and value: one Event per change of the value, whatever the number of reconciles.
-  return { type, reason, message, name: eventName(ak.metadata?.name ?? '', 'restart', t.kind, t.name, shortHash(value)) };
+  return {
+    type,
+    reason,
+    message,
+    name: eventName(ak.metadata?.name ?? '', 'restart', t.kind, t.name, shortHash(value)),
+  };
 }
 
 export function createRestartReconciler(deps: RestartReconcilerDeps): Reconciler & { readonly lastPatches: number } {
@@ -52,19 +64,37 @@ export function createRestartReconciler(deps: RestartReconcilerDeps): Reconciler
     lastPatches = 0;
     const target = parseTargetKey(key);
     if (!target) return {};
-    const owners = deps.apiKeys.list(target.namespace).filter((ak) => targets(ak, target)).sort((a, b) => objectKey(a).localeCompare(objectKey(b)));
+    const owners = deps.apiKeys
+      .list(target.namespace)
+      .filter((ak) => targets(ak, target))
+      .sort((a, b) => objectKey(a).localeCompare(objectKey(b)));
     if (owners.length === 0) {
       deps.tracker.forget(target);
       missingReported.delete(key);
       return {};
     }
-    const decision = decideRestart(owners.map((ak) => secretKeyId(ak, deps.secrets)), await deps.workloads.read(target));
+    const decision = decideRestart(
+      owners.map((ak) => secretKeyId(ak, deps.secrets)),
+      await deps.workloads.read(target),
+    );
     const found = decision.action !== 'missing';
     if (deps.tracker.set(target, found)) for (const ak of owners) deps.onTargetStateChange(objectKey(ak));
     const now = deps.clock.now();
     if (decision.action === 'missing') {
       if (missingReported.get(key) !== decision.value) {
-        for (const ak of owners) await deps.events.createEvent(ak, targetEvent(ak, target, 'Warning', 'RestartTargetNotFound', `missing:${decision.value}`, missingMessage(target)), now);
+        for (const ak of owners)
+          await deps.events.createEvent(
+            ak,
+            targetEvent(
+              ak,
+              target,
+              'Warning',
+              'RestartTargetNotFound',
+              `missing:${decision.value}`,
+              missingMessage(target),
+            ),
+            now,
+          );
         missingReported.set(key, decision.value);
       }
       return { requeueAfterMs: deps.recheckMissingMs ?? RECHECK_MISSING_MS };
@@ -74,7 +104,12 @@ export function createRestartReconciler(deps: RestartReconcilerDeps): Reconciler
     await deps.workloads.setAnnotation(target, decision.value);
     lastPatches = 1;
     const message = restartMessage(target, decision.value, decision.previous);
-    for (const ak of owners) await deps.events.createEvent(ak, targetEvent(ak, target, 'Normal', 'RestartTriggered', decision.value, message), now);
+    for (const ak of owners)
+      await deps.events.createEvent(
+        ak,
+        targetEvent(ak, target, 'Normal', 'RestartTriggered', decision.value, message),
+        now,
+      );
     return {};
   };
   return {

@@ -42,8 +42,11 @@ export class RestartTargetTracker {
  * The RestartTargets condition: absent without targets; carried over unchanged while a target was not
  * checked yet (after an operator restart), so a restart never flips it back and forth.
  */
-export function restartTargetsCondition(targets: readonly TargetRef[], found: ReadonlyMap<string, boolean> | undefined,
-  previous: Condition | undefined): DesiredCondition | undefined {
+export function restartTargetsCondition(
+  targets: readonly TargetRef[],
+  found: ReadonlyMap<string, boolean> | undefined,
+  previous: Condition | undefined,
+): DesiredCondition | undefined {
   if (targets.length === 0) return undefined;
   if (found === undefined) {
     const reason = previous?.reason;
@@ -53,7 +56,12 @@ export function restartTargetsCondition(targets: readonly TargetRef[], found: Re
   }
   const missing = targets.filter((t) => found.get(describeTarget(t)) !== true);
   if (missing.length > 0) {
-    return { type: RESTART_CONDITION, status: 'False', reason: 'TargetNotFound', message: missing.map(missingMessage).join('; ') };
+    return {
+      type: RESTART_CONDITION,
+      status: 'False',
+      reason: 'TargetNotFound',
+      message: missing.map(missingMessage).join('; '),
+    };
   }
   return {
     type: RESTART_CONDITION,

@@ -34,7 +34,9 @@ export function createKubeWorkloads(kc: KubeConfig): WorkloadClient {
   return {
     async read(t) {
       const w = await readIfExists<Workload>(kc, ref(t));
-      return w ? { exists: true, annotation: w.spec?.template?.metadata?.annotations?.[ANNOTATIONS.restartedFor] } : { exists: false };
+      return w
+        ? { exists: true, annotation: w.spec?.template?.metadata?.annotations?.[ANNOTATIONS.restartedFor] }
+        : { exists: false };
     },
     async setAnnotation(t, value) {
       // A JSON merge patch of one annotation (what `kubectl rollout restart` does), not server-side

@@ -15,8 +15,10 @@ import type { CachedInformer, Clock, Reconciler } from './types.ts';
 type Provided = 'kc' | 'log' | 'onRestart' | 'watcher';
 export type InformerSpec<T extends KubernetesObject> = Omit<InformerOptions<T>, Provided>;
 export type SecretInformerSpec = Omit<Parameters<typeof secretInformer>[0], Provided>;
-export type CustomObjectInformerSpec<T extends KubernetesObject = KubernetesObject> =
-  Omit<Parameters<typeof customObjectInformer<T>>[0], Provided>;
+export type CustomObjectInformerSpec<T extends KubernetesObject = KubernetesObject> = Omit<
+  Parameters<typeof customObjectInformer<T>>[0],
+  Provided
+>;
 
 export interface ControllerRunOptions {
   workers?: number;

@@ -10,7 +10,12 @@ afterEach(() => vi.useRealTimers());
 
 function setup(reconcile: (key: string) => Promise<ReconcileResult>, workers = 1) {
   const lines: Array<Record<string, unknown>> = [];
-  const destination = new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk))); cb(); } });
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(JSON.parse(String(chunk)));
+      cb();
+    },
+  });
   const log = createLogger({ level: 'debug', destination });
   const metrics = createOperatorMetrics({ processMetrics: false });
   const reconciler: Reconciler = { name: 'test', reconcile };
@@ -26,7 +31,10 @@ describe('runController', () => {
     { name: 'requeueAfterMs schedules a recheck', result: { requeueAfterMs: 1000 }, label: 'requeue', again: true },
   ])('$name', async ({ result, label, again }) => {
     const calls: string[] = [];
-    const { c, count } = setup(async (key) => { calls.push(key); return result; });
+    const { c, count } = setup(async (key) => {
+      calls.push(key);
+      return result;
+    });
     c.enqueue('ns/a');
     await vi.advanceTimersByTimeAsync(0);
     expect(calls).toEqual(['ns/a']);
@@ -74,7 +82,10 @@ describe('runController', () => {
       calls.push(key);
       active.set(key, (active.get(key) ?? 0) + 1);
       maxSameKey = Math.max(maxSameKey, active.get(key)!);
-      maxParallel = Math.max(maxParallel, [...active.values()].reduce((a, b) => a + b, 0));
+      maxParallel = Math.max(
+        maxParallel,
+        [...active.values()].reduce((a, b) => a + b, 0),
+      );
       await new Promise((r) => setTimeout(r, 100));
       active.set(key, active.get(key)! - 1);
       return {};
@@ -102,7 +113,9 @@ describe('runController', () => {
     c.enqueue('k');
     await vi.advanceTimersByTimeAsync(1);
     let stopped = false;
-    const s = c.stop().then(() => { stopped = true; });
+    const s = c.stop().then(() => {
+      stopped = true;
+    });
     await vi.advanceTimersByTimeAsync(500);
     expect(stopped).toBe(false);
     await vi.advanceTimersByTimeAsync(500);
@@ -112,7 +125,12 @@ describe('runController', () => {
 
   it('reports the queue depth metric', async () => {
     let release!: () => void;
-    const { c, metrics } = setup(() => new Promise((r) => { release = () => r({}); }));
+    const { c, metrics } = setup(
+      () =>
+        new Promise((r) => {
+          release = () => r({});
+        }),
+    );
     for (const k of ['a', 'b', 'c']) c.enqueue(k);
     await vi.advanceTimersByTimeAsync(0);
     const text = await metrics.registry.metrics();
@@ -130,11 +148,22 @@ describe('runController startAfter', () => {
   it('queues keys but reconciles nothing until the gate opens', async () => {
     const calls: string[] = [];
     let open!: () => void;
-    const gate = new Promise<void>((r) => { open = r; });
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
     const log = createLogger({ level: 'silent' });
     const metrics = createOperatorMetrics({ processMetrics: false });
-    const c = runController({ name: 'gated', reconcile: async (k) => { calls.push(k); return {}; } },
-      { log, metrics }, { workers: 2, startAfter: gate });
+    const c = runController(
+      {
+        name: 'gated',
+        reconcile: async (k) => {
+          calls.push(k);
+          return {};
+        },
+      },
+      { log, metrics },
+      { workers: 2, startAfter: gate },
+    );
     c.enqueue('a');
     c.enqueue('b');
     c.enqueue('a');

@@ -30,7 +30,11 @@ export interface ControllerDeps {
   metrics: Pick<OperatorMetrics, 'reconcileTotal' | 'reconcileErrors' | 'reconcileDuration' | 'trackQueue'>;
 }
 
-export function runController(reconciler: Reconciler, deps: ControllerDeps, opts: ControllerOptions = {}): ControllerHandle {
+export function runController(
+  reconciler: Reconciler,
+  deps: ControllerDeps,
+  opts: ControllerOptions = {},
+): ControllerHandle {
   const controller = reconciler.name;
   const queue = new WorkQueue({ backoff: opts.backoff });
   const log = deps.log.child({ controller });
@@ -53,7 +57,10 @@ export function runController(reconciler: Reconciler, deps: ControllerDeps, opts
       const retryInMs = queue.addRateLimited(key);
       metrics.reconcileTotal.inc({ controller, result: 'error' });
       metrics.reconcileErrors.inc({ controller });
-      log.error({ key, error: apiErrorMessage(err), retries: queue.numRequeues(key), retryInMs }, 'reconcile failed; retrying');
+      log.error(
+        { key, error: apiErrorMessage(err), retries: queue.numRequeues(key), retryInMs },
+        'reconcile failed; retrying',
+      );
     } finally {
       endTimer();
     }

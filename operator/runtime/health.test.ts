@@ -33,14 +33,29 @@ describe('ops server', () => {
       'nemokeys_operator_workqueue_depth{controller="apikey"} 7',
       'nemokeys_operator_leader 1',
       'nemokeys_operator_informer_restarts_total{resource="secrets"} 1',
-    ]) expect(body).toContain(line);
+    ])
+      expect(body).toContain(line);
     expect((await get(server, '/healthz')).status).toBe(404); // not on this server
   });
 
   it.each([
     { name: 'no checks (standby)', checks: [] as Array<[string, boolean]>, status: 200 },
-    { name: 'all informers synced', checks: [['informer/apikeys', true], ['informer/secrets', true]] as Array<[string, boolean]>, status: 200 },
-    { name: 'one informer not synced', checks: [['informer/apikeys', true], ['informer/secrets', false]] as Array<[string, boolean]>, status: 503 },
+    {
+      name: 'all informers synced',
+      checks: [
+        ['informer/apikeys', true],
+        ['informer/secrets', true],
+      ] as Array<[string, boolean]>,
+      status: 200,
+    },
+    {
+      name: 'one informer not synced',
+      checks: [
+        ['informer/apikeys', true],
+        ['informer/secrets', false],
+      ] as Array<[string, boolean]>,
+      status: 503,
+    },
   ])('/readyz: $name → $status; /healthz always 200', async ({ checks, status }) => {
     const readiness = new Readiness();
     for (const [name, ok] of checks) readiness.add(name, () => ok);

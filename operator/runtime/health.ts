@@ -93,9 +93,10 @@ export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer>
   const address = server.address();
   return {
     port: typeof address === 'object' && address ? address.port : opts.port,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
   };
 }

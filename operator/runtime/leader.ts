@@ -8,7 +8,13 @@ import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/cl
 import type { Logger } from 'pino';
 import { apiErrorMessage, isConflict, isNotFound } from '../../kube/errors.ts';
 import {
-  decide, microTime, nextRecord, observe, releasedRecord, type LeaseRecord, type Observation,
+  decide,
+  microTime,
+  nextRecord,
+  observe,
+  releasedRecord,
+  type LeaseRecord,
+  type Observation,
 } from './lease-record.ts';
 
 export const LEADER_DEFAULTS = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
@@ -131,8 +137,10 @@ export class LeaderElector {
       if (await this.tryAcquireOrRenew()) {
         lastRenew = Date.now();
       } else if (Date.now() - lastRenew >= this.renewDeadlineMs) {
-        this.opts.log.error({ lease, identity: this.identity, sinceLastRenewMs: Date.now() - lastRenew },
-          'failed to renew leader lease within the renew deadline; stepping down');
+        this.opts.log.error(
+          { lease, identity: this.identity, sinceLastRenewMs: Date.now() - lastRenew },
+          'failed to renew leader lease within the renew deadline; stepping down',
+        );
         this.stepDown('lost');
         return;
       }
@@ -150,11 +158,15 @@ export class LeaderElector {
     try {
       const current = await this.withTimeout(this.read());
       if (!current) {
-        await this.withTimeout(this.api.createNamespacedLease({
-          namespace: this.opts.namespace,
-          body: { metadata: { name: this.name, namespace: this.opts.namespace },
-            spec: toSpec(nextRecord(undefined, this.identity, now, this.leaseDurationMs)) },
-        }));
+        await this.withTimeout(
+          this.api.createNamespacedLease({
+            namespace: this.opts.namespace,
+            body: {
+              metadata: { name: this.name, namespace: this.opts.namespace },
+              spec: toSpec(nextRecord(undefined, this.identity, now, this.leaseDurationMs)),
+            },
+          }),
+        );
         this.noteHolder(this.identity);
         return true;
       }
@@ -179,7 +191,10 @@ export class LeaderElector {
       await this.withTimeout(this.write(current, releasedRecord(current.record, Date.now())));
       this.opts.log.info({ identity: this.identity }, 'released leader lease');
     } catch (err) {
-      this.opts.log.warn({ error: apiErrorMessage(err) }, 'could not release leader lease; a standby takes over after it expires');
+      this.opts.log.warn(
+        { error: apiErrorMessage(err) },
+        'could not release leader lease; a standby takes over after it expires',
+      );
     }
   }
 
@@ -196,9 +211,16 @@ export class LeaderElector {
   private async write(current: NonNullable<MaybeLease>, record: LeaseRecord): Promise<void> {
     // Replace with the resourceVersion we read: a concurrent writer makes this fail with 409.
     await this.api.replaceNamespacedLease({
-      name: this.name, namespace: this.opts.namespace,
-      body: { metadata: { name: this.name, namespace: this.opts.namespace,
-        resourceVersion: current.lease.metadata?.resourceVersion }, spec: toSpec(record) },
+      name: this.name,
+      namespace: this.opts.namespace,
+      body: {
+        metadata: {
+          name: this.name,
+          namespace: this.opts.namespace,
+          resourceVersion: current.lease.metadata?.resourceVersion,
+        },
+        spec: toSpec(record),
+      },
     });
   }
 

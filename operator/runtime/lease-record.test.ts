@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { decide, microTime, nextRecord, observe, releasedRecord, type LeaseRecord } from './lease-record.ts';
 
 const rec = (holder: string, over: Partial<LeaseRecord> = {}): LeaseRecord => ({
-  holderIdentity: holder, leaseDurationSeconds: 15, acquireTime: 1000, renewTime: 5000, leaseTransitions: 2, ...over,
+  holderIdentity: holder,
+  leaseDurationSeconds: 15,
+  acquireTime: 1000,
+  renewTime: 5000,
+  leaseTransitions: 2,
+  ...over,
 });
 
 describe('decide', () => {
@@ -10,8 +15,20 @@ describe('decide', () => {
     { name: 'we hold it', record: rec('me'), seenAt: 0, now: 100_000, want: 'renew' },
     { name: 'released (empty holder)', record: rec(''), seenAt: 0, now: 0, want: 'acquire' },
     { name: 'other holder, fresh', record: rec('other'), seenAt: 10_000, now: 24_999, want: 'held-by-other' },
-    { name: 'other holder, unchanged for a lease duration', record: rec('other'), seenAt: 10_000, now: 25_000, want: 'acquire' },
-    { name: 'their renewTime is ignored: our observation counts', record: rec('other', { renewTime: 0 }), seenAt: 50_000, now: 51_000, want: 'held-by-other' },
+    {
+      name: 'other holder, unchanged for a lease duration',
+      record: rec('other'),
+      seenAt: 10_000,
+      now: 25_000,
+      want: 'acquire',
+    },
+    {
+      name: 'their renewTime is ignored: our observation counts',
+      record: rec('other', { renewTime: 0 }),
+      seenAt: 50_000,
+      now: 51_000,
+      want: 'held-by-other',
+    },
   ])('$name → $want', ({ record, seenAt, now, want }) => {
     const obs = observe(undefined, record, seenAt);
     expect(decide(record, obs, 'me', now)).toBe(want);
@@ -27,16 +44,27 @@ describe('decide', () => {
 describe('nextRecord / releasedRecord', () => {
   it.each([
     { name: 'first leader', current: undefined, want: { acquireTime: 42_000, leaseTransitions: 0 } },
-    { name: 'renewal keeps acquireTime and transitions', current: rec('me'), want: { acquireTime: 1000, leaseTransitions: 2 } },
+    {
+      name: 'renewal keeps acquireTime and transitions',
+      current: rec('me'),
+      want: { acquireTime: 1000, leaseTransitions: 2 },
+    },
     { name: 'takeover counts a transition', current: rec('other'), want: { acquireTime: 42_000, leaseTransitions: 3 } },
   ])('$name', ({ current, want }) => {
     expect(nextRecord(current, 'me', 42_000, 15_000)).toEqual({
-      holderIdentity: 'me', leaseDurationSeconds: 15, renewTime: 42_000, ...want,
+      holderIdentity: 'me',
+      leaseDurationSeconds: 15,
+      renewTime: 42_000,
+      ...want,
     });
   });
 
   it('release empties the holder', () => {
-    expect(releasedRecord(rec('me'), 9000)).toMatchObject({ holderIdentity: '', leaseDurationSeconds: 1, renewTime: 9000 });
+    expect(releasedRecord(rec('me'), 9000)).toMatchObject({
+      holderIdentity: '',
+      leaseDurationSeconds: 1,
+      renewTime: 9000,
+    });
   });
 
   it('formats MicroTime with six fractional digits', () => {

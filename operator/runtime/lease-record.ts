@@ -35,8 +35,12 @@ export function decide(record: LeaseRecord, obs: Observation, identity: string, 
 }
 
 /** The record we write when we renew or take over (a takeover counts one transition). */
-export function nextRecord(current: LeaseRecord | undefined, identity: string, nowMs: number,
-  leaseDurationMs: number): LeaseRecord {
+export function nextRecord(
+  current: LeaseRecord | undefined,
+  identity: string,
+  nowMs: number,
+  leaseDurationMs: number,
+): LeaseRecord {
   const ours = current?.holderIdentity === identity;
   return {
     holderIdentity: identity,

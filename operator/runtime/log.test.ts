@@ -5,7 +5,12 @@ import { createAudit, createLogger, REDACTED } from './log.ts';
 
 function sink() {
   const lines: string[] = [];
-  const destination = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
   return { lines, destination };
 }
 
@@ -32,14 +37,37 @@ describe('createAudit', () => {
     const generated = generateKey({ environment: 'dev' });
     const { lines, destination } = sink();
     const audit = createAudit({ destination });
-    audit({ action: 'rotate', apiKey: 'team-a/chat', keyId: generated.keyId, actor: 'operator', reason: 'rotation.before reached' });
+    audit({
+      action: 'rotate',
+      apiKey: 'team-a/chat',
+      keyId: generated.keyId,
+      actor: 'operator',
+      reason: 'rotation.before reached',
+    });
     // A caller mistake (the whole key where an id belongs) must not leak the key.
-    audit({ action: 'revoke', apiKey: 'team-a/chat', keyId: generated.key, actor: 'user:alice', reason: `oops ${generated.key}` });
+    audit({
+      action: 'revoke',
+      apiKey: 'team-a/chat',
+      keyId: generated.key,
+      actor: 'user:alice',
+      reason: `oops ${generated.key}`,
+    });
     expect(lines).toHaveLength(2);
     expect(lines.join('')).not.toContain(generated.key);
     const [a, b] = lines.map((l) => JSON.parse(l));
-    expect(a).toMatchObject({ stream: 'audit', action: 'rotate', apiKey: 'team-a/chat', keyId: generated.keyId,
-      actor: 'operator', reason: 'rotation.before reached' });
-    expect(b).toMatchObject({ stream: 'audit', action: 'revoke', keyId: '[invalid-key-id]', reason: `oops ${REDACTED}` });
+    expect(a).toMatchObject({
+      stream: 'audit',
+      action: 'rotate',
+      apiKey: 'team-a/chat',
+      keyId: generated.keyId,
+      actor: 'operator',
+      reason: 'rotation.before reached',
+    });
+    expect(b).toMatchObject({
+      stream: 'audit',
+      action: 'revoke',
+      keyId: '[invalid-key-id]',
+      reason: `oops ${REDACTED}`,
+    });
   });
 });

@@ -28,21 +28,27 @@ export interface LoggerOptions {
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
-  return pino({
-    name: opts.name ?? 'nemokeys-operator',
-    level: opts.level ?? 'info',
-    timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: {
-      level: (label) => ({ level: label }),
-      log: (obj) => scrubKeys(obj) as Record<string, unknown>,
-    },
-    hooks: {
-      logMethod(args, method) {
-        // The message string is not covered by formatters.log.
-        method.apply(this, args.map((a) => (typeof a === 'string' ? a.replace(KEY_LIKE, REDACTED) : a)) as Parameters<typeof method>);
+  return pino(
+    {
+      name: opts.name ?? 'nemokeys-operator',
+      level: opts.level ?? 'info',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (obj) => scrubKeys(obj) as Record<string, unknown>,
+      },
+      hooks: {
+        logMethod(args, method) {
+          // The message string is not covered by formatters.log.
+          method.apply(
+            this,
+            args.map((a) => (typeof a === 'string' ? a.replace(KEY_LIKE, REDACTED) : a)) as Parameters<typeof method>,
+          );
+        },
       },
     },
-  }, opts.destination);
+    opts.destination,
+  );
 }
 
 export type AuditAction = 'create' | 'rotate' | 'revoke' | 'expire' | 'handoff' | 'delete';
@@ -66,12 +72,15 @@ export type Audit = (record: AuditRecord) => void;
 
 /** Audit records go to their own logger with `stream: "audit"`, one JSON line per action. */
 export function createAudit(opts: { destination?: DestinationStream } = {}): Audit {
-  const logger = pino({
-    name: 'nemokeys-operator',
-    base: { stream: 'audit' },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-  }, opts.destination);
+  const logger = pino(
+    {
+      name: 'nemokeys-operator',
+      base: { stream: 'audit' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    opts.destination,
+  );
   return (r) => {
     const record: Record<string, unknown> = {
       action: r.action,
@@ -80,7 +89,8 @@ export function createAudit(opts: { destination?: DestinationStream } = {}): Aud
       actor: String(r.actor),
     };
     if (r.reason !== undefined) record.reason = String(r.reason).slice(0, 512);
-    if (r.relatedKeyId !== undefined) record.relatedKeyId = isKeyId(r.relatedKeyId) ? r.relatedKeyId : '[invalid-key-id]';
+    if (r.relatedKeyId !== undefined)
+      record.relatedKeyId = isKeyId(r.relatedKeyId) ? r.relatedKeyId : '[invalid-key-id]';
     logger.info(scrubKeys(record) as Record<string, unknown>, `apikey ${r.action}`);
   };
 }

@@ -71,13 +71,19 @@ export function createManager(deps: ManagerDeps): Manager {
     signal: abort.signal,
     apiKeyWorkers: deps.apiKeyWorkers ?? DEFAULT_APIKEY_WORKERS,
     createInformer: (spec) => track(createInformer({ ...provided, ...spec }), spec.resource ?? spec.path),
-    secretInformer: (spec) => track(secretInformer({ ...provided, ...spec }),
-      spec.resource ?? `secrets${spec.namespace ? `@${spec.namespace}` : ''}`),
+    secretInformer: (spec) =>
+      track(
+        secretInformer({ ...provided, ...spec }),
+        spec.resource ?? `secrets${spec.namespace ? `@${spec.namespace}` : ''}`,
+      ),
     customObjectInformer: <T extends KubernetesObject>(spec: CustomObjectInformerSpec<T>) =>
       track(customObjectInformer<T>({ ...provided, ...spec }), spec.resource ?? spec.plural),
     runController: (reconciler, opts = {}) => {
-      const handle = runController(reconciler, { log: deps.log, metrics: deps.metrics },
-        { ...opts, startAfter: cachesSynced });
+      const handle = runController(
+        reconciler,
+        { log: deps.log, metrics: deps.metrics },
+        { ...opts, startAfter: cachesSynced },
+      );
       controllers.push(handle);
       return { enqueue: handle.enqueue, enqueueAfter: handle.enqueueAfter };
     },
@@ -90,8 +96,14 @@ export function createManager(deps: ManagerDeps): Manager {
       if (abort.signal.aborted) return;
       const started = Date.now();
       await Promise.all(informers.map((i) => i.informer.start()));
-      deps.log.info({ informers: informers.map((i) => i.name), controllers: controllers.map((c) => c.name),
-        syncMs: Date.now() - started }, 'caches synced; starting workers');
+      deps.log.info(
+        {
+          informers: informers.map((i) => i.name),
+          controllers: controllers.map((c) => c.name),
+          syncMs: Date.now() - started,
+        },
+        'caches synced; starting workers',
+      );
       openGate();
     },
     async stop() {

@@ -45,7 +45,9 @@ describe('WorkQueue', () => {
     const q = new WorkQueue();
     const got = q.get();
     let value: string | undefined;
-    void got.then((k) => { value = k; });
+    void got.then((k) => {
+      value = k;
+    });
     await vi.advanceTimersByTimeAsync(0);
     expect(value).toBeUndefined();
     q.add('x');
@@ -53,24 +55,41 @@ describe('WorkQueue', () => {
   });
 
   it.each([
-    { name: 'later deadline does not postpone an earlier one', calls: [['k', 100], ['k', 500]], readyAt: 100 },
-    { name: 'earlier deadline replaces a later one', calls: [['k', 500], ['k', 100]], readyAt: 100 },
+    {
+      name: 'later deadline does not postpone an earlier one',
+      calls: [
+        ['k', 100],
+        ['k', 500],
+      ],
+      readyAt: 100,
+    },
+    {
+      name: 'earlier deadline replaces a later one',
+      calls: [
+        ['k', 500],
+        ['k', 100],
+      ],
+      readyAt: 100,
+    },
     { name: 'zero delay adds at once', calls: [['k', 0]], readyAt: 0 },
-  ] as Array<{ name: string; calls: Array<[string, number]>; readyAt: number }>)('addAfter: $name', async ({ calls, readyAt }) => {
-    const q = new WorkQueue();
-    for (const [k, ms] of calls) q.addAfter(k, ms);
-    if (readyAt > 0) {
-      await vi.advanceTimersByTimeAsync(readyAt - 1);
+  ] as Array<{ name: string; calls: Array<[string, number]>; readyAt: number }>)(
+    'addAfter: $name',
+    async ({ calls, readyAt }) => {
+      const q = new WorkQueue();
+      for (const [k, ms] of calls) q.addAfter(k, ms);
+      if (readyAt > 0) {
+        await vi.advanceTimersByTimeAsync(readyAt - 1);
+        expect(q.depth).toBe(0);
+        await vi.advanceTimersByTimeAsync(1);
+      }
+      expect(q.depth).toBe(1);
+      expect(await drainReady(q)).toEqual(['k']);
+      // The replaced timer must not fire a second time.
+      await vi.advanceTimersByTimeAsync(1000);
       expect(q.depth).toBe(0);
-      await vi.advanceTimersByTimeAsync(1);
-    }
-    expect(q.depth).toBe(1);
-    expect(await drainReady(q)).toEqual(['k']);
-    // The replaced timer must not fire a second time.
-    await vi.advanceTimersByTimeAsync(1000);
-    expect(q.depth).toBe(0);
-    expect(q.pendingDelayed).toBe(0);
-  });
+      expect(q.pendingDelayed).toBe(0);
+    },
+  );
 
   it('addAfter beyond the 2^31-1 ms setTimeout limit waits the full delay (no 1 ms overflow loop)', async () => {
     const q = new WorkQueue();
@@ -136,7 +155,9 @@ describe('WorkQueue', () => {
     q.addAfter('later', 1000);
     const busy = (await q.get())!;
     let finished = false;
-    const shut = q.shutdown().then(() => { finished = true; });
+    const shut = q.shutdown().then(() => {
+      finished = true;
+    });
     expect(await q.get()).toBeUndefined();
     await vi.advanceTimersByTimeAsync(2000);
     expect(finished).toBe(false);

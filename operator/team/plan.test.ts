@@ -3,13 +3,34 @@ import { T0, apiKey, team } from '../apikey/testing.ts';
 import { planTeamStatus } from './plan.ts';
 
 describe('planTeamStatus', () => {
-  const keys = [apiKey({}, { name: 'a' }), apiKey({}, { name: 'b' }), apiKey({ team: 'other' }, { name: 'c' }), apiKey({}, { name: 'd', deleting: true })];
+  const keys = [
+    apiKey({}, { name: 'a' }),
+    apiKey({}, { name: 'b' }),
+    apiKey({ team: 'other' }, { name: 'c' }),
+    apiKey({}, { name: 'd', deleting: true }),
+  ];
   it.each([
-    { name: 'counts the keys of this team only (not other teams, not deleting ones)', team: team(), ready: 'True', reason: 'Valid', keys: 2 },
-    { name: 'an invalid spec is not Ready', team: { ...team(), spec: { allowedModels: [] } }, ready: 'False', reason: 'InvalidSpec', keys: 2 },
+    {
+      name: 'counts the keys of this team only (not other teams, not deleting ones)',
+      team: team(),
+      ready: 'True',
+      reason: 'Valid',
+      keys: 2,
+    },
+    {
+      name: 'an invalid spec is not Ready',
+      team: { ...team(), spec: { allowedModels: [] } },
+      ready: 'False',
+      reason: 'InvalidSpec',
+      keys: 2,
+    },
   ])('$name', (row) => {
     const s = planTeamStatus(row.team, keys, T0);
-    expect(s).toMatchObject({ observedGeneration: 1, keys: row.keys, conditions: [{ type: 'Ready', status: row.ready, reason: row.reason }] });
+    expect(s).toMatchObject({
+      observedGeneration: 1,
+      keys: row.keys,
+      conditions: [{ type: 'Ready', status: row.ready, reason: row.reason }],
+    });
   });
   it('is stable: planning from its own output changes nothing', () => {
     const t = team({ maxExpiration: '90d' });

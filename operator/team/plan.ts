@@ -15,7 +15,12 @@ export function planTeamStatus(team: TeamObject, apiKeys: readonly ApiKeyObject[
   const parsed = parseTeamSpec(team);
   const keys = teamKeys(team, apiKeys).length;
   const ready = parsed.ok
-    ? { type: 'Ready', status: 'True' as const, reason: 'Valid', message: `allows models ${parsed.spec.allowedModels.join(', ')}${parsed.spec.allowedEndpoints?.length ? ` on ${parsed.spec.allowedEndpoints.join(', ')}` : ''}${parsed.spec.maxExpiration ? `; keys live at most ${parsed.spec.maxExpiration}` : ''}` }
+    ? {
+        type: 'Ready',
+        status: 'True' as const,
+        reason: 'Valid',
+        message: `allows models ${parsed.spec.allowedModels.join(', ')}${parsed.spec.allowedEndpoints?.length ? ` on ${parsed.spec.allowedEndpoints.join(', ')}` : ''}${parsed.spec.maxExpiration ? `; keys live at most ${parsed.spec.maxExpiration}` : ''}`,
+      }
     : { type: 'Ready', status: 'False' as const, reason: 'InvalidSpec', message: parsed.error };
   const generation = team.metadata?.generation;
   return {

@@ -13,15 +13,30 @@ export type TeamStatusWriter = (team: TeamObject, status: TeamStatus) => Promise
 export function kubeTeamStatusWriter(kc: KubeConfig): TeamStatusWriter {
   return async (team, status) => {
     try {
-      await patchCustomStatus(kc, { group: GROUP, version: VERSION, plural: KINDS.team.plural, namespace: team.metadata!.namespace!, name: team.metadata!.name! },
-        status, { fieldManager: FIELD_MANAGER, resourceVersion: team.metadata?.resourceVersion });
+      await patchCustomStatus(
+        kc,
+        {
+          group: GROUP,
+          version: VERSION,
+          plural: KINDS.team.plural,
+          namespace: team.metadata!.namespace!,
+          name: team.metadata!.name!,
+        },
+        status,
+        { fieldManager: FIELD_MANAGER, resourceVersion: team.metadata?.resourceVersion },
+      );
     } catch (err) {
       if (!isNotFound(err)) throw err; // deleted meanwhile: nothing to report on
     }
   };
 }
 
-export function createTeamReconciler(deps: { teams: ObjectCache<TeamObject>; apiKeys: ObjectCache<ApiKeyObject>; write: TeamStatusWriter; clock: Clock }): Reconciler {
+export function createTeamReconciler(deps: {
+  teams: ObjectCache<TeamObject>;
+  apiKeys: ObjectCache<ApiKeyObject>;
+  write: TeamStatusWriter;
+  clock: Clock;
+}): Reconciler {
   return {
     name: 'team',
     async reconcile(key: string): Promise<ReconcileResult> {

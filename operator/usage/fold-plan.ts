@@ -1,4 +1,10 @@
-import { addKeys, findArchive, isAbsorbed, USAGE_ARCHIVE_GATEWAY, USAGE_ARCHIVE_NAME } from '../../api/usage-archive.ts';
+import {
+  addKeys,
+  findArchive,
+  isAbsorbed,
+  USAGE_ARCHIVE_GATEWAY,
+  USAGE_ARCHIVE_NAME,
+} from '../../api/usage-archive.ts';
 import type { KeyUsage, UsageReport } from '../../api/usage.ts';
 
 // What one fold pass does (docs/design.md §4, "Reports of gone replicas"); pure, no I/O. A report not
@@ -33,11 +39,19 @@ export interface FoldPlan {
  * ApiKeys), as the gateways' reports do, once they were last used longer than the fold age ago (so a
  * record the operator's cache has not seen yet can never cost counts). Omitted: keep every key id.
  */
-export function planFold(reports: readonly ListedReport[], now: Date, foldAfterMs: number,
-  hasRecord: (keyId: string) => boolean = () => true): FoldPlan {
+export function planFold(
+  reports: readonly ListedReport[],
+  now: Date,
+  foldAfterMs: number,
+  hasRecord: (keyId: string) => boolean = () => true,
+): FoldPlan {
   const stored = findArchive(reports);
   if (stored && !stored.report) {
-    return { deletes: [], folded: [], blocked: `the usage archive ${USAGE_ARCHIVE_NAME} does not decode; not folding into it` };
+    return {
+      deletes: [],
+      folded: [],
+      blocked: `the usage archive ${USAGE_ARCHIVE_NAME} does not decode; not folding into it`,
+    };
   }
   const current = stored?.report;
   const keys: Record<string, KeyUsage> = structuredClone(current?.keys ?? {});

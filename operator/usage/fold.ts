@@ -39,10 +39,27 @@ export interface FoldMetrics {
 export function createFoldMetrics(registry: Registry): FoldMetrics {
   const registers = [registry];
   return {
-    folded: new Counter({ name: 'nemokeys_operator_usage_reports_folded_total', help: 'Usage reports of gone gateway replicas folded into the usage archive', registers }),
-    passes: new Counter({ name: 'nemokeys_operator_usage_fold_passes_total', help: 'Fold passes over the usage reports by result (ok, error, blocked)', labelNames: ['result'], registers }),
-    reports: new Gauge({ name: 'nemokeys_operator_usage_reports', help: 'Usage report ConfigMaps in the records namespace (the archive included)', registers }),
-    absorbed: new Gauge({ name: 'nemokeys_operator_usage_archive_absorbed', help: 'Folded report versions the usage archive still records (their deletes pending or not yet seen)', registers }),
+    folded: new Counter({
+      name: 'nemokeys_operator_usage_reports_folded_total',
+      help: 'Usage reports of gone gateway replicas folded into the usage archive',
+      registers,
+    }),
+    passes: new Counter({
+      name: 'nemokeys_operator_usage_fold_passes_total',
+      help: 'Fold passes over the usage reports by result (ok, error, blocked)',
+      labelNames: ['result'],
+      registers,
+    }),
+    reports: new Gauge({
+      name: 'nemokeys_operator_usage_reports',
+      help: 'Usage report ConfigMaps in the records namespace (the archive included)',
+      registers,
+    }),
+    absorbed: new Gauge({
+      name: 'nemokeys_operator_usage_archive_absorbed',
+      help: 'Folded report versions the usage archive still records (their deletes pending or not yet seen)',
+      registers,
+    }),
   };
 }
 
@@ -56,14 +73,24 @@ export function kubeFoldWriter(kc: KubeConfig, namespace: string): FoldWriter {
       try {
         if (resourceVersion) {
           // a merge patch carrying the resourceVersion read: 409 if anyone wrote in between
-          await core.patchNamespacedConfigMap({
-            name: USAGE_ARCHIVE_NAME, namespace, fieldManager: FIELD_MANAGER,
-            body: { metadata: { resourceVersion }, ...payload },
-          }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+          await core.patchNamespacedConfigMap(
+            {
+              name: USAGE_ARCHIVE_NAME,
+              namespace,
+              fieldManager: FIELD_MANAGER,
+              body: { metadata: { resourceVersion }, ...payload },
+            },
+            setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+          );
         } else {
           const body: V1ConfigMap = {
-            apiVersion: 'v1', kind: 'ConfigMap',
-            metadata: { name: USAGE_ARCHIVE_NAME, namespace, labels: { [LABELS.usage]: 'true', [LABELS.managedBy]: MANAGED_BY } },
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: {
+              name: USAGE_ARCHIVE_NAME,
+              namespace,
+              labels: { [LABELS.usage]: 'true', [LABELS.managedBy]: MANAGED_BY },
+            },
             ...payload,
           };
           await core.createNamespacedConfigMap({ namespace, fieldManager: FIELD_MANAGER, body });
@@ -139,7 +166,10 @@ export function createFoldReconciler(o: FoldReconcilerOptions): Reconciler {
       o.metrics.passes.inc({ result: 'ok' });
       if (plan.folded.length > 0) {
         o.metrics.folded.inc(plan.folded.length);
-        o.log.info({ folded: plan.folded, archive: `${o.namespace}/${USAGE_ARCHIVE_NAME}` }, 'folded usage reports of gone gateway replicas into the archive');
+        o.log.info(
+          { folded: plan.folded, archive: `${o.namespace}/${USAGE_ARCHIVE_NAME}` },
+          'folded usage reports of gone gateway replicas into the archive',
+        );
       }
       return { requeueAfterMs: periodMs };
     },

@@ -22,8 +22,14 @@ export async function startAuditedControlPlane(extraYaml: string[] = []): Promis
   const cp = await startControlPlane({ audit: { url: `https://127.0.0.1:${port}/audit`, loopbackTls: true } });
   await installCrds(cp, [crdYaml(), ...extraYaml].join('\n---\n'));
   const { cert, key, caFile } = loopbackReceiverTls(cp.dir);
-  await cp.kubeConfig().makeApiClient(AdmissionregistrationV1Api).createValidatingWebhookConfiguration({
-    body: validatingWebhookConfiguration(`https://127.0.0.1:${port}/admission`, readFileSync(caFile, 'utf8')) as V1ValidatingWebhookConfiguration,
-  });
+  await cp
+    .kubeConfig()
+    .makeApiClient(AdmissionregistrationV1Api)
+    .createValidatingWebhookConfiguration({
+      body: validatingWebhookConfiguration(
+        `https://127.0.0.1:${port}/admission`,
+        readFileSync(caFile, 'utf8'),
+      ) as V1ValidatingWebhookConfiguration,
+    });
   return { cp, audit: { listen: { host: '127.0.0.1', port }, tls: { cert, key } } };
 }

@@ -16,8 +16,11 @@ export function chromiumPath(): string | undefined {
 /** In CI a missing browser is an error, never a silent skip. */
 export function hasBrowser(): boolean {
   if (chromiumPath()) return true;
-  if (process.env.CI) throw new Error('chromium not found (apt-get install -y chromium, or set CHROMIUM_PATH); CI never skips');
-  console.warn('!!! WARNING: chromium not found: the keys page browser tests are SKIPPED (apt-get install -y chromium)');
+  if (process.env.CI)
+    throw new Error('chromium not found (apt-get install -y chromium, or set CHROMIUM_PATH); CI never skips');
+  console.warn(
+    '!!! WARNING: chromium not found: the keys page browser tests are SKIPPED (apt-get install -y chromium)',
+  );
   return false;
 }
 

@@ -29,11 +29,31 @@ export interface GatewayProcess {
 
 export async function startGatewayProcess(o: GatewayProcessOptions): Promise<GatewayProcess> {
   const [port, metricsPort] = [await freePort(), await freePort()];
-  const args = [CLI, 'gateway', '--upstream', String(o.upstream), '--listen', `127.0.0.1:${port}`, '--metrics-port', String(metricsPort),
-    '--records-namespace', o.recordsNamespace, '--kubeconfig', o.kubeconfig, '--gateway-id', o.gatewayId,
-    '--report-interval', o.reportInterval ?? '1s', '--log-level', 'info'];
+  const args = [
+    CLI,
+    'gateway',
+    '--upstream',
+    String(o.upstream),
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--metrics-port',
+    String(metricsPort),
+    '--records-namespace',
+    o.recordsNamespace,
+    '--kubeconfig',
+    o.kubeconfig,
+    '--gateway-id',
+    o.gatewayId,
+    '--report-interval',
+    o.reportInterval ?? '1s',
+    '--log-level',
+    'info',
+  ];
   if (o.redis) args.push('--redis', o.redis);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, HOME: process.env.HOME } });
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+  });
   const output: string[] = [];
   child.stdout!.on('data', (c) => output.push(String(c)));
   child.stderr!.on('data', (c) => output.push(String(c)));
@@ -43,7 +63,10 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
     return exited;
   };
   for (let i = 0; ; i++) {
-    const ready = await fetch(`http://127.0.0.1:${metricsPort}/readyz`).then((r) => r.ok, () => false);
+    const ready = await fetch(`http://127.0.0.1:${metricsPort}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     if (child.exitCode !== null || i > 300) {
       await kill('SIGKILL');
@@ -51,5 +74,11 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
     }
     await sleep(100);
   }
-  return { url: `http://127.0.0.1:${port}`, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, child, output, kill };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    child,
+    output,
+    kill,
+  };
 }

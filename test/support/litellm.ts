@@ -108,21 +108,25 @@ export async function startLitellm(): Promise<Litellm> {
   const masterKey = `sk-router-master-${process.pid}-${Date.now()}`;
   const port = await freePort();
   const startedAt = Date.now();
-  const child: ChildProcess = spawn(bin, ['--config', join(dir, 'config.yaml'), '--host', '127.0.0.1', '--port', String(port)], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      PATH: `${join(litellmVenv(), 'bin')}:${process.env.PATH ?? ''}`,
-      HOME: dir,
-      // offline: the bundled model cost map instead of a download at start; no telemetry
-      LITELLM_LOCAL_MODEL_COST_MAP: 'True',
-      LITELLM_TELEMETRY: 'False',
-      DISABLE_SCHEMA_UPDATE: 'True',
-      NEMOKEYS_TEST_LITELLM_MASTER_KEY: masterKey,
-      NEMOKEYS_TEST_LITELLM_CALLS: callsFile,
-      PYTHONUNBUFFERED: '1',
+  const child: ChildProcess = spawn(
+    bin,
+    ['--config', join(dir, 'config.yaml'), '--host', '127.0.0.1', '--port', String(port)],
+    {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        PATH: `${join(litellmVenv(), 'bin')}:${process.env.PATH ?? ''}`,
+        HOME: dir,
+        // offline: the bundled model cost map instead of a download at start; no telemetry
+        LITELLM_LOCAL_MODEL_COST_MAP: 'True',
+        LITELLM_TELEMETRY: 'False',
+        DISABLE_SCHEMA_UPDATE: 'True',
+        NEMOKEYS_TEST_LITELLM_MASTER_KEY: masterKey,
+        NEMOKEYS_TEST_LITELLM_CALLS: callsFile,
+        PYTHONUNBUFFERED: '1',
+      },
     },
-  });
+  );
   let output = '';
   const keep = (c: Buffer) => {
     output = (output + c.toString('utf8')).slice(-20_000);

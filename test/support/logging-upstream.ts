@@ -95,7 +95,13 @@ function parseJson(body: string): Record<string, unknown> {
   }
 }
 
-async function answer(up: LoggingUpstream, method: string, url: string, body: string, res: ServerResponse): Promise<void> {
+async function answer(
+  up: LoggingUpstream,
+  method: string,
+  url: string,
+  body: string,
+  res: ServerResponse,
+): Promise<void> {
   const usage = { prompt_tokens: 3, completion_tokens: up.totalTokens - 3, total_tokens: up.totalTokens };
   const payload = parseJson(body);
   const model = typeof payload.model === 'string' ? payload.model : 'none';
@@ -126,6 +132,10 @@ async function answer(up: LoggingUpstream, method: string, url: string, body: st
     choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
     usage,
   });
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'x-upstream': 'log' });
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-upstream': 'log',
+  });
   res.end(method === 'HEAD' ? undefined : text);
 }

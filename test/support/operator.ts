@@ -21,13 +21,29 @@ export interface TestClock {
 
 export function testClock(start = new Date()): TestClock {
   let t = start.getTime();
-  return { now: () => new Date(t), set: (d) => { t = d.getTime(); }, advance: (ms) => { t += ms; } };
+  return {
+    now: () => new Date(t),
+    set: (d) => {
+      t = d.getTime();
+    },
+    advance: (ms) => {
+      t += ms;
+    },
+  };
 }
 
 /** Real time that keeps ticking, shiftable by an offset (for tests judged against wall-clock freshness). */
 export function realTimeClock(): TestClock {
   let offset = 0;
-  return { now: () => new Date(Date.now() + offset), set: (d) => { offset = d.getTime() - Date.now(); }, advance: (ms) => { offset += ms; } };
+  return {
+    now: () => new Date(Date.now() + offset),
+    set: (d) => {
+      offset = d.getTime() - Date.now();
+    },
+    advance: (ms) => {
+      offset += ms;
+    },
+  };
 }
 
 export interface TestOperator {
@@ -43,7 +59,9 @@ export interface TestOperator {
 
 /** watchNamespace keeps an operator with a jumping clock away from other test files' leftover ApiKeys. */
 export async function startTestOperator(opts: {
-  recordsNamespace: string; clock?: TestClock; watchNamespace?: string;
+  recordsNamespace: string;
+  clock?: TestClock;
+  watchNamespace?: string;
   /** Options of registerControllers (crash injection, fold timing). */
   controllers?: RegisterOptions;
 }): Promise<TestOperator> {
@@ -72,14 +90,17 @@ export async function startTestOperator(opts: {
     clock,
     logDestination: destination,
     registerControllers: (ctx: OperatorContext) =>
-      registerControllers({
-        ...ctx,
-        runController: (reconciler, o) => {
-          const h = ctx.runController(reconciler, o);
-          queues.set(reconciler.name, h);
-          return h;
+      registerControllers(
+        {
+          ...ctx,
+          runController: (reconciler, o) => {
+            const h = ctx.runController(reconciler, o);
+            queues.set(reconciler.name, h);
+            return h;
+          },
         },
-      }, opts.controllers),
+        opts.controllers,
+      ),
   });
   return {
     running,
@@ -97,7 +118,11 @@ export async function startTestOperator(opts: {
 }
 
 /** Polls `fn` until it returns a truthy value (or throws the last error after `timeoutMs`). */
-export async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -107,32 +132,57 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false>, ti
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
 /** Creates namespace `namespace` (if missing) and in it a Team `team` that allows every model. */
 export async function createTeam(kc: KubeConfig, namespace: string, team: string): Promise<void> {
-  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } }).catch((e: unknown) => {
-    if (statusCodeOf(e) !== 409) throw e;
-  });
+  await kc
+    .makeApiClient(CoreV1Api)
+    .createNamespace({ body: { metadata: { name: namespace } } })
+    .catch((e: unknown) => {
+      if (statusCodeOf(e) !== 409) throw e;
+    });
   await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-    group: GROUP, version: VERSION, plural: KINDS.team.plural, namespace,
+    group: GROUP,
+    version: VERSION,
+    plural: KINDS.team.plural,
+    namespace,
     body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name: team }, spec: { allowedModels: ['*'] } },
   });
 }
 
 /** Creates ApiKey `namespace/name` with `spec`, waits until the operator made it Ready; its key id and key. */
-export async function createReadyKey(kc: KubeConfig, namespace: string, name: string, spec: Record<string, unknown>): Promise<{ keyId: string; key: string }> {
+export async function createReadyKey(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  spec: Record<string, unknown>,
+): Promise<{ keyId: string; key: string }> {
   const custom = kc.makeApiClient(CustomObjectsApi);
   const plural = KINDS.apiKey.plural;
-  await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural, namespace,
-    body: { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name }, spec } });
-  const keyId = await eventually(async () => {
-    const s = ((await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural, namespace, name })) as { status?: ApiKeyStatus }).status;
-    return s?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? s.currentKeyId : undefined;
-  }, 30_000, `ApiKey ${namespace}/${name} Ready`);
+  await custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural,
+    namespace,
+    body: { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name }, spec },
+  });
+  const keyId = await eventually(
+    async () => {
+      const s = (
+        (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural, namespace, name })) as {
+          status?: ApiKeyStatus;
+        }
+      ).status;
+      return s?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? s.currentKeyId : undefined;
+    },
+    30_000,
+    `ApiKey ${namespace}/${name} Ready`,
+  );
   const secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace, name });
   return { keyId, key: Buffer.from(secret.data!['api-key']!, 'base64').toString('utf8') };
 }

@@ -30,11 +30,14 @@ const server = new SMTPServer({
         return;
       }
       const raw = Buffer.concat(chunks).toString('utf8');
-      process.stdout.write(`${JSON.stringify({
-        from: session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined,
-        to: session.envelope.rcptTo.map((r) => r.address).sort(),
-        subject: header(raw, 'Subject'), messageId: header(raw, 'Message-ID'),
-      })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined,
+          to: session.envelope.rcptTo.map((r) => r.address).sort(),
+          subject: header(raw, 'Subject'),
+          messageId: header(raw, 'Message-ID'),
+        })}\n`,
+      );
       callback();
     });
   },

@@ -13,17 +13,34 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(o: { recordsNamespace: string; clock: TestClock; gatewayId: string; watchNamespace?: string; reportIntervalMs?: number }): Promise<Stack> {
-  const op = await startTestOperator({ recordsNamespace: o.recordsNamespace, clock: o.clock, ...(o.watchNamespace ? { watchNamespace: o.watchNamespace } : {}) });
+export async function startStack(o: {
+  recordsNamespace: string;
+  clock: TestClock;
+  gatewayId: string;
+  watchNamespace?: string;
+  reportIntervalMs?: number;
+}): Promise<Stack> {
+  const op = await startTestOperator({
+    recordsNamespace: o.recordsNamespace,
+    clock: o.clock,
+    ...(o.watchNamespace ? { watchNamespace: o.watchNamespace } : {}),
+  });
   const upstream = await startUpstream();
   const gw = await runGateway({
-    upstream: upstream.url, recordsNamespace: o.recordsNamespace, kubeConfig: adminKubeConfig(), listen: { host: '127.0.0.1', port: 0 },
-    metricsPort: 0, gatewayId: o.gatewayId, logger: pino({ level: 'silent' }),
+    upstream: upstream.url,
+    recordsNamespace: o.recordsNamespace,
+    kubeConfig: adminKubeConfig(),
+    listen: { host: '127.0.0.1', port: 0 },
+    metricsPort: 0,
+    gatewayId: o.gatewayId,
+    logger: pino({ level: 'silent' }),
     ...(o.reportIntervalMs !== undefined ? { reportIntervalMs: o.reportIntervalMs } : {}),
   });
   await gw.synced;
   return {
-    op, upstream, gw,
+    op,
+    upstream,
+    gw,
     stop: async () => {
       await gw.stop();
       await upstream.close();

@@ -29,7 +29,11 @@ export interface TestUpstream {
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'x-upstream': 'test' });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-upstream': 'test',
+  });
   res.end(text);
 }
 
@@ -77,7 +81,13 @@ export async function startUpstream(): Promise<TestUpstream> {
           res.once('close', () => {
             if (!res.writableFinished) state.abortedStreams++;
           });
-          void streamChat(res, model, content, usage(), state.holdStreams ? () => new Promise<void>((r) => releaseWaiters.push(r)) : undefined);
+          void streamChat(
+            res,
+            model,
+            content,
+            usage(),
+            state.holdStreams ? () => new Promise<void>((r) => releaseWaiters.push(r)) : undefined,
+          );
           return;
         }
         return json(res, 200, {
@@ -104,7 +114,10 @@ export async function startUpstream(): Promise<TestUpstream> {
         return json(res, 200, { created: 1, data: [{ b64_json: 'iVBORw0KGgo=' }], nemokeys_echo: echo });
       }
       if (req.method === 'GET' && path === '/models') {
-        return json(res, 200, { object: 'list', data: [{ id: 'gpt-4o-mini', object: 'model', created: 1, owned_by: 'test' }] });
+        return json(res, 200, {
+          object: 'list',
+          data: [{ id: 'gpt-4o-mini', object: 'model', created: 1, owned_by: 'test' }],
+        });
       }
       return json(res, 200, { nemokeys_echo: echo });
     });
@@ -133,8 +146,10 @@ async function streamChat(
     `data: ${JSON.stringify({ id: 'chatcmpl-test', object: 'chat.completion.chunk', created: 1, model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`;
   res.write(chunk({ role: 'assistant', content: '' }, null));
   if (hold) await hold();
-  for (const word of content.split(' ')) res.write(chunk({ content: word + ' ' }, null));
+  for (const word of content.split(' ')) res.write(chunk({ content: `${word} ` }, null));
   res.write(chunk({}, 'stop'));
-  res.write(`data: ${JSON.stringify({ id: 'chatcmpl-test', object: 'chat.completion.chunk', created: 1, model, choices: [], usage })}\n\n`);
+  res.write(
+    `data: ${JSON.stringify({ id: 'chatcmpl-test', object: 'chat.completion.chunk', created: 1, model, choices: [], usage })}\n\n`,
+  );
   res.end('data: [DONE]\n\n');
 }

@@ -1,7 +1,17 @@
 // The keys page: a live table of ApiKeys (server-sent events from the local server's watch), a detail
 // view per key id, and the actions — each within two clicks, disabled when RBAC says no.
 // Plain ES module, no framework: every value goes into the DOM as text, never as HTML.
-import { customExpiration, expirationChoice, expiresText, listOrAll, matches, modelScope, relativeTime, sortKeys, sourceIps } from './format.js';
+import {
+  customExpiration,
+  expirationChoice,
+  expiresText,
+  listOrAll,
+  matches,
+  modelScope,
+  relativeTime,
+  sortKeys,
+  sourceIps,
+} from './format.js';
 
 const $ = (sel) => document.querySelector(sel);
 const keys = new Map();
@@ -26,9 +36,16 @@ function el(tag, attrs = {}, ...children) {
 }
 
 async function api(path, body) {
-  const res = await fetch(path, body === undefined ? {} : {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
-  });
+  const res = await fetch(
+    path,
+    body === undefined
+      ? {}
+      : {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        },
+  );
   const data = await res.json().catch(() => ({ ok: false, errors: { _form: `HTTP ${res.status}` } }));
   if (!res.ok && data.ok === undefined) data.ok = false;
   return data;
@@ -39,10 +56,13 @@ const now = () => Date.now();
 
 function accessFor(namespace) {
   if (!accessCache.has(namespace)) {
-    accessCache.set(namespace, api(`/api/access?namespace=${encodeURIComponent(namespace)}`).then((a) => {
-      render();
-      return a;
-    }));
+    accessCache.set(
+      namespace,
+      api(`/api/access?namespace=${encodeURIComponent(namespace)}`).then((a) => {
+        render();
+        return a;
+      }),
+    );
   }
   return accessCache.get(namespace);
 }
@@ -55,19 +75,29 @@ async function loadAccess(namespace) {
 function actionButton(label, action, namespace, onclick, extra = {}) {
   const a = knownAccess.get(namespace)?.[action];
   const allowed = a?.allowed === true;
-  return el('button', {
-    type: 'button', ...extra, disabled: !allowed,
-    title: a === undefined ? 'checking permissions…' : allowed ? undefined : `needs: ${a.needs}`,
-    onclick: allowed ? onclick : undefined,
-  }, label);
+  return el(
+    'button',
+    {
+      type: 'button',
+      ...extra,
+      disabled: !allowed,
+      title: a === undefined ? 'checking permissions…' : allowed ? undefined : `needs: ${a.needs}`,
+      onclick: allowed ? onclick : undefined,
+    },
+    label,
+  );
 }
 
 // ---- the list ----
 
 function filters() {
   return {
-    search: $('#f-search').value.trim(), team: $('#f-team').value, environment: $('#f-env').value,
-    state: $('#f-state').value, scope: $('#f-scope').value, model: $('#f-model').value.trim(),
+    search: $('#f-search').value.trim(),
+    team: $('#f-team').value,
+    environment: $('#f-env').value,
+    state: $('#f-state').value,
+    scope: $('#f-scope').value,
+    model: $('#f-model').value.trim(),
     candidates: $('#f-candidates').checked,
   };
 }
@@ -81,27 +111,56 @@ function row(k) {
   const scopeOfModels = modelScope(k);
   const revoked = k.state === 'Revoked';
   for (const ns of [k.namespace]) if (!knownAccess.has(ns)) void loadAccess(ns);
-  return el('tr', { 'data-key': idOf(k) },
-    el('th', { scope: 'row' }, el('button', { type: 'button', class: 'link', 'data-focus': `${idOf(k)}:open`,
-      onclick: () => openDetail(idOf(k)) }, k.name),
-      k.revokeCandidate ? el('span', { class: 'candidate', title: 'candidate to revoke' }, ` ${k.revokeCandidate}`) : null),
+  return el(
+    'tr',
+    { 'data-key': idOf(k) },
+    el(
+      'th',
+      { scope: 'row' },
+      el(
+        'button',
+        { type: 'button', class: 'link', 'data-focus': `${idOf(k)}:open`, onclick: () => openDetail(idOf(k)) },
+        k.name,
+      ),
+      k.revokeCandidate
+        ? el('span', { class: 'candidate', title: 'candidate to revoke' }, ` ${k.revokeCandidate}`)
+        : null,
+    ),
     el('td', { class: 'ns-col' }, k.namespace),
     el('td', {}, k.spec.team ?? ''),
     el('td', {}, k.spec.environment ?? '—'),
     el('td', {}, stateBadge(k)),
-    el('td', {}, el('span', { class: scopeOfModels.restricted ? 'scope restricted' : 'scope all' },
-      scopeOfModels.restricted ? 'restricted: ' : '', scopeOfModels.text)),
+    el(
+      'td',
+      {},
+      el(
+        'span',
+        { class: scopeOfModels.restricted ? 'scope restricted' : 'scope all' },
+        scopeOfModels.restricted ? 'restricted: ' : '',
+        scopeOfModels.text,
+      ),
+    ),
     el('td', {}, listOrAll(k.spec.allowedEndpoints, 'all')),
     el('td', {}, listOrAll(sourceIps(k.spec), 'any')),
     el('td', { title: k.status.expiresAt ?? '' }, expiresText(k, t) ?? ''),
     el('td', { class: 'last-used', title: k.status.lastUsedAt ?? '' }, relativeTime(k.status.lastUsedAt, t) ?? 'never'),
     el('td', { class: 'num requests' }, String(k.status.usage?.requests ?? 0)),
     el('td', { class: 'num credits' }, String(k.status.usage?.credits ?? 0)),
-    el('td', { class: 'actions' },
+    el(
+      'td',
+      { class: 'actions' },
       actionButton('Edit', 'edit', k.namespace, () => openEditor('edit', k), { 'data-focus': `${idOf(k)}:edit` }),
-      actionButton('Duplicate', 'create', k.namespace, () => openEditor('duplicate', k), { 'data-focus': `${idOf(k)}:dup` }),
-      revoked ? null : actionButton('Rotate', 'edit', k.namespace, () => confirmRotate(k), { 'data-focus': `${idOf(k)}:rotate` }),
-      revoked ? null : actionButton('Revoke', 'edit', k.namespace, () => confirmRevoke(k), { 'data-focus': `${idOf(k)}:revoke` })));
+      actionButton('Duplicate', 'create', k.namespace, () => openEditor('duplicate', k), {
+        'data-focus': `${idOf(k)}:dup`,
+      }),
+      revoked
+        ? null
+        : actionButton('Rotate', 'edit', k.namespace, () => confirmRotate(k), { 'data-focus': `${idOf(k)}:rotate` }),
+      revoked
+        ? null
+        : actionButton('Revoke', 'edit', k.namespace, () => confirmRevoke(k), { 'data-focus': `${idOf(k)}:revoke` }),
+    ),
+  );
 }
 
 function syncTeamFilter() {
@@ -117,19 +176,26 @@ function syncTeamFilter() {
 function render() {
   const focused = document.activeElement?.getAttribute?.('data-focus');
   syncTeamFilter();
-  const shown = sortKeys([...keys.values()].filter((k) => matches(k, filters())), $('#f-sort').value);
+  const shown = sortKeys(
+    [...keys.values()].filter((k) => matches(k, filters())),
+    $('#f-sort').value,
+  );
   $('#keys').classList.toggle('all-namespaces', scope === '');
   $('#keys tbody').replaceChildren(...shown.map(row));
   $('#empty').hidden = shown.length > 0;
-  if (live) $('#live').textContent = `live · ${keys.size} keys in ${scope === '' ? 'all namespaces' : `namespace ${scope}`}` +
-    (shown.length < keys.size ? `, ${shown.length} shown` : '');
+  if (live)
+    $('#live').textContent =
+      `live · ${keys.size} keys in ${scope === '' ? 'all namespaces' : `namespace ${scope}`}` +
+      (shown.length < keys.size ? `, ${shown.length} shown` : '');
   if (focused) document.querySelector(`[data-focus="${CSS.escape(focused)}"]`)?.focus();
   const ns = scope;
   const a = knownAccess.get(ns);
   const banner = $('#readonly');
   const missing = a ? ['create', 'edit'].filter((x) => !a[x].allowed).map((x) => a[x].needs) : [];
   banner.hidden = missing.length === 0;
-  banner.textContent = missing.length ? `Some actions are disabled: your Kubernetes identity may not ${missing.join(', nor ')}.` : '';
+  banner.textContent = missing.length
+    ? `Some actions are disabled: your Kubernetes identity may not ${missing.join(', nor ')}.`
+    : '';
   const newKey = $('#new-key');
   newKey.disabled = a?.create.allowed !== true;
   newKey.title = a && !a.create.allowed ? `needs: ${a.create.needs}` : '';
@@ -185,24 +251,57 @@ async function loadHistory(k) {
   const mine = { id: idOf(k), resourceVersion: k.resourceVersion };
   history = { ...mine, loading: true };
   const a = knownAccess.get(k.namespace)?.history;
-  const r = a && !a.allowed ? { ok: false, errors: { _form: `needs ${a.needs}` } } : await api(`${keyPath(k, 'history')}`);
+  const r =
+    a && !a.allowed ? { ok: false, errors: { _form: `needs ${a.needs}` } } : await api(`${keyPath(k, 'history')}`);
   if (history.id !== mine.id) return;
   history = r.ok ? { ...mine, entries: r.entries } : { ...mine, error: Object.values(r.errors ?? {}).join('; ') };
   renderDetail();
 }
 
 function historySection(k) {
-  if (!history || history.id !== idOf(k) || history.loading) return el('p', { class: 'muted' }, 'Loading the audit trail…');
+  if (!history || history.id !== idOf(k) || history.loading)
+    return el('p', { class: 'muted' }, 'Loading the audit trail…');
   if (history.error) return el('p', { class: 'muted' }, `Audit trail unavailable: ${history.error}`);
   if (history.entries.length === 0) return el('p', { class: 'muted' }, 'No audit entries yet.');
-  return el('table', { class: 'history' },
-    el('thead', {}, el('tr', {}, ...['Time', 'Action', 'Key id', 'Who', 'Source IP', 'Details'].map((h) => el('th', { scope: 'col' }, h)))),
-    el('tbody', {}, history.entries.map((e) => el('tr', {},
-      el('td', { title: e.time }, relativeTime(e.time, now()) ?? e.time), el('td', {}, e.action), el('td', {}, e.keyId ?? ''),
-      // The person first; who impersonated them on a line of its own, so long names never break the person's.
-      el('td', {}, e.actor, e.impersonatedBy ? el('small', { class: 'via muted' }, `impersonated by ${e.impersonatedBy}`) : null),
-      el('td', {}, e.sourceIp ?? 'unknown'),
-      el('td', {}, [e.fields?.length ? `changed ${e.fields.join(', ')}` : '', e.reason ?? ''].filter(Boolean).join('; '))))));
+  return el(
+    'table',
+    { class: 'history' },
+    el(
+      'thead',
+      {},
+      el(
+        'tr',
+        {},
+        ...['Time', 'Action', 'Key id', 'Who', 'Source IP', 'Details'].map((h) => el('th', { scope: 'col' }, h)),
+      ),
+    ),
+    el(
+      'tbody',
+      {},
+      history.entries.map((e) =>
+        el(
+          'tr',
+          {},
+          el('td', { title: e.time }, relativeTime(e.time, now()) ?? e.time),
+          el('td', {}, e.action),
+          el('td', {}, e.keyId ?? ''),
+          // The person first; who impersonated them on a line of its own, so long names never break the person's.
+          el(
+            'td',
+            {},
+            e.actor,
+            e.impersonatedBy ? el('small', { class: 'via muted' }, `impersonated by ${e.impersonatedBy}`) : null,
+          ),
+          el('td', {}, e.sourceIp ?? 'unknown'),
+          el(
+            'td',
+            {},
+            [e.fields?.length ? `changed ${e.fields.join(', ')}` : '', e.reason ?? ''].filter(Boolean).join('; '),
+          ),
+        ),
+      ),
+    ),
+  );
 }
 
 function createdBy() {
@@ -217,54 +316,114 @@ function openDetail(id) {
   if (!$('#detail').open) $('#detail').showModal();
 }
 
-const dl = (pairs) => el('dl', {}, pairs.filter(([, v]) => v !== undefined && v !== '').flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+const dl = (pairs) =>
+  el(
+    'dl',
+    {},
+    pairs.filter(([, v]) => v !== undefined && v !== '').flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]),
+  );
 
 function renderDetail() {
   const k = keys.get(detailKey);
   if (!k) return;
   // The operator appends to the trail after each change of the key: re-read it when the key changed.
-  if (history && history.id === idOf(k) && history.resourceVersion !== k.resourceVersion && !history.loading) void loadHistory(k);
+  if (history && history.id === idOf(k) && history.resourceVersion !== k.resourceVersion && !history.loading)
+    void loadHistory(k);
   const t = now();
   const s = k.spec;
   const st = k.status;
   const when = (iso) => (iso ? `${relativeTime(iso, t)} (${iso})` : 'never');
   const handoff = s.rotation?.handoff;
   $('#detail-title').textContent = `${k.namespace}/${k.name}`;
-  const rows = (st.keys ?? []).map((e) => el('tr', { 'data-key-id': e.id },
-    el('td', {}, el('code', {}, e.id), e.id === st.currentKeyId ? ' (current)' : ''),
-    el('td', {}, `…${e.hint}`), el('td', {}, e.state), el('td', { title: e.createdAt }, relativeTime(e.createdAt, t) ?? ''),
-    el('td', {}, e.expiresAt ? relativeTime(e.expiresAt, t) : 'never'),
-    el('td', { class: 'last-used', title: e.lastUsedAt ?? '' }, relativeTime(e.lastUsedAt, t) ?? 'never'),
-    el('td', { class: 'num requests' }, String(e.requests ?? 0)), el('td', { class: 'num' }, String(e.credits ?? 0)),
-    el('td', {}, e.revokedAt ? `${relativeTime(e.revokedAt, t)}${e.revokedReason ? `: ${e.revokedReason}` : ''}` : '')));
-  $('#detail-body').replaceChildren(...[
-    dl([
-      ['State', k.state], ['Team', s.team], ['Environment', s.environment ?? 'none'],
-      ['Models', modelScope(k).text], ['Endpoints', listOrAll(s.allowedEndpoints, 'all the team allows')],
-      ['IP allowlist', listOrAll(sourceIps(s), 'any source')], ['Expiration', s.expiration ?? 'Never'],
-      ['Expires', st.expiresAt ? when(st.expiresAt) : 'never'], ['Created', when(k.createdAt)], ['Created by', createdBy()], ['Last used', when(st.lastUsedAt)],
-      ['Lifetime usage', `${st.usage?.requests ?? 0} requests, ${st.usage?.credits ?? 0} credits`],
-      ['Rate limit', [s.rateLimit?.requestsPerMinute && `${s.rateLimit.requestsPerMinute} requests/min`,
-        s.rateLimit?.tokensPerMinute && `${s.rateLimit.tokensPerMinute} tokens/min`].filter(Boolean).join(', ') || 'none'],
-      ['Budget', s.budget ? `${s.budget.credits} credits${s.budget.period && s.budget.period !== 'Never' ? ` per ${s.budget.period === 'Daily' ? 'day' : 'month'}` : ''}` : 'none'],
-      ['Rotation', s.rotation ? `${s.rotation.automatic ? `automatic, ${s.rotation.before ?? 'default'} before expiry` : 'manual'}` +
-        `; hand-off ${handoff?.mode ? `${handoff.mode}, ` : ''}after ${handoff?.idle ?? '1h'} idle, at most ${handoff?.maxOverlap ?? '7d'}` : 'on request'],
-      ['Revoked key ids', (s.revokedKeyIds ?? []).join(', ')],
-      ['Secret', `${st.secretName ?? s.secret?.name ?? k.name} (data key ${s.secret?.key ?? 'api-key'})`],
-      ['Revoke candidate', k.revokeCandidate],
-    ]),
-    handoffSection(k),
-    el('h3', {}, 'Key ids (hand-off evidence)'),
-    el('table', { class: 'key-ids' },
-      el('thead', {}, el('tr', {}, ...['Key id', 'Hint', 'State', 'Created', 'Expires', 'Last used', 'Requests', 'Credits', 'Revoked']
-        .map((h) => el('th', { scope: 'col' }, h)))),
-      el('tbody', {}, rows)),
-    rows.length === 0 ? el('p', { class: 'muted' }, 'No key id yet: the operator has not issued this key.') : null,
-    el('h3', {}, 'History'),
-    historySection(k),
-    el('h3', {}, 'Conditions'),
-    el('ul', {}, (st.conditions ?? []).map((c) => el('li', {}, `${c.type}=${c.status} ${c.reason}: ${c.message}`))),
-  ].filter(Boolean));
+  const rows = (st.keys ?? []).map((e) =>
+    el(
+      'tr',
+      { 'data-key-id': e.id },
+      el('td', {}, el('code', {}, e.id), e.id === st.currentKeyId ? ' (current)' : ''),
+      el('td', {}, `…${e.hint}`),
+      el('td', {}, e.state),
+      el('td', { title: e.createdAt }, relativeTime(e.createdAt, t) ?? ''),
+      el('td', {}, e.expiresAt ? relativeTime(e.expiresAt, t) : 'never'),
+      el('td', { class: 'last-used', title: e.lastUsedAt ?? '' }, relativeTime(e.lastUsedAt, t) ?? 'never'),
+      el('td', { class: 'num requests' }, String(e.requests ?? 0)),
+      el('td', { class: 'num' }, String(e.credits ?? 0)),
+      el(
+        'td',
+        {},
+        e.revokedAt ? `${relativeTime(e.revokedAt, t)}${e.revokedReason ? `: ${e.revokedReason}` : ''}` : '',
+      ),
+    ),
+  );
+  $('#detail-body').replaceChildren(
+    ...[
+      dl([
+        ['State', k.state],
+        ['Team', s.team],
+        ['Environment', s.environment ?? 'none'],
+        ['Models', modelScope(k).text],
+        ['Endpoints', listOrAll(s.allowedEndpoints, 'all the team allows')],
+        ['IP allowlist', listOrAll(sourceIps(s), 'any source')],
+        ['Expiration', s.expiration ?? 'Never'],
+        ['Expires', st.expiresAt ? when(st.expiresAt) : 'never'],
+        ['Created', when(k.createdAt)],
+        ['Created by', createdBy()],
+        ['Last used', when(st.lastUsedAt)],
+        ['Lifetime usage', `${st.usage?.requests ?? 0} requests, ${st.usage?.credits ?? 0} credits`],
+        [
+          'Rate limit',
+          [
+            s.rateLimit?.requestsPerMinute && `${s.rateLimit.requestsPerMinute} requests/min`,
+            s.rateLimit?.tokensPerMinute && `${s.rateLimit.tokensPerMinute} tokens/min`,
+          ]
+            .filter(Boolean)
+            .join(', ') || 'none',
+        ],
+        [
+          'Budget',
+          s.budget
+            ? `${s.budget.credits} credits${s.budget.period && s.budget.period !== 'Never' ? ` per ${s.budget.period === 'Daily' ? 'day' : 'month'}` : ''}`
+            : 'none',
+        ],
+        [
+          'Rotation',
+          s.rotation
+            ? `${s.rotation.automatic ? `automatic, ${s.rotation.before ?? 'default'} before expiry` : 'manual'}` +
+              `; hand-off ${handoff?.mode ? `${handoff.mode}, ` : ''}after ${handoff?.idle ?? '1h'} idle, at most ${handoff?.maxOverlap ?? '7d'}`
+            : 'on request',
+        ],
+        ['Revoked key ids', (s.revokedKeyIds ?? []).join(', ')],
+        ['Secret', `${st.secretName ?? s.secret?.name ?? k.name} (data key ${s.secret?.key ?? 'api-key'})`],
+        ['Revoke candidate', k.revokeCandidate],
+      ]),
+      handoffSection(k),
+      el('h3', {}, 'Key ids (hand-off evidence)'),
+      el(
+        'table',
+        { class: 'key-ids' },
+        el(
+          'thead',
+          {},
+          el(
+            'tr',
+            {},
+            ...['Key id', 'Hint', 'State', 'Created', 'Expires', 'Last used', 'Requests', 'Credits', 'Revoked'].map(
+              (h) => el('th', { scope: 'col' }, h),
+            ),
+          ),
+        ),
+        el('tbody', {}, rows),
+      ),
+      rows.length === 0 ? el('p', { class: 'muted' }, 'No key id yet: the operator has not issued this key.') : null,
+      el('h3', {}, 'History'),
+      historySection(k),
+      el('h3', {}, 'Conditions'),
+      el(
+        'ul',
+        {},
+        (st.conditions ?? []).map((c) => el('li', {}, `${c.type}=${c.status} ${c.reason}: ${c.message}`)),
+      ),
+    ].filter(Boolean),
+  );
 }
 
 /** Manual hand-off (spec.rotation.handoff.mode: Manual): the user confirms it once the successor is in use. */
@@ -274,18 +433,34 @@ function handoffSection(k) {
   if (predecessors.length === 0) return el('p', { class: 'muted' }, 'Manual hand-off: nothing is waiting.');
   const current = (k.status.keys ?? []).find((e) => e.id === k.status.currentKeyId);
   const used = current?.lastUsedAt !== undefined;
-  const button = actionButton('Complete hand-off', 'edit', k.namespace, async () => {
-    const r = await api(keyPath(k, 'handoff'), {});
-    toast(r.ok ? r.message : Object.values(r.errors ?? {}).join('; '));
-  }, { class: 'primary' });
+  const button = actionButton(
+    'Complete hand-off',
+    'edit',
+    k.namespace,
+    async () => {
+      const r = await api(keyPath(k, 'handoff'), {});
+      toast(r.ok ? r.message : Object.values(r.errors ?? {}).join('; '));
+    },
+    { class: 'primary' },
+  );
   if (!used) {
     button.disabled = true;
     button.title = 'the successor has not been used yet';
   }
-  return el('section', { 'aria-label': 'Manual hand-off' }, el('h3', {}, 'Manual hand-off'),
-    el('p', {}, `Predecessors ${predecessors.map((e) => e.id).join(', ')} stay valid until you complete the hand-off. ` +
-      (used ? `The successor ${current.id} was last used ${relativeTime(current.lastUsedAt, now())}.`
-        : `The successor ${current?.id ?? ''} has not been used yet: roll it out first.`)), button);
+  return el(
+    'section',
+    { 'aria-label': 'Manual hand-off' },
+    el('h3', {}, 'Manual hand-off'),
+    el(
+      'p',
+      {},
+      `Predecessors ${predecessors.map((e) => e.id).join(', ')} stay valid until you complete the hand-off. ` +
+        (used
+          ? `The successor ${current.id} was last used ${relativeTime(current.lastUsedAt, now())}.`
+          : `The successor ${current?.id ?? ''} has not been used yet: roll it out first.`),
+    ),
+    button,
+  );
 }
 
 // ---- create / duplicate / edit ----
@@ -303,8 +478,16 @@ function toLocalInput(iso) {
 function setPresets(current) {
   const presets = ['Never', '30d', '90d'];
   if (current && !presets.includes(current) && current !== 'custom') presets.push(current);
-  $('#expiration-presets').replaceChildren(...presets.map((p) => el('label', { class: 'check' },
-    el('input', { type: 'radio', name: 'expirationPreset', value: p }), ` ${p === 'Never' ? 'Never' : p.replace(/d$/, ' days')}`)));
+  $('#expiration-presets').replaceChildren(
+    ...presets.map((p) =>
+      el(
+        'label',
+        { class: 'check' },
+        el('input', { type: 'radio', name: 'expirationPreset', value: p }),
+        ` ${p === 'Never' ? 'Never' : p.replace(/d$/, ' days')}`,
+      ),
+    ),
+  );
 }
 
 async function openEditor(mode, k) {
@@ -316,18 +499,26 @@ async function openEditor(mode, k) {
   const choice = expirationChoice(s.expiration);
   setPresets(choice.preset);
   const values = {
-    name: mode === 'duplicate' ? `${k.name}-copy` : k?.name ?? '', namespace: k?.namespace ?? (scope || session.namespace),
-    team: s.team ?? '', environment: s.environment ?? '', models: (s.allowedModels ?? []).join(', '),
-    endpoints: (s.allowedEndpoints ?? []).join(', '), ips: (s.ipAllowlist ?? []).join(', '),
-    rpm: s.rateLimit?.requestsPerMinute ?? '', tpm: s.rateLimit?.tokensPerMinute ?? '',
-    budgetCredits: s.budget?.credits ?? '', budgetPeriod: s.budget?.period ?? 'Never',
+    name: mode === 'duplicate' ? `${k.name}-copy` : (k?.name ?? ''),
+    namespace: k?.namespace ?? (scope || session.namespace),
+    team: s.team ?? '',
+    environment: s.environment ?? '',
+    models: (s.allowedModels ?? []).join(', '),
+    endpoints: (s.allowedEndpoints ?? []).join(', '),
+    ips: (s.ipAllowlist ?? []).join(', '),
+    rpm: s.rateLimit?.requestsPerMinute ?? '',
+    tpm: s.rateLimit?.tokensPerMinute ?? '',
+    budgetCredits: s.budget?.credits ?? '',
+    budgetPeriod: s.budget?.period ?? 'Never',
     expirationCustom: choice.custom ? toLocalInput(choice.custom) : '',
   };
   for (const [name, v] of Object.entries(values)) f.elements[name].value = String(v);
   for (const r of f.querySelectorAll('input[name=expirationPreset]')) r.checked = r.value === choice.preset;
   f.elements.name.disabled = mode === 'edit';
   f.elements.namespace.disabled = mode !== 'create';
-  $('#editor-title').textContent = { create: 'New key', duplicate: `Duplicate ${k?.name}`, edit: `Edit ${k?.name}` }[mode];
+  $('#editor-title').textContent = { create: 'New key', duplicate: `Duplicate ${k?.name}`, edit: `Edit ${k?.name}` }[
+    mode
+  ];
   $('#editor-submit').textContent = mode === 'edit' ? 'Save' : 'Create';
   $('#editor').showModal();
   (mode === 'edit' ? f.elements.models : f.elements.name).focus();
@@ -354,9 +545,16 @@ function formValues() {
   const preset = f.querySelector('input[name=expirationPreset]:checked')?.value ?? 'Never';
   const value = (n) => f.elements[n].value;
   return {
-    name: value('name'), team: value('team'), environment: value('environment'), models: value('models'),
-    endpoints: value('endpoints'), ips: value('ips'), rpm: value('rpm'), tpm: value('tpm'),
-    budgetCredits: value('budgetCredits'), budgetPeriod: value('budgetPeriod'),
+    name: value('name'),
+    team: value('team'),
+    environment: value('environment'),
+    models: value('models'),
+    endpoints: value('endpoints'),
+    ips: value('ips'),
+    rpm: value('rpm'),
+    tpm: value('tpm'),
+    budgetCredits: value('budgetCredits'),
+    budgetPeriod: value('budgetPeriod'),
     expiration: preset === 'custom' ? customExpiration(value('expirationCustom')) : preset,
   };
 }
@@ -367,15 +565,20 @@ async function submitEditor(e) {
   const { mode, key } = editing;
   const values = formValues();
   const path = (k, action) => `/api/keys/${encodeURIComponent(k.namespace)}/${encodeURIComponent(k.name)}/${action}`;
-  const result = mode === 'create'
-    ? await api('/api/keys', { namespace: form().elements.namespace.value.trim(), form: values })
-    : mode === 'duplicate' ? await api(path(key, 'duplicate'), { form: values })
-      : await api(path(key, 'edit'), { form: values, resourceVersion: key.resourceVersion });
+  const result =
+    mode === 'create'
+      ? await api('/api/keys', { namespace: form().elements.namespace.value.trim(), form: values })
+      : mode === 'duplicate'
+        ? await api(path(key, 'duplicate'), { form: values })
+        : await api(path(key, 'edit'), { form: values, resourceVersion: key.resourceVersion });
   if (!result.ok) return showErrors(result.errors);
   $('#editor').close();
-  const namespace = mode === 'create' ? (form().elements.namespace.value.trim() || session.namespace) : key.namespace;
+  const namespace = mode === 'create' ? form().elements.namespace.value.trim() || session.namespace : key.namespace;
   if (mode === 'edit') return toast(result.message);
-  showOutcome(`${mode === 'create' ? 'Created' : 'Duplicated as'} ${result.name}`, result.message, { namespace, name: result.name });
+  showOutcome(`${mode === 'create' ? 'Created' : 'Duplicated as'} ${result.name}`, result.message, {
+    namespace,
+    name: result.name,
+  });
 }
 
 // ---- rotate / revoke / reveal ----
@@ -384,7 +587,10 @@ function confirmDialog(title, body, buttons) {
   $('#confirm-title').textContent = title;
   $('#confirm-body').replaceChildren(...[].concat(body));
   $('#confirm-error').textContent = '';
-  $('#confirm-buttons').replaceChildren(...buttons, el('button', { type: 'button', onclick: () => $('#confirm').close() }, 'Cancel'));
+  $('#confirm-buttons').replaceChildren(
+    ...buttons,
+    el('button', { type: 'button', onclick: () => $('#confirm').close() }, 'Cancel'),
+  );
   if (!$('#confirm').open) $('#confirm').showModal();
   buttons[0]?.focus();
 }
@@ -401,13 +607,29 @@ async function act(path, body) {
 const keyPath = (k, action) => `/api/keys/${encodeURIComponent(k.namespace)}/${encodeURIComponent(k.name)}/${action}`;
 
 function confirmRotate(k) {
-  confirmDialog(`Rotate ${k.name}?`, el('p', {}, 'The operator issues a successor key (new key id, same scopes) into the ' +
-    `workload Secret. The current key ${k.status.currentKeyId ?? ''} stays valid until the hand-off.`), [
-    el('button', { type: 'button', class: 'primary', onclick: async () => {
-      const r = await act(keyPath(k, 'rotate'), {});
-      if (r) showOutcome(`Rotating ${k.name}`, r.message, k, r.keyId);
-    } }, 'Rotate'),
-  ]);
+  confirmDialog(
+    `Rotate ${k.name}?`,
+    el(
+      'p',
+      {},
+      'The operator issues a successor key (new key id, same scopes) into the ' +
+        `workload Secret. The current key ${k.status.currentKeyId ?? ''} stays valid until the hand-off.`,
+    ),
+    [
+      el(
+        'button',
+        {
+          type: 'button',
+          class: 'primary',
+          onclick: async () => {
+            const r = await act(keyPath(k, 'rotate'), {});
+            if (r) showOutcome(`Rotating ${k.name}`, r.message, k, r.keyId);
+          },
+        },
+        'Rotate',
+      ),
+    ],
+  );
 }
 
 function confirmRevoke(k) {
@@ -419,32 +641,68 @@ function confirmRevoke(k) {
       toast(r.message);
     }
   };
-  confirmDialog(`Revoke ${k.name}?`, [
-    el('p', {}, 'Revoking the whole key refuses every key id with 401. Revoking one key id refuses only that one ' +
-      '(e.g. a superseded key a forgotten consumer still uses).'),
-  ], [
-    el('button', { type: 'button', class: 'danger', onclick: revoke(undefined) }, 'Revoke whole key'),
-    ...usable.map((e) => el('button', { type: 'button', class: 'danger', 'data-key-id': e.id, onclick: revoke(e.id) },
-      `Revoke key id ${e.id} (${e.state}, last used ${relativeTime(e.lastUsedAt, now()) ?? 'never'})`)),
-  ]);
+  confirmDialog(
+    `Revoke ${k.name}?`,
+    [
+      el(
+        'p',
+        {},
+        'Revoking the whole key refuses every key id with 401. Revoking one key id refuses only that one ' +
+          '(e.g. a superseded key a forgotten consumer still uses).',
+      ),
+    ],
+    [
+      el('button', { type: 'button', class: 'danger', onclick: revoke(undefined) }, 'Revoke whole key'),
+      ...usable.map((e) =>
+        el(
+          'button',
+          { type: 'button', class: 'danger', 'data-key-id': e.id, onclick: revoke(e.id) },
+          `Revoke key id ${e.id} (${e.state}, last used ${relativeTime(e.lastUsedAt, now()) ?? 'never'})`,
+        ),
+      ),
+    ],
+  );
 }
 
 function showOutcome(title, message, k, previousKeyId) {
   const out = el('div', { id: 'reveal-out' });
-  const reveal = actionButton('Reveal key', 'reveal', k.namespace, async () => {
-    const r = await act(keyPath(k, 'reveal'), {});
-    if (!r) return;
-    if (previousKeyId && r.keyId === previousKeyId) {
-      $('#confirm-error').textContent = 'The operator has not issued the successor yet; try again in a moment.';
-      return;
-    }
-    if (r.keyId === undefined && !r.key) return;
-    out.replaceChildren(el('label', {}, `Key${r.keyId ? ` (key id ${r.keyId})` : ''}: shown once, copy it now `,
-      el('input', { id: 'revealed-key', readonly: true, value: r.key, size: 60, spellcheck: 'false' })));
-    $('#revealed-key').select();
-  }, { class: 'primary' });
-  confirmDialog(title, [el('p', {}, message), el('p', { class: 'muted' }, 'Reveal shows the plaintext key from the ' +
-    'workload Secret, only now and only if you may read that Secret.'), out], [reveal]);
+  const reveal = actionButton(
+    'Reveal key',
+    'reveal',
+    k.namespace,
+    async () => {
+      const r = await act(keyPath(k, 'reveal'), {});
+      if (!r) return;
+      if (previousKeyId && r.keyId === previousKeyId) {
+        $('#confirm-error').textContent = 'The operator has not issued the successor yet; try again in a moment.';
+        return;
+      }
+      if (r.keyId === undefined && !r.key) return;
+      out.replaceChildren(
+        el(
+          'label',
+          {},
+          `Key${r.keyId ? ` (key id ${r.keyId})` : ''}: shown once, copy it now `,
+          el('input', { id: 'revealed-key', readonly: true, value: r.key, size: 60, spellcheck: 'false' }),
+        ),
+      );
+      $('#revealed-key').select();
+    },
+    { class: 'primary' },
+  );
+  confirmDialog(
+    title,
+    [
+      el('p', {}, message),
+      el(
+        'p',
+        { class: 'muted' },
+        'Reveal shows the plaintext key from the ' + 'workload Secret, only now and only if you may read that Secret.',
+      ),
+      out,
+    ],
+    [reveal],
+  );
   $('#confirm-buttons').lastChild.textContent = 'Close';
 }
 
@@ -452,7 +710,9 @@ let toastTimer;
 function toast(message) {
   $('#toast').textContent = message;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { $('#toast').textContent = ''; }, 8000);
+  toastTimer = setTimeout(() => {
+    $('#toast').textContent = '';
+  }, 8000);
 }
 
 // ---- start ----
@@ -470,11 +730,14 @@ async function start() {
   });
   $('#all-namespaces').addEventListener('change', () => $('#scope').requestSubmit());
   for (const id of ['#f-search', '#f-model']) $(id).addEventListener('input', render);
-  for (const id of ['#f-team', '#f-env', '#f-state', '#f-scope', '#f-sort', '#f-candidates']) $(id).addEventListener('change', render);
+  for (const id of ['#f-team', '#f-env', '#f-state', '#f-scope', '#f-sort', '#f-candidates'])
+    $(id).addEventListener('change', render);
   $('#new-key').addEventListener('click', () => openEditor('create'));
   $('#key-form').addEventListener('submit', submitEditor);
   $('#editor-cancel').addEventListener('click', () => $('#editor').close());
-  $('#detail').addEventListener('close', () => { detailKey = undefined; });
+  $('#detail').addEventListener('close', () => {
+    detailKey = undefined;
+  });
   // A revealed key leaves the page with its dialog.
   $('#confirm').addEventListener('close', () => $('#confirm-body').replaceChildren());
   setInterval(render, 30_000);

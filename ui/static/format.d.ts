@@ -13,7 +13,10 @@ export interface Filter {
 export function relativeTime(iso: string | undefined, now: number): string | undefined;
 export function modelScope(key: KeyView): { restricted: boolean; text: string };
 export function listOrAll(values: string[] | undefined, all: string): string;
-export function sourceIps(spec: { ipAllowlist?: string[]; ipAllowlistFrom?: { configMapKeyRef: { name: string; key: string } }[] }): string[];
+export function sourceIps(spec: {
+  ipAllowlist?: string[];
+  ipAllowlistFrom?: { configMapKeyRef: { name: string; key: string } }[];
+}): string[];
 export function expiresText(key: KeyView, now: number): string | undefined;
 export function matches(key: KeyView, filter: Filter): boolean;
 export function sortKeys(keys: KeyView[], by: 'name' | 'expiry' | 'usage' | 'lastUsed'): KeyView[];

@@ -8,21 +8,32 @@ export function relativeTime(iso, now) {
   if (Number.isNaN(at)) return undefined;
   const diff = at - now;
   const s = Math.floor(Math.abs(diff) / 1000);
-  const span = s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m` : s < 172800 ? `${Math.floor(s / 3600)}h` : `${Math.floor(s / 86400)}d`;
+  const span =
+    s < 60
+      ? `${s}s`
+      : s < 3600
+        ? `${Math.floor(s / 60)}m`
+        : s < 172800
+          ? `${Math.floor(s / 3600)}h`
+          : `${Math.floor(s / 86400)}d`;
   return diff > 0 ? `in ${span}` : `${span} ago`;
 }
 
 /** Models a key may call: restricted (its own list) or everything its team allows. */
 export function modelScope(key) {
   const models = key.spec.allowedModels ?? [];
-  return models.length > 0 ? { restricted: true, text: models.join(', ') } : { restricted: false, text: 'all team models' };
+  return models.length > 0
+    ? { restricted: true, text: models.join(', ') }
+    : { restricted: false, text: 'all team models' };
 }
 
 export const listOrAll = (values, all) => (values && values.length > 0 ? values.join(', ') : all);
 
 /** spec.ipAllowlist plus each spec.ipAllowlistFrom ConfigMap named (as cli/keys/source-ips.ts). */
-export const sourceIps = (spec) => [...(spec.ipAllowlist ?? []),
-  ...(spec.ipAllowlistFrom ?? []).map((r) => `configmap ${r.configMapKeyRef.name}/${r.configMapKeyRef.key}`)];
+export const sourceIps = (spec) => [
+  ...(spec.ipAllowlist ?? []),
+  ...(spec.ipAllowlistFrom ?? []).map((r) => `configmap ${r.configMapKeyRef.name}/${r.configMapKeyRef.key}`),
+];
 
 /** Expiry of the key (status.expiresAt once issued, else what the spec asks for). */
 export function expiresText(key, now) {
@@ -31,7 +42,8 @@ export function expiresText(key, now) {
   return e === 'Never' ? 'never' : e;
 }
 
-const text = (key) => [key.name, key.namespace, key.spec.team, key.spec.environment ?? '', key.state].join(' ').toLowerCase();
+const text = (key) =>
+  [key.name, key.namespace, key.spec.team, key.spec.environment ?? '', key.state].join(' ').toLowerCase();
 
 /**
  * filter: { search, team, environment, state, scope ('restricted' | 'all' | ''), model, candidates (bool) }.
@@ -50,7 +62,8 @@ export function matches(key, filter) {
   return true;
 }
 
-const byName = (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : 0);
+const byName = (a, b) =>
+  a.name < b.name ? -1 : a.name > b.name ? 1 : a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : 0;
 const time = (iso, missing) => {
   const t = Date.parse(iso ?? '');
   return Number.isNaN(t) ? missing : t;
@@ -61,10 +74,14 @@ export function sortKeys(keys, by) {
   const sorted = [...keys];
   const then = (f) => (a, b) => f(a, b) || byName(a, b);
   switch (by) {
-    case 'expiry': return sorted.sort(then((a, b) => time(a.status.expiresAt, Infinity) - time(b.status.expiresAt, Infinity)));
-    case 'usage': return sorted.sort(then((a, b) => (b.status.usage?.requests ?? 0) - (a.status.usage?.requests ?? 0)));
-    case 'lastUsed': return sorted.sort(then((a, b) => time(b.status.lastUsedAt, -Infinity) - time(a.status.lastUsedAt, -Infinity)));
-    default: return sorted.sort(byName);
+    case 'expiry':
+      return sorted.sort(then((a, b) => time(a.status.expiresAt, Infinity) - time(b.status.expiresAt, Infinity)));
+    case 'usage':
+      return sorted.sort(then((a, b) => (b.status.usage?.requests ?? 0) - (a.status.usage?.requests ?? 0)));
+    case 'lastUsed':
+      return sorted.sort(then((a, b) => time(b.status.lastUsedAt, -Infinity) - time(a.status.lastUsedAt, -Infinity)));
+    default:
+      return sorted.sort(byName);
   }
 }
 
