@@ -5,8 +5,11 @@ import { openSync, closeSync, readFileSync, existsSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 
-/** Asks the kernel for a free loopback port (bind :0). Tiny race window; fine for tests. */
-export function freePort(): Promise<number> {
+/** Ports this process already handed out: the kernel may offer a released port again at once, and a caller
+ * often binds its port only later (e.g. an audit receiver started after the API server that posts to it). */
+const handedOut = new Set<number>();
+
+function kernelPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
@@ -17,6 +20,18 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** A free loopback port (bind :0), never one this process handed out before. Tiny race window with other
+ * processes; fine for tests and local runs. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await kernelPort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 const attached = new Set<ChildProcess>();

@@ -356,6 +356,10 @@ describe.skipIf(!podman)('the container image, built from the Dockerfile', () =>
       for (const c of started) await stopContainer(c).catch(() => null);
       const clusterWide = `${release}-nemokeys-operator`;
       await kubectl(['delete', '--ignore-not-found', 'clusterrole,clusterrolebinding', clusterWide]).catch(() => '');
+      const guard = `${release}-nemokeys-audit-trail-guard`;
+      for (const kind of ['validatingadmissionpolicybinding', 'validatingadmissionpolicy']) {
+        await kubectl(['delete', '--ignore-not-found', kind, guard]).catch(() => '');
+      }
       await kubectl(['delete', 'namespace', ns, app, '--wait=false']).catch(() => '');
     });
 
@@ -372,6 +376,8 @@ describe.skipIf(!podman)('the container image, built from the Dockerfile', () =>
           'operator.healthPort': healthPort,
           'operator.extraArgs[0]': '--bind-address=127.0.0.1',
           'operator.extraArgs[1]': `--namespace=${app}`,
+          // The audit trail guard only where this operator works: cluster-wide it would refuse other files' operators.
+          'auditTrailGuard.namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name': app,
         },
       });
       await kubectl(['apply', '--server-side', '--field-manager=nemokeys-image-test', '-f', '-'], text);
