@@ -1,7 +1,9 @@
-import type { KubernetesObject, V1Secret } from '@kubernetes/client-node';
+import type { KubernetesObject, V1ConfigMap, V1Secret } from '@kubernetes/client-node';
 import type { ApiKeyStatus } from '../../api/apikey.ts';
 import { FINALIZER } from '../../api/constants.ts';
 import type { ObjectCache } from '../runtime/types.ts';
+import { RecordIndex, UsageIndex } from './indexes.ts';
+import { createApiKeyReconciler, type ApiKeyReconcilerDeps } from './reconciler.ts';
 import type { ApiKeyObject, PlannedEvent, TeamObject } from './types.ts';
 import type { ApiKeyWriter } from './writer.ts';
 
@@ -96,4 +98,31 @@ export class FakeCluster implements ApiKeyWriter {
     this.events.push({ ...event, involved: `${apiKey.metadata?.namespace}/${apiKey.metadata?.name}` });
     return true;
   }
+}
+
+/** The ApiKey reconciler wired to a FakeCluster's caches and writer, as the operator wires it to the real ones
+ * (by default no usage reports; the record index refreshed from the fake's records on every lookup). */
+export function reconcilerOverFake(
+  cluster: FakeCluster,
+  deps: Pick<ApiKeyReconcilerDeps, 'clock' | 'audit' | 'generateKey' | 'monotonicNow'> &
+    Partial<Pick<ApiKeyReconcilerDeps, 'writer' | 'usage'>>,
+): ReturnType<typeof createApiKeyReconciler> {
+  const recordIndex = new RecordIndex(cluster.records, 'nemokeys-system');
+  const noUsage = { list: (): V1ConfigMap[] => [], get: () => undefined };
+  return createApiKeyReconciler({
+    apiKeys: cluster.apiKeys,
+    teams: cluster.teams,
+    secrets: cluster.secrets,
+    records: cluster.records,
+    recordIndex: {
+      forApiKey: (k) => {
+        for (const r of cluster.records.list()) recordIndex.update(r, 'add');
+        return recordIndex.forApiKey(k);
+      },
+    },
+    usage: new UsageIndex(noUsage),
+    writer: cluster,
+    recordsNamespace: 'nemokeys-system',
+    ...deps,
+  });
 }

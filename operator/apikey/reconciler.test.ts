@@ -1,10 +1,8 @@
-import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { FINALIZER, RECORD_DATA_KEY } from '../../api/constants.ts';
 import { parseKey, verifyKey, type GeneratedKey } from '../../api/keyformat.ts';
-import { FakeCluster } from './fake-writer.ts';
-import { RecordIndex, UsageIndex } from './indexes.ts';
-import { createApiKeyReconciler } from './reconciler.ts';
+import { FakeCluster, reconcilerOverFake } from './fake-writer.ts';
 import { DAY, HOUR, NS, T0, apiKey, team, testKeys } from './testing.ts';
 import type { AuditEntry } from './types.ts';
 
@@ -15,28 +13,13 @@ function setup(spec: Parameters<typeof apiKey>[0] = {}, opts: { finalizers?: str
   const cluster = new FakeCluster();
   cluster.apiKeys.put(apiKey(spec, { finalizers: opts.finalizers ?? [] }));
   cluster.teams.put(team());
-  const recordIndex = new RecordIndex(cluster.records, 'nemokeys-system');
-  const noUsage = { list: (): V1ConfigMap[] => [], get: () => undefined };
   let now = T0;
   let mono = 0;
   const audit: AuditEntry[] = [];
   const generated: GeneratedKey[] = [];
   const keys = testKeys(11);
-  const reconciler = createApiKeyReconciler({
-    apiKeys: cluster.apiKeys,
-    teams: cluster.teams,
-    secrets: cluster.secrets,
-    records: cluster.records,
-    recordIndex: {
-      forApiKey: (k) => {
-        for (const r of cluster.records.list()) recordIndex.update(r, 'add');
-        return recordIndex.forApiKey(k);
-      },
-    },
-    usage: new UsageIndex(noUsage),
-    writer: cluster,
+  const reconciler = reconcilerOverFake(cluster, {
     clock: { now: () => now },
-    recordsNamespace: 'nemokeys-system',
     audit: (a) => audit.push(a),
     generateKey: () => {
       const k = keys();

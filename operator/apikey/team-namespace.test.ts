@@ -1,9 +1,6 @@
-import type { V1ConfigMap } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { RECORD_DATA_KEY } from '../../api/constants.ts';
-import { FakeCluster } from './fake-writer.ts';
-import { RecordIndex, UsageIndex } from './indexes.ts';
-import { createApiKeyReconciler } from './reconciler.ts';
+import { FakeCluster, reconcilerOverFake } from './fake-writer.ts';
 import { NS, T0, apiKey, team, testKeys } from './testing.ts';
 
 // Tenancy (docs/design.md §9): spec.team names a Team in the ApiKey's own namespace, never another one. The
@@ -12,23 +9,8 @@ import { NS, T0, apiKey, team, testKeys } from './testing.ts';
 
 function setup() {
   const cluster = new FakeCluster();
-  const recordIndex = new RecordIndex(cluster.records, 'nemokeys-system');
-  const noUsage = { list: (): V1ConfigMap[] => [], get: () => undefined };
-  const reconciler = createApiKeyReconciler({
-    apiKeys: cluster.apiKeys,
-    teams: cluster.teams,
-    secrets: cluster.secrets,
-    records: cluster.records,
-    recordIndex: {
-      forApiKey: (k) => {
-        for (const r of cluster.records.list()) recordIndex.update(r, 'add');
-        return recordIndex.forApiKey(k);
-      },
-    },
-    usage: new UsageIndex(noUsage),
-    writer: cluster,
+  const reconciler = reconcilerOverFake(cluster, {
     clock: { now: () => T0 },
-    recordsNamespace: 'nemokeys-system',
     audit: () => {},
     generateKey: testKeys(3),
     monotonicNow: () => 0,

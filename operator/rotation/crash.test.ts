@@ -2,10 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ANNOTATIONS, RECORD_DATA_KEY } from '../../api/constants.ts';
 import { parseKey, verifyKey } from '../../api/keyformat.ts';
 import { isUsableRecord, parseKeyRecord, type KeyRecord } from '../../api/record.ts';
-import { FakeCluster } from '../apikey/fake-writer.ts';
+import { FakeCluster, reconcilerOverFake } from '../apikey/fake-writer.ts';
 import type { KeyUsage } from '../../api/usage.ts';
-import { RecordIndex } from '../apikey/indexes.ts';
-import { createApiKeyReconciler } from '../apikey/reconciler.ts';
 import { HOUR, NS, T0, apiKey, at, team, testKeys } from '../apikey/testing.ts';
 import type { AuditEntry } from '../apikey/types.ts';
 import type { ApiKeyWriter } from '../apikey/writer.ts';
@@ -27,23 +25,11 @@ function world() {
   const usage = new Map<string, KeyUsage>();
   const clock = { t: T0 };
   const reconcilerOver = (writer: ApiKeyWriter, seed: number) => {
-    const index = new RecordIndex(cluster.records, 'nemokeys-system');
     const keys = testKeys(seed);
-    return createApiKeyReconciler({
-      apiKeys: cluster.apiKeys,
-      teams: cluster.teams,
-      secrets: cluster.secrets,
-      records: cluster.records,
-      recordIndex: {
-        forApiKey: (k) => {
-          for (const r of cluster.records.list()) index.update(r, 'add');
-          return index.forApiKey(k);
-        },
-      },
+    return reconcilerOverFake(cluster, {
       usage: { totals: () => usage },
       writer,
       clock: { now: () => clock.t },
-      recordsNamespace: 'nemokeys-system',
       audit: (a) => audit.push(a),
       generateKey: () => keys(),
       monotonicNow: () => 0,
