@@ -258,27 +258,27 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
     const names = () =>
       page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-key')!.split('/')[1]));
     await page.getByRole('combobox', { name: /^Sort/ }).selectOption('usage');
-    expect((await names())[0]).toBe('dev-checkout-service');
+    await expect.poll(async () => (await names())[0]).toBe('dev-checkout-service');
     await page.getByRole('combobox', { name: /^Sort/ }).selectOption('expiry');
-    expect((await names()).at(-1)).toBe('ci-checkout-evals'); // a fixed date in 2027: expires last
+    await expect.poll(async () => (await names()).at(-1)).toBe('ci-checkout-evals'); // a fixed date in 2027: expires last
     await page.getByRole('combobox', { name: /^Sort/ }).selectOption('name');
     await page.getByRole('combobox', { name: /^Models/ }).selectOption('all');
-    expect(await names()).toEqual(['prod-checkout-service', 'stage-checkout-service']);
+    await expect.poll(names).toEqual(['prod-checkout-service', 'stage-checkout-service']);
     await page.getByRole('combobox', { name: /^Models/ }).selectOption('');
     await page.getByLabel('Can call model').fill('text-embedding-3-small');
-    expect(await names()).toEqual(['prod-checkout-service', 'prod-search-indexer', 'stage-checkout-service']);
+    await expect.poll(names).toEqual(['prod-checkout-service', 'prod-search-indexer', 'stage-checkout-service']);
     await page.getByLabel('Can call model').fill('');
     await page.getByRole('combobox', { name: /^Environment/ }).selectOption('prod');
     await page.getByLabel('Revoke candidates').check();
-    expect(await names()).toEqual(['prod-checkout-service', 'prod-search-indexer']);
+    await expect.poll(names).toEqual(['prod-checkout-service', 'prod-search-indexer']);
     await page.getByLabel('Revoke candidates').uncheck();
     await page.getByRole('combobox', { name: /^Environment/ }).selectOption('');
     await page.getByLabel('Search').fill('stage');
-    expect(await names()).toEqual(['ci-checkout-evals', 'stage-checkout-service']); // by environment or by name
+    await expect.poll(names).toEqual(['ci-checkout-evals', 'stage-checkout-service']); // by environment or by name
     await page.getByLabel('Search').fill('indexer');
-    expect(await names()).toEqual(['prod-search-indexer']);
+    await expect.poll(names).toEqual(['prod-search-indexer']);
     await page.getByLabel('Search').fill('');
-    expect(await names()).toEqual(EXAMPLE_KEYS);
+    await expect.poll(names).toEqual(EXAMPLE_KEYS);
     // Keyboard only: focus the key's name, Enter opens the detail, Escape closes it.
     await row('prod-search-indexer').getByRole('button', { name: 'prod-search-indexer' }).focus();
     await page.keyboard.press('Enter');
