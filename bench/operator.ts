@@ -16,6 +16,7 @@ import { loadavg } from 'node:os';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { GROUP, KINDS, VERSION } from '../api/constants.ts';
+import { kubeClientFor } from '../kube/from-kubeconfig.ts';
 import { customObjectInformer } from '../kube/informers.ts';
 import { DEFAULT_APIKEY_WORKERS } from '../operator/runtime/concurrency.ts';
 import { writeCeiling, type Ceiling } from './operator-ceiling.ts';
@@ -131,7 +132,7 @@ try {
   const ready = new Set<string>();
   let allReadyAt: number | undefined;
   const watch = customObjectInformer<ApiKeyView & { apiVersion?: string; kind?: string }>({
-    kc: env.kc,
+    kube: kubeClientFor(env.kc),
     log: pino({ level: 'silent' }),
     group: GROUP,
     version: VERSION,

@@ -96,12 +96,14 @@ async function runDev(opts: DevOptions): Promise<void> {
   // Only the operator writes audit trails (docs/design.md §8); here it runs as its own user (devOperatorKubeconfig).
   const { devOperatorKubeconfig } = await import('../controlplane/dev-operator.ts');
   const operatorKubeconfig = devOperatorKubeconfig(dir, controlPlaneStatus({ dir })!.server);
-  const [{ auditTrailGuard }, { whoAmI }, { loadKubeConfig }] = await Promise.all([
+  const [{ auditTrailGuard }, { whoAmI }, { KubeClient }, { loadKubeConnection }] = await Promise.all([
     import('../controlplane/audit-trail-guard.ts'),
     import('../operator/audit/wiring.ts'),
-    import('../kube/config.ts'),
+    import('../kube/client.ts'),
+    import('../kube/kubeconfig.ts'),
   ]);
-  const operatorUser = await whoAmI(loadKubeConfig({ kubeconfig: operatorKubeconfig }));
+  const operatorClient = new KubeClient(loadKubeConnection({ kubeconfig: operatorKubeconfig }));
+  const operatorUser = await whoAmI(operatorClient).finally(() => operatorClient.close());
   if (operatorUser) {
     execFileSync(kubectl, ['apply', '--server-side', '--field-manager=nemokeys-dev', '-f', '-'], {
       env,

@@ -1,9 +1,11 @@
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient } from '../kube/client.ts';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { loadKubeConfig } from '../kube/config.ts';
+import { kubeClientFor } from '../kube/from-kubeconfig.ts';
+import { loadKubeConnection } from '../kube/kubeconfig.ts';
 import { buildApp } from './app.ts';
 import type { Limiter } from './limits/limiter.ts';
 import { MemoryLimiter } from './limits/memory.ts';
@@ -190,8 +192,10 @@ export async function runGateway(opts: GatewayOptions): Promise<RunningGateway> 
       logger.info({ dir: opts.recordsDir }, 'directory mode: usage is exposed in metrics only (no usage reports)');
     } else {
       const namespace = opts.recordsNamespace as string; // exactly one source, checked above
-      const kc = opts.kubeConfig ?? loadKubeConfig({ kubeconfig: opts.kubeconfig });
-      const source = startKubernetesSource({ kc, namespace, store: records, logger, informer: opts.informer });
+      const kube = opts.kubeConfig
+        ? kubeClientFor(opts.kubeConfig)
+        : new KubeClient(loadKubeConnection({ kubeconfig: opts.kubeconfig }), { userAgent: 'nemokeys-gateway' });
+      const source = startKubernetesSource({ kube, namespace, store: records, logger, informer: opts.informer });
       cleanups.push(() => source.stop());
       synced = source.synced;
       const log = logger.child({ component: 'usage-reporter', gatewayId });
@@ -199,7 +203,7 @@ export async function runGateway(opts: GatewayOptions): Promise<RunningGateway> 
         tracker: usage,
         ledger,
         retain: () => (records.synced ? retention(records, Date.now()) : undefined),
-        store: kubeUsageReportStore({ kc, namespace, gatewayId, logger: log }),
+        store: kubeUsageReportStore({ kube, namespace, gatewayId, logger: log }),
         gatewayId,
         intervalMs: opts.reportIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS,
         logger: log,

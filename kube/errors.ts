@@ -1,11 +1,29 @@
-// client-node 2.x throws ApiException (code + parsed body + a multi-line message that embeds
-// response headers), watch failures as Error with statusCode, and plain network errors. Controllers
-// and logs need one short line and a status code; this is the only place that knows those shapes.
-import { ApiException } from '@kubernetes/client-node';
+// Failed API calls come as KubeApiError (kube/client.ts) or client-node 2.x's ApiException (CLI, keys
+// page: code + parsed body + a multi-line message that embeds response headers), watch failures as Error
+// with statusCode, and plain network errors. Controllers and logs need one short line and a status code;
+// this is the only place that knows those shapes.
+
+/** A response with an error status from the API server; `body` is its metav1.Status when it sent one. */
+export class KubeApiError extends Error {
+  readonly code: number;
+  readonly body: unknown;
+  constructor(code: number, body: unknown, what: string) {
+    super(`${what}: ${code}`);
+    this.name = 'KubeApiError';
+    this.code = code;
+    this.body = body;
+    this.message = `${what}: ${apiErrorMessage(this)}`;
+  }
+}
+
+/** KubeApiError or client-node's ApiException: an HTTP status and the body the server sent. */
+function isApiError(err: unknown): err is Error & { code: number; body: unknown } {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'number' && 'body' in err;
+}
 
 /** HTTP status of a failed API call or watch, or undefined for network / programming errors. */
 export function statusCodeOf(err: unknown): number | undefined {
-  if (err instanceof ApiException) return err.code;
+  if (isApiError(err)) return err.code;
   if (err && typeof err === 'object') {
     const e = err as { statusCode?: unknown; code?: unknown };
     if (typeof e.statusCode === 'number') return e.statusCode;
@@ -49,7 +67,7 @@ function oneLine(s: string): string {
  * Never includes request bodies or headers (ApiException.message embeds the response headers).
  */
 export function apiErrorMessage(err: unknown): string {
-  if (err instanceof ApiException) {
+  if (isApiError(err)) {
     const body = statusBody(err.body);
     const reason = typeof body?.reason === 'string' && body.reason ? body.reason : httpReason(err.code);
     const message = typeof body?.message === 'string' && body.message ? `: ${oneLine(body.message)}` : '';

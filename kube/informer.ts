@@ -5,15 +5,16 @@
 // - a watch that goes silent (no event, bookmark or reconnect for watchdogMs) is torn down;
 // - 410 Gone arrives as HTTP status or as an ERROR event → relist from scratch;
 // - handlers are not awaited → a throwing or rejecting handler is logged, never fatal.
-// Built on client-node's Watch (one HTTP watch stream) so every transition is ours to control.
-import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+// Built on one HTTP watch stream (kube/client.ts) so every transition is ours to control.
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeClient } from './client.ts';
 import type { Logger } from 'pino';
 import type { CachedInformer, ChangeKind } from './cache-types.ts';
 import { backoffDelay, type BackoffPolicy } from './backoff.ts';
 import { apiErrorMessage, isGone } from './errors.ts';
 import { ObjectStore } from './object-store.ts';
 
-/** The part of client-node's Watch we use; injectable so the state machine is unit-testable. */
+/** KubeClient's watch; injectable so the state machine is unit-testable. */
 export interface WatchLike {
   watch(
     path: string,
@@ -39,8 +40,8 @@ export interface ListPage {
 export const LIST_PAGE_SIZE = 500;
 
 export interface InformerOptions<T extends KubernetesObject> {
-  /** Used to build a client-node Watch unless `watcher` is given. */
-  kc?: KubeConfig;
+  /** Watches through this client unless `watcher` is given. */
+  kube?: KubeClient;
   watcher?: WatchLike;
   /** Collection path, e.g. `/api/v1/namespaces/ns/secrets` or `/apis/keys.nemorouter.io/v1alpha1/apikeys`. */
   path: string;
@@ -109,8 +110,8 @@ class ListWatchInformer<T extends KubernetesObject> implements CachedInformer<T>
 
   constructor(opts: InformerOptions<T>) {
     this.opts = opts;
-    if (!opts.watcher && !opts.kc) throw new Error('createInformer: kc or watcher is required');
-    this.watcher = opts.watcher ?? new Watch(opts.kc!);
+    if (!opts.watcher && !opts.kube) throw new Error('createInformer: kube or watcher is required');
+    this.watcher = opts.watcher ?? opts.kube!;
     this.resource = opts.resource ?? opts.path.split('/').filter(Boolean).at(-1) ?? opts.path;
     this.now = opts.now ?? Date.now;
   }

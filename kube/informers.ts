@@ -1,16 +1,16 @@
 // Ready-made informers for what nemokeys watches: Secrets (always with a label selector, so memory
-// does not grow with the cluster's Secrets) and our custom resources. They make list and watch
-// return the same shape: typed core objects come back from list as class instances with Date
-// fields, so raw watch events are deserialized the same way. Lists are chunked, and every cached object
-// is compacted (kube/compact.ts): caches hold what reconciling reads, not what the API server stores.
-import { CoreV1Api, CustomObjectsApi, type KubernetesObject, type V1Secret } from '@kubernetes/client-node';
-import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
+// does not grow with the cluster's Secrets) and our custom resources. List and watch both return the
+// API server's JSON (timestamps as strings). Lists are chunked, and every cached object is compacted
+// (kube/compact.ts): caches hold what reconciling reads, not what the API server stores.
+import type { KubernetesObject, V1Secret } from '@kubernetes/client-node';
+import { listObjects } from './apply.ts';
 import type { CachedInformer } from './cache-types.ts';
 import { compactCustomObject, compactSecret } from './compact.ts';
-import { createInformer, type InformerOptions, type ListResult } from './informer.ts';
+import { createInformer, type InformerOptions } from './informer.ts';
+import { resourcePath, SECRETS, type ResourceType } from './resources.ts';
 
 type CommonOptions = Omit<InformerOptions<never>, 'path' | 'list' | 'decode' | 'labelSelector' | 'transform'> &
-  Required<Pick<InformerOptions<never>, 'kc'>>;
+  Required<Pick<InformerOptions<never>, 'kube'>>;
 
 export function secretInformer(
   opts: CommonOptions & {
@@ -23,22 +23,13 @@ export function secretInformer(
   },
 ): CachedInformer<V1Secret> {
   if (!opts.labelSelector) throw new Error('secretInformer: a label selector is required');
-  const core = opts.kc.makeApiClient(CoreV1Api);
-  const { namespace, labelSelector } = opts;
+  const { kube, namespace, labelSelector } = opts;
   return createInformer<V1Secret>({
     ...opts,
     resource: opts.resource ?? 'secrets',
-    path: namespace ? `/api/v1/namespaces/${namespace}/secrets` : '/api/v1/secrets',
+    path: resourcePath(SECRETS, { namespace }),
     labelSelector,
-    list: ({ limit, continue: _continue }) =>
-      namespace
-        ? core.listNamespacedSecret({ namespace, labelSelector, limit, _continue })
-        : core.listSecretForAllNamespaces({ labelSelector, limit, _continue }),
-    // Typed list items and raw watch events both become the same plain object: with the default
-    // transform, deserializing watch events into V1Secret instances first would be wasted work.
-    ...(opts.transform
-      ? { decode: (raw: unknown) => ObjectSerializer.deserialize(raw, 'V1Secret', '') as V1Secret }
-      : {}),
+    list: (page) => listObjects<V1Secret>(kube, SECRETS, { namespace, labelSelector, ...page }),
     transform: opts.transform ?? compactSecret,
   });
 }
@@ -54,32 +45,14 @@ export function customObjectInformer<T extends KubernetesObject>(
     transform?: (obj: T) => T;
   },
 ): CachedInformer<T> {
-  const custom = opts.kc.makeApiClient(CustomObjectsApi);
-  const { group, version, plural, namespace, labelSelector } = opts;
+  const { kube, group, version, plural, namespace, labelSelector } = opts;
+  const type: ResourceType = { group, version, plural, namespaced: true };
   return createInformer<T>({
     ...opts,
     resource: opts.resource ?? plural,
-    path: `/apis/${group}/${version}${namespace ? `/namespaces/${namespace}` : ''}/${plural}`,
+    path: resourcePath(type, { namespace }),
     labelSelector,
-    list: async ({ limit, continue: _continue }) =>
-      (namespace
-        ? await custom.listNamespacedCustomObject({
-            group,
-            version,
-            namespace,
-            plural,
-            labelSelector,
-            limit,
-            _continue,
-          })
-        : await custom.listClusterCustomObject({
-            group,
-            version,
-            plural,
-            labelSelector,
-            limit,
-            _continue,
-          })) as ListResult<T>,
+    list: (page) => listObjects<T>(kube, type, { namespace, labelSelector, ...page }),
     transform: opts.transform ?? compactCustomObject,
   });
 }

@@ -1,8 +1,9 @@
-import { CoreV1Api, type V1ConfigMap } from '@kubernetes/client-node';
-import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
+import type { V1ConfigMap } from '@kubernetes/client-node';
 import { ANNOTATIONS, GROUP, KINDS, LABELS, MANAGED_BY, VERSION } from '../api/constants.ts';
 import { RECORD_SELECTOR } from '../api/record-secret.ts';
+import { listObjects } from '../kube/apply.ts';
 import { compactMetadata, compactObject, pruneManagedFields } from '../kube/compact.ts';
+import { CONFIG_MAPS, resourcePath } from '../kube/resources.ts';
 import { allowlistSources } from './apikey/allowlist-sources.ts';
 import { RecordIndex, UsageIndex } from './apikey/indexes.ts';
 import { createKubeWriter } from './apikey/kube-writer.ts';
@@ -95,21 +96,18 @@ export async function registerKeyControllers(
     ...watched,
   });
   const records = ctx.secretInformer({ namespace: ns, labelSelector: RECORD_SELECTOR, resource: 'records' });
-  const core = ctx.kc.makeApiClient(CoreV1Api);
   const usage = ctx.createInformer<V1ConfigMap>({
     resource: 'usage-reports',
-    path: `/api/v1/namespaces/${ns}/configmaps`,
+    path: resourcePath(CONFIG_MAPS, { namespace: ns }),
     labelSelector: USAGE_SELECTOR,
-    list: ({ limit, continue: _continue }) =>
-      core.listNamespacedConfigMap({ namespace: ns, labelSelector: USAGE_SELECTOR, limit, _continue }),
-    decode: (raw) => ObjectSerializer.deserialize(raw, 'V1ConfigMap', '') as V1ConfigMap,
+    list: (page) => listObjects(ctx.kube, CONFIG_MAPS, { namespace: ns, labelSelector: USAGE_SELECTOR, ...page }),
     transform: compactObject,
   });
 
   const allowlists = allowlistSources(ctx);
   const recordIndex = new RecordIndex(records, ns);
   const usageIndex = new UsageIndex(usage);
-  const writer = (opts.wrapWriter ?? ((w) => w))(createKubeWriter(ctx.kc));
+  const writer = (opts.wrapWriter ?? ((w) => w))(createKubeWriter(ctx.kube));
   const restartTracker = new RestartTargetTracker();
   const apiKeyQueue = ctx.runController(
     createApiKeyReconciler({
@@ -136,7 +134,7 @@ export async function registerKeyControllers(
       events: writer,
       tracker: restartTracker,
       clock: ctx.clock,
-      workloads: (opts.wrapWorkloads ?? ((w) => w))(createKubeWorkloads(ctx.kc)),
+      workloads: (opts.wrapWorkloads ?? ((w) => w))(createKubeWorkloads(ctx.kube)),
       onTargetStateChange: (key) => apiKeyQueue.enqueue(key),
       ...(opts.recheckMissingTargetMs !== undefined ? { recheckMissingMs: opts.recheckMissingTargetMs } : {}),
     }),
@@ -158,7 +156,7 @@ export async function registerKeyControllers(
     return changed;
   };
   const teamQueue = ctx.runController(
-    createTeamReconciler({ teams, apiKeys, write: kubeTeamStatusWriter(ctx.kc), clock: ctx.clock }),
+    createTeamReconciler({ teams, apiKeys, write: kubeTeamStatusWriter(ctx.kube), clock: ctx.clock }),
     { workers: 1 },
   );
 
@@ -198,7 +196,7 @@ export async function registerKeyControllers(
       namespace: ns,
       clock: ctx.clock,
       log: ctx.log.child({ controller: 'usage-fold' }),
-      writer: (opts.wrapFoldWriter ?? ((w) => w))(kubeFoldWriter(ctx.kc, ns)),
+      writer: (opts.wrapFoldWriter ?? ((w) => w))(kubeFoldWriter(ctx.kube, ns)),
       metrics: createFoldMetrics(ctx.metrics.registry),
       hasRecord: (keyId) => recordIndex.ownerOfKeyId(keyId) !== undefined,
       ...(opts.usageFoldAfterMs !== undefined ? { foldAfterMs: opts.usageFoldAfterMs } : {}),

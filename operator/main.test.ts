@@ -79,7 +79,7 @@ describe('runOperator', () => {
       'clock',
       'createInformer',
       'customObjectInformer',
-      'kc',
+      'kube',
       'log',
       'metrics',
       'recordsNamespace',

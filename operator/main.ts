@@ -3,7 +3,8 @@
 // stops everything and resolves `done` with 'leadership-lost' (the CLI exits non-zero, Kubernetes
 // restarts the Pod, it comes back as a standby), as controller-runtime does.
 import type { DestinationStream } from 'pino';
-import { loadKubeConfig } from '../kube/config.ts';
+import { KubeClient } from '../kube/client.ts';
+import { loadKubeConnection } from '../kube/kubeconfig.ts';
 import { apiErrorMessage } from '../kube/errors.ts';
 import type { OperatorContext, RegisterControllers } from './runtime/context.ts';
 import { Readiness, startOpsServer, type OpsServer } from './runtime/health.ts';
@@ -73,10 +74,10 @@ async function loadControllers(opts: Pick<OperatorOptions, 'usageFoldAfterMs' | 
 
 export async function runOperator(opts: OperatorOptions): Promise<RunningOperator> {
   const log = createLogger({ level: opts.logLevel, destination: opts.logDestination });
-  const kc = loadKubeConfig({ kubeconfig: opts.kubeconfig });
+  const kube = new KubeClient(loadKubeConnection({ kubeconfig: opts.kubeconfig }), { userAgent: 'nemokeys-operator' });
   const metrics = createOperatorMetrics();
   const trail = await startAuditTrail({
-    kc,
+    kube,
     log,
     registry: metrics.registry,
     destination: opts.logDestination,
@@ -124,7 +125,7 @@ export async function runOperator(opts: OperatorOptions): Promise<RunningOperato
   const startControllers = () => {
     metrics.leader.set(1);
     const m = createManager({
-      kc,
+      kube,
       clock,
       log,
       audit,
@@ -164,7 +165,7 @@ export async function runOperator(opts: OperatorOptions): Promise<RunningOperato
 
   if (opts.leaderElection) {
     elector = new LeaderElector({
-      kc,
+      kube,
       namespace: opts.leaseNamespace,
       name: opts.leaseName ?? DEFAULT_LEASE_NAME,
       identity: opts.identity ?? defaultIdentity(),
@@ -186,7 +187,7 @@ export async function runOperator(opts: OperatorOptions): Promise<RunningOperato
       healthPort: healthServer.port,
       recordsNamespace: opts.recordsNamespace,
       leaderElection: opts.leaderElection,
-      server: kc.getCurrentCluster()?.server,
+      server: kube.connection.server,
     },
     'operator started',
   );

@@ -30,6 +30,7 @@ import { installCrds } from '../controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster, saKubeConfig } from './support/cluster.ts';
 import { ensureHelm, renderChart, type K8sObject } from './support/helm.ts';
 import { eventually } from './support/operator.ts';
+import { kubeClientFor } from '../kube/from-kubeconfig.ts';
 
 const helm = await ensureHelm();
 const AK = { group: GROUP, version: VERSION, plural: KINDS.apiKey.plural };
@@ -246,7 +247,7 @@ async function lifecycle(opts: { stepTimeoutMs: number; drop?: string }): Promis
     let second = '';
     await step('rotation: successor served, restart target annotated', async () => {
       await patchMetadata(
-        admin,
+        kubeClientFor(admin),
         { apiVersion: API_VERSION, kind: 'ApiKey', namespace: app, name: 'checkout' },
         { annotations: { [ANNOTATIONS.rotate]: String(Date.now()) } },
         { fieldManager: 'nemokeys-chart-test' },

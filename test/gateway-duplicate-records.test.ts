@@ -17,6 +17,7 @@ import { makeKeyAndRecord, recordSecretManifest } from '../gateway/sources/testi
 import { capturedLogger } from '../gateway/testing-log.ts';
 import { applyObject, deleteIfExists } from '../kube/apply.ts';
 import { adminKubeConfig, hasCluster } from './support/cluster.ts';
+import { kubeClientFor } from '../kube/from-kubeconfig.ts';
 
 const uniq = () => Math.random().toString(36).slice(2, 8);
 
@@ -99,7 +100,9 @@ describe.skipIf(!hasCluster())('a record Secret planted under another name on th
   beforeAll(async () => {
     admin = adminKubeConfig();
     await admin.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
-    await applyObject(admin, recordSecretManifest(alice.record, namespace), { fieldManager: FIELD_MANAGER });
+    await applyObject(kubeClientFor(admin), recordSecretManifest(alice.record, namespace), {
+      fieldManager: FIELD_MANAGER,
+    });
     upstream = await startDemoUpstream();
     gw = await runGateway({
       upstream: upstream.url,
@@ -125,12 +128,17 @@ describe.skipIf(!hasCluster())('a record Secret planted under another name on th
   it('two record Secrets for one key id: 401 while both exist, 200 again once the planted one is deleted', async () => {
     expect(await answer(gw, alice.key)).toBe('200');
     const secret = planted();
-    await applyObject(admin, secret, { fieldManager: FIELD_MANAGER });
+    await applyObject(kubeClientFor(admin), secret, { fieldManager: FIELD_MANAGER });
     await expect.poll(() => answer(gw, alice.key), poll).toBe('401 revoked_api_key');
     expect(await conflictsMetric(gw)).toBe('1');
     expect(log.text()).toContain('its key id is refused while it exists');
 
-    await deleteIfExists(admin, { apiVersion: 'v1', kind: 'Secret', name: secret.metadata.name, namespace });
+    await deleteIfExists(kubeClientFor(admin), {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      name: secret.metadata.name,
+      namespace,
+    });
     await expect.poll(() => answer(gw, alice.key), poll).toBe('200');
     expect(await conflictsMetric(gw)).toBe('0');
     expect(log.text()).not.toContain(alice.key.slice(-20));

@@ -16,6 +16,7 @@ import { recordSecretName } from '../api/record-secret.ts';
 import { chartGatewayRoleRules, makeKeyAndRecord, recordSecretManifest } from '../gateway/sources/testing.ts';
 import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
 import { adminKubeConfig, hasCluster, saKubeConfig } from './support/cluster.ts';
+import { kubeClientFor } from '../kube/from-kubeconfig.ts';
 
 const uniq = () => Math.random().toString(36).slice(2, 8);
 const silent = pino({ level: 'silent' });
@@ -23,7 +24,7 @@ const silent = pino({ level: 'silent' });
 const fastInformer: GatewayOptions['informer'] = { backoff: { baseMs: 100, maxMs: 500 }, watchdogMs: 5_000 };
 
 function putRecord(kc: KubeConfig, namespace: string, record: KeyRecord) {
-  return applyObject(kc, recordSecretManifest(record, namespace), { fieldManager: FIELD_MANAGER });
+  return applyObject(kubeClientFor(kc), recordSecretManifest(record, namespace), { fieldManager: FIELD_MANAGER });
 }
 
 async function statusFor(gw: RunningGateway, key: string): Promise<number> {
@@ -109,7 +110,7 @@ describe.skipIf(!hasCluster())('gateway with --records-namespace (shared API ser
     console.info(`[gateway-k8s] revocation enforced ${Date.now() - written} ms after the Secret write`);
     expect(await statusFor(gw, bob.key)).toBe(200);
 
-    await deleteIfExists(admin, {
+    await deleteIfExists(kubeClientFor(admin), {
       apiVersion: 'v1',
       kind: 'Secret',
       name: recordSecretName(bob.record.keyId),
@@ -123,7 +124,7 @@ describe.skipIf(!hasCluster())('gateway with --records-namespace (shared API ser
     const carol = makeKeyAndRecord();
     const broken = recordSecretManifest(makeKeyAndRecord().record, namespace);
     broken.data[RECORD_DATA_KEY] = Buffer.from('{"schemaVersion": 1, "keyId": ').toString('base64');
-    await applyObject(admin, broken, { fieldManager: FIELD_MANAGER });
+    await applyObject(kubeClientFor(admin), broken, { fieldManager: FIELD_MANAGER });
     await putRecord(admin, namespace, carol.record);
     await expect.poll(() => statusFor(gw, carol.key), { timeout: 10_000, interval: 20 }).toBe(200);
     expect(gw.records.get(carol.record.keyId)).toEqual(carol.record);
@@ -179,7 +180,7 @@ describe.skipIf(!hasCluster())('gateway across an API server restart (private co
     await cp.startApiServer();
     // Changes made after recovery arrive: one revocation, one deletion.
     await putRecord(admin, namespace, { ...alice.record, state: 'Revoked' });
-    await deleteIfExists(admin, {
+    await deleteIfExists(kubeClientFor(admin), {
       apiVersion: 'v1',
       kind: 'Secret',
       name: recordSecretName(bob.record.keyId),

@@ -13,6 +13,7 @@ import { CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { secretInformer } from '../kube/informers.ts';
 import type { CachedInformer, ChangeKind } from '../kube/cache-types.ts';
 import { adminKubeConfig, hasCluster } from './support/cluster.ts';
+import { kubeClientFor } from '../kube/from-kubeconfig.ts';
 
 class CuttableProxy {
   private server: Server | undefined;
@@ -98,7 +99,7 @@ describe.skipIf(!hasCluster())('secret informer against the real API server', ()
     );
 
     informer = secretInformer({
-      kc: viaProxy,
+      kube: kubeClientFor(viaProxy),
       namespace: ns,
       labelSelector: `${LABEL}=${selectorValue}`,
       log: pino({ level: 'silent' }),
@@ -186,7 +187,7 @@ describe.skipIf(!hasCluster())('secret informer against the real API server', ()
     const pid = apiserverPid(Number(new URL(admin.getCurrentCluster()!.server).port));
     const frozenRestarts: string[] = [];
     const direct = secretInformer({
-      kc: admin,
+      kube: kubeClientFor(admin),
       namespace: ns,
       labelSelector: `${LABEL}=${selectorValue}`,
       log: pino({ level: 'silent' }),

@@ -25,6 +25,7 @@ import {
 } from '../kube/apply.ts';
 import { installCrds } from '../controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from './support/cluster.ts';
+import { kubeClientFor } from '../kube/from-kubeconfig.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const ns = `kube-apply-${randomBytes(3).toString('hex')}`;
@@ -57,13 +58,15 @@ describe.skipIf(!hasCluster())('kube/apply against the real API server', () => {
   });
 
   it('server-side applies a Secret (create, update, no-op) with data and a field manager', async () => {
-    const created = await applyObject(kc, secret({ 'api-key': b64('one') }), { fieldManager: 'nemokeys-test-a' });
+    const created = await applyObject(kubeClientFor(kc), secret({ 'api-key': b64('one') }), {
+      fieldManager: 'nemokeys-test-a',
+    });
     const read = await core.readNamespacedSecret({ name: 'applied', namespace: ns });
     expect(Buffer.from(read.data!['api-key']!, 'base64').toString()).toBe('one');
     const apply = read.metadata!.managedFields!.find((m) => m.manager === 'nemokeys-test-a');
     expect(apply?.operation).toBe('Apply');
 
-    const updated = await applyObject(kc, secret({ 'api-key': b64('two') }, { team: 'a' }), {
+    const updated = await applyObject(kubeClientFor(kc), secret({ 'api-key': b64('two') }, { team: 'a' }), {
       fieldManager: 'nemokeys-test-a',
     });
     expect(updated.metadata?.resourceVersion).not.toBe(created.metadata?.resourceVersion);
@@ -71,23 +74,25 @@ describe.skipIf(!hasCluster())('kube/apply against the real API server', () => {
     expect(updated.metadata?.labels).toEqual({ team: 'a' });
 
     // Applying the same intent again is not a write: the resourceVersion stays.
-    const again = await applyObject(kc, secret({ 'api-key': b64('two') }, { team: 'a' }), {
+    const again = await applyObject(kubeClientFor(kc), secret({ 'api-key': b64('two') }, { team: 'a' }), {
       fieldManager: 'nemokeys-test-a',
     });
     expect(again.metadata?.resourceVersion).toBe(updated.metadata?.resourceVersion);
 
     // Fields this manager stops applying are removed (that is what SSA ownership buys us).
-    const dropped = await applyObject(kc, secret({ 'api-key': b64('two') }), { fieldManager: 'nemokeys-test-a' });
+    const dropped = await applyObject(kubeClientFor(kc), secret({ 'api-key': b64('two') }), {
+      fieldManager: 'nemokeys-test-a',
+    });
     expect(dropped.metadata?.labels ?? {}).toEqual({});
   });
 
   it('refuses stringData before sending anything', async () => {
     const bad = { ...secret({}), data: undefined, stringData: { k: 'v' } } as V1Secret;
-    await expect(applyObject(kc, bad, { fieldManager: 'nemokeys-test-a' })).rejects.toThrow(/use data/);
+    await expect(applyObject(kubeClientFor(kc), bad, { fieldManager: 'nemokeys-test-a' })).rejects.toThrow(/use data/);
   });
 
   it('reports a field-ownership conflict as a 409 with a one-line message', async () => {
-    const err = await applyObject(kc, secret({ 'api-key': b64('three') }), {
+    const err = await applyObject(kubeClientFor(kc), secret({ 'api-key': b64('three') }), {
       fieldManager: 'nemokeys-test-b',
       force: false,
     }).then(
@@ -100,7 +105,9 @@ describe.skipIf(!hasCluster())('kube/apply against the real API server', () => {
     expect(msg).not.toContain('\n');
     expect(msg).not.toContain(b64('three'));
     // With force (the default) the other manager takes the field over.
-    const forced = await applyObject(kc, secret({ 'api-key': b64('three') }), { fieldManager: 'nemokeys-test-b' });
+    const forced = await applyObject(kubeClientFor(kc), secret({ 'api-key': b64('three') }), {
+      fieldManager: 'nemokeys-test-b',
+    });
     expect(Buffer.from(forced.data!['api-key']!, 'base64').toString()).toBe('three');
   });
 
@@ -129,12 +136,12 @@ describe.skipIf(!hasCluster())('kube/apply against the real API server', () => {
         },
       ],
     };
-    const patched = (await patchCustomStatus(kc, ref, status, {
+    const patched = (await patchCustomStatus(kubeClientFor(kc), ref, status, {
       fieldManager: 'nemokeys-test-a',
     })) as KubernetesObject & { status?: unknown; spec?: { team?: string } };
     expect(patched.status).toMatchObject({ currentKeyId: '0123456789abcdef', observedGeneration: 1 });
     const stale = await patchCustomStatus(
-      kc,
+      kubeClientFor(kc),
       ref,
       { currentKeyId: 'zzzzzzzzzzzzzzzz' },
       { fieldManager: 'nemokeys-test-a', resourceVersion: created.metadata!.resourceVersion! },
@@ -152,14 +159,14 @@ describe.skipIf(!hasCluster())('kube/apply against the real API server', () => {
 
     const objRef = { apiVersion: API_VERSION, kind: 'ApiKey', name: 'chat', namespace: ns };
     const withFinalizer = await patchMetadata(
-      kc,
+      kubeClientFor(kc),
       objRef,
       { finalizers: ['keys.nemorouter.io/test'], resourceVersion: afterStatus.metadata!.resourceVersion },
       { fieldManager: 'nemokeys-test-a' },
     );
     expect(withFinalizer.metadata?.finalizers).toEqual(['keys.nemorouter.io/test']);
     const conflict = await patchMetadata(
-      kc,
+      kubeClientFor(kc),
       objRef,
       { finalizers: [], resourceVersion: afterStatus.metadata!.resourceVersion },
       { fieldManager: 'nemokeys-test-a' },
@@ -169,12 +176,12 @@ describe.skipIf(!hasCluster())('kube/apply against the real API server', () => {
     );
     expect(isConflict(conflict)).toBe(true);
 
-    expect(await deleteIfExists(kc, objRef)).toBe(true);
-    const terminating = await readIfExists<KubernetesObject>(kc, objRef);
+    expect(await deleteIfExists(kubeClientFor(kc), objRef)).toBe(true);
+    const terminating = await readIfExists<KubernetesObject>(kubeClientFor(kc), objRef);
     expect(terminating?.metadata?.deletionTimestamp).toBeDefined(); // held by the finalizer
-    await patchMetadata(kc, objRef, { finalizers: [] }, { fieldManager: 'nemokeys-test-a' });
-    expect(await readIfExists(kc, objRef)).toBeUndefined();
-    expect(await deleteIfExists(kc, objRef)).toBe(false);
+    await patchMetadata(kubeClientFor(kc), objRef, { finalizers: [] }, { fieldManager: 'nemokeys-test-a' });
+    expect(await readIfExists(kubeClientFor(kc), objRef)).toBeUndefined();
+    expect(await deleteIfExists(kubeClientFor(kc), objRef)).toBe(false);
     const missing = await custom.getNamespacedCustomObject(ref).then(
       () => undefined,
       (e: unknown) => e,
@@ -185,12 +192,12 @@ describe.skipIf(!hasCluster())('kube/apply against the real API server', () => {
 
   it('deleteIfExists with a uid precondition never deletes a same-named successor', async () => {
     const objRef = { apiVersion: 'v1', kind: 'Secret', name: 'applied', namespace: ns };
-    const err = await deleteIfExists(kc, objRef, { uid: '00000000-0000-0000-0000-000000000000' }).then(
+    const err = await deleteIfExists(kubeClientFor(kc), objRef, { uid: '00000000-0000-0000-0000-000000000000' }).then(
       () => undefined,
       (e: unknown) => e,
     );
     expect(isConflict(err)).toBe(true);
-    expect(await readIfExists(kc, objRef)).toBeDefined();
-    expect(await deleteIfExists(kc, objRef)).toBe(true);
+    expect(await readIfExists(kubeClientFor(kc), objRef)).toBeDefined();
+    expect(await deleteIfExists(kubeClientFor(kc), objRef)).toBe(true);
   });
 });

@@ -5,6 +5,7 @@ import pino from 'pino';
 import { CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { LeaderElector } from '../operator/runtime/leader.ts';
 import { adminKubeConfig, hasCluster } from './support/cluster.ts';
+import { kubeClientFor } from '../kube/from-kubeconfig.ts';
 
 const ns = `leader-${randomBytes(3).toString('hex')}`;
 const timing = { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 250 };
@@ -25,7 +26,7 @@ describe.skipIf(!hasCluster())('LeaderElector against the real API server', () =
 
   function elector(name: string, identity: string, events: string[]) {
     const e = new LeaderElector({
-      kc,
+      kube: kubeClientFor(kc),
       namespace: ns,
       name,
       identity,

@@ -33,6 +33,7 @@ import {
 } from './support/cluster.ts';
 import { ensureHelm, renderChart, type K8sObject } from './support/helm.ts';
 import { eventually, startTestOperator, type TestOperator } from './support/operator.ts';
+import { kubeClientFor } from '../kube/from-kubeconfig.ts';
 
 const helm = await ensureHelm();
 const RUN = Math.random().toString(36).slice(2, 7);
@@ -126,7 +127,7 @@ describe.skipIf(!helm || !hasCluster())('who may do what, on the real API server
       .patchNamespacedCustomObject({ ...TEAMS, namespace, name, body: { spec } }, mergePatch);
   const rotate = (kc: KubeConfig, name: string, value: string) =>
     patchMetadata(
-      kc,
+      kubeClientFor(kc),
       { apiVersion: API_VERSION, kind: 'ApiKey', namespace: NS, name },
       { annotations: { [ANNOTATIONS.rotate]: value } },
       { fieldManager: 'roles-test' },

@@ -20,6 +20,7 @@ import { parseKeyRecord } from '../api/record.ts';
 import { applyObject } from '../kube/apply.ts';
 import { adminKubeConfig, hasCluster } from './support/cluster.ts';
 import { eventually, startTestOperator, testClock, type TestOperator } from './support/operator.ts';
+import { kubeClientFor } from '../kube/from-kubeconfig.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
 const NS = `rot-auto-${RUN}`;
@@ -54,7 +55,7 @@ describe.skipIf(!hasCluster())('automatic rotation with an injected clock', () =
     const lastUsedAt = new Date(clock.now().getTime() - MIN).toISOString();
     const keys = Object.fromEntries(ids.map((id) => [id, { requests, credits: requests, lastUsedAt }]));
     await applyObject(
-      kc,
+      kubeClientFor(kc),
       {
         apiVersion: 'v1',
         kind: 'ConfigMap',

@@ -19,6 +19,7 @@ import { CrashInjector, type WriteStep } from '../operator/rotation/failure-inje
 import { installCrds } from '../controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from './support/cluster.ts';
 import { eventually, startTestOperator, type TestOperator } from './support/operator.ts';
+import { kubeClientFor } from '../kube/from-kubeconfig.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
 const NS = `rot-crash-${RUN}`;
@@ -128,7 +129,7 @@ describe.skipIf(!hasCluster())('rotation crash safety on a real API server', () 
     for (const k of ROWS) injector.arm(`${NS}/${nameOf(k)}`, k);
     for (const name of names) {
       await patchMetadata(
-        kc,
+        kubeClientFor(kc),
         { apiVersion: API_VERSION, kind: 'ApiKey', namespace: NS, name },
         { annotations: { [ANNOTATIONS.rotate]: 'crash-test' } },
         { fieldManager: 'rotation-test' },

@@ -19,6 +19,7 @@ import { patchMetadata } from '../kube/apply.ts';
 import { adminKubeConfig, clusterKubeconfig, hasCluster } from './support/cluster.ts';
 import { eventually, realTimeClock, type TestOperator } from './support/operator.ts';
 import { startStack, type Stack } from './support/stack.ts';
+import { kubeClientFor } from '../kube/from-kubeconfig.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
 const NS = `rot-e2e-${RUN}`;
@@ -262,7 +263,7 @@ describe.skipIf(!hasCluster())('rotation end to end: operator + gateway + openai
     const updated = consumer(gw.url, () => k2 ?? k1);
     try {
       await patchMetadata(
-        kc,
+        kubeClientFor(kc),
         { apiVersion: API_VERSION, kind: 'ApiKey', namespace: NS, name: 'legacy' },
         { annotations: { [ANNOTATIONS.rotate]: 'forgotten-1' } },
         { fieldManager: 'rotation-test' },

@@ -10,6 +10,7 @@ import { ANNOTATIONS, API_VERSION, GROUP, KINDS, VERSION } from '../api/constant
 import { patchMetadata } from '../kube/apply.ts';
 import { adminKubeConfig, hasCluster } from './support/cluster.ts';
 import { eventually, startTestOperator, type TestOperator } from './support/operator.ts';
+import { kubeClientFor } from '../kube/from-kubeconfig.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
 const NS = `rot-rt-${RUN}`;
@@ -49,7 +50,7 @@ describe.skipIf(!hasCluster())('restart targets on a real API server', () => {
     );
   const rotate = (name: string) =>
     patchMetadata(
-      kc,
+      kubeClientFor(kc),
       { apiVersion: API_VERSION, kind: 'ApiKey', namespace: NS, name },
       { annotations: { [ANNOTATIONS.rotate]: `r-${Date.now()}` } },
       { fieldManager: 'rotation-test' },

@@ -11,6 +11,7 @@ import { kubeUsageReportStore, usageConfigMapName } from '../gateway/usage/repor
 import { SpendLedger } from '../gateway/usage/spend.ts';
 import { UsageTracker } from '../gateway/usage/tracker.ts';
 import { adminKubeConfig, hasCluster } from './support/cluster.ts';
+import { kubeClientFor } from '../kube/from-kubeconfig.ts';
 
 const MIB = 1024 * 1024;
 const NOW = Date.now();
@@ -55,7 +56,7 @@ describe.skipIf(!hasCluster())('usage report size', () => {
       ledger: u.ledger,
       gatewayId,
       intervalMs: 3_600_000,
-      store: kubeUsageReportStore({ kc, namespace, gatewayId }),
+      store: kubeUsageReportStore({ kube: kubeClientFor(kc), namespace, gatewayId }),
       ...(keep ? { retain: () => ({ keyId: keep, window: () => 'd20500' }) } : {}),
     });
     await reporter.start();

@@ -4,6 +4,7 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, KINDS, VERSION } from '../api/constants.ts';
 import type { CachedInformer } from '../kube/cache-types.ts';
+import { kubeClientFor } from '../kube/from-kubeconfig.ts';
 import { customObjectInformer } from '../kube/informers.ts';
 import { byName, type ApiKeyObject } from '../cli/keys/model.ts';
 import { keyView, type KeyView } from './view.ts';
@@ -41,7 +42,7 @@ export class KeyFeeds {
     let s = this.scopes.get(id);
     if (s) return s;
     const informer = customObjectInformer<KubernetesObject>({
-      kc: this.opts.kc,
+      kube: kubeClientFor(this.opts.kc),
       log: this.opts.log,
       group: GROUP,
       version: VERSION,

@@ -1,8 +1,11 @@
-import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { RECORD_SELECTOR } from '../../api/record-secret.ts';
+import { listObjects } from '../../kube/apply.ts';
+import type { KubeClient } from '../../kube/client.ts';
 import { compactSecret } from '../../kube/compact.ts';
 import { createInformer, type InformerOptions } from '../../kube/informer.ts';
+import { resourcePath, SECRETS } from '../../kube/resources.ts';
 import type { RecordStore } from '../records/store.ts';
 import { createSecretIndex } from './secret-index.ts';
 
@@ -15,7 +18,7 @@ import { createSecretIndex } from './secret-index.ts';
 // store's lastSyncAt — the "records are stale" alert — moves even when no record changed.
 
 export interface KubernetesSourceOptions {
-  kc: KubeConfig;
+  kube: KubeClient;
   namespace: string;
   store: RecordStore;
   logger: Logger;
@@ -33,22 +36,20 @@ export interface KubernetesSource {
 
 /** Starts watching immediately and returns without waiting: until the first list the store stays unsynced (503). */
 export function startKubernetesSource(opts: KubernetesSourceOptions): KubernetesSource {
-  const { kc, namespace, store, logger } = opts;
+  const { kube, namespace, store, logger } = opts;
   const log = logger.child({ component: 'records', namespace });
   const index = createSecretIndex(store, { logger: log });
-  const core = kc.makeApiClient(CoreV1Api);
   const informer = createInformer<V1Secret>({
-    kc,
-    path: `/api/v1/namespaces/${namespace}/secrets`,
+    kube,
+    path: resourcePath(SECRETS, { namespace }),
     labelSelector: RECORD_SELECTOR,
-    list: async ({ limit, continue: _continue }) => {
-      const result = await core.listNamespacedSecret({ namespace, labelSelector: RECORD_SELECTOR, limit, _continue });
+    list: async (page) => {
+      const result = await listObjects<V1Secret>(kube, SECRETS, { namespace, labelSelector: RECORD_SELECTOR, ...page });
       // The informer applies the list right after its last page resolves; confirm the index after that.
-      if (!result.metadata?._continue) setImmediate(() => index.flush(true));
+      if (!result.metadata?.continue) setImmediate(() => index.flush(true));
       return result;
     },
-    // The index decodes records from data; nothing reads managedFields (docs/design.md §7.1). Raw watch
-    // events need no V1Secret instance first: the transform makes list and watch objects the same.
+    // The index decodes records from data; nothing reads managedFields (docs/design.md §7.1).
     transform: compactSecret,
     log,
     resource: 'record-secrets',

@@ -1,8 +1,10 @@
-import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+import type { V1ConfigMap } from '@kubernetes/client-node';
 import { GATEWAY_FIELD_MANAGER, LABELS, MANAGED_BY } from '../../api/constants.ts';
 import { decodeUsageReport, encodeUsageReport, type UsageReport } from '../../api/usage.ts';
 import { ownAndPeers, type StoredReport } from '../../api/usage-archive.ts';
-import { apiErrorMessage, applyObject } from '../../kube/apply.ts';
+import { apiErrorMessage, applyObject, listObjects } from '../../kube/apply.ts';
+import type { KubeClient } from '../../kube/client.ts';
+import { CONFIG_MAPS } from '../../kube/resources.ts';
 import { silentLogger, type SourceLogger } from '../sources/log.ts';
 import type { UsageReportStore } from './reporter.ts';
 
@@ -37,14 +39,13 @@ export function usageConfigMap(report: UsageReport, namespace: string): V1Config
 }
 
 export function kubeUsageReportStore(opts: {
-  kc: KubeConfig;
+  kube: KubeClient;
   namespace: string;
   gatewayId: string;
   logger?: SourceLogger;
 }): UsageReportStore {
-  const { kc, namespace, gatewayId, logger = silentLogger } = opts;
+  const { kube, namespace, gatewayId, logger = silentLogger } = opts;
   const name = usageConfigMapName(gatewayId);
-  const core = kc.makeApiClient(CoreV1Api);
   let listed = false;
   return {
     async list() {
@@ -53,8 +54,8 @@ export function kubeUsageReportStore(opts: {
         // The first read (seeding this identity's counts) is a consistent read; the per-interval refresh of
         // the peers' spend may be served from the API server's watch cache (resourceVersion 0): no etcd read.
         const cache = listed ? { resourceVersion: '0' } : {};
-        items = (await core.listNamespacedConfigMap({ namespace, labelSelector: `${LABELS.usage}=true`, ...cache }))
-          .items;
+        const labelSelector = `${LABELS.usage}=true`;
+        items = (await listObjects<V1ConfigMap>(kube, CONFIG_MAPS, { namespace, labelSelector, ...cache })).items;
         listed = true;
       } catch (err) {
         throw new Error(`listing usage ConfigMaps in ${namespace}: ${apiErrorMessage(err)}`);
@@ -86,7 +87,10 @@ export function kubeUsageReportStore(opts: {
     },
     async write(report) {
       try {
-        await applyObject(kc, usageConfigMap(report, namespace), { fieldManager: GATEWAY_FIELD_MANAGER, force: true });
+        await applyObject(kube, usageConfigMap(report, namespace), {
+          fieldManager: GATEWAY_FIELD_MANAGER,
+          force: true,
+        });
       } catch (err) {
         throw new Error(`writing ConfigMap ${namespace}/${name}: ${apiErrorMessage(err)}`);
       }

@@ -1,10 +1,10 @@
-import { CoreV1Api, type V1ConfigMap } from '@kubernetes/client-node';
-import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
+import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { ApiKeySpecInput } from '../../api/apikey.ts';
 import { parseCidrList, type CidrListResult } from '../../api/cidr-list.ts';
 import { LABELS, MANAGED_BY } from '../../api/constants.ts';
+import { listObjects, readObject } from '../../kube/apply.ts';
 import { compactObject } from '../../kube/compact.ts';
-import { isNotFound } from '../../kube/errors.ts';
+import { CONFIG_MAPS, resourcePath } from '../../kube/resources.ts';
 import type { OperatorContext } from '../runtime/context.ts';
 import type { CachedInformer, ChangeKind, ObjectCache } from '../runtime/types.ts';
 import type { ApiKeyObject, ResolvedAllowlist } from './types.ts';
@@ -107,24 +107,15 @@ export function allowlistSources(ctx: OperatorContext): {
   sources: AllowlistSources;
   configMaps: CachedInformer<V1ConfigMap>;
 } {
-  const core = ctx.kc.makeApiClient(CoreV1Api);
   const ns = ctx.watchNamespace;
   const labelSelector = ALLOWLIST_CONFIGMAP_SELECTOR;
   const configMaps = ctx.createInformer<V1ConfigMap>({
     resource: 'allowlist-configmaps',
-    path: ns ? `/api/v1/namespaces/${ns}/configmaps` : '/api/v1/configmaps',
+    path: resourcePath(CONFIG_MAPS, { namespace: ns }),
     labelSelector,
-    list: ({ limit, continue: _continue }) =>
-      ns
-        ? core.listNamespacedConfigMap({ namespace: ns, labelSelector, limit, _continue })
-        : core.listConfigMapForAllNamespaces({ labelSelector, limit, _continue }),
-    decode: (raw) => ObjectSerializer.deserialize(raw, 'V1ConfigMap', '') as V1ConfigMap,
+    list: (page) => listObjects(ctx.kube, CONFIG_MAPS, { namespace: ns, labelSelector, ...page }),
     transform: dropData,
   });
-  const read: ConfigMapRead = (namespace, name) =>
-    core.readNamespacedConfigMap({ namespace, name }).catch((err: unknown) => {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    });
+  const read: ConfigMapRead = (namespace, name) => readObject(ctx.kube, CONFIG_MAPS, namespace, name);
   return { sources: new AllowlistSources(configMaps, read), configMaps };
 }

@@ -1,11 +1,12 @@
 // Turns audited changes (from the API server) and the operator's own actions into trail entries and
 // JSON audit-stream lines (docs/design.md §8). Entries are idempotent by id: the audit ID for changes
 // people made, `operator:<action>:<key id>` for the operator's own (each happens once per key id).
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import pino, { type DestinationStream } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { GROUP, KINDS, VERSION } from '../../api/constants.ts';
-import { apiErrorMessage, isNotFound } from '../../kube/errors.ts';
+import { readObject } from '../../kube/apply.ts';
+import type { KubeClient } from '../../kube/client.ts';
+import { apiErrorMessage } from '../../kube/errors.ts';
 import type { AuditRecord, Logger } from '../runtime/log.ts';
 import { scrubKeys } from '../runtime/log.ts';
 import { classifiedFromAnnotations } from './admission.ts';
@@ -21,7 +22,7 @@ interface KubeObject {
 }
 
 export interface RecorderDeps {
-  kc: KubeConfig;
+  kube: KubeClient;
   store: TrailStore;
   log: Logger;
   registry: Registry;
@@ -56,7 +57,6 @@ function unauditedBefore(c: AuditedChange, existed: boolean): TrailEntry {
 }
 
 export function createRecorder(deps: RecorderDeps): Recorder {
-  const custom = deps.kc.makeApiClient(CustomObjectsApi);
   const stream = pino(
     {
       name: 'nemokeys-operator',
@@ -80,18 +80,12 @@ export function createRecorder(deps: RecorderDeps): Recorder {
 
   const fetch = async (kind: TrailRef['kind'], namespace: string, name: string): Promise<KubeObject | undefined> => {
     const plural = kind === 'ApiKey' ? KINDS.apiKey.plural : KINDS.team.plural;
-    try {
-      return (await custom.getNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural,
-        name,
-      })) as KubeObject;
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+    return readObject<KubeObject>(
+      deps.kube,
+      { group: GROUP, version: VERSION, plural, namespaced: true },
+      namespace,
+      name,
+    );
   };
   const emit = (ref: Omit<TrailRef, 'uid'>, e: TrailEntry) => {
     stream.info(

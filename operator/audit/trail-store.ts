@@ -3,9 +3,12 @@
 // snapshot the next change is compared with. Merge-patched with the resourceVersion as precondition: two
 // replicas (or a restarted operator) merging the same batch cannot lose or double an entry.
 import { hash } from 'node:crypto';
-import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+import type { V1ConfigMap } from '@kubernetes/client-node';
 import { API_VERSION, FIELD_MANAGER, GROUP, LABELS, MANAGED_BY } from '../../api/constants.ts';
-import { isConflict, isNotFound } from '../../kube/errors.ts';
+import { createObject, PATCH, patchObject, readObject } from '../../kube/apply.ts';
+import type { KubeClient } from '../../kube/client.ts';
+import { isConflict } from '../../kube/errors.ts';
+import { CONFIG_MAPS } from '../../kube/resources.ts';
 import type { Snapshot } from './changes.ts';
 import type { AuditedKind } from './event.ts';
 import { DEFAULT_MAX_ENTRIES, mergeEntries, parseEntries, type TrailEntry } from './trail.ts';
@@ -47,19 +50,12 @@ export interface TrailStore {
 }
 
 export function createTrailStore(
-  kc: KubeConfig,
+  kube: KubeClient,
   opts: { maxEntries?: number; warn?: (msg: string) => void } = {},
 ): TrailStore {
-  const core = kc.makeApiClient(CoreV1Api);
   const max = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
-  const get = async (ref: Omit<TrailRef, 'uid'>): Promise<V1ConfigMap | undefined> => {
-    try {
-      return await core.readNamespacedConfigMap({ namespace: ref.namespace, name: trailName(ref.kind, ref.name) });
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  };
+  const get = (ref: Omit<TrailRef, 'uid'>): Promise<V1ConfigMap | undefined> =>
+    readObject(kube, CONFIG_MAPS, ref.namespace, trailName(ref.kind, ref.name));
   const stateOf = (cm: V1ConfigMap | undefined, ref: Omit<TrailRef, 'uid'>): TrailState => {
     const { entries, error } = parseEntries(cm?.data?.[ENTRIES_KEY]);
     if (error)
@@ -94,21 +90,15 @@ export function createTrailStore(
         try {
           if (cm) {
             // A merge patch carrying the resourceVersion read: 409 if anyone wrote in between.
-            await core.patchNamespacedConfigMap(
-              {
-                namespace: ref.namespace,
-                name: cm.metadata!.name!,
-                fieldManager: FIELD_MANAGER,
-                body: { metadata: { resourceVersion: cm.metadata!.resourceVersion }, data },
-              },
-              setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+            await patchObject(
+              kube,
+              CONFIG_MAPS,
+              { namespace: ref.namespace, name: cm.metadata!.name! },
+              { metadata: { resourceVersion: cm.metadata!.resourceVersion }, data },
+              { contentType: PATCH.merge, fieldManager: FIELD_MANAGER },
             );
           } else {
-            await core.createNamespacedConfigMap({
-              namespace: ref.namespace,
-              fieldManager: FIELD_MANAGER,
-              body: newTrail(ref, data),
-            });
+            await createObject(kube, CONFIG_MAPS, newTrail(ref, data), { fieldManager: FIELD_MANAGER });
           }
           return { added };
         } catch (err) {
@@ -122,6 +112,8 @@ export function createTrailStore(
 
 function newTrail(ref: TrailRef, data: Record<string, string>): V1ConfigMap {
   return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
     metadata: {
       name: trailName(ref.kind, ref.name),
       namespace: ref.namespace,

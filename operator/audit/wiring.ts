@@ -1,7 +1,7 @@
 // Starts the audit trail of one operator process (docs/design.md §8): the trail store, the recorder,
 // the receiver for kube-apiserver's audit webhook (when a listen port is given), and the hook that
 // copies the operator's own actions from its audit stream into the trail.
-import { AuthenticationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../../kube/client.ts';
 import type { DestinationStream } from 'pino';
 import type { Registry } from 'prom-client';
 import { apiErrorMessage } from '../../kube/errors.ts';
@@ -38,14 +38,18 @@ export interface AuditTrail {
 }
 
 /** The operator's own user (SelfSubjectReview): its requests are not "changes by a person". */
-export async function whoAmI(kc: KubeConfig): Promise<string | undefined> {
-  const review = await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: {} });
+export async function whoAmI(kube: KubeClient): Promise<string | undefined> {
+  const review = await kube.request<{ status?: { userInfo?: { username?: string } } }>(
+    'POST',
+    '/apis/authentication.k8s.io/v1/selfsubjectreviews',
+    { body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } },
+  );
   return review.status?.userInfo?.username;
 }
 
 export async function startAuditTrail(
   opts: AuditTrailOptions & {
-    kc: KubeConfig;
+    kube: KubeClient;
     log: Logger;
     registry: Registry;
     destination?: DestinationStream;
@@ -54,16 +58,16 @@ export async function startAuditTrail(
   const log = opts.log.child({ component: 'audit-trail' });
   let operatorUser: string | undefined;
   try {
-    operatorUser = await whoAmI(opts.kc);
+    operatorUser = await whoAmI(opts.kube);
   } catch (err) {
     log.warn(
       { error: apiErrorMessage(err) },
       "SelfSubjectReview failed: the operator's own requests may appear as user changes",
     );
   }
-  const store = createTrailStore(opts.kc, { maxEntries: opts.maxEntries, warn: (m) => log.warn(m) });
+  const store = createTrailStore(opts.kube, { maxEntries: opts.maxEntries, warn: (m) => log.warn(m) });
   const recorder = createRecorder({
-    kc: opts.kc,
+    kube: opts.kube,
     store,
     log,
     registry: opts.registry,

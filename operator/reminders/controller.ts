@@ -28,10 +28,10 @@ export interface ReminderDeps {
   createEvent(ak: ApiKeyObject, ev: PlannedEvent, now: Date): Promise<unknown>;
 }
 
-export function kubeMarksWriter(kc: Parameters<typeof applyObject>[0]) {
+export function kubeMarksWriter(kube: Parameters<typeof applyObject>[0]) {
   return async (ak: ApiKeyObject, marks: Marks): Promise<void> => {
     await applyObject(
-      kc,
+      kube,
       {
         apiVersion: API_VERSION,
         kind: KINDS.apiKey.kind,

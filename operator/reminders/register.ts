@@ -12,7 +12,7 @@ export async function registerReminders(
   mailer: Mailer,
   { apiKeys, teams }: SharedInformers,
 ): Promise<void> {
-  const writer = createKubeWriter(ctx.kc);
+  const writer = createKubeWriter(ctx.kube);
   const queue = ctx.runController(
     createReminderReconciler({
       apiKeys,
@@ -21,7 +21,7 @@ export async function registerReminders(
       clock: ctx.clock,
       log: ctx.log.child({ controller: 'reminders' }),
       registry: ctx.metrics.registry,
-      writeMarks: kubeMarksWriter(ctx.kc),
+      writeMarks: kubeMarksWriter(ctx.kube),
       createEvent: (ak, ev, now) => writer.createEvent(ak, ev, now),
     }),
     { workers: 2 },

@@ -1,7 +1,9 @@
-import { KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { RESTART_TARGET_KINDS } from '../../api/apikey.ts';
 import { ANNOTATIONS, FIELD_MANAGER } from '../../api/constants.ts';
-import { readIfExists } from '../../kube/apply.ts';
+import { PATCH, patchObject, readIfExists } from '../../kube/apply.ts';
+import type { KubeClient } from '../../kube/client.ts';
+import { resourceTypeOf } from '../../kube/resources.ts';
 
 // The restart targets (rotation.restartTargets) as the operator touches them: read the pod template
 // annotation, and set it. Nothing else of a workload is ever read or written. Reads are direct GETs,
@@ -28,12 +30,11 @@ interface Workload extends KubernetesObject {
   spec?: { template?: { metadata?: { annotations?: Record<string, string> } } };
 }
 
-export function createKubeWorkloads(kc: KubeConfig): WorkloadClient {
-  const objects = KubernetesObjectApi.makeApiClient(kc);
+export function createKubeWorkloads(kube: KubeClient): WorkloadClient {
   const ref = (t: TargetRef) => ({ apiVersion: 'apps/v1', kind: t.kind, namespace: t.namespace, name: t.name });
   return {
     async read(t) {
-      const w = await readIfExists<Workload>(kc, ref(t));
+      const w = await readIfExists<Workload>(kube, ref(t));
       return w
         ? { exists: true, annotation: w.spec?.template?.metadata?.annotations?.[ANNOTATIONS.restartedFor] }
         : { exists: false };
@@ -43,12 +44,10 @@ export function createKubeWorkloads(kc: KubeConfig): WorkloadClient {
       // apply: SSA would make the operator co-own the pod template and conflict with the workload's
       // own manager (Helm, Argo CD) over a field it does not need to own.
       const body: Workload = {
-        apiVersion: 'apps/v1',
-        kind: t.kind,
-        metadata: { name: t.name, namespace: t.namespace },
         spec: { template: { metadata: { annotations: { [ANNOTATIONS.restartedFor]: value } } } },
       };
-      await objects.patch(body, undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch);
+      const type = await resourceTypeOf(kube, 'apps/v1', t.kind);
+      await patchObject(kube, type, t, body, { contentType: PATCH.merge, fieldManager: FIELD_MANAGER });
     },
   };
 }

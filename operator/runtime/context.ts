@@ -2,7 +2,8 @@
 // Controllers build informers and controllers only through this, so the runtime can start every
 // informer, hold the workers until every cache has synced (a reconcile on a half-filled cache would
 // "repair" objects that exist), count restarts, and stop it all on shutdown or lost leadership.
-import type { KubeConfig, KubernetesObject, V1Secret } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Secret } from '@kubernetes/client-node';
+import type { KubeClient } from '../../kube/client.ts';
 import type { Logger } from 'pino';
 import type { BackoffPolicy } from '../../kube/backoff.ts';
 import type { InformerOptions } from '../../kube/informer.ts';
@@ -12,7 +13,7 @@ import type { OperatorMetrics } from './metrics.ts';
 import type { CachedInformer, Clock, Reconciler } from './types.ts';
 
 /** Runtime-provided fields; controllers pass the rest. */
-type Provided = 'kc' | 'log' | 'onRestart' | 'watcher';
+type Provided = 'kube' | 'log' | 'onRestart' | 'watcher';
 export type InformerSpec<T extends KubernetesObject> = Omit<InformerOptions<T>, Provided>;
 export type SecretInformerSpec = Omit<Parameters<typeof secretInformer>[0], Provided>;
 export type CustomObjectInformerSpec<T extends KubernetesObject = KubernetesObject> = Omit<
@@ -32,7 +33,7 @@ export interface QueueHandle {
 }
 
 export interface OperatorContext {
-  kc: KubeConfig;
+  kube: KubeClient;
   clock: Clock;
   log: Logger;
   audit: Audit;

@@ -4,9 +4,12 @@
 // over once the record has not changed for leaseDuration; a graceful stop releases the lease so a
 // standby takes over at once.
 import { hostname } from 'node:os';
-import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import type { V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { apiErrorMessage, isConflict, isNotFound } from '../../kube/errors.ts';
+import { createObject, readObject, replaceObject } from '../../kube/apply.ts';
+import type { KubeClient } from '../../kube/client.ts';
+import { apiErrorMessage, isConflict } from '../../kube/errors.ts';
+import { LEASES } from '../../kube/resources.ts';
 import {
   decide,
   microTime,
@@ -25,7 +28,7 @@ export function defaultIdentity(): string {
 }
 
 export interface LeaderElectionOptions {
-  kc: KubeConfig;
+  kube: KubeClient;
   namespace: string;
   name?: string;
   identity?: string;
@@ -43,7 +46,7 @@ type MaybeLease = { lease: V1Lease; record: LeaseRecord } | undefined;
 
 function toRecord(lease: V1Lease): LeaseRecord {
   const s = lease.spec ?? {};
-  const ms = (d: unknown) => (d instanceof Date ? d.getTime() : typeof d === 'string' ? Date.parse(d) : 0);
+  const ms = (d: unknown) => (typeof d === 'string' ? Date.parse(d) : 0);
   return {
     holderIdentity: s.holderIdentity ?? '',
     leaseDurationSeconds: s.leaseDurationSeconds ?? 0,
@@ -54,7 +57,7 @@ function toRecord(lease: V1Lease): LeaseRecord {
 }
 
 function toSpec(r: LeaseRecord): V1Lease['spec'] {
-  // client-node serializes Date with 3 fractional digits, which MicroTime rejects; strings pass as is.
+  // MicroTime strings (6 fractional digits): a Date would serialize with 3, which MicroTime rejects.
   return {
     holderIdentity: r.holderIdentity,
     leaseDurationSeconds: r.leaseDurationSeconds,
@@ -67,7 +70,7 @@ function toSpec(r: LeaseRecord): V1Lease['spec'] {
 export class LeaderElector {
   readonly identity: string;
   private readonly opts: LeaderElectionOptions;
-  private readonly api: CoordinationV1Api;
+  private readonly kube: KubeClient;
   private readonly name: string;
   private readonly leaseDurationMs: number;
   private readonly renewDeadlineMs: number;
@@ -82,7 +85,7 @@ export class LeaderElector {
   constructor(opts: LeaderElectionOptions) {
     this.opts = opts;
     this.identity = opts.identity ?? defaultIdentity();
-    this.api = opts.kc.makeApiClient(CoordinationV1Api);
+    this.kube = opts.kube;
     this.name = opts.name ?? DEFAULT_LEASE_NAME;
     this.leaseDurationMs = opts.leaseDurationMs ?? LEADER_DEFAULTS.leaseDurationMs;
     this.renewDeadlineMs = opts.renewDeadlineMs ?? LEADER_DEFAULTS.renewDeadlineMs;
@@ -159,12 +162,11 @@ export class LeaderElector {
       const current = await this.withTimeout(this.read());
       if (!current) {
         await this.withTimeout(
-          this.api.createNamespacedLease({
-            namespace: this.opts.namespace,
-            body: {
-              metadata: { name: this.name, namespace: this.opts.namespace },
-              spec: toSpec(nextRecord(undefined, this.identity, now, this.leaseDurationMs)),
-            },
+          createObject<V1Lease>(this.kube, LEASES, {
+            apiVersion: 'coordination.k8s.io/v1',
+            kind: 'Lease',
+            metadata: { name: this.name, namespace: this.opts.namespace },
+            spec: toSpec(nextRecord(undefined, this.identity, now, this.leaseDurationMs)),
           }),
         );
         this.noteHolder(this.identity);
@@ -199,28 +201,21 @@ export class LeaderElector {
   }
 
   private async read(): Promise<MaybeLease> {
-    try {
-      const lease = await this.api.readNamespacedLease({ name: this.name, namespace: this.opts.namespace });
-      return { lease, record: toRecord(lease) };
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+    const lease = await readObject<V1Lease>(this.kube, LEASES, this.opts.namespace, this.name);
+    return lease ? { lease, record: toRecord(lease) } : undefined;
   }
 
   private async write(current: NonNullable<MaybeLease>, record: LeaseRecord): Promise<void> {
     // Replace with the resourceVersion we read: a concurrent writer makes this fail with 409.
-    await this.api.replaceNamespacedLease({
-      name: this.name,
-      namespace: this.opts.namespace,
-      body: {
-        metadata: {
-          name: this.name,
-          namespace: this.opts.namespace,
-          resourceVersion: current.lease.metadata?.resourceVersion,
-        },
-        spec: toSpec(record),
+    await replaceObject<V1Lease>(this.kube, LEASES, {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: {
+        name: this.name,
+        namespace: this.opts.namespace,
+        resourceVersion: current.lease.metadata?.resourceVersion,
       },
+      spec: toSpec(record),
     });
   }
 
@@ -232,7 +227,7 @@ export class LeaderElector {
     }
   }
 
-  /** A hung API call must not outlive the renew deadline (client-node requests have no timeout). */
+  /** A hung API call must not outlive the renew deadline (the client's own timeout is longer). */
   private withTimeout<T>(p: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

@@ -1,7 +1,8 @@
 // Implements OperatorContext for one leadership term: tracks the informers and controllers that
 // registerControllers creates, starts the informers, opens the workers once every cache has
 // synced, and tears everything down in order (controllers drain, then informers stop).
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeClient } from '../../kube/client.ts';
 import type { Logger } from 'pino';
 import { createInformer, type InformerOptions } from '../../kube/informer.ts';
 import { customObjectInformer, secretInformer } from '../../kube/informers.ts';
@@ -16,7 +17,7 @@ import type { CachedInformer, Clock } from './types.ts';
 export type InformerTuning = Pick<InformerOptions<never>, 'relistIntervalMs' | 'watchdogMs' | 'backoff'>;
 
 export interface ManagerDeps {
-  kc: KubeConfig;
+  kube: KubeClient;
   clock: Clock;
   log: Logger;
   audit: Audit;
@@ -48,7 +49,7 @@ export function createManager(deps: ManagerDeps): Manager {
   cachesSynced.catch(() => {}); // rejection only means "stopped before sync"; workers handle it
 
   const provided = {
-    kc: deps.kc,
+    kube: deps.kube,
     log: deps.log.child({ component: 'informer' }),
     onRestart: (resource: string) => deps.metrics.informerRestarts.inc({ resource }),
     ...deps.informerTuning,
@@ -61,7 +62,7 @@ export function createManager(deps: ManagerDeps): Manager {
   };
 
   const ctx: OperatorContext = {
-    kc: deps.kc,
+    kube: deps.kube,
     clock: deps.clock,
     log: deps.log,
     audit: deps.audit,

@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../../kube/client.ts';
 import { FIELD_MANAGER, GROUP, KINDS, VERSION } from '../../api/constants.ts';
 import type { TeamStatus } from '../../api/team.ts';
 import { isNotFound, patchCustomStatus } from '../../kube/apply.ts';
@@ -10,11 +10,11 @@ import { planTeamStatus } from './plan.ts';
 
 export type TeamStatusWriter = (team: TeamObject, status: TeamStatus) => Promise<void>;
 
-export function kubeTeamStatusWriter(kc: KubeConfig): TeamStatusWriter {
+export function kubeTeamStatusWriter(kube: KubeClient): TeamStatusWriter {
   return async (team, status) => {
     try {
       await patchCustomStatus(
-        kc,
+        kube,
         {
           group: GROUP,
           version: VERSION,

@@ -1,9 +1,11 @@
-import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+import type { V1ConfigMap } from '@kubernetes/client-node';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { FIELD_MANAGER, LABELS, MANAGED_BY } from '../../api/constants.ts';
 import { USAGE_ARCHIVE_NAME } from '../../api/usage-archive.ts';
 import { decodeUsageReport, encodeUsageReport, type UsageReport } from '../../api/usage.ts';
-import { apiErrorMessage } from '../../kube/apply.ts';
+import { apiErrorMessage, createObject, PATCH, patchObject } from '../../kube/apply.ts';
+import type { KubeClient } from '../../kube/client.ts';
+import { CONFIG_MAPS, resourcePath } from '../../kube/resources.ts';
 import type { Logger } from '../runtime/log.ts';
 import type { Clock, ObjectCache, ReconcileResult, Reconciler } from '../runtime/types.ts';
 import { planFold, type ListedReport } from './fold-plan.ts';
@@ -65,22 +67,19 @@ export function createFoldMetrics(registry: Registry): FoldMetrics {
 
 const status = (err: unknown): number | undefined => (err as { code?: number }).code;
 
-export function kubeFoldWriter(kc: KubeConfig, namespace: string): FoldWriter {
-  const core = kc.makeApiClient(CoreV1Api);
+export function kubeFoldWriter(kube: KubeClient, namespace: string): FoldWriter {
   return {
     async writeArchive(report, resourceVersion) {
       const payload = encodeUsageReport(report);
       try {
         if (resourceVersion) {
           // a merge patch carrying the resourceVersion read: 409 if anyone wrote in between
-          await core.patchNamespacedConfigMap(
-            {
-              name: USAGE_ARCHIVE_NAME,
-              namespace,
-              fieldManager: FIELD_MANAGER,
-              body: { metadata: { resourceVersion }, ...payload },
-            },
-            setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+          await patchObject(
+            kube,
+            CONFIG_MAPS,
+            { namespace, name: USAGE_ARCHIVE_NAME },
+            { metadata: { resourceVersion }, ...payload },
+            { contentType: PATCH.merge, fieldManager: FIELD_MANAGER },
           );
         } else {
           const body: V1ConfigMap = {
@@ -93,7 +92,7 @@ export function kubeFoldWriter(kc: KubeConfig, namespace: string): FoldWriter {
             },
             ...payload,
           };
-          await core.createNamespacedConfigMap({ namespace, fieldManager: FIELD_MANAGER, body });
+          await createObject(kube, CONFIG_MAPS, body, { fieldManager: FIELD_MANAGER });
         }
       } catch (err) {
         throw new Error(`writing the usage archive ${namespace}/${USAGE_ARCHIVE_NAME}: ${apiErrorMessage(err)}`);
@@ -101,7 +100,8 @@ export function kubeFoldWriter(kc: KubeConfig, namespace: string): FoldWriter {
     },
     async deleteReport(name, resourceVersion) {
       try {
-        await core.deleteNamespacedConfigMap({ name, namespace, body: { preconditions: { resourceVersion } } });
+        const body = { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { resourceVersion } };
+        await kube.request('DELETE', resourcePath(CONFIG_MAPS, { namespace, name }), { body });
       } catch (err) {
         // gone already, or rewritten since it was folded (its writer came back): leave it, never retry blindly
         if (status(err) === 404 || status(err) === 409) return;
