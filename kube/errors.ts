@@ -17,7 +17,7 @@ export class KubeApiError extends Error {
 }
 
 /** KubeApiError or client-node's ApiException: an HTTP status and the body the server sent. */
-function isApiError(err: unknown): err is Error & { code: number; body: unknown } {
+export function isApiError(err: unknown): err is Error & { code: number; body: unknown } {
   return err instanceof Error && typeof (err as { code?: unknown }).code === 'number' && 'body' in err;
 }
 

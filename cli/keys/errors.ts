@@ -1,6 +1,6 @@
 // Turns what @kubernetes/client-node throws into one sentence that says what to do. Pure: the
 // I/O layer adds what only another API call can tell (which ApiKeys exist, whether a namespace does).
-import { ApiException } from '@kubernetes/client-node';
+import { isApiError } from '../../kube/errors.ts';
 import { GROUP, KINDS } from '../../api/index.ts';
 
 /** An error meant for the user: printed as is, no stack trace, non-zero exit. */
@@ -72,7 +72,7 @@ export function parseStatus(body: unknown): Status | undefined {
 }
 
 export function classifyKubeError(err: unknown): KubeFailure {
-  if (err instanceof ApiException) {
+  if (isApiError(err)) {
     const status = parseStatus(err.body);
     switch (err.code) {
       case 401:
