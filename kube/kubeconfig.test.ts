@@ -77,7 +77,12 @@ describe('connectionFromDocs', () => {
     },
     {
       name: 'impersonation with several groups and extras',
-      doc: kubeconfig({ token: 't', as: 'alice', 'as-groups': ['sre', 'dev'], 'as-user-extra': { scopes: ['a', 'b'] } }),
+      doc: kubeconfig({
+        token: 't',
+        as: 'alice',
+        'as-groups': ['sre', 'dev'],
+        'as-user-extra': { scopes: ['a', 'b'] },
+      }),
       want: { impersonate: { user: 'alice', groups: ['sre', 'dev'], extra: { scopes: ['a', 'b'] } } },
     },
     {
@@ -134,7 +139,11 @@ describe('connectionFromDocs', () => {
       doc: kubeconfig({ token: 't', 'as-groups': ['sre'] }),
       error: 'need "as"',
     },
-    { name: 'proxy-url', doc: kubeconfig({}, { 'proxy-url': 'http://proxy:3128' }), error: 'proxy-url is not supported' },
+    {
+      name: 'proxy-url',
+      doc: kubeconfig({}, { 'proxy-url': 'http://proxy:3128' }),
+      error: 'proxy-url is not supported',
+    },
   ])('refuses $name with a message that says what to fix', ({ doc, error }) => {
     expect(() => connectionFromDocs([doc as KubeConfigDoc], 'test', read)).toThrow(error);
   });
@@ -142,7 +151,11 @@ describe('connectionFromDocs', () => {
 
 describe('inClusterConnection', () => {
   it('uses the ServiceAccount token file (re-read as it rotates), CA and namespace', () => {
-    const conn = inClusterConnection({ KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' }, '/sa', read);
+    const conn = inClusterConnection(
+      { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' },
+      '/sa',
+      read,
+    );
     expect({ ...conn, ca: conn.ca?.toString() }).toEqual({
       server: 'https://[fd00::1]:443',
       ca: 'SA-CA',

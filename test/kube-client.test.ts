@@ -51,16 +51,24 @@ describe.skipIf(!hasCluster())('KubeClient on the real API server', () => {
 
   beforeAll(async () => {
     const kube = kubeClientFor(admin);
-    await createObject(kube, { group: '', version: 'v1', plural: 'namespaces', namespaced: false }, {
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: namespace },
-    });
-    await createObject(kube, { group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true }, {
-      apiVersion: 'v1',
-      kind: 'ServiceAccount',
-      metadata: { name: 'robot', namespace },
-    });
+    await createObject(
+      kube,
+      { group: '', version: 'v1', plural: 'namespaces', namespaced: false },
+      {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: namespace },
+      },
+    );
+    await createObject(
+      kube,
+      { group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true },
+      {
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { name: 'robot', namespace },
+      },
+    );
     const sa = await saKubeConfig(namespace, 'robot');
     saToken = sa.getCurrentUser()!.token!;
   });
@@ -87,9 +95,14 @@ describe.skipIf(!hasCluster())('KubeClient on the real API server', () => {
       kind: 'ExecCredential',
       status: { token: saToken, expirationTimestamp: new Date(Date.now() + 3_600_000).toISOString() },
     };
-    writeFileSync(plugin, `#!/bin/sh\ntest -n "$KUBERNETES_EXEC_INFO" || exit 3\necho '${JSON.stringify(credential)}'\n`);
+    writeFileSync(
+      plugin,
+      `#!/bin/sh\ntest -n "$KUBERNETES_EXEC_INFO" || exit 3\necho '${JSON.stringify(credential)}'\n`,
+    );
     chmodSync(plugin, 0o755);
-    const path = kubeconfigWith('exec', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: './plugin.sh' } });
+    const path = kubeconfigWith('exec', {
+      exec: { apiVersion: 'client.authentication.k8s.io/v1', command: './plugin.sh' },
+    });
     const kube = new KubeClient(loadKubeConnection({ kubeconfig: path }));
     expect(await whoAmI(kube)).toBe(`system:serviceaccount:${namespace}:robot`);
     kube.close();
@@ -153,9 +166,14 @@ describe.skipIf(!hasCluster())('KubeClient on the real API server', () => {
     await expect.poll(() => ended).not.toBe('not yet');
 
     let failed: unknown;
-    await kube.watch(resourcePath(CONFIG_MAPS, { namespace }), { labelSelector: '!!bad' }, () => {}, (err) => {
-      failed = err;
-    });
+    await kube.watch(
+      resourcePath(CONFIG_MAPS, { namespace }),
+      { labelSelector: '!!bad' },
+      () => {},
+      (err) => {
+        failed = err;
+      },
+    );
     await expect.poll(() => statusCodeOf(failed)).toBe(400);
     kube.close();
   });

@@ -1,7 +1,7 @@
 // The create / edit form ↔ ApiKey spec, and the API server's validation causes → form fields, so an
 // error is shown next to the field it concerns (docs/design.md §11). Pure; the API server stays the
 // validator (CRD schema + CEL): we only turn text boxes into the spec's shapes.
-import { ApiException } from '@kubernetes/client-node';
+import { isApiError } from '../kube/errors.ts';
 import { parseStatus } from '../cli/keys/errors.ts';
 import type { ApiKeyObject } from '../cli/keys/model.ts';
 
@@ -129,7 +129,7 @@ export function fieldOfPath(path: string | undefined): keyof KeyForm | '_form' {
  * 403) → the form's own message. undefined when the error is not an answer of the API server.
  */
 export function fieldErrorsOf(err: unknown): FieldErrors | undefined {
-  if (!(err instanceof ApiException)) return undefined;
+  if (!isApiError(err)) return undefined;
   const status = parseStatus(err.body) as
     | { message?: string; details?: { causes?: { field?: string; message?: string }[] } }
     | undefined;

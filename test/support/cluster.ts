@@ -2,8 +2,9 @@
 // `describe.skipIf(!hasCluster())` so a machine without Go skips them (global setup warns loudly;
 // in CI it fails instead, so skipping can never hide there).
 import { inject } from 'vitest';
-import { ApiException, KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { serviceAccountKubeConfig } from '../../controlplane/controlplane.ts';
+import { isApiError } from '../../kube/errors.ts';
 
 export function hasCluster(): boolean {
   return !!inject('kubeconfig');
@@ -35,13 +36,13 @@ export function saKubeConfig(namespace: string, name: string): Promise<KubeConfi
   return serviceAccountKubeConfig(adminKubeConfig(), namespace, name);
 }
 
-/** The HTTP status a client-node call ends with: 200 when it succeeds, the API server's code otherwise. */
+/** The HTTP status a client-node or KubeClient call ends with: 200 when it succeeds, the API server's code otherwise. */
 export async function httpStatusOf(call: Promise<unknown>): Promise<number> {
   try {
     await call;
     return 200;
   } catch (err) {
-    if (err instanceof ApiException) return err.code;
+    if (isApiError(err)) return err.code;
     throw err;
   }
 }
