@@ -3,7 +3,7 @@ import { parseCidrList } from '../../api/cidr-list.ts';
 import { RECORD_DATA_KEY } from '../../api/constants.ts';
 import { parseKeyRecord } from '../../api/record.ts';
 import { plan } from './plan.ts';
-import { T0, apiKey, inputs, reconcileUntilQuiet, testKeys } from './testing.ts';
+import { T0, apiKey, inputs, reconcileUntilQuiet, team, testKeys } from './testing.ts';
 import type { ApplyPlan, PlanInputs, ResolvedAllowlist } from './types.ts';
 
 // spec.ipAllowlistFrom in the planner (docs/design.md §2): the lists are added to spec.ipAllowlist, and a
@@ -79,5 +79,90 @@ describe('plan: spec.ipAllowlistFrom', () => {
     const bytes = Buffer.byteLength(JSON.stringify(p.records[0]));
     expect(bytes).toBeLessThan(512 * 1024);
     console.log(`record Secret with 5 000 CIDRs: ${bytes} bytes`);
+  });
+});
+
+// Team.spec.ipAllowlistFrom (docs/design.md §2, "Team lists"): every key of the team is confined to the
+// Team's lists (key ∩ team); a Team list that cannot be read suspends every key of the team.
+describe('plan: Team spec.ipAllowlistFrom', () => {
+  const teamRef = [{ configMapKeyRef: { name: 'team-ranges', key: 'cidrs' } }];
+  const teamWithList = team({ ipAllowlistFrom: teamRef });
+  const teamOk: ResolvedAllowlist = { ok: true, cidrs: ['10.0.0.0/8'] };
+
+  /** An issued key under a Team with a readable list, then one more plan with `from` as the Team's list. */
+  function teamIssuedThen(teamFrom: ResolvedAllowlist | undefined, spec = {}, keyFrom?: ResolvedAllowlist): ApplyPlan {
+    const start = inputs({
+      apiKey: apiKey(spec),
+      team: teamWithList,
+      teamIpAllowlistFrom: teamOk,
+      ...(keyFrom ? { ipAllowlistFrom: keyFrom } : {}),
+    });
+    const { inp } = reconcileUntilQuiet(start, T0, testKeys());
+    const next: PlanInputs = { ...inp };
+    if (teamFrom) next.teamIpAllowlistFrom = teamFrom;
+    else delete next.teamIpAllowlistFrom;
+    const p = plan(next, T0);
+    if (p.kind !== 'apply') throw new Error(`expected apply, got ${p.kind}`);
+    return p;
+  }
+
+  it.each<[string, object, ResolvedAllowlist | undefined, string[], string]>([
+    ['a key without a list gets the Team list', {}, undefined, ['10.0.0.0/8', '192.0.2.0/24'], 'KeyReady'],
+    ['a key inside the Team keeps its own', { ipAllowlist: ['10.1.0.0/16'] }, undefined, ['10.1.0.0/16'], 'KeyReady'],
+    [
+      'a key list (ConfigMap) wider than the Team is narrowed, and Ready says so',
+      { ipAllowlistFrom: ref },
+      { ok: true, cidrs: ['0.0.0.0/0'] },
+      ['10.0.0.0/8', '192.0.2.0/24'],
+      'ScopesRestricted',
+    ],
+  ])('%s', (_, spec, keyFrom, allowlist, reason) => {
+    const p = teamIssuedThen({ ok: true, cidrs: ['10.0.0.0/8', '192.0.2.0/24'] }, spec, keyFrom);
+    expect(recordsOf(p)).toMatchObject([{ state: 'Active', scopes: { ipAllowlist: allowlist } }]);
+    expect(ready(p)).toMatchObject({ status: 'True', reason });
+    if (reason === 'ScopesRestricted') expect(ready(p)?.message).toContain('0.0.0.0/0');
+  });
+
+  it.each<[string, ResolvedAllowlist | undefined, string]>([
+    [
+      'a bad line',
+      { ok: false, error: 'ConfigMap team-ranges key "cidrs": line 2 ("10.0.0/8") is not a CIDR block or IP address' },
+      'Team "payments" spec.ipAllowlistFrom: ConfigMap team-ranges key "cidrs": line 2 ("10.0.0/8")',
+    ],
+    ['a missing ConfigMap', { ok: false, error: 'ConfigMap team-ranges not found' }, 'ConfigMap team-ranges not found'],
+    ['an empty list', { ok: true, cidrs: [] }, 'Team "payments" spec.ipAllowlistFrom lists no address'],
+    ['a list not read yet', undefined, 'Team "payments" spec.ipAllowlistFrom has not been read yet'],
+  ])('fails closed on %s of the Team: the key is suspended with no scopes, Ready names it', (_, from, says) => {
+    for (const spec of [{}, { ipAllowlist: ['10.1.0.0/16'] }]) {
+      const p = teamIssuedThen(from, spec);
+      expect(recordsOf(p)).toMatchObject([
+        { state: 'Suspended', suspendedReason: 'IpAllowlistUnresolved', scopes: { models: [], ipAllowlist: [] } },
+      ]);
+      expect(ready(p)).toMatchObject({
+        status: 'False',
+        reason: 'IpAllowlistUnresolved',
+        message: expect.stringContaining(says),
+      });
+    }
+  });
+
+  it('suspends a key whose sources share no address with the Team (never "any source")', () => {
+    const p = teamIssuedThen({ ok: true, cidrs: ['198.51.100.0/24'] }, { ipAllowlist: ['10.1.0.0/16'] });
+    expect(recordsOf(p)).toMatchObject([
+      { state: 'Suspended', suspendedReason: 'NoAllowedSources', scopes: { ipAllowlist: [] } },
+    ]);
+    expect(ready(p)).toMatchObject({
+      status: 'False',
+      reason: 'NoAllowedSources',
+      message: expect.stringContaining('(10.1.0.0/16) is inside the ipAllowlistFrom lists of Team "payments"'),
+    });
+  });
+
+  it('does not issue a key while the Team list cannot be read', () => {
+    const p = plan(
+      inputs({ team: teamWithList, teamIpAllowlistFrom: { ok: false, error: 'ConfigMap team-ranges not found' } }),
+      T0,
+    );
+    expect(p).toMatchObject({ kind: 'apply', records: [] });
   });
 });
