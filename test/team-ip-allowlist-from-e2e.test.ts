@@ -3,7 +3,6 @@
 // A Team's list confines every key of the team (key ∩ team): only the Team's ConfigMap and the Team are
 // edited — never an ApiKey (generations are checked) — and the gateway's answers follow them; a key's own
 // wider list never widens it; a broken line fails closed with a condition naming Team, ConfigMap and line.
-import OpenAI from 'openai';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiKeyStatus } from '../api/apikey.ts';
@@ -11,6 +10,7 @@ import { GROUP, KINDS, VERSION } from '../api/constants.ts';
 import type { RunningGateway } from '../gateway/main.ts';
 import { adminKubeConfig, hasCluster } from './support/cluster.ts';
 import { createReadyKey, createTeam, eventually, realTimeClock } from './support/operator.ts';
+import { type Answer, chatAnswer } from './support/chat.ts';
 import { startStack, type Stack } from './support/stack.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
@@ -18,8 +18,6 @@ const NS = `teamfrom-${RUN}`;
 const RECORDS = `teamfrom-records-${RUN}`;
 const AK = { group: GROUP, version: VERSION, plural: KINDS.apiKey.plural };
 const TEAM = { ...AK, plural: KINDS.team.plural };
-
-type Answer = { status: number; code?: string | null };
 const ADMITTED: Answer = { status: 200 };
 const IP_REFUSED: Answer = { status: 401, code: 'ip_not_allowed' };
 const SUSPENDED: Answer = { status: 401, code: 'suspended_api_key' };
@@ -41,18 +39,7 @@ describe.skipIf(!hasCluster())('Team.spec.ipAllowlistFrom: a Team list confines 
   const custom = kc.makeApiClient(CustomObjectsApi);
   const keys = new Map<KeyName, { keyId: string; key: string; generation: number }>();
 
-  const chat = async (key: string): Promise<Answer> => {
-    try {
-      await new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0 }).chat.completions.create({
-        model: 'gpt-4o-mini',
-        messages: [{ role: 'user', content: 'hi' }],
-      });
-      return { status: 200 };
-    } catch (e) {
-      if (!(e instanceof OpenAI.APIError)) throw e;
-      return { status: e.status ?? 0, code: e.code };
-    }
-  };
+  const chat = (key: string): Promise<Answer> => chatAnswer(gw.url, key);
   /** Waits until every listed key gets its expected answer at the gateway. */
   const untilAnswers = (what: string, expected: Partial<Record<KeyName, Answer>>) =>
     eventually(
@@ -71,6 +58,12 @@ describe.skipIf(!hasCluster())('Team.spec.ipAllowlistFrom: a Team list confines 
       metadata: { generation: number };
       status?: ApiKeyStatus;
     };
+  /** Only the Team and its ConfigMaps are edited: every ApiKey keeps the generation it was created with. */
+  const expectApiKeysUntouched = async () => {
+    for (const k of Object.keys(KEYS) as KeyName[]) {
+      expect((await apiKey(k)).metadata.generation, `${k} was never touched`).toBe(keys.get(k)!.generation);
+    }
+  };
   const readyOf = async (k: KeyName) => (await apiKey(k)).status?.conditions?.find((c) => c.type === 'Ready');
   const gatewayAllowlist = (k: KeyName) => gw.records.get(keys.get(k)!.keyId)?.scopes.ipAllowlist;
   /** The resourceVersions of the team's ApiKeys and their records: unchanged while the operator is idle. */
@@ -182,9 +175,7 @@ describe.skipIf(!hasCluster())('Team.spec.ipAllowlistFrom: a Team list confines 
       });
     }
 
-    for (const k of Object.keys(KEYS) as KeyName[]) {
-      expect((await apiKey(k)).metadata.generation, `${k} was never touched`).toBe(keys.get(k)!.generation);
-    }
+    await expectApiKeysUntouched();
   }, 180_000);
 
   it("follows the Team's spec.ipAllowlistFrom: another ConfigMap, then edits of that one, then none", async () => {
@@ -206,8 +197,6 @@ describe.skipIf(!hasCluster())('Team.spec.ipAllowlistFrom: a Team list confines 
     await untilAnswers('admitted without a Team list', { anySource: ADMITTED, ownWide: ADMITTED });
     expect(gatewayAllowlist('ownWide')).toEqual(['127.0.0.0/8', '192.0.2.0/24']);
 
-    for (const k of Object.keys(KEYS) as KeyName[]) {
-      expect((await apiKey(k)).metadata.generation, `${k} was never touched`).toBe(keys.get(k)!.generation);
-    }
+    await expectApiKeysUntouched();
   }, 120_000);
 });

@@ -18,17 +18,32 @@ const recordsOf = (p: ApplyPlan) =>
   });
 const ready = (p: ApplyPlan) => p.status?.conditions?.find((c) => c.type === 'Ready');
 
+type ListInput = 'ipAllowlistFrom' | 'teamIpAllowlistFrom';
+
+/** A key issued from `start`, then one more plan with `from` as the list read for `field` (undefined: not read). */
+function planAfterIssue(start: PlanInputs, field: ListInput, from: ResolvedAllowlist | undefined): ApplyPlan {
+  const { inp } = reconcileUntilQuiet(start, T0, testKeys());
+  const next: PlanInputs = { ...inp };
+  if (from) next[field] = from;
+  else delete next[field];
+  const p = plan(next, T0);
+  if (p.kind !== 'apply') throw new Error(`expected apply, got ${p.kind}`);
+  return p;
+}
+
 /** An issued key (list readable), then one more plan with `from` as the list. */
 function issuedThen(from: ResolvedAllowlist | undefined, spec = {}): ApplyPlan {
   const ok: ResolvedAllowlist = { ok: true, cidrs: ['192.0.2.0/24'] };
   const start = inputs({ apiKey: apiKey({ ipAllowlistFrom: ref, ...spec }), ipAllowlistFrom: ok });
-  const { inp } = reconcileUntilQuiet(start, T0, testKeys());
-  const next: PlanInputs = { ...inp };
-  if (from) next.ipAllowlistFrom = from;
-  else delete next.ipAllowlistFrom;
-  const p = plan(next, T0);
-  if (p.kind !== 'apply') throw new Error(`expected apply, got ${p.kind}`);
-  return p;
+  return planAfterIssue(start, 'ipAllowlistFrom', from);
+}
+
+/** Fails closed: every record Suspended with no scopes, and Ready says why. */
+function expectSuspended(p: ApplyPlan, reason: string, says: string): void {
+  expect(recordsOf(p)).toMatchObject([
+    { state: 'Suspended', suspendedReason: reason, scopes: { models: [], ipAllowlist: [] } },
+  ]);
+  expect(ready(p)).toMatchObject({ status: 'False', reason, message: expect.stringContaining(says) });
 }
 
 describe('plan: spec.ipAllowlistFrom', () => {
@@ -50,15 +65,7 @@ describe('plan: spec.ipAllowlistFrom', () => {
     ['an empty list', { ok: true, cidrs: [] }, 'lists no address'],
     ['a list not read yet', undefined, 'has not been read yet'],
   ])('fails closed on %s: the key is suspended with no scopes, and Ready says why', (_, from, says) => {
-    const p = issuedThen(from);
-    expect(recordsOf(p)).toMatchObject([
-      { state: 'Suspended', suspendedReason: 'IpAllowlistUnresolved', scopes: { models: [], ipAllowlist: [] } },
-    ]);
-    expect(ready(p)).toMatchObject({
-      status: 'False',
-      reason: 'IpAllowlistUnresolved',
-      message: expect.stringContaining(says),
-    });
+    expectSuspended(issuedThen(from), 'IpAllowlistUnresolved', says);
   });
 
   it('does not issue a key while the list cannot be read', () => {
@@ -97,13 +104,7 @@ describe('plan: Team spec.ipAllowlistFrom', () => {
       teamIpAllowlistFrom: teamOk,
       ...(keyFrom ? { ipAllowlistFrom: keyFrom } : {}),
     });
-    const { inp } = reconcileUntilQuiet(start, T0, testKeys());
-    const next: PlanInputs = { ...inp };
-    if (teamFrom) next.teamIpAllowlistFrom = teamFrom;
-    else delete next.teamIpAllowlistFrom;
-    const p = plan(next, T0);
-    if (p.kind !== 'apply') throw new Error(`expected apply, got ${p.kind}`);
-    return p;
+    return planAfterIssue(start, 'teamIpAllowlistFrom', teamFrom);
   }
 
   it.each<[string, object, ResolvedAllowlist | undefined, string[], string]>([
@@ -134,28 +135,16 @@ describe('plan: Team spec.ipAllowlistFrom', () => {
     ['a list not read yet', undefined, 'Team "payments" spec.ipAllowlistFrom has not been read yet'],
   ])('fails closed on %s of the Team: the key is suspended with no scopes, Ready names it', (_, from, says) => {
     for (const spec of [{}, { ipAllowlist: ['10.1.0.0/16'] }]) {
-      const p = teamIssuedThen(from, spec);
-      expect(recordsOf(p)).toMatchObject([
-        { state: 'Suspended', suspendedReason: 'IpAllowlistUnresolved', scopes: { models: [], ipAllowlist: [] } },
-      ]);
-      expect(ready(p)).toMatchObject({
-        status: 'False',
-        reason: 'IpAllowlistUnresolved',
-        message: expect.stringContaining(says),
-      });
+      expectSuspended(teamIssuedThen(from, spec), 'IpAllowlistUnresolved', says);
     }
   });
 
   it('suspends a key whose sources share no address with the Team (never "any source")', () => {
-    const p = teamIssuedThen({ ok: true, cidrs: ['198.51.100.0/24'] }, { ipAllowlist: ['10.1.0.0/16'] });
-    expect(recordsOf(p)).toMatchObject([
-      { state: 'Suspended', suspendedReason: 'NoAllowedSources', scopes: { ipAllowlist: [] } },
-    ]);
-    expect(ready(p)).toMatchObject({
-      status: 'False',
-      reason: 'NoAllowedSources',
-      message: expect.stringContaining('(10.1.0.0/16) is inside the ipAllowlistFrom lists of Team "payments"'),
-    });
+    expectSuspended(
+      teamIssuedThen({ ok: true, cidrs: ['198.51.100.0/24'] }, { ipAllowlist: ['10.1.0.0/16'] }),
+      'NoAllowedSources',
+      '(10.1.0.0/16) is inside the ipAllowlistFrom lists of Team "payments"',
+    );
   });
 
   it('does not issue a key while the Team list cannot be read', () => {
