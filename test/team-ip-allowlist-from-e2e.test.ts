@@ -123,7 +123,7 @@ describe.skipIf(!hasCluster())('Team.spec.ipAllowlistFrom: a Team list confines 
     await stack?.stop();
   });
 
-  it('follows edits of the Team ConfigMap: in the list → admitted, out → refused, never wider than the Team', async () => {
+  it('follows edits of the Team ConfigMap: listed → admitted, else refused; never wider than the Team', async () => {
     await untilAnswers('all admitted from 127.0.0.1', {
       anySource: ADMITTED,
       ownWide: ADMITTED,
@@ -170,7 +170,8 @@ describe.skipIf(!hasCluster())('Team.spec.ipAllowlistFrom: a Team list confines 
         status: 'False',
         reason: 'IpAllowlistUnresolved',
         message: expect.stringContaining(
-          'Team "ci" spec.ipAllowlistFrom: ConfigMap team-ranges key "cidrs": line 3 ("127.0.0.300") is not a CIDR block',
+          'Team "ci" spec.ipAllowlistFrom: ConfigMap team-ranges key "cidrs": ' +
+            'line 3 ("127.0.0.300") is not a CIDR block',
         ),
       });
     }

@@ -16,7 +16,7 @@ export const SUSPENSION_DETAILS: Record<SuspensionReason, string> = {
   NoAllowedEndpoints:
     "Its Team allows none of the key's endpoints: the key owner must change the key's allowedEndpoints or the Team.",
   NoAllowedSources:
-    "Its Team's source allowlist shares no address with the key's: the key owner must change the key's allowlist or the Team.",
+    "Its Team's source lists share no address with the key's: the key owner must change the key's allowlist or the Team.",
   IpAllowlistUnresolved:
     "An ipAllowlistFrom list (the key's or its Team's) cannot be read: the key owner must fix the ConfigMap it names.",
 };
