@@ -6,6 +6,8 @@ import ipaddr from 'ipaddr.js';
 // the other list's smaller blocks inside it, which are kept). Each list is merged into sorted disjoint
 // ranges once and every block is one binary search: O(n log n) for lists of thousands of CI ranges.
 // An IPv4-mapped IPv6 block (::ffff:10.0.0.0/104) counts as the IPv4 block it denotes, as at the gateway.
+// Every reconcile of every key of a team plans again, with the same lists: parsed lists are kept by content
+// (a few, least recently used first out), so a list of thousands is parsed once per change, not per key.
 
 interface Block {
   text: string;
@@ -58,6 +60,29 @@ function rangesOf(blocks: readonly Block[]): Ranges {
   return { v4: merge(blocks.filter((b) => !b.v6)), v6: merge(blocks.filter((b) => b.v6)) };
 }
 
+interface CompiledList {
+  blocks: (Block | undefined)[];
+  ranges: Ranges;
+}
+
+/** Lists kept parsed: a team's list and a shared CI list or two; a Map iterates oldest first. */
+const COMPILED_MAX = 8;
+const compiled = new Map<string, CompiledList>();
+
+function compile(list: readonly string[]): CompiledList {
+  const id = list.join('\n');
+  let c = compiled.get(id);
+  if (c) {
+    compiled.delete(id);
+  } else {
+    const blocks = list.map(parseBlock);
+    c = { blocks, ranges: rangesOf(blocks.filter((b) => b !== undefined)) };
+    if (compiled.size >= COMPILED_MAX) compiled.delete(compiled.keys().next().value!);
+  }
+  compiled.set(id, c);
+  return c;
+}
+
 /** Whether the whole block lies in one merged range (the last one starting at or before it). */
 function covered(block: Block, ranges: Ranges): boolean {
   const rs = block.v6 ? ranges.v6 : ranges.v4;
@@ -89,18 +114,14 @@ export interface SourceIntersection {
  * such entries before they get here.
  */
 export function intersectSources(key: readonly string[], team: readonly string[]): SourceIntersection {
-  const keyBlocks = key.map(parseBlock);
-  const teamBlocks = team.map(parseBlock);
-  const parsedKey = keyBlocks.filter((b) => b !== undefined);
-  const parsedTeam = teamBlocks.filter((b) => b !== undefined);
-  const keyRanges = rangesOf(parsedKey);
-  const teamRanges = rangesOf(parsedTeam);
+  const k = compile(key);
+  const t = compile(team);
   const allowed = new Set<string>();
   const narrowed = new Set<string>();
-  keyBlocks.forEach((b, i) => {
-    if (b && covered(b, teamRanges)) allowed.add(b.text);
+  k.blocks.forEach((b, i) => {
+    if (b && covered(b, t.ranges)) allowed.add(b.text);
     else narrowed.add(key[i]!);
   });
-  for (const b of parsedTeam) if (covered(b, keyRanges)) allowed.add(b.text);
+  for (const b of t.blocks) if (b && covered(b, k.ranges)) allowed.add(b.text);
   return { allowed: [...allowed].sort(), narrowed: [...narrowed].sort() };
 }
