@@ -55,8 +55,29 @@ export const handoffMode = () =>
       'Automatic (default): predecessors are revoked once the hand-off is confirmed (idle/maxOverlap). ' +
         'Manual: every predecessor stays valid until you revoke it (spec.revokedKeyIds, `keys handoff`).',
     );
-/** ConfigMap references per ApiKey (spec.ipAllowlistFrom). */
+/** ConfigMap references per ApiKey or Team (spec.ipAllowlistFrom). */
 export const IP_ALLOWLIST_FROM_MAX = 8;
+
+/** spec.ipAllowlistFrom, the same shape on ApiKey and Team: ConfigMap keys in the object's namespace. */
+export const ipAllowlistFrom = () =>
+  z
+    .array(
+      z
+        .object({
+          configMapKeyRef: z
+            .object({
+              name: objectName('ConfigMap in this namespace'),
+              key: secretDataKey(),
+            })
+            .strict()
+            .describe(
+              'A ConfigMap data key holding one CIDR or address per line (blank lines and # comments allowed).',
+            ),
+        })
+        .strict(),
+    )
+    .max(IP_ALLOWLIST_FROM_MAX)
+    .optional();
 
 export const RESTART_TARGET_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
 
@@ -98,27 +119,9 @@ export const ApiKeySpecSchema = z
     ipAllowlist: stringSet(cidr(), 128)
       .optional()
       .describe('Source CIDR blocks; a bare address is /32 or /128; empty means any source.'),
-    ipAllowlistFrom: z
-      .array(
-        z
-          .object({
-            configMapKeyRef: z
-              .object({
-                name: objectName('ConfigMap in this namespace'),
-                key: secretDataKey(),
-              })
-              .strict()
-              .describe(
-                'A ConfigMap data key holding one CIDR or address per line (blank lines and # comments allowed).',
-              ),
-          })
-          .strict(),
-      )
-      .max(IP_ALLOWLIST_FROM_MAX)
-      .optional()
-      .describe(
-        'More source CIDRs, read from ConfigMaps in this namespace and added to ipAllowlist (docs/design.md §2).',
-      ),
+    ipAllowlistFrom: ipAllowlistFrom().describe(
+      'More source CIDRs, read from ConfigMaps in this namespace and added to ipAllowlist (docs/design.md §2).',
+    ),
     expiration: expiration()
       .default('Never')
       .describe("Never, a duration from the key id's creation (30d, 90d), or an RFC 3339 datetime."),

@@ -50,6 +50,7 @@ export const CONDITION_REASONS = {
     TeamInvalid: 'blocked',
     NoAllowedModels: 'scopeRefusal',
     NoAllowedEndpoints: 'scopeRefusal',
+    NoAllowedSources: 'scopeRefusal',
     IpAllowlistUnresolved: 'blocked',
     SecretConflict: 'blocked',
     Revoked: 'blocked',

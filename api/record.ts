@@ -8,14 +8,16 @@ import { timestamp } from './fields.ts';
 export const KEY_RECORD_SCHEMA_VERSION = 2;
 
 /**
- * Why a key id is suspended: its Team is missing or invalid, or the Team allows none of its models or
- * endpoints. The key id keeps its lineage state (status.keys[]) and works again once that is fixed.
+ * Why a key id is suspended: its Team is missing or invalid, the Team allows none of its models, endpoints
+ * or source addresses, or an ipAllowlistFrom list (the key's or its Team's) cannot be read. The key id keeps
+ * its lineage state (status.keys[]) and works again once that is fixed.
  */
 export const SUSPENSION_REASONS = [
   'TeamNotFound',
   'TeamInvalid',
   'NoAllowedModels',
   'NoAllowedEndpoints',
+  'NoAllowedSources',
   'IpAllowlistUnresolved',
 ] as const;
 export type SuspensionReason = (typeof SUSPENSION_REASONS)[number];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { conditionList } from './conditions.ts';
-import { handoffMode } from './apikey.ts';
+import { handoffMode, ipAllowlistFrom } from './apikey.ts';
 import { duration, emailAddress, endpointPath, modelName, stringSet } from './fields.ts';
 
 export const TeamSpecSchema = z
@@ -12,6 +12,10 @@ export const TeamSpecSchema = z
     maxExpiration: duration()
       .optional()
       .describe('Ceiling for keys of this team: they may not be Never or live longer than this.'),
+    ipAllowlistFrom: ipAllowlistFrom().describe(
+      "Source CIDRs every key of this team is confined to, read from ConfigMaps in this namespace: a key's own " +
+        'allowlist is narrowed to addresses in these lists (docs/design.md §2).',
+    ),
     contacts: stringSet(emailAddress(), 20)
       .optional()
       .describe('Email addresses that get expiry reminders for every key of this team.'),

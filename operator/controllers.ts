@@ -11,7 +11,7 @@ import { createApiKeyMetrics } from './apikey/metrics.ts';
 import { createApiKeyReconciler } from './apikey/reconciler.ts';
 import type { ApiKeyObject, TeamObject } from './apikey/types.ts';
 import type { OperatorContext } from './runtime/context.ts';
-import { objectKey, type CachedInformer, type ChangeKind } from './runtime/types.ts';
+import { objectKey, splitKey, type CachedInformer, type ChangeKind } from './runtime/types.ts';
 import { createTeamReconciler, kubeTeamStatusWriter } from './team/reconciler.ts';
 import type { ApiKeyWriter } from './apikey/writer.ts';
 import { restartTargetsOf, targetKey } from './rotation/restart-plan.ts';
@@ -172,11 +172,14 @@ export async function registerKeyControllers(
     const team = teamOf(ak);
     if (team) teamQueue.enqueue(`${ak.metadata?.namespace}/${team}`);
   });
-  teams.onChange((team) => {
+  const enqueueKeysOfTeam = (namespace: string | undefined, name: string | undefined) => {
+    for (const ak of apiKeys.list(namespace)) if (teamOf(ak) === name) apiKeyQueue.enqueue(objectKey(ak));
+  };
+  teams.onChange((team, change) => {
     teamQueue.enqueue(objectKey(team));
+    allowlists.sources.updateTeam(team, objectKey(team), change);
     // A Team change re-renders the records of all its keys (and a new Team un-blocks them).
-    for (const ak of apiKeys.list(team.metadata?.namespace))
-      if (teamOf(ak) === team.metadata?.name) apiKeyQueue.enqueue(objectKey(ak));
+    enqueueKeysOfTeam(team.metadata?.namespace, team.metadata?.name);
   });
   secrets.onChange((s) => {
     const owner = s.metadata?.labels?.[LABELS.apiKeyName];
@@ -205,9 +208,14 @@ export async function registerKeyControllers(
     { workers: 1 },
   );
   foldQueue.enqueue(FOLD_KEY);
-  // An edited ipAllowlistFrom list re-renders the records of exactly the keys that reference it.
+  // An edited ipAllowlistFrom list re-renders the records of exactly the keys that reference it, and of
+  // every key of the Teams that reference it.
   allowlists.configMaps.onChange((cm, change) => {
     for (const key of allowlists.sources.referrersOf(cm, change)) apiKeyQueue.enqueue(key);
+    for (const team of allowlists.sources.teamReferrersOf(cm)) {
+      const { namespace, name } = splitKey(team);
+      enqueueKeysOfTeam(namespace, name);
+    }
   });
   usage.onChange((cm, change) => {
     for (const keyId of usageIndex.changedKeyIds(cm, change)) {

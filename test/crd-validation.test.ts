@@ -47,6 +47,12 @@ const invalid: Case[] = [
     [/spec\.contacts\[0\]/, /email address/],
   ],
   [
+    'team ipAllowlistFrom with a bad ConfigMap name',
+    'Team',
+    { allowedModels: ['*'], ipAllowlistFrom: [{ configMapKeyRef: { name: 'CI_Ranges', key: 'cidrs' } }] },
+    [/spec\.ipAllowlistFrom\[0\]\.configMapKeyRef\.name/, /name of a ConfigMap/],
+  ],
+  [
     'key contact without a domain',
     'ApiKey',
     key({ contacts: ['ops@localhost'] }),

@@ -5,7 +5,6 @@
 // condition that names the line.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import OpenAI from 'openai';
 import { parseAllDocuments } from 'yaml';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import { API_VERSION, GROUP, KINDS, LABELS, VERSION } from '../api/constants.ts'
 import type { RunningGateway } from '../gateway/main.ts';
 import { adminKubeConfig, hasCluster } from './support/cluster.ts';
 import { createReadyKey, createTeam, eventually, realTimeClock } from './support/operator.ts';
+import { type Answer, chatAnswer } from './support/chat.ts';
 import { startStack, type Stack } from './support/stack.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
@@ -22,8 +22,6 @@ const RECORDS = `ipfrom-records-${RUN}`;
 const AK = { group: GROUP, version: VERSION, plural: KINDS.apiKey.plural };
 const TOKENS_PER_CHAT = 7; // test upstream's usage.total_tokens
 const LINES = 5_000;
-
-type Answer = { status: number; code?: string | null };
 
 /** A provider's published ranges: a header, blank lines, IPv4 and IPv6 blocks; `extra` replaces the last one. */
 function ranges(extra?: string): string {
@@ -45,18 +43,7 @@ describe.skipIf(!hasCluster())('spec.ipAllowlistFrom: a 5 000-line ConfigMap lis
   const kc = adminKubeConfig();
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const chat = async (key: string): Promise<Answer> => {
-    try {
-      await new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0 }).chat.completions.create({
-        model: 'gpt-4o-mini',
-        messages: [{ role: 'user', content: 'hi' }],
-      });
-      return { status: 200 };
-    } catch (e) {
-      if (!(e instanceof OpenAI.APIError)) throw e;
-      return { status: e.status ?? 0, code: e.code };
-    }
-  };
+  const chat = (key: string): Promise<Answer> => chatAnswer(gw.url, key);
   const until = (what: string, f: () => Promise<Answer>, expected: Answer) =>
     eventually(
       async () => {

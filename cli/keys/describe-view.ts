@@ -133,7 +133,7 @@ export function renderDescribe(obj: ApiKeyObject, now: Date): string {
   const scopes: [string, string][] = [
     ['Models', listOr(spec.allowedModels, `(everything team ${team} allows)`)],
     ['Endpoints', listOr(spec.allowedEndpoints, `(everything team ${team} allows)`)],
-    ['Source IPs', listOr(sourceIpEntries(spec), '(any)')],
+    ['Source IPs', listOr(sourceIpEntries(spec), `(any source team ${team} allows)`)],
   ];
   const refusals = scopeRefusals(obj);
   const notes = attention(obj);

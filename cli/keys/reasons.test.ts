@@ -76,6 +76,20 @@ const scenarios: Array<[string, () => { inp: PlanInputs; now: Date }]> = [
     }),
   ],
   [
+    'a key source allowlist sharing no address with the Team lists',
+    () => ({
+      inp: reconcile(
+        inputs({
+          apiKey: apiKey({ ipAllowlist: ['198.51.100.0/24'] }),
+          team: team({ ipAllowlistFrom: [{ configMapKeyRef: { name: 'team-ranges', key: 'cidrs' } }] }),
+          teamIpAllowlistFrom: { ok: true, cidrs: ['10.0.0.0/8'] },
+        }),
+        T0,
+      ),
+      now: T0,
+    }),
+  ],
+  [
     'an ipAllowlistFrom ConfigMap with a bad line',
     () => ({
       inp: reconcile(

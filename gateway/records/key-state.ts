@@ -15,7 +15,10 @@ export const SUSPENSION_DETAILS: Record<SuspensionReason, string> = {
     "Its Team allows none of the key's models: the key owner must change the key's allowedModels or the Team.",
   NoAllowedEndpoints:
     "Its Team allows none of the key's endpoints: the key owner must change the key's allowedEndpoints or the Team.",
-  IpAllowlistUnresolved: 'Its ipAllowlistFrom list cannot be read: the key owner must fix the ConfigMap it names.',
+  NoAllowedSources:
+    "Its Team's source lists share no address with the key's: the key owner must change the key's allowlist or the Team.",
+  IpAllowlistUnresolved:
+    "An ipAllowlistFrom list (the key's or its Team's) cannot be read: the key owner must fix the ConfigMap it names.",
 };
 
 /**

@@ -1,7 +1,7 @@
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { AllowlistSources } from './allowlist-sources.ts';
-import { apiKey } from './testing.ts';
+import { apiKey, team } from './testing.ts';
 
 // The ConfigMap side of spec.ipAllowlistFrom (docs/design.md §2): one GET per ConfigMap version, errors
 // that name ConfigMap, key and line, and the index that tells which ApiKeys a ConfigMap change concerns.
@@ -83,5 +83,19 @@ describe('AllowlistSources', () => {
     expect(w.sources.referrersOf(cm('a', '3', {}), 'update')).toEqual([]);
     expect(w.sources.referrersOf(cm('b', '3', {}), 'update')).toEqual([`${NS}/one`]);
     expect(w.sources.referrersOf(cm('other', '1', {}), 'add')).toEqual([]);
+  });
+
+  it('names the Teams that reference a changed ConfigMap (their keys are reconciled), following Team changes', () => {
+    const w = world();
+    w.sources.updateTeam(team({ ipAllowlistFrom: [ref('a')] }, 'ci'), `${NS}/ci`, 'add');
+    w.sources.updateTeam(team({ ipAllowlistFrom: [ref('a'), ref('b')] }, 'ops'), `${NS}/ops`, 'add');
+    w.sources.updateTeam(team({}, 'web'), `${NS}/web`, 'add');
+    w.sources.updateApiKey(apiKey({ ipAllowlistFrom: [ref('a')] }, { name: 'one' }), `${NS}/one`, 'add');
+    expect(w.sources.teamReferrersOf(cm('a', '2', {})).sort()).toEqual([`${NS}/ci`, `${NS}/ops`]);
+    expect(w.sources.referrersOf(cm('a', '2', {}), 'update')).toEqual([`${NS}/one`]); // keys and Teams apart
+    w.sources.updateTeam(team({ ipAllowlistFrom: [ref('b')] }, 'ci'), `${NS}/ci`, 'update');
+    w.sources.updateTeam(team({ ipAllowlistFrom: [ref('b')] }, 'ops'), `${NS}/ops`, 'delete');
+    expect(w.sources.teamReferrersOf(cm('a', '3', {}))).toEqual([]);
+    expect(w.sources.teamReferrersOf(cm('b', '3', {}))).toEqual([`${NS}/ci`]);
   });
 });

@@ -7,13 +7,14 @@ import { compactObject } from '../../kube/compact.ts';
 import { CONFIG_MAPS, resourcePath } from '../../kube/resources.ts';
 import type { OperatorContext } from '../runtime/context.ts';
 import type { CachedInformer, ChangeKind, ObjectCache } from '../runtime/types.ts';
-import type { ApiKeyObject, ResolvedAllowlist } from './types.ts';
+import type { ApiKeyObject, ResolvedAllowlist, TeamObject } from './types.ts';
 
 // spec.ipAllowlistFrom (docs/design.md §2): ConfigMaps the user keeps, unlabelled. The operator watches
 // ConfigMaps' METADATA only (the transform drops data, and our own audit trails and usage reports are
 // excluded by selector), reads a referenced ConfigMap's data with one GET when its resourceVersion
 // changed, and keeps only the parsed lists of referenced ConfigMaps. A change enqueues exactly the
-// ApiKeys that reference it (index below), so an edited list reaches the gateway without touching them.
+// ApiKeys that reference it, and the keys of the Teams that reference it (Team.spec.ipAllowlistFrom:
+// indexes below), so an edited list reaches the gateway without touching them.
 
 type Refs = NonNullable<ApiKeySpecInput['ipAllowlistFrom']>;
 
@@ -25,6 +26,28 @@ export type ConfigMapRead = (namespace: string, name: string) => Promise<V1Confi
 
 const dropData = (cm: V1ConfigMap): V1ConfigMap => compactObject({ metadata: cm.metadata }) as V1ConfigMap;
 
+/** `ns/configmap` → the objects (`ns/name`) whose spec.ipAllowlistFrom references it, and back. */
+class Referrers {
+  readonly #byConfigMap = new Map<string, Set<string>>();
+  readonly #refsOf = new Map<string, string[]>();
+
+  update(key: string, namespace: string, refs: Refs | undefined): void {
+    for (const cm of this.#refsOf.get(key) ?? []) {
+      const set = this.#byConfigMap.get(cm);
+      set?.delete(key);
+      if (set?.size === 0) this.#byConfigMap.delete(cm);
+    }
+    const cms = (refs ?? []).map((r) => `${namespace}/${r.configMapKeyRef.name}`);
+    if (cms.length === 0) this.#refsOf.delete(key);
+    else this.#refsOf.set(key, cms);
+    for (const cm of cms) this.#byConfigMap.set(cm, (this.#byConfigMap.get(cm) ?? new Set()).add(key));
+  }
+
+  of(cm: string): string[] {
+    return [...(this.#byConfigMap.get(cm) ?? [])];
+  }
+}
+
 export class AllowlistSources {
   readonly #cache: ObjectCache<V1ConfigMap>;
   readonly #read: ConfigMapRead;
@@ -33,9 +56,8 @@ export class AllowlistSources {
     string,
     { rv: string | undefined; data: Record<string, string>; lists: Map<string, CidrListResult> }
   >();
-  /** `ns/configmap` → ApiKeys (`ns/name`) referencing it, and back. */
-  readonly #referrers = new Map<string, Set<string>>();
-  readonly #refsOf = new Map<string, string[]>();
+  readonly #apiKeys = new Referrers();
+  readonly #teams = new Referrers();
 
   constructor(cache: ObjectCache<V1ConfigMap>, read: ConfigMapRead) {
     this.#cache = cache;
@@ -81,24 +103,28 @@ export class AllowlistSources {
 
   /** Keeps the referrer index; call for every ApiKey change. */
   updateApiKey(ak: ApiKeyObject, key: string, change: ChangeKind): void {
-    for (const cm of this.#refsOf.get(key) ?? []) {
-      const set = this.#referrers.get(cm);
-      set?.delete(key);
-      if (set?.size === 0) this.#referrers.delete(cm);
-    }
-    const ns = ak.metadata?.namespace ?? '';
-    const cms =
-      change === 'delete' ? [] : (ak.spec?.ipAllowlistFrom ?? []).map((r) => `${ns}/${r.configMapKeyRef.name}`);
-    if (cms.length === 0) this.#refsOf.delete(key);
-    else this.#refsOf.set(key, cms);
-    for (const cm of cms) this.#referrers.set(cm, (this.#referrers.get(cm) ?? new Set()).add(key));
+    this.#apiKeys.update(key, ak.metadata?.namespace ?? '', change === 'delete' ? undefined : ak.spec?.ipAllowlistFrom);
+  }
+
+  /** Keeps the Team referrer index; call for every Team change. */
+  updateTeam(team: TeamObject, key: string, change: ChangeKind): void {
+    this.#teams.update(
+      key,
+      team.metadata?.namespace ?? '',
+      change === 'delete' ? undefined : team.spec?.ipAllowlistFrom,
+    );
   }
 
   /** The ApiKeys to reconcile after a ConfigMap changed; forgets its data once it is gone. */
   referrersOf(cm: V1ConfigMap, change: ChangeKind): string[] {
     const id = `${cm.metadata?.namespace}/${cm.metadata?.name}`;
     if (change === 'delete') this.#fetched.delete(id);
-    return [...(this.#referrers.get(id) ?? [])];
+    return this.#apiKeys.of(id);
+  }
+
+  /** The Teams (`ns/name`) whose lists a ConfigMap change concerns: every key of theirs is reconciled. */
+  teamReferrersOf(cm: V1ConfigMap): string[] {
+    return this.#teams.of(`${cm.metadata?.namespace}/${cm.metadata?.name}`);
   }
 }
 

@@ -21,6 +21,8 @@ export interface BlockerInputs {
   secretName: string;
   /** spec.ipAllowlistFrom as read; undefined when not read. */
   allowlistFrom: ResolvedAllowlist | undefined;
+  /** The Team's spec.ipAllowlistFrom as read; undefined when not read. */
+  teamAllowlistFrom: ResolvedAllowlist | undefined;
 }
 
 const teamNotFound: Policy<BlockerInputs, Blocker> = ({ teamExists, spec, namespace }) =>
@@ -64,28 +66,53 @@ const noAllowedEndpoints: Policy<BlockerInputs, Blocker> = ({ scopes, spec, team
           'change spec.allowedEndpoints or the Team',
       };
 
+const noAllowedSources: Policy<BlockerInputs, Blocker> = ({ scopes, spec }) =>
+  scopes?.empty !== 'sources'
+    ? undefined
+    : {
+        reason: 'NoAllowedSources',
+        suspends: true,
+        message:
+          `none of the key's source addresses (${listSome(scopes.narrowedSources)}) is inside the ipAllowlistFrom ` +
+          `lists of Team "${spec.team}": change spec.ipAllowlist / spec.ipAllowlistFrom or the Team's lists`,
+      };
+
+/** At most a few entries of a list that may hold thousands (a condition message is at most 2 KiB). */
+export function listSome(xs: readonly string[], max = 5): string {
+  return xs.length <= max ? xs.join(', ') : `${xs.slice(0, max).join(', ')} and ${xs.length - max} more`;
+}
+
 /**
- * spec.ipAllowlistFrom that cannot be read, or reads as nothing, suspends the key (docs/design.md §2):
+ * An ipAllowlistFrom list that cannot be read, or reads as nothing, suspends the key (docs/design.md §2):
  * the record's empty ipAllowlist means "any source", so an unreadable list must never render as one.
+ * `owner` says whose spec names it: the ApiKey's, or its Team's.
  */
-const allowlistUnresolved: Policy<BlockerInputs, Blocker> = ({ spec, allowlistFrom, scopes }) => {
-  if (!spec.ipAllowlistFrom?.length) return undefined;
-  const fix = 'the key is suspended until spec.ipAllowlistFrom can be read';
+function unresolved(owner: string, list: ResolvedAllowlist | undefined, requested: number): Blocker | undefined {
+  const fix = `the key is suspended until ${owner}spec.ipAllowlistFrom can be read`;
   const because = (message: string): Blocker => ({ reason: 'IpAllowlistUnresolved', suspends: true, message });
-  if (!allowlistFrom) return because(`spec.ipAllowlistFrom has not been read yet; ${fix}`);
-  if (!allowlistFrom.ok) return because(`spec.ipAllowlistFrom: ${allowlistFrom.error}; ${fix}`);
-  if (scopes && scopes.ipAllowlist.length === 0) {
-    return because(`spec.ipAllowlistFrom lists no address (an empty allowlist would allow any source); ${fix}`);
+  if (!list) return because(`${owner}spec.ipAllowlistFrom has not been read yet; ${fix}`);
+  if (!list.ok) return because(`${owner}spec.ipAllowlistFrom: ${list.error}; ${fix}`);
+  if (requested + list.cidrs.length === 0) {
+    return because(`${owner}spec.ipAllowlistFrom lists no address (an empty allowlist would allow any source); ${fix}`);
   }
   return undefined;
-};
+}
+
+const allowlistUnresolved: Policy<BlockerInputs, Blocker> = ({ spec, allowlistFrom }) =>
+  spec.ipAllowlistFrom?.length ? unresolved('', allowlistFrom, spec.ipAllowlist?.length ?? 0) : undefined;
+
+/** A Team list confines every key of the team: not readable, its keys are suspended like a key's own. */
+const teamAllowlistUnresolved: Policy<BlockerInputs, Blocker> = ({ spec, teamSpec, teamAllowlistFrom }) =>
+  teamSpec?.ipAllowlistFrom?.length ? unresolved(`Team "${spec.team}" `, teamAllowlistFrom, 0) : undefined;
 
 /** The Team policies, in precedence order. */
 export const TEAM_BLOCKERS: readonly Policy<BlockerInputs, Blocker>[] = [
   teamNotFound,
   teamInvalid,
+  teamAllowlistUnresolved,
   noAllowedModels,
   noAllowedEndpoints,
+  noAllowedSources,
 ];
 
 const secretConflict: Policy<BlockerInputs, Blocker> = ({ inspection, namespace, secretName }) =>

@@ -16,11 +16,20 @@ import { firstDecision } from './policies.ts';
 import { readiness, type Blocker } from './readiness.ts';
 import { readRecordSecret, type StoredRecord } from './record.ts';
 import { desiredRecords } from './records-plan.ts';
-import { effectiveScopes, type EffectiveScopes } from './scopes.ts';
+import { effectiveScopes, type EffectiveScopes, type SourceLists } from './scopes.ts';
 import { buildStatus, SOON_MS } from './status.ts';
 import { apiKeyRef, ENDINGS, finalizerToAdd, ownership, type Start } from './endings.ts';
 import { applyTransitions } from './transitions.ts';
-import type { ApiKeyObject, ApplyPlan, AuditEntry, MintedKey, Plan, PlanInputs, PlannedEvent } from './types.ts';
+import type {
+  ApiKeyObject,
+  ApplyPlan,
+  AuditEntry,
+  MintedKey,
+  Plan,
+  PlanInputs,
+  PlannedEvent,
+  ResolvedAllowlist,
+} from './types.ts';
 import { desiredWorkloadSecret, inspectWorkloadSecret, type SecretInspection } from './workload-secret.ts';
 
 // plan(inputs, now): the whole ApiKey reconcile decision as a pure function, read as a chain of named
@@ -86,13 +95,22 @@ function know(start: Start): Known {
     defaults,
     ...ownership(start.stored, uid),
     inspection: inspectWorkloadSecret(inp.secret, defaults.secret.key, inp.name),
-    scopes: teamSpec
-      ? effectiveScopes(spec, teamSpec, inp.ipAllowlistFrom?.ok ? inp.ipAllowlistFrom.cidrs : [])
-      : undefined,
+    scopes: teamSpec ? effectiveScopes(spec, teamSpec, sourceLists(inp, teamSpec)) : undefined,
     teamMaxMs: teamSpec?.maxExpiration ? parseDurationMs(teamSpec.maxExpiration) : undefined,
     expiration: parseExpiration(spec.expiration) ?? { kind: 'never' as const },
     specActor: specManager ? `user:${specManager}` : 'user:unknown',
   };
+}
+
+/**
+ * The lists read for the key's and its Team's spec.ipAllowlistFrom. A Team list not read (yet) counts as
+ * allowing nothing, never as "no Team list": the key fails closed (blockers name why).
+ */
+function sourceLists(inp: PlanInputs, teamSpec: TeamSpec): SourceLists {
+  const read = (r: ResolvedAllowlist | undefined) => (r?.ok ? r.cidrs : []);
+  const lists: SourceLists = { key: read(inp.ipAllowlistFrom) };
+  if (teamSpec.ipAllowlistFrom?.length) lists.team = read(inp.teamIpAllowlistFrom);
+  return lists;
 }
 
 function startDraft(k: Known): Draft {
@@ -124,6 +142,7 @@ function planLiveApiKey(start: Start): Plan {
     inspection: k.inspection,
     secretName: k.defaults.secret.name,
     allowlistFrom: k.inp.ipAllowlistFrom,
+    teamAllowlistFrom: k.inp.teamIpAllowlistFrom,
   });
   const pastDatetime = k.expiration.kind === 'datetime' && k.expiration.at.getTime() <= k.now.getTime();
   const issue = issueDecision(issueInputs(k, d));

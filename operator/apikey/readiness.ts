@@ -1,5 +1,6 @@
 import type { KeyEntry } from '../../api/apikey.ts';
 import type { SuspensionReason } from '../../api/record.ts';
+import { listSome } from './blockers.ts';
 import type { EffectiveScopes } from './scopes.ts';
 import type { Readiness } from './status.ts';
 
@@ -68,6 +69,15 @@ export function readiness(r: ReadinessInputs): Readiness {
     if (r.scopes.refusedEndpoints.length) parts.push(`endpoints ${list(r.scopes.refusedEndpoints)}`);
     notes.push(
       `Team "${r.teamName}" does not allow ${parts.join(' and ')}, so the key only gets models ${list(r.scopes.models)} and endpoints ${r.scopes.endpoints.length ? list(r.scopes.endpoints) : '(all)'}; remove them from the ApiKey or extend the Team`,
+    );
+  }
+  if (r.scopes?.narrowedSources.length) {
+    reason = 'ScopesRestricted';
+    const { narrowedSources: narrowed, ipAllowlist } = r.scopes;
+    notes.push(
+      `Team "${r.teamName}" ipAllowlistFrom lists do not wholly contain the key's source blocks ` +
+        `${listSome(narrowed)}, so the key only gets the ${ipAllowlist.length} source block(s) both allow; ` +
+        "remove them from the ApiKey or extend the Team's lists",
     );
   }
   if (r.capped) {

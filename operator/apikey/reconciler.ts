@@ -41,7 +41,7 @@ export interface ApiKeyReconcilerDeps {
   monotonicNow?: () => number;
   /** Whether rotation.restartTargets exist, as the restart-target controller last saw them. */
   restartTargets?: Pick<RestartTargetTracker, 'stateFor'>;
-  /** Reads spec.ipAllowlistFrom; without it a key that references a list stays suspended (fails closed). */
+  /** Reads spec.ipAllowlistFrom (the key's and its Team's); without it, keys with a list stay suspended. */
   allowlists?: Pick<AllowlistSources, 'resolve'>;
 }
 
@@ -97,8 +97,14 @@ export function createApiKeyReconciler(deps: ApiKeyReconcilerDeps): Reconciler &
     };
     const restartTargets = apiKey && deps.restartTargets?.stateFor(apiKey);
     if (restartTargets) inputs.restartTargets = restartTargets;
-    const refs = apiKey?.metadata?.deletionTimestamp ? undefined : spec?.ipAllowlistFrom;
+    const live = apiKey !== undefined && !apiKey.metadata?.deletionTimestamp;
+    const refs = live ? spec?.ipAllowlistFrom : undefined;
     if (refs?.length && deps.allowlists) inputs.ipAllowlistFrom = await deps.allowlists.resolve(namespace, refs);
+    // The Team's lists, in the Team's namespace (= the key's: spec.team names a Team in this namespace).
+    const teamRefs = live ? inputs.team?.spec?.ipAllowlistFrom : undefined;
+    if (teamRefs?.length && deps.allowlists) {
+      inputs.teamIpAllowlistFrom = await deps.allowlists.resolve(namespace, teamRefs);
+    }
     const now = deps.clock.now();
     let p = plan(inputs, now);
     let minted: GeneratedKey | undefined;

@@ -51,6 +51,8 @@ export interface PlanInputs {
   restartTargets?: ReadonlyMap<string, boolean>;
   /** spec.ipAllowlistFrom read from its ConfigMaps; undefined when not read (fails closed if referenced). */
   ipAllowlistFrom?: ResolvedAllowlist;
+  /** The Team's spec.ipAllowlistFrom, read in the same namespace; undefined when not read (fails closed). */
+  teamIpAllowlistFrom?: ResolvedAllowlist;
 }
 
 /** The CIDRs of all spec.ipAllowlistFrom references, or why they could not be read. */

@@ -32,6 +32,12 @@ describe('planTeamStatus', () => {
       conditions: [{ type: 'Ready', status: row.ready, reason: row.reason }],
     });
   });
+  it('names the ConfigMap lists that confine the sources of its keys', () => {
+    const t = team({ allowedModels: ['gpt-4o'], ipAllowlistFrom: [{ configMapKeyRef: { name: 'ci', key: 'cidrs' } }] });
+    expect(planTeamStatus(t, keys, T0).conditions?.[0]?.message).toBe(
+      'allows models gpt-4o from the source addresses in configmap ci/cidrs',
+    );
+  });
   it('is stable: planning from its own output changes nothing', () => {
     const t = team({ maxExpiration: '90d' });
     const s = planTeamStatus(t, keys, T0);

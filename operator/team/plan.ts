@@ -1,5 +1,5 @@
 import { parseTeamSpec } from '../../api/spec.ts';
-import type { TeamStatus } from '../../api/team.ts';
+import type { TeamSpec, TeamStatus } from '../../api/team.ts';
 import { mergeConditions } from '../apikey/conditions.ts';
 import type { ApiKeyObject, TeamObject } from '../apikey/types.ts';
 
@@ -11,6 +11,16 @@ export function teamKeys(team: TeamObject, apiKeys: readonly ApiKeyObject[]): Ap
   return apiKeys.filter((k) => k.spec?.team === name && !k.metadata?.deletionTimestamp);
 }
 
+/** What the Team allows, in one line. Whether its source lists read well is each key's Ready condition. */
+function allowsMessage(spec: TeamSpec): string {
+  let message = `allows models ${spec.allowedModels.join(', ')}`;
+  if (spec.allowedEndpoints?.length) message += ` on ${spec.allowedEndpoints.join(', ')}`;
+  const lists = (spec.ipAllowlistFrom ?? []).map((r) => `configmap ${r.configMapKeyRef.name}/${r.configMapKeyRef.key}`);
+  if (lists.length) message += ` from the source addresses in ${lists.join(', ')}`;
+  if (spec.maxExpiration) message += `; keys live at most ${spec.maxExpiration}`;
+  return message;
+}
+
 export function planTeamStatus(team: TeamObject, apiKeys: readonly ApiKeyObject[], now: Date): TeamStatus {
   const parsed = parseTeamSpec(team);
   const keys = teamKeys(team, apiKeys).length;
@@ -19,7 +29,7 @@ export function planTeamStatus(team: TeamObject, apiKeys: readonly ApiKeyObject[
         type: 'Ready',
         status: 'True' as const,
         reason: 'Valid',
-        message: `allows models ${parsed.spec.allowedModels.join(', ')}${parsed.spec.allowedEndpoints?.length ? ` on ${parsed.spec.allowedEndpoints.join(', ')}` : ''}${parsed.spec.maxExpiration ? `; keys live at most ${parsed.spec.maxExpiration}` : ''}`,
+        message: allowsMessage(parsed.spec),
       }
     : { type: 'Ready', status: 'False' as const, reason: 'InvalidSpec', message: parsed.error };
   const generation = team.metadata?.generation;

@@ -138,8 +138,13 @@ export async function eventually<T>(
   }
 }
 
-/** Creates namespace `namespace` (if missing) and in it a Team `team` that allows every model. */
-export async function createTeam(kc: KubeConfig, namespace: string, team: string): Promise<void> {
+/** Creates namespace `namespace` (if missing) and in it a Team `team` (default: allows every model). */
+export async function createTeam(
+  kc: KubeConfig,
+  namespace: string,
+  team: string,
+  spec: Record<string, unknown> = { allowedModels: ['*'] },
+): Promise<void> {
   await kc
     .makeApiClient(CoreV1Api)
     .createNamespace({ body: { metadata: { name: namespace } } })
@@ -151,7 +156,7 @@ export async function createTeam(kc: KubeConfig, namespace: string, team: string
     version: VERSION,
     plural: KINDS.team.plural,
     namespace,
-    body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name: team }, spec: { allowedModels: ['*'] } },
+    body: { apiVersion: API_VERSION, kind: 'Team', metadata: { name: team }, spec },
   });
 }
 
