@@ -231,6 +231,10 @@ try {
   }
   const gwLoadedMs = performance.now() - gwStarted;
   await sleep(QUIET_MS);
+  if (process.env.HEAP_SNAPSHOT) {
+    process.kill(gateway.pid, 'SIGUSR2'); // the gateway's heap with N records (same Node flags)
+    await sleep(Number(process.env.HEAP_SNAPSHOT));
+  }
   const gwRss = gateway.rssBytes();
   gwPeak = Math.max(gwPeak, gwRss ?? 0);
   say(`gateway loaded ${N} records in ${(gwLoadedMs / 1000).toFixed(1)} s; RSS ${mib(gwRss)} (peak ${mib(gwPeak)})`);
