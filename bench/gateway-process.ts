@@ -22,7 +22,7 @@ export async function spawnGateway(opts: {
     NODE_24,
     [
       ...(opts.nodeArgs ?? []),
-      `${REPO}/bin/nemokeys.ts`,
+      `${REPO}/bin/nemokeys.js`,
       'gateway',
       '--upstream',
       `http://127.0.0.1:${closed}`,

@@ -16,7 +16,11 @@ if (!file) throw new Error('usage: heap-summary.ts FILE.heapsnapshot [TOP]');
 const snap = JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
 const fields = snap.snapshot.meta.node_fields;
 const types = snap.snapshot.meta.node_types[0];
-const [typeAt, nameAt, sizeAt] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f)) as [number, number, number];
+const [typeAt, nameAt, sizeAt] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f)) as [
+  number,
+  number,
+  number,
+];
 const byKey = new Map<string, { size: number; count: number }>();
 let total = 0;
 for (let i = 0; i < snap.nodes.length; i += fields.length) {

@@ -1,14 +1,23 @@
 // The real `nemokeys operator` as a child process (Node 24 from node_modules, like
-// `npx node bin/nemokeys.ts operator`, but spawned directly so SIGKILL hits the operator itself and
+// `npx node bin/nemokeys.js operator`, but spawned directly so SIGKILL hits the operator itself and
 // not an npx wrapper). Shared by the operator benchmarks and the resilience / leader-election tests.
 // The metrics port is picked by the operator (port 0) and read from its "operator started" log line.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export const REPO = resolve(import.meta.dirname, '..');
 export const NODE_24 = join(REPO, 'node_modules', '.bin', 'node');
-const CLI = join(REPO, 'bin', 'nemokeys.ts');
+const CLI = join(REPO, 'bin', 'nemokeys.js');
+
+/**
+ * Warms Node's compile cache (bin/warm-compile-cache.js) for processes spawned with `env`, as the image
+ * does at build time: without it the first run of new code also loads the TypeScript stripper (~17 MiB)
+ * and the memory measured is not what a deployment holds.
+ */
+export function warmCompileCache(env: NodeJS.ProcessEnv): void {
+  execFileSync(NODE_24, [join(REPO, 'bin', 'warm-compile-cache.js')], { cwd: REPO, env, stdio: 'ignore' });
+}
 
 export interface OperatorProcessOptions {
   kubeconfig: string;

@@ -23,7 +23,7 @@ import { writeCeiling, type Ceiling } from './operator-ceiling.ts';
 import { createApiKeys, mib, startBenchEnv } from './operator-env.ts';
 import { spawnGateway } from './gateway-process.ts';
 import { cpuSeconds } from './processes.ts';
-import { spawnOperator, type OperatorProcess } from './operator-process.ts';
+import { spawnOperator, warmCompileCache, type OperatorProcess } from './operator-process.ts';
 import {
   isReady,
   oneKeyPerApiKeyViolations,
@@ -52,6 +52,7 @@ const say = (line: string) =>
   process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(7)} s] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+warmCompileCache({ PATH: process.env.PATH, HOME: process.env.HOME }); // the env the processes get
 const env = await startBenchEnv((l) => say(`controlplane: ${l}`));
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

@@ -36,7 +36,7 @@ const [port, metricsPort] = [await freePort(), await freePort()];
 const gateway = spawn(
   NODE_24,
   [
-    `${REPO}/bin/nemokeys.ts`,
+    `${REPO}/bin/nemokeys.js`,
     'gateway',
     '--upstream',
     upstream.url.toString(),

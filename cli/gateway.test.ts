@@ -137,7 +137,7 @@ describe('nemokeys gateway (process)', () => {
     const { tmpdir } = await import('node:os');
     const { join, resolve } = await import('node:path');
     const dir = mkdtempSync(join(tmpdir(), 'nemokeys-cli-gw-'));
-    const bin = resolve(import.meta.dirname, '..', 'bin', 'nemokeys.ts');
+    const bin = resolve(import.meta.dirname, '..', 'bin', 'nemokeys.js');
     const child = spawn(
       process.execPath,
       [

@@ -242,7 +242,7 @@ describe.skipIf(!helm)('helm chart', () => {
   it('passes only flags the CLI knows (operator Deployment, gateway sidecar example)', async () => {
     const flagsOf = (args: string[]) => args.filter((a) => a.startsWith('--')).map((a) => a.split('=')[0]!);
     const help = async (cmd: string) => {
-      const res = await runTool(process.execPath, [join(CHART_DIR, '..', '..', 'bin', 'nemokeys.ts'), cmd, '--help']);
+      const res = await runTool(process.execPath, [join(CHART_DIR, '..', '..', 'bin', 'nemokeys.js'), cmd, '--help']);
       expect(res.code, res.stderr).toBe(0);
       return res.stdout;
     };

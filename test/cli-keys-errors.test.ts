@@ -224,7 +224,7 @@ describe.skipIf(!hasCluster())('nemokeys keys errors against the real API server
   });
 
   describe('kubectl plugin', () => {
-    it("`kubectl nemokeys keys list` runs bin/nemokeys.ts through kubectl's plugin lookup", async () => {
+    it("`kubectl nemokeys keys list` runs bin/nemokeys.js through kubectl's plugin lookup", async () => {
       const pluginDir = join(tempDir(), `plugins-${suffix}`);
       mkdirSync(pluginDir);
       symlinkSync(CLI_ENTRY, join(pluginDir, 'kubectl-nemokeys'));

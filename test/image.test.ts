@@ -222,7 +222,7 @@ describe.skipIf(!podman)('the container image, built from the Dockerfile', () =>
     expect(image.sizeBytes).toBeGreaterThan(50e6);
     const inspect = JSON.parse((await run('podman', ['image', 'inspect', image.id])).stdout)[0];
     expect(inspect.Config.User).toBe('1000:1000');
-    expect(inspect.Config.Entrypoint).toEqual(['node', '--disable-warning=ExperimentalWarning', 'bin/nemokeys.ts']);
+    expect(inspect.Config.Entrypoint).toEqual(['node', '--disable-warning=ExperimentalWarning', 'bin/nemokeys.js']);
     const node = await runInImage(image.id, ['--version'], ['node']);
     expect(node.stdout.trim()).toMatch(/^v24\./);
     const id = await runInImage(image.id, ['-u'], ['id']);
@@ -245,6 +245,7 @@ describe.skipIf(!podman)('the container image, built from the Dockerfile', () =>
     const { files, modules } = JSON.parse(list.stdout) as { files: string[]; modules: string[] };
     const top = new Set(files.map((f) => f.split('/')[0]));
     expect([...top].sort()).toEqual([
+      '.compile-cache',
       'api',
       'bin',
       'cli',

@@ -1,4 +1,4 @@
-// Runs the real CLI as a child process (Node 24 from node_modules, like `npx node bin/nemokeys.ts`),
+// Runs the real CLI as a child process (Node 24 from node_modules, like `npx node bin/nemokeys.js`),
 // for the integration tests in test/cli-keys*.test.ts.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 export const NODE_BIN_DIR = join(REPO, 'node_modules', '.bin');
-export const CLI_ENTRY = join(REPO, 'bin', 'nemokeys.ts');
+export const CLI_ENTRY = join(REPO, 'bin', 'nemokeys.js');
 
 export interface CliResult {
   code: number;

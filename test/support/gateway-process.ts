@@ -5,7 +5,7 @@ import { freePort, sleep } from '../../controlplane/process.ts';
 // `nemokeys gateway` as a real child process (as the sidecar runs in a pod), so tests can end it with
 // SIGTERM (a rollout) or SIGKILL (an OOM kill, a node loss) and start it again with the same identity.
 
-const CLI = join(import.meta.dirname, '..', '..', 'bin', 'nemokeys.ts');
+const CLI = join(import.meta.dirname, '..', '..', 'bin', 'nemokeys.js');
 
 export interface GatewayProcessOptions {
   upstream: URL | string;
