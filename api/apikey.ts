@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { conditionList } from './conditions.ts';
-import { MAX_KEY_HISTORY } from './constants.ts';
+import { BUDGET_PERIODS, ENVIRONMENTS, KEY_STATES, MAX_KEY_HISTORY } from './constants.ts';
 import { KEY_ID_PATTERN } from './keyformat.ts';
 import {
   celString,
@@ -43,9 +43,7 @@ export const REVOCATION_IS_FINAL = {
  */
 export const REVOKED_KEY_IDS_MAX = 256;
 
-export const ENVIRONMENTS = ['dev', 'stage', 'prod'] as const;
-export const KEY_STATES = ['Active', 'Superseded', 'Revoked', 'Expired'] as const;
-export const BUDGET_PERIODS = ['Never', 'Daily', 'Monthly'] as const;
+export { BUDGET_PERIODS, ENVIRONMENTS, KEY_STATES } from './constants.ts';
 /** Automatic: the operator revokes a predecessor once the hand-off is confirmed. Manual: the user does. */
 export const HANDOFF_MODES = ['Automatic', 'Manual'] as const;
 export const handoffMode = () =>

@@ -43,3 +43,9 @@ export const DEFAULT_RECORDS_NAMESPACE = 'nemokeys-system';
 
 /** Bounded history: status.keys never grows past this many entries. */
 export const MAX_KEY_HISTORY = 10;
+
+// Enumerations shared by the ApiKey schema (api/apikey.ts) and the record (api/record.ts). Here, not in
+// apikey.ts, so the gateway's record decoding does not build the whole ApiKey schema (~5 MiB of RSS).
+export const ENVIRONMENTS = ['dev', 'stage', 'prod'] as const;
+export const KEY_STATES = ['Active', 'Superseded', 'Revoked', 'Expired'] as const;
+export const BUDGET_PERIODS = ['Never', 'Daily', 'Monthly'] as const;

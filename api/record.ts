@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BUDGET_PERIODS, ENVIRONMENTS, KEY_STATES } from './apikey.ts';
+import { BUDGET_PERIODS, ENVIRONMENTS, KEY_STATES } from './constants.ts';
 import { timestamp } from './fields.ts';
 
 // The hashed key record: what the operator writes (one labelled Secret per key id in the records

@@ -7,6 +7,7 @@ import { cpuSeconds, startNode } from './processes.ts';
 
 // A/B of the gateway's CPU per request against another checkout of it, on a shared machine.
 //   npx node bench/gateway-ab.ts /path/to/other/checkout      env: ROUNDS=5 SECONDS=3 CONNECTIONS=32
+//                                          THIS_NODE_ARGS= OTHER_NODE_ARGS= (Node flags of each gateway)
 // The other checkout needs bench/gateway-server.ts and node_modules resolvable from it (a copy made
 // with `git archive <commit> api gateway bench | tar -x -C DIR` plus a node_modules symlink will do).
 // Both gateways, the thinnest node:http proxy and nginx (when installed) share one upstream and are
@@ -16,6 +17,10 @@ import { cpuSeconds, startNode } from './processes.ts';
 
 const other = process.argv[2];
 if (other === undefined) throw new Error('usage: gateway-ab.ts <other checkout dir>');
+// Node flags per side, e.g. `gateway-ab.ts . ` with OTHER_NODE_ARGS=--optimize-for-size: one checkout, two runtimes.
+const flags = (text: string | undefined) => (text ?? '').split(' ').filter(Boolean);
+const THIS_NODE_ARGS = flags(process.env.THIS_NODE_ARGS);
+const OTHER_NODE_ARGS = flags(process.env.OTHER_NODE_ARGS);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const SECONDS = Number(process.env.SECONDS ?? 3);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
@@ -43,11 +48,20 @@ function wrk(args: string[]): Promise<{ requests: number; non2xx: boolean }> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+if (THIS_NODE_ARGS.length || OTHER_NODE_ARGS.length) {
+  console.log(`Node flags: this [${THIS_NODE_ARGS.join(' ')}], other [${OTHER_NODE_ARGS.join(' ')}]`);
+}
 try {
   const upstreamPort = (await start([join(here, 'gateway-upstream.ts')])).line;
   const targets = [
-    { name: 'gateway (this)', ...(await start([join(here, 'gateway-server.ts'), upstreamPort, '10000'])) },
-    { name: 'gateway (other)', ...(await start([join(other, 'bench/gateway-server.ts'), upstreamPort, '10000'])) },
+    {
+      name: 'gateway (this)',
+      ...(await start([...THIS_NODE_ARGS, join(here, 'gateway-server.ts'), upstreamPort, '10000'])),
+    },
+    {
+      name: 'gateway (other)',
+      ...(await start([...OTHER_NODE_ARGS, join(other, 'bench/gateway-server.ts'), upstreamPort, '10000'])),
+    },
     { name: 'node-proxy', ...(await start([join(here, 'gateway-nodeproxy.ts'), upstreamPort])) },
   ];
   const nginx = await startNginx(Number(upstreamPort), tmp, children);

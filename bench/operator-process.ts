@@ -13,10 +13,11 @@ const CLI = join(REPO, 'bin', 'nemokeys.js');
 /**
  * Warms Node's compile cache (bin/warm-compile-cache.js) for processes spawned with `env`, as the image
  * does at build time: without it the first run of new code also loads the TypeScript stripper (~17 MiB)
- * and the memory measured is not what a deployment holds.
+ * and the memory measured is not what a deployment holds. Node keys the cache by its V8 flags too, so warm
+ * it with the flags the processes get.
  */
-export function warmCompileCache(env: NodeJS.ProcessEnv): void {
-  execFileSync(NODE_24, [join(REPO, 'bin', 'warm-compile-cache.js')], { cwd: REPO, env, stdio: 'ignore' });
+export function warmCompileCache(env: NodeJS.ProcessEnv, nodeArgs: string[] = []): void {
+  execFileSync(NODE_24, [...nodeArgs, join(REPO, 'bin', 'warm-compile-cache.js')], { cwd: REPO, env, stdio: 'ignore' });
 }
 
 export interface OperatorProcessOptions {

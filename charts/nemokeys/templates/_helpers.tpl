@@ -125,6 +125,10 @@ pasted into the router's pod spec; examples/router-with-gateway.yaml shows the s
       valueFrom:
         fieldRef:
           fieldPath: metadata.name
+    {{- with .Values.gateway.nodeOptions }}
+    - name: NODE_OPTIONS
+      value: {{ . | quote }}
+    {{- end }}
     {{- if .Values.gateway.redis.existingSecret.name }}
     - name: NEMOKEYS_REDIS_URL
       valueFrom:
