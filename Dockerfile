@@ -27,7 +27,7 @@ ENV NODE_COMPILE_CACHE=/app/.compile-cache
 RUN mkdir .compile-cache && chown 1000:1000 .compile-cache
 # Numeric so Kubernetes can verify runAsNonRoot; 1000 is the image's `node` user.
 USER 1000:1000
-# Node keys the cache by some V8 flags: warm it with none and with the chart's default nodeOptions.
+# Node keys the cache by some V8 flags: warm it with none and with the chart's default operator.nodeFlags.
 RUN node bin/warm-compile-cache.js && node --optimize-for-size bin/warm-compile-cache.js
 EXPOSE 8000 8080 8081 9090
 ENTRYPOINT ["node", "--disable-warning=ExperimentalWarning", "bin/nemokeys.js"]

@@ -2,7 +2,7 @@
 // operator's renderer (gateway/sources/testing.ts) are applied to a fresh control plane, then the real
 // `nemokeys gateway` loads them once per Node flag set; RSS once all N are in its store.
 //   npx node bench/gateway-memory.ts [N=10000]    # env: GATEWAY_NODE_ARGS="set one;set two" (';' = next set)
-// Default flag sets: the chart's gateway.nodeOptions, then none.
+// Default flag sets: the chart's gateway.nodeFlags, then none.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -16,9 +16,9 @@ import { REPO, warmCompileCache } from './operator-process.ts';
 
 const N = Number(process.argv[2] ?? 10_000);
 const chart = parse(readFileSync(join(REPO, 'charts', 'nemokeys', 'values.yaml'), 'utf8')) as {
-  gateway: { nodeOptions?: string };
+  gateway: { nodeFlags?: string[] };
 };
-const sets = (process.env.GATEWAY_NODE_ARGS ?? `${chart.gateway.nodeOptions ?? ''};`)
+const sets = (process.env.GATEWAY_NODE_ARGS ?? `${(chart.gateway.nodeFlags ?? []).join(' ')};`)
   .split(';')
   .map((s) => s.split(' ').filter(Boolean));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

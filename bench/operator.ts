@@ -1,7 +1,7 @@
 // Operator at scale on a real API server (its own etcd + kube-apiserver):
 //   npx node bench/operator.ts [N=1000]      # env: WORKERS=<operator default> CEILING_MS=5000 QUIET_MS=5000
 //                                            #      IDLE_MS=20000 OPERATOR_NODE_ARGS= GATEWAY_NODE_ARGS=
-// Node flags default to what the chart ships (charts/nemokeys/values.yaml operator/gateway.nodeOptions);
+// Node flags default to what the chart ships (charts/nemokeys/values.yaml operator/gateway.nodeFlags);
 // GATEWAY_NODE_ARGS may list several flag sets separated by ';' (the gateway is measured with each).
 // 1. N ApiKeys exist before the operator starts (creation is timed apart: it is the client's cost);
 // 2. the operator (`nemokeys operator` as a child process) starts → time until all N are Ready, as
@@ -44,12 +44,14 @@ const QUIET_MS = Number(process.env.QUIET_MS ?? 5000);
 const IDLE_MS = Number(process.env.IDLE_MS ?? 20_000);
 /** e.g. --max-old-space-size=256: is the RSS retained memory or heap headroom V8 took because it could? */
 const chart = parse(readFileSync(join(REPO, 'charts', 'nemokeys', 'values.yaml'), 'utf8')) as {
-  operator: { nodeOptions?: string };
-  gateway: { nodeOptions?: string };
+  operator: { nodeFlags?: string[] };
+  gateway: { nodeFlags?: string[] };
 };
 const flags = (text: string) => text.split(' ').filter(Boolean);
-const NODE_ARGS = flags(process.env.OPERATOR_NODE_ARGS ?? chart.operator.nodeOptions ?? '');
-const GATEWAY_NODE_ARGS = (process.env.GATEWAY_NODE_ARGS ?? chart.gateway.nodeOptions ?? '').split(';').map(flags);
+const NODE_ARGS = flags(process.env.OPERATOR_NODE_ARGS ?? (chart.operator.nodeFlags ?? []).join(' '));
+const GATEWAY_NODE_ARGS = (process.env.GATEWAY_NODE_ARGS ?? (chart.gateway.nodeFlags ?? []).join(' '))
+  .split(';')
+  .map(flags);
 const WORKERS = Number(process.env.WORKERS ?? DEFAULT_APIKEY_WORKERS);
 const CEILING_MS = Number(process.env.CEILING_MS ?? 5000);
 const CEILING_NAMESPACE = 'bench-ceiling';

@@ -389,6 +389,13 @@ describe.skipIf(!podman)('the container image, built from the Dockerfile', () =>
         spec: { template: { spec: V1PodSpec } };
       };
       const spec = deploy.spec.template.spec;
+      // The chart's default Node flags, on the command line (Node refuses V8 flags in NODE_OPTIONS).
+      expect(spec.containers[0]!.command).toEqual([
+        'node',
+        '--optimize-for-size',
+        '--disable-warning=ExperimentalWarning',
+        'bin/nemokeys.js',
+      ]);
       const podName = `${deploy.metadata.name}-${uniq}`;
       const saDir = await serviceAccountVolume(admin, ns, spec.serviceAccountName!);
       tempDirs.push(saDir);
@@ -456,10 +463,18 @@ describe.skipIf(!podman)('the container image, built from the Dockerfile', () =>
           'gateway.metricsPort': await freePort(),
           // Host networking: loopback only (a later --listen wins over the chart's 0.0.0.0).
           'gateway.extraArgs[0]': `--listen=127.0.0.1:${gatewayPort}`,
+          // Node flags render as the container's command (the operator pod runs the chart's default ones).
+          'gateway.nodeFlags[0]': '--max-semi-space-size=1',
         },
       });
       const sidecar = sidecarFromNotes(notes);
       const gateway = sidecar.container as unknown as V1Container;
+      expect(gateway.command).toEqual([
+        'node',
+        '--max-semi-space-size=1',
+        '--disable-warning=ExperimentalWarning',
+        'bin/nemokeys.js',
+      ]);
       // The user's router, bound to loopback as the notes ask: here the demo upstream from the same image.
       const router: V1Container = {
         name: 'router',

@@ -102,6 +102,9 @@ pasted into the router's pod spec; examples/router-with-gateway.yaml shows the s
 - name: nemokeys-gateway
   image: {{ include "nemokeys.image" . }}
   imagePullPolicy: {{ .Values.image.pullPolicy }}
+  {{- with .Values.gateway.nodeFlags }}
+  command: {{ concat (list "node") . (list "--disable-warning=ExperimentalWarning" "bin/nemokeys.js") | toJson }}
+  {{- end }}
   args:
     - gateway
     - --upstream={{ required "gateway.upstream is required" .Values.gateway.upstream }}
@@ -125,10 +128,6 @@ pasted into the router's pod spec; examples/router-with-gateway.yaml shows the s
       valueFrom:
         fieldRef:
           fieldPath: metadata.name
-    {{- with .Values.gateway.nodeOptions }}
-    - name: NODE_OPTIONS
-      value: {{ . | quote }}
-    {{- end }}
     {{- if .Values.gateway.redis.existingSecret.name }}
     - name: NEMOKEYS_REDIS_URL
       valueFrom:
