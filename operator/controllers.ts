@@ -12,6 +12,7 @@ import { createApiKeyReconciler } from './apikey/reconciler.ts';
 import type { ApiKeyObject, TeamObject } from './apikey/types.ts';
 import type { OperatorContext } from './runtime/context.ts';
 import { objectKey, splitKey, type CachedInformer, type ChangeKind } from './runtime/types.ts';
+import { specChangeDetector } from './runtime/spec-change.ts';
 import { createTeamReconciler, kubeTeamStatusWriter } from './team/reconciler.ts';
 import type { ApiKeyWriter } from './apikey/writer.ts';
 import { restartTargetsOf, targetKey } from './rotation/restart-plan.ts';
@@ -146,15 +147,8 @@ export async function registerKeyControllers(
   };
   // Targets are looked at when the key in a Secret changes or an ApiKey's spec does — not on every
   // status write (usage reports move status all the time; each look is a GET per target).
-  const seenGeneration = new Map<string, number | undefined>();
-  const specChanged = (ak: ApiKeyObject, change: ChangeKind): boolean => {
-    const key = objectKey(ak);
-    const changed =
-      change === 'delete' || !seenGeneration.has(key) || seenGeneration.get(key) !== ak.metadata?.generation;
-    if (change === 'delete') seenGeneration.delete(key);
-    else seenGeneration.set(key, ak.metadata?.generation);
-    return changed;
-  };
+  const specChanged = specChangeDetector<ApiKeyObject>();
+  const teamSpecChanged = specChangeDetector<TeamObject>();
   const teamQueue = ctx.runController(
     createTeamReconciler({ teams, apiKeys, write: kubeTeamStatusWriter(ctx.kube), clock: ctx.clock }),
     { workers: 1 },
@@ -178,8 +172,10 @@ export async function registerKeyControllers(
   teams.onChange((team, change) => {
     teamQueue.enqueue(objectKey(team));
     allowlists.sources.updateTeam(team, objectKey(team), change);
-    // A Team change re-renders the records of all its keys (and a new Team un-blocks them).
-    enqueueKeysOfTeam(team.metadata?.namespace, team.metadata?.name);
+    // A Team's spec re-renders the records of all its keys (and a new Team un-blocks them). Its status
+    // (the key count, written as keys come and go) is read by no key: re-reconciling every key of the
+    // Team on it made each new key cost a pass over all the others.
+    if (teamSpecChanged(team, change)) enqueueKeysOfTeam(team.metadata?.namespace, team.metadata?.name);
   });
   secrets.onChange((s) => {
     const owner = s.metadata?.labels?.[LABELS.apiKeyName];

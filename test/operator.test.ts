@@ -9,12 +9,16 @@ import { parseKey, verifyKey } from '../api/keyformat.ts';
 import { parseKeyRecord, type KeyRecord } from '../api/record.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from './support/cluster.ts';
 import { eventually, startTestOperator, type TestOperator } from './support/operator.ts';
+import { PATCH, patchObject, readObject } from '../kube/apply.ts';
+import { kubeClientFor } from '../kube/from-kubeconfig.ts';
+import type { ResourceType } from '../kube/resources.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
 const NS = `op-${RUN}`;
 const RECORDS = `op-records-${RUN}`;
 const AK = { group: GROUP, version: VERSION, plural: KINDS.apiKey.plural };
 const TEAM = { group: GROUP, version: VERSION, plural: KINDS.team.plural };
+const TEAMS: ResourceType = { ...TEAM, namespaced: true };
 
 describe.skipIf(!hasCluster())('operator controllers on a real API server', () => {
   let op: TestOperator;
@@ -152,6 +156,57 @@ describe.skipIf(!hasCluster())('operator controllers on a real API server', () =
     };
     expect(after).toEqual(before);
     expect(k.status?.currentKeyId).toBeDefined();
+  });
+
+  it("a Team's status writes reconcile none of its keys; a spec edit reconciles each of them", async () => {
+    // Before: every Team event re-reconciled all of its keys, and each new key changes the Team's key
+    // count — adding one key to a Team of 10 000 cost 10 000 reconciles.
+    const kube = kubeClientFor(kc());
+    const team = { namespace: NS, name: 'quiet' };
+    const teamKeys = () => [`${NS}/quiet-a`, `${NS}/quiet-b`].map((k) => op.reconciles('apikey', k));
+    const getTeam = () => readObject<{ status?: { keys?: number } }>(kube, TEAMS, NS, 'quiet');
+    await createTeam('quiet', { allowedModels: ['gpt-4o'] });
+    await createKey('quiet-a', { team: 'quiet' });
+    await createKey('quiet-b', { team: 'quiet' });
+    await waitReady('quiet-a');
+    await waitReady('quiet-b');
+    await eventually(async () => (await getTeam())?.status?.keys === 2, 10_000, 'the Team counting 2 keys');
+    await new Promise((r) => setTimeout(r, 1500)); // let in-flight follow-ups settle
+    const before = teamKeys();
+    const teamReconciles = op.reconciles('team', `${NS}/quiet`);
+
+    // A wrong count written to status: the Team reconciler writes 2 back — two status-only events.
+    await patchObject(
+      kube,
+      TEAMS,
+      { ...team, subresource: 'status' },
+      { status: { keys: 7 } },
+      {
+        contentType: PATCH.merge,
+      },
+    );
+    await eventually(
+      async () => op.reconciles('team', `${NS}/quiet`) > teamReconciles && (await getTeam())?.status?.keys === 2,
+      10_000,
+      'the Team reconciler correcting its key count',
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(teamKeys()).toEqual(before);
+
+    await patchObject(
+      kube,
+      TEAMS,
+      team,
+      { spec: { allowedModels: ['gpt-4o', 'gpt-4o-mini'] } },
+      {
+        contentType: PATCH.merge,
+      },
+    );
+    await eventually(
+      async () => teamKeys().every((n, i) => n > before[i]!),
+      10_000,
+      'both keys of the Team reconciled after its spec changed',
+    );
   });
 
   it('a missing Team → TeamNotFound, fixed as soon as the Team appears', async () => {

@@ -53,6 +53,8 @@ export interface TestOperator {
   logs: string[];
   recordsNamespace: string;
   enqueue(controller: 'apikey' | 'team', key: string): void;
+  /** How many reconciles of `key` the controller has started so far. */
+  reconciles(controller: 'apikey' | 'team', key: string): number;
   metricsText(): Promise<string>;
   stop(): Promise<void>;
 }
@@ -77,6 +79,7 @@ export async function startTestOperator(opts: {
   });
   const clock = opts.clock ?? testClock();
   const queues = new Map<string, QueueHandle>();
+  const started = new Map<string, number>();
   const running = await runOperator({
     kubeconfig: clusterKubeconfig(),
     recordsNamespace: opts.recordsNamespace,
@@ -94,7 +97,15 @@ export async function startTestOperator(opts: {
         {
           ...ctx,
           runController: (reconciler, o) => {
-            const h = ctx.runController(reconciler, o);
+            const counted = {
+              name: reconciler.name,
+              reconcile: (key: string) => {
+                const id = `${reconciler.name} ${key}`;
+                started.set(id, (started.get(id) ?? 0) + 1);
+                return reconciler.reconcile(key);
+              },
+            };
+            const h = ctx.runController(counted, o);
             queues.set(reconciler.name, h);
             return h;
           },
@@ -112,6 +123,7 @@ export async function startTestOperator(opts: {
       if (!q) throw new Error(`controller ${controller} not started yet`);
       q.enqueue(key);
     },
+    reconciles: (controller, key) => started.get(`${controller} ${key}`) ?? 0,
     metricsText: async () => (await fetch(`http://127.0.0.1:${running.metricsPort}/metrics`)).text(),
     stop: () => running.stop(),
   };
