@@ -132,9 +132,8 @@ function urlOf(server: string, path: string, query: Query | undefined): string {
   return qs ? `${server}${path}?${qs}` : server + path;
 }
 
-function parseBody(buf: Buffer): unknown {
-  if (buf.length === 0) return undefined;
-  const text = buf.toString('utf8');
+function parseBody(text: string): unknown {
+  if (text.length === 0) return undefined;
   try {
     return JSON.parse(text);
   } catch {
@@ -219,11 +218,16 @@ export class KubeClient {
       );
       req.on('error', reject);
       req.on('response', (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        // Decoded as it arrives: a list page (~1.5 MB) never sits in one malloc'd Buffer, which glibc
+        // keeps resident after it is freed (docs/design.md §7.1); the V8 string goes with the next GC.
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
         res.on('error', reject);
         res.on('end', () => {
-          const body = parseBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+          const body = parseBody(text);
           const status = res.statusCode ?? 0;
           if (status >= 200 && status < 300) resolve(body as T);
           else reject(new KubeApiError(status, body, what));
@@ -268,11 +272,14 @@ export class KubeClient {
       req.on('response', (res) => {
         const status = res.statusCode ?? 0;
         if (status !== 200) {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            text += chunk;
+          });
           res.on('end', () => {
             if (status === 401) this.#credentials.invalidate();
-            finish(new KubeApiError(status, parseBody(Buffer.concat(chunks)), `watch ${path}`));
+            finish(new KubeApiError(status, parseBody(text), `watch ${path}`));
           });
           res.on('error', finish);
           started();
