@@ -2,8 +2,10 @@
 // - a key is queued at most once (dedupe) and handed to at most one worker at a time;
 // - a key added while a worker processes it is marked dirty and queued again when that worker is done;
 // - per-key exponential backoff on failure (5 ms doubling up to 1000 s), reset by forget() on success;
-// - addAfter(key, ms) for "recheck after" (expiry, hand-off): the earliest pending deadline wins.
+// - addAfter(key, ms) for "recheck after" (expiry, hand-off): the earliest pending deadline wins; one
+//   timer for the whole queue (operator/runtime/delay-heap.ts), not one per key.
 import { backoffDelay, type BackoffPolicy } from '../../kube/backoff.ts';
+import { DelayHeap } from './delay-heap.ts';
 
 /** The longest delay setTimeout honours (a signed 32-bit ms count). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -45,7 +47,10 @@ export class WorkQueue {
   /** Keys that need processing: queued, or re-added while being processed. */
   private readonly dirty = new Set<string>();
   private readonly processing = new Set<string>();
-  private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  /** Keys waiting for addAfter's deadline; one timer for all of them, set for the earliest. */
+  private readonly delayed = new DelayHeap();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
   private readonly failures = new Map<string, number>();
   private waiters: Array<() => void> = [];
   private idleWaiters: Array<() => void> = [];
@@ -85,30 +90,31 @@ export class WorkQueue {
       return;
     }
     const at = Date.now() + ms;
-    const existing = this.delayed.get(key);
-    if (existing && existing.at <= at) return;
-    if (existing) clearTimeout(existing.timer);
-    this.delayed.set(key, { at, timer: this.armDelayed(key, ms) });
+    const existing = this.delayed.deadline(key);
+    if (existing !== undefined && existing <= at) return;
+    this.delayed.set(key, at);
+    this.arm();
   }
 
   /**
-   * setTimeout fires after 1 ms for delays above 2^31-1 ms (~24.8 days), which would turn a far
-   * "recheck after" (a 90d expiry) into a hot reconcile loop: longer waits are chained in segments.
+   * Sets the one timer for the earliest deadline. setTimeout fires after 1 ms for delays above 2^31-1 ms
+   * (~24.8 days), which would turn a far "recheck after" (a 90d expiry) into a hot loop: longer waits
+   * are cut into segments, and a segment that ends before any deadline just sets the next one.
    */
-  private armDelayed(key: string, ms: number): NodeJS.Timeout {
-    const segment = Math.min(ms, MAX_TIMER_MS);
-    const timer = setTimeout(() => {
-      const entry = this.delayed.get(key);
-      if (entry?.timer !== timer) return;
-      if (ms > segment) {
-        entry.timer = this.armDelayed(key, ms - segment);
-        return;
-      }
-      this.delayed.delete(key);
-      this.add(key);
-    }, segment);
-    timer.unref?.();
-    return timer;
+  private arm(): void {
+    const next = this.delayed.earliest();
+    if (next === undefined || this.shuttingDown) return;
+    if (this.timer && this.timerAt <= next) return;
+    if (this.timer) clearTimeout(this.timer);
+    const wait = Math.min(Math.max(0, next - Date.now()), MAX_TIMER_MS);
+    this.timerAt = Date.now() + wait;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Number.POSITIVE_INFINITY;
+      for (const key of this.delayed.popDue(Date.now())) this.add(key);
+      this.arm();
+    }, wait);
+    this.timer.unref?.();
   }
 
   /** Records one more failure of `key` and re-adds it after its backoff; returns that delay. */
@@ -161,7 +167,8 @@ export class WorkQueue {
    */
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
-    for (const { timer } of this.delayed.values()) clearTimeout(timer);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     this.delayed.clear();
     this.queue.clear();
     this.dirty.clear();
