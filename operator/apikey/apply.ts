@@ -143,7 +143,8 @@ export async function applyPlan(
       if (created) deps.onEvent?.(ev);
     }
   }
-  for (const a of plan.audit) deps.audit(a);
+  const uid = ak?.metadata?.uid;
+  for (const a of plan.audit) deps.audit(uid ? { ...a, uid } : a);
 
   // 6. status last: it records what the writes above achieved (incl. reminders sent)
   if (ak && plan.status && !statusUpToDate(ak.status, plan.status)) {

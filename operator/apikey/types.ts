@@ -77,6 +77,8 @@ export interface AuditEntry {
   reason: string;
   /** rotate: the predecessor key id; revoke at the end of a hand-off: the successor key id. */
   relatedKeyId?: string;
+  /** The ApiKey's uid, added when the entry is handed to the audit (its trail is owned by it). */
+  uid?: string;
 }
 
 /** The workload Secret as it should be; the plaintext is added by the apply step (minted) or kept. */

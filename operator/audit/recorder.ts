@@ -182,7 +182,7 @@ export function createRecorder(deps: RecorderDeps): Recorder {
       };
       const [namespace, name] = r.apiKey.split('/') as [string, string];
       try {
-        const uid = (await fetch('ApiKey', namespace, name))?.metadata?.uid;
+        const uid = r.uid ?? (await fetch('ApiKey', namespace, name))?.metadata?.uid;
         await deps.store.update({ kind: 'ApiKey', namespace, name, ...(uid ? { uid } : {}) }, (state) => {
           const filled = fillIssuedKeyId(state.entries, issued);
           return filled ? { add: [filled], remove: [filled.id] } : { add: [] };
@@ -208,8 +208,7 @@ export function createRecorder(deps: RecorderDeps): Recorder {
       };
       for (let attempt = 0; ; attempt++) {
         try {
-          const current = await fetch('ApiKey', namespace, name);
-          const uid = current?.metadata?.uid;
+          const uid = r.uid ?? (await fetch('ApiKey', namespace, name))?.metadata?.uid;
           const ref: TrailRef = { kind: 'ApiKey', namespace, name, ...(uid ? { uid } : {}) };
           const { added } = await deps.store.update(ref, () => ({ add: [entry] }));
           for (const e of added) emit(ref, e);

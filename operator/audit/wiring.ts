@@ -12,6 +12,10 @@ import { registerObservedChanges } from './observed.ts';
 import { startAuditReceiver, type Receiver, type ReceiverOptions } from './receiver.ts';
 import { createRecorder } from './recorder.ts';
 import { createTrailStore } from './trail-store.ts';
+import { limiter } from '../runtime/limiter.ts';
+
+/** Trail writes of the operator's own actions in flight at once (each a few requests, off the reconcile path). */
+const TRAIL_WRITES_IN_FLIGHT = 4;
 
 export interface AuditTrailOptions {
   /** Listen for kube-apiserver's audit webhook here; undefined = no receiver (no audit events). */
@@ -88,14 +92,15 @@ export async function startAuditTrail(
     log.info({ port: receiver.port, operatorUser }, 'audit receiver listening');
   }
   const pending = new Set<Promise<void>>();
+  const trailWrites = limiter(TRAIL_WRITES_IN_FLIGHT);
   return {
     port: receiver?.port,
     wrap: (audit) => (record) => {
       audit(record);
       // Actions people asked for are in the trail already: from their audit event, or as an observed change.
       // Their entry may predate the key the operator just issued for it: fill the key id in.
-      const p = (
-        record.actor.startsWith('user:') ? recorder.recordIssuedKey(record) : recorder.recordOperatorAction(record)
+      const p = trailWrites(() =>
+        record.actor.startsWith('user:') ? recorder.recordIssuedKey(record) : recorder.recordOperatorAction(record),
       ).finally(() => pending.delete(p));
       pending.add(p);
     },

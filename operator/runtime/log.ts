@@ -66,6 +66,8 @@ export interface AuditRecord {
   reason?: string;
   /** For rotate/handoff: the other key id of the pair. */
   relatedKeyId?: string;
+  /** The ApiKey's uid when the caller has it (its trail is owned by it): saves the trail writer a read. */
+  uid?: string;
 }
 
 export type Audit = (record: AuditRecord) => void;
