@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNginx } from './nginx.ts';
-import { cpuSeconds, startNode } from './processes.ts';
+import { chartMemoryCgroup, inCgroup, type MemoryCgroup } from './cgroup.ts';
+import { cpuSeconds, startChild } from './processes.ts';
 
 // A/B of the gateway's CPU per request against another checkout of it, on a shared machine.
 //   npx node bench/gateway-ab.ts /path/to/other/checkout      env: ROUNDS=5 SECONDS=3 CONNECTIONS=32
@@ -28,10 +29,15 @@ const here = new URL('.', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'nemokeys-ab-'));
 const children: ChildProcess[] = [];
 
-async function start(args: string[]): Promise<{ pid: number; line: string }> {
-  const { child, line } = await startNode(args, children);
+async function start(args: string[], cgroup?: MemoryCgroup): Promise<{ pid: number; line: string }> {
+  const { child, line } = await startChild(...inCgroup(cgroup, process.execPath, args), children);
   return { pid: child.pid!, line };
 }
+// Each gateway in a cgroup of the chart's memory limit, as in a Pod: V8 sizes its young generation from
+// it, and that is most of what Node flags change about the CPU per request (MEMORY_LIMITS=none: without).
+const say = (line: string) => console.log(line);
+const thisCgroup = chartMemoryCgroup('gateway', say, 'gateway-this');
+const otherCgroup = chartMemoryCgroup('gateway', say, 'gateway-other');
 
 function wrk(args: string[]): Promise<{ requests: number; non2xx: boolean }> {
   return new Promise((resolve, reject) => {
@@ -56,11 +62,14 @@ try {
   const targets = [
     {
       name: 'gateway (this)',
-      ...(await start([...THIS_NODE_ARGS, join(here, 'gateway-server.ts'), upstreamPort, '10000'])),
+      ...(await start([...THIS_NODE_ARGS, join(here, 'gateway-server.ts'), upstreamPort, '10000'], thisCgroup)),
     },
     {
       name: 'gateway (other)',
-      ...(await start([...OTHER_NODE_ARGS, join(other, 'bench/gateway-server.ts'), upstreamPort, '10000'])),
+      ...(await start(
+        [...OTHER_NODE_ARGS, join(other, 'bench/gateway-server.ts'), upstreamPort, '10000'],
+        otherCgroup,
+      )),
     },
     { name: 'node-proxy', ...(await start([join(here, 'gateway-nodeproxy.ts'), upstreamPort])) },
   ];
@@ -125,4 +134,7 @@ try {
 } finally {
   for (const c of children) c.kill('SIGTERM');
   rmSync(tmp, { recursive: true, force: true });
+  await new Promise((r) => setTimeout(r, 500)); // the gateways exit, then their cgroups can go
+  thisCgroup?.remove();
+  otherCgroup?.remove();
 }

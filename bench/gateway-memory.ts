@@ -1,6 +1,7 @@
 // The gateway's memory with N key records, without running the operator: N records rendered by the
 // operator's renderer (gateway/sources/testing.ts) are applied to a fresh control plane, then the real
-// `nemokeys gateway` loads them once per Node flag set; RSS once all N are in its store.
+// `nemokeys gateway` loads them once per Node flag set, in a cgroup of the chart's memory limit (as in a
+// Pod: V8 sizes its heap from it); RSS once all N are in its store.
 //   npx node bench/gateway-memory.ts [N=10000]    # env: GATEWAY_NODE_ARGS="set one;set two" (';' = next set)
 // Default flag sets: the chart's gateway.nodeFlags, then none.
 import { readFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { FIELD_MANAGER } from '../api/constants.ts';
 import { makeKeyAndRecord, recordSecretManifest } from '../gateway/sources/testing.ts';
 import { applyObject } from '../kube/apply.ts';
 import { kubeClientFor } from '../kube/from-kubeconfig.ts';
+import { chartMemoryCgroup } from './cgroup.ts';
 import { spawnGateway } from './gateway-process.ts';
 import { mib, startBenchEnv } from './operator-env.ts';
 import { REPO, warmCompileCache } from './operator-process.ts';
@@ -24,6 +26,7 @@ const sets = (process.env.GATEWAY_NODE_ARGS ?? `${(chart.gateway.nodeFlags ?? []
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
+const cgroup = chartMemoryCgroup('gateway', say);
 const env = await startBenchEnv(() => {});
 try {
   const kube = kubeClientFor(env.kc);
@@ -42,6 +45,7 @@ try {
       kubeconfig: env.cp.kubeconfigPath,
       recordsNamespace: env.recordsNamespace,
       nodeArgs,
+      ...(cgroup ? { cgroup } : {}),
     });
     let peak = 0;
     while ((await gw.records()) !== N) {
@@ -57,4 +61,5 @@ try {
   }
 } finally {
   await env.cp.stop();
+  cgroup?.remove();
 }

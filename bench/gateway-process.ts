@@ -2,6 +2,7 @@
 // for its memory with N records. It never forwards anything here (the upstream is a closed port).
 import { spawn } from 'node:child_process';
 import { freePort } from '../controlplane/process.ts';
+import { inCgroup, type MemoryCgroup } from './cgroup.ts';
 import { NODE_24, REPO, procRssBytes, sumMetric } from './operator-process.ts';
 
 export interface GatewayProcess {
@@ -16,32 +17,35 @@ export async function spawnGateway(opts: {
   kubeconfig: string;
   recordsNamespace: string;
   nodeArgs?: string[];
+  /** Runs inside this memory cgroup (the chart's limit, as in a Pod). */
+  cgroup?: MemoryCgroup;
 }): Promise<GatewayProcess> {
   const [port, metricsPort, closed] = [await freePort(), await freePort(), await freePort()];
-  const child = spawn(
-    NODE_24,
-    [
-      ...(opts.nodeArgs ?? []),
-      `${REPO}/bin/nemokeys.js`,
-      'gateway',
-      '--upstream',
-      `http://127.0.0.1:${closed}`,
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--metrics-port',
-      String(metricsPort),
-      '--records-namespace',
-      opts.recordsNamespace,
-      '--kubeconfig',
-      opts.kubeconfig,
-      '--gateway-id',
-      'bench-gateway',
-      '--log-level',
-      'warn',
-      '--no-per-key-labels',
-    ],
-    { cwd: REPO, env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+  const [cmd, args] = inCgroup(opts.cgroup, NODE_24, [
+    ...(opts.nodeArgs ?? []),
+    `${REPO}/bin/nemokeys.js`,
+    'gateway',
+    '--upstream',
+    `http://127.0.0.1:${closed}`,
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--metrics-port',
+    String(metricsPort),
+    '--records-namespace',
+    opts.recordsNamespace,
+    '--kubeconfig',
+    opts.kubeconfig,
+    '--gateway-id',
+    'bench-gateway',
+    '--log-level',
+    'warn',
+    '--no-per-key-labels',
+  ]);
+  const child = spawn(cmd, args, {
+    cwd: REPO,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   return {
     pid: child.pid!,

@@ -3,8 +3,9 @@
 // not an npx wrapper). Shared by the operator benchmarks and the resilience / leader-election tests.
 // The metrics port is picked by the operator (port 0) and read from its "operator started" log line.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { inCgroup, type MemoryCgroup } from './cgroup.ts';
 
 export const REPO = resolve(import.meta.dirname, '..');
 export const NODE_24 = join(REPO, 'node_modules', '.bin', 'node');
@@ -34,7 +35,11 @@ export interface OperatorProcessOptions {
   workers?: number;
   /** Extra Node flags, e.g. --max-old-space-size. */
   nodeArgs?: string[];
+  /** Runs inside this memory cgroup (the chart's limit, as in a Pod). */
+  cgroup?: MemoryCgroup;
 }
+
+export type Scrape = (name: string, labels?: Record<string, string>) => number | undefined;
 
 export interface OperatorProcess {
   readonly identity: string;
@@ -49,6 +54,11 @@ export interface OperatorProcess {
   readonly running: boolean;
   /** The value of one metric series (summed over label sets matching `labels`), or undefined. */
   metric(name: string, labels?: Record<string, string>): Promise<number | undefined>;
+  /**
+   * One scrape, read as often as needed. At 10 000 keys a scrape renders 10 000 expiry series (several
+   * MB of garbage in the operator): poll with one scrape, not one per value.
+   */
+  scrape(): Promise<Scrape>;
   /** Resident set size of the process, from /proc (bytes). */
   rssBytes(): number | undefined;
   kill(signal?: NodeJS.Signals): void;
@@ -78,7 +88,8 @@ export function spawnOperator(opts: OperatorProcessOptions): OperatorProcess {
     ...(opts.leaseName ? ['--lease-name', opts.leaseName] : []),
     ...(opts.workers !== undefined ? ['--workers', String(opts.workers)] : []),
   ];
-  const child = spawn(NODE_24, args, {
+  const [cmd, argv] = inCgroup(opts.cgroup, NODE_24, args);
+  const child = spawn(cmd, argv, {
     cwd: REPO,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, POD_NAME: opts.identity },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -98,6 +109,7 @@ export function spawnOperator(opts: OperatorProcessOptions): OperatorProcess {
     for (const line of parts) {
       if (!line) continue;
       lines.push(line);
+      if (process.env.OP_STDOUT) appendFileSync(process.env.OP_STDOUT, `${line}\n`);
       if (line.includes('"operator started"')) {
         try {
           resolvePort((JSON.parse(line) as { metricsPort: number }).metricsPort);
@@ -122,11 +134,12 @@ export function spawnOperator(opts: OperatorProcessOptions): OperatorProcess {
     });
   });
 
-  const metric = async (name: string, labels: Record<string, string> = {}): Promise<number | undefined> => {
+  const scrape = async (): Promise<Scrape> => {
     const port = await metricsPort;
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    return sumMetric(text, name, labels);
+    return (name, labels = {}) => sumMetric(text, name, labels);
   };
+  const metric = async (name: string, labels: Record<string, string> = {}) => (await scrape())(name, labels);
   const kill = (signal: NodeJS.Signals = 'SIGKILL') => {
     if (running) child.kill(signal);
   };
@@ -141,6 +154,7 @@ export function spawnOperator(opts: OperatorProcessOptions): OperatorProcess {
       return running;
     },
     metric,
+    scrape,
     rssBytes: () => procRssBytes(child.pid!),
     kill,
     stop: async (graceMs = 10_000) => {

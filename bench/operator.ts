@@ -26,9 +26,10 @@ import { customObjectInformer } from '../kube/informers.ts';
 import { DEFAULT_APIKEY_WORKERS } from '../operator/runtime/concurrency.ts';
 import { writeCeiling, type Ceiling } from './operator-ceiling.ts';
 import { createApiKeys, mib, startBenchEnv } from './operator-env.ts';
+import { chartMemoryCgroup } from './cgroup.ts';
 import { spawnGateway } from './gateway-process.ts';
 import { cpuSeconds } from './processes.ts';
-import { REPO, spawnOperator, warmCompileCache, type OperatorProcess } from './operator-process.ts';
+import { REPO, spawnOperator, warmCompileCache, type OperatorProcess, type Scrape } from './operator-process.ts';
 import {
   isReady,
   oneKeyPerApiKeyViolations,
@@ -42,12 +43,12 @@ const N = Number(process.argv[2] ?? 1000);
 if (!Number.isInteger(N) || N <= 0) throw new Error(`usage: bench/operator.ts [N], got ${process.argv[2]}`);
 const QUIET_MS = Number(process.env.QUIET_MS ?? 5000);
 const IDLE_MS = Number(process.env.IDLE_MS ?? 20_000);
-/** e.g. --max-old-space-size=256: is the RSS retained memory or heap headroom V8 took because it could? */
 const chart = parse(readFileSync(join(REPO, 'charts', 'nemokeys', 'values.yaml'), 'utf8')) as {
   operator: { nodeFlags?: string[] };
   gateway: { nodeFlags?: string[] };
 };
 const flags = (text: string) => text.split(' ').filter(Boolean);
+/** e.g. --max-old-space-size=256: is the RSS retained memory or heap headroom V8 took because it could? */
 const NODE_ARGS = flags(process.env.OPERATOR_NODE_ARGS ?? (chart.operator.nodeFlags ?? []).join(' '));
 const GATEWAY_NODE_ARGS = (process.env.GATEWAY_NODE_ARGS ?? (chart.gateway.nodeFlags ?? []).join(' '))
   .split(';')
@@ -64,6 +65,10 @@ const t0 = performance.now();
 const say = (line: string) =>
   process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(7)} s] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// The chart's memory limits as cgroups (MEMORY_LIMITS=none: unconstrained, which is not what a Pod sees).
+const operatorCgroup = chartMemoryCgroup('operator', say);
+const gatewayCgroup = chartMemoryCgroup('gateway', say);
 
 // As the processes run (the cache is keyed by some V8 flags): what the image does at build time.
 for (const args of [NODE_ARGS, ...GATEWAY_NODE_ARGS])
@@ -86,21 +91,22 @@ const start = (identity: string) => {
     logLevel: 'info',
     nodeArgs: NODE_ARGS,
     workers: WORKERS,
+    ...(operatorCgroup ? { cgroup: operatorCgroup } : {}),
   });
   operators.push(op);
   return op;
 };
 /** Where the RSS goes: V8 heap used / allocated and memory outside the heap (buffers, native). */
 const heap = async (op: OperatorProcess): Promise<string> => {
-  const [used, total, external] = await Promise.all(
-    ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes'].map((m) =>
-      op.metric(m),
-    ),
-  );
-  return `heap used ${mib(used)} of ${mib(total)}, external ${mib(external)}`;
+  const m = await op.scrape();
+  const [used, total] = ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes'].map((n) => m(n));
+  // Which space holds the heap: the young generation's size is a flag, the old one's growth a heuristic.
+  const space = (name: string) => mib(m('nodejs_heap_space_size_total_bytes', { space: name }));
+  const spaces = `new ${space('new')}, old ${space('old')}, large ${space('large_object')}`;
+  return `heap used ${mib(used)} of ${mib(total)} (${spaces}), external ${mib(m('nodejs_external_memory_bytes'))}`;
 };
-const reconciles = async (op: OperatorProcess) =>
-  (await op.metric('nemokeys_operator_reconcile_total', { controller: 'apikey' })) ?? 0;
+const reconcilesIn = (m: Scrape) => m('nemokeys_operator_reconcile_total', { controller: 'apikey' }) ?? 0;
+const reconciles = async (op: OperatorProcess) => reconcilesIn(await op.scrape());
 
 /** Waits until the operator has done ≥ `min` reconciles, its queue is empty and nothing ran for QUIET_MS. */
 async function quiet(op: OperatorProcess, min: number): Promise<void> {
@@ -108,8 +114,9 @@ async function quiet(op: OperatorProcess, min: number): Promise<void> {
   let since = performance.now();
   for (;;) {
     if (!op.running) throw new Error(`operator exited:\n${op.lines.slice(-20).join('\n')}`);
-    const n = await reconciles(op);
-    const depth = (await op.metric('nemokeys_operator_workqueue_depth')) ?? 0;
+    const m = await op.scrape();
+    const n = reconcilesIn(m);
+    const depth = m('nemokeys_operator_workqueue_depth') ?? 0;
     if (n !== last || depth > 0) {
       last = n;
       since = performance.now();
@@ -239,6 +246,7 @@ try {
       kubeconfig: env.cp.kubeconfigPath,
       recordsNamespace: env.recordsNamespace,
       nodeArgs,
+      ...(gatewayCgroup ? { cgroup: gatewayCgroup } : {}),
     });
     const gwStarted = performance.now();
     let gwPeak = 0;
@@ -295,6 +303,7 @@ try {
       rssPeakMiB: Math.round(peakRss / 2 ** 20),
       rssAfterResyncMiB: Math.round((rssResynced ?? 0) / 2 ** 20),
       operatorNodeArgs: NODE_ARGS.join(' '),
+      memoryLimits: { operator: operatorCgroup?.limitBytes, gateway: gatewayCgroup?.limitBytes },
       gateways,
       violations: violations.length,
     })}\n`,
@@ -302,4 +311,6 @@ try {
 } finally {
   for (const op of operators) await op.stop();
   await env.cp.stop();
+  operatorCgroup?.remove();
+  gatewayCgroup?.remove();
 }
