@@ -191,6 +191,7 @@ try {
   // CPU time the kernel charged the operator: the number a loaded, shared machine distorts least.
   const cpuMsPerKey = ((cpuSeconds(first.pid) - cpuAtStart) * 1000) / N;
   const rssReady = first.rssBytes();
+  peakRss = Math.max(peakRss, rssReady ?? 0);
   say(
     `all ${N} Ready ${(issueMs / 1000).toFixed(1)} s after the operator started (${(N / (issueMs / 1000)).toFixed(1)} keys/s, operator CPU ${cpuMsPerKey.toFixed(2)} ms/key); RSS ${mib(rssReady)} (peak ${mib(peakRss)})`,
   );
