@@ -25,12 +25,13 @@ describe.skipIf(!hasCluster())(
     let cp: ControlPlane;
     let kc: KubeConfig;
     const operators: OperatorProcess[] = [];
-    const start = (identity: string) => {
+    const start = (identity: string, workers?: number) => {
       const op = spawnOperator({
         kubeconfig: cp.kubeconfigPath,
         recordsNamespace: RECORDS,
         leaderElect: false,
         identity,
+        ...(workers !== undefined ? { workers } : {}),
       });
       operators.push(op);
       return op;
@@ -51,7 +52,9 @@ describe.skipIf(!hasCluster())(
     });
 
     it('SIGKILL mid-issue, API server restart, new operator, API server restart mid-run → every ApiKey Ready with exactly one key id', async () => {
-      const first = start('operator-1');
+      // One key at a time, so the kill lands mid-issue however fast the operator has become (with 32
+      // workers all 30 keys were Ready before a 100 ms poll saw the first record).
+      const first = start('operator-1', 1);
       await first.metricsPort;
       const custom = kc.makeApiClient(CustomObjectsApi);
       await Promise.all(
