@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { KEY_STATES, type ApiKeyStatus } from '../../api/apikey.ts';
+import { KEY_STATES, type ApiKeyStatus, type KeyState } from '../../api/apikey.ts';
 import type { ReminderKind } from '../keys/expiry.ts';
 
 // Controller metrics (contract with dashboards / alert rules). Gauges are computed at scrape time from
@@ -12,7 +12,8 @@ export interface ApiKeyMetrics {
 }
 
 export function createApiKeyMetrics(registry: Registry): ApiKeyMetrics {
-  const latest = new Map<string, { team: string; status: ApiKeyStatus }>();
+  /** Per ApiKey, the states of its key ids: all the state gauge reads. */
+  const statesOf = new Map<string, KeyState[]>();
   const registers = [registry];
   new Gauge({
     name: 'nemokeys_operator_keys',
@@ -21,8 +22,7 @@ export function createApiKeyMetrics(registry: Registry): ApiKeyMetrics {
     registers,
     collect() {
       const counts = Object.fromEntries(KEY_STATES.map((s) => [s, 0])) as Record<string, number>;
-      for (const { status } of latest.values())
-        for (const k of status.keys ?? []) counts[k.state] = (counts[k.state] ?? 0) + 1;
+      for (const states of statesOf.values()) for (const state of states) counts[state] = (counts[state] ?? 0) + 1;
       for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
     },
   });
@@ -70,21 +70,16 @@ export function createApiKeyMetrics(registry: Registry): ApiKeyMetrics {
     // Only what the gauges read: a full status per key would duplicate the informer cache at 10 000 keys.
     observe: (ref, team, status) => {
       exportExpiry(ref, team, status);
-      if (!status) {
-        latest.delete(ref);
-        return;
-      }
-      latest.set(ref, {
-        team,
-        status: {
-          ...(status.currentKeyId ? { currentKeyId: status.currentKeyId } : {}),
-          keys: (status.keys ?? []).map((k) => ({ id: k.id, state: k.state })) as ApiKeyStatus['keys'],
-        },
-      });
+      if (status)
+        statesOf.set(
+          ref,
+          (status.keys ?? []).map((k) => k.state),
+        );
+      else statesOf.delete(ref);
     },
     forget: (ref) => {
       exportExpiry(ref, '', undefined);
-      latest.delete(ref);
+      statesOf.delete(ref);
     },
     reminder: (kind) => reminders.inc({ kind }),
   };
