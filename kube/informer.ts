@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { CachedInformer, ChangeKind } from './cache-types.ts';
 import { backoffDelay, type BackoffPolicy } from './backoff.ts';
 import { apiErrorMessage, isGone } from './errors.ts';
-import { cachePool, type StringPool } from './intern.ts';
+import { cachePool } from './intern.ts';
 import { ObjectStore } from './object-store.ts';
 
 /** KubeClient's watch; injectable so the state machine is unit-testable. */
@@ -64,11 +64,6 @@ export interface InformerOptions<T extends KubernetesObject> {
    * reconciling needs. Must keep metadata.name, namespace and resourceVersion.
    */
   transform?: (obj: T) => T;
-  /**
-   * After the transform, short string values are replaced by the pool's copy (kube/intern.ts): one
-   * namespace, reason or timestamp string for thousands of cached objects. Default: the process's pool.
-   */
-  strings?: StringPool;
   labelSelector?: string;
   fieldSelector?: string;
   log: Logger;
@@ -352,8 +347,9 @@ class ListWatchInformer<T extends KubernetesObject> implements CachedInformer<T>
     c?.abort();
   }
 
+  /** The caller's transform, then one string per shared value (kube/intern.ts). */
   private transform(obj: T): T {
-    return (this.opts.strings ?? cachePool).internValues(this.opts.transform ? this.opts.transform(obj) : obj);
+    return cachePool.internValues(this.opts.transform ? this.opts.transform(obj) : obj);
   }
 
   private emit(obj: T, change: ChangeKind): void {
