@@ -10,30 +10,41 @@ const SKIPPED_KEYS = new Set(['data', 'stringData', 'resourceVersion', 'uid', 'g
 /** Longer strings are rarely shared and cost a hash of their whole length to look up. */
 const MAX_LENGTH = 96;
 
-export class StringPool {
-  #current = new Map<string, string>();
-  #previous = new Map<string, string>();
+/**
+ * Two generations of `capacity` values by key: a value seen recently is replaced by the pool's copy. One
+ * that keeps recurring is moved to the newer generation on each hit and stays; a one-off ages out.
+ */
+export class SharedPool<V> {
+  #current = new Map<string, V>();
+  #previous = new Map<string, V>();
   readonly #capacity: number;
 
   constructor(capacity = 4096) {
     this.#capacity = capacity;
   }
 
-  /** Strings held (both generations): at most twice the capacity. */
+  /** Values held (both generations): at most twice the capacity. */
   get size(): number {
     return this.#current.size + this.#previous.size;
   }
 
-  intern(s: string): string {
-    const hit = this.#current.get(s);
+  /** The pool's value for `key`, or `value` (then kept as the pool's). */
+  share(key: string, value: V): V {
+    const hit = this.#current.get(key);
     if (hit !== undefined) return hit;
-    const kept = this.#previous.get(s) ?? s;
+    const kept = this.#previous.get(key) ?? value;
     if (this.#current.size >= this.#capacity) {
       this.#previous = this.#current;
       this.#current = new Map();
     }
-    this.#current.set(kept, kept);
+    this.#current.set(key, kept);
     return kept;
+  }
+}
+
+export class StringPool extends SharedPool<string> {
+  intern(s: string): string {
+    return this.share(s, s);
   }
 
   /** Replaces, in place, every short string value under `value` (plain objects and arrays only). */

@@ -86,7 +86,18 @@ interface CompiledScopes {
   allowlist: IpRangeTable;
 }
 // Records are immutable and swapped as a whole, so per-record derived data can be cached by identity.
+// Records with the same scopes share one allowlist array (gateway/records/shared-parts.ts): its table
+// is compiled once, however many keys carry it.
 const compiledCache = new WeakMap<KeyRecord, CompiledScopes>();
+const allowlistCache = new WeakMap<readonly string[], IpRangeTable>();
+function compiledAllowlist(cidrs: readonly string[]): IpRangeTable {
+  let table = allowlistCache.get(cidrs);
+  if (table === undefined) {
+    table = ipRangeTable(compileCidrs(cidrs));
+    allowlistCache.set(cidrs, table);
+  }
+  return table;
+}
 function compiled(record: KeyRecord): CompiledScopes {
   let c = compiledCache.get(record);
   if (c === undefined) {
@@ -94,7 +105,7 @@ function compiled(record: KeyRecord): CompiledScopes {
     // an unparseable expiry is treated as already expired (fail closed)
     c = {
       expiresAtMs: Number.isNaN(expiresAtMs) ? Number.NEGATIVE_INFINITY : expiresAtMs,
-      allowlist: ipRangeTable(compileCidrs(record.scopes.ipAllowlist)),
+      allowlist: compiledAllowlist(record.scopes.ipAllowlist),
     };
     compiledCache.set(record, c);
   }

@@ -1,5 +1,6 @@
 import { decodeRecordText } from '../../api/record-secret.ts';
 import type { KeyRecord } from '../../api/record.ts';
+import { shareRecordParts } from '../records/shared-parts.ts';
 import { mergeClaims } from '../records/store.ts';
 
 // The directory source's decoding: one record per `*.json` file. Record Secrets are decoded by the one
@@ -41,7 +42,7 @@ export function decodeRecordFiles(files: readonly RecordFile[]): DirectoryLoad {
           'the key is refused until only one file defines it',
       );
     }
-    records.push(parsed.record);
+    records.push(shareRecordParts(parsed.record));
   }
   return { records, errors };
 }

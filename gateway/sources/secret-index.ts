@@ -1,5 +1,6 @@
 import type { ChangeKind } from '../../kube/cache-types.ts';
 import type { KeyRecord } from '../../api/record.ts';
+import { shareRecordParts } from '../records/shared-parts.ts';
 import type { RecordStore } from '../records/store.ts';
 import { decodeRecordSecret, recordSecretName, type RecordSecret } from '../../api/record-secret.ts';
 import { silentLogger, type SourceLogger } from './log.ts';
@@ -137,7 +138,7 @@ export function createSecretIndex(
         const prev = byName.get(name);
         if (prev && rv !== undefined && prev.resourceVersion === rv) return;
         const decoded = decodeRecordSecret(secret);
-        if (decoded.ok) set(name, { resourceVersion: rv, record: decoded.record, valid: true });
+        if (decoded.ok) set(name, { resourceVersion: rv, record: shareRecordParts(decoded.record), valid: true });
         else {
           const claim = decoded.claim && { ...decoded.claim, state: 'Revoked' as const };
           const effect = claim ? 'its key id is refused while it exists' : 'skipped';
