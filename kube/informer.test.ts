@@ -96,6 +96,17 @@ describe('createInformer', () => {
     h.informer.stop();
   });
 
+  it('is synced once the first list has been announced: adds before it existed at the start, later ones are new', async () => {
+    const h = harness();
+    const syncedAtAdd: string[] = [];
+    h.informer.onChange((o, change) => syncedAtAdd.push(`${change}:${o.metadata?.name}:${h.informer.synced}`));
+    h.answers.push(list('10', obj('a', '5')));
+    await Promise.all([h.informer.start(), flush()]);
+    h.lastWatch().emit('ADDED', obj('b', '11'));
+    expect(syncedAtAdd).toEqual(['add:a:false', 'add:b:true']);
+    h.informer.stop();
+  });
+
   it('applies watch events to the cache; unchanged resourceVersions are not re-announced', async () => {
     const h = harness();
     h.answers.push(list('10', obj('a', '5')));

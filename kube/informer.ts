@@ -210,12 +210,14 @@ class ListWatchInformer<T extends KubernetesObject> implements CachedInformer<T>
     if (reason !== 'initial') {
       this.opts.log.debug({ resource: this.resource, reason, objects: this.store.size }, 'informer relisted');
     }
+    for (const [obj, change] of changes) this.emit(obj, change);
+    // Synced once the first list has been announced (client-go's HasSynced): a handler can tell the
+    // objects that existed when it started (adds while !synced) from ones created afterwards.
     if (!this.isSynced) {
       this.isSynced = true;
       this.syncWaiters?.resolve();
       this.syncWaiters = undefined;
     }
-    for (const [obj, change] of changes) this.emit(obj, change);
     void this.watch();
   }
 
