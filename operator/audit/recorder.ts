@@ -13,7 +13,7 @@ import { classifiedFromAnnotations } from './admission.ts';
 import { classify, snapshotHash, snapshotOf } from './changes.ts';
 import type { AuditedChange } from './event.ts';
 import type { Baseline, TrailStore, TrailRef } from './trail-store.ts';
-import { fillIssuedKeyId, keyIssuedFor, type IssuedKey, type TrailEntry } from './trail.ts';
+import { fillIssuedKeyId, issuedKeyFrom, keyIssuedFor, type TrailEntry } from './trail.ts';
 
 interface KubeObject {
   metadata?: { uid?: string; annotations?: Record<string, string>; deletionTimestamp?: unknown };
@@ -174,12 +174,8 @@ export function createRecorder(deps: RecorderDeps): Recorder {
     },
 
     async recordIssuedKey(r) {
-      if ((r.action !== 'create' && r.action !== 'rotate') || (r.action === 'rotate' && !r.relatedKeyId)) return;
-      const issued: IssuedKey = {
-        action: r.action,
-        keyId: r.keyId,
-        ...(r.relatedKeyId ? { predecessor: r.relatedKeyId } : {}),
-      };
+      const issued = issuedKeyFrom(r);
+      if (!issued) return;
       const [namespace, name] = r.apiKey.split('/') as [string, string];
       try {
         const uid = r.uid ?? (await fetch('ApiKey', namespace, name))?.metadata?.uid;

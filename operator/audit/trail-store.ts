@@ -44,9 +44,17 @@ export interface TrailState {
 /** Computes what to add from the stored state (called again after a 409). */
 export type TrailUpdate = (state: TrailState) => { add: TrailEntry[]; remove?: string[]; baseline?: Baseline };
 
+export interface UpdateOptions {
+  /**
+   * The trail most likely does not exist yet (its object was created while the caller watched): try to
+   * create it from an empty state without reading it first; if it exists after all (409), read and merge.
+   */
+  likelyAbsent?: boolean;
+}
+
 export interface TrailStore {
   read(ref: Omit<TrailRef, 'uid'>): Promise<TrailState>;
-  update(ref: TrailRef, update: TrailUpdate): Promise<{ added: TrailEntry[] }>;
+  update(ref: TrailRef, update: TrailUpdate, opts?: UpdateOptions): Promise<{ added: TrailEntry[] }>;
 }
 
 export function createTrailStore(
@@ -72,9 +80,11 @@ export function createTrailStore(
 
   return {
     read: async (ref) => stateOf(await get(ref), ref),
-    async update(ref, update) {
+    async update(ref, update, updateOpts = {}) {
       for (let attempt = 0; ; attempt++) {
-        const cm = await get(ref);
+        // Assumed absent: only the first attempt, and only to create (anything else reads it first).
+        const assumed = attempt === 0 && updateOpts.likelyAbsent === true;
+        const cm = assumed ? undefined : await get(ref);
         const state = stateOf(cm, ref);
         const { add, remove = [], baseline } = update(state);
         const kept = state.entries.filter((e) => !remove.includes(e.id));
@@ -83,6 +93,7 @@ export function createTrailStore(
         const added = add.filter((e) => !known.has(e.id));
         const snapshotJson = baseline ? JSON.stringify(baseline) : cm?.data?.[SNAPSHOT_KEY];
         if (added.length === 0 && kept.length === state.entries.length && snapshotJson === cm?.data?.[SNAPSHOT_KEY]) {
+          if (assumed) continue;
           return { added: [] };
         }
         const data: Record<string, string> = { [ENTRIES_KEY]: JSON.stringify(mergeEntries(kept, added, max)) };

@@ -75,6 +75,33 @@ export function fillIssuedKeyId(entries: readonly TrailEntry[], issued: IssuedKe
   return { ...open, keyId: issued.keyId, ...(issued.predecessor ? { predecessorKeyId: issued.predecessor } : {}) };
 }
 
+/** The key a person's create / rotate got from the operator, from the operator's own audit record. */
+export function issuedKeyFrom(r: { action: string; keyId: string; relatedKeyId?: string }): IssuedKey | undefined {
+  if (r.action === 'create') return { action: 'create', keyId: r.keyId };
+  if (r.action === 'rotate' && r.relatedKeyId) return { action: 'rotate', keyId: r.keyId, predecessor: r.relatedKeyId };
+  return undefined;
+}
+
+/**
+ * Pure: `add` (entries about to be written over `entries`) with each issued key filled into the entry it
+ * completes (fillIssuedKeyId), and the ids of stored entries a filled copy replaces.
+ */
+export function withIssuedKeys(
+  entries: readonly TrailEntry[],
+  add: readonly TrailEntry[],
+  issued: readonly IssuedKey[],
+): { add: TrailEntry[]; remove: string[] } {
+  let pending = [...add];
+  const remove: string[] = [];
+  for (const key of issued) {
+    const filled = fillIssuedKeyId([...entries.filter((e) => !remove.includes(e.id)), ...pending], key);
+    if (!filled) continue;
+    if (!pending.some((e) => e.id === filled.id)) remove.push(filled.id);
+    pending = [...pending.filter((e) => e.id !== filled.id), filled];
+  }
+  return { add: pending, remove };
+}
+
 /**
  * Pure: the key the operator issued for a create / rotate received at `changeTime`: the first key created
  * in that second or later (the operator issues after the change; createdAt has whole seconds), other than

@@ -8,10 +8,11 @@ import { apiErrorMessage } from '../../kube/errors.ts';
 import type { Audit, Logger } from '../runtime/log.ts';
 import type { SharedInformers } from '../controllers.ts';
 import type { OperatorContext } from '../runtime/context.ts';
-import { registerObservedChanges } from './observed.ts';
+import { registerObservedChanges, type ObservedChanges } from './observed.ts';
 import { startAuditReceiver, type Receiver, type ReceiverOptions } from './receiver.ts';
 import { createRecorder } from './recorder.ts';
 import { createTrailStore } from './trail-store.ts';
+import { issuedKeyFrom } from './trail.ts';
 import { limiter } from '../runtime/limiter.ts';
 
 /** Trail writes of the operator's own actions in flight at once (each a few requests, off the reconcile path). */
@@ -93,23 +94,32 @@ export async function startAuditTrail(
   }
   const pending = new Set<Promise<void>>();
   const trailWrites = limiter(TRAIL_WRITES_IN_FLIGHT);
+  let observed: ObservedChanges | undefined;
   return {
     port: receiver?.port,
     wrap: (audit) => (record) => {
       audit(record);
-      // Actions people asked for are in the trail already: from their audit event, or as an observed change.
-      // Their entry may predate the key the operator just issued for it: fill the key id in.
+      // Actions people asked for are in the trail already (from their audit event, or as an observed
+      // change), or will be; their entry may predate the key the operator just issued for it: name it.
+      // Without a receiver the observed changes are the only such entries, and name it in their own write.
+      if (record.actor.startsWith('user:') && observed && !receiver) {
+        const issued = issuedKeyFrom(record);
+        if (issued) observed.noteIssued(record.apiKey, issued);
+        return;
+      }
       const p = trailWrites(() =>
         record.actor.startsWith('user:') ? recorder.recordIssuedKey(record) : recorder.recordOperatorAction(record),
       ).finally(() => pending.delete(p));
       pending.add(p);
     },
-    register: (ctx, informers) =>
-      registerObservedChanges(ctx, informers, {
+    async register(ctx, informers) {
+      observed = await registerObservedChanges(ctx, informers, {
         store,
         graceMs: opts.observedGraceMs ?? (receiver ? 5 * 60_000 : 1000),
+        soleRecorder: !receiver,
         onEntry: (ref, e) => recorder.emit({ kind: 'ApiKey', ...ref }, e),
-      }),
+      });
+    },
     async close() {
       await receiver?.close();
       await Promise.allSettled([...pending]);
