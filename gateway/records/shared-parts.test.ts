@@ -42,11 +42,13 @@ describe('shared record parts', () => {
   });
 
   it('different scopes, limits or budgets are never shared', () => {
-    const [x, y, z] = load([
-      makeKeyAndRecord({ scopes: { endpoints: ['/v1/chat/completions'] }, budget: { credits: 10, period: 'Daily' } }),
-      makeKeyAndRecord({ scopes: { endpoints: ['/v1/embeddings'] }, budget: { credits: 10, period: 'Monthly' } }),
-      makeKeyAndRecord({ rateLimit: { requestsPerMinute: 61 } }),
-    ].map((k) => k.record));
+    const [x, y, z] = load(
+      [
+        makeKeyAndRecord({ scopes: { endpoints: ['/v1/chat/completions'] }, budget: { credits: 10, period: 'Daily' } }),
+        makeKeyAndRecord({ scopes: { endpoints: ['/v1/embeddings'] }, budget: { credits: 10, period: 'Monthly' } }),
+        makeKeyAndRecord({ rateLimit: { requestsPerMinute: 61 } }),
+      ].map((k) => k.record),
+    );
     expect(x!.scopes.endpoints).toEqual(['/v1/chat/completions']);
     expect(y!.scopes.endpoints).toEqual(['/v1/embeddings']);
     expect(x!.budget).toEqual({ credits: 10, period: 'Daily' });

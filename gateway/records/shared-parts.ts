@@ -10,7 +10,8 @@ import { SharedPool, StringPool } from '../../kube/intern.ts';
 
 const strings = new StringPool(1024);
 const scopes = new SharedPool<KeyRecord['scopes']>(256);
-const limits = new SharedPool<NonNullable<KeyRecord['rateLimit'] | KeyRecord['budget']>>(256);
+const rateLimits = new SharedPool<NonNullable<KeyRecord['rateLimit']>>(256);
+const budgets = new SharedPool<NonNullable<KeyRecord['budget']>>(256);
 
 const internAll = (list: string[]) => {
   for (let i = 0; i < list.length; i++) list[i] = strings.intern(list[i]!);
@@ -33,7 +34,7 @@ export function shareRecordParts(record: KeyRecord): KeyRecord {
     internAll(shared.endpoints);
   }
   r.scopes = shared;
-  if (r.rateLimit) r.rateLimit = limits.share(`r${JSON.stringify(r.rateLimit)}`, r.rateLimit);
-  if (r.budget) r.budget = limits.share(`b${JSON.stringify(r.budget)}`, r.budget) as KeyRecord['budget'];
+  if (r.rateLimit) r.rateLimit = rateLimits.share(JSON.stringify(r.rateLimit), r.rateLimit);
+  if (r.budget) r.budget = budgets.share(JSON.stringify(r.budget), r.budget);
   return r;
 }
