@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isUsableRecord, KEY_RECORD_SCHEMA_VERSION, parseKeyRecord } from './record.ts';
+import { canonical, isUsableRecord, KEY_RECORD_SCHEMA_VERSION, parseKeyRecord, sameJson } from './record.ts';
 
 const v1 = (state: string, revoked: boolean) =>
   JSON.stringify({
@@ -38,5 +38,36 @@ describe('key record versions', () => {
     );
     expect(good.ok).toBe(true);
     expect(good.ok && isUsableRecord(good.record)).toBe(false);
+  });
+});
+
+describe('sameJson', () => {
+  // It must agree with comparing canonical() renderings, which it replaces in reconciles.
+  const values: unknown[] = [
+    {},
+    { a: 1 },
+    { a: 1, b: undefined },
+    { b: undefined, a: 1 },
+    { a: '1' },
+    { a: null },
+    { a: [1, 2] },
+    { a: [2, 1] },
+    { a: [1, undefined] },
+    { a: [1, null] },
+    { a: { x: 1, y: [{ z: true }] } },
+    { a: { y: [{ z: true }], x: 1 } },
+    { a: { x: 1, y: [{ z: false }] } },
+    { a: { x: 1 } },
+    [],
+    [{}],
+    null,
+    0,
+    '',
+    'a',
+    true,
+  ];
+  it('is canonical() equality for every pair of a varied set', () => {
+    for (const a of values)
+      for (const b of values) expect([a, b, sameJson(a, b)]).toEqual([a, b, canonical(a) === canonical(b)]);
   });
 });

@@ -109,6 +109,31 @@ export function canonical(value: unknown): string {
   );
 }
 
+/**
+ * Whether two JSON values are equal as canonical() would render them — key order ignored, properties
+ * whose value is undefined absent — without rendering either (a reconcile compares every key's status).
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    // JSON renders undefined array items as null.
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i] ?? null, b[i] ?? null)) return false;
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let present = 0;
+  for (const k in x) {
+    if (x[k] === undefined) continue;
+    present++;
+    if (!sameJson(x[k], y[k])) return false;
+  }
+  for (const k in y) if (y[k] !== undefined) present--;
+  return present === 0;
+}
+
 /** Whether the gateway lets the key id through (before its expiry and scope checks): Active or Superseded. */
 export const isUsableRecord = (r: Pick<KeyRecord, 'state'>): boolean =>
   r.state === 'Active' || r.state === 'Superseded';

@@ -1,4 +1,4 @@
-import { canonical, type KeyRecord } from '../../api/record.ts';
+import { sameJson, type KeyRecord } from '../../api/record.ts';
 
 // The gateway's view of the key records. Sources (Kubernetes watch, directory) feed it; the request
 // path reads it. A full sync builds a new Map and swaps the reference, so a request never sees a
@@ -98,7 +98,7 @@ export class RecordStore {
 
 /** Two records claiming one key id: the same record is harmless; different ones fail closed as Revoked. */
 export function mergeClaims(a: KeyRecord, b: KeyRecord): KeyRecord {
-  return a === b || canonical(a) === canonical(b) ? b : { ...b, state: 'Revoked' };
+  return sameJson(a, b) ? b : { ...b, state: 'Revoked' };
 }
 
 function mergeByKeyId(records: Iterable<KeyRecord>): { byKeyId: Map<string, KeyRecord>; conflicting: Set<string> } {

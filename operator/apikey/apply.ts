@@ -2,7 +2,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { ApiKeyStatus } from '../../api/apikey.ts';
 import type { GeneratedKey } from '../../api/keyformat.ts';
 import { FINALIZER, RECORD_DATA_KEY } from '../../api/constants.ts';
-import { canonical } from '../../api/record.ts';
+import { sameJson } from '../../api/record.ts';
 import type { ApiKeyObject, ApplyPlan, AuditEntry, PlannedEvent } from './types.ts';
 import { inspectWorkloadSecret, secretUpToDate } from './workload-secret.ts';
 import type { ApiKeyWriter } from './writer.ts';
@@ -45,7 +45,7 @@ export function recordUpToDate(cached: V1Secret | undefined, desired: V1Secret):
 }
 
 export function statusUpToDate(cached: ApiKeyStatus | undefined, desired: ApiKeyStatus): boolean {
-  return canonical(cached ?? {}) === canonical(desired);
+  return sameJson(cached ?? {}, desired);
 }
 
 function workloadSecretObject(p: NonNullable<ApplyPlan['secret']>, base64Key: string): V1Secret {

@@ -1,7 +1,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { KeyEntry } from '../../api/apikey.ts';
 import { LABELS } from '../../api/constants.ts';
-import { canonical, KEY_RECORD_SCHEMA_VERSION, type KeyRecord, type SuspensionReason } from '../../api/record.ts';
+import { KEY_RECORD_SCHEMA_VERSION, sameJson, type KeyRecord, type SuspensionReason } from '../../api/record.ts';
 import {
   decodeRecordSecret,
   encodeRecordSecret,
@@ -56,7 +56,7 @@ export function renderRecord(c: RecordContent, updatedAt: string): KeyRecord {
 
 /** Same record, ignoring updatedAt (which only moves when something else changed). */
 export function sameRecord(a: KeyRecord, b: KeyRecord): boolean {
-  return canonical({ ...a, updatedAt: '' }) === canonical({ ...b, updatedAt: '' });
+  return sameJson({ ...a, updatedAt: '' }, { ...b, updatedAt: '' });
 }
 
 export function recordSecret(namespace: string, owner: RecordOwner, record: KeyRecord, createdAt: string): V1Secret {
@@ -71,16 +71,24 @@ export interface StoredRecord {
   createdAt: string | undefined;
 }
 
-/** What a cached record Secret holds; `record` is undefined when it is corrupted. */
-export function readRecordSecret(secret: V1Secret): StoredRecord {
+// Cached objects are immutable (a change replaces the object), so one decode per version of a record
+// Secret serves every reconcile that reads it.
+const decodedRecords = new WeakMap<V1Secret, Readonly<StoredRecord>>();
+
+/** What a cached record Secret holds; `record` is undefined when it is corrupted. Shared: do not modify. */
+export function readRecordSecret(secret: V1Secret): Readonly<StoredRecord> {
+  const known = decodedRecords.get(secret);
+  if (known) return known;
   const labels = secret.metadata?.labels ?? {};
   const decoded = decodeRecordSecret(secret);
   const record = decoded.ok ? decoded.record : undefined;
-  return {
+  const stored: StoredRecord = {
     name: secret.metadata?.name ?? '',
     keyId: labels[LABELS.keyId] ?? record?.keyId,
     uid: labels[LABELS.apiKeyUid],
     record,
     createdAt: secret.metadata?.annotations?.[RECORD_CREATED_AT_ANNOTATION],
   };
+  decodedRecords.set(secret, stored);
+  return stored;
 }

@@ -2,7 +2,7 @@ import type { KubeClient } from '../../kube/client.ts';
 import { FIELD_MANAGER, GROUP, KINDS, VERSION } from '../../api/constants.ts';
 import type { TeamStatus } from '../../api/team.ts';
 import { isNotFound, patchCustomStatus } from '../../kube/apply.ts';
-import { canonical } from '../../api/record.ts';
+import { sameJson } from '../../api/record.ts';
 import type { ApiKeyObject, TeamObject } from '../apikey/types.ts';
 import type { Clock, ObjectCache, ReconcileResult, Reconciler } from '../runtime/types.ts';
 import { splitKey } from '../runtime/types.ts';
@@ -44,7 +44,7 @@ export function createTeamReconciler(deps: {
       const team = deps.teams.get(namespace, name);
       if (!team) return {};
       const status = planTeamStatus(team, deps.apiKeys.list(namespace), deps.clock.now());
-      if (canonical(team.status ?? {}) !== canonical(status)) await deps.write(team, status);
+      if (!sameJson(team.status ?? {}, status)) await deps.write(team, status);
       return {};
     },
   };
