@@ -6,8 +6,8 @@
 //
 // Without an audit receiver this controller is the only writer of people's entries, so it also names
 // the key the operator issued for a create / rotate (noteIssued) in the same write, and creates the
-// trail of an ApiKey created while it watched without reading it first: a new key's trail costs one
-// request instead of three (read, create, read again to fill the key id in).
+// trail of a new ApiKey (created while it watched, or not issued a key yet) without reading it first:
+// a new key's trail costs one request instead of three (read, create, read again to fill the key id in).
 import { FIELD_MANAGER } from '../../api/constants.ts';
 import { lastManagerOf } from '../apikey/conditions.ts';
 import type { OperatorContext } from '../runtime/context.ts';
@@ -89,8 +89,11 @@ export async function registerObservedChanges(
   /** Per ApiKey: the hash of the snapshot last enqueued, and of the one its trail is known to hold. */
   const seen = new Map<string, string>();
   const recorded = new Map<string, string>();
-  /** ApiKeys created while the informer watched, not reconciled yet: their trail most likely does not exist. */
-  const created = new Set<string>();
+  /**
+   * ApiKeys whose trail most likely does not exist, not reconciled yet: created while the informer
+   * watched, or never issued a key (a backlog the operator starts on). A wrong guess costs one 409.
+   */
+  const withoutTrail = new Set<string>();
   const issuedFor = new Map<string, IssuedKey[]>();
   const reconciler: Reconciler = {
     name: 'audit-observed',
@@ -103,7 +106,7 @@ export async function registerObservedChanges(
       // As the only writer of people's entries: nothing new since this process last wrote the trail, no read.
       if (opts.soleRecorder && recorded.get(key) === hash && issued.length === 0) return {};
       issuedFor.delete(key);
-      const likelyAbsent = created.delete(key);
+      const likelyAbsent = withoutTrail.delete(key);
       try {
         const { added } = await opts.store.update(
           { kind: 'ApiKey', namespace, name, ...(obj.metadata?.uid ? { uid: obj.metadata.uid } : {}) },
@@ -125,10 +128,10 @@ export async function registerObservedChanges(
     const key = objectKey(obj);
     if (change === 'delete') {
       for (const m of [seen, recorded, issuedFor]) m.delete(key);
-      created.delete(key);
+      withoutTrail.delete(key);
       return;
     }
-    if (opts.soleRecorder && change === 'add' && apiKeys.synced) created.add(key);
+    if (opts.soleRecorder && change === 'add' && (apiKeys.synced || !obj.status?.keys?.length)) withoutTrail.add(key);
     // Status writes (usage, lastUsedAt) do not change the snapshot: no trail read for them.
     const hash = snapshotHash(snapshotOf(obj));
     if (seen.get(key) === hash) return;
