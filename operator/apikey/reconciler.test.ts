@@ -81,6 +81,42 @@ describe('ApiKey reconciler against the in-memory fake', () => {
     expect(w.generated).toHaveLength(1);
   });
 
+  it('the reconcile that confirms a write does not plan again when nothing else moved', async () => {
+    const w = setup();
+    await w.reconcile();
+    expect(await w.reconcile()).toEqual({});
+    expect(w.reconciler.confirmationsSkipped).toBe(1);
+    // Only the confirmation is skipped: later reconciles plan (and still write nothing).
+    await w.reconcile();
+    expect(w.reconciler.confirmationsSkipped).toBe(1);
+    expect(w.reconciler.lastWrites).toBe(0);
+  });
+
+  it.each<[string, (w: ReturnType<typeof setup>) => void]>([
+    ['the Team changed', (w) => w.cluster.teams.put(team({ allowedModels: ['gpt-4o'] }))],
+    [
+      'another writer changed the ApiKey',
+      (w) => {
+        const ak = w.cluster.apiKeys.get(NS, 'checkout')!;
+        w.cluster.apiKeys.put({ ...ak, metadata: { ...ak.metadata, labels: { tier: 'gold' } } });
+      },
+    ],
+    [
+      'another writer changed the workload Secret',
+      (w) => {
+        const s = w.cluster.secrets.get(NS, 'checkout')!;
+        w.cluster.secrets.put({ ...s, metadata: { ...s.metadata, annotations: { touched: 'yes' } } });
+      },
+    ],
+    ['the time of the next step came', (w) => w.setNow(new Date(T0.getTime() + 80 * DAY))],
+  ])('plans the confirmation when %s', async (_name, change) => {
+    const w = setup({ expiration: '30d' });
+    await w.reconcile();
+    change(w);
+    await w.reconcile();
+    expect(w.reconciler.confirmationsSkipped).toBe(0);
+  });
+
   it('waits for lagging caches instead of issuing a second key id (read-your-writes)', async () => {
     const w = setup();
     w.cluster.lagging = true;

@@ -58,12 +58,60 @@ function rvAtLeast(cached: string | undefined, written: string): boolean {
   return cached === written;
 }
 
-export function createApiKeyReconciler(deps: ApiKeyReconcilerDeps): Reconciler & { readonly lastWrites: number } {
+/**
+ * After a reconcile that wrote: the state it brought the ApiKey to — what the caches show once they hold
+ * its writes — and the other inputs it planned from. The planner reaches its fixpoint in one reconcile
+ * (operator/keys/lifecycle.ts), so the reconcile that confirms those writes (their watch events, the
+ * recheck) would plan nothing from exactly this state; it is skipped unless anything else moved: another
+ * writer, the Team, usage, restart targets, or the time of the plan's next time-based step. At 10 000
+ * keys this was every second reconcile, all queued behind the backlog and run in one burst at its end.
+ */
+interface Settled {
+  objects: string;
+  team: unknown;
+  usage: unknown;
+  restartTargets: string;
+  /** Clock ms of the plan's next time-based step. */
+  dueAt: number | undefined;
+}
+
+const restartState = (m: ReadonlyMap<string, boolean> | undefined) => (m ? [...m].join(';') : '');
+
+/** The resourceVersions of the ApiKey, its Secret and records, as one comparable string. */
+function objectVersions(apiKeyRv: string | undefined, secretRv: string | undefined, records: Map<string, string>) {
+  return `${apiKeyRv}|${secretRv}|${[...records].sort(([a], [b]) => (a < b ? -1 : 1)).join(',')}`;
+}
+
+function inputVersions(inp: PlanInputs): string {
+  const records = new Map(inp.records.map((r) => [r.metadata?.name ?? '', r.metadata?.resourceVersion ?? '']));
+  return objectVersions(inp.apiKey?.metadata?.resourceVersion, inp.secret?.metadata?.resourceVersion, records);
+}
+
+/** inputVersions of the state `inp` is in once `written` shows in the caches. */
+function versionsAfter(inp: PlanInputs, written: Written): string {
+  let apiKeyRv = inp.apiKey?.metadata?.resourceVersion;
+  let secretRv = inp.secret?.metadata?.resourceVersion;
+  const records = new Map(inp.records.map((r) => [r.metadata?.name ?? '', r.metadata?.resourceVersion ?? '']));
+  for (const e of written.expectations) {
+    const name = splitKey(e.key).name;
+    if (e.cache === 'apiKey') apiKeyRv = e.resourceVersion;
+    else if (e.cache === 'secret') secretRv = e.resourceVersion;
+    else if (e.resourceVersion === 'deleted') records.delete(name);
+    else records.set(name, e.resourceVersion);
+  }
+  return objectVersions(apiKeyRv, secretRv, records);
+}
+
+export function createApiKeyReconciler(
+  deps: ApiKeyReconcilerDeps,
+): Reconciler & { readonly lastWrites: number; readonly confirmationsSkipped: number } {
   const generate = deps.generateKey ?? ((environment) => generateKey(environment ? { environment } : {}));
   const ttl = deps.expectationTtlMs ?? 30_000;
   const mono = deps.monotonicNow ?? (() => performance.now());
   const pending = new Map<string, { expectations: Written['expectations']; until: number }>();
+  const settled = new Map<string, Settled>();
   let lastWrites = 0;
+  let confirmationsSkipped = 0;
 
   const cacheCaughtUp = (e: Written['expectations'][number]): boolean => {
     const { namespace, name } = splitKey(e.key);
@@ -106,6 +154,20 @@ export function createApiKeyReconciler(deps: ApiKeyReconcilerDeps): Reconciler &
       inputs.teamIpAllowlistFrom = await deps.allowlists.resolve(namespace, teamRefs);
     }
     const now = deps.clock.now();
+    const after = settled.get(key);
+    settled.delete(key);
+    if (
+      after !== undefined &&
+      after.objects === inputVersions(inputs) &&
+      after.team === inputs.team &&
+      after.usage === inputs.usage &&
+      after.restartTargets === restartState(inputs.restartTargets) &&
+      (after.dueAt === undefined || now.getTime() < after.dueAt)
+    ) {
+      lastWrites = 0;
+      confirmationsSkipped++;
+      return after.dueAt === undefined ? {} : { requeueAfterMs: Math.min(after.dueAt - now.getTime(), MAX_REQUEUE_MS) };
+    }
     let p = plan(inputs, now);
     let minted: GeneratedKey | undefined;
     if (p.kind === 'mint') {
@@ -121,6 +183,16 @@ export function createApiKeyReconciler(deps: ApiKeyReconcilerDeps): Reconciler &
     });
     lastWrites = written.writes;
     if (written.expectations.length > 0) pending.set(key, { expectations: written.expectations, until: mono() + ttl });
+    // Lists read asynchronously (ipAllowlistFrom) are not compared: their keys always plan again.
+    if (written.writes > 0 && live && !refs?.length && !teamRefs?.length) {
+      settled.set(key, {
+        objects: versionsAfter(inputs, written),
+        team: inputs.team,
+        usage: inputs.usage,
+        restartTargets: restartState(inputs.restartTargets),
+        dueAt: p.requeueAfterMs === undefined ? undefined : now.getTime() + p.requeueAfterMs,
+      });
+    }
     if (!apiKey || apiKey.metadata?.deletionTimestamp) deps.metrics?.forget(key);
     else deps.metrics?.observe(key, spec?.team ?? '', p.status ?? apiKey.status);
     // Writes just happened: look again once the caches show them (then the plan is a no-op or the next step).
@@ -134,6 +206,10 @@ export function createApiKeyReconciler(deps: ApiKeyReconcilerDeps): Reconciler &
     reconcile,
     get lastWrites() {
       return lastWrites;
+    },
+    /** Reconciles that confirmed the previous one's writes without planning (see Settled). */
+    get confirmationsSkipped() {
+      return confirmationsSkipped;
     },
   };
 }
