@@ -1,6 +1,6 @@
 // Operator at scale on a real API server (its own etcd + kube-apiserver):
 //   npx node bench/operator.ts [N=1000]      # env: WORKERS=<operator default> CEILING_MS=5000 QUIET_MS=5000
-//                                            #      IDLE_MS=20000 OPERATOR_NODE_ARGS= GATEWAY_NODE_ARGS=
+//                                            #      IDLE_MS=20000 REPORT_MS=10000 OPERATOR_NODE_ARGS= GATEWAY_NODE_ARGS=
 // Node flags default to what the chart ships (charts/nemokeys/values.yaml operator/gateway.nodeFlags);
 // GATEWAY_NODE_ARGS may list several flag sets separated by ';' (the gateway is measured with each).
 // 1. N ApiKeys exist before the operator starts (creation is timed apart: it is the client's cost);
@@ -43,6 +43,8 @@ const N = Number(process.argv[2] ?? 1000);
 if (!Number.isInteger(N) || N <= 0) throw new Error(`usage: bench/operator.ts [N], got ${process.argv[2]}`);
 const QUIET_MS = Number(process.env.QUIET_MS ?? 5000);
 const IDLE_MS = Number(process.env.IDLE_MS ?? 20_000);
+/** How often the issuing progress (and a scrape of the operator) is reported. */
+const REPORT_MS = Number(process.env.REPORT_MS ?? 10_000);
 const chart = parse(readFileSync(join(REPO, 'charts', 'nemokeys', 'values.yaml'), 'utf8')) as {
   operator: { nodeFlags?: string[] };
   gateway: { nodeFlags?: string[] };
@@ -103,9 +105,15 @@ const heap = async (op: OperatorProcess): Promise<string> => {
   // Which space holds the heap: the young generation's size is a flag, the old one's growth a heuristic.
   const space = (name: string) => mib(m('nodejs_heap_space_size_total_bytes', { space: name }));
   const spaces = `new ${space('new')}, old ${space('old')}, large ${space('large_object')}`;
-  return `heap used ${mib(used)} of ${mib(total)} (${spaces}), external ${mib(m('nodejs_external_memory_bytes'))}`;
+  const queued = m('nemokeys_operator_workqueue_depth', { controller: 'apikey' }) ?? 0;
+  return (
+    `heap used ${mib(used)} of ${mib(total)} (${spaces}), external ${mib(m('nodejs_external_memory_bytes'))}; ` +
+    `${reconcilesIn(m)} reconciles, ${queued} queued`
+  );
 };
-const reconcilesIn = (m: Scrape) => m('nemokeys_operator_reconcile_total', { controller: 'apikey' }) ?? 0;
+function reconcilesIn(m: Scrape): number {
+  return m('nemokeys_operator_reconcile_total', { controller: 'apikey' }) ?? 0;
+}
 const reconciles = async (op: OperatorProcess) => reconcilesIn(await op.scrape());
 
 /** Waits until the operator has done ≥ `min` reconciles, its queue is empty and nothing ran for QUIET_MS. */
@@ -181,7 +189,7 @@ try {
   while (allReadyAt === undefined) {
     if (!first.running) throw new Error(`operator exited:\n${first.lines.slice(-20).join('\n')}`);
     peakRss = Math.max(peakRss, first.rssBytes() ?? 0);
-    if (performance.now() - lastReport > 10_000) {
+    if (performance.now() - lastReport > REPORT_MS) {
       lastReport = performance.now();
       say(`ready ${ready.size}/${N}, operator RSS ${mib(first.rssBytes())} (${await heap(first)}); load ${load()}`);
     }
@@ -193,7 +201,7 @@ try {
   const rssReady = first.rssBytes();
   peakRss = Math.max(peakRss, rssReady ?? 0);
   say(
-    `all ${N} Ready ${(issueMs / 1000).toFixed(1)} s after the operator started (${(N / (issueMs / 1000)).toFixed(1)} keys/s, operator CPU ${cpuMsPerKey.toFixed(2)} ms/key); RSS ${mib(rssReady)} (peak ${mib(peakRss)})`,
+    `all ${N} Ready ${(issueMs / 1000).toFixed(1)} s after the operator started (${(N / (issueMs / 1000)).toFixed(1)} keys/s, operator CPU ${cpuMsPerKey.toFixed(2)} ms/key); RSS ${mib(rssReady)} (peak ${mib(peakRss)}; ${await heap(first)})`,
   );
   await quiet(first, N);
   const afterIssuing = await writes();
