@@ -1,6 +1,6 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { RECORD_SELECTOR } from '../../api/record-secret.ts';
+import { decodeRecordSecret, RECORD_SELECTOR, type Decoded } from '../../api/record-secret.ts';
 import { listObjects } from '../../kube/apply.ts';
 import type { KubeClient } from '../../kube/client.ts';
 import { createInformer, type InformerOptions } from '../../kube/informer.ts';
@@ -16,10 +16,10 @@ import { createSecretIndex } from './secret-index.ts';
 // Every successful list (initial, after a restart, periodic relist) re-confirms the index, so the
 // store's lastSyncAt — the "records are stale" alert — moves even when no record changed.
 
-/** What the index reads of a record Secret: its name (the key id it must hold), resourceVersion and data. */
+/** What the cache keeps of a record Secret: its name (the key id it must hold) and resourceVersion. */
 function recordSecretEssentials(secret: V1Secret): V1Secret {
   const m = secret.metadata ?? {};
-  return { metadata: { name: m.name, namespace: m.namespace, resourceVersion: m.resourceVersion }, data: secret.data };
+  return { metadata: { name: m.name, namespace: m.namespace, resourceVersion: m.resourceVersion } };
 }
 
 export interface KubernetesSourceOptions {
@@ -44,6 +44,10 @@ export function startKubernetesSource(opts: KubernetesSourceOptions): Kubernetes
   const { kube, namespace, store, logger } = opts;
   const log = logger.child({ component: 'records', namespace });
   const index = createSecretIndex(store, { logger: log });
+  // Records are decoded as each list page or watch event arrives, and the cache keeps no base64 text:
+  // holding all 10 000 Secrets' data until a list ended and decoding them then made that list the
+  // gateway's memory peak (docs/design.md §7.1). A version the index already holds is not decoded again.
+  const decodedByName = new Map<string, { resourceVersion: string | undefined; decoded: Decoded }>();
   const informer = createInformer<V1Secret>({
     kube,
     path: resourcePath(SECRETS, { namespace }),
@@ -51,20 +55,33 @@ export function startKubernetesSource(opts: KubernetesSourceOptions): Kubernetes
     list: async (page) => {
       const result = await listObjects<V1Secret>(kube, SECRETS, { namespace, labelSelector: RECORD_SELECTOR, ...page });
       // The informer applies the list right after its last page resolves; confirm the index after that.
-      if (!result.metadata?.continue) setImmediate(() => index.flush(true));
+      if (!result.metadata?.continue) {
+        setImmediate(() => {
+          index.flush(true);
+          // Every listed Secret has been announced by now: what was decoded and not announced is stale.
+          decodedByName.clear();
+        });
+      }
       return result;
     },
-    // The index decodes records from data and names; nothing else of the Secret is read (docs/design.md §7.1).
-    transform: recordSecretEssentials,
+    transform: (secret) => {
+      const { name = '', resourceVersion } = secret.metadata ?? {};
+      if (!index.holds(name, resourceVersion)) {
+        decodedByName.set(name, { resourceVersion, decoded: decodeRecordSecret(secret) });
+      }
+      return recordSecretEssentials(secret);
+    },
     log,
     resource: 'record-secrets',
     ...opts.informer,
   });
   informer.onChange((secret, change) => {
-    index.onChange(secret, change);
-    // The index keeps the decoded record; the cached copy of its base64 text is never read again (a change
-    // comes with a new resourceVersion and new data), so it is dropped: ~1 KiB per record (docs/design.md §7.1).
-    if (change !== 'delete') delete secret.data;
+    const { name = '', resourceVersion } = secret.metadata ?? {};
+    const pending = decodedByName.get(name);
+    decodedByName.delete(name);
+    const decoded = pending?.resourceVersion === resourceVersion ? pending?.decoded : undefined;
+    // Each announced version was decoded by the transform unless the index holds it (then it skips it).
+    index.onChange(secret, change, decoded);
   });
   const synced = informer.start().then(() => {
     index.flush(true);

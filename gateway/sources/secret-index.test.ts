@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RECORD_DATA_KEY } from '../../api/constants.ts';
+import { decodeRecordSecret } from '../../api/record-secret.ts';
 import type { KeyRecord } from '../../api/record.ts';
 import { RecordStore } from '../records/store.ts';
 import type { SourceLogger } from './log.ts';
@@ -164,5 +165,18 @@ describe('secret index', () => {
     runScheduled();
     expect(store.get(other.keyId)?.state).toBe('Revoked');
     expect(store.conflicts).toBe(0);
+  });
+
+  it('indexes a Secret announced without its data when given its decoded record; holds() names indexed versions', () => {
+    const { store, index } = setup();
+    const { record } = makeKeyAndRecord();
+    const full = secretOf(record);
+    const { data: _dropped, ...withoutData } = full;
+    expect(index.holds(full.metadata.name, full.metadata.resourceVersion)).toBe(false);
+    index.onChange(withoutData, 'add', decodeRecordSecret(full));
+    index.flush(true);
+    expect(store.get(record.keyId)).toEqual(record);
+    expect(index.holds(full.metadata.name, full.metadata.resourceVersion)).toBe(true);
+    expect(index.holds(full.metadata.name, 'another')).toBe(false);
   });
 });

@@ -2,7 +2,7 @@ import type { ChangeKind } from '../../kube/cache-types.ts';
 import type { KeyRecord } from '../../api/record.ts';
 import { shareRecordParts } from '../records/shared-parts.ts';
 import type { RecordStore } from '../records/store.ts';
-import { decodeRecordSecret, recordSecretName, type RecordSecret } from '../../api/record-secret.ts';
+import { decodeRecordSecret, recordSecretName, type Decoded, type RecordSecret } from '../../api/record-secret.ts';
 import { silentLogger, type SourceLogger } from './log.ts';
 
 // Turns informer events on record Secrets into RecordStore swaps. Events are batched: the informer
@@ -19,8 +19,13 @@ import { silentLogger, type SourceLogger } from './log.ts';
 type Entry = { resourceVersion: string | undefined; record: KeyRecord | undefined; valid: boolean };
 
 export interface SecretIndex {
-  /** The informer handler: records the change; the store is updated on the next flush. */
-  onChange(secret: RecordSecret, change: ChangeKind): void;
+  /**
+   * The informer handler: records the change; the store is updated on the next flush. `decoded`: the
+   * Secret's record, when the caller decoded it already (then the Secret need not carry its data).
+   */
+  onChange(secret: RecordSecret, change: ChangeKind, decoded?: Decoded): void;
+  /** Whether this version of the Secret is already decoded (a relist re-announces every Secret). */
+  holds(name: string, resourceVersion: string | undefined): boolean;
   /**
    * Applies pending changes to the store (one swap). `confirmed` means a full list was just applied:
    * swap even without changes, so the store is marked synced and its lastSyncAt moves.
@@ -120,7 +125,10 @@ export function createSecretIndex(
       return invalid;
     },
     flush,
-    onChange(secret, change) {
+    holds(name, resourceVersion) {
+      return resourceVersion !== undefined && byName.get(name)?.resourceVersion === resourceVersion;
+    },
+    onChange(secret, change, predecoded) {
       const name = secret.metadata?.name ?? '';
       if (change === 'delete') {
         const prev = byName.get(name);
@@ -137,7 +145,7 @@ export function createSecretIndex(
         const rv = secret.metadata?.resourceVersion;
         const prev = byName.get(name);
         if (prev && rv !== undefined && prev.resourceVersion === rv) return;
-        const decoded = decodeRecordSecret(secret);
+        const decoded = predecoded ?? decodeRecordSecret(secret);
         if (decoded.ok) set(name, { resourceVersion: rv, record: shareRecordParts(decoded.record), valid: true });
         else {
           const claim = decoded.claim && { ...decoded.claim, state: 'Revoked' as const };
