@@ -11,7 +11,7 @@ import { createApiKeyMetrics } from './apikey/metrics.ts';
 import { createApiKeyReconciler } from './apikey/reconciler.ts';
 import type { ApiKeyObject, TeamObject } from './apikey/types.ts';
 import type { OperatorContext } from './runtime/context.ts';
-import { objectKey, splitKey, type CachedInformer, type ChangeKind } from './runtime/types.ts';
+import { objectKey, splitKey, type CachedInformer } from './runtime/types.ts';
 import { specChangeDetector } from './runtime/spec-change.ts';
 import { createTeamReconciler, kubeTeamStatusWriter } from './team/reconciler.ts';
 import type { ApiKeyWriter } from './apikey/writer.ts';

@@ -24,7 +24,7 @@ import { auditTrailGuard } from '../controlplane/audit-trail-guard.ts';
 import { installCrds, serviceAccountKubeConfig } from '../controlplane/controlplane.ts';
 import type { TrailEntry } from '../operator/audit/trail.ts';
 import { TRAIL_LABEL, trailName } from '../operator/audit/trail-store.ts';
-import { runOperator, type RunningOperator } from '../operator/main.ts';
+import type { RunningOperator } from '../operator/main.ts';
 import {
   adminKubeConfig,
   clusterKubeconfig,
@@ -34,7 +34,7 @@ import {
   impersonatedKubeConfig,
 } from './support/cluster.ts';
 import { ensureHelm, renderChart, type K8sObject } from './support/helm.ts';
-import { createTeam, eventually } from './support/operator.ts';
+import { createTeam, eventually, startShippedOperator } from './support/operator.ts';
 
 const helm = await ensureHelm();
 const RUN = Math.random().toString(36).slice(2, 7);
@@ -141,16 +141,7 @@ describe.skipIf(!helm || !hasCluster())('audit trail guard on the real API serve
     kubeconfigFile = join(tmpdir(), `audit-trail-guard-${RUN}.kubeconfig`);
     writeFileSync(kubeconfigFile, saKc.exportConfig());
     // No audit webhook on the shared control plane: entries are "observed" (field manager), 1 s after the change.
-    op = await runOperator({
-      kubeconfig: kubeconfigFile,
-      recordsNamespace: RECORDS,
-      metricsPort: 0,
-      healthPort: 0,
-      bindAddress: '127.0.0.1',
-      logLevel: 'warn',
-      leaderElection: false,
-      leaseNamespace: RECORDS,
-    });
+    op = await startShippedOperator({ kubeconfig: kubeconfigFile, recordsNamespace: RECORDS });
   }, 120_000);
 
   afterAll(async () => {

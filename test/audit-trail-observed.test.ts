@@ -4,7 +4,6 @@
 // - a new key's trail is written once, already naming the key id issued for it (create without a read);
 // - a create recorded before its key could be issued gets that key id filled in when it is;
 // - an edit is one more write, and nothing is written for status-only changes.
-import { Writable } from 'node:stream';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, GROUP, KINDS, VERSION } from '../api/constants.ts';
@@ -14,9 +13,9 @@ import { kubeClientFor } from '../kube/from-kubeconfig.ts';
 import { resourcePath, CONFIG_MAPS } from '../kube/resources.ts';
 import { ENTRIES_KEY, TRAIL_LABEL, trailName } from '../operator/audit/trail-store.ts';
 import { parseEntries, type TrailEntry } from '../operator/audit/trail.ts';
-import { runOperator, type RunningOperator } from '../operator/main.ts';
+import type { RunningOperator } from '../operator/main.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl, hasCluster } from './support/cluster.ts';
-import { createTeam, eventually } from './support/operator.ts';
+import { createTeam, eventually, startShippedOperator } from './support/operator.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
 const NS = `observed-keys-${RUN}`;
@@ -51,18 +50,11 @@ describe.skipIf(!hasCluster())('audit trail without an audit webhook (observed c
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   const startOperator = async (observedGraceMs: number) => {
-    op = await runOperator({
+    // No `listen`: no audit receiver.
+    op = await startShippedOperator({
       kubeconfig: clusterKubeconfig(),
       recordsNamespace: RECORDS,
       watchNamespace: NS,
-      metricsPort: 0,
-      healthPort: 0,
-      bindAddress: '127.0.0.1',
-      logLevel: 'warn',
-      leaderElection: false,
-      leaseNamespace: RECORDS,
-      logDestination: new Writable({ write: (_c, _e, cb) => cb() }),
-      // No `listen`: no audit receiver.
       audit: { observedGraceMs },
     });
   };

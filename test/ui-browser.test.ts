@@ -9,7 +9,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { Writable } from 'node:stream';
 import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import OpenAI from 'openai';
 import { pino } from 'pino';
@@ -26,8 +25,8 @@ import { startAuditedControlPlane } from './support/audited-control-plane.ts';
 import { hasCluster, impersonatedKubeConfig } from './support/cluster.ts';
 import { ensureHelm, renderChart } from './support/helm.ts';
 import { installCrds, type ControlPlane } from '../controlplane/controlplane.ts';
-import { runOperator, type RunningOperator } from '../operator/main.ts';
-import { eventually } from './support/operator.ts';
+import type { RunningOperator } from '../operator/main.ts';
+import { eventually, startShippedOperator } from './support/operator.ts';
 import { startUpstream, type TestUpstream } from './support/upstream.ts';
 
 const RUN = Math.random().toString(36).slice(2, 7);
@@ -149,17 +148,10 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
     for (const name of [NS, RECORDS])
       await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
     // The operator as shipped (its default controllers and the audit receiver: the detail's trail is the real one).
-    op = await runOperator({
+    op = await startShippedOperator({
       kubeconfig: cp.kubeconfigPath,
       recordsNamespace: RECORDS,
       watchNamespace: NS,
-      metricsPort: 0,
-      healthPort: 0,
-      bindAddress: '127.0.0.1',
-      logLevel: 'warn',
-      leaderElection: false,
-      leaseNamespace: RECORDS,
-      logDestination: new Writable({ write: (_c, _e, cb) => cb() }),
       audit: audited.audit,
     });
     // The examples are applied by alice too (the operator skips its own user's requests, here the admin's).
@@ -226,13 +218,17 @@ describe.skipIf(!hasCluster() || !hasBrowser())('the keys page in a real browser
       'Ready',
       'restricted: text-embedding-3-small',
       '/embeddings',
-      'any',
+      'any the team allows',
       expect.stringMatching(/^in (89|90)d$/),
       'never',
       '0',
       '0',
     ]);
-    expect((await cells('stage-checkout-service')).slice(5, 8)).toEqual(['all team models', 'all', 'any']);
+    expect((await cells('stage-checkout-service')).slice(5, 8)).toEqual([
+      'all team models',
+      'all team endpoints',
+      'any the team allows',
+    ]);
     expect((await cells('prod-checkout-service'))[7]).toBe('10.20.0.0/16, 2001:db8:20::/48');
     expect((await cells('ci-checkout-evals'))[8]).toMatch(/^in \d+d$/);
     await expect.poll(() => row('dev-checkout-service').locator('.candidate').textContent()).toContain('never used');

@@ -8,7 +8,7 @@ import { API_VERSION, GROUP, KINDS, VERSION } from '../../api/constants.ts';
 import { crdYaml } from '../../api/crd.ts';
 import { statusCodeOf } from '../../kube/errors.ts';
 import { registerControllers, type RegisterOptions } from '../../operator/controllers.ts';
-import { runOperator, type RunningOperator } from '../../operator/main.ts';
+import { runOperator, type OperatorOptions, type RunningOperator } from '../../operator/main.ts';
 import type { OperatorContext, QueueHandle } from '../../operator/runtime/context.ts';
 import { installCrds } from '../../controlplane/controlplane.ts';
 import { adminKubeConfig, clusterKubeconfig, clusterKubectl } from './cluster.ts';
@@ -57,6 +57,31 @@ export interface TestOperator {
   reconciles(controller: 'apikey' | 'team', key: string): number;
   metricsText(): Promise<string>;
   stop(): Promise<void>;
+}
+
+/**
+ * The operator as shipped (its default controllers, the audit trail with the given options) on free
+ * ports, without leader election, its logs dropped: for tests of what the whole operator does.
+ */
+export function startShippedOperator(opts: {
+  kubeconfig: string;
+  recordsNamespace: string;
+  watchNamespace?: string;
+  audit?: OperatorOptions['audit'];
+}): Promise<RunningOperator> {
+  return runOperator({
+    kubeconfig: opts.kubeconfig,
+    recordsNamespace: opts.recordsNamespace,
+    ...(opts.watchNamespace ? { watchNamespace: opts.watchNamespace } : {}),
+    metricsPort: 0,
+    healthPort: 0,
+    bindAddress: '127.0.0.1',
+    logLevel: 'warn',
+    leaderElection: false,
+    leaseNamespace: opts.recordsNamespace,
+    logDestination: new Writable({ write: (_c, _e, cb) => cb() }),
+    ...(opts.audit ? { audit: opts.audit } : {}),
+  });
 }
 
 /** watchNamespace keeps an operator with a jumping clock away from other test files' leftover ApiKeys. */
