@@ -158,7 +158,7 @@ describe.skipIf(!hasCluster())('nemokeys keys against the real API server', () =
         'dev',
         '(team)',
         '(team)',
-        'any',
+        '(team)',
         '<none>',
         '-',
         'Pending',

@@ -47,7 +47,7 @@ describe('listRow', () => {
       '-',
       '(team)',
       '(team)',
-      'any',
+      '(team)',
       '<none>',
       '-',
       'Pending',

@@ -48,7 +48,8 @@ export function listRow(obj: ApiKeyObject, now: Date): string[] {
     spec.environment ?? '-',
     cellList(spec.allowedModels, '(team)'),
     cellList(spec.allowedEndpoints, '(team)'),
-    cellList(sourceIpEntries(spec), 'any'),
+    // Without a list of its own a key gets its Team's sources, which may be confined.
+    cellList(sourceIpEntries(spec), '(team)'),
     currentKeyCell(obj),
     cellList(supersededIds(obj), '-'),
     keyState(obj),
