@@ -18,8 +18,7 @@ const internAll = (list: string[]) => {
 };
 
 /** `record` with its repeated parts replaced by shared copies (in place; returns it). */
-export function shareRecordParts(record: KeyRecord): KeyRecord {
-  const r = record;
+export function shareRecordParts(r: KeyRecord): KeyRecord {
   r.team = strings.intern(r.team);
   r.owner.namespace = strings.intern(r.owner.namespace);
   r.state = strings.intern(r.state) as KeyRecord['state'];

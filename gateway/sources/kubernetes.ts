@@ -79,7 +79,7 @@ export function startKubernetesSource(opts: KubernetesSourceOptions): Kubernetes
     const { name = '', resourceVersion } = secret.metadata ?? {};
     const pending = decodedByName.get(name);
     decodedByName.delete(name);
-    const decoded = pending?.resourceVersion === resourceVersion ? pending?.decoded : undefined;
+    const decoded = pending && pending.resourceVersion === resourceVersion ? pending.decoded : undefined;
     // Each announced version was decoded by the transform unless the index holds it (then it skips it).
     index.onChange(secret, change, decoded);
   });

@@ -82,16 +82,22 @@ function objectVersions(apiKeyRv: string | undefined, secretRv: string | undefin
   return `${apiKeyRv}|${secretRv}|${[...records].sort(([a], [b]) => (a < b ? -1 : 1)).join(',')}`;
 }
 
+const recordVersions = (inp: PlanInputs) =>
+  new Map(inp.records.map((r) => [r.metadata?.name ?? '', r.metadata?.resourceVersion ?? '']));
+
 function inputVersions(inp: PlanInputs): string {
-  const records = new Map(inp.records.map((r) => [r.metadata?.name ?? '', r.metadata?.resourceVersion ?? '']));
-  return objectVersions(inp.apiKey?.metadata?.resourceVersion, inp.secret?.metadata?.resourceVersion, records);
+  return objectVersions(
+    inp.apiKey?.metadata?.resourceVersion,
+    inp.secret?.metadata?.resourceVersion,
+    recordVersions(inp),
+  );
 }
 
 /** inputVersions of the state `inp` is in once `written` shows in the caches. */
 function versionsAfter(inp: PlanInputs, written: Written): string {
   let apiKeyRv = inp.apiKey?.metadata?.resourceVersion;
   let secretRv = inp.secret?.metadata?.resourceVersion;
-  const records = new Map(inp.records.map((r) => [r.metadata?.name ?? '', r.metadata?.resourceVersion ?? '']));
+  const records = recordVersions(inp);
   for (const e of written.expectations) {
     const name = splitKey(e.key).name;
     if (e.cache === 'apiKey') apiKeyRv = e.resourceVersion;

@@ -102,13 +102,14 @@ export async function startAuditTrail(
       // Actions people asked for are in the trail already (from their audit event, or as an observed
       // change), or will be; their entry may predate the key the operator just issued for it: name it.
       // Without a receiver the observed changes are the only such entries, and name it in their own write.
-      if (record.actor.startsWith('user:') && observed && !receiver) {
+      const byPerson = record.actor.startsWith('user:');
+      if (byPerson && observed && !receiver) {
         const issued = issuedKeyFrom(record);
         if (issued) observed.noteIssued(record.apiKey, issued);
         return;
       }
       const p = trailWrites(() =>
-        record.actor.startsWith('user:') ? recorder.recordIssuedKey(record) : recorder.recordOperatorAction(record),
+        byPerson ? recorder.recordIssuedKey(record) : recorder.recordOperatorAction(record),
       ).finally(() => pending.delete(p));
       pending.add(p);
     },
